@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Everything CI runs: deps, build (release + ASan), unit tests, guest image,
+# integration tests (TAP under prove).  Ends with one line
+# "wrenn-tests: N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh || exit 1
+jobs=$(nproc)
+make -j"$jobs" MODE=release all >build-release.log 2>&1 || { cat build-release.log; echo "wrenn-tests: 0 passed, 1 failed"; exit 1; }
+make -j"$jobs" MODE=asan host >build-asan.log 2>&1 || { cat build-asan.log; echo "wrenn-tests: 0 passed, 1 failed"; exit 1; }
+
+pass=0 fail=0 skip=0
+
+# 1. unit tests (ASan+UBSan)
+unit_out=$(make -j"$jobs" --no-print-directory unit 2>&1); unit_rc=$?
+printf '%s\n' "$unit_out"
+line=$(printf '%s\n' "$unit_out" | grep -E '^unit: [0-9]+ passed, [0-9]+ failed' | tail -1)
+p=$(sed -n 's/^unit: \([0-9]*\) passed.*/\1/p' <<<"$line"); f=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
+pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
+[ $unit_rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
+
+# 2. guest image and integration tests (need root: namespaces, TAP, loop devices)
+if [ -d tests/integration ] && ls tests/integration/*.t >/dev/null 2>&1; then
+	if [ -f mk/guest.mk ]; then
+		make --no-print-directory guest || { echo "guest image build failed"; fail=$((fail + 1)); }
+	fi
+	tap_log=$(mktemp)
+	WRENN_BUILD=build/asan prove -v --timer tests/integration/*.t 2>&1 | tee "$tap_log"
+	p=$(grep -cE '^(\[[0-9:]+\] )?ok [0-9]+' "$tap_log" || true)
+	s=$(grep -ciE '^(\[[0-9:]+\] )?ok [0-9]+.*# skip' "$tap_log" || true)
+	f=$(grep -cE '^(\[[0-9:]+\] )?not ok [0-9]+' "$tap_log" || true)
+	# a script that died without "not ok" lines still fails the run
+	if grep -qE '^Result: FAIL' "$tap_log" && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p - s)); skip=$((skip + s)); fail=$((fail + f))
+	rm -f "$tap_log"
+fi
+
+echo "wrenn-tests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
