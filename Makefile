@@ -14,7 +14,9 @@
 # Further rules live in mk/*.mk, one fragment per area.
 
 MODE ?= release
-BUILD := build/$(MODE)
+# O= puts all output elsewhere (parallel work trees, CI scratch); default build/.
+O ?= build
+BUILD := $(O)/$(MODE)
 CC ?= gcc
 ifeq ($(CC),cc)
 CC := gcc
@@ -22,7 +24,7 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wpointer-arith -Wno-format-nonliteral
-BASE_CFLAGS := -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP -pthread
+BASE_CFLAGS := -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -I$(O)/gen -MMD -MP -pthread
 
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
@@ -67,22 +69,24 @@ BINS :=
 UNIT_LDLIBS := -lcmocka
 include $(sort $(wildcard mk/*.mk))
 
+# LIBDEPS_<program or test-name> := dirs it links (default: every library).
+libs_of = $(if $(LIBDEPS_$(1)),$(patsubst %,$(BUILD)/lib/lib%.a,$(LIBDEPS_$(1))),$(LIBS))
 prog_name = $(word 1,$(subst :, ,$(1)))
 prog_dir = $(word 2,$(subst :, ,$(1)))
 define PROGRAM_RULE
 BINS += $(BUILD)/bin/$(call prog_name,$(1))
-$(BUILD)/bin/$(call prog_name,$(1)): $(BUILD)/obj/src/$(call prog_dir,$(1))/main.o $(LIBS)
+$(BUILD)/bin/$(call prog_name,$(1)): $(BUILD)/obj/src/$(call prog_dir,$(1))/main.o $$(call libs_of,$(call prog_name,$(1)))
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< -Wl,--start-group $(LIBS) -Wl,--end-group $$(LDLIBS_$(call prog_name,$(1)))
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< -Wl,--start-group $$(call libs_of,$(call prog_name,$(1))) -Wl,--end-group $$(LDLIBS_$(call prog_name,$(1)))
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 
 # --- unit tests: tests/unit/test-*.c, each a cmocka binary ---------------------
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call libs_of,$$*)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(UNIT_LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(call libs_of,$*) -Wl,--end-group $(UNIT_LDLIBS) $(LDLIBS_$*)
 
 .PHONY: all host guest-bins unit-bins unit test integration bench lint format format-check clean deps
 .DEFAULT_GOAL := all
@@ -90,7 +94,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 GUEST_PROGRAMS := envd wrenn-init
 all: host guest-bins
 host: $(BINS)
-GUEST_TARGETS = $(addprefix build/static/bin/,$(filter $(GUEST_PROGRAMS),$(foreach p,$(PROGRAMS),$(call prog_name,$(p)))))
+GUEST_TARGETS = $(addprefix $(O)/static/bin/,$(filter $(GUEST_PROGRAMS),$(foreach p,$(PROGRAMS),$(call prog_name,$(p)))))
 guest-bins:
 	$(if $(GUEST_TARGETS),@$(MAKE) --no-print-directory MODE=static $(GUEST_TARGETS))
 unit-bins: $(UNIT_BINS)
@@ -98,7 +102,7 @@ unit-bins: $(UNIT_BINS)
 # Unit tests always run under ASan+UBSan.
 unit:
 	@$(MAKE) --no-print-directory MODE=asan unit-bins
-	@scripts/run-unit.sh build/asan/tests
+	@scripts/run-unit.sh $(O)/asan/tests
 
 test:
 	@scripts/run-tests.sh
@@ -115,7 +119,7 @@ lint:
 	@scripts/lint.sh
 
 clean:
-	rm -rf build/release build/debug build/asan build/gen
+	rm -rf $(O)/release $(O)/debug $(O)/asan $(O)/static $(O)/gen
 
 deps:
 	@scripts/install-deps.sh
