@@ -10,6 +10,8 @@ PKGS=(
 	libjansson-dev libsqlite3-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
+	# test tools
+	curl jq iputils-ping
 	# guest image: kernel build + root filesystems
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
 	busybox-static bash-static debootstrap
