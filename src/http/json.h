@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* Small jansson helpers for proto3-JSON style messages: fields are looked up
+ * by lowerCamelCase name and also by snake_case; unknown fields are ignored. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/* Parse n bytes; NULL on error with a "line:col: text" message in errbuf. */
+json_t *wj_parse(const void *buf, size_t n, char *errbuf, size_t errlen);
+/* Field by camelCase name, or its snake_case form ("modifiedTime" also finds
+ * "modified_time"); NULL if absent or JSON null. */
+json_t *wj_get(const json_t *obj, const char *camel);
+/* Typed getters: 0 on success (value stored), -ENOENT if absent,
+ * -EINVAL if of the wrong type / out of range.  Integers accept JSON numbers
+ * and decimal strings (proto3 int64). */
+int wj_str(const json_t *obj, const char *camel, const char **ret);
+int wj_bool(const json_t *obj, const char *camel, bool *ret);
+int wj_i64(const json_t *obj, const char *camel, int64_t *ret);
+int wj_u32(const json_t *obj, const char *camel, uint32_t *ret);
+/* Serialize compactly into a malloc'd string (aborts on OOM). */
+char *wj_dump(const json_t *v, size_t *ret_len);
+/* base64 (standard alphabet, padded) encode/decode; decode also accepts
+ * URL-safe alphabet and missing padding.  -EINVAL on bad input. */
+char *wj_b64_encode(const void *data, size_t n);
+int wj_b64_decode(const char *s, uint8_t **ret, size_t *ret_len);
