@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#include "store/store-internal.h"
+
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+void store_unlock_cleanup(struct store **s)
+{
+	if (*s)
+		store_unlock(*s);
+}
+
+int store_db_err(struct store *s, struct wr_err *err, const char *what)
+{
+	int ext = sqlite3_extended_errcode(s->db);
+	int code = (ext & 0xff) == SQLITE_CONSTRAINT ? EEXIST : EIO;
+	if ((ext & 0xff) == SQLITE_FULL)
+		code = ENOSPC;
+	return wr_err_set(err, code, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **ret, struct wr_err *err)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) != SQLITE_OK) {
+		*ret = NULL;
+		return store_db_err(s, err, "prepare");
+	}
+	return 0;
+}
+
+void store_finalize_cleanup(sqlite3_stmt **st)
+{
+	if (*st)
+		sqlite3_finalize(*st);
+}
+
+int store_exec(struct store *s, const char *sql, struct wr_err *err)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_db_err(s, err, "exec");
+	return 0;
+}
+
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+	if (!v)
+		return sqlite3_bind_null(st, idx);
+	return sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
+}
+
+char *store_col_strdup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+int store_cursor_parse(const char *cursor, int64_t *ret, struct wr_err *err)
+{
+	if (!cursor || !*cursor) {
+		*ret = INT64_MAX;
+		return 0;
+	}
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(cursor, &end, 10);
+	if (errno || *end || v <= 0)
+		return wr_err_set(err, EINVAL, "invalid cursor '%s'", cursor);
+	*ret = v;
+	return 0;
+}
+
+int store_limit(int limit, struct wr_err *err)
+{
+	if (limit == 0)
+		return STORE_PAGE_MAX;
+	if (limit < 0 || limit > STORE_PAGE_MAX)
+		return wr_err_set(err, EINVAL, "limit must be 1..%d", STORE_PAGE_MAX);
+	return limit;
+}
+
+int64_t store_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pragma(struct store *s, const char *sql, struct wr_err *err)
+{
+	/* Some PRAGMAs return a row (journal_mode), so step rather than exec. */
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s, sql, &st, err);
+	if (r < 0)
+		return r;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		return store_db_err(s, err, sql);
+	return 0;
+}
+
+int store_open(const char *path, struct store **ret, struct wr_err *err)
+{
+	if (!path || !*path)
+		return wr_err_set(err, EINVAL, "store: empty database path");
+	struct store *s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	pthread_mutex_init(&s->lock, NULL);
+	/* NOMUTEX: our own mutex already serialises every use of the connection. */
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	int r;
+	if (rc != SQLITE_OK) {
+		r = wr_err_set(err, EIO, "open %s: %s", path,
+			       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* busy_timeout first: another process (a second agent, the sqlite3 shell) may hold a lock.
+	 * The first real read happens in journal_mode and reveals a non-database file. */
+	r = pragma(s, "PRAGMA busy_timeout=5000", err);
+	if (r >= 0)
+		r = pragma(s, "PRAGMA journal_mode=WAL", err);
+	if (r >= 0)
+		r = pragma(s, "PRAGMA synchronous=NORMAL", err);
+	if (r >= 0)
+		r = pragma(s, "PRAGMA foreign_keys=ON", err);
+	if (r >= 0)
+		r = store_migrate(s, err);
+	if (r < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	store_close(s);
+	return r;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+int store_schema_version(struct store *s)
+{
+	STORE_LOCKED(s);
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	if (store_prepare(s, "PRAGMA user_version", &st, NULL) < 0)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -EIO;
+	return sqlite3_column_int(st, 0);
+}

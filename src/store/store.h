@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Persistent state of wrenn-agent in one SQLite file (WAL).
+ *
+ * Threading: one `struct store` holds ONE sqlite connection guarded by a mutex; every function
+ * below takes it for its whole duration, so a store may be shared by all request threads.  The
+ * daemon's writes are tiny (a row per lifecycle step), so serialising them costs nothing
+ * measurable, and one connection means one place where busy/locking errors can arise.
+ *
+ * Times are unix milliseconds (int64); 0 means "unset".  Functions return 0 / -errno and fill
+ * `err`:  -ENOENT no such row, -EEXIST unique name taken, -EBUSY still in use, -EINVAL bad
+ * argument, -EIO database failure (message carries SQLite's text).
+ *
+ * Rows come back as structs whose strings the caller owns: release with *_done() (one row) or
+ * *_list_free() (an array from a list call).
+ */
+#include "basic/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
+#define STORE_KEY_PREFIX_LEN 8
+#define STORE_PAGE_MAX 100
+
+/* Open (creating if absent) and migrate.  A file that is not a wrenn database, or whose schema is
+ * newer than this binary, is refused with a clear message. */
+int store_open(const char *path, struct store **ret, struct wr_err *err);
+void store_close(struct store *s);
+/* PRAGMA user_version of the open database. */
+int store_schema_version(struct store *s);
+
+/* --- sandboxes ------------------------------------------------------------------------------ */
+
+enum store_sb_state {
+	STORE_SB_CREATING = 0,
+	STORE_SB_RUNNING,
+	STORE_SB_PAUSED,
+	STORE_SB_KILLED,
+	STORE_SB_ERROR,
+	_STORE_SB_STATE_MAX,
+};
+const char *store_sb_state_name(enum store_sb_state st);
+/* -1 if unknown */
+int store_sb_state_parse(const char *name);
+
+struct store_sandbox {
+	char *id;
+	char *template;
+	enum store_sb_state state;
+	int vcpus;
+	int memory_mb;
+	char *disk_path;   /* may be NULL */
+	char *disk_format; /* "raw", "qcow2", "dm"...; may be NULL */
+	int slot;	   /* network slot, -1 = none */
+	char *vmm_kind;	   /* "qemu", "ch"; may be NULL */
+	int pid;	   /* VMM pid, 0 = none */
+	int64_t created_at;
+	int64_t started_at;
+	int64_t end_at;	     /* TTL deadline, 0 = none */
+	char *metadata_json; /* JSON object text; NULL = {} */
+	char *env_json;	     /* JSON object text; NULL = {} */
+	char *envd_token;    /* may be NULL */
+	bool allow_internet;
+	char *error; /* may be NULL */
+	int64_t updated_at;
+};
+void store_sandbox_done(struct store_sandbox *sb);
+void store_sandbox_list_free(struct store_sandbox *rows, size_t n);
+
+/* Insert, or replace every field of the row with this id.  created_at is set on first insert
+ * (from sb->created_at, or now when 0); updated_at is always now. */
+int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct wr_err *err);
+int store_sandbox_get(struct store *s, const char *id, struct store_sandbox *ret,
+		      struct wr_err *err);
+/* error_text is stored for STORE_SB_ERROR and cleared otherwise. */
+int store_sandbox_set_state(struct store *s, const char *id, enum store_sb_state st,
+			    const char *error_text, struct wr_err *err);
+int store_sandbox_set_end_at(struct store *s, const char *id, int64_t end_at, struct wr_err *err);
+/* VMM pid (0 = none); written on every (re)start so a restarted daemon can find the process. */
+int store_sandbox_set_pid(struct store *s, const char *id, int pid, struct wr_err *err);
+int store_sandbox_delete(struct store *s, const char *id, struct wr_err *err);
+
+struct store_sandbox_filter {
+	unsigned states;	 /* bit (1u << state); 0 = any */
+	const char *template;	 /* NULL = any */
+	const char *const *meta; /* key, value, key, value, ... NULL-terminated; all must match */
+	int64_t end_before;	 /* only rows with 0 < end_at <= this; 0 = no condition */
+};
+/* Newest first.  cursor: NULL or a previous *ret_next; limit 1..STORE_PAGE_MAX (0 = max).
+ * *ret_next is NULL on the last page, else an opaque string to pass back (caller frees). */
+int store_sandbox_list(struct store *s, const struct store_sandbox_filter *f, const char *cursor,
+		       int limit, struct store_sandbox **ret_rows, size_t *ret_n, char **ret_next,
+		       struct wr_err *err);
+
+/* --- templates ------------------------------------------------------------------------------ */
+
+enum store_tpl_kind { STORE_TPL_ROOTFS = 0, STORE_TPL_SNAPSHOT };
+
+struct store_template {
+	char *name;
+	enum store_tpl_kind kind;
+	char *rootfs_path;  /* disk image (snapshot kind: the snapshot-time disk) */
+	char *kernel_path;  /* may be NULL = default kernel */
+	char *snapshot_dir; /* memory + device state; NULL for rootfs */
+	char *parent;	    /* template it was built from; may be NULL */
+	int vcpus;
+	int memory_mb;
+	int64_t size_bytes;
+	int64_t created_at;
+};
+void store_template_done(struct store_template *t);
+void store_template_list_free(struct store_template *rows, size_t n);
+/* Insert or replace by name. */
+int store_template_put(struct store *s, const struct store_template *t, struct wr_err *err);
+int store_template_get(struct store *s, const char *name, struct store_template *ret,
+		       struct wr_err *err);
+/* All templates, by name. */
+int store_template_list(struct store *s, struct store_template **ret_rows, size_t *ret_n,
+			struct wr_err *err);
+/* -EBUSY while a creating/running/paused sandbox or another template was made from it. */
+int store_template_delete(struct store *s, const char *name, struct wr_err *err);
+
+/* --- snapshots ------------------------------------------------------------------------------ */
+
+struct store_snapshot {
+	char *id;
+	char *name; /* may be NULL; unique when set */
+	char *sandbox_id;
+	char *template; /* template of the source sandbox */
+	char *dir;	/* where memory + state + disk live */
+	int64_t size_bytes;
+	int64_t created_at;
+};
+void store_snapshot_done(struct store_snapshot *sn);
+void store_snapshot_list_free(struct store_snapshot *rows, size_t n);
+/* Insert (created_at = now when 0).  -EEXIST if the id or name is taken. */
+int store_snapshot_add(struct store *s, const struct store_snapshot *sn, struct wr_err *err);
+/* By id, or by name when no id matches. */
+int store_snapshot_get(struct store *s, const char *id_or_name, struct store_snapshot *ret,
+		       struct wr_err *err);
+/* Newest first; sandbox_id NULL = all.  Paging as store_sandbox_list. */
+int store_snapshot_list(struct store *s, const char *sandbox_id, const char *cursor, int limit,
+			struct store_snapshot **ret_rows, size_t *ret_n, char **ret_next,
+			struct wr_err *err);
+/* -EBUSY while a creating/running/paused sandbox uses it (by id or name) as its template. */
+int store_snapshot_delete(struct store *s, const char *id, struct wr_err *err);
+
+/* --- API keys ------------------------------------------------------------------------------- */
+
+struct store_key {
+	char *id;
+	char *name;
+	char *prefix; /* first STORE_KEY_PREFIX_LEN chars of the key, for display */
+	int64_t created_at;
+	int64_t last_used; /* 0 = never */
+};
+void store_key_done(struct store_key *k);
+void store_key_list_free(struct store_key *rows, size_t n);
+/* Mint `e2b_` + 40 hex from getrandom; only its SHA-256 is stored.  ret_plain receives the key
+ * (caller frees; it cannot be recovered later); ret_key (optional) the row. */
+int store_key_create(struct store *s, const char *name, char **ret_plain, struct store_key *ret_key,
+		     struct wr_err *err);
+/* Import a known key (first-run admin key from config); -EINVAL if not `e2b_<40 hex>`. */
+int store_key_import(struct store *s, const char *name, const char *plain, struct wr_err *err);
+/* 0 and (optional) the key's id when the key is valid; -EACCES otherwise.  Hashes are compared
+ * in constant time; last_used is refreshed (at most once a minute). */
+int store_key_verify(struct store *s, const char *plain, char **ret_id, struct wr_err *err);
+int store_key_list(struct store *s, struct store_key **ret_rows, size_t *ret_n, struct wr_err *err);
+int store_key_delete(struct store *s, const char *id, struct wr_err *err);
+/* Number of keys (first run: 0 means "create the admin key"). */
+int store_key_count(struct store *s, struct wr_err *err);
+
+/* --- events --------------------------------------------------------------------------------- */
+
+struct store_event {
+	int64_t seq;
+	char *sandbox_id; /* may be NULL for agent-wide events */
+	int64_t time;
+	char *kind;
+	char *detail; /* may be NULL */
+};
+void store_event_list_free(struct store_event *rows, size_t n);
+int store_event_add(struct store *s, const char *sandbox_id, const char *kind, const char *detail,
+		    struct wr_err *err);
+/* The newest `limit` events (oldest first), of one sandbox or (sandbox_id NULL) all. */
+int store_event_list(struct store *s, const char *sandbox_id, int limit,
+		     struct store_event **ret_rows, size_t *ret_n, struct wr_err *err);
+
+/* --- helpers -------------------------------------------------------------------------------- */
+
+int64_t store_now_ms(void);
+/* SHA-256 (FIPS 180-4), used for API key hashes. */
+void store_sha256(const void *data, size_t len, uint8_t out[32]);
