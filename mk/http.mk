@@ -15,5 +15,3 @@ $(BUILD)/lib/libhttp.a: $(LLHTTP_OBJS)
 
 LIBDEPS_test-http := http basic
 LDLIBS_test-http := -ljansson
-LIBDEPS_test-http-client := http basic
-LDLIBS_test-http-client := -ljansson

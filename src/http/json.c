@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#include "http/json.h"
+
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *wj_parse(const void *buf, size_t n, char *errbuf, size_t errlen)
+{
+	json_error_t e;
+	json_t *j = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	if (!j && errbuf)
+		snprintf(errbuf, errlen, "%d:%d: %s", e.line, e.column, e.text);
+	return j;
+}
+
+json_t *wj_get(const json_t *obj, const char *camel)
+{
+	if (!json_is_object(obj))
+		return NULL;
+	json_t *v = json_object_get(obj, camel);
+	if (!v) {
+		char snake[128];
+		size_t o = 0;
+		for (const char *p = camel; *p && o + 2 < sizeof(snake); p++) {
+			if (isupper((unsigned char)*p)) {
+				snake[o++] = '_';
+				snake[o++] = (char)tolower((unsigned char)*p);
+			} else {
+				snake[o++] = *p;
+			}
+		}
+		snake[o] = '\0';
+		v = json_object_get(obj, snake);
+	}
+	return json_is_null(v) ? NULL : v;
+}
+
+int wj_str(const json_t *obj, const char *camel, const char **ret)
+{
+	json_t *v = wj_get(obj, camel);
+	if (!v)
+		return -ENOENT;
+	if (!json_is_string(v))
+		return -EINVAL;
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int wj_bool(const json_t *obj, const char *camel, bool *ret)
+{
+	json_t *v = wj_get(obj, camel);
+	if (!v)
+		return -ENOENT;
+	if (!json_is_boolean(v))
+		return -EINVAL;
+	*ret = json_is_true(v);
+	return 0;
+}
+
+int wj_i64(const json_t *obj, const char *camel, int64_t *ret)
+{
+	json_t *v = wj_get(obj, camel);
+	if (!v)
+		return -ENOENT;
+	if (json_is_integer(v)) {
+		*ret = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d != (double)(int64_t)d)
+			return -EINVAL;
+		*ret = (int64_t)d;
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		errno = 0;
+		long long n = strtoll(s, &end, 10);
+		if (errno || end == s || *end)
+			return -EINVAL;
+		*ret = n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int wj_u32(const json_t *obj, const char *camel, uint32_t *ret)
+{
+	int64_t v;
+	int r = wj_i64(obj, camel, &v);
+	if (r < 0)
+		return r;
+	if (v < 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+char *wj_dump(const json_t *v, size_t *ret_len)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!s)
+		abort();
+	if (ret_len)
+		*ret_len = strlen(s);
+	return s;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *wj_b64_encode(const void *data, size_t n)
+{
+	const uint8_t *d = data;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i = 0;
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = b64[(v >> 6) & 63];
+		*o++ = b64[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0);
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int wj_b64_decode(const char *s, uint8_t **ret, size_t *ret_len)
+{
+	size_t n = strlen(s);
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	if (n % 4 == 1)
+		return -EINVAL;
+	cleanup_free uint8_t *out = xmalloc(n * 3 / 4 + 3);
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64val(s[i]);
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*ret = TAKE_PTR(out);
+	*ret_len = o;
+	return 0;
+}
