@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * The VMM launcher (the seed's semantics).
+ *
+ * The child joins /run/netns/<netns>, unshares its mount namespace, makes /
+ * a recursive slave (host unmounts still reach it; nothing it mounts leaks
+ * back), mounts a fresh tmpfs on sandbox_dir and puts symlinks there:
+ * sandbox_dir/vmlinux -> kernel, sandbox_dir/rootfs -> rootfs. The VMM is
+ * given only these stable names, so a snapshot that records them restores
+ * against whatever disk the next launch links in. Symlinks rather than bind
+ * mounts: both VMMs open the files by path at start (QEMU also for a qcow2
+ * backing file), a symlink costs no mount, and it is what the seed does.
+ *
+ * The child runs in its own process group with stdin /dev/null and
+ * stdout/stderr appended to log_path, optionally in a cgroup v2 of its own.
+ * The parent holds a pidfd. An exec failure (or any setup step) comes back
+ * through a CLOEXEC pipe as a clear error; the child is reaped.
+ */
+#include "basic/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct launch_spec {
+	const char *netns;	   /* name in /run/netns; NULL = stay in the caller's (tests) */
+	const char *sandbox_dir;   /* tmpfs mount point, created (and later removed) if absent */
+	const char *kernel_path;   /* linked as <sandbox_dir>/vmlinux; NULL = no link */
+	const char *rootfs_path;   /* linked as <sandbox_dir>/rootfs; NULL = no link */
+	const char *log_path;	   /* stdout+stderr, O_APPEND, created 0640 */
+	char *const *argv;	   /* argv[0]: absolute path or a name looked up in PATH */
+	const char *cgroup_parent; /* cgroup2 directory; NULL = no cgroup */
+	const char *cgroup_name;   /* leaf name (the sandbox id) */
+	uint64_t memory_max;	   /* bytes, 0 = no limit */
+	int cpu_weight;		   /* 1..10000, 0 = default */
+};
+
+struct launched {
+	pid_t pid;	   /* also the process group id */
+	int pidfd;	   /* -1 when nothing is running */
+	bool reaped;	   /* exit status collected */
+	int exit_status;   /* wait status once reaped */
+	char *cgroup_path; /* NULL when not in a cgroup of ours */
+	char *made_dir;	   /* sandbox_dir if the launcher created it */
+	char *warning;	   /* non-fatal setup problem (cgroup), or NULL */
+};
+
+#define LAUNCHED_INIT                                                                              \
+	{                                                                                          \
+		.pid = 0, .pidfd = -1                                                              \
+	}
+
+#define VMM_KERNEL_LINK "vmlinux"
+#define VMM_ROOTFS_LINK "rootfs"
+
+/* Start the process; on failure nothing is left (child killed and reaped). */
+int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err *err);
+/* True while the process has not exited. */
+bool launched_alive(struct launched *l);
+/* Wait up to timeout_ms (<0 = forever) for exit and reap; 0 or -ETIMEDOUT. */
+int launched_wait(struct launched *l, int timeout_ms);
+/* SIGTERM to the group, wait term_ms, then SIGKILL; always reaps. */
+void launched_stop(struct launched *l, int term_ms);
+/* Stop if still running, close the pidfd, remove the cgroup and the
+ * sandbox dir it made. Safe on LAUNCHED_INIT and twice. */
+void launched_done(struct launched *l);
+/* Last line(s) of a log file, for error messages; "" when unreadable. */
+void launch_log_tail(const char *path, char *buf, size_t n);

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * QEMU backend: machine microvm, QMP on the configured SocketPath.
+ *
+ * The VM is always started with -S, so boot is QMP "cont" and every state
+ * change goes through QMP. Guest RAM is always a memory backend object with
+ * id "mem" (file-backed or anonymous), so a snapshot taken with either kind
+ * restores into either kind: migration matches RAM blocks by that id.
+ *
+ * Snapshot (VM paused): migrate-set-capabilities x-ignore-shared, then
+ * migrate to "fd:" with the state file passed by SCM_RIGHTS (getfd), poll
+ * query-migrate. An "exec:cat > file" target races: QEMU SIGTERMs the cat
+ * child if it has not exited the moment the stream is closed. Shared
+ * file-backed RAM is skipped by x-ignore-shared, so the state is ~100 KB.
+ * Restore: same command line plus -incoming defer, the same capability,
+ * migrate-incoming "fd:" and "cont".
+ */
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "vm/memfile.h"
+#include "vm/qmp.h"
+#include "vm/vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QEMU_DEFAULT_BIN "qemu-system-x86_64"
+#define SNAP_STATE "state"
+#define SNAP_MEMORY "memory"
+
+struct qemu {
+	struct qmp qmp;
+	bool mem_shared; /* RAM is a file mapped shared (skipped by migration) */
+	char *mem_path;	 /* file behind guest RAM, NULL = anonymous */
+};
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void __attribute__((format(printf, 2, 3))) sv_add(struct strv *s, const char *fmt, ...)
+{
+	if (s->n + 2 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof(char *));
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s->v[s->n], fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	s->v[++s->n] = NULL;
+}
+
+static void sv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static struct qemu *Q(struct vmm *v)
+{
+	if (!v->priv) {
+		struct qemu *q = xcalloc(1, sizeof(*q));
+		q->qmp = (struct qmp)QMP_INIT;
+		v->priv = q;
+	}
+	return v->priv;
+}
+
+/* The command line; identical for start and restore except -incoming and
+ * the memory file's path and share mode. */
+static void build_argv(struct vmm *v, const char *mem_path, bool share, bool incoming,
+		       struct strv *a)
+{
+	const struct vm_config *c = v->p.cfg;
+	bool kvm = v->p.accel == VM_ACCEL_KVM;
+	sv_add(a, "%s", v->p.bin ? v->p.bin : QEMU_DEFAULT_BIN);
+	sv_add(a, "-name");
+	sv_add(a, "wrenn-%s", c->sandbox_id);
+	sv_add(a, "-M");
+	/* Under TCG the PIT/PIC/RTC must stay: without them the kernel cannot
+	 * calibrate the TSC and hangs (no kvm-clock). */
+	sv_add(a, "microvm,x-option-roms=off,isa-serial=on%s,memory-backend=mem",
+	       kvm ? ",pit=off,pic=off,rtc=off" : "");
+	sv_add(a, "-accel");
+	sv_add(a, "%s", kvm ? "kvm" : "tcg");
+	sv_add(a, "-cpu");
+	sv_add(a, "%s", kvm ? "host" : "max");
+	sv_add(a, "-m");
+	sv_add(a, "%dM", c->memory_mb);
+	sv_add(a, "-smp");
+	sv_add(a, "%d", c->vcpus);
+	sv_add(a, "-object");
+	if (mem_path)
+		sv_add(a, "memory-backend-file,id=mem,size=%dM,mem-path=%s,share=%s", c->memory_mb,
+		       mem_path, share ? "on" : "off");
+	else
+		sv_add(a, "memory-backend-ram,id=mem,size=%dM", c->memory_mb);
+	sv_add(a, "-nodefaults");
+	sv_add(a, "-no-user-config");
+	sv_add(a, "-nographic");
+	/* A guest reboot or panic (reboot=k panic=1) ends the VMM. */
+	sv_add(a, "-no-reboot");
+	sv_add(a, "-chardev");
+	sv_add(a, "stdio,id=ser0,signal=off");
+	sv_add(a, "-serial");
+	sv_add(a, "chardev:ser0");
+	sv_add(a, "-kernel");
+	sv_add(a, "%s", v->kernel_link);
+	sv_add(a, "-append");
+	a->v[a->n] = vm_config_kernel_args(c);
+	a->v[++a->n] = NULL;
+	sv_add(a, "-drive");
+	sv_add(a, "id=root,file=%s,format=%s,if=none,cache=writeback,discard=unmap", v->rootfs_link,
+	       v->p.rootfs_format ? v->p.rootfs_format : "raw");
+	sv_add(a, "-device");
+	sv_add(a, "virtio-blk-device,drive=root");
+	sv_add(a, "-netdev");
+	sv_add(a, "tap,id=n0,ifname=%s,script=no,downscript=no", c->tap_device);
+	sv_add(a, "-device");
+	sv_add(a, "virtio-net-device,netdev=n0,mac=%s", c->tap_mac);
+	sv_add(a, "-device");
+	sv_add(a, "virtio-rng-device");
+	sv_add(a, "-qmp");
+	sv_add(a, "unix:%s,server=on,wait=off", v->socket_path);
+	sv_add(a, "-S");
+	if (incoming) {
+		sv_add(a, "-incoming");
+		sv_add(a, "defer");
+	}
+}
+
+static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming,
+		  struct wr_err *err)
+{
+	struct qemu *q = Q(v);
+	struct strv a = {0};
+	build_argv(v, mem_path, share, incoming, &a);
+	int r = vmm_launch(v, a.v, err);
+	sv_free(&a);
+	if (r < 0)
+		return r;
+	free(q->mem_path);
+	q->mem_path = mem_path ? xstrdup(mem_path) : NULL;
+	q->mem_shared = mem_path && share;
+	q->qmp.timeout_ms = v->p.api_timeout_ms;
+	r = qmp_connect(&q->qmp, v->socket_path, v->p.api_timeout_ms, v->proc.pidfd, err);
+	if (r < 0)
+		return r;
+	v->state = VMM_STATE_CREATED;
+	return 0;
+}
+
+static int qemu_start(struct vmm *v, struct wr_err *err)
+{
+	if (v->p.mem_file) {
+		int r = memfile_ensure(v->p.mem_file, (uint64_t)v->p.cfg->memory_mb << 20, err);
+		if (r < 0)
+			return r;
+	}
+	return launch(v, v->p.mem_file, true, false, err);
+}
+
+static int simple(struct vmm *v, const char *cmd, enum vmm_state next, struct wr_err *err)
+{
+	int r = qmp_execute(&Q(v)->qmp, cmd, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	v->state = next;
+	return 0;
+}
+
+static int qemu_boot(struct vmm *v, struct wr_err *err)
+{
+	return simple(v, "cont", VMM_STATE_RUNNING, err);
+}
+
+static int qemu_pause(struct vmm *v, struct wr_err *err)
+{
+	return simple(v, "stop", VMM_STATE_PAUSED, err);
+}
+
+static int qemu_resume(struct vmm *v, struct wr_err *err)
+{
+	return simple(v, "cont", VMM_STATE_RUNNING, err);
+}
+
+static enum vmm_state map_status(const char *s)
+{
+	static const struct {
+		const char *name;
+		enum vmm_state st;
+	} map[] = {
+		{"running", VMM_STATE_RUNNING},		{"paused", VMM_STATE_PAUSED},
+		{"postmigrate", VMM_STATE_PAUSED},	{"finish-migrate", VMM_STATE_PAUSED},
+		{"suspended", VMM_STATE_PAUSED},	{"save-vm", VMM_STATE_PAUSED},
+		{"restore-vm", VMM_STATE_PAUSED},	{"prelaunch", VMM_STATE_CREATED},
+		{"inmigrate", VMM_STATE_CREATED},	{"shutdown", VMM_STATE_SHUTDOWN},
+		{"guest-panicked", VMM_STATE_SHUTDOWN},
+	};
+	for (size_t i = 0; s && i < ARRAY_SIZE(map); i++)
+		if (!strcmp(s, map[i].name))
+			return map[i].st;
+	return VMM_STATE_UNKNOWN;
+}
+
+static int qemu_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
+{
+	json_t *st = NULL;
+	int r = qmp_execute(&Q(v)->qmp, "query-status", NULL, &st, err);
+	if (r < 0)
+		return r;
+	enum vmm_state s = map_status(json_string_value(json_object_get(st, "status")));
+	json_decref(st);
+	/* "prelaunch" after a restore that was not resumed is a paused VM. */
+	if (s == VMM_STATE_CREATED && v->state == VMM_STATE_PAUSED)
+		s = VMM_STATE_PAUSED;
+	v->state = s;
+	*ret = s;
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/* Poll query-migrate until completed (either side). */
+static int wait_migration(struct vmm *v, const char *what, struct wr_err *err)
+{
+	struct qemu *q = Q(v);
+	for (int waited = 0;; waited++) {
+		json_t *m = NULL;
+		int r = qmp_execute(&q->qmp, "query-migrate", NULL, &m, err);
+		if (r < 0)
+			return r;
+		const char *st = json_string_value(json_object_get(m, "status"));
+		if (st && !strcmp(st, "completed")) {
+			json_decref(m);
+			return 0;
+		}
+		if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
+			r = wr_err_set(err, EIO, "%s %s: %s", what, st,
+				       json_string_value(json_object_get(m, "error-desc"))
+					       ?: "no reason given");
+			json_decref(m);
+			return r;
+		}
+		json_decref(m);
+		if (waited * 1 > v->p.api_timeout_ms * 6)
+			return wr_err_set(err, ETIMEDOUT, "%s did not complete", what);
+		sleep_ms(1);
+	}
+}
+
+static int set_ignore_shared(struct qemu *q, struct wr_err *err)
+{
+	json_t *caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+				 "x-ignore-shared", "state", 1);
+	return qmp_execute(&q->qmp, "migrate-set-capabilities", caps, NULL, err);
+}
+
+static int pass_fd(struct qemu *q, const char *name, int fd, struct wr_err *err)
+{
+	return qmp_execute_fd(&q->qmp, "getfd", json_pack("{s:s}", "fdname", name), fd, NULL, err);
+}
+
+static int qemu_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
+{
+	struct qemu *q = Q(v);
+	const struct vm_config *c = v->p.cfg;
+	int r;
+	if (v->state == VMM_STATE_RUNNING && (r = qemu_pause(v, err)) < 0)
+		return r;
+
+	cleanup_free char *mem = xasprintf("%s/" SNAP_MEMORY, dir);
+	bool in_place = false;
+	if (q->mem_shared) {
+		in_place = memfile_same(q->mem_path, mem);
+		if (!in_place && (r = memfile_copy(q->mem_path, mem, err)) < 0)
+			return r;
+	} else {
+		unlink(mem);
+	}
+	if ((r = set_ignore_shared(q, err)) < 0)
+		return r;
+	/* Anonymous or private RAM goes through the stream; the default cap is 128 MiB/s. */
+	json_t *par = json_pack("{s:I}", "max-bandwidth", (json_int_t)1 << 40);
+	if ((r = qmp_execute(&q->qmp, "migrate-set-parameters", par, NULL, err)) < 0)
+		return r;
+
+	cleanup_free char *state = xasprintf("%s/" SNAP_STATE, dir);
+	cleanup_close int fd = open(state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "create %s", state);
+	if ((r = pass_fd(q, "wrenn-snap", fd, err)) < 0)
+		return r;
+	if ((r = qmp_execute(&q->qmp, "migrate", json_pack("{s:s}", "uri", "fd:wrenn-snap"), NULL,
+			     err)) < 0)
+		return r;
+	if ((r = wait_migration(v, "snapshot", err)) < 0)
+		return r;
+	if (fsync(fd) < 0)
+		return wr_err_errno(err, errno, "fsync %s", state);
+	v->state = VMM_STATE_PAUSED;
+	v->mem_is_snapshot = in_place;
+
+	json_t *meta = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
+				 vm_accel_name(v->p.accel), "memory_mb", c->memory_mb, "vcpus",
+				 c->vcpus, "memory", q->mem_shared ? "file" : "stream",
+				 "rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
+	r = vmm_write_meta(dir, meta, err);
+	json_decref(meta);
+	return r;
+}
+
+static int check_meta(struct vmm *v, json_t *m, bool *ret_file, struct wr_err *err)
+{
+	const struct vm_config *c = v->p.cfg;
+	const char *backend = json_string_value(json_object_get(m, "backend"));
+	const char *accel = json_string_value(json_object_get(m, "accel"));
+	const char *memory = json_string_value(json_object_get(m, "memory"));
+	const char *fmt = json_string_value(json_object_get(m, "rootfs_format"));
+	if (!backend || strcmp(backend, "qemu"))
+		return wr_err_set(err, EINVAL, "snapshot was taken by %s, not qemu",
+				  backend ?: "an unknown VMM");
+	if (!accel || strcmp(accel, vm_accel_name(v->p.accel)))
+		return wr_err_set(err, EINVAL, "snapshot was taken under %s, this VMM uses %s",
+				  accel ?: "?", vm_accel_name(v->p.accel));
+	if (json_integer_value(json_object_get(m, "memory_mb")) != c->memory_mb ||
+	    json_integer_value(json_object_get(m, "vcpus")) != c->vcpus)
+		return wr_err_set(
+			err, EINVAL, "snapshot has %lld MiB / %lld vCPUs, config asks %d MiB / %d",
+			json_integer_value(json_object_get(m, "memory_mb")),
+			json_integer_value(json_object_get(m, "vcpus")), c->memory_mb, c->vcpus);
+	if (!fmt || strcmp(fmt, v->p.rootfs_format ? v->p.rootfs_format : "raw"))
+		return wr_err_set(err, EINVAL, "snapshot disk format %s differs from %s",
+				  fmt ?: "?", v->p.rootfs_format ? v->p.rootfs_format : "raw");
+	if (!memory || (strcmp(memory, "file") && strcmp(memory, "stream")))
+		return wr_err_set(err, EINVAL, "snapshot memory kind \"%s\" unknown", memory ?: "");
+	*ret_file = !strcmp(memory, "file");
+	return 0;
+}
+
+static int qemu_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err)
+{
+	json_t *meta = NULL;
+	int r = vmm_read_meta(dir, &meta, err);
+	if (r < 0)
+		return r;
+	bool file = false;
+	r = check_meta(v, meta, &file, err);
+	json_decref(meta);
+	if (r < 0)
+		return r;
+	uint64_t size = (uint64_t)v->p.cfg->memory_mb << 20;
+	cleanup_free char *mem = xasprintf("%s/" SNAP_MEMORY, dir);
+	cleanup_free char *state = xasprintf("%s/" SNAP_STATE, dir);
+	cleanup_close int fd = open(state, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "open %s", state);
+
+	const char *mem_path = v->p.mem_file;
+	bool share = true;
+	if (file && !mem_path) {
+		/* A clone: private copy-on-write mapping of the snapshot's RAM,
+		 * page cache shared between all clones. */
+		mem_path = mem;
+		share = false;
+	}
+	if (file && (r = memfile_ensure(mem_path, size, err)) < 0)
+		return r;
+	if (!file && mem_path && (r = memfile_ensure(mem_path, size, err)) < 0)
+		return r;
+	if ((r = launch(v, mem_path, share, true, err)) < 0)
+		return r;
+	struct qemu *q = Q(v);
+	if ((r = set_ignore_shared(q, err)) < 0 || (r = pass_fd(q, "wrenn-snap", fd, err)) < 0 ||
+	    (r = qmp_execute(&q->qmp, "migrate-incoming",
+			     json_pack("{s:s}", "uri", "fd:wrenn-snap"), NULL, err)) < 0 ||
+	    (r = wait_migration(v, "restore", err)) < 0)
+		return r;
+	v->state = VMM_STATE_PAUSED;
+	v->mem_is_snapshot = false;
+	if (resume)
+		return qemu_resume(v, err);
+	return 0;
+}
+
+static int qemu_shutdown(struct vmm *v, struct wr_err *err)
+{
+	struct wr_err e = {0};
+	int r = qmp_execute(&Q(v)->qmp, "quit", NULL, NULL, &e);
+	/* QEMU may exit before its reply is read. */
+	if (r < 0 && r != -ECONNRESET && r != -EPIPE) {
+		if (err)
+			*err = e;
+		return r;
+	}
+	return 0;
+}
+
+static void qemu_free_priv(struct vmm *v)
+{
+	struct qemu *q = v->priv;
+	if (!q)
+		return;
+	qmp_close(&q->qmp);
+	free(q->mem_path);
+	free(q);
+	v->priv = NULL;
+}
+
+const struct vmm_ops vmm_qemu_ops = {
+	.name = "qemu",
+	.start = qemu_start,
+	.boot = qemu_boot,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.snapshot = qemu_snapshot,
+	.restore = qemu_restore,
+	.info = qemu_info,
+	.shutdown = qemu_shutdown,
+	.free_priv = qemu_free_priv,
+};

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* Backend-independent part of the VMM interface: checks, launch, stop. */
+#include "vm/vmm.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define META_FILE "wrenn-vmm.json"
+
+const char *vmm_state_name(enum vmm_state s)
+{
+	static const char *const names[] = {"none",   "created",  "running",
+					    "paused", "shutdown", "unknown"};
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+/* Paths that end up in QEMU -object/-drive option strings: a comma would
+ * start a new option, so reject it rather than escape it. */
+static int check_opt_path(const char *what, const char *p, struct wr_err *err)
+{
+	if (p && (p[0] != '/' || strpbrk(p, ",'\n")))
+		return wr_err_set(err, EINVAL,
+				  "%s must be an absolute path without commas, quotes or newlines: "
+				  "\"%s\"",
+				  what, p);
+	return 0;
+}
+
+int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err)
+{
+	if (!p->cfg)
+		return wr_err_set(err, EINVAL, "vmm: no VM config");
+	int r = vm_config_validate(p->cfg, err);
+	if (r < 0)
+		return r;
+	const struct vm_config *c = p->cfg;
+	if (!c->sandbox_dir || !c->socket_path)
+		return wr_err_set(err, EINVAL, "vmm: SandboxDir and SocketPath must be set");
+	if (!p->log_path)
+		return wr_err_set(err, EINVAL, "vmm: a log path is required");
+	if (p->rootfs_format && strcmp(p->rootfs_format, "raw") &&
+	    strcmp(p->rootfs_format, "qcow2"))
+		return wr_err_set(err, EINVAL, "vmm: rootfs format \"%s\" is not raw or qcow2",
+				  p->rootfs_format);
+	if ((r = check_opt_path("log path", p->log_path, err)) < 0 ||
+	    (r = check_opt_path("memory file", p->mem_file, err)) < 0)
+		return r;
+
+	struct vmm *v = xcalloc(1, sizeof(*v));
+	v->ops = p->kind == VMM_KIND_CH ? &vmm_ch_ops : &vmm_qemu_ops;
+	v->p = *p;
+	if (!v->p.api_timeout_ms)
+		v->p.api_timeout_ms = 10000;
+	if (!v->p.memory_max)
+		v->p.memory_max = ((uint64_t)c->memory_mb + 256) << 20;
+	v->proc = (struct launched)LAUNCHED_INIT;
+	v->state = VMM_STATE_NONE;
+	v->socket_path = xstrdup(c->socket_path);
+	v->sandbox_dir = xstrdup(c->sandbox_dir);
+	v->kernel_link = xasprintf("%s/" VMM_KERNEL_LINK, c->sandbox_dir);
+	v->rootfs_link = xasprintf("%s/" VMM_ROOTFS_LINK, c->sandbox_dir);
+	*ret = v;
+	return 0;
+}
+
+int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err)
+{
+	if (v->proc.pid > 0)
+		return wr_err_set(err, EBUSY, "vmm %s: already started", v->p.cfg->sandbox_id);
+	/* A stale socket from a crashed run would make the client talk to nobody. */
+	if (unlink(v->socket_path) < 0 && errno != ENOENT)
+		return wr_err_errno(err, errno, "remove stale socket %s", v->socket_path);
+	struct launch_spec s = {
+		.netns = v->p.cfg->network_namespace,
+		.sandbox_dir = v->sandbox_dir,
+		.kernel_path = v->p.cfg->kernel_path,
+		.rootfs_path = v->p.cfg->rootfs_path,
+		.log_path = v->p.log_path,
+		.argv = argv,
+		.cgroup_parent = v->p.cgroup_parent,
+		.cgroup_name = v->p.cfg->sandbox_id,
+		.memory_max = v->p.memory_max,
+		.cpu_weight = v->p.cpu_weight,
+	};
+	return launch_vmm(&s, &v->proc, err);
+}
+
+int vmm_fail(struct vmm *v, int r, struct wr_err *err)
+{
+	if (v->proc.pid > 0 && !launched_alive(&v->proc)) {
+		char tail[300];
+		launch_log_tail(v->p.log_path, tail, sizeof(tail));
+		launched_wait(&v->proc, 0);
+		v->state = VMM_STATE_NONE;
+		return wr_err_prefix(err, r, "VMM exited (status %d%s%s)", v->proc.exit_status,
+				     tail[0] ? ", log: " : "", tail);
+	}
+	return r;
+}
+
+static int need_proc(struct vmm *v, const char *what, struct wr_err *err)
+{
+	if (v->proc.pid <= 0 || v->proc.reaped)
+		return wr_err_set(err, ESRCH, "vmm %s: %s: no VMM process", v->p.cfg->sandbox_id,
+				  what);
+	return 0;
+}
+
+#define CALL(v, what, ...)                                                                         \
+	({                                                                                         \
+		int _r = need_proc(v, what, err);                                                  \
+		if (_r >= 0)                                                                       \
+			_r = (v)->ops->__VA_ARGS__;                                                \
+		_r < 0 ? vmm_fail(v, _r, err) : _r;                                                \
+	})
+
+int vmm_start(struct vmm *v, struct wr_err *err)
+{
+	int r = v->ops->start(v, err);
+	if (r < 0) {
+		r = vmm_fail(v, r, err);
+		vmm_stop(v, 0, NULL);
+		return wr_err_prefix(err, r, "start %s", v->ops->name);
+	}
+	return r;
+}
+
+int vmm_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err)
+{
+	if (dir[0] != '/' || strpbrk(dir, ",'\n"))
+		return wr_err_set(err, EINVAL,
+				  "snapshot dir must be an absolute path without "
+				  "commas, quotes or newlines: \"%s\"",
+				  dir);
+	int r = v->ops->restore(v, dir, resume, err);
+	if (r < 0) {
+		r = vmm_fail(v, r, err);
+		vmm_stop(v, 0, NULL);
+		return wr_err_prefix(err, r, "restore %s from %s", v->ops->name, dir);
+	}
+	return r;
+}
+
+int vmm_boot(struct vmm *v, struct wr_err *err)
+{
+	return CALL(v, "boot", boot(v, err));
+}
+
+int vmm_pause(struct vmm *v, struct wr_err *err)
+{
+	return CALL(v, "pause", pause(v, err));
+}
+
+int vmm_resume(struct vmm *v, struct wr_err *err)
+{
+	if (v->mem_is_snapshot)
+		return wr_err_set(err, EBUSY,
+				  "vmm %s: guest RAM is now the snapshot's memory file; restore "
+				  "from the snapshot instead of resuming",
+				  v->p.cfg->sandbox_id);
+	return CALL(v, "resume", resume(v, err));
+}
+
+int vmm_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
+{
+	if (dir[0] != '/' || strpbrk(dir, ",'\n"))
+		return wr_err_set(err, EINVAL,
+				  "snapshot dir must be an absolute path without "
+				  "commas, quotes or newlines: \"%s\"",
+				  dir);
+	int r = mkdir_p(dir, 0750);
+	if (r < 0)
+		return wr_err_errno(err, r, "mkdir %s", dir);
+	return CALL(v, "snapshot", snapshot(v, dir, err));
+}
+
+int vmm_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
+{
+	if (v->proc.pid <= 0 || !launched_alive(&v->proc)) {
+		launched_wait(&v->proc, 0);
+		v->state = VMM_STATE_NONE;
+		*ret = v->state;
+		return 0;
+	}
+	return CALL(v, "info", info(v, ret, err));
+}
+
+int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err)
+{
+	int r = 0;
+	if (v->proc.pid > 0 && !v->proc.reaped) {
+		if (timeout_ms > 0 && launched_alive(&v->proc)) {
+			struct wr_err e = {0};
+			if (v->ops->shutdown(v, &e) < 0 && launched_alive(&v->proc))
+				r = wr_err_prefix(&e, e.code, "graceful stop");
+			else if (launched_wait(&v->proc, timeout_ms) < 0)
+				r = wr_err_set(&e, ETIMEDOUT, "VMM did not exit within %d ms",
+					       timeout_ms);
+			if (r < 0 && err)
+				*err = e;
+		}
+		launched_stop(&v->proc, 1000);
+	}
+	if (v->ops->free_priv)
+		v->ops->free_priv(v);
+	launched_done(&v->proc);
+	v->proc = (struct launched)LAUNCHED_INIT;
+	unlink(v->socket_path);
+	v->state = VMM_STATE_NONE;
+	return r;
+}
+
+void vmm_free(struct vmm *v)
+{
+	if (!v)
+		return;
+	vmm_stop(v, 0, NULL);
+	free(v->socket_path);
+	free(v->sandbox_dir);
+	free(v->kernel_link);
+	free(v->rootfs_link);
+	free(v);
+}
+
+pid_t vmm_pid(const struct vmm *v)
+{
+	return v->proc.pid;
+}
+
+int vmm_pidfd(const struct vmm *v)
+{
+	return v->proc.pidfd;
+}
+
+int vmm_write_meta(const char *dir, json_t *meta, struct wr_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/" META_FILE, dir);
+	cleanup_free char *s = json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!s)
+		return wr_err_set(err, ENOMEM, "encode %s", path);
+	int r = write_file_atomic(path, s, strlen(s), 0640);
+	if (r < 0)
+		return wr_err_errno(err, r, "write %s", path);
+	return 0;
+}
+
+int vmm_read_meta(const char *dir, json_t **ret, struct wr_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/" META_FILE, dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		return wr_err_set(err, access(path, F_OK) < 0 ? ENOENT : EINVAL,
+				  "snapshot metadata %s: %s", path, je.text);
+	*ret = j;
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * The VMM interface: one running VMM process per sandbox, two backends
+ * (QEMU microvm over QMP, Cloud Hypervisor over REST), same lifecycle:
+ *
+ *   vmm_new -> vmm_start -> vmm_boot -> running <-> vmm_pause/vmm_resume
+ *   paused  -> vmm_snapshot(dir) (the VM stays paused) -> vmm_stop
+ *   vmm_new -> vmm_restore(dir) (a fresh process restored from dir) -> running
+ *   vmm_stop: graceful (QMP quit / CH vm.shutdown + vmm.shutdown), then
+ *             SIGTERM to the process group, then SIGKILL; always reaped.
+ *
+ * The process is started by the launcher (launch.h) inside the sandbox's
+ * network namespace with a private tmpfs SandboxDir holding the kernel and
+ * rootfs links, so both backends see the same stable paths on every start.
+ *
+ * Snapshot directory layout (both backends write wrenn-vmm.json):
+ *   QEMU: state (device state, migration stream) and memory (guest RAM
+ *         when it is file-backed; see vmm_params.mem_file)
+ *   CH:   config.json, state.json, memory-ranges (Cloud Hypervisor's own)
+ */
+#include "basic/err.h"
+#include "vm/kvm.h"
+#include "vm/launch.h"
+#include "vm/vmconfig.h"
+
+#include <jansson.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vmm_params {
+	const struct vm_config *cfg; /* validated; must outlive the vmm */
+	enum vmm_kind kind;
+	enum vm_accel accel;
+	const char *bin; /* VMM binary; NULL = cfg->vmm_bin (CH) or "qemu-system-x86_64" */
+	const char *rootfs_format; /* "raw" or "qcow2"; NULL = raw */
+	const char *log_path;	   /* VMM output and guest serial console (required) */
+	/*
+	 * QEMU: guest RAM in this file, mapped shared, so a snapshot needs no RAM
+	 * copy (x-ignore-shared). NULL = anonymous RAM (a snapshot then carries
+	 * the RAM in the state stream). On restore: the file to map shared
+	 * (resume in place); NULL = map the snapshot's memory private (a clone).
+	 */
+	const char *mem_file;
+	bool shared_mem;	   /* CH: memory.shared (needed for its offload paths) */
+	const char *cgroup_parent; /* cgroup2 dir for a per-sandbox cgroup; NULL = none */
+	int cpu_weight;		   /* 0 = default */
+	uint64_t memory_max;	   /* cgroup memory.max; 0 = guest RAM + 256 MiB */
+	int api_timeout_ms;	   /* per API call and for the socket; 0 = 10 s */
+};
+
+enum vmm_state {
+	VMM_STATE_NONE,	   /* no process */
+	VMM_STATE_CREATED, /* process up, VM defined, not running yet */
+	VMM_STATE_RUNNING,
+	VMM_STATE_PAUSED,
+	VMM_STATE_SHUTDOWN, /* guest powered off / VM gone, process may remain */
+	VMM_STATE_UNKNOWN,
+};
+
+struct vmm;
+
+struct vmm_ops {
+	const char *name;
+	int (*start)(struct vmm *v, struct wr_err *err); /* launch, VM defined, not running */
+	int (*boot)(struct vmm *v, struct wr_err *err);
+	int (*pause)(struct vmm *v, struct wr_err *err);
+	int (*resume)(struct vmm *v, struct wr_err *err);
+	int (*snapshot)(struct vmm *v, const char *dir, struct wr_err *err); /* VM paused */
+	int (*restore)(struct vmm *v, const char *dir, bool resume, struct wr_err *err);
+	int (*info)(struct vmm *v, enum vmm_state *ret, struct wr_err *err);
+	int (*shutdown)(struct vmm *v, struct wr_err *err); /* ask the VMM to exit */
+	void (*free_priv)(struct vmm *v);		    /* close API connections */
+};
+
+struct vmm {
+	const struct vmm_ops *ops;
+	struct vmm_params p;
+	struct launched proc; /* pid (= process group), pidfd, cgroup */
+	enum vmm_state state; /* last known */
+	char *socket_path;    /* API socket (cfg->socket_path) */
+	char *sandbox_dir;    /* tmpfs mount point inside the VMM's mount ns */
+	char *kernel_link;    /* <sandbox_dir>/vmlinux */
+	char *rootfs_link;    /* <sandbox_dir>/rootfs */
+	bool mem_is_snapshot; /* the live RAM file is a snapshot's memory: no resume */
+	void *priv;	      /* backend state */
+};
+
+extern const struct vmm_ops vmm_qemu_ops;
+extern const struct vmm_ops vmm_ch_ops;
+
+/* Check params and make the object; no process yet. */
+int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err);
+/* Launch the VMM and define the VM (QEMU: -S, CH: vm.create); not running yet. */
+int vmm_start(struct vmm *v, struct wr_err *err);
+/* Start the guest (QEMU: cont; CH: vm.boot). */
+int vmm_boot(struct vmm *v, struct wr_err *err);
+int vmm_pause(struct vmm *v, struct wr_err *err);
+int vmm_resume(struct vmm *v, struct wr_err *err);
+/* Write a snapshot of the paused VM into dir (created if missing); the VM stays paused. */
+int vmm_snapshot(struct vmm *v, const char *dir, struct wr_err *err);
+/* Instead of vmm_start: launch a fresh VMM restored from dir; running if resume. */
+int vmm_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err);
+/* Ask the VMM for the VM state (updates v->state). */
+int vmm_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err);
+/* Graceful stop with a deadline, then SIGTERM/SIGKILL; reaps, removes the
+ * socket, cgroup and sandbox dir. 0 when the VMM exited by itself in time. */
+int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err);
+/* Stop (forced if needed) and release everything. NULL-safe. */
+void vmm_free(struct vmm *v);
+pid_t vmm_pid(const struct vmm *v);
+int vmm_pidfd(const struct vmm *v);
+const char *vmm_state_name(enum vmm_state s);
+
+/* Used by the backends. */
+int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err);
+/* Error with the tail of the VMM log appended when the process is gone. */
+int vmm_fail(struct vmm *v, int r, struct wr_err *err);
+int vmm_write_meta(const char *dir, json_t *meta, struct wr_err *err);
+int vmm_read_meta(const char *dir, json_t **ret, struct wr_err *err);
