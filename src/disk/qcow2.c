@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "disk/disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *qemu_img(void)
+{
+	const char *e = getenv("WRENN_QEMU_IMG");
+	return e && *e ? e : "/usr/bin/qemu-img";
+}
+
+static int qcow2_probe(const char *data_dir, struct wr_err *err)
+{
+	(void)data_dir;
+	if (access(qemu_img(), X_OK) < 0) {
+		wr_err_errno(err, errno, "%s", qemu_img());
+		return 0;
+	}
+	return 1;
+}
+
+/* Run argv, output (stdout+stderr, trimmed to one line) into out. */
+static int run(char *const argv[], char *out, size_t outsz, int *ret_status, struct wr_err *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return wr_err_errno(err, errno, "pipe");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	cleanup_close int rd = p[0];
+	if (r != 0)
+		return wr_err_errno(err, r, "spawn %s", argv[0]);
+	size_t len = 0;
+	for (;;) {
+		char tmp[256];
+		ssize_t n = read(rd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && len + 1 < outsz; i++)
+			out[len++] = tmp[i] == '\n' ? ' ' : tmp[i];
+	}
+	while (len && out[len - 1] == ' ')
+		len--;
+	out[len] = 0;
+	while (waitpid(pid, ret_status, 0) < 0)
+		if (errno != EINTR)
+			return wr_err_errno(err, errno, "waitpid");
+	return 0;
+}
+
+static int qcow2_clone(const char *tpl, const char *dest, struct disk_result *ret,
+		       struct wr_err *err)
+{
+	if (strlen(dest) >= sizeof(ret->path))
+		return wr_err_set(err, ENAMETOOLONG, "path too long: %s", dest);
+	/* The overlay records the backing path; it must be absolute so the
+	 * VMM finds it from any working directory. */
+	cleanup_free char *abs = realpath(tpl, NULL);
+	if (!abs)
+		return wr_err_errno(err, errno, "template %s", tpl);
+	/* qemu-img would overwrite an existing file: reserve the name first */
+	int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "create %s", dest);
+	close(fd);
+	char *argv[] = {(char *)qemu_img(), "create", "-q", "-f", "qcow2", "-F", "raw", "-b", abs,
+			(char *)dest,	    NULL};
+	char out[512];
+	int st = 0;
+	int r = run(argv, out, sizeof(out), &st, err);
+	if (r >= 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+		r = wr_err_set(err, EIO, "qemu-img create overlay %s: %s", dest,
+			       *out ? out : "failed");
+	if (r < 0) {
+		unlink(dest);
+		return r;
+	}
+	*ret = (struct disk_result){.format = DISK_FORMAT_QCOW2};
+	snprintf(ret->path, sizeof(ret->path), "%s", dest);
+	return 0;
+}
+
+static int qcow2_remove(const struct disk_result *d, struct wr_err *err)
+{
+	if (unlink(d->path) < 0 && errno != ENOENT)
+		return wr_err_errno(err, errno, "remove %s", d->path);
+	return 0;
+}
+
+const struct disk_ops disk_qcow2_ops = {
+	.name = "qcow2",
+	.probe = qcow2_probe,
+	.clone = qcow2_clone,
+	.remove = qcow2_remove,
+};
