@@ -189,7 +189,7 @@ static void unclaim(struct slot_pool *p, unsigned int n)
 static int prepare_one(struct slot_pool *p, enum slot_state final, unsigned int *ret,
 		       struct wr_err *err)
 {
-	unsigned int n;
+	unsigned int n = 0;
 	pthread_mutex_lock(&p->lock);
 	int r = claim_any_locked(p, &n, err);
 	pthread_mutex_unlock(&p->lock);
@@ -369,7 +369,7 @@ int slot_pool_sweep(struct slot_pool *p, struct slot_sweep_stats *ret_stats, str
 	}
 	bool live_egress = false;
 	for (char **l = links; *l; l++) {
-		unsigned int n;
+		unsigned int n = 0;
 		if (net_parse_slot_name(*l, p->veth_prefix, &n) < 0)
 			continue;
 		if (ours_or_live(p, n)) {
@@ -389,7 +389,7 @@ int slot_pool_sweep(struct slot_pool *p, struct slot_sweep_stats *ret_stats, str
 		return r;
 	}
 	for (char **s = names; *s; s++) {
-		unsigned int n;
+		unsigned int n = 0;
 		if (net_parse_slot_name(*s, p->ns_prefix, &n) < 0 || ours_or_live(p, n))
 			continue;
 		r = netns_delete(*s, ret < 0 ? NULL : err);
@@ -404,7 +404,7 @@ int slot_pool_sweep(struct slot_pool *p, struct slot_sweep_stats *ret_stats, str
 	cleanup_closedir DIR *d = opendir(p->claims_dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		unsigned int n;
+		unsigned int n = 0;
 		if (!strncmp(de->d_name, ".claim-", 7)) {
 			long pid = strtol(de->d_name + 7, NULL, 10);
 			if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {

@@ -80,6 +80,52 @@ static void test_claim_of_dead_owner_is_stale(void **state)
 	assert_int_equal(rm_rf(d), 0);
 }
 
+/* 8 processes race for slots 1..8: each gets exactly one, all different. */
+static void test_claim_race(void **state)
+{
+	(void)state;
+	cleanup_free char *d = tmpdir();
+	int res[2], hold[2];
+	assert_int_equal(pipe(res), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid_t kids[8];
+	for (int k = 0; k < 8; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			close(hold[1]);
+			unsigned char got = 0;
+			for (unsigned int n = 1; n <= 8 && !got; n++) {
+				int fd;
+				if (claim_take(d, n, &fd, NULL) == 0)
+					got = (unsigned char)n;
+			}
+			(void)!write(res[1], &got, 1);
+			char c;
+			(void)!read(hold[0], &c, 1); /* keep the claim until the parent is done */
+			_exit(0);
+		}
+	}
+	close(hold[0]);
+	close(res[1]);
+	unsigned int seen = 0;
+	for (int k = 0; k < 8; k++) {
+		unsigned char got = 0;
+		assert_int_equal(read(res[0], &got, 1), 1);
+		assert_true(got >= 1 && got <= 8);
+		assert_false(seen & (1u << got));
+		seen |= 1u << got;
+	}
+	close(hold[1]);
+	close(res[0]);
+	for (int k = 0; k < 8; k++)
+		waitpid(kids[k], NULL, 0);
+	/* every holder died: all eight claims are stale now */
+	for (unsigned int n = 1; n <= 8; n++)
+		assert_int_equal(claim_probe(d, n), CLAIM_STALE);
+	assert_int_equal(rm_rf(d), 0);
+}
+
 static void test_claim_bad_dir(void **state)
 {
 	(void)state;
@@ -174,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claim_exclusive_and_release),
 		cmocka_unit_test(test_claim_of_dead_owner_is_stale),
+		cmocka_unit_test(test_claim_race),
 		cmocka_unit_test(test_claim_bad_dir),
 		cmocka_unit_test(test_egress_addrs),
 		cmocka_unit_test(test_names),
