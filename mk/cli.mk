@@ -1,0 +1,6 @@
+# src/cli: the `wrenn` command-line client (libcurl + jansson over the native API).
+PROGRAMS += wrenn:cli
+LIBDEPS_wrenn := cli basic
+LDLIBS_wrenn := -lcurl -ljansson
+LIBDEPS_test-cli := cli basic
+LDLIBS_test-cli := -lcurl -ljansson

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* wrenn create: new sandbox; prints its id (or the whole object with --json). */
+#include "cli/util.h"
+
+#include <stdio.h>
+
+int cmd_create(struct cli *c, int argc, char **argv)
+{
+	const struct cli_cmd *cmd = cli_find("create");
+	json_t *body = json_object();
+	int i = sandbox_opts_parse(cmd, argc, argv, body, NULL);
+	if (i < 0) {
+		json_decref(body);
+		return CLI_EXIT_USAGE;
+	}
+	if (i < argc) {
+		json_decref(body);
+		return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+	}
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0) {
+		json_decref(body);
+		return cli_fail(&err);
+	}
+	json_t *sb = NULL;
+	cli_progress(c, "creating sandbox...");
+	int r = api_json(&a, "POST", "/v1/sandboxes", body, &sb, NULL, &err);
+	cli_progress_end(c);
+	json_decref(body);
+	api_close(&a);
+	if (r < 0)
+		return cli_fail(&err);
+	if (c->json)
+		print_json(sb);
+	else
+		printf("%s\n", json_string_value(json_object_get(sb, "id")));
+	json_decref(sb);
+	return CLI_EXIT_OK;
+}

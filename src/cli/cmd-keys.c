@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* wrenn keys create [NAME] | ls | rm ID */
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "cli/table.h"
+#include "cli/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *s(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int keys_ls(struct cli *c, struct api *a)
+{
+	struct wr_err err = {0};
+	json_t *resp = NULL;
+	if (api_json(a, "GET", "/v1/keys", NULL, &resp, NULL, &err) < 0)
+		return cli_fail(&err);
+	json_t *arr = json_object_get(resp, "keys");
+	if (c->json) {
+		print_json(arr ? arr : resp);
+		json_decref(resp);
+		return CLI_EXIT_OK;
+	}
+	static const char *const hdr[] = {"ID", "NAME", "PREFIX", "CREATED", "LAST USED"};
+	struct table t;
+	table_init(&t, 5, hdr);
+	size_t i;
+	json_t *k;
+	int64_t now = (int64_t)time(NULL);
+	json_array_foreach(arr, i, k)
+	{
+		char created[24] = "-", used[24] = "never";
+		int64_t cr = parse_rfc3339(s(k, "createdAt"));
+		if (cr >= 0) {
+			fmt_duration(now - cr, created, sizeof(created));
+			strncat(created, " ago", sizeof(created) - strlen(created) - 1);
+		}
+		int64_t lu = parse_rfc3339(s(k, "lastUsed"));
+		if (lu >= 0) {
+			fmt_duration(now - lu, used, sizeof(used));
+			strncat(used, " ago", sizeof(used) - strlen(used) - 1);
+		}
+		const char *name = s(k, "name");
+		const char *row[] = {s(k, "id"), name && *name ? name : "-", s(k, "prefix"),
+				     created, used};
+		table_add(&t, row);
+	}
+	table_print(&t, stdout);
+	table_done(&t);
+	json_decref(resp);
+	return CLI_EXIT_OK;
+}
+
+static int keys_create(struct cli *c, struct api *a, const char *name)
+{
+	struct wr_err err = {0};
+	json_t *body = json_object();
+	if (name)
+		json_object_set_new(body, "name", json_string(name));
+	json_t *k = NULL;
+	int r = api_json(a, "POST", "/v1/keys", body, &k, NULL, &err);
+	json_decref(body);
+	if (r < 0)
+		return cli_fail(&err);
+	if (c->json) {
+		print_json(k);
+	} else {
+		/* only the key on stdout, so `wrenn keys create > keyfile` works */
+		printf("%s\n", s(k, "key") ? s(k, "key") : "");
+		if (!c->quiet)
+			fprintf(stderr, "wrenn: key %s created; it is shown only this once\n",
+				s(k, "id") ? s(k, "id") : "?");
+	}
+	json_decref(k);
+	return CLI_EXIT_OK;
+}
+
+int cmd_keys(struct cli *c, int argc, char **argv)
+{
+	const struct cli_cmd *cmd = cli_find("keys");
+	const char *ops[4] = {0};
+	int nops = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			c->json = true;
+		else if (argv[i][0] == '-' || nops == 3)
+			return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+		else
+			ops[nops++] = argv[i];
+	}
+	const char *sub = nops ? ops[0] : "ls";
+	bool ok = (strcmp(sub, "ls") == 0 && nops <= 1) ||
+		  (strcmp(sub, "create") == 0 && nops <= 2) ||
+		  (strcmp(sub, "rm") == 0 && nops == 2);
+	if (!ok)
+		return cli_usage(cmd, "bad or incomplete subcommand");
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	int rc;
+	if (strcmp(sub, "ls") == 0) {
+		rc = keys_ls(c, &a);
+	} else if (strcmp(sub, "create") == 0) {
+		rc = keys_create(c, &a, ops[1]);
+	} else {
+		cleanup_free char *e = api_esc(&a, ops[1]);
+		cleanup_free char *path = xasprintf("/v1/keys/%s", e);
+		rc = api_json(&a, "DELETE", path, NULL, NULL, NULL, &err) < 0 ? cli_fail(&err)
+									      : CLI_EXIT_OK;
+	}
+	api_close(&a);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli/util.h"
+
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "cli/args.h"
+#include "cli/codec.h"
+#include "cli/table.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+	OPT_VCPUS = 0x100,
+	OPT_MEMORY,
+	OPT_TIMEOUT,
+	OPT_INTERNET,
+	OPT_KEEP,
+	OPT_JSON,
+};
+
+int sandbox_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, json_t *body,
+		       struct run_opts *run_opts)
+{
+	static const struct option opts[] = {
+		{"template", required_argument, NULL, 't'},
+		{"vcpus", required_argument, NULL, OPT_VCPUS},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"env", required_argument, NULL, 'e'},
+		{"metadata", required_argument, NULL, 'm'},
+		{"internet", no_argument, NULL, OPT_INTERNET},
+		{"keep", no_argument, NULL, OPT_KEEP},
+		{"workdir", required_argument, NULL, 'w'},
+		{"user", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	json_t *env = json_object(), *meta = json_object();
+	struct wr_err err = {0};
+	int o, rc = -1;
+	opterr = 0;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, run_opts ? "+t:e:m:w:u:" : "+t:e:m:", opts, NULL)) !=
+	       -1) {
+		long v;
+		switch (o) {
+		case 't':
+			json_object_set_new(body, "template", json_string(optarg));
+			break;
+		case OPT_VCPUS:
+			if (args_int(optarg, 1, 64, "--vcpus", &v, &err) < 0)
+				goto bad;
+			json_object_set_new(body, "vcpus", json_integer(v));
+			break;
+		case OPT_MEMORY:
+			if (args_int(optarg, 128, 1 << 20, "--memory (MB)", &v, &err) < 0)
+				goto bad;
+			json_object_set_new(body, "memoryMB", json_integer(v));
+			break;
+		case OPT_TIMEOUT:
+			if (args_int(optarg, 0, 86400 * 365, "--timeout (seconds)", &v, &err) < 0)
+				goto bad;
+			json_object_set_new(body, "timeout", json_integer(v));
+			break;
+		case 'e':
+			if (args_kv_into(env, optarg, "--env", &err) < 0)
+				goto bad;
+			break;
+		case 'm':
+			if (args_kv_into(meta, optarg, "--metadata", &err) < 0)
+				goto bad;
+			break;
+		case OPT_INTERNET:
+			json_object_set_new(body, "allowInternetAccess", json_true());
+			break;
+		case OPT_KEEP:
+		case 'w':
+		case 'u':
+			if (!run_opts) {
+				wr_err_set(&err, EINVAL, "unknown option '%s'", argv[optind - 1]);
+				goto bad;
+			}
+			if (o == OPT_KEEP)
+				run_opts->keep = true;
+			else if (o == 'w')
+				run_opts->cwd = optarg;
+			else
+				run_opts->user = optarg;
+			break;
+		default:
+			wr_err_set(&err, EINVAL, "unknown option or missing value: '%s'",
+				   argv[optind - 1]);
+			goto bad;
+		}
+	}
+	if (json_object_size(env))
+		json_object_set(body, "envVars", env);
+	if (json_object_size(meta))
+		json_object_set(body, "metadata", meta);
+	rc = optind;
+	goto out;
+bad:
+	cli_usage(cmd, "%s", wr_err_msg(&err));
+out:
+	json_decref(env);
+	json_decref(meta);
+	return rc;
+}
+
+void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+void print_sandbox_table(json_t *arr)
+{
+	static const char *const hdr[] = {"ID",	    "TEMPLATE", "STATE",  "VCPUS",
+					  "MEMORY", "AGE",	"EXPIRES"};
+	struct table t;
+	table_init(&t, 7, hdr);
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	json_t *sb;
+	json_array_foreach(arr, i, sb)
+	{
+		char cpus[16], mem[24], age[16] = "-", exp[16] = "never";
+		snprintf(cpus, sizeof(cpus), "%lld",
+			 (long long)json_integer_value(json_object_get(sb, "vcpus")));
+		snprintf(mem, sizeof(mem), "%lldM",
+			 (long long)json_integer_value(json_object_get(sb, "memoryMB")));
+		int64_t st = parse_rfc3339(str(sb, "startedAt"));
+		if (st >= 0)
+			fmt_duration(now - st, age, sizeof(age));
+		int64_t end = parse_rfc3339(str(sb, "endAt"));
+		if (end >= 0) {
+			if (end <= now)
+				snprintf(exp, sizeof(exp), "now");
+			else
+				fmt_duration(end - now, exp, sizeof(exp));
+		}
+		const char *row[] = {
+			str(sb, "id"), str(sb, "template"), str(sb, "state"), cpus, mem, age, exp};
+		table_add(&t, row);
+	}
+	table_print(&t, stdout);
+	table_done(&t);
+}
+
+char *sandbox_path(struct api *a, const char *id, const char *suffix)
+{
+	cleanup_free char *e = api_esc(a, id);
+	return xasprintf("/v1/sandboxes/%s%s", e, suffix ? suffix : "");
+}
+
+struct stream_ctx {
+	struct ndjson nd;
+	struct exec_sink sink;
+	struct wr_err *err;
+};
+
+static int exec_sink_cb(const char *data, size_t n, void *ud)
+{
+	struct stream_ctx *s = ud;
+	return ndjson_feed(&s->nd, data, n, exec_event, &s->sink, s->err);
+}
+
+int exec_stream(struct api *a, const char *id, json_t *body, int *ret_exit, struct wr_err *err)
+{
+	json_object_set_new(body, "stream", json_true());
+	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
+	cleanup_free char *path = sandbox_path(a, id, "/exec");
+	struct stream_ctx s = {.sink = {.out_fd = 1, .err_fd = 2, .exit_code = -1}, .err = err};
+	struct api_req rq = API_REQ_INIT;
+	rq.method = "POST";
+	rq.path = path;
+	rq.content_type = "application/json";
+	rq.body = text;
+	rq.body_len = strlen(text);
+	rq.sink = exec_sink_cb;
+	rq.sink_ud = &s;
+	fflush(stdout);
+	int r = api_do(a, &rq, NULL, err);
+	if (r >= 0)
+		r = ndjson_finish(&s.nd, exec_event, &s.sink, err);
+	if (r >= 0 && s.sink.error)
+		r = wr_err_set(err, EIO, "exec failed: %s", s.sink.error);
+	else if (r >= 0 && s.sink.exit_code < 0)
+		r = wr_err_set(err, EPROTO, "exec stream ended without an exit status");
+	if (r >= 0)
+		*ret_exit = s.sink.exit_code;
+	ndjson_done(&s.nd);
+	free(s.sink.error);
+	return r;
+}
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	api_interrupted = 1;
+}
+
+void install_interrupt_handlers(void)
+{
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a closed stdout pipe must show up as EPIPE, not kill us before cleanup */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int for_each_id(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, const char *suffix,
+		json_t *body, const char *verb)
+{
+	if (argc < 2)
+		return cli_usage(cmd, "missing sandbox ID");
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-')
+			return cli_usage(cmd, "unknown option '%s'", argv[i]);
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	int rc = CLI_EXIT_OK;
+	for (int i = 1; i < argc; i++) {
+		cleanup_free char *path = sandbox_path(&a, argv[i], suffix);
+		cli_progress(c, "%s %s...", verb, argv[i]);
+		int r = api_json(&a, suffix ? "POST" : "DELETE", path, body, NULL, NULL, &err);
+		cli_progress_end(c);
+		if (r < 0) {
+			fprintf(stderr, "wrenn: %s: %s\n", argv[i], wr_err_msg(&err));
+			rc = CLI_EXIT_FAIL;
+			if (r == -ECONNREFUSED)
+				break;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	api_close(&a);
+	return rc;
+}
