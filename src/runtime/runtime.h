@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Sandbox lifecycle: the library inside wrenn-agent that turns "create a
+ * sandbox from template T" into a running, reachable microVM and takes it all
+ * down again without leaving anything behind.
+ *
+ * States (enum store_sb_state):  creating -> running <-> paused -> killed,
+ * and error.  A create is a sequence of steps (row, slot, disk, VMM, envd
+ * /health, envd /init); every step pushes its undo, and a failure or a
+ * concurrent destroy runs the undos in reverse, so a failed create leaves no
+ * process, slot, namespace state, disk, directory or row behind (the row is
+ * deleted; the failure is kept as an event in the store).
+ *
+ * Host objects of a sandbox are recorded so that a restarted agent can find
+ * them: the store row (state, slot, VMM pid, disk) and
+ * <data_dir>/sandboxes/<id>/runtime.json (socket, sandbox dir, disk backend,
+ * TTL length, envd version).  runtime_open sweeps what a crash left behind and
+ * re-attaches VMMs that are still alive.
+ *
+ * Thread-safe: every function may be called from any thread.  Operations on
+ * one sandbox are serialised by a per-sandbox lock; a destroy issued while the
+ * same sandbox is being created cancels the create (which rolls back) and
+ * returns once it is gone.
+ *
+ * Errors are -errno with a message in err, chosen so an API layer can map
+ * them to HTTP status codes:
+ *   -ENOENT    no such sandbox / template / kernel image          (404)
+ *   -EINVAL    bad argument (vcpus, memory, id, env, metadata)      (400)
+ *   -EEXIST    the requested sandbox id is taken                   (409)
+ *   -EBUSY     the sandbox is in a state that forbids the operation (409)
+ *              (e.g. pause of a paused sandbox, connect to a paused one)
+ *   -ENOSPC    no free network slot / max_sandboxes reached / disk (503/507)
+ *   -ECANCELED create cancelled by a concurrent destroy              (409)
+ *   -ETIMEDOUT envd did not become ready in time                   (504)
+ *   -ESHUTDOWN the runtime is closing                              (503)
+ *   other      host failure (VMM, disk, netlink)                   (500)
+ */
+#include "basic/err.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUNTIME_DATA_DIR_DEFAULT "/var/lib/wrenn"
+#define RUNTIME_ID_PREFIX "cl-"
+#define RUNTIME_ID_RANDOM_LEN 8 /* lowercase alphanumerics after the prefix */
+#define RUNTIME_ID_MAX 64	/* buffer size for an id incl. NUL */
+#define RUNTIME_ENVD_PORT 49983
+#define RUNTIME_ENVD_VERSION "0.1.0"	/* reported when envd's /health names none */
+#define RUNTIME_DEFAULT_TEMPLATE "base" /* E2B SDK default; alias of debian or minimal */
+#define RUNTIME_MIN_MEMORY_MB 128	/* below this the guest does not boot envd */
+
+struct runtime;
+
+struct runtime_config {
+	/* Root of all state: sandboxes/, slots/, logs, the store.  NULL = default. */
+	const char *data_dir;
+	/*
+	 * Built-in templates come from here: <images_dir>/minimal.ext4 and
+	 * <images_dir>/debian.ext4, kernel <images_dir>/vmlinux.  NULL =
+	 * <data_dir>/images.  A missing image just means that template is not
+	 * registered; a missing kernel fails creates (-ENOENT), not runtime_open.
+	 */
+	const char *images_dir;
+	const char *kernel_path; /* NULL = <images_dir>/vmlinux */
+	/* Borrowed store (must outlive the runtime), or NULL = open store_path. */
+	struct store *store;
+	const char *store_path;	    /* NULL = <data_dir>/wrenn.db */
+	unsigned int pool_size;	    /* prepared idle network slots; 0 = 2 */
+	unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
+	/* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";
+	 * NULL = automatic (environment WRENN_VMM / WRENN_ACCEL, then probing). */
+	const char *vmm;
+	const char *accel;
+	const char *vmm_bin; /* VMM binary; NULL = backend default */
+	/* Disk backend: NULL/"auto", "auto+dm", "reflink", "qcow2", "dm". */
+	const char *disk_backend;
+	int envd_timeout_ms; /* wait for envd /health after boot; 0 = 60000 */
+	bool no_reaper;	     /* do not start the TTL reaper thread (tests) */
+	/* runtime_close policy: false (default) leaves running and paused
+	 * sandboxes as they are for the next runtime_open to re-attach; true stops
+	 * every running VMM and marks those sandboxes killed (paused ones stay). */
+	bool stop_on_close;
+};
+
+/* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */
+struct runtime_info {
+	char id[RUNTIME_ID_MAX];
+	char *template; /* the name as resolved ("base" -> "debian"/"minimal") */
+	enum store_sb_state state;
+	int vcpus;
+	int memory_mb;
+	int slot;	    /* network slot, -1 = none */
+	int64_t created_at; /* unix ms */
+	int64_t started_at; /* unix ms, last boot/resume */
+	int64_t end_at;	    /* TTL deadline unix ms, 0 = none */
+	json_t *metadata;   /* object (never NULL) */
+	json_t *env_vars;   /* object (never NULL) */
+	bool allow_internet;
+	char *envd_token;   /* NULL when not secure */
+	char *envd_version; /* never NULL */
+	char *error;	    /* NULL unless state == error */
+};
+void runtime_info_done(struct runtime_info *info);
+void runtime_info_list_free(struct runtime_info *rows, size_t n);
+
+/* Open: store, slot pool, templates, startup sweep and re-attach, reaper. */
+int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct wr_err *err);
+/* Stop the reaper, wait for in-flight operations, apply the close policy
+ * (runtime_config.stop_on_close), release the pool. NULL-safe. */
+void runtime_close(struct runtime *rt);
+/* The store the runtime uses (borrowed; valid until runtime_close). */
+struct store *runtime_store(struct runtime *rt);
+
+struct runtime_create_spec {
+	const char *template; /* NULL or "" = RUNTIME_DEFAULT_TEMPLATE */
+	int vcpus;	      /* 0 = 1 */
+	int memory_mb;	      /* 0 = 512; < RUNTIME_MIN_MEMORY_MB is -EINVAL */
+	int timeout_s;	      /* TTL in seconds from running; 0 = none */
+	json_t *env_vars;     /* borrowed object of string values; NULL = none */
+	json_t *metadata;     /* borrowed object of string values; NULL = none */
+	bool allow_internet;  /* egress on for this sandbox */
+	bool secure;	      /* mint an envd access token (runtime_envd_info) */
+	const char *id;	      /* NULL = mint cl-xxxxxxxx */
+};
+/* Create and wait until envd accepted /init; *ret (optional) is filled on success. */
+int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
+		   struct runtime_info *ret, struct wr_err *err);
+/* Stop the VMM, release slot and disk, remove the sandbox dir and the row's
+ * runtime state (row kept as killed).  Cancels a create in progress.
+ * -ENOENT if unknown or already killed. */
+int runtime_destroy(struct runtime *rt, const char *id, struct wr_err *err);
+int runtime_get(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err);
+
+struct runtime_filter {
+	unsigned states;	 /* bits (1u << enum store_sb_state); 0 = creating|running|paused */
+	const char *template;	 /* NULL = any */
+	const char *const *meta; /* key, value, ..., NULL: all must match; NULL = any */
+};
+/* Newest first. */
+int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runtime_info **ret_rows,
+		 size_t *ret_n, struct wr_err *err);
+
+/* TTL: the sandbox is destroyed timeout_s seconds from now (0 = never). */
+int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err);
+
+/* Pause: VMM pause + snapshot into the sandbox dir + VMM stop; disk and slot
+ * kept.  On failure the sandbox is still running (or, if even that cannot be
+ * restored, in state error).  -EBUSY unless running. */
+int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err);
+/* Resume a paused sandbox in the same slot and disk, then POST /init with the
+ * host clock.  timeout_s > 0 sets a new TTL from now; 0 restarts the TTL the
+ * sandbox had (none if it had none).  Resume of a running sandbox is a no-op. */
+int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err);
+
+/* A blocking TCP socket connected, inside the sandbox's network namespace, to
+ * the guest 169.254.0.21:port.  -EBUSY when the sandbox is not running. */
+int runtime_connect(struct runtime *rt, const char *id, uint16_t port, int timeout_ms, int *ret_fd,
+		    struct wr_err *err);
+/* envd access token (NULL when not secure) and version; caller frees both. */
+int runtime_envd_info(struct runtime *rt, const char *id, char **ret_token, char **ret_version,
+		      struct wr_err *err);
+/* Path of the VMM + guest console log (<data_dir>/sandboxes/<id>/vmm.log);
+ * caller frees.  The file may not exist yet. */
+int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct wr_err *err);
+
+/* Templates known to the runtime (built-ins registered at open, plus the
+ * store's); "base" is listed as its own alias row. */
+int runtime_template_list(struct runtime *rt, struct store_template **ret_rows, size_t *ret_n,
+			  struct wr_err *err);
+/* Resolve a template name ("base" alias included): -ENOENT with a message
+ * listing the known names when unknown.  *ret_name (optional) is malloc'd. */
+int runtime_template_resolve(struct runtime *rt, const char *name, char **ret_name,
+			     struct wr_err *err);
+
+/* --- pure helpers, exported for tests --------------------------------------------------- */
+
+/* Mint "cl-" + RUNTIME_ID_RANDOM_LEN chars of [a-z0-9] from getrandom. */
+int runtime_mint_id(char buf[RUNTIME_ID_MAX]);
+/* A syntactically valid sandbox id ("cl-" + 1..40 of [a-z0-9]). */
+bool runtime_id_valid(const char *id);
+/* Access token: 32 lowercase hex chars from getrandom; malloc'd. */
+char *runtime_mint_token(void);
