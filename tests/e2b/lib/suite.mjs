@@ -1,0 +1,242 @@
+// The E2B SDK flows, run once per SDK version (latest.test.mjs, v24.test.mjs).
+// Only E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY configure the SDK; WRENN_E2B_TEMPLATE picks
+// the template (default "base").
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+
+const TEMPLATE = process.env.WRENN_E2B_TEMPLATE || 'base'
+const OP_TIMEOUT = 180_000 // per test: TCG microVMs are slow
+const SANDBOX_TTL_MS = 600_000
+
+function requireEnv() {
+  const missing = ['E2B_API_URL', 'E2B_SANDBOX_URL', 'E2B_API_KEY'].filter((v) => !process.env[v])
+  if (missing.length) throw new Error(`set ${missing.join(', ')} (see tests/e2b/run.sh)`)
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what, fn, ms = 30_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+// Sandbox.list() is a paginator in SDK 2.x; collect every page.
+async function listAll(Sandbox, opts) {
+  const p = Sandbox.list(opts)
+  if (Array.isArray(p) || typeof p.then === 'function') return await p
+  const out = []
+  while (p.hasNext) out.push(...(await p.nextItems()))
+  return out
+}
+
+export function e2bSuite(label, { Sandbox, CommandExitError }) {
+  describe(`e2b ${label}`, { timeout: 1_800_000 }, () => {
+    const created = new Set()
+    const runId = `${label}-${process.pid}-${Date.now()}`
+    let sbx
+
+    const create = async (template = TEMPLATE, opts = {}) => {
+      const s = await Sandbox.create(template, {
+        timeoutMs: SANDBOX_TTL_MS,
+        metadata: { suite: runId },
+        ...opts,
+      })
+      created.add(s.sandboxId)
+      return s
+    }
+
+    before(async () => {
+      requireEnv()
+    })
+
+    after(async () => {
+      for (const id of created) {
+        try {
+          await Sandbox.kill(id)
+        } catch {
+          /* already gone */
+        }
+      }
+    })
+
+    it('Sandbox.create', { timeout: OP_TIMEOUT }, async () => {
+      sbx = await create()
+      assert.equal(typeof sbx.sandboxId, 'string')
+      assert.ok(sbx.sandboxId.length > 0)
+    })
+
+    it('commands.run foreground, exit codes, envs and cwd', { timeout: OP_TIMEOUT }, async () => {
+      const r = await sbx.commands.run('echo hello')
+      assert.equal(r.exitCode, 0)
+      assert.equal(r.stdout, 'hello\n')
+      const e = await sbx.commands.run('cd /tmp && pwd && echo "$FOO"', { envs: { FOO: 'bar' } })
+      assert.equal(e.stdout, '/tmp\nbar\n')
+      const w = await sbx.commands.run('pwd', { cwd: '/tmp' })
+      assert.equal(w.stdout.trim(), '/tmp')
+      await assert.rejects(sbx.commands.run('echo to-err >&2; exit 3'), (err) => {
+        assert.ok(err instanceof CommandExitError, `got ${err}`)
+        assert.equal(err.exitCode, 3)
+        assert.equal(err.stderr, 'to-err\n')
+        return true
+      })
+    })
+
+    it('commands.run streaming callbacks', { timeout: OP_TIMEOUT }, async () => {
+      const out = []
+      const err = []
+      const r = await sbx.commands.run('for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done', {
+        onStdout: (d) => out.push(d),
+        onStderr: (d) => err.push(d),
+      })
+      assert.equal(r.exitCode, 0)
+      assert.equal(out.join(''), 'out1\nout2\nout3\n')
+      assert.equal(err.join(''), 'err1\nerr2\nerr3\n')
+      assert.ok(out.length >= 1)
+    })
+
+    it('commands.run background + wait', { timeout: OP_TIMEOUT }, async () => {
+      const t0 = Date.now()
+      const h = await sbx.commands.run('sleep 1; echo done', { background: true })
+      assert.ok(h.pid > 0)
+      assert.ok(Date.now() - t0 < 60_000)
+      const r = await h.wait()
+      assert.equal(r.exitCode, 0)
+      assert.equal(r.stdout, 'done\n')
+    })
+
+    it('commands stdin via sendStdin', { timeout: OP_TIMEOUT }, async () => {
+      const h = await sbx.commands.run('head -n 1', { background: true, stdin: true })
+      await sbx.commands.sendStdin(h.pid, 'from-stdin\n')
+      const r = await h.wait()
+      assert.equal(r.stdout, 'from-stdin\n')
+    })
+
+    it('files write / read / list', { timeout: OP_TIMEOUT }, async () => {
+      const dir = `/tmp/e2b-${process.pid}`
+      await sbx.files.write(`${dir}/a.txt`, 'hello file')
+      assert.equal(await sbx.files.read(`${dir}/a.txt`), 'hello file')
+      const bin = new Uint8Array(256).map((_, i) => i)
+      await sbx.files.write(`${dir}/b.bin`, bin)
+      const back = await sbx.files.read(`${dir}/b.bin`, { format: 'bytes' })
+      assert.deepEqual(Buffer.from(back), Buffer.from(bin))
+      const entries = await sbx.files.list(dir)
+      const names = entries.map((e) => e.name).sort()
+      assert.deepEqual(names, ['a.txt', 'b.bin'])
+      const a = entries.find((e) => e.name === 'a.txt')
+      assert.equal(a.type, 'file')
+      assert.equal(a.path, `${dir}/a.txt`)
+      assert.equal(await sbx.files.exists(`${dir}/nope`), false)
+      // the file is visible to processes
+      const r = await sbx.commands.run(`cat ${dir}/a.txt`)
+      assert.equal(r.stdout, 'hello file')
+    })
+
+    it('pty create + sendInput + output', { timeout: OP_TIMEOUT }, async () => {
+      let out = ''
+      const dec = new TextDecoder()
+      const h = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => (out += dec.decode(d)) })
+      await sbx.pty.sendInput(h.pid, new TextEncoder().encode('echo pty-$((6*7))\n'))
+      await until('pty output', () => out.includes('pty-42'))
+      await sbx.pty.resize(h.pid, { cols: 100, rows: 30 })
+      await sbx.pty.sendInput(h.pid, new TextEncoder().encode('stty size\n'))
+      await until('resized pty', () => out.includes('30 100'))
+      await sbx.pty.kill(h.pid)
+    })
+
+    it('Sandbox.list', { timeout: OP_TIMEOUT }, async () => {
+      const all = await listAll(Sandbox, { query: { metadata: { suite: runId } } })
+      const ids = all.map((s) => s.sandboxId)
+      assert.ok(ids.includes(sbx.sandboxId), `list ${JSON.stringify(ids)} lacks ${sbx.sandboxId}`)
+      const mine = all.find((s) => s.sandboxId === sbx.sandboxId)
+      assert.equal(mine.state, 'running')
+      assert.equal(mine.metadata.suite, runId)
+    })
+
+    it('getInfo and setTimeout', { timeout: OP_TIMEOUT }, async () => {
+      const info = await sbx.getInfo()
+      assert.equal(info.sandboxId, sbx.sandboxId)
+      assert.equal(info.state, 'running')
+      assert.ok(info.cpuCount >= 1)
+      assert.ok(info.memoryMB >= 128)
+      assert.ok(info.startedAt instanceof Date)
+      await sbx.setTimeout(90_000)
+      const after = await sbx.getInfo()
+      const left = after.endAt.getTime() - Date.now()
+      assert.ok(left > 30_000 && left < 150_000, `endAt is ${left} ms away, want ~90 s`)
+      await sbx.setTimeout(SANDBOX_TTL_MS)
+    })
+
+    // --- issue 7: pause / resume / snapshots / fork -----------------------------------------
+
+    it('pause and connect (resume) keep files and processes', { timeout: OP_TIMEOUT * 2 }, async (t) => {
+      if (typeof sbx.pause !== 'function') return t.skip('SDK has no pause()')
+      await sbx.files.write('/tmp/before-pause', 'kept')
+      await sbx.commands.run(
+        'nohup sh -c "while true; do date +%s%N > /tmp/tick; sleep 0.2; done" >/dev/null 2>&1 &'
+      )
+      assert.equal(await sbx.pause(), true)
+      const info = await Sandbox.getInfo(sbx.sandboxId)
+      assert.equal(info.state, 'paused')
+      const again = await Sandbox.connect(sbx.sandboxId, { timeoutMs: SANDBOX_TTL_MS })
+      assert.equal((await again.getInfo()).state, 'running')
+      assert.equal(await again.files.read('/tmp/before-pause'), 'kept')
+      const t1 = (await again.commands.run('cat /tmp/tick')).stdout
+      await sleep(1000)
+      const t2 = (await again.commands.run('cat /tmp/tick')).stdout
+      assert.notEqual(t1, t2, 'background loop stopped across pause/resume')
+      sbx = again
+    })
+
+    it('createSnapshot, create from it, listSnapshots', { timeout: OP_TIMEOUT * 2 }, async (t) => {
+      if (typeof sbx.createSnapshot !== 'function') return t.skip('SDK has no createSnapshot()')
+      await sbx.files.write('/tmp/in-snapshot', 'snap')
+      const snap = await sbx.createSnapshot()
+      assert.ok(snap.snapshotId)
+      // the source keeps running
+      assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n')
+      const child = await create(snap.snapshotId)
+      assert.equal(await child.files.read('/tmp/in-snapshot'), 'snap')
+      if (typeof Sandbox.listSnapshots === 'function') {
+        const p = Sandbox.listSnapshots({ sandboxId: sbx.sandboxId })
+        const items = []
+        while (p.hasNext) items.push(...(await p.nextItems()))
+        assert.ok(items.some((s) => s.snapshotId === snap.snapshotId))
+      }
+      await child.kill()
+      created.delete(child.sandboxId)
+      if (typeof Sandbox.deleteSnapshot === 'function') assert.equal(await Sandbox.deleteSnapshot(snap.snapshotId), true)
+    })
+
+    it('fork gives independent sandboxes', { timeout: OP_TIMEOUT * 2 }, async (t) => {
+      if (typeof sbx.fork !== 'function') return t.skip('SDK has no fork()')
+      await sbx.files.write('/tmp/forked', 'parent')
+      const forks = await sbx.fork({ count: 2, timeoutMs: SANDBOX_TTL_MS })
+      assert.equal(forks.length, 2)
+      for (const f of forks) {
+        assert.ok(!(f instanceof Error), `fork failed: ${f}`)
+        created.add(f.sandboxId)
+        assert.notEqual(f.sandboxId, sbx.sandboxId)
+        assert.equal(await f.files.read('/tmp/forked'), 'parent')
+      }
+      await forks[0].files.write('/tmp/forked', 'child0')
+      assert.equal(await forks[1].files.read('/tmp/forked'), 'parent')
+      assert.equal(await sbx.files.read('/tmp/forked'), 'parent')
+      for (const f of forks) {
+        await f.kill()
+        created.delete(f.sandboxId)
+      }
+    })
+
+    it('kill', { timeout: OP_TIMEOUT }, async () => {
+      await sbx.kill()
+      created.delete(sbx.sandboxId)
+      assert.equal(await Sandbox.kill(sbx.sandboxId), false)
+      await assert.rejects(Sandbox.getInfo(sbx.sandboxId))
+    })
+  })
+}
