@@ -49,7 +49,7 @@ int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint
 {
 	cleanup_free char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	int fd;
+	int fd = -1;
 	int r = connect_unix(a->socket_path, &fd, err);
 	if (r < 0)
 		return wr_err_prefix(err, r, "cloud-hypervisor %s", endpoint);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# QEMU backend end to end (TCG here): boot the minimal guest through the
+# launcher inside a network namespace made here, ping it, pause/resume,
+# snapshot + restore into a fresh VMM (guest still answers), stop; then
+# nothing may be left: process, mount, socket, sandbox dir, cgroup.
+set -u
+cd "$(dirname "$0")/../.."
+B=${WRENN_BUILD:-build/asan}
+G=${WRENN_GUEST:-build/guest}
+VMCTL=$B/bin/wrenn-vmctl
+echo "1..7"
+skip_all() { for i in 1 2 3 4 5 6 7; do echo "ok $i # skip $1"; done; exit 0; }
+[ -x "$VMCTL" ] || skip_all "no $VMCTL (make MODE=asan host)"
+[ -r "$G/vmlinux" ] && [ -r "$G/minimal.ext4" ] || skip_all "no guest image in $G (make guest-minimal)"
+command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
+[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, tap)"
+
+id=cl-t30$$
+ns=wrenn-t30-$$
+work=$(mktemp -d /tmp/wrenn-t30.XXXXXX)
+sock=/tmp/wrenn-t30-$$.sock
+sbdir=/tmp/wrenn-t30-vm-$$
+cleanup() {
+	# only processes inside the namespace this test made (a leaked VMM)
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$work" "$sock"
+	rmdir "$sbdir" 2>/dev/null
+}
+trap cleanup EXIT
+
+ip netns add "$ns" &&
+	ip -n "$ns" link set lo up &&
+	ip -n "$ns" tuntap add dev tap0 mode tap &&
+	ip -n "$ns" addr add 169.254.0.22/30 dev tap0 &&
+	ip -n "$ns" link set tap0 up || { echo "Bail out! cannot create netns/tap"; exit 1; }
+cp --reflink=auto "$G/minimal.ext4" "$work/disk.ext4" && chmod u+w "$work/disk.ext4"
+
+ping_guest="sh:ip netns exec $ns ping -c1 -W5 169.254.0.21 >/dev/null"
+# The guest kernel sometimes hangs in early boot under TCG (a guest-image
+# issue, tracked by the guest helper); one retry keeps this test about the VMM.
+for attempt in 1 2; do
+	rm -rf "$work/snap" "$work/vmm.log"
+	mkdir -p "$work/snap"
+	timeout 300 "$VMCTL" --id "$id" --kernel "$G/vmlinux" --rootfs "$work/disk.ext4" --netns "$ns" \
+		--log "$work/vmm.log" --socket "$sock" --sandbox-dir "$sbdir" --memory 256 \
+		--mem-file "$work/snap/memory" \
+		start boot "wait-log:wrenn-init: ready:40" "$ping_guest" \
+		pause state:paused "sh:! ip netns exec $ns ping -c1 -W1 169.254.0.21 >/dev/null" \
+		resume state:running "$ping_guest" \
+		"snapshot:$work/snap" state:paused stop \
+		"restore:$work/snap" state:running "$ping_guest" stop >"$work/out" 2>&1
+	rc=$?
+	grep -q 'step wait-log.*not in' "$work/out" || break
+	echo "# attempt $attempt: guest did not reach 'wrenn-init: ready', retrying with a fresh disk"
+	cp --reflink=auto "$G/minimal.ext4" "$work/disk.ext4" && chmod u+w "$work/disk.ext4"
+done
+step() { grep -qF "step $1" "$work/out"; } # a printed step succeeded
+report() { if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; fail=1; fi; n=$((n + 1)); }
+n=1 fail=0
+desc="boot to 'wrenn-init: ready' under $(grep -o 'backend.*' "$work/out" | head -1)"
+report step "wait-log"
+desc="guest answers ping from the namespace"
+report step "sh:ip netns exec $ns ping"
+desc="pause stops the guest (no ping while paused), resume brings it back"
+report eval 'step "sh:! ip" && [ "$(grep -c "^step sh:ip netns exec .* ping .*ok" "$work/out")" -ge 2 ]'
+desc="snapshot writes state, memory and metadata"
+report eval 'step "snapshot" && [ -s "$work/snap/state" ] && [ -s "$work/snap/memory" ] && [ -s "$work/snap/wrenn-vmm.json" ]'
+desc="restored VM runs and answers ping"
+report eval 'step "restore" && [ "$(grep -c "^step sh:ip netns exec .* ping .*ok" "$work/out")" -ge 3 ]'
+desc="driver exited 0"
+report test "$rc" = 0
+left=""
+pgrep -f -- "-name wrenn-$id " >/dev/null && left="$left process"
+grep -q " $sbdir " /proc/mounts && left="$left mount"
+[ -e "$sbdir" ] && left="$left sandbox-dir"
+[ -e "$sock" ] && left="$left socket"
+ip netns pids "$ns" 2>/dev/null | grep -q . && left="$left netns-process"
+desc="nothing left behind${left:+ (left:$left)}"
+report test -z "$left"
+if [ $fail = 1 ]; then
+	sed 's/^/# /' "$work/out"
+	tail -20 "$work/vmm.log" | sed 's/^/# log: /'
+fi
+exit 0

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* Accelerator detection, backend choice and VMM parameter checks. */
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
+#include "vm/kvm.h"
+#include "vm/vmm.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_probe_missing_and_not_kvm(void **state)
+{
+	(void)state;
+	struct accel_probe p;
+	kvm_probe_at("/nonexistent/kvm", "/nonexistent/pvm", false, &p);
+	assert_int_equal(p.accel, VM_ACCEL_TCG);
+	assert_non_null(strstr(p.reason, "No such file"));
+	/* opens, but the ioctl is not KVM's */
+	kvm_probe_at("/dev/null", "/nonexistent/pvm", false, &p);
+	assert_int_equal(p.accel, VM_ACCEL_TCG);
+	assert_non_null(strstr(p.reason, "KVM_GET_API_VERSION"));
+}
+
+static void test_probe_pvm_host(void **state)
+{
+	(void)state;
+	/* On a host with a working /dev/kvm, a kvm_pvm marker makes it unusable
+	 * unless a PVM guest kernel is configured. */
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		skip();
+		return;
+	}
+	char dir[] = "/tmp/test-vmm-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct accel_probe p;
+	kvm_probe_at("/dev/kvm", dir, false, &p);
+	assert_int_equal(p.accel, VM_ACCEL_TCG);
+	assert_non_null(strstr(p.reason, "kvm_pvm"));
+	kvm_probe_at("/dev/kvm", dir, true, &p);
+	assert_int_equal(p.accel, VM_ACCEL_KVM);
+	rmdir(dir);
+}
+
+static void test_choose(void **state)
+{
+	(void)state;
+	struct accel_probe kvm = {.accel = VM_ACCEL_KVM, .reason = "ok"};
+	struct accel_probe tcg = {.accel = VM_ACCEL_TCG, .reason = "no kvm"};
+	struct vmm_choice c;
+	struct wr_err err = {0};
+	/* /bin/sh stands in for an executable cloud-hypervisor */
+	assert_int_equal(vmm_choose_with("/bin/sh", &kvm, NULL, NULL, &c, &err), 0);
+	assert_int_equal(c.kind, VMM_KIND_CH);
+	assert_int_equal(c.accel, VM_ACCEL_KVM);
+	assert_int_equal(vmm_choose_with("/bin/sh", &tcg, NULL, NULL, &c, &err), 0);
+	assert_int_equal(c.kind, VMM_KIND_QEMU);
+	assert_int_equal(c.accel, VM_ACCEL_TCG);
+	assert_int_equal(vmm_choose_with("/nonexistent/ch", &kvm, "", "", &c, &err), 0);
+	assert_int_equal(c.kind, VMM_KIND_QEMU);
+	assert_int_equal(c.accel, VM_ACCEL_KVM);
+	assert_non_null(strstr(c.reason, "no cloud-hypervisor binary"));
+	assert_int_equal(vmm_choose_with("/bin/sh", &kvm, "qemu", "tcg", &c, &err), 0);
+	assert_int_equal(c.kind, VMM_KIND_QEMU);
+	assert_int_equal(c.accel, VM_ACCEL_TCG);
+	assert_int_equal(vmm_choose_with("/bin/sh", &tcg, "cloud-hypervisor", NULL, &c, &err),
+			 -ENODEV);
+	assert_non_null(strstr(wr_err_msg(&err), "needs KVM"));
+	assert_int_equal(
+		vmm_choose_with("/nonexistent/ch", &kvm, "cloud-hypervisor", NULL, &c, &err),
+		-ENOENT);
+	assert_int_equal(vmm_choose_with(NULL, &kvm, "firecracker", NULL, &c, &err), -EINVAL);
+	assert_int_equal(vmm_choose_with(NULL, &kvm, NULL, "hvf", &c, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "WRENN_ACCEL"));
+}
+
+static void fill(struct vm_config *c)
+{
+	vm_config_set(&c->sandbox_id, "cl-test1");
+	vm_config_set(&c->kernel_path, "/k/vmlinux");
+	vm_config_set(&c->rootfs_path, "/d/rootfs.ext4");
+	vm_config_set(&c->network_namespace, "wrenn-ns-1");
+	vm_config_set(&c->guest_ip, VM_GUEST_IP);
+	vm_config_set(&c->gateway_ip, VM_GATEWAY_IP);
+	vm_config_set(&c->net_mask, VM_NET_MASK);
+	vm_config_apply_defaults(c);
+}
+
+static void test_new_checks(void **state)
+{
+	(void)state;
+	struct vm_config c = {0};
+	fill(&c);
+	struct vmm_params p = {.cfg = &c, .log_path = "/tmp/x.log"};
+	struct wr_err err = {0};
+	struct vmm *v = NULL;
+	assert_int_equal(vmm_new(&p, &v, &err), 0);
+	assert_string_equal(v->kernel_link, "/tmp/ch-vm-cl-test1/vmlinux");
+	assert_string_equal(v->rootfs_link, "/tmp/ch-vm-cl-test1/rootfs");
+	assert_ptr_equal(v->ops, &vmm_qemu_ops);
+	assert_int_equal(v->p.memory_max, (512ull + 256) << 20);
+	/* never started: stop/info/free are harmless */
+	enum vmm_state st;
+	assert_int_equal(vmm_info(v, &st, &err), 0);
+	assert_int_equal(st, VMM_STATE_NONE);
+	assert_int_equal(vmm_pause(v, &err), -ESRCH);
+	assert_int_equal(vmm_stop(v, 100, &err), 0);
+	vmm_free(v);
+
+	p.rootfs_format = "vmdk";
+	assert_int_equal(vmm_new(&p, &v, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "vmdk"));
+	p.rootfs_format = "qcow2";
+	p.mem_file = "/tmp/a,share=on";
+	assert_int_equal(vmm_new(&p, &v, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "memory file"));
+	p.mem_file = NULL;
+	p.log_path = NULL;
+	assert_int_equal(vmm_new(&p, &v, &err), -EINVAL);
+	p.log_path = "/tmp/x.log";
+	vm_config_set(&c.kernel_path, NULL);
+	assert_int_equal(vmm_new(&p, &v, &err), -EINVAL);
+	assert_string_equal(wr_err_msg(&err), "KernelPath is required");
+	vm_config_done(&c);
+}
+
+static void test_restore_rejects_bad_snapshots(void **state)
+{
+	(void)state;
+	struct vm_config c = {0};
+	fill(&c);
+	char dir[] = "/tmp/test-vmm-snap-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct vmm_params p = {.cfg = &c, .log_path = "/tmp/x.log"};
+	struct wr_err err = {0};
+	struct vmm *v = NULL;
+	assert_int_equal(vmm_new(&p, &v, &err), 0);
+	/* no metadata */
+	assert_int_equal(vmm_restore(v, dir, true, &err), -ENOENT);
+	/* metadata of another backend / size */
+	cleanup_free char *meta = xasprintf("%s/wrenn-vmm.json", dir);
+	const char *other = "{\"backend\":\"cloud-hypervisor\",\"memory_mb\":512,\"vcpus\":1}";
+	assert_int_equal(write_file_atomic(meta, other, strlen(other), 0600), 0);
+	assert_int_equal(vmm_restore(v, dir, true, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "cloud-hypervisor, not qemu"));
+	const char *small = "{\"backend\":\"qemu\",\"accel\":\"tcg\",\"memory_mb\":256,\"vcpus\":1,"
+			    "\"memory\":\"file\",\"rootfs_format\":\"raw\"}";
+	assert_int_equal(write_file_atomic(meta, small, strlen(small), 0600), 0);
+	assert_int_equal(vmm_restore(v, dir, true, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "256 MiB"));
+	assert_int_equal(vmm_restore(v, "relative/dir", true, &err), -EINVAL);
+	assert_int_equal(vmm_pid(v), 0);
+	vmm_free(v);
+	unlink(meta);
+	rmdir(dir);
+	vm_config_done(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probe_missing_and_not_kvm),
+		cmocka_unit_test(test_probe_pvm_host),
+		cmocka_unit_test(test_choose),
+		cmocka_unit_test(test_new_checks),
+		cmocka_unit_test(test_restore_rejects_bad_snapshots),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
