@@ -62,11 +62,17 @@ static void test_links_log_and_cleanup(void **state)
 				.kernel_path = "/etc/hostname",
 				.rootfs_path = "/etc/passwd",
 				.log_path = log,
-				.argv = argv};
+				.argv = argv,
+				/* not cgroup2 here: a warning, not a failure */
+				.cgroup_parent = work,
+				.cgroup_name = "cl-x"};
 	struct launched l;
 	struct wr_err err = {0};
 	assert_int_equal(launch_vmm(&s, &l, &err), 0);
 	assert_true(l.pidfd >= 0);
+	assert_non_null(l.warning);
+	assert_non_null(strstr(l.warning, "not on a cgroup2 filesystem"));
+	assert_null(l.cgroup_path);
 	assert_int_equal(launched_wait(&l, 10000), 0);
 	assert_int_equal(l.exit_status, 0);
 	cleanup_free char *out = NULL;
