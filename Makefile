@@ -46,6 +46,8 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(MODE_LDFLAGS) $(LDFLAGS) -pthread
 
 .SECONDEXPANSION:
+# Keep objects: they are intermediate to the archives but rebuilding them every time is waste.
+.SECONDARY:
 
 # --- libraries: one per src/ directory (minus main.c) -------------------------
 LIB_DIRS := $(patsubst src/%/,%,$(sort $(dir $(wildcard src/*/*.c))))
