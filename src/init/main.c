@@ -187,8 +187,15 @@ static void __attribute__((noreturn)) shutdown_now(int sfd, const char *why)
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		con_log("warning: remounting / read-only: %s", strerror(errno));
 	sync();
-	reboot(RB_POWER_OFF);
-	con_log("error: reboot(RB_POWER_OFF): %s; halting here", strerror(errno));
+	if (access("/sys/firmware/acpi", F_OK) == 0) {
+		reboot(RB_POWER_OFF);
+		con_log("error: reboot(RB_POWER_OFF): %s", strerror(errno));
+	}
+	/* Without ACPI there is no way to power off: a reset is what ends the VM (QEMU with
+	 * -no-reboot exits on it; Firecracker and Cloud Hypervisor treat it as shutdown). */
+	con_log("no ACPI power-off: resetting instead");
+	reboot(RB_AUTOBOOT);
+	con_log("error: reboot(RB_AUTOBOOT): %s; halting here", strerror(errno));
 	for (;;)
 		pause();
 }

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Debian template (the default users get): debootstrap bookworm minbase + bash coreutils python3
+# ca-certificates procps, user `user` (uid 1000, /home/user).
+#   guest/rootfs/debian.sh --init wrenn-init --envd envd --out debian.ext4
+# The mirror is the one this machine's apt uses (WRENN_DEBIAN_MIRROR overrides).
+ROOTFS_NAME=debian
+ROOTFS_SIZE_MB=${WRENN_DEBIAN_MB:-1536}
+ROOTFS_RECIPE=$(readlink -f "$0")
+ROOTFS_LIB=$(dirname "$ROOTFS_RECIPE")/lib.sh
+# shellcheck source=lib.sh
+. "$ROOTFS_LIB"
+
+SUITE=bookworm
+PACKAGES=bash,coreutils,python3,ca-certificates,procps
+
+# First non-security URI that serves $SUITE, from deb822 .sources files or one-line lists.
+apt_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		awk -v suite="$SUITE" '
+			function flush() {
+				if (uris != "" && types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " "))
+					{ split(uris, u, " "); print u[1]; found = 1; exit }
+				uris = ""; suites = ""; types = ""
+			}
+			/^[ \t]*$/ { flush(); next }
+			/^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+			/^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+			/^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+			END { if (!found) flush() }' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -r "$f" ] || continue
+		sed -n -E "s/^deb[ \t]+(\[[^]]*\][ \t]+)?([^ \t]+)[ \t]+$SUITE[ \t].*/\2/p" "$f"
+	done
+}
+
+MIRROR=${WRENN_DEBIAN_MIRROR:-$(apt_mirror | head -1)}
+
+rootfs_inputs() {
+	echo "mirror=$MIRROR suite=$SUITE packages=$PACKAGES"
+	dpkg-query -W -f='${Package} ${Version}\n' debootstrap
+}
+
+# debootstrap's I:/W:/E: lines, minus the per-package "Validating" noise.
+debootstrap_progress() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"I: Validating "*) ;;
+		I:* | E:* | W:*) rootfs_log "$line" ;;
+		esac
+	done
+}
+
+# The debootstrapped tree is cached by itself (as a tar, keyed on mirror, suite, packages and this
+# recipe) so that a new envd or wrenn-init only repacks the image instead of bootstrapping again.
+debian_base() {
+	local tree=$1 out=$2
+	[ -n "$MIRROR" ] || rootfs_die "no Debian mirror for $SUITE in /etc/apt/sources.list{,.d} (set WRENN_DEBIAN_MIRROR)"
+	command -v debootstrap >/dev/null || rootfs_die "debootstrap missing (apt-get install debootstrap)"
+	local debs=${WRENN_CACHE:-/var/cache/wrenn}/rootfs/debs
+	mkdir -p "$debs"
+	rootfs_log "debootstrap $SUITE (minbase + $PACKAGES) from $MIRROR; progress follows"
+	# A private mount namespace: whatever debootstrap mounts inside the target (proc, sys)
+	# disappears with it, even if it is killed.
+	if ! unshare --mount --propagation private \
+		debootstrap --variant=minbase --include="$PACKAGES" --cache-dir="$debs" \
+		"$SUITE" "$tree" "$MIRROR" 2>&1 | debootstrap_progress; then
+		rootfs_die "debootstrap failed (messages above; log: $tree/debootstrap/debootstrap.log)"
+	fi
+	[ -x "$tree/usr/bin/python3" ] && [ -x "$tree/bin/bash" ] ||
+		rootfs_die "debootstrap finished but python3/bash are missing"
+	rm -rf "$tree"/var/cache/apt/archives/*.deb "$tree"/var/lib/apt/lists/* "$tree"/debootstrap
+	rootfs_log "saving the bootstrapped tree"
+	tar --numeric-owner --xattrs -cf "$out" -C "$tree" .
+}
+
+rootfs_populate() {
+	local d=$1
+	local cache=${WRENN_CACHE:-/var/cache/wrenn}/rootfs
+	local basekey
+	basekey=$( { rootfs_inputs; sed -n '/^debian_base()/,/^}/p' "$ROOTFS_RECIPE"; } | sha256sum | cut -c1-16)
+	local base=$cache/debian-base-$basekey
+	if [ ! -f "$base/.complete" ]; then
+		rm -rf "$base" "$base.tmp"
+		mkdir -p "$base.tmp/tree"
+		debian_base "$base.tmp/tree" "$base.tmp/base.tar"
+		rm -rf "$base.tmp/tree"
+		touch "$base.tmp/.complete"
+		mv "$base.tmp" "$base"
+	else
+		rootfs_log "bootstrapped tree cached ($basekey)"
+	fi
+	tar --numeric-owner --xattrs -xf "$base/base.tar" -C "$d"
+	rootfs_add_user "$d" /bin/bash
+	if [ -d "$d/etc/skel" ]; then
+		cp -a "$d/etc/skel/." "$d/home/user/"
+		chown -R 1000:1000 "$d/home/user"
+	fi
+}
+
+rootfs_main "$@"
