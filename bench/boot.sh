@@ -6,7 +6,7 @@
 #   BENCH boot_to_init_tcg_acpi <median> ms p95=<x> n=<N> hangs=<k>   QEMU's default ACPI tables
 # Env: WRENN_GUEST (default build/guest), BENCH_RUNS (10), BENCH_ACPI=0 to skip the second line.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 guest=${WRENN_GUEST:-build/guest}
 runs=${BENCH_RUNS:-10}
 [ "$(id -u)" = 0 ] || { echo "bench/boot.sh: needs root (netns, TAP)" >&2; exit 1; }

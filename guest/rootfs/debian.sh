@@ -3,7 +3,9 @@
 # ca-certificates procps, user `user` (uid 1000, /home/user).
 #   guest/rootfs/debian.sh --init wrenn-init --envd envd --out debian.ext4
 # The mirror is the one this machine's apt uses (WRENN_DEBIAN_MIRROR overrides).
+# shellcheck disable=SC2034 # used by lib.sh
 ROOTFS_NAME=debian
+# shellcheck disable=SC2034
 ROOTFS_SIZE_MB=${WRENN_DEBIAN_MB:-1536}
 ROOTFS_RECIPE=$(readlink -f "$0")
 ROOTFS_LIB=$(dirname "$ROOTFS_RECIPE")/lib.sh
@@ -32,7 +34,7 @@ apt_mirror() {
 	done
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[ -r "$f" ] || continue
-		sed -n -E "s/^deb[ \t]+(\[[^]]*\][ \t]+)?([^ \t]+)[ \t]+$SUITE[ \t].*/\2/p" "$f"
+		sed -n -E "s/^deb[ \t]+(\[[^]]*\][ \t]+)?([^ \t]+)[ \t]+${SUITE}[ \t].*/\2/p" "$f"
 	done
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the root filesystem recipes (sourced, not executed).
 #
 # Each recipe defines rootfs_inputs (prints what the image depends on, hashed into the cache

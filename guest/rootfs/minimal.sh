@@ -1,7 +1,9 @@
 #!/bin/bash
 # Minimal template: busybox-static (applets as symlinks) + bash-static as /bin/bash, for fast tests.
 #   guest/rootfs/minimal.sh --init wrenn-init --envd envd --out minimal.ext4
+# shellcheck disable=SC2034 # used by lib.sh
 ROOTFS_NAME=minimal
+# shellcheck disable=SC2034
 ROOTFS_SIZE_MB=${WRENN_MINIMAL_MB:-256}
 ROOTFS_RECIPE=$(readlink -f "$0")
 ROOTFS_LIB=$(dirname "$ROOTFS_RECIPE")/lib.sh

@@ -5,7 +5,7 @@
 # ping at 169.254.0.21. Then boot a scratch copy without envd and with a bad wrenn.dns= and
 # check that the serial log says so. Everything created is removed, and that is checked too.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 guest=${WRENN_GUEST:-$(dirname "${WRENN_BUILD:-build/asan}")/guest}
 plan=9
