@@ -89,9 +89,14 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "wrenn-%s", c->sandbox_id);
 	sv_add(a, "-M");
 	/* Under TCG the PIT/PIC/RTC must stay: without them the kernel cannot
-	 * calibrate the TSC and hangs (no kvm-clock). */
+	 * calibrate the TSC and hangs (no kvm-clock).  ACPI goes instead: with
+	 * microvm's ACPI tables a TCG guest whose fast TSC calibration fails
+	 * waits forever for PIT ticks (3-7 boots in 10 under load, see
+	 * guest/README.md); without ACPI it takes the MP-table routing and boots
+	 * every time.  Virtio-mmio devices still reach the kernel through its
+	 * command line, which QEMU extends. */
 	sv_add(a, "microvm,x-option-roms=off,isa-serial=on%s,memory-backend=mem",
-	       kvm ? ",pit=off,pic=off,rtc=off" : "");
+	       kvm ? ",pit=off,pic=off,rtc=off" : ",acpi=off");
 	sv_add(a, "-accel");
 	sv_add(a, "%s", kvm ? "kvm" : "tcg");
 	sv_add(a, "-cpu");
