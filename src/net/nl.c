@@ -59,7 +59,11 @@ void nl_close(struct nl *nl)
 static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	nlh->nlmsg_seq = ++nl->seq;
-	nlh->nlmsg_flags |= NLM_F_ACK;
+	/* a dump ends with NLMSG_DONE; asking for an ack too could leave a
+	 * late message for the next request on this socket.  Compare the whole
+	 * mask: NLM_F_MATCH has the value of NLM_F_EXCL used by NEW requests. */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	char *buf = xmalloc(NL_RECV_SIZE);

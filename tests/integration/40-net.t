@@ -49,7 +49,10 @@ ask() { # ask <coproc-name> <command> -> reply in $R
 	local -n cp=$1
 	echo "$2" >&"${cp[1]}"
 	R=""
-	read -r -t 30 R <&"${cp[0]}" || R="(no answer)"
+	if ! read -r -t 20 R <&"${cp[0]}"; then
+		echo "Bail out! wrenn-netctl gave no answer to '$2' within 20 s"
+		exit 1
+	fi
 }
 
 ask A fill
