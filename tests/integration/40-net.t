@@ -32,7 +32,8 @@ cleanup() {
 	done
 	nft delete table inet "$TABLE" 2>/dev/null
 	echo "$FWD0" >/proc/sys/net/ipv4/ip_forward
-	rm -rf "$DATA"
+	[ "$fail" != 0 ] && cat "$DATA".*.log 2>/dev/null | sed 's/^/# /'
+	rm -rf "$DATA" "$DATA".*.log
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -51,6 +52,7 @@ ask() { # ask <coproc-name> <command> -> reply in $R
 	R=""
 	if ! read -r -t 20 R <&"${cp[0]}"; then
 		echo "Bail out! wrenn-netctl gave no answer to '$2' within 20 s"
+		fail=1
 		exit 1
 	fi
 }
