@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
+#include "basic/spawn.h"
 #include "disk/disk.h"
 
 #include <errno.h>
@@ -11,8 +12,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 static const char *qemu_img(void)
 {
@@ -33,39 +32,7 @@ static int qcow2_probe(const char *data_dir, struct wr_err *err)
 /* Run argv, output (stdout+stderr, trimmed to one line) into out. */
 static int run(char *const argv[], char *out, size_t outsz, int *ret_status, struct wr_err *err)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return wr_err_errno(err, errno, "pipe");
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	pid_t pid;
-	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	cleanup_close int rd = p[0];
-	if (r != 0)
-		return wr_err_errno(err, r, "spawn %s", argv[0]);
-	size_t len = 0;
-	for (;;) {
-		char tmp[256];
-		ssize_t n = read(rd, tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n && len + 1 < outsz; i++)
-			out[len++] = tmp[i] == '\n' ? ' ' : tmp[i];
-	}
-	while (len && out[len - 1] == ' ')
-		len--;
-	out[len] = 0;
-	while (waitpid(pid, ret_status, 0) < 0)
-		if (errno != EINTR)
-			return wr_err_errno(err, errno, "waitpid");
-	return 0;
+	return spawn_capture(argv, NULL, out, outsz, ret_status, err);
 }
 
 static int qcow2_clone(const char *tpl, const char *dest, struct disk_result *ret,
