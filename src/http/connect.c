@@ -181,11 +181,9 @@ int connect_read_env_json(struct http_req *req, size_t max, json_t **ret,
 		return wr_err_set(err, r == -EAGAIN ? EINVAL : -r,
 				  "truncated or missing envelope in request body");
 	}
-	uint8_t flags;
-	const uint8_t *pl;
-	size_t plen;
-	r = connect_env_parse(hdr, sizeof(hdr), max, &flags, &pl, &plen);
-	if (r == -EMSGSIZE) {
+	uint8_t flags = hdr[0];
+	size_t plen = (size_t)hdr[1] << 24 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 8 | hdr[4];
+	if (plen > max) {
 		*ret_code = CONNECT_RESOURCE_EXHAUSTED;
 		return wr_err_set(err, EMSGSIZE, "request message larger than %zu bytes", max);
 	}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#include "envd/envd.h"
+
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "http/json.h"
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+char *envd_signature(const char *path, const char *op, const char *user, const char *token,
+		     const char *exp)
+{
+	cleanup_free char *s = exp && *exp ? xasprintf("%s:%s:%s:%s:%s", path, op, user, token, exp)
+					   : xasprintf("%s:%s:%s:%s", path, op, user, token);
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)s, strlen(s), h);
+	cleanup_free char *b = wj_b64_encode(h, sizeof(h));
+	size_t n = strlen(b);
+	while (n > 0 && b[n - 1] == '=')
+		b[--n] = '\0';
+	return xasprintf("v1_%s", b);
+}
+
+/* Constant-time comparison: the token is a secret. */
+static bool same(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const char *path,
+		     const char *user)
+{
+	pthread_mutex_lock(&e->lock);
+	cleanup_free char *token = e->access_token ? xstrdup(e->access_token) : NULL;
+	pthread_mutex_unlock(&e->lock);
+	if (!token)
+		return true;
+	const char *h = http_req_header(req, "X-Access-Token");
+	if (h)
+		return same(h, token);
+	if (!op)
+		return false;
+	const char *sig = http_req_query(req, "signature");
+	if (!sig)
+		return false;
+	const char *exp = http_req_query(req, "signature_expiration");
+	if (exp && *exp) {
+		char *end;
+		long long t = strtoll(exp, &end, 10);
+		if (*end || t < (long long)time(NULL))
+			return false;
+	}
+	cleanup_free char *want =
+		envd_signature(path ? path : "", op, user ? user : "", token, exp);
+	return same(sig, want);
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * envd: the guest agent, wire-compatible with E2B's envd (Connect JSON
+ * process/filesystem services plus plain HTTP routes).  One struct envd holds
+ * the state /init configures; every route takes it.
+ */
+#include "basic/err.h"
+#include "http/http.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* What the E2B SDK gates on (e2b.md §3.5): >= 0.6.4 unlocks every feature we
+ * serve (octet-stream upload, CloseStdin, metadata headers, watch options). */
+#define ENVD_VERSION "0.6.4"
+#define ENVD_PORT 49983
+
+struct envd {
+	pthread_mutex_t lock;
+	json_t *env;	       /* default env from /init (object of strings) */
+	char *access_token;    /* NULL = no auth */
+	char *default_user;    /* NULL = the user envd runs as */
+	char *default_workdir; /* NULL = the user's home */
+	struct procs *procs;
+	struct watchers *watchers;
+	const char *passwd_path, *group_path;
+};
+
+/* A resolved account. */
+struct envd_user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+	char shell[128];
+	gid_t groups[64];
+	int ngroups;
+};
+
+/* user.c: look a user up in /etc/passwd and /etc/group (no NSS: static). */
+int envd_user_lookup(const struct envd *e, const char *name, struct envd_user *ret,
+		     struct wr_err *err);
+/* The user of a request: Basic auth user, else the default user.  Fills err
+ * and returns -EACCES for an unknown user. */
+int envd_request_user(struct envd *e, struct http_req *req, struct envd_user *ret,
+		      struct wr_err *err);
+/* Expand "~", "~/x" and relative paths against home; normalises "." and "..".
+ * Returns a malloc'd absolute path. */
+char *envd_resolve_path(const char *path, const struct envd_user *u);
+/* chown to u when running as root (best effort otherwise). */
+int envd_chown(const char *path, const struct envd_user *u);
+
+/* auth.c: X-Access-Token or signature check.  op is "read" / "write" for the
+ * /files signature; NULL for routes that accept only the header. */
+bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const char *path,
+		     const char *user);
+/* "v1_" + base64(sha256(path:op:user:token[:exp])) without padding. */
+char *envd_signature(const char *path, const char *op, const char *user, const char *token,
+		     const char *exp);
+
+/* Routes. */
+void envd_route(struct http_req *req, void *userdata);
+void envd_process_rpc(struct envd *e, struct http_req *req, const char *method);
+void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method);
+void envd_files_get(struct envd *e, struct http_req *req);
+void envd_files_post(struct envd *e, struct http_req *req);
+void envd_init(struct envd *e, struct http_req *req);
+void envd_envs(struct envd *e, struct http_req *req);
+void envd_metrics(struct envd *e, struct http_req *req);
+
+/* Plain-HTTP JSON error {"code":N,"message":"..."}. */
+void envd_http_error(struct http_req *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* proc.c */
+struct procs *procs_new(void);
+void procs_free(struct procs *p);
+/* watch.c */
+struct watchers *watchers_new(void);
+void watchers_free(struct watchers *w);

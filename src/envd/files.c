@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /files (download, Range) and POST /files (multipart or raw upload). */
+#include "envd/envd.h"
+#include "envd/multipart.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
+#include "http/json.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define IO_CHUNK (256 * 1024)
+
+/* The user of a /files request: ?username=, else Basic auth, else default. */
+static int files_user(struct envd *e, struct http_req *req, struct envd_user *u, struct wr_err *err)
+{
+	const char *name = http_req_query(req, "username");
+	if (name && *name)
+		return envd_user_lookup(e, name, u, err);
+	return envd_request_user(e, req, u, err);
+}
+
+static void files_error(struct http_req *req, int e, const char *what, const char *path)
+{
+	int st = e == ENOENT				      ? 404
+		 : e == ENOSPC || e == EDQUOT		      ? 507
+		 : e == EISDIR || e == ENOTDIR || e == EINVAL ? 400
+		 : e == EACCES || e == EPERM		      ? 403
+							      : 500;
+	envd_http_error(req, st, "%s '%s': %s", what, path, strerror(e));
+}
+
+/* Parse a single "bytes=" range against size: 1 = range set, 0 = no/ignored
+ * header, -1 = unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
+{
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	const char *p = h + 6;
+	char *end;
+	if (*p == '-') {
+		long long n = strtoll(p + 1, &end, 10);
+		if (*end || n <= 0 || end == p + 1)
+			return 0;
+		if (size == 0)
+			return -1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return 1;
+	}
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	long long a = strtoll(p, &end, 10);
+	if (*end != '-')
+		return 0;
+	const char *q = end + 1;
+	long long b = size - 1;
+	if (*q) {
+		b = strtoll(q, &end, 10);
+		if (*end || b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	if (b >= size)
+		b = size - 1;
+	*from = a;
+	*to = b;
+	return 1;
+}
+
+void envd_files_get(struct envd *e, struct http_req *req)
+{
+	struct wr_err err = {0};
+	struct envd_user u;
+	const char *qpath = http_req_query(req, "path");
+	const char *uname = http_req_query(req, "username");
+	if (!envd_authorized(e, req, "read", qpath, uname ? uname : ""))
+		return envd_http_error(req, 401, "invalid access token or signature");
+	if (files_user(e, req, &u, &err) < 0)
+		return envd_http_error(req, 401, "%s", wr_err_msg(&err));
+	cleanup_free char *path = envd_resolve_path(qpath, &u);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return files_error(req, errno, "cannot open file", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return files_error(req, errno, "cannot stat file", path);
+	if (S_ISDIR(st.st_mode))
+		return envd_http_error(req, 400, "path '%s' is a directory", path);
+	if (!S_ISREG(st.st_mode))
+		return envd_http_error(req, 400, "path '%s' is not a regular file", path);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	cleanup_free char *qb = http_escape(base, false);
+	http_resp_headerf(req, "Content-Disposition", "inline; filename*=UTF-8''%s", qb);
+	http_resp_header(req, "Accept-Ranges", "bytes");
+	int64_t from = 0, to = st.st_size - 1;
+	int status = 200;
+	int rr = parse_range(http_req_header(req, "Range"), st.st_size, &from, &to);
+	if (rr < 0) {
+		http_resp_headerf(req, "Content-Range", "bytes */%" PRId64, (int64_t)st.st_size);
+		return envd_http_error(req, 416, "range not satisfiable");
+	}
+	if (rr > 0) {
+		status = 206;
+		http_resp_headerf(req, "Content-Range", "bytes %" PRId64 "-%" PRId64 "/%" PRId64,
+				  from, to, (int64_t)st.st_size);
+	}
+	int64_t len = st.st_size ? to - from + 1 : 0;
+	if (http_resp_begin(req, status, "application/octet-stream", len) < 0)
+		return;
+	cleanup_free char *buf = xmalloc(IO_CHUNK);
+	int64_t off = from;
+	while (len > 0) {
+		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
+		ssize_t n = pread(fd, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* file shrank: the short body makes the server close */
+		if (http_resp_write(req, buf, (size_t)n) < 0)
+			return;
+		off += n;
+		len -= n;
+	}
+	http_resp_end(req);
+}
+
+/* ------------------------------------------------------------------ upload */
+
+struct upload {
+	struct envd *e;
+	struct http_req *req;
+	struct envd_user *u;
+	const char *qpath;
+	json_t *result;
+	int fd;
+	char *path;
+	int err; /* errno of a failed write */
+	char errmsg[512];
+	int status;
+	/* metadata from X-Metadata-* headers */
+	char **mkeys, **mvals;
+	size_t nmeta;
+	/* gzip */
+	bool gzip;
+	z_stream zs;
+	bool zinit;
+	char *zin;
+};
+
+static int open_target(struct upload *up, const char *target)
+{
+	free(up->path);
+	up->path = envd_resolve_path(target, up->u);
+	cleanup_free char *parent = xstrdup(up->path);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		/* create parents one by one so each new one gets the user as owner */
+		for (char *s = parent + 1;; s++) {
+			bool end = *s == '\0';
+			if (*s == '/' || end) {
+				char c = *s;
+				*s = '\0';
+				if (mkdir(parent, 0755) == 0)
+					envd_chown(parent, up->u);
+				else if (errno != EEXIST) {
+					up->err = errno;
+					up->status = errno == ENOSPC ? 507 : 400;
+					snprintf(up->errmsg, sizeof(up->errmsg),
+						 "cannot create '%s': %s", parent, strerror(errno));
+					return -up->err;
+				}
+				*s = c;
+			}
+			if (end)
+				break;
+		}
+	}
+	struct stat st;
+	if (stat(up->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		up->status = 400;
+		snprintf(up->errmsg, sizeof(up->errmsg), "path '%s' is a directory", up->path);
+		return -EISDIR;
+	}
+	up->fd = open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	if (up->fd < 0) {
+		up->err = errno;
+		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 400;
+		snprintf(up->errmsg, sizeof(up->errmsg), "cannot open '%s': %s", up->path,
+			 strerror(errno));
+		return -up->err;
+	}
+	envd_chown(up->path, up->u);
+	return 0;
+}
+
+static int write_out(struct upload *up, const void *d, size_t n)
+{
+	int r = write_full(up->fd, d, n);
+	if (r < 0) {
+		up->err = -r;
+		up->status = r == -ENOSPC || r == -EDQUOT ? 507 : 500;
+		snprintf(up->errmsg, sizeof(up->errmsg), "write '%s': %s", up->path, strerror(-r));
+	}
+	return r;
+}
+
+static int close_target(struct upload *up)
+{
+	int r = 0;
+	if (up->fd >= 0 && close(up->fd) < 0 && !up->err) {
+		up->err = errno;
+		up->status = errno == ENOSPC ? 507 : 500;
+		snprintf(up->errmsg, sizeof(up->errmsg), "close '%s': %s", up->path,
+			 strerror(errno));
+		r = -up->err;
+	}
+	up->fd = -1;
+	if (r == 0) {
+		/* replace metadata */
+		char names[4096];
+		ssize_t nl = listxattr(up->path, names, sizeof(names));
+		for (ssize_t i = 0; nl > 0 && i < nl; i += (ssize_t)strlen(names + i) + 1)
+			if (!strncmp(names + i, "user.e2b.", 9))
+				removexattr(up->path, names + i);
+		for (size_t i = 0; i < up->nmeta; i++) {
+			cleanup_free char *k = xasprintf("user.e2b.%s", up->mkeys[i]);
+			setxattr(up->path, k, up->mvals[i], strlen(up->mvals[i]), 0);
+		}
+		const char *base = strrchr(up->path, '/');
+		json_array_append_new(up->result,
+				      json_pack("{s:s, s:s, s:s}", "path", up->path, "name",
+						base ? base + 1 : up->path, "type", "file"));
+	}
+	return r;
+}
+
+static int mp_begin(void *ud, const char *name, const char *filename)
+{
+	struct upload *up = ud;
+	(void)name;
+	const char *target = up->qpath && *up->qpath ? up->qpath : filename;
+	if (!target || !*target) {
+		up->status = 400;
+		snprintf(up->errmsg, sizeof(up->errmsg),
+			 "part without a filename and no path given");
+		return -EINVAL;
+	}
+	return open_target(up, target);
+}
+
+static int mp_data(void *ud, const void *d, size_t n)
+{
+	return write_out(ud, d, n);
+}
+
+static int mp_end(void *ud)
+{
+	return close_target(ud);
+}
+
+static ssize_t body_read(void *ctx, void *buf, size_t n)
+{
+	struct upload *up = ctx;
+	if (!up->gzip)
+		return http_req_read(up->req, buf, n);
+	/* inflate the request body */
+	if (!up->zin)
+		up->zin = xmalloc(IO_CHUNK);
+	char *in = up->zin;
+	up->zs.next_out = buf;
+	up->zs.avail_out = (uInt)n;
+	while (up->zs.avail_out == n) {
+		if (up->zs.avail_in == 0) {
+			ssize_t r = http_req_read(up->req, in, IO_CHUNK);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				return 0;
+			up->zs.next_in = (Bytef *)in;
+			up->zs.avail_in = (uInt)r;
+		}
+		int z = inflate(&up->zs, Z_NO_FLUSH);
+		if (z == Z_STREAM_END)
+			break;
+		if (z != Z_OK && z != Z_BUF_ERROR)
+			return -EBADMSG;
+	}
+	return (ssize_t)(n - up->zs.avail_out);
+}
+
+static int collect_metadata(struct upload *up)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < http_req_header_count(up->req); i++) {
+		const char *k, *v;
+		http_req_header_at(up->req, i, &k, &v);
+		if (strncasecmp(k, "X-Metadata-", 11) || !k[11])
+			continue;
+		for (const char *p = v; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				return -EINVAL;
+		char *key = xstrdup(k + 11);
+		for (char *p = key; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		bool dup = false;
+		for (size_t j = 0; j < up->nmeta; j++)
+			dup |= !strcmp(up->mkeys[j], key);
+		if (dup || strlen(key) > 246) {
+			free(key);
+			if (dup)
+				continue;
+			return -EINVAL;
+		}
+		total += strlen(key) + 9 + strlen(v);
+		if (total > 4096) {
+			free(key);
+			return -EINVAL;
+		}
+		up->mkeys = xrealloc(up->mkeys, sizeof(char *) * (up->nmeta + 1));
+		up->mvals = xrealloc(up->mvals, sizeof(char *) * (up->nmeta + 1));
+		up->mkeys[up->nmeta] = key;
+		up->mvals[up->nmeta++] = xstrdup(v);
+	}
+	return 0;
+}
+
+void envd_files_post(struct envd *e, struct http_req *req)
+{
+	struct wr_err err = {0};
+	struct envd_user u;
+	const char *qpath = http_req_query(req, "path");
+	const char *uname = http_req_query(req, "username");
+	if (!envd_authorized(e, req, "write", qpath, uname ? uname : ""))
+		return envd_http_error(req, 401, "invalid access token or signature");
+	if (files_user(e, req, &u, &err) < 0)
+		return envd_http_error(req, 401, "%s", wr_err_msg(&err));
+	const char *ct = http_req_header(req, "Content-Type");
+	const char *ce = http_req_header(req, "Content-Encoding");
+	struct upload up = {.e = e, .req = req, .u = &u, .qpath = qpath, .fd = -1};
+	if (ce && strcasecmp(ce, "identity")) {
+		if (strcasecmp(ce, "gzip")) {
+			http_resp_close_after(req);
+			return envd_http_error(req, 415, "unsupported Content-Encoding %s", ce);
+		}
+		up.gzip = true;
+		if (inflateInit2(&up.zs, 16 + MAX_WBITS) != Z_OK)
+			return envd_http_error(req, 500, "zlib init failed");
+		up.zinit = true;
+	}
+	http_req_set_body_limit(req, 0); /* files: bounded by the disk, not memory */
+	up.result = json_array();
+	int r;
+	if (collect_metadata(&up) < 0) {
+		up.status = 400;
+		snprintf(
+			up.errmsg, sizeof(up.errmsg),
+			"invalid X-Metadata-* header (printable ASCII, key <= 246, total <= 4096)");
+		r = -EINVAL;
+	} else if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+		char boundary[128];
+		if (multipart_boundary(ct, boundary, sizeof(boundary)) < 0) {
+			up.status = 400;
+			snprintf(up.errmsg, sizeof(up.errmsg),
+				 "multipart without a valid boundary");
+			r = -EINVAL;
+		} else {
+			struct mp_ops ops = {mp_begin, mp_data, mp_end};
+			r = multipart_parse(boundary, body_read, &up, &ops, &up, &err);
+			if (r < 0 && !up.status) {
+				up.status = r == -EFBIG ? 413 : 400;
+				snprintf(up.errmsg, sizeof(up.errmsg), "%s", wr_err_msg(&err));
+			}
+		}
+	} else if (ct && !strncasecmp(ct, "application/octet-stream", 24)) {
+		if (!qpath || !*qpath) {
+			up.status = 400;
+			snprintf(up.errmsg, sizeof(up.errmsg), "path is required for octet-stream");
+			r = -EINVAL;
+		} else {
+			r = open_target(&up, qpath);
+			cleanup_free char *buf = xmalloc(IO_CHUNK);
+			while (r == 0) {
+				ssize_t n = body_read(&up, buf, IO_CHUNK);
+				if (n < 0) {
+					up.status = 400;
+					snprintf(up.errmsg, sizeof(up.errmsg), "reading body: %s",
+						 strerror((int)-n));
+					r = (int)n;
+					break;
+				}
+				if (n == 0)
+					break;
+				r = write_out(&up, buf, (size_t)n);
+			}
+			if (r == 0)
+				r = close_target(&up);
+		}
+	} else {
+		up.status = 400;
+		snprintf(up.errmsg, sizeof(up.errmsg),
+			 "unsupported Content-Type %s (want multipart/form-data or "
+			 "application/octet-stream)",
+			 ct ? ct : "(none)");
+		r = -EINVAL;
+	}
+	if (up.fd >= 0) {
+		close(up.fd);
+		if (r < 0 && up.path)
+			unlink(up.path); /* a partial file is worse than none */
+	}
+	if (up.zinit)
+		inflateEnd(&up.zs);
+	free(up.zin);
+	for (size_t i = 0; i < up.nmeta; i++) {
+		free(up.mkeys[i]);
+		free(up.mvals[i]);
+	}
+	free(up.mkeys);
+	free(up.mvals);
+	free(up.path);
+	if (r < 0) {
+		json_decref(up.result);
+		http_resp_close_after(req);
+		return envd_http_error(req, up.status ? up.status : 500, "%s",
+				       up.errmsg[0] ? up.errmsg : strerror(-r));
+	}
+	size_t len;
+	cleanup_free char *s = wj_dump(up.result, &len);
+	json_decref(up.result);
+	http_resp_send(req, 200, "application/json", s, len);
+}
