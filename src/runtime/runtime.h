@@ -69,7 +69,11 @@ struct runtime_config {
 	const char *kernel_path; /* NULL = <images_dir>/vmlinux */
 	/* Borrowed store (must outlive the runtime), or NULL = open store_path. */
 	struct store *store;
-	const char *store_path;	    /* NULL = <data_dir>/wrenn.db */
+	const char *store_path; /* NULL = <data_dir>/wrenn.db */
+	/* Network namespace prefix (namespace = prefix + slot); NULL = "wrenn-ns-".
+	 * Agents sharing a host must share data_dir or use distinct prefixes: the
+	 * startup sweep removes namespaces with this prefix that no claim owns. */
+	const char *ns_prefix;
 	unsigned int pool_size;	    /* prepared idle network slots; 0 = 2 */
 	unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
 	/* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime_create: row -> dir -> slot -> disk -> VMM -> envd /health ->
+ * /init -> running.  Each step pushes its undo; a failure (or a destroy that
+ * sets s->cancel) runs them in reverse and the sandbox never existed: no
+ * process, slot, disk, directory or row is left, only a "create_failed" event.
+ */
+#include "runtime/runtime-internal.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void undo_row(void *ctx, void *arg)
+{
+	struct sbx *s = ctx;
+	(void)arg;
+	store_sandbox_delete(s->rt->store, s->id, NULL);
+}
+
+static void undo_dir(void *ctx, void *arg)
+{
+	struct sbx *s = ctx;
+	(void)arg;
+	rm_rf(s->dir);
+}
+
+static void undo_slot(void *ctx, void *arg)
+{
+	struct sbx *s = ctx;
+	(void)arg;
+	struct wr_err e = {0};
+	if (s->slot >= 0 && slot_pool_release(s->rt->pool, (unsigned)s->slot, &e) < 0)
+		log_warn("create %s rollback: release slot %d: %s", s->id, s->slot, wr_err_msg(&e));
+	s->slot = -1;
+}
+
+static void undo_disk(void *ctx, void *arg)
+{
+	struct sbx *s = ctx;
+	(void)arg;
+	struct wr_err e = {0};
+	if (s->has_disk && s->disk_ops->remove(&s->disk, &e) < 0)
+		log_warn("create %s rollback: remove disk: %s", s->id, wr_err_msg(&e));
+	s->has_disk = false;
+}
+
+static void undo_vmm(void *ctx, void *arg)
+{
+	struct sbx *s = ctx;
+	(void)arg;
+	if (s->vmm) {
+		vmm_free(s->vmm);
+		s->vmm = NULL;
+	}
+	s->pid = 0;
+	rmdir(s->vm_dir);
+}
+
+static int check_strings(json_t *obj, const char *what, struct wr_err *err)
+{
+	if (!obj)
+		return 0;
+	if (!json_is_object(obj))
+		return wr_err_set(err, EINVAL, "%s must be an object of strings", what);
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		if (!json_is_string(v))
+			return wr_err_set(err, EINVAL, "%s.%s must be a string", what, k);
+		if (!*k)
+			return wr_err_set(err, EINVAL, "%s has an empty key", what);
+	}
+	return 0;
+}
+
+static int validate(struct runtime *rt, const struct runtime_create_spec *sp, int *vcpus, int *mem,
+		    struct wr_err *err)
+{
+	*vcpus = sp->vcpus ? sp->vcpus : VM_DEFAULT_VCPUS;
+	*mem = sp->memory_mb ? sp->memory_mb : VM_DEFAULT_MEMORY_MB;
+	if (*vcpus < 1 || *vcpus > VM_MAX_VCPUS)
+		return wr_err_set(err, EINVAL, "vcpus must be 1..%d, got %d", VM_MAX_VCPUS, *vcpus);
+	if (*mem < RUNTIME_MIN_MEMORY_MB || *mem > VM_MAX_MEMORY_MB)
+		return wr_err_set(err, EINVAL, "memory must be %d..%d MiB, got %d",
+				  RUNTIME_MIN_MEMORY_MB, VM_MAX_MEMORY_MB, *mem);
+	if (sp->timeout_s < 0)
+		return wr_err_set(err, EINVAL, "timeout must be >= 0 seconds");
+	if (sp->id && !runtime_id_valid(sp->id))
+		return wr_err_set(err, EINVAL, "invalid sandbox id \"%s\" (want cl-[a-z0-9]{1,40})",
+				  sp->id);
+	int r;
+	if ((r = check_strings(sp->env_vars, "envVars", err)) < 0 ||
+	    (r = check_strings(sp->metadata, "metadata", err)) < 0)
+		return r;
+	(void)rt;
+	return 0;
+}
+
+static int steps(struct sbx *s, const struct runtime_create_spec *sp, struct undo_stack *u,
+		 struct wr_err *err)
+{
+	struct runtime *rt = s->rt;
+	int r;
+#define CANCELLED()                                                                                \
+	do {                                                                                       \
+		if (atomic_load(&s->cancel))                                                       \
+			return wr_err_set(err, ECANCELED, "create %s cancelled by destroy",        \
+					  s->id);                                                  \
+	} while (0)
+
+	cleanup_free char *meta = sp->metadata ? json_dumps(sp->metadata, JSON_COMPACT) : NULL;
+	cleanup_free char *env = sp->env_vars ? json_dumps(sp->env_vars, JSON_COMPACT) : NULL;
+	struct store_sandbox row = {
+		.id = s->id,
+		.template = s->template,
+		.state = STORE_SB_CREATING,
+		.vcpus = s->vcpus,
+		.memory_mb = s->memory_mb,
+		.slot = -1,
+		.vmm_kind = (char *)vmm_kind_name(rt->vmm.kind),
+		.metadata_json = meta,
+		.env_json = env,
+		.envd_token = s->token,
+		.allow_internet = s->allow_internet,
+	};
+	if ((r = store_sandbox_put(rt->store, &row, err)) < 0)
+		return r;
+	undo_push(u, "row", undo_row, NULL);
+
+	if (mkdir(s->dir, 0750) < 0)
+		return wr_err_errno(err, errno, "mkdir %s", s->dir);
+	undo_push(u, "dir", undo_dir, NULL);
+	CANCELLED();
+
+	unsigned slot;
+	if ((r = slot_pool_acquire(rt->pool, &slot, err)) < 0)
+		return wr_err_prefix(err, r, "network slot");
+	s->slot = (int)slot;
+	slot_pool_ns_name(rt->pool, slot, s->ns);
+	undo_push(u, "slot", undo_slot, NULL);
+	if (s->allow_internet && (r = slot_pool_egress(rt->pool, slot, true, err)) < 0)
+		return wr_err_prefix(err, r, "egress");
+	CANCELLED();
+
+	s->disk_ops = rt->disk_ops;
+	cleanup_free char *disk_path = xasprintf(
+		"%s/rootfs.%s", s->dir, strcmp(rt->disk_ops->name, "qcow2") ? "img" : "qcow2");
+	if ((r = rt->disk_ops->clone(s->rootfs_template, disk_path, &s->disk, err)) < 0)
+		return wr_err_prefix(err, r, "clone %s disk", rt->disk_ops->name);
+	s->has_disk = true;
+	undo_push(u, "disk", undo_disk, NULL);
+	if ((r = rt_sbx_write_state(s, err)) < 0)
+		return r;
+	CANCELLED();
+
+	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
+		return r;
+	undo_push(u, "vmm", undo_vmm, NULL);
+	if ((r = vmm_start(s->vmm, err)) < 0)
+		return r;
+	s->pid = vmm_pid(s->vmm);
+	store_sandbox_set_pid(rt->store, s->id, s->pid, NULL);
+	row.slot = s->slot;
+	row.pid = s->pid;
+	row.disk_path = s->disk.path;
+	row.disk_format = (char *)s->disk_ops->name;
+	if ((r = store_sandbox_put(rt->store, &row, err)) < 0 ||
+	    (r = rt_sbx_write_state(s, err)) < 0)
+		return r;
+	CANCELLED();
+	if ((r = vmm_boot(s->vmm, err)) < 0)
+		return r;
+	if ((r = rt_envd_wait(s, rt->envd_timeout_ms, err)) < 0)
+		return r;
+	CANCELLED();
+	if ((r = rt_envd_init(s, sp->env_vars, err)) < 0)
+		return r;
+	rt_sbx_write_state(s, NULL);
+	return 0;
+#undef CANCELLED
+}
+
+int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
+		   struct runtime_info *ret, struct wr_err *err)
+{
+	int vcpus, mem, r;
+	if ((r = validate(rt, spec, &vcpus, &mem, err)) < 0)
+		return r;
+	struct rt_template t = {0};
+	if ((r = rt_template_lookup(rt, spec->template, &t, err)) < 0)
+		return r;
+	if (access(t.kernel, R_OK) < 0) {
+		r = wr_err_errno(err, errno, "template %s: kernel %s", t.name, t.kernel);
+		rt_template_done(&t);
+		return r;
+	}
+	char id[RUNTIME_ID_MAX];
+	if (spec->id)
+		snprintf(id, sizeof(id), "%s", spec->id);
+	else if ((r = runtime_mint_id(id)) < 0) {
+		rt_template_done(&t);
+		return wr_err_errno(err, -r, "getrandom");
+	}
+	struct store_sandbox old = {0};
+	if (store_sandbox_get(rt->store, id, &old, NULL) == 0) {
+		store_sandbox_done(&old);
+		rt_template_done(&t);
+		return wr_err_set(err, EEXIST, "sandbox %s already exists", id);
+	}
+
+	struct sbx *s = rt_sbx_new(rt, id);
+	s->template = TAKE_PTR(t.name);
+	s->rootfs_template = TAKE_PTR(t.rootfs);
+	s->kernel = TAKE_PTR(t.kernel);
+	rt_template_done(&t);
+	s->vcpus = vcpus;
+	s->memory_mb = mem;
+	s->timeout_s = spec->timeout_s;
+	s->allow_internet = spec->allow_internet;
+	s->token = spec->secure ? runtime_mint_token() : NULL;
+	s->state = STORE_SB_CREATING;
+	atomic_store(&s->creating, true);
+	/* Locked before it is visible: a destroy finds it and waits for us. */
+	pthread_mutex_lock(&s->lock);
+	if ((r = rt_sbx_insert(rt, s, err)) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		rt_sbx_free(s);
+		return r;
+	}
+
+	struct undo_stack u = {0};
+	r = steps(s, spec, &u, err);
+	if (r < 0) {
+		wr_err_prefix(err, r, "create %s", s->id);
+		undo_run(&u, s);
+		undo_done(&u);
+		store_event_add(rt->store, s->id, "create_failed", wr_err_msg(err), NULL);
+		s->state = STORE_SB_KILLED;
+		atomic_store(&s->creating, false);
+		pthread_mutex_unlock(&s->lock);
+		rt_sbx_unlist(rt, s);
+		rt_sbx_put(s);
+		return r;
+	}
+	undo_done(&u);
+	int64_t now = rt_now_ms();
+	struct store_sandbox row = {0};
+	if (store_sandbox_get(rt->store, s->id, &row, NULL) == 0) {
+		row.state = STORE_SB_RUNNING;
+		row.started_at = now;
+		row.end_at = s->timeout_s ? now + (int64_t)s->timeout_s * 1000 : 0;
+		store_sandbox_put(rt->store, &row, NULL);
+		store_sandbox_done(&row);
+	}
+	store_event_add(rt->store, s->id, "created", s->template, NULL);
+	s->state = STORE_SB_RUNNING;
+	atomic_store(&s->creating, false);
+	pthread_mutex_unlock(&s->lock);
+	r = 0;
+	if (ret)
+		r = rt_info_fill(rt, s->id, ret, err);
+	rt_sbx_put(s);
+	return r;
+}

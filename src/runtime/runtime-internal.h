@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+#include "disk/disk.h"
+#include "net/netns.h"
+#include "net/slot.h"
+#include "runtime/runtime.h"
+#include "runtime/undo.h"
+#include "vm/kvm.h"
+#include "vm/vmconfig.h"
+#include "vm/vmm.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define RT_STATE_FILE "runtime.json"
+#define RT_SNAP_DIR "snapshot"
+#define RT_LOG_FILE "vmm.log"
+#define RT_SOCK_FILE "vmm.sock"
+#define RT_CREATE_BASE_TEMPLATE_MEM 512
+
+/* Lifecycle operations checked against the state machine. */
+enum rt_op { RT_OP_DESTROY, RT_OP_PAUSE, RT_OP_RESUME, RT_OP_CONNECT, RT_OP_SET_TIMEOUT };
+/* 0 allowed, 1 allowed but nothing to do, -EBUSY/-ENOENT refused (message in err). */
+int rt_state_check(enum rt_op op, enum store_sb_state st, const char *id, struct wr_err *err);
+
+struct rt_template {
+	char *name;
+	char *rootfs;
+	char *kernel;
+};
+
+/* One live sandbox (creating, running or paused). */
+struct sbx {
+	char id[RUNTIME_ID_MAX];
+	struct runtime *rt;
+	pthread_mutex_t lock; /* serialises lifecycle operations on this sandbox */
+	int refs;	      /* under rt->lock */
+	bool listed;	      /* in rt->sbx (under rt->lock) */
+	atomic_bool cancel;   /* a destroy wants the create to stop */
+	atomic_bool creating;
+	enum store_sb_state state; /* under lock */
+	char *template;
+	char *rootfs_template; /* template image cloned from */
+	char *kernel;
+	int vcpus, memory_mb, timeout_s;
+	bool allow_internet;
+	char *token;
+	char *envd_version;
+	int slot; /* -1 none */
+	char ns[NETNS_NAME_MAX];
+	const struct disk_ops *disk_ops;
+	struct disk_result disk;
+	bool has_disk;
+	char *dir;	/* <data>/sandboxes/<id> */
+	char *vm_dir;	/* <data>/vm/<id> (tmpfs mount point inside the VMM's ns) */
+	char *log_path; /* <dir>/vmm.log */
+	struct vm_config cfg;
+	struct vmm *vmm;
+	pid_t pid; /* VMM pid (also when re-attached) */
+	bool reattached;
+};
+
+struct runtime {
+	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
+	struct store *store;
+	bool own_store;
+	struct slot_pool *pool;
+	const struct disk_ops *disk_ops;
+	struct vmm_choice vmm;
+	char *vmm_bin;
+	int envd_timeout_ms;
+	unsigned max_sandboxes;
+	bool stop_on_close;
+	struct rt_template *tpl;
+	size_t ntpl;
+
+	pthread_mutex_t lock; /* sbx list, counts */
+	pthread_cond_t cond;
+	struct sbx **sbx;
+	size_t nsbx, capsbx;
+	bool closing;
+	pthread_t reaper;
+	bool reaper_running;
+	pthread_mutex_t reaper_lock;
+	pthread_cond_t reaper_cond;
+};
+
+/* registry (runtime.c) */
+struct sbx *rt_sbx_new(struct runtime *rt, const char *id);
+/* Insert; -EEXIST if the id is live, -ENOSPC past max_sandboxes. */
+int rt_sbx_insert(struct runtime *rt, struct sbx *s, struct wr_err *err);
+void rt_sbx_unlist(struct runtime *rt, struct sbx *s);
+/* Find and take a reference; NULL when unknown. */
+struct sbx *rt_sbx_get(struct runtime *rt, const char *id);
+void rt_sbx_put(struct sbx *s);
+/* Fill info from the store row + in-memory state. */
+int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err);
+
+/* per-sandbox host objects (sbx.c) */
+void rt_sbx_paths(struct runtime *rt, struct sbx *s);
+int rt_sbx_write_state(struct sbx *s, struct wr_err *err);
+int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err);
+int rt_sbx_fill_config(struct sbx *s, struct wr_err *err);
+int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err);
+/* Tear down everything host-side (VMM, disk, slot, dirs); keep_disk keeps
+ * disk + slot + snapshot (pause). Never fails; problems are logged. */
+void rt_sbx_release(struct sbx *s, bool keep);
+void rt_sbx_free(struct sbx *s);
+
+/* envd client (envd.c) */
+int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err);
+int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err);
+
+/* templates (templates.c) */
+int rt_templates_load(struct runtime *rt, struct wr_err *err);
+void rt_templates_free(struct runtime *rt);
+/* Resolve name ("base" alias included) to owned copies; -ENOENT with the known names. */
+int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template *ret,
+		       struct wr_err *err);
+void rt_template_done(struct rt_template *t);
+
+/* startup sweep (sweep.c) */
+int rt_sweep(struct runtime *rt, struct wr_err *err);
+
+/* TTL reaper (reaper.c) */
+int rt_reaper_start(struct runtime *rt, struct wr_err *err);
+void rt_reaper_stop(struct runtime *rt);
+
+int64_t rt_now_ms(void);

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/* Open/close, the registry of live sandboxes, and the read-only queries. */
+#include "runtime/runtime-internal.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_POOL 2
+#define DEFAULT_MAX 64
+#define DEFAULT_ENVD_TIMEOUT_MS 60000
+
+struct sbx *rt_sbx_new(struct runtime *rt, const char *id)
+{
+	struct sbx *s = xcalloc(1, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->rt = rt;
+	s->refs = 1; /* the caller's */
+	s->slot = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	rt_sbx_paths(rt, s);
+	return s;
+}
+
+int rt_sbx_insert(struct runtime *rt, struct sbx *s, struct wr_err *err)
+{
+	int r = 0;
+	pthread_mutex_lock(&rt->lock);
+	if (rt->closing)
+		r = wr_err_set(err, ESHUTDOWN, "runtime is closing");
+	for (size_t i = 0; r == 0 && i < rt->nsbx; i++)
+		if (!strcmp(rt->sbx[i]->id, s->id))
+			r = wr_err_set(err, EEXIST, "sandbox %s already exists", s->id);
+	if (r == 0 && rt->nsbx >= rt->max_sandboxes)
+		r = wr_err_set(err, ENOSPC, "sandbox limit reached (%u)", rt->max_sandboxes);
+	if (r == 0) {
+		if (rt->nsbx == rt->capsbx) {
+			rt->capsbx = rt->capsbx ? rt->capsbx * 2 : 16;
+			rt->sbx = xrealloc(rt->sbx, rt->capsbx * sizeof(*rt->sbx));
+		}
+		rt->sbx[rt->nsbx++] = s;
+		s->listed = true;
+		s->refs++;
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+/* Drops the registry's reference. */
+void rt_sbx_unlist(struct runtime *rt, struct sbx *s)
+{
+	bool drop = false;
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; i < rt->nsbx; i++)
+		if (rt->sbx[i] == s) {
+			rt->sbx[i] = rt->sbx[--rt->nsbx];
+			s->listed = false;
+			drop = true;
+			break;
+		}
+	pthread_mutex_unlock(&rt->lock);
+	if (drop)
+		rt_sbx_put(s);
+}
+
+struct sbx *rt_sbx_get(struct runtime *rt, const char *id)
+{
+	struct sbx *s = NULL;
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; id && i < rt->nsbx; i++)
+		if (!strcmp(rt->sbx[i]->id, id)) {
+			s = rt->sbx[i];
+			s->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&rt->lock);
+	return s;
+}
+
+void rt_sbx_put(struct sbx *s)
+{
+	if (!s)
+		return;
+	struct runtime *rt = s->rt;
+	pthread_mutex_lock(&rt->lock);
+	bool last = --s->refs == 0;
+	if (last)
+		pthread_cond_broadcast(&rt->cond);
+	pthread_mutex_unlock(&rt->lock);
+	if (last)
+		rt_sbx_free(s);
+}
+
+static json_t *parse_obj(const char *txt)
+{
+	json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = json_object();
+	}
+	return j;
+}
+
+static void info_from_row(struct runtime_info *ret, struct store_sandbox *row, struct sbx *s)
+{
+	*ret = (struct runtime_info){0};
+	snprintf(ret->id, sizeof(ret->id), "%s", row->id);
+	ret->template = xstrdup(row->template ? row->template : "");
+	ret->state = row->state;
+	ret->vcpus = row->vcpus;
+	ret->memory_mb = row->memory_mb;
+	ret->slot = row->slot;
+	ret->created_at = row->created_at;
+	ret->started_at = row->started_at;
+	ret->end_at = row->end_at;
+	ret->metadata = parse_obj(row->metadata_json);
+	ret->env_vars = parse_obj(row->env_json);
+	ret->allow_internet = row->allow_internet;
+	ret->envd_token = row->envd_token && *row->envd_token ? xstrdup(row->envd_token) : NULL;
+	ret->envd_version = xstrdup(s && s->envd_version ? s->envd_version : RUNTIME_ENVD_VERSION);
+	ret->error = row->error ? xstrdup(row->error) : NULL;
+}
+
+int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err)
+{
+	struct store_sandbox row = {0};
+	int r = store_sandbox_get(rt->store, id, &row, err);
+	if (r < 0)
+		return r == -ENOENT ? wr_err_set(err, ENOENT, "sandbox %s not found", id) : r;
+	struct sbx *s = rt_sbx_get(rt, id);
+	info_from_row(ret, &row, s);
+	rt_sbx_put(s);
+	store_sandbox_done(&row);
+	return 0;
+}
+
+void runtime_info_done(struct runtime_info *info)
+{
+	if (!info)
+		return;
+	free(info->template);
+	json_decref(info->metadata);
+	json_decref(info->env_vars);
+	free(info->envd_token);
+	free(info->envd_version);
+	free(info->error);
+	*info = (struct runtime_info){0};
+}
+
+void runtime_info_list_free(struct runtime_info *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		runtime_info_done(&rows[i]);
+	free(rows);
+}
+
+int runtime_get(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err)
+{
+	if (!runtime_id_valid(id))
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
+	return rt_info_fill(rt, id, ret, err);
+}
+
+int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runtime_info **ret_rows,
+		 size_t *ret_n, struct wr_err *err)
+{
+	struct store_sandbox_filter sf = {
+		.states = f && f->states ? f->states
+					 : (1u << STORE_SB_CREATING) | (1u << STORE_SB_RUNNING) |
+						   (1u << STORE_SB_PAUSED),
+		.template = f ? f->template : NULL,
+		.meta = f ? f->meta : NULL,
+	};
+	struct runtime_info *out = NULL;
+	size_t n = 0;
+	cleanup_free char *cursor = NULL;
+	do {
+		struct store_sandbox *rows = NULL;
+		size_t m = 0;
+		char *next = NULL;
+		int r = store_sandbox_list(rt->store, &sf, cursor, 0, &rows, &m, &next, err);
+		if (r < 0) {
+			runtime_info_list_free(out, n);
+			return r;
+		}
+		out = xrealloc(out, (n + m + 1) * sizeof(*out));
+		for (size_t i = 0; i < m; i++) {
+			struct sbx *s = rt_sbx_get(rt, rows[i].id);
+			info_from_row(&out[n++], &rows[i], s);
+			rt_sbx_put(s);
+		}
+		store_sandbox_list_free(rows, m);
+		free(cursor);
+		cursor = next;
+	} while (cursor);
+	*ret_rows = out;
+	*ret_n = n;
+	return 0;
+}
+
+/* Look up a live sandbox and lock it; -ENOENT if unknown. */
+static int lock_live(struct runtime *rt, const char *id, struct sbx **ret, struct wr_err *err)
+{
+	struct sbx *s = runtime_id_valid(id) ? rt_sbx_get(rt, id) : NULL;
+	if (!s)
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
+	pthread_mutex_lock(&s->lock);
+	if (!s->listed) {
+		pthread_mutex_unlock(&s->lock);
+		rt_sbx_put(s);
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id);
+	}
+	*ret = s;
+	return 0;
+}
+
+static void unlock_put(struct sbx *s)
+{
+	pthread_mutex_unlock(&s->lock);
+	rt_sbx_put(s);
+}
+
+int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err)
+{
+	if (timeout_s < 0)
+		return wr_err_set(err, EINVAL, "timeout must be >= 0 seconds");
+	struct sbx *s;
+	int r = lock_live(rt, id, &s, err);
+	if (r < 0)
+		return r;
+	r = rt_state_check(RT_OP_SET_TIMEOUT, s->state, id, err);
+	if (r >= 0) {
+		s->timeout_s = timeout_s;
+		int64_t end = timeout_s ? rt_now_ms() + (int64_t)timeout_s * 1000 : 0;
+		r = store_sandbox_set_end_at(rt->store, id, end, err);
+		if (r >= 0)
+			rt_sbx_write_state(s, NULL);
+	}
+	unlock_put(s);
+	return r < 0 ? r : 0;
+}
+
+int runtime_connect(struct runtime *rt, const char *id, uint16_t port, int timeout_ms, int *ret_fd,
+		    struct wr_err *err)
+{
+	struct sbx *s = runtime_id_valid(id) ? rt_sbx_get(rt, id) : NULL;
+	if (!s)
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
+	/* No sandbox lock: connects must not queue behind a long create or pause;
+	 * the state is read racily, the connect itself fails if the VM went away. */
+	int r = rt_state_check(RT_OP_CONNECT, s->state, id, err);
+	char ns[NETNS_NAME_MAX];
+	snprintf(ns, sizeof(ns), "%s", s->ns);
+	rt_sbx_put(s);
+	if (r < 0)
+		return r;
+	return net_connect_in_ns(ns, VM_GUEST_IP, port, timeout_ms > 0 ? timeout_ms : 5000, ret_fd,
+				 err);
+}
+
+int runtime_envd_info(struct runtime *rt, const char *id, char **ret_token, char **ret_version,
+		      struct wr_err *err)
+{
+	struct runtime_info info;
+	int r = runtime_get(rt, id, &info, err);
+	if (r < 0)
+		return r;
+	if (info.state == STORE_SB_KILLED) {
+		runtime_info_done(&info);
+		return wr_err_set(err, ENOENT, "sandbox %s was killed", id);
+	}
+	if (ret_token)
+		*ret_token = TAKE_PTR(info.envd_token);
+	if (ret_version)
+		*ret_version = TAKE_PTR(info.envd_version);
+	runtime_info_done(&info);
+	return 0;
+}
+
+int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct wr_err *err)
+{
+	if (!runtime_id_valid(id))
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
+	struct store_sandbox row = {0};
+	int r = store_sandbox_get(rt->store, id, &row, err);
+	if (r < 0)
+		return r == -ENOENT ? wr_err_set(err, ENOENT, "sandbox %s not found", id) : r;
+	store_sandbox_done(&row);
+	*ret_path = xasprintf("%s/%s/" RT_LOG_FILE, rt->sandboxes_dir, id);
+	return 0;
+}
+
+struct store *runtime_store(struct runtime *rt)
+{
+	return rt->store;
+}
+
+int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct wr_err *err)
+{
+	struct runtime_config none = {0};
+	if (!cfg)
+		cfg = &none;
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	pthread_mutex_init(&rt->lock, NULL);
+	pthread_cond_init(&rt->cond, NULL);
+	pthread_mutex_init(&rt->reaper_lock, NULL);
+	pthread_cond_init(&rt->reaper_cond, NULL);
+	rt->data_dir = xstrdup(cfg->data_dir ? cfg->data_dir : RUNTIME_DATA_DIR_DEFAULT);
+	rt->images_dir =
+		cfg->images_dir ? xstrdup(cfg->images_dir) : xasprintf("%s/images", rt->data_dir);
+	rt->kernel_path = cfg->kernel_path ? xstrdup(cfg->kernel_path)
+					   : xasprintf("%s/vmlinux", rt->images_dir);
+	rt->sandboxes_dir = xasprintf("%s/sandboxes", rt->data_dir);
+	rt->vmroot_dir = xasprintf("%s/vm", rt->data_dir);
+	rt->vmm_bin = cfg->vmm_bin ? xstrdup(cfg->vmm_bin) : NULL;
+	rt->envd_timeout_ms =
+		cfg->envd_timeout_ms > 0 ? cfg->envd_timeout_ms : DEFAULT_ENVD_TIMEOUT_MS;
+	rt->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : DEFAULT_MAX;
+	rt->stop_on_close = cfg->stop_on_close;
+	int r;
+	if ((r = mkdir_p(rt->sandboxes_dir, 0750)) < 0 || (r = mkdir_p(rt->vmroot_dir, 0700)) < 0) {
+		r = wr_err_errno(err, -r, "create directories under %s", rt->data_dir);
+		goto fail;
+	}
+	if (cfg->store) {
+		rt->store = cfg->store;
+	} else {
+		cleanup_free char *sp = cfg->store_path ? xstrdup(cfg->store_path)
+							: xasprintf("%s/wrenn.db", rt->data_dir);
+		if ((r = store_open(sp, &rt->store, err)) < 0)
+			goto fail;
+		rt->own_store = true;
+	}
+	r = vmm_choose(rt->vmm_bin ? rt->vmm_bin : VM_DEFAULT_VMM_BIN, false, &rt->vmm, err);
+	if (r >= 0 && (cfg->vmm || cfg->accel)) {
+		struct accel_probe probe;
+		kvm_probe(false, &probe);
+		r = vmm_choose_with(rt->vmm_bin ? rt->vmm_bin : VM_DEFAULT_VMM_BIN, &probe,
+				    cfg->vmm, cfg->accel, &rt->vmm, err);
+	}
+	if (r < 0)
+		goto fail;
+	if ((r = disk_detect(rt->data_dir, cfg->disk_backend, &rt->disk_ops, err)) < 0)
+		goto fail;
+	struct slot_pool_config pc = {
+		.data_dir = rt->data_dir,
+		.ns_prefix = cfg->ns_prefix,
+		.first = 1,
+		.last = rt->max_sandboxes,
+		.pool_size = cfg->pool_size ? cfg->pool_size : DEFAULT_POOL,
+	};
+	if ((r = slot_pool_new(&pc, &rt->pool, err)) < 0)
+		goto fail;
+	if ((r = rt_templates_load(rt, err)) < 0 || (r = rt_sweep(rt, err)) < 0)
+		goto fail;
+	struct wr_err fe = {0};
+	if (slot_pool_fill(rt->pool, &fe) < 0)
+		log_warn("runtime: prepare network slots: %s", wr_err_msg(&fe));
+	if (!cfg->no_reaper && (r = rt_reaper_start(rt, err)) < 0)
+		goto fail;
+	*ret = rt;
+	return 0;
+fail:
+	wr_err_prefix(err, r, "runtime");
+	runtime_close(rt);
+	return r;
+}
+
+void runtime_close(struct runtime *rt)
+{
+	if (!rt)
+		return;
+	rt_reaper_stop(rt);
+	pthread_mutex_lock(&rt->lock);
+	rt->closing = true;
+	/* Ask in-flight creates to stop, then let every operation finish. */
+	for (size_t i = 0; i < rt->nsbx; i++)
+		if (atomic_load(&rt->sbx[i]->creating))
+			atomic_store(&rt->sbx[i]->cancel, true);
+	pthread_mutex_unlock(&rt->lock);
+	for (;;) {
+		pthread_mutex_lock(&rt->lock);
+		struct sbx *s = NULL;
+		for (size_t i = 0; i < rt->nsbx && !s; i++)
+			if (rt->sbx[i]->listed)
+				s = rt->sbx[i];
+		if (s)
+			s->refs++;
+		pthread_mutex_unlock(&rt->lock);
+		if (!s)
+			break;
+		pthread_mutex_lock(&s->lock);
+		if (s->listed) {
+			if (rt->stop_on_close && s->state == STORE_SB_RUNNING) {
+				rt_sbx_release(s, false);
+				store_sandbox_set_state(rt->store, s->id, STORE_SB_KILLED, NULL,
+							NULL);
+				store_event_add(rt->store, s->id, "killed", "runtime closed", NULL);
+			} else if (s->vmm) {
+				/* Leave the VMM running for the next runtime_open: drop our
+				 * handles without stopping it. */
+				s->vmm->proc.reaped = true;
+				vmm_free(s->vmm);
+				s->vmm = NULL;
+			}
+			pthread_mutex_unlock(&s->lock);
+			rt_sbx_unlist(rt, s);
+		} else {
+			pthread_mutex_unlock(&s->lock);
+		}
+		rt_sbx_put(s);
+	}
+	/* Wait for other threads still holding references (returning callers). */
+	pthread_mutex_lock(&rt->lock);
+	pthread_mutex_unlock(&rt->lock);
+	slot_pool_free(rt->pool);
+	rt_templates_free(rt);
+	if (rt->own_store)
+		store_close(rt->store);
+	free(rt->sbx);
+	free(rt->data_dir);
+	free(rt->images_dir);
+	free(rt->kernel_path);
+	free(rt->sandboxes_dir);
+	free(rt->vmroot_dir);
+	free(rt->vmm_bin);
+	pthread_mutex_destroy(&rt->lock);
+	pthread_cond_destroy(&rt->cond);
+	pthread_mutex_destroy(&rt->reaper_lock);
+	pthread_cond_destroy(&rt->reaper_cond);
+	free(rt);
+}

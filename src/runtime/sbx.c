@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host objects of one sandbox: paths, the re-attach state file, the VM
+ * config, the VMM object, and the one release path for all of them.
+ */
+#include "runtime/runtime-internal.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void rt_sbx_paths(struct runtime *rt, struct sbx *s)
+{
+	if (!s->dir)
+		s->dir = xasprintf("%s/%s", rt->sandboxes_dir, s->id);
+	if (!s->vm_dir)
+		s->vm_dir = xasprintf("%s/%s", rt->vmroot_dir, s->id);
+	if (!s->log_path)
+		s->log_path = xasprintf("%s/" RT_LOG_FILE, s->dir);
+}
+
+int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
+{
+	json_t *j = json_pack(
+		"{s:s, s:s, s:s?, s:s?, s:i, s:i, s:i, s:b, s:i, s:i, s:s?, s:{s:s?, s:s, s:s, "
+		"s:s, s:s}}",
+		"id", s->id, "template", s->template, "rootfs_template", s->rootfs_template,
+		"kernel", s->kernel, "vcpus", s->vcpus, "memory_mb", s->memory_mb, "timeout_s",
+		s->timeout_s, "allow_internet", s->allow_internet, "slot", s->slot, "pid",
+		(int)s->pid, "envd_version", s->envd_version, "disk", "backend",
+		s->disk_ops ? s->disk_ops->name : NULL, "path", s->has_disk ? s->disk.path : "",
+		"format", disk_format_name(s->disk.format), "cow", s->disk.cow, "dm_name",
+		s->disk.dm_name);
+	if (!j)
+		return wr_err_set(err, EINVAL, "encode sandbox state");
+	cleanup_free char *txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(j);
+	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
+	int r = write_file_atomic(path, txt, strlen(txt), 0600);
+	if (r < 0)
+		return wr_err_errno(err, -r, "write %s", path);
+	return 0;
+}
+
+static void copy_str(char **dst, json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+	free(*dst);
+	*dst = v ? xstrdup(v) : NULL;
+}
+
+static void copy_buf(char *dst, size_t n, json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+	snprintf(dst, n, "%s", v ? v : "");
+}
+
+int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
+{
+	rt_sbx_paths(rt, s);
+	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		return wr_err_set(err, access(path, F_OK) < 0 ? ENOENT : EINVAL, "%s: %s", path,
+				  je.text);
+	copy_str(&s->template, j, "template");
+	copy_str(&s->rootfs_template, j, "rootfs_template");
+	copy_str(&s->kernel, j, "kernel");
+	copy_str(&s->envd_version, j, "envd_version");
+	s->vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
+	s->memory_mb = (int)json_integer_value(json_object_get(j, "memory_mb"));
+	s->timeout_s = (int)json_integer_value(json_object_get(j, "timeout_s"));
+	s->allow_internet = json_is_true(json_object_get(j, "allow_internet"));
+	s->slot = (int)json_integer_value(json_object_get(j, "slot"));
+	s->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	json_t *d = json_object_get(j, "disk");
+	const char *backend = json_string_value(json_object_get(d, "backend"));
+	s->disk_ops = backend ? disk_ops_by_name(backend) : NULL;
+	copy_buf(s->disk.path, sizeof(s->disk.path), d, "path");
+	copy_buf(s->disk.cow, sizeof(s->disk.cow), d, "cow");
+	copy_buf(s->disk.dm_name, sizeof(s->disk.dm_name), d, "dm_name");
+	const char *fmt = json_string_value(json_object_get(d, "format"));
+	s->disk.format = fmt && !strcmp(fmt, "qcow2") ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
+	s->has_disk = s->disk_ops && s->disk.path[0];
+	json_decref(j);
+	return 0;
+}
+
+int rt_sbx_fill_config(struct sbx *s, struct wr_err *err)
+{
+	struct vm_config *c = &s->cfg;
+	vm_config_done(c);
+	vm_config_set(&c->sandbox_id, s->id);
+	vm_config_set(&c->template_id, s->template);
+	vm_config_set(&c->kernel_path, s->kernel);
+	vm_config_set(&c->rootfs_path, s->disk.path);
+	c->vcpus = s->vcpus;
+	c->memory_mb = s->memory_mb;
+	vm_config_set(&c->network_namespace, s->ns);
+	vm_config_set(&c->guest_ip, VM_GUEST_IP);
+	vm_config_set(&c->gateway_ip, VM_GATEWAY_IP);
+	vm_config_set(&c->net_mask, VM_NET_MASK);
+	cleanup_free char *sock = xasprintf("%s/" RT_SOCK_FILE, s->dir);
+	vm_config_set(&c->socket_path, sock);
+	vm_config_set(&c->sandbox_dir, s->vm_dir);
+	if (s->rt->vmm_bin)
+		vm_config_set(&c->vmm_bin, s->rt->vmm_bin);
+	vm_config_apply_defaults(c);
+	return vm_config_validate(c, err);
+}
+
+int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err)
+{
+	struct vmm_params p = {
+		.cfg = &s->cfg,
+		.kind = s->rt->vmm.kind,
+		.accel = s->rt->vmm.accel,
+		.bin = s->rt->vmm.kind == VMM_KIND_QEMU ? s->rt->vmm_bin : NULL,
+		.rootfs_format = s->disk.format == DISK_FORMAT_QCOW2 ? "qcow2" : "raw",
+		.log_path = s->log_path,
+		.mem_file = mem_file,
+		.api_timeout_ms = 20000,
+	};
+	return vmm_new(&p, &s->vmm, err);
+}
+
+void rt_sbx_release(struct sbx *s, bool keep)
+{
+	struct wr_err e = {0};
+	if (s->vmm) {
+		vmm_stop(s->vmm, 1500, NULL);
+		vmm_free(s->vmm);
+		s->vmm = NULL;
+	}
+	s->pid = 0;
+	if (s->vm_dir)
+		rmdir(s->vm_dir);
+	if (keep)
+		return;
+	if (s->has_disk && s->disk_ops) {
+		if (s->disk_ops->remove(&s->disk, &e) < 0)
+			log_warn("sandbox %s: remove disk: %s", s->id, wr_err_msg(&e));
+		s->has_disk = false;
+	}
+	if (s->slot >= 0) {
+		wr_err_clear(&e);
+		if (slot_pool_release(s->rt->pool, (unsigned)s->slot, &e) < 0)
+			log_warn("sandbox %s: release slot %d: %s", s->id, s->slot, wr_err_msg(&e));
+		s->slot = -1;
+	}
+	if (s->dir) {
+		int r = rm_rf(s->dir);
+		if (r < 0 && r != -ENOENT)
+			log_warn("sandbox %s: remove %s: %s", s->id, s->dir, strerror(-r));
+	}
+}
+
+void rt_sbx_free(struct sbx *s)
+{
+	if (!s)
+		return;
+	vmm_free(s->vmm);
+	vm_config_done(&s->cfg);
+	pthread_mutex_destroy(&s->lock);
+	free(s->template);
+	free(s->rootfs_template);
+	free(s->kernel);
+	free(s->token);
+	free(s->envd_version);
+	free(s->dir);
+	free(s->vm_dir);
+	free(s->log_path);
+	free(s);
+}
