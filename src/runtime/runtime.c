@@ -354,6 +354,8 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		.last = rt->max_sandboxes,
 		.pool_size = cfg->pool_size ? cfg->pool_size : DEFAULT_POOL,
 	};
+	if (pc.pool_size > rt->max_sandboxes)
+		pc.pool_size = rt->max_sandboxes;
 	if ((r = slot_pool_new(&pc, &rt->pool, err)) < 0)
 		goto fail;
 	if ((r = rt_templates_load(rt, err)) < 0 || (r = rt_sweep(rt, err)) < 0)

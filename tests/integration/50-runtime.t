@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# src/runtime for real (root, QEMU TCG): 10 concurrent creates from the
+# minimal template on a reflink-capable scratch xfs, a command in each through
+# envd, destroy, nothing left; pause/resume keeps a process and a file; TTL
+# reaper; kill -9 mid-create then the next open's sweep; bad input leaves
+# nothing.  Namespaces use a test-unique prefix; packets only go into them.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+B=${WRENN_BUILD:-build/asan}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+RTCTL=$B/bin/wrenn-rtctl
+GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+T=wt50$$
+NSP=${T}n-
+WORK=$(mktemp -d /tmp/wrenn-50rt.XXXXXX)
+DATA=$WORK/data
+n=0 fail=0
+echo "1..14"
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
+skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+skip_rest() { while [ "$n" -lt 14 ]; do skip "$1"; done; exit 0; }
+
+qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
+cleanup() {
+	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
+	mountpoint -q "$DATA" && umount -l "$DATA"
+	[ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" = 0 ] || skip_rest "needs root"
+[ -x "$RTCTL" ] || skip_rest "$RTCTL not built"
+command -v qemu-system-x86_64 >/dev/null || skip_rest "qemu-system-x86_64 absent"
+[ -r "$GUEST/minimal.ext4" ] && [ -r "$GUEST/vmlinux" ] || skip_rest "no guest image in $GUEST (make guest-minimal)"
+
+# Scratch xfs (reflink) holding data dir and template: FICLONE needs one filesystem.
+mkdir -p "$DATA"
+truncate -s 3G "$WORK/xfs.img"
+if mkfs.xfs -q -m reflink=1 "$WORK/xfs.img" && LOOP=$(losetup -f --show "$WORK/xfs.img") &&
+	mount "$LOOP" "$DATA"; then
+	:
+else
+	echo "# no xfs scratch; running on $(stat -f -c %T "$WORK")"
+fi
+mkdir -p "$DATA/images"
+cp --sparse=always "$GUEST/minimal.ext4" "$DATA/images/minimal.ext4"
+cp "$GUEST/vmlinux" "$DATA/images/vmlinux"
+
+RT="$RTCTL --data $DATA --ns-prefix $NSP --envd-timeout 120000"
+OUT=$WORK/out ERR=$WORK/err
+
+# Nothing of ours left: namespaces, VMMs, per-sandbox files, slot claims, loops, mounts.
+leftovers() {
+	local l=""
+	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
+	l+=$(qemu_pids | tr '\n' ' ')
+	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" "$DATA/slots" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
+	l+=$(losetup -a 2>/dev/null | grep -F "$DATA/" | tr '\n' ' ')
+	l+=$(grep -F "$DATA/" /proc/mounts | tr '\n' ' ')
+	echo "$l"
+}
+check_clean() {
+	local l
+	l=$(leftovers)
+	if [ -z "$l" ]; then ok "$1: nothing left"; else nok "$1: nothing left" "left: $l"; fi
+}
+
+# 1-3: ten concurrent creates, a command in each, destroy.
+if timeout 600 $RT create -n 10 -t minimal >"$OUT" 2>"$ERR" && [ "$(wc -l <"$OUT")" = 10 ]; then
+	ok "10 concurrent creates ($(awk '{print $2}' "$OUT" | sort -n | tr '\n' ' ')ms)"
+else
+	nok "10 concurrent creates" "$(cat "$ERR"; tail -3 "$DATA"/sandboxes/*/vmm.log 2>/dev/null)"
+fi
+IDS=$(awk '{print $1}' "$OUT")
+chain=() good=0
+for id in $IDS; do chain+=(exec "$id" /bin/sh -c "echo ran-in-\$E2B_SANDBOX_ID" +); done
+if [ -n "$IDS" ]; then
+	timeout 300 $RT "${chain[@]}" list >"$WORK/exec" 2>"$ERR"
+	for id in $IDS; do grep -qx "ran-in-$id" "$WORK/exec" && good=$((good + 1)); done
+fi
+if [ "$good" = 10 ]; then ok "a command ran in each sandbox through envd"; else nok "command in each sandbox ($good/10)" "$(cat "$ERR")"; fi
+if [ -n "$IDS" ] && timeout 300 $RT destroy $IDS 2>"$ERR" && [ -z "$($RT list)" ]; then
+	ok "destroyed all"
+else
+	nok "destroy" "$(cat "$ERR")"
+fi
+check_clean "after destroy"
+
+# 5: pause/resume keeps a background process and a file.
+if timeout 300 $RT create -t minimal + exec @ /bin/sh -c 'sleep 1000 & echo kept > /home/user/f; sync' \
+	+ pause-resume @ + exec @ /bin/sh -c 'cat /home/user/f; ps | grep -c "sleep 100[0]"' + destroy @ \
+	>"$OUT" 2>"$ERR" && grep -qx kept "$OUT" && grep -qx 1 "$OUT"; then
+	ok "pause/resume keeps process and file ($(grep -E '^(paused|resumed)' "$OUT" | tr '\n' ' '))"
+else
+	nok "pause/resume" "$(cat "$OUT" "$ERR")"
+fi
+
+# 6: TTL reaper.
+if timeout 300 $RT create -t minimal -T 2 + wait 6 + list >"$OUT" 2>"$ERR" && [ "$(wc -l <"$OUT")" = 1 ]; then
+	ok "TTL: sandbox destroyed by the reaper after 2 s"
+else
+	nok "TTL reaper" "$(cat "$OUT" "$ERR")"
+fi
+check_clean "after pause/resume and TTL"
+
+# 8-9: kill -9 mid-create, then the next open sweeps.
+$RT create -n 3 -t minimal >/dev/null 2>&1 &
+DRV=$!
+for _ in $(seq 1 200); do [ -n "$(qemu_pids)" ] && break; sleep 0.1; done
+sleep 0.3
+kill -9 $DRV 2>/dev/null
+wait $DRV 2>/dev/null
+if [ -n "$(qemu_pids)" ] || ip netns list | grep -q "^$NSP"; then ok "killed mid-create: VMMs/namespaces left behind"; else nok "killed mid-create left nothing to sweep (test did not catch the create)"; fi
+timeout 120 $RT open 2>"$ERR"
+if [ -z "$($RT list)" ]; then check_clean "sweep after kill -9"; else nok "sweep after kill -9" "$($RT list)"; fi
+
+# 10-14: bad input -> clear error, nothing left.
+bad() { # description, expected message regex, args...
+	local d=$1 re=$2
+	shift 2
+	if timeout 300 "$@" >"$OUT" 2>"$ERR"; then nok "$d: succeeded"; return; fi
+	if ! grep -Eq "$re" "$ERR"; then nok "$d: message" "$(cat "$ERR")"; return; fi
+	local l
+	l=$(leftovers)
+	if [ -z "$l" ]; then ok "$d: $(grep -Eo "$re.{0,40}" "$ERR" | head -1)"; else nok "$d: leaked" "$l"; fi
+}
+bad "unknown template" 'template "nope" not found' $RT create -t nope
+bad "too little memory" 'memory must be' $RT create -t minimal -m 64
+bad "missing kernel" 'kernel .*No such file' $RT --kernel "$WORK/none" create -t minimal
+bad "VMM binary absent" 'VMM binary .*not (found|executable)' $RT --vmm-bin "$WORK/no-qemu" create -t minimal
+# slot exhaustion: one of two creates with room for one fails clearly; the winner is destroyed.
+timeout 300 $RT --max 1 create -n 2 -t minimal >"$OUT" 2>"$ERR"
+$RT destroy $($RT list | awk '{print $1}') >/dev/null 2>&1
+if [ "$(wc -l <"$OUT")" = 1 ] && grep -Eq 'limit reached|network slot' "$ERR" && [ -z "$(leftovers)" ]; then
+	ok "slot exhaustion: $(head -c 120 "$ERR")"
+else
+	nok "slot exhaustion" "$(cat "$OUT" "$ERR"; leftovers)"
+fi
+
+exit $fail
