@@ -75,7 +75,7 @@ static void unlock_put(struct sbx *s)
 
 int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err)
 {
-	struct sbx *s;
+	struct sbx *s = NULL;
 	int r = lock_state(rt, id, RT_OP_PAUSE, &s, err);
 	if (r < 0)
 		return r;
@@ -136,7 +136,7 @@ int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_
 {
 	if (timeout_s < 0)
 		return wr_err_set(err, EINVAL, "timeout must be >= 0 seconds");
-	struct sbx *s;
+	struct sbx *s = NULL;
 	int r = lock_state(rt, id, RT_OP_RESUME, &s, err);
 	if (r < 0)
 		return r;

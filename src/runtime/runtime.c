@@ -229,7 +229,7 @@ int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s, struc
 {
 	if (timeout_s < 0)
 		return wr_err_set(err, EINVAL, "timeout must be >= 0 seconds");
-	struct sbx *s;
+	struct sbx *s = NULL;
 	int r = lock_live(rt, id, &s, err);
 	if (r < 0)
 		return r;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Cold create -> envd ready (runtime_create returns after envd accepted
+# /init), one at a time, QEMU under TCG here; prints
+#   BENCH create_cold_tcg <median> ms p95=<x> n=<N>
+#   BENCH pause_512m <median> ms p95=<x> n=<N>     (pause = snapshot + VMM stop)
+#   BENCH resume_512m <median> ms p95=<x> n=<N>    (restore + envd /init)
+# Env: WRENN_BUILD (default build/release), WRENN_GUEST_DIR (default <build>/../guest), BENCH_RUNS (10).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${WRENN_BUILD:-build/release}
+RTCTL=$B/bin/wrenn-rtctl
+GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+runs=${BENCH_RUNS:-10}
+if [ "$(id -u)" != 0 ] || [ ! -x "$RTCTL" ] || [ ! -r "$GUEST/minimal.ext4" ]; then
+	echo "# create.sh: needs root, $RTCTL and $GUEST/minimal.ext4" >&2
+	echo "BENCH create_cold_tcg NaN ms p95=NaN n=0"
+	exit 0
+fi
+WORK=$(mktemp -d /tmp/wrenn-bench-create.XXXXXX)
+NSP=wb$$n-
+trap 'for ns in $(ip netns list | awk "{print \$1}" | grep "^$NSP"); do ip netns del $ns; done; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/images"
+ln -s "$(realpath "$GUEST/minimal.ext4")" "$WORK/images/minimal.ext4"
+ln -s "$(realpath "$GUEST/vmlinux")" "$WORK/images/vmlinux"
+RT="$RTCTL --data $WORK --ns-prefix $NSP --no-reaper"
+stats() { # name, file of numbers
+	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
+		if (NR == 0) { print "BENCH " name " NaN ms p95=NaN n=0"; exit }
+		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+		i = int(NR * 0.95 + 0.999); if (i > NR) i = NR
+		printf "BENCH %s %.0f ms p95=%.0f n=%d\n", name, m, v[i], NR }'
+}
+: >"$WORK/c" ; : >"$WORK/p" ; : >"$WORK/r"
+for _ in $(seq 1 "$runs"); do
+	# one process per round: create (timed inside runtime_create), pause, resume, destroy
+	out=$($RT create -t minimal + pause-resume @ + destroy @ 2>>"$WORK/err") || continue
+	echo "$out" | awk 'NR==1 {print $2}' >>"$WORK/c"
+	echo "$out" | awk '$1=="paused" {print $2}' >>"$WORK/p"
+	echo "$out" | awk '$1=="resumed" {print $2}' >>"$WORK/r"
+done
+[ -s "$WORK/err" ] && sed 's/^/# /' "$WORK/err" | tail -5 >&2
+echo "# command: $RT create -t minimal + pause-resume @ + destroy @   (x$runs)"
+stats create_cold_tcg "$WORK/c"
+stats pause_512m "$WORK/p"
+stats resume_512m "$WORK/r"
