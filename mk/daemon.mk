@@ -1,0 +1,17 @@
+# src/daemon: wrenn-agent (native /v1 API, E2B-compatible API, envd proxy).
+PROGRAMS += wrenn-agent:daemon
+LIBDEPS_wrenn-agent := daemon runtime vm net disk store http basic
+LDLIBS_wrenn-agent := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread
+
+# docs/openapi.yaml is served at GET /openapi.yaml: embedded as a byte array so the repo keeps
+# exactly one copy.
+$(O)/gen/daemon/openapi-data.h: docs/openapi.yaml
+	@mkdir -p $(@D)
+	{ echo '/* generated from docs/openapi.yaml by mk/daemon.mk */'; \
+	  echo 'static const unsigned char openapi_yaml[] = {'; xxd -i < $<; echo '};'; } > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/obj/src/daemon/openapi.o: $(O)/gen/daemon/openapi-data.h
+
+# Unit tests of the pure parts (routing, host parsing, JSON shapes, auth, paging, config).
+LIBDEPS_test-daemon := daemon runtime vm net disk store http basic
+LDLIBS_test-daemon := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread

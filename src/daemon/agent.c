@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the route handlers. */
+#include "daemon/agent.h"
+#include "daemon/reply.h"
+
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void agent_reply_rt_error(struct http_req *req, int r, const struct wr_err *err)
+{
+	int status;
+	switch (-r) {
+	case ENOENT:
+		status = 404;
+		break;
+	case EINVAL:
+		status = 400;
+		break;
+	case EEXIST:
+	case EBUSY:
+	case ECANCELED:
+	case EALREADY:
+		status = 409;
+		break;
+	case ENOSPC:
+	case ESHUTDOWN:
+	case EAGAIN:
+		status = 503;
+		break;
+	case ETIMEDOUT:
+		status = 504;
+		break;
+	default:
+		status = 500;
+		break;
+	}
+	if (status >= 500)
+		log_error("%s %s: %s", http_req_method(req), http_req_path(req), wr_err_msg(err));
+	reply_error(req, status, "%s", wr_err_msg(err));
+}
+
+void agent_view(const struct runtime_info *info, struct sbx_view *v)
+{
+	*v = (struct sbx_view){
+		.id = info->id,
+		.template = info->template,
+		.state = store_sb_state_name(info->state),
+		.vcpus = info->vcpus,
+		.memory_mb = info->memory_mb,
+		.started_at = info->started_at ? info->started_at : info->created_at,
+		.end_at = info->end_at,
+		.envd_version = info->envd_version,
+		.envd_token = info->envd_token,
+		.allow_internet = info->allow_internet,
+		.error = info->error,
+	};
+}
+
+int agent_get_or_reply(struct agent *a, struct http_req *req, const char *id,
+		       struct runtime_info *ret)
+{
+	struct wr_err err = {0};
+	int r = runtime_get(a->rt, id, ret, &err);
+	if (r == 0 && ret->state == STORE_SB_KILLED) {
+		runtime_info_done(ret);
+		r = wr_err_set(&err, ENOENT, "sandbox %s was killed", id);
+	}
+	if (r < 0) {
+		if (r == -EINVAL || r == -ENOENT) /* a malformed id is just an unknown one */
+			reply_error(req, 404, "sandbox %s not found", id);
+		else
+			agent_reply_rt_error(req, r, &err);
+	}
+	return r;
+}
+
+int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, int *ret_fd)
+{
+	struct wr_err err = {0};
+	int r = runtime_connect(a->rt, id, RUNTIME_ENVD_PORT, 5000, ret_fd, &err);
+	if (r == -ENOENT || r == -EINVAL)
+		reply_error(req, 404, "sandbox %s not found", id);
+	else if (r == -EBUSY)
+		reply_error(req, 409, "sandbox %s is not running (%s)", id, wr_err_msg(&err));
+	else if (r < 0) {
+		log_warn("connect to envd of %s: %s", id, wr_err_msg(&err));
+		reply_error(req, 502, "cannot reach envd in %s: %s", id, wr_err_msg(&err));
+	}
+	return r;
+}
+
+void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
+		size_t *ret_start, size_t *ret_count, char **ret_next)
+{
+	size_t start = 0;
+	if (cursor && *cursor) {
+		char *end = NULL;
+		long long at = strtoll(cursor, &end, 10);
+		const char *cid = end && *end == '_' ? end + 1 : "";
+		bool found = false;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(rows[i].id, cid)) {
+				start = i + 1;
+				found = true;
+				break;
+			}
+		if (!found) { /* that row is gone: continue with the older ones */
+			start = n;
+			for (size_t i = 0; i < n; i++)
+				if (rows[i].created_at < at) {
+					start = i;
+					break;
+				}
+		}
+	}
+	if (limit <= 0 || limit > 100)
+		limit = 100;
+	size_t count = n - start < (size_t)limit ? n - start : (size_t)limit;
+	*ret_start = start;
+	*ret_count = count;
+	*ret_next = NULL;
+	if (start + count < n && count > 0) {
+		const struct runtime_info *last = &rows[start + count - 1];
+		*ret_next = xasprintf("%" PRId64 "_%s", last->created_at, last->id);
+	}
+}
+
+int agent_parse_limit(const char *q, int *ret)
+{
+	if (!q || !*q) {
+		*ret = 100;
+		return 0;
+	}
+	char *end = NULL;
+	long v = strtol(q, &end, 10);
+	if (*end || v < 1 || v > 100)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int agent_exit_code(const json_t *end)
+{
+	json_t *c = json_object_get(end, "exitCode");
+	int code = json_is_integer(c) ? (int)json_integer_value(c) : 0;
+	json_t *ex = json_object_get(end, "exited");
+	json_t *st = json_object_get(end, "status");
+	const char *s = json_is_string(st) ? json_string_value(st) : "";
+	if (json_is_true(ex) || strncmp(s, "signal: ", 8) != 0)
+		return code;
+	/* Go's ProcessState.String() names (what envd writes) */
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = {{"hangup", 1},
+		     {"interrupt", 2},
+		     {"quit", 3},
+		     {"illegal instruction", 4},
+		     {"trace/breakpoint trap", 5},
+		     {"aborted", 6},
+		     {"bus error", 7},
+		     {"floating point exception", 8},
+		     {"killed", 9},
+		     {"user defined signal 1", 10},
+		     {"segmentation fault", 11},
+		     {"user defined signal 2", 12},
+		     {"broken pipe", 13},
+		     {"alarm clock", 14},
+		     {"terminated", 15}};
+	s += 8;
+	int n = 0;
+	if (sscanf(s, "signal %d", &n) == 1 && n > 0)
+		return 128 + n;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(s, names[i].name, strlen(names[i].name)))
+			return 128 + names[i].sig;
+	return code ? code : 1;
+}

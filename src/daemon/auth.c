@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon/auth.h"
+#include "daemon/reply.h"
+
+#include "basic/cleanup.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *trim(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	while (n && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return s;
+}
+
+const char *auth_key_from_headers(const char *x_api_key, const char *authorization, size_t *ret_len)
+{
+	size_t n;
+	if (x_api_key) {
+		const char *k = trim(x_api_key, &n);
+		if (n) {
+			*ret_len = n;
+			return k;
+		}
+	}
+	if (authorization) {
+		const char *a = trim(authorization, &n);
+		if (n > 7 && strncasecmp(a, "bearer", 6) == 0 && (a[6] == ' ' || a[6] == '\t')) {
+			const char *k = trim(a + 7, &n);
+			/* trim() measured from k to the end of the header, already right-trimmed */
+			if (n) {
+				*ret_len = n;
+				return k;
+			}
+		}
+	}
+	return NULL;
+}
+
+bool auth_key_well_formed(const char *s, size_t n)
+{
+	if (n != STORE_KEY_LEN || strncmp(s, "e2b_", 4) != 0)
+		return false;
+	for (size_t i = 4; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int auth_check(struct store *st, struct http_req *req, char **ret_key_id)
+{
+	size_t n = 0;
+	const char *k = auth_key_from_headers(http_req_header(req, "X-API-Key"),
+					      http_req_header(req, "Authorization"), &n);
+	if (!k) {
+		reply_error(req, 401, "missing API key: send header X-API-Key: e2b_<40 hex>");
+		return -EACCES;
+	}
+	if (!auth_key_well_formed(k, n)) {
+		reply_error(req, 401, "invalid API key: expected e2b_ followed by 40 hex digits");
+		return -EACCES;
+	}
+	cleanup_free char *key = xstrndup(k, n);
+	struct wr_err err = {0};
+	int r = store_key_verify(st, key, ret_key_id, &err);
+	explicit_bzero(key, n);
+	if (r == -EACCES) {
+		reply_error(req, 401, "invalid API key");
+		return r;
+	}
+	if (r < 0) {
+		log_error("auth: %s", wr_err_msg(&err));
+		reply_error(req, 500, "cannot check the API key: %s", wr_err_msg(&err));
+		return r;
+	}
+	return 0;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon/proxy-route.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > PROXY_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	return true;
+}
+
+static int parse_port(const char *s, size_t n)
+{
+	if (n == 0 || n > 5)
+		return -1;
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 65535 ? v : -1;
+}
+
+int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, const char *domain,
+		struct proxy_target *ret, struct wr_err *err)
+{
+	if (hdr_id && *hdr_id) {
+		size_t n = strlen(hdr_id);
+		if (!id_ok(hdr_id, n))
+			return wr_err_set(err, EINVAL, "invalid E2b-Sandbox-Id header");
+		int port = PROXY_ENVD_PORT;
+		if (hdr_port && *hdr_port) {
+			port = parse_port(hdr_port, strlen(hdr_port));
+			if (port < 0)
+				return wr_err_set(err, EINVAL, "invalid E2b-Sandbox-Port header");
+		}
+		memcpy(ret->id, hdr_id, n + 1);
+		ret->port = port;
+		return 0;
+	}
+	if (!host || !*host)
+		return wr_err_set(
+			err, ENOENT,
+			"no sandbox given: send E2b-Sandbox-Id or use Host <port>-<id>.<domain>");
+	/* strip the listen port; IPv6 literals never name a sandbox */
+	if (*host == '[')
+		return wr_err_set(err, ENOENT, "no sandbox given: send the E2b-Sandbox-Id header");
+	size_t hl = strcspn(host, ":");
+	size_t l1 = strcspn(host, ".");
+	if (l1 >= hl)
+		return wr_err_set(err, ENOENT, "no sandbox given: send the E2b-Sandbox-Id header");
+	const char *dash = memchr(host, '-', l1);
+	int port = dash ? parse_port(host, (size_t)(dash - host)) : -1;
+	if (port < 0)
+		return wr_err_set(
+			err, ENOENT,
+			"no sandbox given: send E2b-Sandbox-Id or use Host <port>-<id>.<domain>");
+	if (domain && *domain) {
+		size_t dl = strlen(domain), rest = hl - l1 - 1;
+		if (rest != dl || strncasecmp(host + l1 + 1, domain, dl) != 0)
+			return wr_err_set(err, ENOENT, "host is not under the sandbox domain %s",
+					  domain);
+	}
+	size_t idl = l1 - (size_t)(dash - host) - 1;
+	if (!id_ok(dash + 1, idl))
+		return wr_err_set(err, EINVAL, "invalid sandbox id in the Host header");
+	memcpy(ret->id, dash + 1, idl);
+	ret->id[idl] = '\0';
+	ret->port = port;
+	return 0;
+}
+
+bool proxy_path_host_only(int port, const char *path)
+{
+	static const char *const internal[] = {"/init",	    "/upgrade", "/freeze",  "/unfreeze",
+					       "/fsfreeze", "/fsthaw",	"/collapse"};
+	if (port != PROXY_ENVD_PORT)
+		return false;
+	/* collapse "//init" and "/init/" the way a lenient router would */
+	while (path[0] == '/' && path[1] == '/')
+		path++;
+	for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
+		size_t n = strlen(internal[i]);
+		if (strncasecmp(path, internal[i], n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/' || path[n] == '?'))
+			return true;
+	}
+	return false;
+}
+
+bool proxy_header_dropped(const char *name, bool upgrade)
+{
+	static const char *const hop[] = {
+		"Connection",	       "Upgrade", "Keep-Alive", "Proxy-Connection",
+		"Proxy-Authorization", "TE",	  "Trailer",	"Transfer-Encoding",
+		"Content-Length"};
+	if (strcasecmp(name, "E2b-Sandbox-Id") == 0 || strcasecmp(name, "E2b-Sandbox-Port") == 0)
+		return true;
+	/* an upgraded connection is relayed byte for byte: the handshake stays intact */
+	if (upgrade)
+		return false;
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return true;
+	return false;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Where a request on the sandbox-traffic port goes (e2b.md §1.2/§1.3):
+ *   - headers `E2b-Sandbox-Id` (+ `E2b-Sandbox-Port`, default envd's 49983) — what the SDKs send
+ *     on every envd request when E2B_SANDBOX_URL is set, whatever the Host is;
+ *   - else the Host `<port>-<id>.<domain>[:listen-port]` (the first label split at its first
+ *     '-', so ids may themselves contain '-', e.g. "cl-abc").
+ * Pure functions, unit-tested.
+ */
+#include "basic/err.h"
+
+#include <stdbool.h>
+
+#define PROXY_ID_MAX 64
+#define PROXY_ENVD_PORT 49983
+
+struct proxy_target {
+	char id[PROXY_ID_MAX + 1];
+	int port;
+};
+
+/* domain: when non-NULL and non-empty, a Host must end in ".<domain>" to be routed by name.
+ * -EINVAL (bad header values), -ENOENT (nothing says which sandbox), with a message. */
+int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, const char *domain,
+		struct proxy_target *ret, struct wr_err *err);
+
+/* envd routes only the host may call (POST /init and the pause/upgrade hooks). */
+bool proxy_path_host_only(int port, const char *path);
+
+/* Request headers not forwarded upstream: hop-by-hop ones, the framing we redo, and the
+ * routing headers themselves. */
+bool proxy_header_dropped(const char *name, bool upgrade);

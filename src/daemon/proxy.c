@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sandbox-traffic port (default 127.0.0.1:3002): what E2B_SANDBOX_URL points at.
+ *
+ * Design: each request is forwarded on its own, on a fresh upstream connection made by
+ * runtime_connect() inside the sandbox's namespace.  The request head is rewritten (routing and
+ * hop-by-hop headers dropped, `Connection: close` upstream), the body is copied as it arrives,
+ * and the response is relayed as it arrives (its Content-Length kept, else chunked).  The client
+ * connection itself stays ours, so keep-alive works and consecutive requests on one connection
+ * may go to different sandboxes, which the SDK's pooled connections do.  Nothing is buffered
+ * beyond one 64 KiB chunk, so exec streams and large files flow through.
+ *
+ * Upgrades (WebSocket on user ports) cannot be relayed per message: the client socket is taken
+ * over and bytes are copied both ways until both sides are done.
+ */
+#include "daemon/agent.h"
+#include "daemon/proxy-route.h"
+#include "daemon/reply.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHUNK 65536
+
+/* Upstream socket for the target; answers 404/409/502 itself. */
+static int upstream(struct agent *a, struct http_req *req, const struct proxy_target *t,
+		    int *ret_fd)
+{
+	struct wr_err err = {0};
+	int r = runtime_connect(a->rt, t->id, (uint16_t)t->port, 5000, ret_fd, &err);
+	if (r == -EBUSY && atomic_load(&a->resume_on_traffic)) {
+		struct runtime_info info = {0};
+		if (runtime_get(a->rt, t->id, &info, NULL) == 0) {
+			bool paused = info.state == STORE_SB_PAUSED;
+			runtime_info_done(&info);
+			if (paused) {
+				log_info("proxy: resuming %s on traffic", t->id);
+				r = runtime_resume(a->rt, t->id, 0, &err);
+				if (r == 0)
+					r = runtime_connect(a->rt, t->id, (uint16_t)t->port, 5000,
+							    ret_fd, &err);
+			}
+		}
+	}
+	if (r == -ENOENT || r == -EINVAL)
+		reply_error(req, 404, "sandbox %s not found", t->id);
+	else if (r == -EBUSY)
+		reply_error(req, 409,
+			    "sandbox %s is not running (paused sandboxes must be resumed)", t->id);
+	else if (r < 0)
+		reply_error(req, 502, "cannot reach port %d in sandbox %s: %s", t->port, t->id,
+			    wr_err_msg(&err));
+	return r;
+}
+
+static char *build_head(struct http_req *req, bool upgrade, int64_t clen)
+{
+	size_t cap = 512 + strlen(http_req_target(req));
+	size_t nh = http_req_header_count(req);
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_req_header_at(req, i, &n, &v);
+		cap += strlen(n) + strlen(v) + 4;
+	}
+	char *h = xmalloc(cap);
+	size_t o = (size_t)snprintf(h, cap, "%s %s HTTP/1.1\r\n", http_req_method(req),
+				    http_req_target(req));
+	bool has_host = false;
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_req_header_at(req, i, &n, &v);
+		if (proxy_header_dropped(n, upgrade) || (!upgrade && !strcasecmp(n, "Expect")))
+			continue;
+		if (!strcasecmp(n, "Host"))
+			has_host = true;
+		o += (size_t)snprintf(h + o, cap - o, "%s: %s\r\n", n, v);
+	}
+	if (!has_host)
+		o += (size_t)snprintf(h + o, cap - o, "Host: localhost\r\n");
+	if (!upgrade) {
+		if (clen < 0)
+			o += (size_t)snprintf(h + o, cap - o, "Transfer-Encoding: chunked\r\n");
+		else if (clen > 0 || !strcmp(http_req_method(req), "POST") ||
+			 !strcmp(http_req_method(req), "PUT") ||
+			 !strcmp(http_req_method(req), "PATCH"))
+			o += (size_t)snprintf(h + o, cap - o, "Content-Length: %" PRId64 "\r\n",
+					      clen);
+		o += (size_t)snprintf(h + o, cap - o, "Connection: close\r\n");
+	}
+	snprintf(h + o, cap - o, "\r\n");
+	return h;
+}
+
+/* Copy bytes both ways until both directions have ended. */
+static void relay(int a, int b, struct http_server *srv)
+{
+	bool open_ab = true, open_ba = true;
+	char buf[CHUNK];
+	while (open_ab || open_ba) {
+		struct pollfd pf[2] = {{.fd = open_ab ? a : -1, .events = POLLIN},
+				       {.fd = open_ba ? b : -1, .events = POLLIN}};
+		int r = poll(pf, 2, 1000);
+		if (r < 0 && errno != EINTR)
+			return;
+		if (http_server_stopping(srv))
+			return;
+		for (int i = 0; i < 2; i++) {
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			int from = i ? b : a, to = i ? a : b;
+			ssize_t n = read(from, buf, sizeof(buf));
+			if (n > 0 && write_full(to, buf, (size_t)n) == 0)
+				continue;
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n < 0 || (n > 0)) /* error, or the peer stopped reading */
+				return;
+			shutdown(to, SHUT_WR);
+			if (i)
+				open_ba = false;
+			else
+				open_ab = false;
+		}
+	}
+}
+
+static void proxy_upgrade(struct agent *a, struct http_req *req, const struct proxy_target *t)
+{
+	int up = -1;
+	if (upstream(a, req, t, &up) < 0)
+		return;
+	cleanup_close int ufd = up;
+	cleanup_free char *head = build_head(req, true, 0);
+	int cfd = -1;
+	cleanup_free char *pre = NULL;
+	size_t pre_len = 0;
+	if (http_req_take_socket(req, &cfd, &pre, &pre_len) < 0) {
+		reply_error(req, 500, "cannot take over the connection");
+		return;
+	}
+	cleanup_close int client = cfd;
+	if (write_full(ufd, head, strlen(head)) < 0 ||
+	    (pre_len && write_full(ufd, pre, pre_len) < 0))
+		return;
+	log_debug("proxy: upgraded connection to %s:%d", t->id, t->port);
+	relay(client, ufd, http_req_server(req));
+}
+
+static int send_chunk(int fd, const void *d, size_t n)
+{
+	char pre[24];
+	int pn = snprintf(pre, sizeof(pre), "%zx\r\n", n);
+	int r = write_full(fd, pre, (size_t)pn);
+	if (r >= 0)
+		r = write_full(fd, d, n);
+	if (r >= 0)
+		r = write_full(fd, "\r\n", 2);
+	return r;
+}
+
+static bool resp_header_dropped(const char *n)
+{
+	static const char *const drop[] = {"Connection",     "Keep-Alive", "Transfer-Encoding",
+					   "Content-Length", "Date",	   "Proxy-Connection",
+					   "Trailer",	     "Upgrade",	   "Server"};
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (!strcasecmp(n, drop[i]))
+			return true;
+	return false;
+}
+
+static void proxy_forward(struct agent *a, struct http_req *req, const struct proxy_target *t)
+{
+	int64_t clen = http_req_content_length(req);
+	http_req_set_body_limit(req, 0);
+	int up = -1;
+	if (upstream(a, req, t, &up) < 0) {
+		if (clen != 0)
+			http_resp_close_after(req); /* the unread body may be huge */
+		return;
+	}
+	struct http_client *c = http_client_new(up, true);
+	cleanup_free char *head = build_head(req, false, clen);
+	int r = write_full(up, head, strlen(head));
+	char *buf = xmalloc(CHUNK);
+	/* request body, as it arrives */
+	while (r >= 0 && clen != 0) {
+		ssize_t n = http_req_read(req, buf, CHUNK);
+		if (n < 0) {
+			free(buf);
+			http_client_free(c);
+			http_resp_close_after(req);
+			reply_error(req, 400, "cannot read the request body: %s",
+				    strerror((int)-n));
+			return;
+		}
+		if (n == 0)
+			break;
+		r = clen < 0 ? send_chunk(up, buf, (size_t)n) : write_full(up, buf, (size_t)n);
+	}
+	if (r >= 0 && clen < 0)
+		r = write_full(up, "0\r\n\r\n", 5);
+	struct wr_err err = {0};
+	bool head_only = !strcmp(http_req_method(req), "HEAD");
+	/* a request head in flight to a busy service may take a while; bodies are polled below */
+	http_client_set_timeout(c, 300000);
+	if (r >= 0)
+		r = http_client_read_head(c, head_only, &err);
+	else
+		wr_err_errno(&err, -r, "send request");
+	if (r < 0) {
+		free(buf);
+		http_client_free(c);
+		http_resp_close_after(req);
+		reply_error(req, 502, "port %d of sandbox %s: %s", t->port, t->id,
+			    wr_err_msg(&err));
+		return;
+	}
+	size_t nh = http_client_header_count(c);
+	const char *ctype = NULL;
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_client_header_at(c, i, &n, &v);
+		if (!strcasecmp(n, "Content-Type"))
+			ctype = v;
+		else if (!resp_header_dropped(n))
+			http_resp_header(req, n, v);
+	}
+	int status = http_client_status(c);
+	int64_t rlen = http_client_content_length(c);
+	bool bodyless = head_only || status == 204 || status == 304 || status / 100 == 1;
+	if (http_resp_begin(req, status, ctype,
+			    bodyless	? 0
+			    : rlen >= 0 ? rlen
+					: HTTP_CHUNKED) < 0) {
+		free(buf);
+		http_client_free(c);
+		return;
+	}
+	http_client_set_timeout(c, 1000);
+	while (!bodyless) {
+		ssize_t n = http_client_read(c, buf, CHUNK);
+		if (n == -ETIMEDOUT) {
+			if (http_server_stopping(http_req_server(req))) {
+				http_resp_close_after(req);
+				break;
+			}
+			continue;
+		}
+		if (n < 0) {
+			/* the upstream broke mid-body: the client must not reuse a short answer */
+			log_debug("proxy %s:%d: %s", t->id, t->port, strerror((int)-n));
+			http_resp_close_after(req);
+			break;
+		}
+		if (n == 0 || http_resp_write(req, buf, (size_t)n) < 0)
+			break;
+	}
+	free(buf);
+	http_client_free(c);
+	http_resp_end(req);
+}
+
+void proxy_handle(struct http_req *req, void *userdata)
+{
+	struct agent *a = userdata;
+	struct proxy_target t;
+	struct wr_err err = {0};
+	int r = proxy_route(http_req_header(req, "Host"), http_req_header(req, "E2b-Sandbox-Id"),
+			    http_req_header(req, "E2b-Sandbox-Port"), a->cfg.domain, &t, &err);
+	if (r < 0) {
+		reply_error(req, 400, "%s", wr_err_msg(&err));
+		return;
+	}
+	if (proxy_path_host_only(t.port, http_req_path(req))) {
+		reply_error(req, 403, "%s is reserved for the host", http_req_path(req));
+		return;
+	}
+	if (http_req_header(req, "Upgrade") && strcasecmp(http_req_method(req), "CONNECT") != 0)
+		proxy_upgrade(a, req, &t);
+	else
+		proxy_forward(a, req, &t);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon/view.h"
+
+#include "basic/cleanup.h"
+#include "basic/xalloc.h"
+#include "http/http.h"
+#include "http/json.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void view_rfc3339(int64_t unix_ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
+}
+
+static void set_time(json_t *o, const char *key, int64_t ms)
+{
+	char b[40];
+	view_rfc3339(ms, b, sizeof(b));
+	json_object_set_new(o, key, json_string(b));
+}
+
+static json_t *metadata_obj(const char *text)
+{
+	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
+	if (!json_is_object(m)) {
+		json_decref(m);
+		m = json_object();
+	}
+	return m;
+}
+
+json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(v->id));
+	json_object_set_new(o, "template", json_string(v->template ? v->template : ""));
+	json_object_set_new(o, "state", json_string(v->state));
+	json_object_set_new(o, "vcpus", json_integer(v->vcpus));
+	json_object_set_new(o, "memoryMB", json_integer(v->memory_mb));
+	if (v->disk_mb > 0)
+		json_object_set_new(o, "diskSizeMB", json_integer(v->disk_mb));
+	set_time(o, "startedAt", v->started_at);
+	if (v->end_at > 0)
+		set_time(o, "endAt", v->end_at);
+	else
+		json_object_set_new(o, "endAt", json_null());
+	json_object_set_new(o, "metadata", metadata_obj(v->metadata_json));
+	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
+	if (v->envd_version)
+		json_object_set_new(o, "envdVersion", json_string(v->envd_version));
+	if (with_token && v->envd_token)
+		json_object_set_new(o, "envdAccessToken", json_string(v->envd_token));
+	if (v->error)
+		json_object_set_new(o, "error", json_string(v->error));
+	return o;
+}
+
+json_t *view_e2b_sandbox(const struct sbx_view *v, bool with_token)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "sandboxID", json_string(v->id));
+	json_object_set_new(o, "templateID", json_string(v->template ? v->template : ""));
+	json_object_set_new(o, "clientID", json_string(E2B_CLIENT_ID));
+	json_object_set_new(o, "envdVersion",
+			    json_string(v->envd_version ? v->envd_version : "0.0.0"));
+	if (with_token && v->envd_token)
+		json_object_set_new(o, "envdAccessToken", json_string(v->envd_token));
+	json_object_set_new(o, "trafficAccessToken", json_null());
+	/* null: the SDK then uses E2B_SANDBOX_URL / its configured domain */
+	json_object_set_new(o, "domain", json_null());
+	return o;
+}
+
+json_t *view_e2b_detail(const struct sbx_view *v, bool with_token)
+{
+	json_t *o = view_e2b_sandbox(v, with_token);
+	/* E2B knows only these two; creating counts as running, the rest never get listed */
+	const char *st = strcmp(v->state, "paused") == 0 ? "paused" : "running";
+	json_object_set_new(o, "state", json_string(st));
+	json_object_set_new(o, "cpuCount", json_integer(v->vcpus > 0 ? v->vcpus : 1));
+	json_object_set_new(o, "memoryMB", json_integer(v->memory_mb));
+	json_object_set_new(o, "diskSizeMB", json_integer(v->disk_mb > 0 ? v->disk_mb : 0));
+	set_time(o, "startedAt", v->started_at);
+	/* endAt is required: "no expiry" is shown as far in the future */
+	set_time(o, "endAt", v->end_at > 0 ? v->end_at : INT64_C(253402300799000));
+	json_object_set_new(o, "metadata", metadata_obj(v->metadata_json));
+	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
+	json_object_set_new(o, "alias", json_string(v->template ? v->template : ""));
+	return o;
+}
+
+void create_req_done(struct create_req *c)
+{
+	free(c->template);
+	json_decref(c->env);
+	json_decref(c->metadata);
+	*c = (struct create_req){0};
+}
+
+static int str_map(const json_t *body, const char *key, json_t **ret, struct wr_err *err)
+{
+	json_t *m = json_object_get(body, key);
+	if (!m || json_is_null(m)) {
+		*ret = json_object();
+		return 0;
+	}
+	if (!json_is_object(m))
+		return wr_err_set(err, EINVAL, "%s must be an object of strings", key);
+	const char *k;
+	json_t *v;
+	json_object_foreach(m, k, v)
+	{
+		if (!json_is_string(v))
+			return wr_err_set(err, EINVAL, "%s.%s must be a string", key, k);
+		if (!*k)
+			return wr_err_set(err, EINVAL, "%s has an empty key", key);
+	}
+	*ret = json_deep_copy(m);
+	return 0;
+}
+
+static int opt_int(const json_t *body, const char *key, int64_t min, int64_t max, int64_t *ret,
+		   struct wr_err *err)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return wr_err_set(err, EINVAL, "%s must be an integer", key);
+	json_int_t i = json_integer_value(v);
+	if (i < min || i > max)
+		return wr_err_set(err, EINVAL, "%s must be between %lld and %lld", key,
+				  (long long)min, (long long)max);
+	*ret = i;
+	return 0;
+}
+
+static int opt_bool(const json_t *body, const char *key, bool *ret, struct wr_err *err)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return wr_err_set(err, EINVAL, "%s must be true or false", key);
+	*ret = json_is_true(v);
+	return 0;
+}
+
+static int opt_template(const json_t *body, const char *key, char **ret, struct wr_err *err)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return wr_err_set(err, EINVAL, "%s must be a string", key);
+	const char *s = json_string_value(v);
+	size_t n = strlen(s);
+	if (n == 0 || n > 128)
+		return wr_err_set(err, EINVAL, "%s must be 1..128 characters", key);
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("._-/:", s[i])))
+			return wr_err_set(err, EINVAL, "%s contains an invalid character", key);
+	*ret = xstrdup(s);
+	return 0;
+}
+
+#define MAX_TIMEOUT_S (INT64_C(30) * 24 * 3600)
+
+int view_parse_v1_create(const json_t *body, struct create_req *ret, struct wr_err *err)
+{
+	struct create_req c = {.timeout_s = VIEW_DEFAULT_TIMEOUT_S, .secure = true};
+	int64_t vcpus = 0, mem = 0;
+	int r;
+	if ((r = opt_template(body, "template", &c.template, err)) < 0 ||
+	    (r = opt_int(body, "vcpus", 1, 64, &vcpus, err)) < 0 ||
+	    (r = opt_int(body, "memoryMB", 128, 1024 * 1024, &mem, err)) < 0 ||
+	    (r = opt_int(body, "timeout", 0, MAX_TIMEOUT_S, &c.timeout_s, err)) < 0 ||
+	    (r = opt_bool(body, "allowInternetAccess", &c.allow_internet, err)) < 0 ||
+	    (r = str_map(body, "envVars", &c.env, err)) < 0 ||
+	    (r = str_map(body, "metadata", &c.metadata, err)) < 0) {
+		create_req_done(&c);
+		return r;
+	}
+	c.vcpus = (int)vcpus;
+	c.memory_mb = (int)mem;
+	*ret = c;
+	return 0;
+}
+
+int view_parse_e2b_create(const json_t *body, bool v2, struct create_req *ret, struct wr_err *err)
+{
+	struct create_req c = {
+		.timeout_s = VIEW_DEFAULT_TIMEOUT_S, .secure = true, .allow_internet = true};
+	int64_t vcpus = 0, mem = 0;
+	int r;
+	if ((r = opt_template(body, "templateID", &c.template, err)) < 0 ||
+	    (r = opt_int(body, "timeout", 0, MAX_TIMEOUT_S, &c.timeout_s, err)) < 0 ||
+	    (r = opt_bool(body, "allow_internet_access", &c.allow_internet, err)) < 0 ||
+	    (!v2 && (r = opt_bool(body, "secure", &c.secure, err)) < 0) ||
+	    /* not in E2B's schema, but harmless and handy: */
+	    (r = opt_int(body, "cpuCount", 1, 64, &vcpus, err)) < 0 ||
+	    (r = opt_int(body, "memoryMB", 128, 1024 * 1024, &mem, err)) < 0 ||
+	    (r = str_map(body, "envVars", &c.env, err)) < 0 ||
+	    (r = str_map(body, "metadata", &c.metadata, err)) < 0) {
+		create_req_done(&c);
+		return r;
+	}
+	c.vcpus = (int)vcpus;
+	c.memory_mb = (int)mem;
+	*ret = c;
+	return 0;
+}
+
+void view_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char *decode_again(char *s)
+{
+	char *d = NULL;
+	if (http_unescape(s, strlen(s), false, &d) < 0)
+		return s;
+	free(s);
+	return d;
+}
+
+int view_parse_metadata_query(const char *q, bool extra_decode, char ***ret, struct wr_err *err)
+{
+	size_t n = 0;
+	char **v = xcalloc(1, sizeof(char *));
+	while (q && *q) {
+		size_t len = strcspn(q, "&");
+		const char *eq = memchr(q, '=', len);
+		if (len > 0) {
+			if (!eq) {
+				view_strv_free(v);
+				return wr_err_set(err, EINVAL,
+						  "metadata filter must be k=v pairs joined by &");
+			}
+			char *k = NULL, *val = NULL;
+			if (http_unescape(q, (size_t)(eq - q), true, &k) < 0 ||
+			    http_unescape(eq + 1, len - (size_t)(eq - q) - 1, true, &val) < 0) {
+				free(k);
+				view_strv_free(v);
+				return wr_err_set(err, EINVAL, "metadata filter: bad %%-escape");
+			}
+			if (extra_decode) {
+				k = decode_again(k);
+				val = decode_again(val);
+			}
+			v = xrealloc(v, sizeof(char *) * (n + 3));
+			v[n++] = k;
+			v[n++] = val;
+			v[n] = NULL;
+		}
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	*ret = v;
+	return 0;
+}
+
+int view_parse_states(const char *q, unsigned *ret, struct wr_err *err)
+{
+	unsigned bits = 0;
+	while (q && *q) {
+		size_t len = strcspn(q, ",");
+		if (len > 0) {
+			cleanup_free char *name = xstrndup(q, len);
+			int st = store_sb_state_parse(name);
+			if (st < 0)
+				return wr_err_set(err, EINVAL, "unknown state \"%s\"", name);
+			bits |= 1u << st;
+		}
+		q += len;
+		if (*q == ',')
+			q++;
+	}
+	*ret = bits;
+	return 0;
+}
+
+/* length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	unsigned cp = c & (0x3f >> (len - 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *view_utf8_clean(const char *s, size_t n, size_t *ret_len)
+{
+	char *out = xmalloc(n * 3 + 1);
+	size_t o = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq(u + i, n - i);
+		if (l == 0) {
+			out[o++] = (char)0xef;
+			out[o++] = (char)0xbf;
+			out[o++] = (char)0xbd;
+			i++;
+			continue;
+		}
+		memcpy(out + o, u + i, l);
+		o += l;
+		i += l;
+	}
+	out[o] = '\0';
+	if (ret_len)
+		*ret_len = o;
+	return out;
+}

@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: MIT */
+/* wrenn-agent: the pure parts (routing, Host parsing, JSON shapes, auth headers, paging, config)
+ * and the API server's answers that need no sandbox (auth, 400/404/405/413, keys, openapi). */
+#include "daemon/agent.h"
+#include "daemon/auth.h"
+#include "daemon/config.h"
+#include "daemon/envdc.h"
+#include "daemon/proxy-route.h"
+#include "daemon/reply.h"
+#include "daemon/route.h"
+#include "daemon/setup.h"
+#include "daemon/view.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ routing */
+
+static void test_route_match(void **state)
+{
+	(void)state;
+	struct route_caps c;
+	assert_true(route_match("/sandboxes", "/sandboxes", &c));
+	assert_int_equal(c.n, 0);
+	assert_true(route_match("/sandboxes", "/sandboxes/", &c));
+	assert_false(route_match("/sandboxes", "/sandboxes//", &c));
+	assert_false(route_match("/sandboxes", "/sandboxesx", &c));
+	assert_true(route_match("/sandboxes/*/connect", "/sandboxes/cl-abc/connect", &c));
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.v[0], "cl-abc");
+	route_caps_done(&c);
+	assert_false(route_match("/sandboxes/*/connect", "/sandboxes//connect", &c));
+	assert_int_equal(c.n, 0);
+	assert_false(route_match("/sandboxes/*", "/sandboxes/a/b", &c));
+	assert_int_equal(c.n, 0);
+	assert_false(route_match("/sandboxes/*", "/sandboxes", &c));
+	assert_true(route_match("/v1/keys/*", "/v1/keys/k1/", &c));
+	assert_string_equal(c.v[0], "k1");
+	route_caps_done(&c);
+	assert_false(route_match("/v1/keys", "v1/keys", &c));
+}
+
+static void test_proxy_route(void **state)
+{
+	(void)state;
+	struct proxy_target t;
+	struct wr_err err = {0};
+	/* headers win, whatever the Host */
+	assert_int_equal(proxy_route("127.0.0.1:3002", "cl-abc1", NULL, NULL, &t, &err), 0);
+	assert_string_equal(t.id, "cl-abc1");
+	assert_int_equal(t.port, 49983);
+	assert_int_equal(proxy_route("49983-cl-zz.example.com", "cl-x", "8080", NULL, &t, &err), 0);
+	assert_string_equal(t.id, "cl-x");
+	assert_int_equal(t.port, 8080);
+	assert_int_equal(proxy_route(NULL, "cl-x", "0", NULL, &t, &err), -EINVAL);
+	assert_int_equal(proxy_route(NULL, "cl-x", "65536", NULL, &t, &err), -EINVAL);
+	assert_int_equal(proxy_route(NULL, "cl-x", "80a", NULL, &t, &err), -EINVAL);
+	assert_int_equal(proxy_route(NULL, "cl x", NULL, NULL, &t, &err), -EINVAL);
+	assert_int_equal(proxy_route(NULL, "cl/../x", NULL, NULL, &t, &err), -EINVAL);
+	/* Host <port>-<id>.<domain>[:port]: the id keeps its own dashes */
+	assert_int_equal(proxy_route("3000-cl-ab12.sb.local:3002", NULL, NULL, NULL, &t, &err), 0);
+	assert_string_equal(t.id, "cl-ab12");
+	assert_int_equal(t.port, 3000);
+	assert_int_equal(proxy_route("3000-cl-ab12.sb.local", NULL, NULL, "sb.local", &t, &err), 0);
+	assert_int_equal(proxy_route("3000-cl-ab12.other.local", NULL, NULL, "sb.local", &t, &err),
+			 -ENOENT);
+	assert_int_equal(proxy_route("3000-cl-ab12.xsb.local", NULL, NULL, "sb.local", &t, &err),
+			 -ENOENT);
+	/* nothing names a sandbox */
+	assert_int_equal(proxy_route("127.0.0.1:3002", NULL, NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route("localhost", NULL, NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route("[::1]:3002", NULL, NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route("abc-cl-x.d", NULL, NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route(NULL, NULL, NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route("", "", NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(proxy_route("80-.d", NULL, NULL, NULL, &t, &err), -EINVAL);
+}
+
+static void test_proxy_host_only(void **state)
+{
+	(void)state;
+	assert_true(proxy_path_host_only(49983, "/init"));
+	assert_true(proxy_path_host_only(49983, "//init"));
+	assert_true(proxy_path_host_only(49983, "/INIT/"));
+	assert_true(proxy_path_host_only(49983, "/upgrade"));
+	assert_true(proxy_path_host_only(49983, "/fsfreeze"));
+	assert_false(proxy_path_host_only(49983, "/initx"));
+	assert_false(proxy_path_host_only(49983, "/health"));
+	assert_false(proxy_path_host_only(49983, "/files"));
+	assert_false(proxy_path_host_only(49983, "/process.Process/Start"));
+	assert_false(proxy_path_host_only(8080, "/init"));
+	assert_true(proxy_header_dropped("e2b-sandbox-id", false));
+	assert_true(proxy_header_dropped("E2b-Sandbox-Port", true));
+	assert_true(proxy_header_dropped("connection", false));
+	assert_true(proxy_header_dropped("Transfer-Encoding", false));
+	assert_false(proxy_header_dropped("Connection", true));
+	assert_false(proxy_header_dropped("Upgrade", true));
+	assert_false(proxy_header_dropped("X-Access-Token", false));
+	assert_false(proxy_header_dropped("Host", false));
+}
+
+/* ------------------------------------------------------------------ auth */
+
+static void test_auth_headers(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	const char *k = auth_key_from_headers("  e2b_x  ", NULL, &n);
+	assert_non_null(k);
+	assert_int_equal(n, 5);
+	assert_memory_equal(k, "e2b_x", 5);
+	k = auth_key_from_headers(NULL, "Bearer e2b_y", &n);
+	assert_non_null(k);
+	assert_int_equal(n, 5);
+	assert_memory_equal(k, "e2b_y", 5);
+	k = auth_key_from_headers(NULL, "bearer\t e2b_z ", &n);
+	assert_non_null(k);
+	assert_memory_equal(k, "e2b_z", n);
+	k = auth_key_from_headers("e2b_a", "Bearer e2b_b", &n);
+	assert_memory_equal(k, "e2b_a", n);
+	assert_null(auth_key_from_headers(NULL, "Basic dXNlcjo=", &n));
+	assert_null(auth_key_from_headers(NULL, "Bearer ", &n));
+	assert_null(auth_key_from_headers("   ", NULL, &n));
+	assert_null(auth_key_from_headers(NULL, NULL, &n));
+	const char *good = "e2b_0123456789abcdef0123456789abcdef01234567";
+	assert_true(auth_key_well_formed(good, strlen(good)));
+	assert_false(auth_key_well_formed(good, strlen(good) - 1));
+	assert_false(auth_key_well_formed("e2b_0123456789ABCDEF0123456789abcdef01234567", 44));
+	assert_false(auth_key_well_formed("e2c_0123456789abcdef0123456789abcdef01234567", 44));
+}
+
+/* ------------------------------------------------------------------ shapes */
+
+static const struct sbx_view sample = {
+	.id = "cl-abc",
+	.template = "minimal",
+	.state = "running",
+	.vcpus = 2,
+	.memory_mb = 512,
+	.started_at = 1700000000123,
+	.end_at = 1700000300123,
+	.metadata_json = "{\"a\":\"b\"}",
+	.envd_version = "0.6.4",
+	.envd_token = "tok",
+	.allow_internet = true,
+};
+
+static void test_view_rfc3339(void **state)
+{
+	(void)state;
+	char b[40];
+	view_rfc3339(1700000000123, b, sizeof(b));
+	assert_string_equal(b, "2023-11-14T22:13:20.123Z");
+	view_rfc3339(0, b, sizeof(b));
+	assert_string_equal(b, "1970-01-01T00:00:00.000Z");
+}
+
+static void test_view_e2b(void **state)
+{
+	(void)state;
+	json_t *o = view_e2b_sandbox(&sample, true);
+	assert_string_equal(json_string_value(json_object_get(o, "sandboxID")), "cl-abc");
+	assert_string_equal(json_string_value(json_object_get(o, "templateID")), "minimal");
+	assert_string_equal(json_string_value(json_object_get(o, "clientID")), "6532622b");
+	assert_string_equal(json_string_value(json_object_get(o, "envdVersion")), "0.6.4");
+	assert_string_equal(json_string_value(json_object_get(o, "envdAccessToken")), "tok");
+	assert_true(json_is_null(json_object_get(o, "domain")));
+	json_decref(o);
+	o = view_e2b_sandbox(&sample, false);
+	assert_null(json_object_get(o, "envdAccessToken"));
+	json_decref(o);
+
+	struct sbx_view v = sample;
+	v.state = "creating";
+	v.end_at = 0;
+	v.metadata_json = "not json";
+	o = view_e2b_detail(&v, false);
+	/* every field Python's SandboxDetail parser requires */
+	const char *req[] = {"templateID", "sandboxID", "clientID",   "startedAt", "endAt",
+			     "cpuCount",   "memoryMB",	"diskSizeMB", "state",	   "envdVersion"};
+	for (size_t i = 0; i < ARRAY_SIZE(req); i++)
+		assert_non_null(json_object_get(o, req[i]));
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
+	assert_int_equal(json_integer_value(json_object_get(o, "cpuCount")), 2);
+	assert_string_equal(json_string_value(json_object_get(o, "startedAt")),
+			    "2023-11-14T22:13:20.123Z");
+	assert_string_equal(json_string_value(json_object_get(o, "endAt")),
+			    "9999-12-31T23:59:59.000Z");
+	assert_true(json_is_object(json_object_get(o, "metadata")));
+	assert_int_equal(json_object_size(json_object_get(o, "metadata")), 0);
+	json_decref(o);
+	v.state = "paused";
+	o = view_e2b_detail(&v, false);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "paused");
+	json_decref(o);
+}
+
+static void test_view_v1(void **state)
+{
+	(void)state;
+	json_t *o = view_v1_sandbox(&sample, false);
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "cl-abc");
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
+	assert_int_equal(json_integer_value(json_object_get(o, "vcpus")), 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "memoryMB")), 512);
+	assert_string_equal(json_string_value(json_object_get(o, "endAt")),
+			    "2023-11-14T22:18:20.123Z");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "metadata"), "a")),
+			    "b");
+	assert_null(json_object_get(o, "envdAccessToken"));
+	json_decref(o);
+	struct sbx_view v = sample;
+	v.end_at = 0;
+	v.error = "boom";
+	o = view_v1_sandbox(&v, true);
+	assert_true(json_is_null(json_object_get(o, "endAt")));
+	assert_string_equal(json_string_value(json_object_get(o, "error")), "boom");
+	assert_string_equal(json_string_value(json_object_get(o, "envdAccessToken")), "tok");
+	json_decref(o);
+}
+
+static json_t *js(const char *s)
+{
+	json_t *j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+static void test_parse_create(void **state)
+{
+	(void)state;
+	struct create_req c;
+	struct wr_err err = {0};
+	json_t *b = js("{\"templateID\":\"minimal\",\"timeout\":60,\"metadata\":{\"k\":\"v\"},"
+		       "\"envVars\":{\"A\":\"1\"},\"secure\":false,\"allow_internet_access\":false,"
+		       "\"autoPause\":true,\"network\":{\"x\":1},\"unknown\":[1,2]}");
+	assert_int_equal(view_parse_e2b_create(b, false, &c, &err), 0);
+	assert_string_equal(c.template, "minimal");
+	assert_int_equal(c.timeout_s, 60);
+	assert_false(c.secure);
+	assert_false(c.allow_internet);
+	assert_string_equal(json_string_value(json_object_get(c.metadata, "k")), "v");
+	assert_string_equal(json_string_value(json_object_get(c.env, "A")), "1");
+	create_req_done(&c);
+	/* v2: secure is always on */
+	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
+	assert_true(c.secure);
+	create_req_done(&c);
+	json_decref(b);
+	b = js("{}");
+	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
+	assert_null(c.template);
+	assert_int_equal(c.timeout_s, 300);
+	assert_true(c.allow_internet);
+	create_req_done(&c);
+	json_decref(b);
+	const char *bad[] = {"{\"templateID\":5}",
+			     "{\"templateID\":\"\"}",
+			     "{\"templateID\":\"a b\"}",
+			     "{\"timeout\":\"60\"}",
+			     "{\"timeout\":-1}",
+			     "{\"metadata\":{\"k\":1}}",
+			     "{\"envVars\":[\"A=1\"]}",
+			     "{\"secure\":\"yes\"}",
+			     "{\"allow_internet_access\":1}"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		b = js(bad[i]);
+		assert_int_equal(view_parse_e2b_create(b, false, &c, &err), -EINVAL);
+		json_decref(b);
+	}
+	b = js("{\"template\":\"minimal\",\"vcpus\":2,\"memoryMB\":256,\"timeout\":0,"
+	       "\"allowInternetAccess\":true}");
+	assert_int_equal(view_parse_v1_create(b, &c, &err), 0);
+	assert_int_equal(c.vcpus, 2);
+	assert_int_equal(c.memory_mb, 256);
+	assert_int_equal(c.timeout_s, 0);
+	assert_true(c.allow_internet);
+	create_req_done(&c);
+	json_decref(b);
+	const char *bad1[] = {"{\"vcpus\":0}", "{\"memoryMB\":64}", "{\"vcpus\":1.5}"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad1); i++) {
+		b = js(bad1[i]);
+		assert_int_equal(view_parse_v1_create(b, &c, &err), -EINVAL);
+		json_decref(b);
+	}
+}
+
+static void test_metadata_query(void **state)
+{
+	(void)state;
+	char **v = NULL;
+	struct wr_err err = {0};
+	assert_int_equal(view_parse_metadata_query("a=1&b=x%20y&&", false, &v, &err), 0);
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[1], "1");
+	assert_string_equal(v[2], "b");
+	assert_string_equal(v[3], "x y");
+	assert_null(v[4]);
+	view_strv_free(v);
+	/* E2B: value encoded once more before joining */
+	assert_int_equal(
+		view_parse_metadata_query("suite=latest%2520%25282.5%2529", true, &v, &err), 0);
+	assert_string_equal(v[1], "latest (2.5)");
+	view_strv_free(v);
+	assert_int_equal(view_parse_metadata_query("", false, &v, &err), 0);
+	assert_null(v[0]);
+	view_strv_free(v);
+	assert_int_equal(view_parse_metadata_query("novalue", false, &v, &err), -EINVAL);
+	assert_int_equal(view_parse_metadata_query("a=%zz", false, &v, &err), -EINVAL);
+	unsigned bits = 0;
+	assert_int_equal(view_parse_states("running,paused", &bits, &err), 0);
+	assert_int_equal(bits, (1u << STORE_SB_RUNNING) | (1u << STORE_SB_PAUSED));
+	assert_int_equal(view_parse_states("running,bogus", &bits, &err), -EINVAL);
+}
+
+static void test_utf8_clean(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	cleanup_free char *a = view_utf8_clean("h\xc3\xa9llo", 6, &n);
+	assert_string_equal(a, "h\xc3\xa9llo");
+	cleanup_free char *b = view_utf8_clean("a\xff"
+					       "b\xc3",
+					       4, &n);
+	assert_string_equal(b, "a\xef\xbf\xbd"
+			       "b\xef\xbf\xbd");
+	cleanup_free char *c = view_utf8_clean("\xed\xa0\x80", 3, &n); /* surrogate */
+	assert_int_equal(n, 9);
+	cleanup_free char *d = view_utf8_clean("x\0y", 3, &n);
+	assert_int_equal(n, 3);
+}
+
+/* ------------------------------------------------------------------ paging, exit codes */
+
+static void test_paging(void **state)
+{
+	(void)state;
+	struct runtime_info rows[5] = {0};
+	for (int i = 0; i < 5; i++) {
+		snprintf(rows[i].id, sizeof(rows[i].id), "cl-%d", i);
+		rows[i].created_at = 1000 - i * 10; /* newest first */
+	}
+	size_t s, c;
+	char *next = NULL;
+	agent_page(rows, 5, NULL, 2, &s, &c, &next);
+	assert_int_equal(s, 0);
+	assert_int_equal(c, 2);
+	assert_string_equal(next, "990_cl-1");
+	char *n2 = NULL;
+	agent_page(rows, 5, next, 2, &s, &c, &n2);
+	assert_int_equal(s, 2);
+	assert_int_equal(c, 2);
+	assert_string_equal(n2, "970_cl-3");
+	free(next);
+	agent_page(rows, 5, n2, 2, &s, &c, &next);
+	assert_int_equal(s, 4);
+	assert_int_equal(c, 1);
+	assert_null(next);
+	free(n2);
+	/* the cursor's row is gone: continue with older rows */
+	agent_page(rows, 5, "975_cl-gone", 100, &s, &c, &next);
+	assert_int_equal(s, 3);
+	assert_int_equal(c, 2);
+	assert_null(next);
+	agent_page(rows, 5, "garbage", 100, &s, &c, &next);
+	assert_int_equal(s + c, 5);
+	agent_page(rows, 0, NULL, 100, &s, &c, &next);
+	assert_int_equal(c, 0);
+	assert_null(next);
+	int l = 0;
+	assert_int_equal(agent_parse_limit(NULL, &l), 0);
+	assert_int_equal(l, 100);
+	assert_int_equal(agent_parse_limit("7", &l), 0);
+	assert_int_equal(l, 7);
+	assert_int_equal(agent_parse_limit("0", &l), -EINVAL);
+	assert_int_equal(agent_parse_limit("101", &l), -EINVAL);
+	assert_int_equal(agent_parse_limit("1x", &l), -EINVAL);
+}
+
+static void test_exit_code(void **state)
+{
+	(void)state;
+	json_t *e = js("{\"exited\":true,\"status\":\"exit status 0\"}");
+	assert_int_equal(agent_exit_code(e), 0);
+	json_decref(e);
+	e = js("{\"exitCode\":3,\"exited\":true,\"status\":\"exit status 3\"}");
+	assert_int_equal(agent_exit_code(e), 3);
+	json_decref(e);
+	e = js("{\"exitCode\":-1,\"status\":\"signal: killed\"}");
+	assert_int_equal(agent_exit_code(e), 137);
+	json_decref(e);
+	e = js("{\"exitCode\":-1,\"status\":\"signal: terminated\"}");
+	assert_int_equal(agent_exit_code(e), 143);
+	json_decref(e);
+	e = js("{\"status\":\"signal: signal 40\"}");
+	assert_int_equal(agent_exit_code(e), 168);
+	json_decref(e);
+	assert_int_equal(envdc_errno_for_code("not_found"), -ENOENT);
+	assert_int_equal(envdc_errno_for_code("already_exists"), -EEXIST);
+	assert_int_equal(envdc_errno_for_code("unauthenticated"), -EACCES);
+	assert_int_equal(envdc_errno_for_code("weird"), -EIO);
+	assert_int_equal(reply_status_for_errno(-ENOENT), 404);
+	assert_int_equal(reply_status_for_errno(-EBUSY), 409);
+	assert_int_equal(reply_status_for_errno(-EFBIG), 413);
+	assert_int_equal(reply_status_for_errno(-ENOSPC), 507);
+	assert_int_equal(reply_status_for_errno(-EIO), 500);
+}
+
+static void test_entry(void **state)
+{
+	(void)state;
+	json_t *e = js("{\"name\":\"f\",\"path\":\"/tmp/f\",\"type\":\"FILE_TYPE_FILE\","
+		       "\"size\":\"123\",\"mode\":33188,\"permissions\":\"-rw-r--r--\","
+		       "\"owner\":\"user\",\"modifiedTime\":\"2024-01-01T00:00:00Z\"}");
+	json_t *o = v1_entry_from_envd(e);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "file");
+	assert_int_equal(json_integer_value(json_object_get(o, "size")), 123);
+	assert_int_equal(json_integer_value(json_object_get(o, "mode")), 0644);
+	assert_string_equal(json_string_value(json_object_get(o, "owner")), "user");
+	json_decref(o);
+	json_decref(e);
+	e = js("{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\"}");
+	o = v1_entry_from_envd(e);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "dir");
+	json_decref(o);
+	json_decref(e);
+}
+
+/* ------------------------------------------------------------------ config */
+
+static void test_config(void **state)
+{
+	(void)state;
+	struct agent_config c;
+	agent_config_init(&c);
+	struct wr_err err = {0};
+	assert_string_equal(c.data_dir, "/var/lib/wrenn");
+	assert_string_equal(c.api_listen, "127.0.0.1:3000");
+	assert_string_equal(c.proxy_listen, "127.0.0.1:3002");
+	assert_int_equal(agent_config_parse_text(&c,
+						 "# comment\n"
+						 "data_dir = /srv/w   # trailing\n"
+						 "\n  log_level=debug\n"
+						 "domain = \"sb.local\"\n"
+						 "max_sandboxes = 8\n"
+						 "resume_on_traffic = yes\n"
+						 "unix_socket =\n",
+						 "t.conf", &err),
+			 0);
+	assert_string_equal(c.data_dir, "/srv/w");
+	assert_string_equal(c.log_level, "debug");
+	assert_string_equal(c.domain, "sb.local");
+	assert_int_equal(c.max_sandboxes, 8);
+	assert_true(c.resume_on_traffic);
+	assert_null(c.unix_socket);
+	assert_int_equal(agent_config_parse_text(&c, "bogus = 1\n", "t.conf", &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "t.conf:1"));
+	assert_int_equal(agent_config_parse_text(&c, "a\nno equals\n", "t.conf", &err), -EINVAL);
+	assert_int_equal(agent_config_set(&c, "log_level", "loud", &err), -EINVAL);
+	assert_int_equal(agent_config_set(&c, "max_sandboxes", "-1", &err), -EINVAL);
+	assert_int_equal(agent_config_set(&c, "keep_sandboxes", "maybe", &err), -EINVAL);
+	agent_config_done(&c);
+
+	setenv("WRENN_PROXY_LISTEN", "127.0.0.1:4002", 1);
+	char *argv[] = {"wrenn-agent",	    "--data-dir=/tmp/x", "--api-listen", "127.0.0.1:4000",
+			"--keep-sandboxes", "--log-level",	 "warn",	 NULL};
+	assert_int_equal(agent_config_load(&c, 7, argv, &err), 0);
+	assert_string_equal(c.data_dir, "/tmp/x");
+	assert_string_equal(c.api_listen, "127.0.0.1:4000");
+	assert_string_equal(c.proxy_listen, "127.0.0.1:4002");
+	assert_true(c.keep_sandboxes);
+	assert_string_equal(c.log_level, "warn");
+	agent_config_done(&c);
+	unsetenv("WRENN_PROXY_LISTEN");
+	char *bad[] = {"wrenn-agent", "--no-such-flag=1", NULL};
+	assert_int_equal(agent_config_load(&c, 2, bad, &err), -EINVAL);
+	agent_config_done(&c);
+	char *pos[] = {"wrenn-agent", "positional", NULL};
+	assert_int_equal(agent_config_load(&c, 2, pos, &err), -EINVAL);
+	agent_config_done(&c);
+}
+
+/* ------------------------------------------------------------------ the API server, no runtime */
+
+struct srvfix {
+	char dir[64];
+	struct agent a;
+	struct http_server *srv;
+	int lfd, port;
+	pthread_t th;
+	char *key;
+};
+
+static void *run_srv(void *arg)
+{
+	struct srvfix *f = arg;
+	http_server_run(f->srv, f->lfd);
+	return NULL;
+}
+
+static int srv_setup(void **state)
+{
+	struct srvfix *f = xcalloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-daemon-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	agent_config_init(&f->a.cfg);
+	free(f->a.cfg.data_dir);
+	f->a.cfg.data_dir = xstrdup(f->dir);
+	cleanup_free char *db = xasprintf("%s/wrenn.db", f->dir);
+	struct wr_err err = {0};
+	assert_int_equal(store_open(db, &f->a.st, &err), 0);
+	FILE *out = tmpfile();
+	assert_int_equal(setup_admin_key(&f->a.cfg, f->a.st, out, &err), 1);
+	/* printed once, and saved 0600 */
+	rewind(out);
+	char line[256] = "", keyline[128] = "";
+	assert_non_null(fgets(line, sizeof(line), out));
+	assert_non_null(fgets(keyline, sizeof(keyline), out));
+	fclose(out);
+	cleanup_free char *kp = xasprintf("%s/admin-key", f->dir);
+	assert_int_equal(read_file(kp, 4096, &f->key, NULL), 0);
+	assert_string_equal(f->key, keyline);
+	f->key[strcspn(f->key, "\n")] = '\0';
+	assert_true(auth_key_well_formed(f->key, strlen(f->key)));
+	struct stat st;
+	assert_int_equal(stat(kp, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	out = tmpfile();
+	assert_int_equal(setup_admin_key(&f->a.cfg, f->a.st, out, &err), 0);
+	assert_int_equal(ftell(out), 0);
+	fclose(out);
+
+	assert_int_equal(http_listen_tcp("127.0.0.1:0", &f->lfd, &f->port, &err), 0);
+	f->srv = http_server_new(NULL, api_handle, &f->a);
+	assert_int_equal(pthread_create(&f->th, NULL, run_srv, f), 0);
+	*state = f;
+	return 0;
+}
+
+static int srv_teardown(void **state)
+{
+	struct srvfix *f = *state;
+	http_server_stop(f->srv, 1000);
+	pthread_join(f->th, NULL);
+	http_server_free(f->srv);
+	close(f->lfd);
+	store_close(f->a.st);
+	agent_config_done(&f->a.cfg);
+	rm_rf(f->dir);
+	free(f->key);
+	free(f);
+	return 0;
+}
+
+/* One request on a fresh connection; returns the status, *ret_body the body. */
+static int req(struct srvfix *f, const char *method, const char *target, const char *key,
+	       const char *body, size_t body_len, char **ret_body)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct http_client *c = http_client_new(fd, true);
+	cleanup_free char *h = key ? xasprintf("X-API-Key: %s", key) : NULL;
+	const char *hdrs[] = {h, NULL};
+	struct http_creq rq = {.method = method,
+			       .target = target,
+			       .headers = h ? hdrs : NULL,
+			       .content_type = body ? "application/json" : NULL,
+			       .body = body,
+			       .body_len = body ? body_len : 0};
+	int status = 0;
+	struct wr_err err = {0};
+	char *b = NULL;
+	assert_int_equal(http_client_do(c, &rq, 1 << 20, &status, &b, NULL, &err), 0);
+	http_client_free(c);
+	if (ret_body)
+		*ret_body = b;
+	else
+		free(b);
+	return status;
+}
+
+static void check_error_body(const char *body, int status)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "code")), status);
+	assert_true(json_is_string(json_object_get(j, "message")));
+	json_decref(j);
+}
+
+static void test_api_errors(void **state)
+{
+	struct srvfix *f = *state;
+	char *b = NULL;
+	assert_int_equal(req(f, "GET", "/health", NULL, NULL, 0, &b), 200);
+	assert_non_null(strstr(b, "\"ok\""));
+	free(b);
+	assert_int_equal(req(f, "GET", "/openapi.yaml", NULL, NULL, 0, &b), 200);
+	assert_int_equal(strncmp(b, "openapi: 3", 10), 0);
+	free(b);
+	/* auth */
+	assert_int_equal(req(f, "GET", "/v1/sandboxes", NULL, NULL, 0, &b), 401);
+	check_error_body(b, 401);
+	free(b);
+	assert_int_equal(req(f, "GET", "/v2/sandboxes",
+			     "e2b_0000000000000000000000000000000000000000", NULL, 0, &b),
+			 401);
+	check_error_body(b, 401);
+	free(b);
+	assert_int_equal(req(f, "GET", "/sandboxes", "nonsense", NULL, 0, NULL), 401);
+	/* routing */
+	assert_int_equal(req(f, "GET", "/v1/nothing", f->key, NULL, 0, &b), 404);
+	check_error_body(b, 404);
+	free(b);
+	assert_int_equal(req(f, "PATCH", "/v1/sandboxes", f->key, NULL, 0, &b), 405);
+	check_error_body(b, 405);
+	free(b);
+	/* bodies are checked before anything touches a sandbox */
+	assert_int_equal(req(f, "POST", "/v1/sandboxes", f->key, "{bad", 4, &b), 400);
+	check_error_body(b, 400);
+	assert_non_null(strstr(b, "invalid JSON"));
+	free(b);
+	assert_int_equal(req(f, "POST", "/v1/sandboxes", f->key, "[1]", 3, NULL), 400);
+	assert_int_equal(req(f, "POST", "/v1/sandboxes", f->key, "", 0, NULL), 400);
+	assert_int_equal(req(f, "POST", "/v1/sandboxes", f->key, "{\"vcpus\":\"x\"}", 13, NULL),
+			 400);
+	assert_int_equal(req(f, "POST", "/sandboxes", f->key, "{\"templateID\":7}", 16, NULL), 400);
+	assert_int_equal(req(f, "POST", "/v2/sandboxes", f->key, "{", 1, NULL), 400);
+	size_t big = REPLY_MAX_JSON_BODY + 10;
+	cleanup_free char *huge = xmalloc(big);
+	memset(huge, ' ', big);
+	assert_int_equal(req(f, "POST", "/v2/sandboxes", f->key, huge, big, &b), 413);
+	check_error_body(b, 413);
+	free(b);
+	assert_int_equal(
+		req(f, "POST", "/sandboxes/cl-x/timeout", f->key, "{\"timeout\":-5}", 14, NULL),
+		400);
+	assert_int_equal(
+		req(f, "POST", "/v1/sandboxes/cl-x/exec", f->key, "{\"cmd\":[]}", 10, NULL), 400);
+	assert_int_equal(req(f, "POST", "/v1/sandboxes/cl-x/pty", f->key, NULL, 0, NULL), 400);
+}
+
+static void test_api_keys(void **state)
+{
+	struct srvfix *f = *state;
+	char *b = NULL;
+	assert_int_equal(req(f, "POST", "/v1/keys", f->key, "{\"name\":\"ci\"}", 13, &b), 201);
+	json_t *k = json_loads(b, 0, NULL);
+	free(b);
+	const char *plain = json_string_value(json_object_get(k, "key"));
+	assert_non_null(plain);
+	assert_true(auth_key_well_formed(plain, strlen(plain)));
+	assert_string_equal(json_string_value(json_object_get(k, "name")), "ci");
+	/* the new key works */
+	assert_int_equal(req(f, "GET", "/v1/keys", plain, NULL, 0, &b), 200);
+	assert_non_null(strstr(b, "\"ci\""));
+	assert_null(strstr(b, plain));
+	free(b);
+	cleanup_free char *path =
+		xasprintf("/v1/keys/%s", json_string_value(json_object_get(k, "id")));
+	assert_int_equal(req(f, "DELETE", path, f->key, NULL, 0, NULL), 204);
+	assert_int_equal(req(f, "DELETE", path, f->key, NULL, 0, NULL), 404);
+	/* revoked */
+	assert_int_equal(req(f, "GET", "/v1/keys", plain, NULL, 0, NULL), 401);
+	json_decref(k);
+	assert_int_equal(req(f, "POST", "/v1/keys", f->key, "{\"name\":5}", 10, NULL), 400);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_match),
+		cmocka_unit_test(test_proxy_route),
+		cmocka_unit_test(test_proxy_host_only),
+		cmocka_unit_test(test_auth_headers),
+		cmocka_unit_test(test_view_rfc3339),
+		cmocka_unit_test(test_view_e2b),
+		cmocka_unit_test(test_view_v1),
+		cmocka_unit_test(test_parse_create),
+		cmocka_unit_test(test_metadata_query),
+		cmocka_unit_test(test_utf8_clean),
+		cmocka_unit_test(test_paging),
+		cmocka_unit_test(test_exit_code),
+		cmocka_unit_test(test_entry),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test_setup_teardown(test_api_errors, srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_api_keys, srv_setup, srv_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
