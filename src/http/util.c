@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,32 +159,36 @@ int http_listen_tcp(const char *addr, int *ret_fd, int *ret_port, struct wr_err 
 	long pn = strtol(port, &end, 10);
 	if (!*port || *end || pn < 0 || pn > 65535)
 		return wr_err_set(err, EINVAL, "listen address %s: bad port", addr);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	int g = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
-	if (g != 0)
-		return wr_err_set(err, EINVAL, "listen address %s: %s", addr, gai_strerror(g));
-	cleanup_close int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		int e = errno;
-		freeaddrinfo(ai);
-		return wr_err_errno(err, e, "socket");
+	/* Numeric addresses only (inet_pton): no resolver, so static binaries
+	 * need no NSS. */
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (!*host || inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)pn);
+		if (!*host)
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+		sl = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)pn);
+		sl = sizeof(*a6);
+	} else {
+		return wr_err_set(err, EINVAL, "listen address %s: not a numeric IP", addr);
 	}
+	cleanup_close int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "socket");
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		int e = errno;
-		freeaddrinfo(ai);
-		return wr_err_errno(err, e, "bind %s", addr);
-	}
-	freeaddrinfo(ai);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		return wr_err_errno(err, errno, "bind %s", addr);
 	if (listen(fd, 512) < 0)
 		return wr_err_errno(err, errno, "listen %s", addr);
 	if (ret_port) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
+		sl = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 			return wr_err_errno(err, errno, "getsockname");
 		*ret_port = ss.ss_family == AF_INET6

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# envd on the host (127.0.0.1, random port): every route, good and bad input.
+set -u
+cd "$(dirname "$0")/../.."
+B=${WRENN_BUILD:-build/asan}
+ENVD=$B/bin/envd
+n=0 fails=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
+has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
+TESTS=82
+echo "1..$TESTS"
+if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
+	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
+	exit 0
+fi
+TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+PORT=$(( 20000 + RANDOM % 20000 ))
+"$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
+PID=$!
+U=http://127.0.0.1:$PORT
+for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
+
+C=(curl -s -m 20)
+enc() { perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$1"; }
+# decode a Connect stream into "flag json" lines
+dec() { perl -e '$|=1; while (read(STDIN,$h,5)==5) { ($f,$n)=unpack("CN",$h); if (read(STDIN,$p,$n) < $n) { print "TRAILING\n"; last } print "$f $p\n" }'; }
+stream() { enc "$2" | "${C[@]}" -N -H 'Content-Type: application/connect+json' "${@:3}" --data-binary @- "$U/$1" | dec; }
+unary() { "${C[@]}" -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
+ustatus() { "${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
+b64() { printf '%s' "$1" | base64 -w0; }
+run_out() { stream process.Process/Start "$1" "${@:2}" | jq -r 'select(.event.data.stdout) | .event.data.stdout' 2>/dev/null | base64 -d; }
+
+# --- health / version
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/health)" 204 "GET /health is 204"
+has "$("${C[@]}" -D - -o /dev/null $U/health)" "X-Envd-Version: 0.6.4" "health reports version"
+
+# --- process.Start basics
+out=$(stream process.Process/Start '{"process":{"cmd":"/bin/bash","args":["-l","-c","echo hi; echo err >&2; exit 3"]},"stdin":false}')
+first=$(printf '%s\n' "$out" | head -1 | cut -d' ' -f2- | jq -r '.event.start.pid')
+[ "$first" -gt 0 ] 2>/dev/null; ok $? "start event first with a pid"
+is "$(printf '%s\n' "$out" | grep -c '"end"')" 1 "exactly one end event"
+has "$out" '"exitCode":3,"exited":true,"status":"exit status 3"' "exit status 3"
+is "$(printf '%s\n' "$out" | tail -1)" "2 {}" "stream ends with end-stream frame {}"
+is "$(printf '%s\n' "$out" | cut -d' ' -f2- | jq -rs 'map(select(.event.data.stderr)|.event.data.stderr)|.[0]' 2>/dev/null | base64 -d)" "err" "stderr separated"
+is "$(run_out '{"process":{"cmd":"sh","args":["-c","printf %s \"$FOO\""],"envs":{"FOO":"bar"}}}')" "bar" "request env"
+is "$(run_out '{"process":{"cmd":"sh","args":["-c","pwd"],"cwd":"'$TMP'"}}')" "$TMP" "cwd"
+is "$(run_out '{"process":{"cmd":"sh","args":["-c","pwd"]}}')" "$(getent passwd "$(id -un)" | cut -d: -f6)" "default cwd is home"
+is "$(run_out '{"process":{"cmd":"sh","args":["-c","echo $USER $HOME"]}}')" "$(id -un) $(getent passwd "$(id -un)" | cut -d: -f6)" "USER and HOME set"
+has "$(stream process.Process/Start '{"process":{"cmd":"sh","args":["-c","kill -9 $$"]}}')" '"status":"signal: killed"' "killed status"
+has "$(stream process.Process/Start '{"process":{"cmd":"true","cwd":"/nonexistent/dir"}}')" '"code":"invalid_argument"' "missing cwd is invalid_argument"
+has "$(stream process.Process/Start '{"process":{"cmd":"no-such-cmd-xyz"}}')" 'invalid_argument' "unknown command"
+has "$(stream process.Process/Start '{"process":{"cmd":"true"}}' -H "Authorization: Basic $(b64 'nosuchuser:')")" '"code":"unauthenticated"' "unknown user is unauthenticated"
+is "$(run_out '{"process":{"cmd":"id","args":["-un"]}}' -H "Authorization: Basic $(b64 'root:')")" "root" "Basic auth user"
+
+# --- background + connect + stdin + list + signal
+(stream process.Process/Start '{"process":{"cmd":"cat"},"tag":"bg1","stdin":true}' >"$TMP/bg.out") &
+SP=$!
+for _ in $(seq 50); do grep -q start "$TMP/bg.out" 2>/dev/null && break; sleep 0.1; done
+BGPID=$(head -1 "$TMP/bg.out" | cut -d' ' -f2- | jq -r .event.start.pid)
+lst=$(unary process.Process/List '{}')
+is "$(printf '%s' "$lst" | jq -r '.processes[] | select(.tag=="bg1") | .pid')" "$BGPID" "List shows the tagged process"
+(stream process.Process/Connect '{"process":{"pid":'"$BGPID"'}}' >"$TMP/conn.out") &
+CP=$!
+sleep 0.5
+is "$(unary process.Process/SendInput '{"process":{"pid":'"$BGPID"'},"input":{"stdin":"'"$(b64 'ping')"'"}}')" "{}" "SendInput stdin"
+sleep 0.3
+is "$(unary process.Process/CloseStdin '{"process":{"tag":"bg1"}}')" "{}" "CloseStdin"
+wait $SP $CP
+has "$(cat "$TMP/bg.out")" "$(b64 ping)" "stdin data echoed on the Start stream"
+has "$(cat "$TMP/conn.out")" "$(b64 ping)" "Connect stream also sees the output"
+has "$(head -1 "$TMP/conn.out")" '"start":{"pid":'"$BGPID" "Connect begins with start"
+has "$(cat "$TMP/conn.out")" '"status":"exit status 0"' "Connect gets the end event"
+has "$(stream process.Process/Connect '{"process":{"pid":'"$BGPID"'}}')" '"exit status 0"' "late Connect still gets end"
+has "$(stream process.Process/Connect '{"process":{"pid":999999}}')" '"code":"not_found"' "Connect unknown pid: not_found"
+is "$(ustatus process.Process/SendSignal '{"process":{"pid":999999},"signal":"SIGNAL_SIGKILL"}')" 404 "signal to unknown pid is 404"
+is "$(ustatus process.Process/SendSignal '{"process":{"pid":'"$BGPID"'},"signal":"SIGNAL_SIGKILL"}')" 404 "signal to dead pid is 404"
+
+# --- PTY: create, input, resize, kill
+(stream process.Process/Start '{"process":{"cmd":"/bin/bash","args":["-i"],"envs":{"PS1":"$ "}},"pty":{"size":{"cols":80,"rows":24}},"tag":"pty1"}' >"$TMP/pty.out") &
+PP=$!
+for _ in $(seq 50); do grep -q start "$TMP/pty.out" 2>/dev/null && break; sleep 0.1; done
+PTPID=$(head -1 "$TMP/pty.out" | cut -d' ' -f2- | jq -r .event.start.pid)
+is "$(unary process.Process/Update '{"process":{"pid":'"$PTPID"'},"pty":{"size":{"cols":123,"rows":45}}}')" "{}" "pty resize"
+unary process.Process/SendInput '{"process":{"pid":'"$PTPID"'},"input":{"pty":"'"$(b64 $'stty size\n')"'"}}' >/dev/null
+sleep 0.5
+is "$(ustatus process.Process/SendInput '{"process":{"pid":'"$PTPID"'},"input":{"stdin":"eA=="}}')" 400 "stdin write to a pty process refused"
+is "$(ustatus process.Process/SendSignal '{"process":{"pid":'"$PTPID"'},"signal":"SIGNAL_SIGKILL"}')" 200 "pty kill"
+wait $PP
+has "$(jq -r 'select(.event.data.pty)|.event.data.pty' <(cut -d' ' -f2- "$TMP/pty.out") 2>/dev/null | base64 -d)" "45 123" "resize visible inside the pty"
+has "$(cat "$TMP/pty.out")" 'signal: killed' "pty ends killed"
+
+# --- bad input on RPCs
+is "$(ustatus process.Process/List '{not json')" 400 "malformed JSON is 400"
+is "$(unary process.Process/List '{"unknownField":1}' | jq -c 'has("processes")')" true "unknown fields ignored"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' -d '{}' $U/process.Process/List)" 415 "wrong content type is 415"
+has "$(printf '\x00\x00\x00\x00\x50{"pro' | "${C[@]}" -H 'Content-Type: application/connect+json' --data-binary @- $U/process.Process/Start | dec)" 'invalid_argument' "truncated envelope is an error frame"
+head -c 5000000 /dev/zero > "$TMP/huge"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$TMP/huge" $U/process.Process/List)" 413 "huge body is 413"
+is "$(ustatus process.Process/Nope '{}')" 501 "unknown method is unimplemented"
+
+# --- filesystem
+mkdir -p "$TMP/d/sub"; echo abc >"$TMP/d/f.txt"; ln -s f.txt "$TMP/d/link"
+st=$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/f.txt'"}')
+is "$(printf '%s' "$st" | jq -r '[.entry.type,.entry.size,.entry.permissions,.entry.name]|join(" ")')" "FILE_TYPE_FILE 4 -rw-r--r-- f.txt" "Stat entry fields"
+is "$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/link'"}' | jq -r .entry.symlinkTarget)" "f.txt" "symlinkTarget"
+is "$(ustatus filesystem.Filesystem/Stat '{"path":"'$TMP/none'"}')" 404 "Stat missing is 404"
+is "$(unary filesystem.Filesystem/MakeDir '{"path":"'$TMP/a/b/c'"}' | jq -r .entry.type)" FILE_TYPE_DIRECTORY "MakeDir with parents"
+is "$(unary filesystem.Filesystem/MakeDir '{"path":"'$TMP/a/b/c'"}' | jq -r .code)" already_exists "MakeDir existing: already_exists"
+is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP/d'"}' | jq -r '[.entries[].name]|sort|join(",")')" "f.txt,link,sub" "ListDir depth 1"
+is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP'","depth":3}' | jq -r '.entries|length')" "$(find "$TMP" -mindepth 1 -maxdepth 3 | wc -l)" "ListDir depth 3"
+is "$(ustatus filesystem.Filesystem/ListDir '{"path":"'$TMP/d/f.txt'"}')" 400 "ListDir on a file is 400"
+is "$(unary filesystem.Filesystem/Move '{"source":"'$TMP/d/f.txt'","destination":"'$TMP/m/g.txt'"}' | jq -r .entry.path)" "$TMP/m/g.txt" "Move"
+is "$(unary filesystem.Filesystem/Remove '{"path":"'$TMP/a'"}')$( [ -e "$TMP/a" ] && echo still)" "{}" "Remove recursive"
+is "$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/sub/../../m/./g.txt'"}' | jq -r .entry.path)" "$TMP/m/g.txt" "path with .. and . normalised"
+
+# --- /files
+F="$U/files"
+is "$("${C[@]}" -F "file=@/etc/hostname;filename=$TMP/up/x/y.txt" "$F" | jq -r '.[0].path')" "$TMP/up/x/y.txt" "multipart upload: filename is the target path, parents created"
+cmp -s /etc/hostname "$TMP/up/x/y.txt"; ok $? "multipart content intact"
+is "$("${C[@]}" -F "file=@/etc/hostname;filename=a" -F "file=@/etc/passwd;filename=$TMP/up/two" "$F" | jq -r 'length')" 2 "multipart with two files"
+head -c 3000000 /dev/urandom >"$TMP/big.bin"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/big.bin" "$F?path=$TMP/up/big.bin")" 200 "octet-stream upload (3 MB)"
+cmp -s "$TMP/big.bin" "$TMP/up/big.bin"; ok $? "octet-stream content intact"
+gzip -c "$TMP/big.bin" >"$TMP/big.gz"
+"${C[@]}" -o /dev/null -H 'Content-Type: application/octet-stream' -H 'Content-Encoding: gzip' --data-binary @"$TMP/big.gz" "$F?path=$TMP/up/gz.bin"
+cmp -s "$TMP/big.bin" "$TMP/up/gz.bin"; ok $? "gzip-encoded upload is inflated"
+"${C[@]}" -o "$TMP/down.bin" "$F?path=$TMP/up/big.bin"
+cmp -s "$TMP/big.bin" "$TMP/down.bin"; ok $? "download intact"
+is "$("${C[@]}" -H 'Range: bytes=10-19' "$F?path=$TMP/up/big.bin" | wc -c)" 10 "Range request"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Range: bytes=99999999-' "$F?path=$TMP/up/big.bin")" 416 "unsatisfiable range"
+: >"$TMP/empty"
+has "$("${C[@]}" -D - -o /dev/null "$F?path=$TMP/empty")" "Content-Length: 0" "empty file has Content-Length: 0"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/nope")" 404 "missing file is 404"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP")" 400 "directory is 400"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' -d x "$F?path=$TMP/t")" 400 "upload with wrong content type is 400"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' -d x "$F")" 400 "octet-stream without path is 400"
+is "$(printf -- '--B\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n\r\nabc' "$TMP/trunc" | "${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: multipart/form-data; boundary=B' --data-binary @- "$F")" 400 "truncated multipart is 400"
+[ ! -e "$TMP/trunc" ]; ok $? "no partial file left behind"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/../up/big.bin&username=nosuchuser")" 401 "unknown username on /files is 401"
+is "$("${C[@]}" -H 'Content-Type: application/octet-stream' -d data "$F?path=../../../../../../$TMP/up/trav" | jq -r '.[0].path')" "$TMP/up/trav" "path traversal stays a normalised absolute path"
+is "$("${C[@]}" -H 'Content-Type: application/octet-stream' -H 'X-Metadata-Color: blue' -d x "$F?path=$TMP/up/meta" -o /dev/null -w '%{http_code}')" 200 "upload with metadata header"
+if getfattr -n user.e2b.color "$TMP/up/meta" >/dev/null 2>&1 || unary filesystem.Filesystem/Stat '{"path":"'$TMP/up/meta'"}' | jq -e '.entry.metadata.color=="blue"' >/dev/null; then ok 0 "metadata stored"; else echo "ok $((n += 1)) # skip filesystem without user xattrs"; fi
+
+# --- /init, /envs, /metrics, auth
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{bad' $U/init)" 400 "/init malformed JSON is 400"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"envVars":{"INITVAR":"iv"},"defaultWorkdir":"'$TMP'","sandboxId":"sbx1","timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"'"}' $U/init)" 204 "/init is 204"
+is "$("${C[@]}" $U/envs | jq -r '.INITVAR + " " + .E2B_SANDBOX_ID')" "iv sbx1" "/envs shows init vars"
+is "$(run_out '{"process":{"cmd":"sh","args":["-c","echo $INITVAR $E2B_SANDBOX_ID; pwd"]}}' | tr '\n' ' ')" "iv sbx1 $TMP " "init env and workdir reach processes"
+is "$("${C[@]}" $U/metrics | jq -r '(.cpu_count > 0) and (.mem_total > 0) and (.disk_total > 0)')" true "/metrics"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"accessToken":"s3cret"}' $U/init)" 204 "/init sets a token"
+is "$(ustatus process.Process/List '{}')" 401 "RPC without token is 401"
+is "$(ustatus process.Process/List '{}' -H 'X-Access-Token: s3cret')" 200 "RPC with token"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/health)" 204 "/health needs no token"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin")" 401 "/files without token or signature is 401"
+USER0=$(id -un)
+SIG=v1_$(printf '%s' "$TMP/up/big.bin:read:$USER0:s3cret" | openssl dgst -sha256 -binary | base64 -w0 | tr -d = | sed "s|+|%2B|g; s|/|%2F|g")
+if command -v openssl >/dev/null; then
+	is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin&username=$USER0&signature=$SIG")" 200 "/files with a valid v1 signature"
+else
+	n=$((n + 1)); echo "ok $n # skip openssl missing"
+fi
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin&username=$USER0&signature=${SIG}x")" 401 "/files with a bad signature is 401"
+kill -0 $PID; ok $? "envd survived everything"
+
+echo "# envd log:"; sed 's/^/# /' "$TMP/envd.log" | tail -5
+[ $n -le $TESTS ] || echo "# planned $TESTS but ran $n"
+exit 0
