@@ -55,6 +55,7 @@ void agent_view(const struct runtime_info *info, struct sbx_view *v)
 		.memory_mb = info->memory_mb,
 		.started_at = info->started_at ? info->started_at : info->created_at,
 		.end_at = info->end_at,
+		.metadata = info->metadata,
 		.envd_version = info->envd_version,
 		.envd_token = info->envd_token,
 		.allow_internet = info->allow_internet,

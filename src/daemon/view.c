@@ -29,14 +29,9 @@ static void set_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(b));
 }
 
-static json_t *metadata_obj(const char *text)
+static json_t *metadata_obj(const json_t *m)
 {
-	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
-	if (!json_is_object(m)) {
-		json_decref(m);
-		m = json_object();
-	}
-	return m;
+	return json_is_object(m) ? json_deep_copy(m) : json_object();
 }
 
 json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
@@ -54,7 +49,7 @@ json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
 		set_time(o, "endAt", v->end_at);
 	else
 		json_object_set_new(o, "endAt", json_null());
-	json_object_set_new(o, "metadata", metadata_obj(v->metadata_json));
+	json_object_set_new(o, "metadata", metadata_obj(v->metadata));
 	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
 	if (v->envd_version)
 		json_object_set_new(o, "envdVersion", json_string(v->envd_version));
@@ -93,7 +88,7 @@ json_t *view_e2b_detail(const struct sbx_view *v, bool with_token)
 	set_time(o, "startedAt", v->started_at);
 	/* endAt is required: "no expiry" is shown as far in the future */
 	set_time(o, "endAt", v->end_at > 0 ? v->end_at : INT64_C(253402300799000));
-	json_object_set_new(o, "metadata", metadata_obj(v->metadata_json));
+	json_object_set_new(o, "metadata", metadata_obj(v->metadata));
 	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
 	json_object_set_new(o, "alias", json_string(v->template ? v->template : ""));
 	return o;

@@ -22,11 +22,11 @@ struct sbx_view {
 	int vcpus;
 	int memory_mb;
 	int disk_mb;
-	int64_t started_at;	   /* unix ms */
-	int64_t end_at;		   /* unix ms, 0 = none */
-	const char *metadata_json; /* object text or NULL */
-	const char *envd_version;  /* NULL = unknown */
-	const char *envd_token;	   /* NULL = none */
+	int64_t started_at;	  /* unix ms */
+	int64_t end_at;		  /* unix ms, 0 = none */
+	const json_t *metadata;	  /* object or NULL */
+	const char *envd_version; /* NULL = unknown */
+	const char *envd_token;	  /* NULL = none */
 	bool allow_internet;
 	const char *error; /* NULL = none */
 };

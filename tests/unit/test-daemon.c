@@ -149,7 +149,15 @@ static void test_auth_headers(void **state)
 
 /* ------------------------------------------------------------------ shapes */
 
-static const struct sbx_view sample = {
+static json_t *meta_ab(void)
+{
+	static json_t *m;
+	if (!m)
+		m = json_pack("{s:s}", "a", "b");
+	return m;
+}
+
+static struct sbx_view sample = {
 	.id = "cl-abc",
 	.template = "minimal",
 	.state = "running",
@@ -157,7 +165,6 @@ static const struct sbx_view sample = {
 	.memory_mb = 512,
 	.started_at = 1700000000123,
 	.end_at = 1700000300123,
-	.metadata_json = "{\"a\":\"b\"}",
 	.envd_version = "0.6.4",
 	.envd_token = "tok",
 	.allow_internet = true,
@@ -176,6 +183,7 @@ static void test_view_rfc3339(void **state)
 static void test_view_e2b(void **state)
 {
 	(void)state;
+	sample.metadata = meta_ab();
 	json_t *o = view_e2b_sandbox(&sample, true);
 	assert_string_equal(json_string_value(json_object_get(o, "sandboxID")), "cl-abc");
 	assert_string_equal(json_string_value(json_object_get(o, "templateID")), "minimal");
@@ -191,7 +199,7 @@ static void test_view_e2b(void **state)
 	struct sbx_view v = sample;
 	v.state = "creating";
 	v.end_at = 0;
-	v.metadata_json = "not json";
+	v.metadata = NULL;
 	o = view_e2b_detail(&v, false);
 	/* every field Python's SandboxDetail parser requires */
 	const char *req[] = {"templateID", "sandboxID", "clientID",   "startedAt", "endAt",
@@ -216,6 +224,7 @@ static void test_view_e2b(void **state)
 static void test_view_v1(void **state)
 {
 	(void)state;
+	sample.metadata = meta_ab();
 	json_t *o = view_v1_sandbox(&sample, false);
 	assert_string_equal(json_string_value(json_object_get(o, "id")), "cl-abc");
 	assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
@@ -706,5 +715,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_errors, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_api_keys, srv_setup, srv_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	json_decref(meta_ab());
+	return r;
 }

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# wrenn-agent end to end (root, real microVMs from the minimal template, TCG is fine):
+# first run + admin key, native /v1 (create, exec collect + NDJSON stream, files), the E2B
+# control plane with its exact statuses (201/200/204/404/409), list paging, the envd proxy on
+# the sandbox port (routing headers, /init refused, unknown/paused sandboxes), bad requests,
+# SIGTERM leaving nothing behind.  The agent runs on free ports with a scratch data dir and its
+# own namespace prefix, so it can run next to other agents.
+set -u
+cd "$(dirname "$0")/../.."
+B=${WRENN_BUILD:-build/asan}
+AGENT=$B/bin/wrenn-agent
+IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
+T=wt80$$
+DATA=$(mktemp -d /tmp/wrenn-80agent.XXXXXX)
+N=47
+n=0 fail=0
+echo "1..$N"
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 600 && echo; }
+is() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got '$2', want '$3'"; fi; }
+skip_rest() { while [ $n -lt $N ]; do n=$((n + 1)); echo "ok $n # skip $1"; done; exit 0; }
+
+APID=
+cleanup() {
+	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
+		kill -TERM "$APID"; sleep 5; kill -KILL "$APID" 2>/dev/null
+	fi
+	pkill -KILL -f "$DATA/" 2>/dev/null # VMMs of this test only (their argv names our data dir)
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T-"); do ip netns del "$ns"; done
+	if [ $fail -ne 0 ] && [ -f "$DATA/agent.err" ]; then
+		echo "# --- agent log (tail) ---"; tail -40 "$DATA/agent.err" | sed 's/^/# /'
+	fi
+	rm -rf "$DATA"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+[ -x "$AGENT" ] || skip_rest "$AGENT not built (make MODE=asan $AGENT)"
+command -v jq >/dev/null && command -v curl >/dev/null && command -v python3 >/dev/null ||
+	skip_rest "needs jq, curl, python3"
+[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
+	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
+
+ports=$(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+read -r PA PP <<<"$ports"
+API=http://127.0.0.1:$PA
+PX=http://127.0.0.1:$PP
+
+timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 8 \
+	>"$DATA/agent.out" 2>"$DATA/agent.err" &
+APID=$!
+for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
+
+# --- first run -------------------------------------------------------------------------
+K=$(cat "$DATA/admin-key" 2>/dev/null)
+if [[ "$K" =~ ^e2b_[0-9a-f]{40}$ ]] && [ "$(grep -c "$K" "$DATA/agent.out")" = 1 ] &&
+	[ "$(stat -c %a "$DATA/admin-key")" = 600 ]; then
+	ok "first run: admin key printed once, saved 0600"
+else
+	nok "first run: admin key printed once, saved 0600" "$(cat "$DATA/agent.out")"
+fi
+is "GET /health" "$(curl -s -o /dev/null -w '%{http_code}' "$API/health")" 200
+is "GET /openapi.yaml" "$(curl -s "$API/openapi.yaml" | head -1)" "openapi: 3.0.3"
+
+H=(-H "X-API-Key: $K")
+code() { curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }
+body() { cat "$DATA/body"; }
+
+# --- bad requests ------------------------------------------------------------------------
+is "missing key -> 401" "$(code "$API/v1/sandboxes")" 401
+is "wrong key -> 401" "$(code -H "X-API-Key: e2b_0000000000000000000000000000000000000000" "$API/v2/sandboxes")" 401
+is "malformed key -> 401" "$(code -H "X-API-Key: hello" "$API/sandboxes")" 401
+is "error body is {code, message}" "$(jq -c '[.code, (.message|type)]' "$DATA/body")" '[401,"string"]'
+is "bad JSON -> 400" "$(code "${H[@]}" -d '{"template":' "$API/v1/sandboxes")" 400
+is "bad field -> 400" "$(code "${H[@]}" -d '{"vcpus":"two"}' "$API/v1/sandboxes")" 400
+is "invalid template -> 400" "$(code "${H[@]}" -d '{"templateID":"no-such-template"}' "$API/sandboxes")" 400
+head -c 2000000 /dev/zero | tr '\0' ' ' >"$DATA/big.json"
+is "oversized body -> 413" "$(code "${H[@]}" -H 'Expect:' --data-binary @"$DATA/big.json" "$API/v2/sandboxes")" 413
+is "unknown id GET -> 404" "$(code "${H[@]}" "$API/sandboxes/cl-nosuch")" 404
+is "unknown id DELETE -> 404" "$(code "${H[@]}" -X DELETE "$API/sandboxes/cl-nosuch")" 404
+is "unknown route -> 404" "$(code "${H[@]}" "$API/v9/what")" 404
+
+# --- native create + exec ---------------------------------------------------------------------
+t0=$(date +%s%N)
+c=$(code "${H[@]}" -d '{"template":"minimal","timeout":600,"metadata":{"t":"80"}}' "$API/v1/sandboxes")
+t1=$(date +%s%N)
+is "POST /v1/sandboxes -> 201" "$c" 201
+ID=$(jq -r .id "$DATA/body")
+echo "# create took $(((t1 - t0) / 1000000)) ms ($ID)"
+[ "$c" = 201 ] || skip_rest "no sandbox"
+is "sandbox is running" "$(jq -r .state "$DATA/body")" running
+is "exec collect" "$(curl -s "${H[@]}" -d '{"cmd":["echo","hi"]}' "$API/v1/sandboxes/$ID/exec" | jq -c .)" \
+	'{"stdout":"hi\n","stderr":"","exitCode":0}'
+is "exec exit code + stderr" "$(curl -s "${H[@]}" -d '{"cmd":"echo e >&2; exit 3"}' "$API/v1/sandboxes/$ID/exec" | jq -c '[.stderr,.exitCode]')" \
+	'["e\n",3]'
+is "exec stdin" "$(curl -s "${H[@]}" -d "{\"cmd\":[\"cat\"],\"stdin\":\"$(printf 'in put' | base64)\"}" "$API/v1/sandboxes/$ID/exec" | jq -r .stdout)" \
+	'in put'
+curl -s -N "${H[@]}" -d '{"cmd":"echo a; sleep 0.5; echo b","stream":true}' "$API/v1/sandboxes/$ID/exec" >"$DATA/ndjson"
+is "exec NDJSON stream" "$(jq -r '.type' "$DATA/ndjson" | tr '\n' ' ')" "start stdout stdout exit "
+is "exec NDJSON data" "$(jq -r 'select(.type=="stdout").data' "$DATA/ndjson" | base64 -d | tr '\n' ' ')" "a b "
+
+# --- files -------------------------------------------------------------------------------
+head -c 1500000 /dev/urandom >"$DATA/blob"
+is "PUT file -> 200" "$(code "${H[@]}" -H 'Expect:' -T "$DATA/blob" "$API/v1/sandboxes/$ID/files?path=/tmp/x/blob")" 200
+is "uploaded size" "$(jq -r .size "$DATA/body")" 1500000
+curl -s "${H[@]}" "$API/v1/sandboxes/$ID/files?path=/tmp/x/blob" -o "$DATA/blob2"
+if cmp -s "$DATA/blob" "$DATA/blob2"; then ok "GET file round trip"; else nok "GET file round trip"; fi
+is "list dir" "$(curl -s "${H[@]}" "$API/v1/sandboxes/$ID/files/list?path=/tmp/x" | jq -r '.entries[].name')" blob
+is "missing file -> 404" "$(code "${H[@]}" "$API/v1/sandboxes/$ID/files?path=/nope")" 404
+
+# --- E2B control plane -----------------------------------------------------------------
+c=$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":600,"secure":true,"metadata":{"t":"80"},"somethingNew":1}' "$API/sandboxes")
+is "POST /sandboxes -> 201" "$c" 201
+E=$(jq -r .sandboxID "$DATA/body")
+TOK=$(jq -r .envdAccessToken "$DATA/body")
+is "Sandbox fields" "$(jq -c '[.clientID, (.envdVersion|type), (.envdAccessToken|length>0), .templateID]' "$DATA/body")" \
+	'["6532622b","string",true,"minimal"]'
+is "POST /v2/sandboxes/{id}/connect (running) -> 200" "$(code "${H[@]}" -d '{"timeout":900}' "$API/v2/sandboxes/$E/connect")" 200
+is "GET /sandboxes/{id} detail" "$(code "${H[@]}" "$API/sandboxes/$E")/$(jq -c '[.state,.cpuCount,.memoryMB,(.startedAt|type),(.endAt|type)]' "$DATA/body")" \
+	'200/["running",1,512,"string","string"]'
+is "POST /sandboxes/{id}/timeout -> 204" "$(code "${H[@]}" -d '{"timeout":1200}' "$API/sandboxes/$E/timeout")" 204
+curl -s -D "$DATA/hdr" -o "$DATA/p1" "${H[@]}" "$API/v2/sandboxes?limit=1&metadata=t%3D80"
+NEXT=$(tr -d '\r' <"$DATA/hdr" | awk 'tolower($1)=="x-next-token:"{print $2}')
+curl -s -o "$DATA/p2" "${H[@]}" "$API/v2/sandboxes?limit=1&metadata=t%3D80&nextToken=$NEXT"
+is "list paging (X-Next-Token)" "$(jq -r 'length' "$DATA/p1")/$(jq -r 'length' "$DATA/p2")/$(cat "$DATA/p1" "$DATA/p2" | jq -r '.[].sandboxID' | sort -u | wc -l)/$([ -n "$NEXT" ] && echo next)" \
+	"1/1/2/next"
+is "list limit 0 -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?limit=0")" 400
+is "GET /sandboxes/{id}/metrics -> 200 array" "$(code "${H[@]}" "$API/sandboxes/$E/metrics")/$(jq -r type "$DATA/body")" "200/array"
+
+# --- envd proxy ---------------------------------------------------------------------
+is "proxy GET /health -> 204" "$(code -H "E2b-Sandbox-Id: $E" -H "E2b-Sandbox-Port: 49983" "$PX/health")" 204
+is "proxy POST /init -> 403" "$(code -X POST -H "E2b-Sandbox-Id: $E" -d '{}' "$PX/init")" 403
+is "proxy unknown sandbox -> 404" "$(code -H "E2b-Sandbox-Id: cl-nosuch" "$PX/health")" 404
+curl -s -H "E2b-Sandbox-Id: $E" -H "X-Access-Token: $TOK" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+	--data-binary @"$DATA/blob" "$PX/files?path=/tmp/viaproxy" >/dev/null
+curl -s -H "E2b-Sandbox-Id: $E" -H "X-Access-Token: $TOK" "$PX/files?path=/tmp/viaproxy" -o "$DATA/blob3"
+if cmp -s "$DATA/blob" "$DATA/blob3"; then ok "proxy /files up + down"; else nok "proxy /files up + down"; fi
+# two requests on one keep-alive connection, to two different sandboxes
+k=$(curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "E2b-Sandbox-Id: $E" "$PX/health" --next -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "E2b-Sandbox-Id: $ID" "$PX/health" | tr '\n' ' ')
+is "proxy keep-alive" "$k" "204 1 204 0 "
+
+# --- pause / resume ----------------------------------------------------------------------
+is "POST /sandboxes/{id}/pause -> 204" "$(code "${H[@]}" -X POST "$API/sandboxes/$E/pause")" 204
+is "pause again -> 409" "$(code "${H[@]}" -X POST "$API/sandboxes/$E/pause")" 409
+is "proxy to paused -> 409" "$(code -H "E2b-Sandbox-Id: $E" "$PX/health")" 409
+is "connect (resume) -> 201" "$(code "${H[@]}" -d '{"timeout":600}' "$API/sandboxes/$E/connect")" 201
+is "resumed sandbox answers" "$(code -H "E2b-Sandbox-Id: $E" "$PX/health")" 204
+
+# --- kill --------------------------------------------------------------------------------
+is "DELETE /sandboxes/{id} -> 204" "$(code "${H[@]}" -X DELETE "$API/sandboxes/$E")" 204
+is "killed sandbox -> 404" "$(code "${H[@]}" "$API/sandboxes/$E")" 404
+
+# --- SIGTERM: graceful, nothing left ------------------------------------------------------
+kill -TERM "$APID"
+for _ in $(seq 1 300); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$APID" 2>/dev/null; then
+	nok "SIGTERM stops the agent within 30 s"
+else
+	wait "$APID"; rc=$?
+	APID=
+	left=$(pgrep -f "$DATA/" | wc -l)
+	nsl=$(ip netns list | grep -c "^$T-")
+	if [ "$rc" = 0 ] && [ "$left" = 0 ] && [ "$nsl" = 0 ]; then
+		ok "SIGTERM: exit 0, no VMM, no namespace left"
+	else
+		nok "SIGTERM: exit 0, no VMM, no namespace left" "rc=$rc vmms=$left namespaces=$nsl"
+	fi
+fi
+exit $fail
