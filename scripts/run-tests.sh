@@ -26,7 +26,7 @@ if [ -d tests/integration ] && ls tests/integration/*.t >/dev/null 2>&1; then
 		make --no-print-directory guest || { echo "guest image build failed"; fail=$((fail + 1)); }
 	fi
 	tap_log=$(mktemp)
-	WRENN_BUILD=build/asan prove -v --timer tests/integration/*.t 2>&1 | tee "$tap_log"
+	WRENN_BUILD="$PWD/build/asan" WRENN_GUEST="$PWD/build/guest" prove -v --timer tests/integration/*.t 2>&1 | tee "$tap_log"
 	p=$(grep -cE '^(\[[0-9:]+\] )?ok [0-9]+' "$tap_log" || true)
 	s=$(grep -ciE '^(\[[0-9:]+\] )?ok [0-9]+.*# skip' "$tap_log" || true)
 	f=$(grep -cE '^(\[[0-9:]+\] )?not ok [0-9]+' "$tap_log" || true)

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${WRENN_BUILD:-build/asan}
-G=${WRENN_GUEST:-build/guest}
+G=$(realpath -m "${WRENN_GUEST:-build/guest}")
 VMCTL=$B/bin/wrenn-vmctl
 echo "1..7"
 skip_all() { for i in 1 2 3 4 5 6 7; do echo "ok $i # skip $1"; done; exit 0; }
