@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 B=${WRENN_BUILD:-build/release}
-G=${WRENN_GUEST:-build/guest}
+G=$(realpath -m "${WRENN_GUEST:-build/guest}")
 RUNS=${RUNS:-5}
 MEM=${MEM:-512}
 VMCTL=$B/bin/wrenn-vmctl

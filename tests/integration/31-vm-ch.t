@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${WRENN_BUILD:-build/asan}
-G=${WRENN_GUEST:-build/guest}
+G=$(realpath -m "${WRENN_GUEST:-build/guest}")
 VMCTL=$B/bin/wrenn-vmctl
 CH=${WRENN_CH_BIN:-/usr/local/bin/cloud-hypervisor}
 echo "1..1"
