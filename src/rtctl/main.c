@@ -6,9 +6,10 @@
  *   wrenn-rtctl [options] destroy ID...        (concurrently)
  *   wrenn-rtctl [options] exec ID CMD [ARG...] (envd process.Process/Start via runtime_connect)
  *   wrenn-rtctl [options] list | get ID | pause ID | resume ID | pause-resume ID
- *   wrenn-rtctl [options] timeout ID S | ns ID | open | wait SECONDS
+ *   wrenn-rtctl [options] timeout ID S | ns ID | open | wait SECONDS | race ID DELAY_MS
  *
  * Options: --data DIR --images DIR --kernel PATH --disk BACKEND --max N --pool N
+ *          --ns-prefix P --veth-prefix P --nft-table T
  *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper
  * Commands can be chained with "+" (one process; "@" = last created id).
  * Each process opens the runtime (sweep + re-attach) and closes it leaving
@@ -299,6 +300,17 @@ static int run_one(int cargc, char **cargv)
 		double t0 = now_ms();
 		if ((r = runtime_pause(rt, cargv[1], &err)) >= 0)
 			printf("paused %.0f\n", now_ms() - t0);
+	} else if (!strcmp(cmd, "race") && cargc == 3) {
+		/* create cargv[1] on a thread, destroy it after cargv[2] ms */
+		struct job j = {.spec = {.template = "minimal", .id = cargv[1]}};
+		pthread_create(&j.th, NULL, create_job, &j);
+		usleep((useconds_t)atoi(cargv[2]) * 1000);
+		double t0 = now_ms();
+		r = runtime_destroy(rt, cargv[1], &err);
+		printf("destroy %d %.0f\n", r, now_ms() - t0);
+		pthread_join(j.th, NULL);
+		printf("create %d %s\n", j.r, j.r < 0 ? wr_err_msg(&j.err) : "ok");
+		runtime_info_done(&j.info);
 	} else if (!strcmp(cmd, "pause-resume") && cargc == 2) {
 		/* one process: a re-attached VMM cannot be paused */
 		double t0 = now_ms();
@@ -348,6 +360,8 @@ int main(int argc, char **argv)
 					  {"stop-on-close", no_argument, NULL, 'S'},
 					  {"no-reaper", no_argument, NULL, 'R'},
 					  {"ns-prefix", required_argument, NULL, 'N'},
+					  {"veth-prefix", required_argument, NULL, 'V'},
+					  {"nft-table", required_argument, NULL, 'F'},
 					  {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "+", o, NULL)) != -1) {
@@ -384,6 +398,12 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			cfg.ns_prefix = ns_prefix = optarg;
+			break;
+		case 'V':
+			cfg.veth_prefix = optarg;
+			break;
+		case 'F':
+			cfg.nft_table = optarg;
 			break;
 		default:
 			return 2;

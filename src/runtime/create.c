@@ -245,8 +245,9 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		store_event_add(rt->store, s->id, "create_failed", wr_err_msg(err), NULL);
 		s->state = STORE_SB_KILLED;
 		atomic_store(&s->creating, false);
-		pthread_mutex_unlock(&s->lock);
+		/* Unlisted before unlocking: a waiting destroy must see it gone. */
 		rt_sbx_unlist(rt, s);
+		pthread_mutex_unlock(&s->lock);
 		rt_sbx_put(s);
 		return r;
 	}

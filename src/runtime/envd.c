@@ -60,7 +60,7 @@ int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 		struct http_client *c = NULL;
 		wr_err_clear(&last);
 		struct http_creq rq = {.method = "GET", .target = "/health"};
-		int r = request(s, &rq, 1000, &status, &c, &last);
+		int r = request(s, &rq, 500, &status, &c, &last);
 		if (r >= 0) {
 			const char *ver = http_client_header(c, "X-Envd-Version");
 			if (status == 204 || status == 200) {

@@ -43,8 +43,8 @@ int runtime_destroy(struct runtime *rt, const char *id, struct wr_err *err)
 	store_sandbox_set_pid(rt->store, id, 0, NULL);
 	int r = store_sandbox_set_state(rt->store, id, STORE_SB_KILLED, NULL, err);
 	store_event_add(rt->store, id, "killed", NULL, NULL);
-	pthread_mutex_unlock(&s->lock);
 	rt_sbx_unlist(rt, s);
+	pthread_mutex_unlock(&s->lock);
 	rt_sbx_put(s);
 	return r < 0 ? r : 0;
 }

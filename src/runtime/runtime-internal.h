@@ -64,6 +64,7 @@ struct runtime {
 	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
 	struct store *store;
 	bool own_store;
+	int lock_fd; /* flock on <data_dir>/runtime.lock: one runtime per data dir */
 	struct slot_pool *pool;
 	const struct disk_ops *disk_ops;
 	struct vmm_choice vmm;

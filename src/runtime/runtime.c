@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define DEFAULT_POOL 2
@@ -306,6 +308,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	if (!cfg)
 		cfg = &none;
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	rt->lock_fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_cond_init(&rt->cond, NULL);
 	pthread_mutex_init(&rt->reaper_lock, NULL);
@@ -326,6 +329,23 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	if ((r = mkdir_p(rt->sandboxes_dir, 0750)) < 0 || (r = mkdir_p(rt->vmroot_dir, 0700)) < 0) {
 		r = wr_err_errno(err, -r, "create directories under %s", rt->data_dir);
 		goto fail;
+	}
+	{
+		/* Two runtimes on one data dir would sweep each other's creates. */
+		cleanup_free char *lp = xasprintf("%s/runtime.lock", rt->data_dir);
+		rt->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (rt->lock_fd < 0) {
+			r = wr_err_errno(err, errno, "open %s", lp);
+			goto fail;
+		}
+		if (flock(rt->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			r = errno == EWOULDBLOCK
+				    ? wr_err_set(err, EBUSY,
+						 "data dir %s is in use by another wrenn runtime",
+						 rt->data_dir)
+				    : wr_err_errno(err, errno, "lock %s", lp);
+			goto fail;
+		}
 	}
 	if (cfg->store) {
 		rt->store = cfg->store;
@@ -350,6 +370,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	struct slot_pool_config pc = {
 		.data_dir = rt->data_dir,
 		.ns_prefix = cfg->ns_prefix,
+		.egress = {.veth_prefix = cfg->veth_prefix, .nft_table = cfg->nft_table},
 		.first = 1,
 		.last = rt->max_sandboxes,
 		.pool_size = cfg->pool_size ? cfg->pool_size : DEFAULT_POOL,
@@ -410,8 +431,8 @@ void runtime_close(struct runtime *rt)
 				vmm_free(s->vmm);
 				s->vmm = NULL;
 			}
-			pthread_mutex_unlock(&s->lock);
 			rt_sbx_unlist(rt, s);
+			pthread_mutex_unlock(&s->lock);
 		} else {
 			pthread_mutex_unlock(&s->lock);
 		}
@@ -424,6 +445,8 @@ void runtime_close(struct runtime *rt)
 	rt_templates_free(rt);
 	if (rt->own_store)
 		store_close(rt->store);
+	if (rt->lock_fd >= 0)
+		close(rt->lock_fd);
 	free(rt->sbx);
 	free(rt->data_dir);
 	free(rt->images_dir);

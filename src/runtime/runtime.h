@@ -74,6 +74,8 @@ struct runtime_config {
 	 * Agents sharing a host must share data_dir or use distinct prefixes: the
 	 * startup sweep removes namespaces with this prefix that no claim owns. */
 	const char *ns_prefix;
+	const char *veth_prefix;    /* egress host links; NULL = "wrenn-veth-" (same caveat) */
+	const char *nft_table;	    /* egress nft table; NULL = "wrenn" (same caveat) */
 	unsigned int pool_size;	    /* prepared idle network slots; 0 = 2 */
 	unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
 	/* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";

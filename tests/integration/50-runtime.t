@@ -16,16 +16,18 @@ NSP=${T}n-
 WORK=$(mktemp -d /tmp/wrenn-50rt.XXXXXX)
 DATA=$WORK/data
 n=0 fail=0
-echo "1..14"
+echo "1..17"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
 skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-skip_rest() { while [ "$n" -lt 14 ]; do skip "$1"; done; exit 0; }
+skip_rest() { while [ "$n" -lt 17 ]; do skip "$1"; done; exit 0; }
 
 qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
 cleanup() {
 	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${T}v-"); do ip link del "$l"; done
+	nft delete table inet "$T" 2>/dev/null
 	mountpoint -q "$DATA" && umount -l "$DATA"
 	[ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
 	rm -rf "$WORK"
@@ -51,13 +53,14 @@ mkdir -p "$DATA/images"
 cp --sparse=always "$GUEST/minimal.ext4" "$DATA/images/minimal.ext4"
 cp "$GUEST/vmlinux" "$DATA/images/vmlinux"
 
-RT="$RTCTL --data $DATA --ns-prefix $NSP --envd-timeout 120000"
+RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000"
 OUT=$WORK/out ERR=$WORK/err
 
 # Nothing of ours left: namespaces, VMMs, per-sandbox files, slot claims, loops, mounts.
 leftovers() {
 	local l=""
 	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
+	l+=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^${T}v-" | tr '\n' ' ')
 	l+=$(qemu_pids | tr '\n' ' ')
 	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" "$DATA/slots" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
 	l+=$(losetup -a 2>/dev/null | grep -F "$DATA/" | tr '\n' ' ')
@@ -108,7 +111,22 @@ else
 fi
 check_clean "after pause/resume and TTL"
 
-# 8-9: kill -9 mid-create, then the next open sweeps.
+# 8-10: destroy during create cancels it (rolls back); envd access token path.
+good=0
+for d in 50 400 900; do
+	timeout 300 $RT race "cl-race$d" $d >"$OUT" 2>"$ERR"
+	grep -qx 'destroy 0 [0-9]*' "$OUT" && grep -Eq '^create (-125 .*cancelled by destroy|0 ok)' "$OUT" && good=$((good + 1))
+done
+if [ "$good" = 3 ]; then ok "destroy during create: cancelled, destroy succeeded"; else nok "destroy during create" "$(cat "$OUT" "$ERR")"; fi
+check_clean "after destroy during create"
+if timeout 300 $RT create --secure --internet -t minimal + exec @ /bin/sh -c "ip link show 2>/dev/null | grep -c eth0; echo with-token" + destroy @ >"$OUT" 2>"$ERR" &&
+	grep -qx with-token "$OUT"; then
+	ok "secure+egress sandbox: envd access token set by /init and used"
+else
+	nok "secure sandbox" "$(cat "$OUT" "$ERR")"
+fi
+
+# kill -9 mid-create, then the next open sweeps.
 $RT create -n 3 -t minimal >/dev/null 2>&1 &
 DRV=$!
 for _ in $(seq 1 200); do [ -n "$(qemu_pids)" ] && break; sleep 0.1; done
