@@ -11,6 +11,7 @@
  * Options: --data DIR --images DIR --kernel PATH --disk BACKEND --max N --pool N
  *          --ns-prefix P --veth-prefix P --nft-table T
  *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper
+ *   wrenn-rtctl [options] template-build NAME FROM | template-delete NAME
  * Commands can be chained with "+" (one process; "@" = last created id).
  * Each process opens the runtime (sweep + re-attach) and closes it leaving
  * VMs running, so consecutive invocations exercise re-attach.
@@ -300,6 +301,12 @@ static int run_one(int cargc, char **cargv)
 		double t0 = now_ms();
 		if ((r = runtime_pause(rt, cargv[1], &err)) >= 0)
 			printf("paused %.0f\n", now_ms() - t0);
+	} else if (!strcmp(cmd, "template-build") && cargc == 3) {
+		double t0 = now_ms();
+		if ((r = runtime_template_build(rt, cargv[1], cargv[2], 0, 0, &err)) >= 0)
+			printf("built %s %.0f\n", cargv[1], now_ms() - t0);
+	} else if (!strcmp(cmd, "template-delete") && cargc == 2) {
+		r = runtime_template_delete(rt, cargv[1], &err);
 	} else if (!strcmp(cmd, "race") && cargc == 3) {
 		/* create cargv[1] on a thread, destroy it after cargv[2] ms */
 		struct job j = {.spec = {.template = "minimal", .id = cargv[1]}};

@@ -104,8 +104,8 @@ static int validate(struct runtime *rt, const struct runtime_create_spec *sp, in
 	return 0;
 }
 
-static int steps(struct sbx *s, const struct runtime_create_spec *sp, struct undo_stack *u,
-		 struct wr_err *err)
+static int steps(struct sbx *s, const struct runtime_create_spec *sp,
+		 const struct rt_create_opts *o, struct undo_stack *u, struct wr_err *err)
 {
 	struct runtime *rt = s->rt;
 	int r;
@@ -161,11 +161,17 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp, struct und
 		return r;
 	CANCELLED();
 
-	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
+	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, o->mem_file, err)) < 0)
 		return r;
 	undo_push(u, "vmm", undo_vmm, NULL);
-	if ((r = vmm_start(s->vmm, err)) < 0)
+	log_debug("create %s: slot %d, %s disk ready", s->id, s->slot, s->disk_ops->name);
+	if (s->snapshot_dir)
+		r = vmm_restore(s->vmm, s->snapshot_dir, true, err);
+	else
+		r = vmm_start(s->vmm, err);
+	if (r < 0)
 		return r;
+	log_debug("create %s: VMM pid %d started", s->id, (int)vmm_pid(s->vmm));
 	s->pid = vmm_pid(s->vmm);
 	store_sandbox_set_pid(rt->store, s->id, s->pid, NULL);
 	row.slot = s->slot;
@@ -176,20 +182,36 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp, struct und
 	    (r = rt_sbx_write_state(s, err)) < 0)
 		return r;
 	CANCELLED();
-	if ((r = vmm_boot(s->vmm, err)) < 0)
+	if (!s->snapshot_dir && (r = vmm_boot(s->vmm, err)) < 0)
 		return r;
+	log_debug("create %s: booting", s->id);
 	if ((r = rt_envd_wait(s, rt->envd_timeout_ms, err)) < 0)
 		return r;
+	log_debug("create %s: envd %s ready", s->id, s->envd_version);
 	CANCELLED();
+	if (o->no_init)
+		return 0;
 	if ((r = rt_envd_init(s, sp->env_vars, err)) < 0)
 		return r;
 	rt_sbx_write_state(s, NULL);
+	log_debug("create %s: /init accepted", s->id);
 	return 0;
 #undef CANCELLED
 }
 
 int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		   struct runtime_info *ret, struct wr_err *err)
+{
+	char id[RUNTIME_ID_MAX];
+	struct rt_create_opts o = {0};
+	int r = rt_create(rt, spec, &o, id, err);
+	if (r < 0 || !ret)
+		return r;
+	return rt_info_fill(rt, id, ret, err);
+}
+
+int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
+	      const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err)
 {
 	int vcpus, mem, r;
 	if ((r = validate(rt, spec, &vcpus, &mem, err)) < 0)
@@ -203,6 +225,20 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		return r;
 	}
 	char id[RUNTIME_ID_MAX];
+	if (t.snapshot_dir) {
+		/* RAM size and CPUs are baked into the snapshot. */
+		if ((spec->vcpus && spec->vcpus != t.vcpus) ||
+		    (spec->memory_mb && spec->memory_mb != t.memory_mb)) {
+			r = wr_err_set(
+				err, EINVAL,
+				"snapshot template %s has %d vCPUs / %d MiB; these cannot change",
+				t.name, t.vcpus, t.memory_mb);
+			rt_template_done(&t);
+			return r;
+		}
+		vcpus = t.vcpus;
+		mem = t.memory_mb;
+	}
 	if (spec->id)
 		snprintf(id, sizeof(id), "%s", spec->id);
 	else if ((r = runtime_mint_id(id)) < 0) {
@@ -220,6 +256,7 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->template = TAKE_PTR(t.name);
 	s->rootfs_template = TAKE_PTR(t.rootfs);
 	s->kernel = TAKE_PTR(t.kernel);
+	s->snapshot_dir = TAKE_PTR(t.snapshot_dir);
 	rt_template_done(&t);
 	s->vcpus = vcpus;
 	s->memory_mb = mem;
@@ -237,7 +274,7 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	}
 
 	struct undo_stack u = {0};
-	r = steps(s, spec, &u, err);
+	r = steps(s, spec, o, &u, err);
 	if (r < 0) {
 		wr_err_prefix(err, r, "create %s", s->id);
 		undo_run(&u, s);
@@ -264,10 +301,8 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	store_event_add(rt->store, s->id, "created", s->template, NULL);
 	s->state = STORE_SB_RUNNING;
 	atomic_store(&s->creating, false);
+	snprintf(ret_id, RUNTIME_ID_MAX, "%s", s->id);
 	pthread_mutex_unlock(&s->lock);
-	r = 0;
-	if (ret)
-		r = rt_info_fill(rt, s->id, ret, err);
 	rt_sbx_put(s);
-	return r;
+	return 0;
 }

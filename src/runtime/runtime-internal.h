@@ -27,7 +27,17 @@ struct rt_template {
 	char *name;
 	char *rootfs;
 	char *kernel;
+	char *snapshot_dir;   /* snapshot template: restore from here instead of booting */
+	int vcpus, memory_mb; /* fixed by a snapshot template */
 };
+
+/* Internal create variants (template build). */
+struct rt_create_opts {
+	const char *mem_file; /* guest RAM in this file, mapped shared */
+	bool no_init;	      /* stop after envd /health (template build) */
+};
+int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
+	      const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err);
 
 /* One live sandbox (creating, running or paused). */
 struct sbx {
@@ -41,6 +51,7 @@ struct sbx {
 	enum store_sb_state state; /* under lock */
 	char *template;
 	char *rootfs_template; /* template image cloned from */
+	char *snapshot_dir;    /* restore instead of boot (snapshot template) */
 	char *kernel;
 	int vcpus, memory_mb, timeout_s;
 	bool allow_internet;

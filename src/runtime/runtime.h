@@ -183,6 +183,22 @@ int runtime_template_list(struct runtime *rt, struct store_template **ret_rows, 
 int runtime_template_resolve(struct runtime *rt, const char *name, char **ret_name,
 			     struct wr_err *err);
 
+/*
+ * Snapshot template (QEMU): boot template `from` once with guest RAM in a
+ * file, wait for envd, snapshot it into <data_dir>/templates/<name>/ (RAM
+ * file + device state + the snapshot-time disk, flattened to raw).  Creates
+ * from `name` then restore that snapshot instead of booting: the RAM file is
+ * mapped private (copy-on-write, page cache shared by all clones), the disk is
+ * cloned from the snapshot-time disk, and /init gives each clone its own ids,
+ * token, env and clock.  vcpus/memory_mb 0 = defaults and are fixed for the
+ * template's sandboxes.  -EEXIST if the name is taken.
+ */
+int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
+			   int memory_mb, struct wr_err *err);
+/* Delete a snapshot template and its files; -EBUSY while sandboxes use it,
+ * -EINVAL for built-in templates. */
+int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err *err);
+
 /* --- pure helpers, exported for tests --------------------------------------------------- */
 
 /* Mint "cl-" + RUNTIME_ID_RANDOM_LEN chars of [a-z0-9] from getrandom. */

@@ -171,6 +171,7 @@ void rt_sbx_free(struct sbx *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->template);
 	free(s->rootfs_template);
+	free(s->snapshot_dir);
 	free(s->kernel);
 	free(s->token);
 	free(s->envd_version);

@@ -21,6 +21,7 @@ void rt_template_done(struct rt_template *t)
 	free(t->name);
 	free(t->rootfs);
 	free(t->kernel);
+	free(t->snapshot_dir);
 	*t = (struct rt_template){0};
 }
 
@@ -110,13 +111,15 @@ int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template 
 		return unknown(rt, name, err);
 	if (r < 0)
 		return wr_err_set(err, -r, "template \"%s\": store lookup failed", name);
-	if (st.kind != STORE_TPL_ROOTFS || !st.rootfs_path) {
+	if (!st.rootfs_path || (st.kind == STORE_TPL_SNAPSHOT && !st.snapshot_dir)) {
 		store_template_done(&st);
-		return wr_err_set(
-			err, ENOTSUP,
-			"template \"%s\" is a snapshot template; this runtime boots rootfs "
-			"templates only",
-			name);
+		return wr_err_set(err, EINVAL, "template \"%s\" has no disk image or snapshot",
+				  name);
+	}
+	if (st.kind == STORE_TPL_SNAPSHOT) {
+		ret->snapshot_dir = xstrdup(st.snapshot_dir);
+		ret->vcpus = st.vcpus;
+		ret->memory_mb = st.memory_mb;
 	}
 	ret->name = xstrdup(st.name);
 	ret->rootfs = xstrdup(st.rootfs_path);

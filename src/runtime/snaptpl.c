@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/* Snapshot templates: build (boot once, snapshot with file-backed RAM) and delete. */
+#include "runtime/runtime-internal.h"
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool name_ok(const char *n)
+{
+	if (!n || !*n || strlen(n) > 63 || !strcmp(n, "base"))
+		return false;
+	for (const char *c = n; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+		      *c == '_' || *c == '.'))
+			return false;
+	return n[0] != '.';
+}
+
+static int run(char *const argv[], struct wr_err *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return wr_err_errno(err, errno, "fork");
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return wr_err_set(err, EIO, "%s failed (status %d)", argv[0], st);
+	return 0;
+}
+
+/* The snapshot-time disk as a raw image (what every clone's CoW disk is based on). */
+static int flatten(const struct disk_result *d, const char *dst, struct wr_err *err)
+{
+	if (d->format == DISK_FORMAT_QCOW2) {
+		char *argv[] = {"qemu-img",  "convert", "-q", "-f", "qcow2",
+				"-O",	     "raw",	"-S", "4k", (char *)d->path,
+				(char *)dst, NULL};
+		return run(argv, err);
+	}
+	char *argv[] = {"cp", "--reflink=auto", "--sparse=always", (char *)d->path, (char *)dst,
+			NULL};
+	return run(argv, err);
+}
+
+int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
+			   int memory_mb, struct wr_err *err)
+{
+	if (!name_ok(name))
+		return wr_err_set(err, EINVAL, "invalid template name \"%s\"", name ? name : "");
+	if (rt->vmm.kind != VMM_KIND_QEMU)
+		return wr_err_set(err, ENOTSUP, "snapshot templates need the QEMU backend");
+	struct store_template old = {0};
+	if (store_template_get(rt->store, name, &old, NULL) == 0) {
+		store_template_done(&old);
+		return wr_err_set(err, EEXIST, "template %s already exists", name);
+	}
+	cleanup_free char *root = xasprintf("%s/templates", rt->data_dir);
+	cleanup_free char *dir = xasprintf("%s/%s", root, name);
+	cleanup_free char *mem = xasprintf("%s/memory", dir);
+	cleanup_free char *img = xasprintf("%s/rootfs.img", dir);
+	int r = mkdir_p(root, 0750);
+	if (r < 0)
+		return wr_err_errno(err, -r, "mkdir %s", root);
+	if (mkdir(dir, 0750) < 0)
+		return wr_err_errno(err, errno, "mkdir %s", dir);
+
+	struct runtime_create_spec spec = {
+		.template = from, .vcpus = vcpus, .memory_mb = memory_mb};
+	struct rt_create_opts o = {.mem_file = mem, .no_init = true};
+	char id[RUNTIME_ID_MAX];
+	r = rt_create(rt, &spec, &o, id, err);
+	if (r < 0) {
+		rm_rf(dir);
+		return wr_err_prefix(err, r, "build template %s", name);
+	}
+	struct sbx *s = rt_sbx_get(rt, id);
+	pthread_mutex_lock(&s->lock);
+	if (!s->listed || !s->vmm) {
+		r = wr_err_set(err, ECANCELED, "build sandbox %s went away", id);
+		goto out;
+	}
+	/* RAM is the shared file: the snapshot writes only device state. */
+	if ((r = vmm_pause(s->vmm, err)) < 0 || (r = vmm_snapshot(s->vmm, dir, err)) < 0)
+		goto out;
+	/* Quit so QEMU flushes its disk cache before the disk is copied. */
+	vmm_stop(s->vmm, 5000, NULL);
+	if ((r = flatten(&s->disk, img, err)) < 0)
+		goto out;
+	struct store_template t = {
+		.name = (char *)name,
+		.kind = STORE_TPL_SNAPSHOT,
+		.rootfs_path = img,
+		.kernel_path = s->kernel,
+		.snapshot_dir = dir,
+		.parent = s->template,
+		.vcpus = s->vcpus,
+		.memory_mb = s->memory_mb,
+	};
+	struct stat st_m = {0}, st_i = {0};
+	stat(mem, &st_m);
+	stat(img, &st_i);
+	t.size_bytes = (int64_t)(st_m.st_blocks + st_i.st_blocks) * 512;
+	r = store_template_put(rt->store, &t, err);
+out:
+	/* The build sandbox is an artefact: remove it and its row. */
+	rt_sbx_release(s, false);
+	store_sandbox_delete(rt->store, id, NULL);
+	rt_sbx_unlist(rt, s);
+	pthread_mutex_unlock(&s->lock);
+	rt_sbx_put(s);
+	if (r < 0) {
+		rm_rf(dir);
+		return wr_err_prefix(err, r, "build template %s", name);
+	}
+	store_event_add(rt->store, NULL, "template_built", name, NULL);
+	return 0;
+}
+
+int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err *err)
+{
+	struct store_template t = {0};
+	int r = store_template_get(rt->store, name ? name : "", &t, NULL);
+	if (r < 0)
+		return wr_err_set(err, ENOENT, "template \"%s\" not found", name ? name : "");
+	if (t.kind != STORE_TPL_SNAPSHOT) {
+		store_template_done(&t);
+		return wr_err_set(err, EINVAL, "template %s is built in, not deletable", name);
+	}
+	r = store_template_delete(rt->store, name, err);
+	if (r >= 0 && t.snapshot_dir)
+		rm_rf(t.snapshot_dir);
+	store_template_done(&t);
+	return r;
+}
