@@ -4,6 +4,8 @@
 #   BENCH create_cold_tcg <median> ms p95=<x> n=<N>
 #   BENCH pause_512m <median> ms p95=<x> n=<N>     (pause = snapshot + VMM stop)
 #   BENCH resume_512m <median> ms p95=<x> n=<N>    (restore + envd /init)
+#   BENCH create_snapshot_tcg <median> ms p95=<x> n=<N>  (snapshot template -> envd /init accepted)
+#   BENCH create_snapshot_20_concurrent <total> ms          (20 creates at once, wall time)
 # Env: WRENN_BUILD (default build/release), WRENN_GUEST_DIR (default <build>/../guest), BENCH_RUNS (10).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +40,25 @@ for _ in $(seq 1 "$runs"); do
 	echo "$out" | awk '$1=="paused" {print $2}' >>"$WORK/p"
 	echo "$out" | awk '$1=="resumed" {print $2}' >>"$WORK/r"
 done
+: >"$WORK/s"
+if $RT template-build bsnap minimal >/dev/null 2>>"$WORK/err"; then
+	for _ in $(seq 1 "$runs"); do
+		$RT create -t bsnap + destroy @ 2>>"$WORK/err" | awk 'NR==1 {print $2}' >>"$WORK/s"
+	done
+	t0=$(date +%s%N)
+	ids=$($RT create -n 20 -t bsnap 2>>"$WORK/err" | awk '{print $1}')
+	t1=$(date +%s%N)
+	nc=$(echo "$ids" | grep -c '^cl-')
+	$RT destroy $ids >/dev/null 2>&1
+	$RT template-delete bsnap 2>>"$WORK/err"
+fi
 [ -s "$WORK/err" ] && sed 's/^/# /' "$WORK/err" | tail -5 >&2
 echo "# command: $RT create -t minimal + pause-resume @ + destroy @   (x$runs)"
 stats create_cold_tcg "$WORK/c"
 stats pause_512m "$WORK/p"
 stats resume_512m "$WORK/r"
+echo "# command: $RT template-build bsnap minimal; $RT create -t bsnap + destroy @   (x$runs)"
+stats create_snapshot_tcg "$WORK/s"
+if [ -n "${t1:-}" ]; then
+	echo "BENCH create_snapshot_20_concurrent $(((t1 - t0) / 1000000)) ms n=$nc"
+fi

@@ -16,11 +16,11 @@ NSP=${T}n-
 WORK=$(mktemp -d /tmp/wrenn-50rt.XXXXXX)
 DATA=$WORK/data
 n=0 fail=0
-echo "1..17"
+echo "1..20"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
 skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-skip_rest() { while [ "$n" -lt 17 ]; do skip "$1"; done; exit 0; }
+skip_rest() { while [ "$n" -lt 20 ]; do skip "$1"; done; exit 0; }
 
 qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
 cleanup() {
@@ -124,6 +124,29 @@ if timeout 300 $RT create --secure --internet -t minimal + exec @ /bin/sh -c "ip
 	ok "secure+egress sandbox: envd access token set by /init and used"
 else
 	nok "secure sandbox" "$(cat "$OUT" "$ERR")"
+fi
+
+# snapshot template: build, 5 concurrent clones each answer exec, delete refused while used.
+if timeout 300 $RT template-build snap minimal + create -n 5 -t snap >"$OUT" 2>"$ERR" && [ "$(grep -c '^cl-' "$OUT")" = 5 ]; then
+	ok "snapshot template built, 5 concurrent clones ($(grep '^cl-' "$OUT" | awk '{print $2}' | sort -n | tr '\n' ' ')ms)"
+else
+	nok "snapshot template build + clones" "$(cat "$OUT" "$ERR")"
+fi
+IDS=$(grep '^cl-' "$OUT" | awk '{print $1}')
+chain=() good=0
+for id in $IDS; do chain+=(exec "$id" /bin/sh -c "echo clone-\$E2B_SANDBOX_ID" +); done
+[ -n "$IDS" ] && timeout 300 $RT "${chain[@]}" list >"$WORK/exec" 2>"$ERR"
+for id in $IDS; do grep -qx "clone-$id" "$WORK/exec" && good=$((good + 1)); done
+if [ "$good" = 5 ] && ! $RT template-delete snap 2>"$ERR" && grep -q 'in use\|busy\|still' "$ERR"; then
+	ok "each clone has its own identity; delete refused while in use"
+else
+	nok "clones exec / delete refusal ($good/5)" "$(cat "$ERR")"
+fi
+$RT destroy $IDS >/dev/null 2>&1
+if $RT template-delete snap 2>"$ERR" && [ -z "$(ls -A "$DATA/templates" 2>/dev/null)" ]; then
+	check_clean "after snapshot template delete"
+else
+	nok "template delete" "$(cat "$ERR")"
 fi
 
 # kill -9 mid-create, then the next open sweeps.
