@@ -71,6 +71,10 @@ void envd_init(struct envd *e, struct http_req *req);
 void envd_envs(struct envd *e, struct http_req *req);
 void envd_metrics(struct envd *e, struct http_req *req);
 
+/* Idle time before a stream sends a keepalive event: the
+ * Keepalive-Ping-Interval header (seconds), 90 s when absent or silly. */
+unsigned envd_keepalive_ms(const struct http_req *req);
+
 /* Plain-HTTP JSON error {"code":N,"message":"..."}. */
 void envd_http_error(struct http_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

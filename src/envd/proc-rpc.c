@@ -98,7 +98,7 @@ static json_t *event_json(const struct pev *ev)
 	return json_pack("{s:{s:{s:s}}}", "event", "data", names[ev->kind], b);
 }
 
-static unsigned keepalive_ms(struct http_req *req)
+unsigned envd_keepalive_ms(const struct http_req *req)
 {
 	const char *h = http_req_header(req, "Keepalive-Ping-Interval");
 	long s = h ? strtol(h, NULL, 10) : 0;
@@ -117,7 +117,7 @@ static int send_and_free(struct http_req *req, json_t *j)
 /* Follow the process's events until its end (or the client leaves). */
 static void follow(struct http_req *req, struct proc *p, uint64_t *cursor)
 {
-	unsigned ka = keepalive_ms(req);
+	unsigned ka = envd_keepalive_ms(req);
 	int r = send_and_free(
 		req, json_pack("{s:{s:{s:i}}}", "event", "start", "pid", (json_int_t)proc_pid(p)));
 	while (r == 0) {

@@ -101,6 +101,10 @@ int64_t http_req_content_length(const struct http_req *req);
 /* Peer address as text ("127.0.0.1:5555", "unix"), for logs. */
 const char *http_req_peer(const struct http_req *req);
 struct http_server *http_req_server(const struct http_req *req);
+/* The connection's socket, only to poll it (POLLRDHUP) during a long stream
+ * so a client that went away is noticed without writing; never read, write
+ * or close it.  -EBADF after http_req_take_socket(). */
+int http_req_socket(const struct http_req *req);
 
 /* Body limit for this request (bytes of decoded body).  Reading past it
  * returns -EFBIG (the handler should answer 413 and the connection closes). */

@@ -140,6 +140,11 @@ struct http_server *http_req_server(const struct http_req *req)
 	return req->srv;
 }
 
+int http_req_socket(const struct http_req *req)
+{
+	return req->taken ? -EBADF : req->m->fd;
+}
+
 void http_req_set_body_limit(struct http_req *req, uint64_t max)
 {
 	req->m->body_limit = max;
