@@ -110,7 +110,7 @@ test:
 	@scripts/run-tests.sh
 
 bench:
-	@scripts/run-bench.sh
+	@scripts/run-bench.sh $(BENCHES)
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
