@@ -15,6 +15,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The agent refuses chunked uploads (411: it needs a Content-Length to check the size before
+ * writing into the guest), so a pipe or terminal is first spooled into an unlinked temp file. */
+static int spool(int in, int *ret_fd, int64_t *ret_size, struct wr_err *err)
+{
+	const char *dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	cleanup_close int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "temporary file in %s", dir);
+	char buf[65536];
+	int64_t total = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wr_err_errno(err, errno, "read stdin");
+		if (n == 0)
+			break;
+		int r = write_full(fd, buf, (size_t)n);
+		if (r < 0)
+			return wr_err_errno(err, -r, "write temporary file in %s", dir);
+		total += n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return wr_err_errno(err, errno, "seek temporary file");
+	*ret_fd = TAKE_FD(fd);
+	*ret_size = total;
+	return 0;
+}
+
 static int upload(struct cli *c, const char *local, const char *id, const char *rpath,
 		  struct wr_err *err)
 {
@@ -37,6 +69,12 @@ static int upload(struct cli *c, const char *local, const char *id, const char *
 					  local);
 		if (S_ISREG(st.st_mode))
 			size = st.st_size;
+	}
+	if (size < 0) {
+		cleanup_close int src = TAKE_FD(fd);
+		int r = spool(src, &fd, &size, err);
+		if (r < 0)
+			return r;
 	}
 	size_t rl = strlen(rpath);
 	if (rl && rpath[rl - 1] == '/') {

@@ -14,7 +14,8 @@ void term_restore(void)
 {
 	if (saved_fd < 0)
 		return;
-	tcsetattr(saved_fd, TCSAFLUSH, &saved);
+	/* TCSADRAIN, not TCSAFLUSH: input typed after the shell ended belongs to the next program */
+	tcsetattr(saved_fd, TCSADRAIN, &saved);
 	saved_fd = -1;
 }
 
@@ -32,7 +33,8 @@ int term_raw(int fd)
 	cfmakeraw(&t);
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
-	if (tcsetattr(fd, TCSAFLUSH, &t) < 0)
+	/* TCSANOW keeps type-ahead: keys pressed while the sandbox shell was starting are sent */
+	if (tcsetattr(fd, TCSANOW, &t) < 0)
 		return -errno;
 	saved_fd = fd;
 	return 0;
