@@ -61,6 +61,12 @@ bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const
 char *envd_signature(const char *path, const char *op, const char *user, const char *token,
 		     const char *exp);
 
+/* encoding.c: the response coding for an Accept-Encoding header (NULL =
+ * absent).  ranged: the answer must be identity (Range, empty file), so
+ * gzip is never picked; NONE when nothing acceptable is left (406). */
+enum envd_coding { ENVD_CODING_IDENTITY, ENVD_CODING_GZIP, ENVD_CODING_NONE };
+enum envd_coding envd_pick_coding(const char *accept_encoding, bool ranged);
+
 /* Routes. */
 void envd_route(struct http_req *req, void *userdata);
 void envd_process_rpc(struct envd *e, struct http_req *req, const char *method);

@@ -81,6 +81,49 @@ static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 	return 1;
 }
 
+/* The whole file, deflated on the fly into a chunked gzip body. */
+static void send_gzip(struct http_req *req, int fd)
+{
+	z_stream zs = {0};
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return envd_http_error(req, 500, "zlib init failed");
+	http_resp_header(req, "Content-Encoding", "gzip");
+	cleanup_free char *in = xmalloc(IO_CHUNK);
+	cleanup_free char *out = xmalloc(IO_CHUNK);
+	int r = http_resp_begin(req, 200, "application/octet-stream", HTTP_CHUNKED);
+	int flush = Z_NO_FLUSH;
+	while (r == 0 && flush != Z_FINISH) {
+		ssize_t n = read(fd, in, IO_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* Headers are out: only a broken body can say it. */
+			http_resp_close_after(req);
+			r = -errno;
+			break;
+		}
+		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+		zs.next_in = (Bytef *)in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = (Bytef *)out;
+			zs.avail_out = IO_CHUNK;
+			int z = deflate(&zs, flush);
+			if (z == Z_STREAM_ERROR) {
+				r = -EIO;
+				break;
+			}
+			r = http_resp_write(req, out, IO_CHUNK - zs.avail_out);
+		} while (r == 0 && zs.avail_out == 0);
+	}
+	deflateEnd(&zs);
+	if (r == 0)
+		http_resp_end(req);
+	else
+		http_resp_close_after(req);
+}
+
 void envd_files_get(struct envd *e, struct http_req *req)
 {
 	struct wr_err err = {0};
@@ -110,7 +153,16 @@ void envd_files_get(struct envd *e, struct http_req *req)
 	http_resp_header(req, "Accept-Ranges", "bytes");
 	int64_t from = 0, to = st.st_size - 1;
 	int status = 200;
-	int rr = parse_range(http_req_header(req, "Range"), st.st_size, &from, &to);
+	const char *range = http_req_header(req, "Range");
+	http_resp_header(req, "Vary", "Accept-Encoding");
+	enum envd_coding coding =
+		envd_pick_coding(http_req_header(req, "Accept-Encoding"), range || !st.st_size);
+	if (coding == ENVD_CODING_NONE)
+		return envd_http_error(req, 406,
+				       "no acceptable encoding (supported: gzip, identity)");
+	if (coding == ENVD_CODING_GZIP)
+		return send_gzip(req, fd);
+	int rr = parse_range(range, st.st_size, &from, &to);
 	if (rr < 0) {
 		http_resp_headerf(req, "Content-Range", "bytes */%" PRId64, (int64_t)st.st_size);
 		return envd_http_error(req, 416, "range not satisfiable");

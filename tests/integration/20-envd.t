@@ -8,7 +8,8 @@ n=0 fails=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
-TESTS=82
+hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
+TESTS=90
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
@@ -132,6 +133,17 @@ cmp -s "$TMP/big.bin" "$TMP/up/gz.bin"; ok $? "gzip-encoded upload is inflated"
 "${C[@]}" -o "$TMP/down.bin" "$F?path=$TMP/up/big.bin"
 cmp -s "$TMP/big.bin" "$TMP/down.bin"; ok $? "download intact"
 is "$("${C[@]}" -H 'Range: bytes=10-19' "$F?path=$TMP/up/big.bin" | wc -c)" 10 "Range request"
+# gzip download: only when accepted; ranges and empty files stay identity
+"${C[@]}" --compressed -D "$TMP/gz.h" -o "$TMP/down.gz.bin" "$F?path=$TMP/up/big.bin"
+cmp -s "$TMP/big.bin" "$TMP/down.gz.bin"; ok $? "gzip download (curl --compressed) intact"
+has "$(tr -d '\r' <"$TMP/gz.h")" "Content-Encoding: gzip" "gzip download has Content-Encoding: gzip"
+has "$(tr -d '\r' <"$TMP/gz.h")" "Transfer-Encoding: chunked" "gzip download is chunked"
+seq 1 20000 >"$TMP/text.txt"
+is "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | gunzip | cmp - "$TMP/text.txt" && echo same)" same "raw gzip body gunzips to the file"
+[ "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | wc -c)" -lt "$(wc -c <"$TMP/text.txt")" ]; ok $? "gzip body is smaller than the text file"
+hasnt "$("${C[@]}" -D - -o /dev/null "$F?path=$TMP/text.txt" | tr -d '\r')" "Content-Encoding" "no Accept-Encoding: identity"
+is "$("${C[@]}" -H 'Accept-Encoding: gzip' -H 'Range: bytes=0-4' "$F?path=$TMP/text.txt" | od -An -c | tr -d ' \n')" '1\n2\n3' "Range with gzip accepted is served identity"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip;q=0, identity;q=0' "$F?path=$TMP/text.txt")" 406 "nothing acceptable is 406"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Range: bytes=99999999-' "$F?path=$TMP/up/big.bin")" 416 "unsatisfiable range"
 : >"$TMP/empty"
 has "$("${C[@]}" -D - -o /dev/null "$F?path=$TMP/empty")" "Content-Length: 0" "empty file has Content-Length: 0"
