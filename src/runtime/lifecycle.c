@@ -79,12 +79,9 @@ int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err)
 	int r = lock_state(rt, id, RT_OP_PAUSE, &s, err);
 	if (r < 0)
 		return r;
-	if (!s->vmm || s->reattached) {
+	if (!s->vmm) {
 		unlock_put(s);
-		return wr_err_set(err, ENOTSUP,
-				  "sandbox %s was re-attached after an agent restart; its VMM "
-				  "cannot be paused (destroy is supported)",
-				  id);
+		return wr_err_set(err, EIO, "sandbox %s has no VMM", id);
 	}
 	cleanup_free char *snap = xasprintf("%s/" RT_SNAP_DIR, s->dir);
 	cleanup_free char *tmp = xasprintf("%s/" RT_SNAP_DIR ".new", s->dir);

@@ -427,7 +427,7 @@ void runtime_close(struct runtime *rt)
 			} else if (s->vmm) {
 				/* Leave the VMM running for the next runtime_open: drop our
 				 * handles without stopping it. */
-				s->vmm->proc.reaped = true;
+				vmm_detach(s->vmm);
 				vmm_free(s->vmm);
 				s->vmm = NULL;
 			}

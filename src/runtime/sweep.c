@@ -88,14 +88,17 @@ static int reattach(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	slot_pool_ns_name(rt->pool, (unsigned)s->slot, s->ns);
 	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
 		goto fail;
-	int fd = pidfd_open_(s->pid);
-	if (fd < 0) {
-		r = wr_err_errno(err, errno, "pidfd_open %d", (int)s->pid);
+	if ((r = vmm_reattach(s->vmm, s->pid, err)) < 0)
+		goto fail;
+	/* An agent that died mid-pause left the VM stopped but whole: run it again. */
+	if (s->vmm->state == VMM_STATE_PAUSED && !s->vmm->mem_is_snapshot &&
+	    vmm_resume(s->vmm, NULL) == 0)
+		log_info("sweep: %s was left paused mid-pause; resumed", s->id);
+	if (s->vmm->state != VMM_STATE_RUNNING) {
+		r = wr_err_set(err, EIO, "VMM pid %d is %s, not running", (int)s->pid,
+			       vmm_state_name(s->vmm->state));
 		goto fail;
 	}
-	s->vmm->proc.pid = s->pid;
-	s->vmm->proc.pidfd = fd;
-	s->vmm->state = VMM_STATE_RUNNING;
 	s->reattached = true;
 	return 0;
 fail:

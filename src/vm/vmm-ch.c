@@ -172,6 +172,12 @@ static int ch_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 	return 0;
 }
 
+static int ch_attach(struct vmm *v, struct wr_err *err)
+{
+	enum vmm_state st;
+	return ch_info(v, &st, err);
+}
+
 static int ch_shutdown(struct vmm *v, struct wr_err *err)
 {
 	struct ch_api a = api(v);
@@ -190,6 +196,7 @@ const struct vmm_ops vmm_ch_ops = {
 	.snapshot = ch_snapshot,
 	.restore = ch_restore,
 	.info = ch_info,
+	.attach = ch_attach,
 	.shutdown = ch_shutdown,
 	.free_priv = NULL,
 };

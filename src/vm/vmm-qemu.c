@@ -235,6 +235,21 @@ static int qemu_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 	return 0;
 }
 
+static int qemu_attach(struct vmm *v, struct wr_err *err)
+{
+	struct qemu *q = Q(v);
+	/* The RAM mode of the old process is unknown here; treating it as not
+	 * shared only means a later snapshot carries RAM in the stream, which
+	 * restores into any memory kind. */
+	q->mem_shared = false;
+	q->qmp.timeout_ms = v->p.api_timeout_ms;
+	int r = qmp_connect(&q->qmp, v->socket_path, 2000, v->proc.pidfd, err);
+	if (r < 0)
+		return r;
+	enum vmm_state st;
+	return qemu_info(v, &st, err);
+}
+
 static void sleep_ms(int ms)
 {
 	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
@@ -435,6 +450,7 @@ const struct vmm_ops vmm_qemu_ops = {
 	.snapshot = qemu_snapshot,
 	.restore = qemu_restore,
 	.info = qemu_info,
+	.attach = qemu_attach,
 	.shutdown = qemu_shutdown,
 	.free_priv = qemu_free_priv,
 };

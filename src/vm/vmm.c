@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define META_FILE "wrenn-vmm.json"
@@ -147,6 +148,25 @@ int vmm_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err)
 	return r;
 }
 
+int vmm_reattach(struct vmm *v, pid_t pid, struct wr_err *err)
+{
+	if (v->proc.pid > 0)
+		return wr_err_set(err, EBUSY, "vmm %s: already has a process",
+				  v->p.cfg->sandbox_id);
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "vmm %s: pidfd_open %d", v->p.cfg->sandbox_id,
+				    (int)pid);
+	v->proc.pid = pid;
+	v->proc.pidfd = fd;
+	/* Assume running until asked: vmm_stop must still end it if attach fails. */
+	v->state = VMM_STATE_RUNNING;
+	int r = v->ops->attach(v, err);
+	if (r < 0)
+		return wr_err_prefix(err, r, "re-attach %s pid %d", v->ops->name, (int)pid);
+	return 0;
+}
+
 int vmm_boot(struct vmm *v, struct wr_err *err)
 {
 	return CALL(v, "boot", boot(v, err));
@@ -194,6 +214,7 @@ int vmm_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err)
 {
 	int r = 0;
+	bool had_proc = v->proc.pid > 0;
 	if (v->proc.pid > 0 && !v->proc.reaped) {
 		if (timeout_ms > 0 && launched_alive(&v->proc)) {
 			struct wr_err e = {0};
@@ -211,9 +232,24 @@ int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err)
 		v->ops->free_priv(v);
 	launched_done(&v->proc);
 	v->proc = (struct launched)LAUNCHED_INIT;
-	unlink(v->socket_path);
+	/* Not after vmm_detach: the socket belongs to a VMM still running. */
+	if (had_proc)
+		unlink(v->socket_path);
 	v->state = VMM_STATE_NONE;
 	return r;
+}
+
+void vmm_detach(struct vmm *v)
+{
+	if (v->ops->free_priv)
+		v->ops->free_priv(v);
+	if (v->proc.pidfd >= 0)
+		close(v->proc.pidfd);
+	free(v->proc.cgroup_path);
+	free(v->proc.made_dir);
+	free(v->proc.warning);
+	v->proc = (struct launched)LAUNCHED_INIT;
+	v->state = VMM_STATE_NONE;
 }
 
 void vmm_free(struct vmm *v)

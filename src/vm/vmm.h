@@ -70,6 +70,8 @@ struct vmm_ops {
 	int (*snapshot)(struct vmm *v, const char *dir, struct wr_err *err); /* VM paused */
 	int (*restore)(struct vmm *v, const char *dir, bool resume, struct wr_err *err);
 	int (*info)(struct vmm *v, enum vmm_state *ret, struct wr_err *err);
+	/* Reconnect the API to a live process (agent restart); sets v->state. */
+	int (*attach)(struct vmm *v, struct wr_err *err);
 	int (*shutdown)(struct vmm *v, struct wr_err *err); /* ask the VMM to exit */
 	void (*free_priv)(struct vmm *v);		    /* close API connections */
 };
@@ -102,11 +104,20 @@ int vmm_resume(struct vmm *v, struct wr_err *err);
 int vmm_snapshot(struct vmm *v, const char *dir, struct wr_err *err);
 /* Instead of vmm_start: launch a fresh VMM restored from dir; running if resume. */
 int vmm_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err);
+/* Instead of vmm_start: adopt the live VMM process pid that a previous agent
+ * started for this config (same socket path), reconnect its API and read its
+ * state.  The process is then ours to pause, snapshot and stop; it is not our
+ * child, so its exit status is not collected.  -ESRCH if it is gone. */
+int vmm_reattach(struct vmm *v, pid_t pid, struct wr_err *err);
 /* Ask the VMM for the VM state (updates v->state). */
 int vmm_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err);
 /* Graceful stop with a deadline, then SIGTERM/SIGKILL; reaps, removes the
  * socket, cgroup and sandbox dir. 0 when the VMM exited by itself in time. */
 int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err);
+/* Let go of a live VMM without stopping it (agent exit): API connections
+ * and pidfd closed; process, socket, cgroup and sandbox dir stay for a later
+ * vmm_reattach.  Then free it with vmm_free. */
+void vmm_detach(struct vmm *v);
 /* Stop (forced if needed) and release everything. NULL-safe. */
 void vmm_free(struct vmm *v);
 pid_t vmm_pid(const struct vmm *v);
