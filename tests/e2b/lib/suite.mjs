@@ -15,6 +15,20 @@ function requireEnv() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+// Snapshots and fork are issue 7: until the agent implements them it answers 501, and the test
+// is reported as skipped with the server's message (never as passed).
+async function orSkip501(t, promise) {
+  try {
+    return await promise
+  } catch (e) {
+    if (/^501\b/.test(String(e?.message)) || e?.status === 501) {
+      t.skip(`server answers 501 (not implemented yet, issue 7): ${e.message}`)
+      return undefined
+    }
+    throw e
+  }
+}
+
 async function until(what, fn, ms = 30_000) {
   const end = Date.now() + ms
   for (;;) {
@@ -173,29 +187,49 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
 
     // --- issue 7: pause / resume / snapshots / fork -----------------------------------------
 
-    it('pause and connect (resume) keep files and processes', { timeout: OP_TIMEOUT * 2 }, async (t) => {
+    it('pause and connect (resume) keep files', { timeout: OP_TIMEOUT * 2 }, async (t) => {
       if (typeof sbx.pause !== 'function') return t.skip('SDK has no pause()')
       await sbx.files.write('/tmp/before-pause', 'kept')
-      await sbx.commands.run(
-        'nohup sh -c "while true; do date +%s%N > /tmp/tick; sleep 0.2; done" >/dev/null 2>&1 &'
-      )
       assert.equal(await sbx.pause(), true)
       const info = await Sandbox.getInfo(sbx.sandboxId)
       assert.equal(info.state, 'paused')
       const again = await Sandbox.connect(sbx.sandboxId, { timeoutMs: SANDBOX_TTL_MS })
       assert.equal((await again.getInfo()).state, 'running')
       assert.equal(await again.files.read('/tmp/before-pause'), 'kept')
-      const t1 = (await again.commands.run('cat /tmp/tick')).stdout
-      await sleep(1000)
-      const t2 = (await again.commands.run('cat /tmp/tick')).stdout
-      assert.notEqual(t1, t2, 'background loop stopped across pause/resume')
+      assert.equal((await again.commands.run('echo resumed')).stdout, 'resumed\n')
+      sbx = again
+    })
+
+    it('a background process keeps running across pause/connect', { timeout: OP_TIMEOUT * 2 }, async (t) => {
+      if (typeof sbx.pause !== 'function') return t.skip('SDK has no pause()')
+      // A counter, not `date +%N` (busybox has no %N); `trap "" HUP` instead of nohup (not in
+      // every image).
+      await sbx.commands.run(
+        `sh -c 'trap "" HUP; echo $$ > /tmp/loop.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.2; done' ` +
+          '</dev/null >/dev/null 2>&1 &'
+      )
+      const tick = async (s) => Number((await s.commands.run('cat /tmp/tick 2>/dev/null || echo 0')).stdout)
+      const t0 = await tick(sbx)
+      await sleep(1200)
+      if ((await tick(sbx)) === t0) {
+        // The loop died with the command that started it, before any pause: not a pause bug.
+        return t.skip('envd kills background children of a finished command (known bug)')
+      }
+      assert.equal(await sbx.pause(), true)
+      const again = await Sandbox.connect(sbx.sandboxId, { timeoutMs: SANDBOX_TTL_MS })
+      const t1 = await tick(again)
+      await sleep(1200)
+      const t2 = await tick(again)
+      assert.ok(t2 > t1, `background loop stopped across pause/resume (${t1} -> ${t2})`)
+      await again.commands.run('kill $(cat /tmp/loop.pid)')
       sbx = again
     })
 
     it('createSnapshot, create from it, listSnapshots', { timeout: OP_TIMEOUT * 2 }, async (t) => {
       if (typeof sbx.createSnapshot !== 'function') return t.skip('SDK has no createSnapshot()')
       await sbx.files.write('/tmp/in-snapshot', 'snap')
-      const snap = await sbx.createSnapshot()
+      const snap = await orSkip501(t, sbx.createSnapshot())
+      if (snap === undefined) return
       assert.ok(snap.snapshotId)
       // the source keeps running
       assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n')
@@ -215,7 +249,8 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
     it('fork gives independent sandboxes', { timeout: OP_TIMEOUT * 2 }, async (t) => {
       if (typeof sbx.fork !== 'function') return t.skip('SDK has no fork()')
       await sbx.files.write('/tmp/forked', 'parent')
-      const forks = await sbx.fork({ count: 2, timeoutMs: SANDBOX_TTL_MS })
+      const forks = await orSkip501(t, sbx.fork({ count: 2, timeoutMs: SANDBOX_TTL_MS }))
+      if (forks === undefined) return
       assert.equal(forks.length, 2)
       for (const f of forks) {
         assert.ok(!(f instanceof Error), `fork failed: ${f}`)
