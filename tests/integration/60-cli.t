@@ -6,7 +6,7 @@
 # (unknown id, wrong key, no agent, bad arguments) -> clear message + exit code.
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${WRENN_BUILD:-build/asan}
 AGENT=$B/bin/wrenn-agent
 W=$B/bin/wrenn

@@ -5,7 +5,7 @@
 # The agent runs on free ports with a scratch data dir and its own namespace prefix; only
 # E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY reach the SDK.  Budget: < 10 min under TCG.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${WRENN_BUILD:-build/asan}
 AGENT=$B/bin/wrenn-agent
 IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
@@ -18,10 +18,10 @@ nok() {
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
 	return 0
 }
-plan() { [ $planned = 1 ] || { echo "1..$n"; planned=1; }; }
+plan() { [ "$planned" = 1 ] || { echo "1..$n"; planned=1; }; }
 skip_all() { echo "1..0 # skip $1"; planned=1; exit 0; }
 
-APID= SUITE=
+APID='' SUITE=''
 cleanup() {
 	[ -n "$SUITE" ] && kill -TERM "$SUITE" 2>/dev/null
 	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
