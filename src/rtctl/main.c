@@ -10,8 +10,10 @@
  *
  * Options: --data DIR --images DIR --kernel PATH --disk BACKEND --max N --pool N
  *          --ns-prefix P --veth-prefix P --nft-table T
- *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper
+ *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper --no-auto-snapshot
  *   wrenn-rtctl [options] template-build NAME FROM | template-delete NAME
+ *   wrenn-rtctl [options] prewarm TEMPLATE [VCPUS [MiB]]
+ *   wrenn-rtctl [options] snapshot ID [NAME] | snapshots [ID] | snapshot-delete ID | fork ID N
  * Commands can be chained with "+" (one process; "@" = last created id).
  * Each process opens the runtime (sweep + re-attach) and closes it leaving
  * VMs running, so consecutive invocations exercise re-attach.
@@ -140,7 +142,8 @@ static int cmd_create(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		printf("%s %.0f\n", jobs[i].info.id, jobs[i].ms);
+		printf("%s %.0f %s\n", jobs[i].info.id, jobs[i].ms,
+		       jobs[i].info.create_path ? jobs[i].info.create_path : "");
 		snprintf(last_id, sizeof(last_id), "%s", jobs[i].info.id);
 		runtime_info_done(&jobs[i].info);
 	}
@@ -305,6 +308,49 @@ static int run_one(int cargc, char **cargv)
 		double t0 = now_ms();
 		if ((r = runtime_template_build(rt, cargv[1], cargv[2], 0, 0, &err)) >= 0)
 			printf("built %s %.0f\n", cargv[1], now_ms() - t0);
+	} else if (!strcmp(cmd, "snapshot") && (cargc == 2 || cargc == 3)) {
+		double t0 = now_ms();
+		struct runtime_snapshot sn = {0};
+		if ((r = runtime_snapshot_create(rt, cargv[1], cargc == 3 ? cargv[2] : NULL, &sn,
+						 &err)) >= 0)
+			printf("%s %.0f apparent=%lld allocated=%lld\n", sn.id, now_ms() - t0,
+			       (long long)sn.size_apparent, (long long)sn.size_allocated);
+		runtime_snapshot_done(&sn);
+	} else if (!strcmp(cmd, "prewarm") && cargc >= 2) {
+		double t0 = now_ms();
+		if ((r = runtime_template_prewarm(rt, cargv[1], cargc > 2 ? atoi(cargv[2]) : 0,
+						  cargc > 3 ? atoi(cargv[3]) : 0, &err)) >= 0)
+			printf("prewarmed %s %.0f\n", cargv[1], now_ms() - t0);
+	} else if (!strcmp(cmd, "snapshots")) {
+		struct runtime_snapshot *rows = NULL;
+		size_t n = 0;
+		if ((r = runtime_snapshot_list(rt, cargc > 1 ? cargv[1] : NULL, NULL, 0, &rows, &n,
+					       NULL, &err)) >= 0)
+			for (size_t i = 0; i < n; i++)
+				printf("%s %s %s apparent=%lld allocated=%lld\n", rows[i].id,
+				       rows[i].name ? rows[i].name : "-", rows[i].sandbox_id,
+				       (long long)rows[i].size_apparent,
+				       (long long)rows[i].size_allocated);
+		runtime_snapshot_list_free(rows, n);
+	} else if (!strcmp(cmd, "snapshot-delete") && cargc == 2) {
+		r = runtime_snapshot_delete(rt, cargv[1], &err);
+	} else if (!strcmp(cmd, "fork") && cargc == 3) {
+		int cnt = atoi(cargv[2]);
+		if (cnt < 1 || cnt > 100)
+			cnt = 0;
+		struct runtime_info *kids = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*kids));
+		struct wr_err *errs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*errs));
+		double t0 = now_ms();
+		if ((r = runtime_fork(rt, cargv[1], cnt, 0, kids, errs, &err)) >= 0)
+			for (int i = 0; i < cnt; i++) {
+				if (errs[i].code)
+					fprintf(stderr, "fork child: %s\n", wr_err_msg(&errs[i]));
+				else
+					printf("%s %.0f fork\n", kids[i].id, now_ms() - t0);
+				runtime_info_done(&kids[i]);
+			}
+		free(kids);
+		free(errs);
 	} else if (!strcmp(cmd, "template-delete") && cargc == 2) {
 		r = runtime_template_delete(rt, cargv[1], &err);
 	} else if (!strcmp(cmd, "race") && cargc == 3) {
@@ -366,6 +412,7 @@ int main(int argc, char **argv)
 					  {"envd-timeout", required_argument, NULL, 'E'},
 					  {"stop-on-close", no_argument, NULL, 'S'},
 					  {"no-reaper", no_argument, NULL, 'R'},
+					  {"no-auto-snapshot", no_argument, NULL, 'A'},
 					  {"ns-prefix", required_argument, NULL, 'N'},
 					  {"veth-prefix", required_argument, NULL, 'V'},
 					  {"nft-table", required_argument, NULL, 'F'},
@@ -399,6 +446,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			cfg.stop_on_close = true;
+			break;
+		case 'A':
+			cfg.no_auto_snapshot = true;
 			break;
 		case 'R':
 			cfg.no_reaper = true;

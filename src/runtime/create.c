@@ -238,6 +238,12 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		}
 		vcpus = t.vcpus;
 		mem = t.memory_mb;
+	} else if (!o->mem_file && rt_auto_enabled(rt) && rt_template_builtin(rt, t.name)) {
+		struct rt_template a = {0};
+		if (rt_auto_lookup(rt, &t, vcpus, mem, &a) == 1) {
+			rt_template_done(&t);
+			t = a;
+		}
 	}
 	if (spec->id)
 		snprintf(id, sizeof(id), "%s", spec->id);
@@ -257,6 +263,7 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->rootfs_template = TAKE_PTR(t.rootfs);
 	s->kernel = TAKE_PTR(t.kernel);
 	s->snapshot_dir = TAKE_PTR(t.snapshot_dir);
+	s->create_path = s->snapshot_dir ? "snapshot" : "boot";
 	rt_template_done(&t);
 	s->vcpus = vcpus;
 	s->memory_mb = mem;
@@ -299,6 +306,7 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		store_sandbox_done(&row);
 	}
 	store_event_add(rt->store, s->id, "created", s->template, NULL);
+	log_info("create %s from %s: %s path", s->id, s->template, s->create_path);
 	s->state = STORE_SB_RUNNING;
 	atomic_store(&s->creating, false);
 	snprintf(ret_id, RUNTIME_ID_MAX, "%s", s->id);

@@ -4,11 +4,15 @@
 #include "runtime/runtime-internal.h"
 
 #include "basic/cleanup.h"
+#include "basic/log.h"
 #include "basic/xalloc.h"
+#include "http/connect.h"
 #include "http/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 static void sleep_ms(int ms)
@@ -97,6 +101,16 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 			      s->template);
 	json_object_set_new(j, "envVars", env_vars ? json_incref(env_vars) : json_object());
 	json_object_set_new(j, "accessToken", json_string(s->token ? s->token : ""));
+	/* A clone of a snapshot starts with the snapshot's kernel RNG state:
+	 * fresh host entropy lets envd reseed it (RNDADDENTROPY + RNDRESEEDCRNG).
+	 * envd ignores fields it does not know, so older guests just skip it. */
+	unsigned char rnd[64];
+	if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
+		char hex[2 * sizeof(rnd) + 1];
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		json_object_set_new(j, "entropy", json_string(hex));
+	}
 	cleanup_free char *body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 
@@ -122,4 +136,74 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 	if (status != 204 && status != 200)
 		return wr_err_set(err, EPROTO, "envd POST /init answered %d", status);
 	return 0;
+}
+
+int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int timeout_ms,
+		struct wr_err *err)
+{
+	json_t *argv = json_array();
+	for (size_t i = 0; args && args[i]; i++)
+		json_array_append_new(argv, json_string(args[i]));
+	json_t *msg = json_pack("{s:{s:s, s:o}}", "process", "cmd", cmd, "args", argv);
+	cleanup_free char *js = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	size_t jl = strlen(js);
+	cleanup_free char *body = xmalloc(jl + CONNECT_ENV_HDR);
+	connect_env_header((uint8_t *)body, 0, (uint32_t)jl);
+	memcpy(body + CONNECT_ENV_HDR, js, jl);
+	cleanup_free char *auth = s->token ? xasprintf("X-Access-Token: %s", s->token) : NULL;
+	const char *hdr[] = {auth, NULL};
+	struct http_creq rq = {.method = "POST",
+			       .target = "/process.Process/Start",
+			       .headers = auth ? hdr : NULL,
+			       .content_type = "application/connect+json",
+			       .body = body,
+			       .body_len = jl + CONNECT_ENV_HDR};
+	int fd = -1;
+	int r = net_connect_in_ns(s->ns, VM_GUEST_IP, RUNTIME_ENVD_PORT, timeout_ms, &fd, err);
+	if (r < 0)
+		return r;
+	struct http_client *c = http_client_new(fd, true);
+	http_client_set_timeout(c, (unsigned)timeout_ms);
+	cleanup_free char *resp = NULL;
+	size_t rl = 0;
+	int status = 0;
+	r = http_client_do(c, &rq, 1 << 20, &status, &resp, &rl, err);
+	http_client_free(c);
+	if (r < 0)
+		return wr_err_prefix(err, r, "envd run %s", cmd);
+	if (status != 200)
+		return wr_err_set(err, EPROTO, "envd run %s: answered %d", cmd, status);
+	/* The stream ends with an end event carrying the exit code. */
+	for (size_t off = 0; off < rl;) {
+		uint8_t flags;
+		const uint8_t *pl;
+		size_t plen;
+		int n = connect_env_parse(resp + off, rl - off, 1 << 20, &flags, &pl, &plen);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+		json_t *m = json_loadb((const char *)pl, plen, 0, NULL);
+		json_t *end = json_object_get(json_object_get(m, "event"), "end");
+		if (end) {
+			int code = (int)json_integer_value(json_object_get(end, "exitCode"));
+			json_decref(m);
+			return code == 0 ? 0
+					 : wr_err_set(err, EIO, "envd run %s: exit code %d", cmd,
+						      code);
+		}
+		json_decref(m);
+	}
+	return wr_err_set(err, EPROTO, "envd run %s: no end event", cmd);
+}
+
+void rt_quiesce(struct sbx *s)
+{
+	/* envd has no prepare route yet: a guest `sync` is the quiesce step. */
+	static const char *const args[] = {"-c", "sync", NULL};
+	struct wr_err e = {0};
+	if (rt_envd_run(s, "/bin/sh", args, 2000, &e) < 0)
+		log_warn("sandbox %s: quiesce (guest sync) failed, snapshot is crash-consistent "
+			 "only: %s",
+			 s->id, wr_err_msg(&e));
 }

@@ -44,8 +44,10 @@ int runtime_destroy(struct runtime *rt, const char *id, struct wr_err *err)
 	int r = store_sandbox_set_state(rt->store, id, STORE_SB_KILLED, NULL, err);
 	store_event_add(rt->store, id, "killed", NULL, NULL);
 	rt_sbx_unlist(rt, s);
+	cleanup_free char *tpl = s->template ? xstrdup(s->template) : NULL;
 	pthread_mutex_unlock(&s->lock);
 	rt_sbx_put(s);
+	rt_fork_gc(rt, tpl);
 	return r < 0 ? r : 0;
 }
 
@@ -86,6 +88,7 @@ int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err)
 	cleanup_free char *snap = xasprintf("%s/" RT_SNAP_DIR, s->dir);
 	cleanup_free char *tmp = xasprintf("%s/" RT_SNAP_DIR ".new", s->dir);
 	rm_rf(tmp);
+	rt_quiesce(s);
 	if ((r = vmm_pause(s->vmm, err)) < 0)
 		goto resume;
 	if ((r = vmm_snapshot(s->vmm, tmp, err)) < 0)

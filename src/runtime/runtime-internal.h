@@ -67,7 +67,8 @@ struct sbx {
 	char *log_path; /* <dir>/vmm.log */
 	struct vm_config cfg;
 	struct vmm *vmm;
-	pid_t pid; /* VMM pid (also when re-attached) */
+	const char *create_path; /* "snapshot" | "boot" | NULL (static) */
+	pid_t pid;		 /* VMM pid (also when re-attached) */
 	bool reattached;
 };
 
@@ -91,6 +92,10 @@ struct runtime {
 	struct sbx **sbx;
 	size_t nsbx, capsbx;
 	bool closing;
+	bool auto_snapshot;
+	pthread_mutex_t auto_lock; /* the background auto-snapshot builder */
+	pthread_t auto_thread;
+	bool auto_busy, auto_started, auto_closed;
 	pthread_t reaper;
 	bool reaper_running;
 	pthread_mutex_t reaper_lock;
@@ -122,6 +127,13 @@ void rt_sbx_free(struct sbx *s);
 /* envd client (envd.c) */
 int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err);
 int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err);
+/* Run cmd args... in the guest through envd (process.Process/Start) and wait
+ * for it to end; 0 when it exited 0. */
+int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int timeout_ms,
+		struct wr_err *err);
+/* Flush guest dirty data before a snapshot so the disk matches what the
+ * guest believes is written; bounded and best effort (logged on failure). */
+void rt_quiesce(struct sbx *s);
 
 /* templates (templates.c) */
 int rt_templates_load(struct runtime *rt, struct wr_err *err);
@@ -130,6 +142,26 @@ void rt_templates_free(struct runtime *rt);
 int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template *ret,
 		       struct wr_err *err);
 void rt_template_done(struct rt_template *t);
+bool rt_template_builtin(struct runtime *rt, const char *name);
+
+/* snapshots (snaptpl.c, snapshot.c) */
+int rt_run(char *const argv[], struct wr_err *err);
+/* The disk as a raw image at dst (qcow2 flattened, raw reflinked or copied). */
+int rt_flatten(const struct disk_result *d, const char *dst, struct wr_err *err);
+/* Apparent and allocated bytes of a snapshot dir's files. */
+void rt_dir_sizes(const char *dir, int64_t *ret_apparent, int64_t *ret_allocated);
+/* Remove an internal fork snapshot once no sandbox uses it. */
+void rt_fork_gc(struct runtime *rt, const char *template);
+
+/* automatic snapshot templates (autosnap.c) */
+bool rt_auto_enabled(struct runtime *rt);
+char *rt_auto_name(const struct rt_template *t, int vcpus, int mem);
+/* 1 and *ret = the ready auto snapshot of built-in t (ret->name stays t's);
+ * 0 when none is ready (a background build is started). */
+int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus, int mem,
+		   struct rt_template *ret);
+void rt_auto_build(struct runtime *rt, const char *name, const char *from, int vcpus, int mem);
+void rt_auto_stop(struct runtime *rt);
 
 /* startup sweep (sweep.c) */
 int rt_sweep(struct runtime *rt, struct wr_err *err);

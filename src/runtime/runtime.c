@@ -8,6 +8,7 @@
 #include "basic/xalloc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -126,6 +127,7 @@ static void info_from_row(struct runtime_info *ret, struct store_sandbox *row, s
 	ret->envd_token = row->envd_token && *row->envd_token ? xstrdup(row->envd_token) : NULL;
 	ret->envd_version = xstrdup(s && s->envd_version ? s->envd_version : RUNTIME_ENVD_VERSION);
 	ret->error = row->error ? xstrdup(row->error) : NULL;
+	ret->create_path = s && s->create_path ? s->create_path : "";
 }
 
 int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err)
@@ -312,6 +314,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_cond_init(&rt->cond, NULL);
 	pthread_mutex_init(&rt->reaper_lock, NULL);
+	pthread_mutex_init(&rt->auto_lock, NULL);
 	pthread_cond_init(&rt->reaper_cond, NULL);
 	rt->data_dir = xstrdup(cfg->data_dir ? cfg->data_dir : RUNTIME_DATA_DIR_DEFAULT);
 	rt->images_dir =
@@ -325,6 +328,8 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		cfg->envd_timeout_ms > 0 ? cfg->envd_timeout_ms : DEFAULT_ENVD_TIMEOUT_MS;
 	rt->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : DEFAULT_MAX;
 	rt->stop_on_close = cfg->stop_on_close;
+	const char *as = getenv("WRENN_AUTO_SNAPSHOT");
+	rt->auto_snapshot = !cfg->no_auto_snapshot && !(as && !strcmp(as, "0"));
 	int r;
 	if ((r = mkdir_p(rt->sandboxes_dir, 0750)) < 0 || (r = mkdir_p(rt->vmroot_dir, 0700)) < 0) {
 		r = wr_err_errno(err, -r, "create directories under %s", rt->data_dir);
@@ -384,6 +389,20 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	struct wr_err fe = {0};
 	if (slot_pool_fill(rt->pool, &fe) < 0)
 		log_warn("runtime: prepare network slots: %s", wr_err_msg(&fe));
+	if (cfg->prewarm && rt_auto_enabled(rt)) {
+		struct rt_template t = {0};
+		if (rt_template_lookup(rt, NULL, &t, NULL) == 0 && !t.snapshot_dir) {
+			cleanup_free char *an =
+				rt_auto_name(&t, VM_DEFAULT_VCPUS, VM_DEFAULT_MEMORY_MB);
+			struct store_template st = {0};
+			if (store_template_get(rt->store, an, &st, NULL) == 0)
+				store_template_done(&st);
+			else
+				rt_auto_build(rt, an, t.name, VM_DEFAULT_VCPUS,
+					      VM_DEFAULT_MEMORY_MB);
+		}
+		rt_template_done(&t);
+	}
 	if (!cfg->no_reaper && (r = rt_reaper_start(rt, err)) < 0)
 		goto fail;
 	*ret = rt;
@@ -406,6 +425,7 @@ void runtime_close(struct runtime *rt)
 		if (atomic_load(&rt->sbx[i]->creating))
 			atomic_store(&rt->sbx[i]->cancel, true);
 	pthread_mutex_unlock(&rt->lock);
+	rt_auto_stop(rt);
 	for (;;) {
 		pthread_mutex_lock(&rt->lock);
 		struct sbx *s = NULL;
@@ -457,6 +477,7 @@ void runtime_close(struct runtime *rt)
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->reaper_lock);
+	pthread_mutex_destroy(&rt->auto_lock);
 	pthread_cond_destroy(&rt->reaper_cond);
 	free(rt);
 }

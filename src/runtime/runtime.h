@@ -91,6 +91,13 @@ struct runtime_config {
 	 * sandboxes as they are for the next runtime_open to re-attach; true stops
 	 * every running VMM and marks those sandboxes killed (paused ones stay). */
 	bool stop_on_close;
+	/* Built-in templates are snapshotted on first use (in the background,
+	 * cached under <data_dir>/templates/auto-*, keyed by image, kernel,
+	 * vCPUs and memory) and later creates restore that snapshot; true turns
+	 * this off (every create boots).  Also off with WRENN_AUTO_SNAPSHOT=0. */
+	bool no_auto_snapshot;
+	/* Build the default template's auto snapshot in the background at open. */
+	bool prewarm;
 };
 
 /* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */
@@ -110,6 +117,9 @@ struct runtime_info {
 	char *envd_token;   /* NULL when not secure */
 	char *envd_version; /* never NULL */
 	char *error;	    /* NULL unless state == error */
+	/* How the VM came up: "snapshot" (restored from a snapshot template),
+	 * "boot" (cold boot), or "" when unknown (re-attached). Static string. */
+	const char *create_path;
 };
 void runtime_info_done(struct runtime_info *info);
 void runtime_info_list_free(struct runtime_info *rows, size_t n);
@@ -195,9 +205,51 @@ int runtime_template_resolve(struct runtime *rt, const char *name, char **ret_na
  */
 int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
 			   int memory_mb, struct wr_err *err);
+/* Build the automatic snapshot of a built-in template for vcpus/memory_mb
+ * (0 = defaults) now, if missing; later creates with those sizes restore it. */
+int runtime_template_prewarm(struct runtime *rt, const char *template, int vcpus, int memory_mb,
+			     struct wr_err *err);
 /* Delete a snapshot template and its files; -EBUSY while sandboxes use it,
  * -EINVAL for built-in templates. */
 int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err *err);
+
+/*
+ * Snapshots of running sandboxes.  A snapshot is also a template (its id is
+ * the template name): runtime_create from it restores the memory + device
+ * state and a clone of the disk as it was at that moment.  The source is
+ * paused only while memory, device state and disk are captured, then runs
+ * on.  Sizes: apparent (sum of file sizes) and allocated (disk blocks).
+ */
+struct runtime_snapshot {
+	char *id;	  /* "snap-" + 12 [a-z0-9]; the template name to create from */
+	char *name;	  /* optional unique name; NULL = none */
+	char *sandbox_id; /* source sandbox */
+	char *template;	  /* the source's template */
+	int vcpus, memory_mb;
+	int64_t created_at;
+	int64_t size_apparent, size_allocated;
+};
+void runtime_snapshot_done(struct runtime_snapshot *sn);
+void runtime_snapshot_list_free(struct runtime_snapshot *rows, size_t n);
+/* -EBUSY unless running; -EEXIST if name is taken; -EINVAL bad name. */
+int runtime_snapshot_create(struct runtime *rt, const char *id, const char *name,
+			    struct runtime_snapshot *ret, struct wr_err *err);
+/* Newest first; sandbox_id NULL = all; paging as store_snapshot_list. */
+int runtime_snapshot_list(struct runtime *rt, const char *sandbox_id, const char *cursor, int limit,
+			  struct runtime_snapshot **ret_rows, size_t *ret_n, char **ret_next,
+			  struct wr_err *err);
+int runtime_snapshot_get(struct runtime *rt, const char *id_or_name, struct runtime_snapshot *ret,
+			 struct wr_err *err);
+/* -ENOENT unknown, -EBUSY while sandboxes were created from it and live. */
+int runtime_snapshot_delete(struct runtime *rt, const char *id_or_name, struct wr_err *err);
+
+/* Fork: snapshot sandbox id and start count (1..100) sandboxes from it, in
+ * parallel, with the source's env, metadata, secure and internet settings and
+ * TTL timeout_s (0 = none).  ret[i] is filled for each child; ret_err[i].code
+ * != 0 when child i failed.  Returns 0 if at least one child started.  The
+ * fork snapshot is internal and removed when its last child is destroyed. */
+int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
+		 struct runtime_info *ret, struct wr_err *ret_err, struct wr_err *err);
 
 /* --- pure helpers, exported for tests --------------------------------------------------- */
 

@@ -39,6 +39,8 @@ int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
 		s->disk.dm_name);
 	if (!j)
 		return wr_err_set(err, EINVAL, "encode sandbox state");
+	if (s->create_path)
+		json_object_set_new(j, "create_path", json_string(s->create_path));
 	cleanup_free char *txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(j);
 	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
@@ -74,6 +76,8 @@ int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	copy_str(&s->rootfs_template, j, "rootfs_template");
 	copy_str(&s->kernel, j, "kernel");
 	copy_str(&s->envd_version, j, "envd_version");
+	const char *cp = json_string_value(json_object_get(j, "create_path"));
+	s->create_path = cp && !strcmp(cp, "snapshot") ? "snapshot" : cp ? "boot" : NULL;
 	s->vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
 	s->memory_mb = (int)json_integer_value(json_object_get(j, "memory_mb"));
 	s->timeout_s = (int)json_integer_value(json_object_get(j, "timeout_s"));

@@ -6,6 +6,7 @@
 #include "basic/fdio.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "vm/memfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ static bool name_ok(const char *n)
 	return n[0] != '.';
 }
 
-static int run(char *const argv[], struct wr_err *err)
+int rt_run(char *const argv[], struct wr_err *err)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -48,17 +49,17 @@ static int run(char *const argv[], struct wr_err *err)
 }
 
 /* The snapshot-time disk as a raw image (what every clone's CoW disk is based on). */
-static int flatten(const struct disk_result *d, const char *dst, struct wr_err *err)
+int rt_flatten(const struct disk_result *d, const char *dst, struct wr_err *err)
 {
 	if (d->format == DISK_FORMAT_QCOW2) {
 		char *argv[] = {"qemu-img",  "convert", "-q", "-f", "qcow2",
 				"-O",	     "raw",	"-S", "4k", (char *)d->path,
 				(char *)dst, NULL};
-		return run(argv, err);
+		return rt_run(argv, err);
 	}
 	char *argv[] = {"cp", "--reflink=auto", "--sparse=always", (char *)d->path, (char *)dst,
 			NULL};
-	return run(argv, err);
+	return rt_run(argv, err);
 }
 
 int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
@@ -103,7 +104,7 @@ int runtime_template_build(struct runtime *rt, const char *name, const char *fro
 		goto out;
 	/* Quit so QEMU flushes its disk cache before the disk is copied. */
 	vmm_stop(s->vmm, 5000, NULL);
-	if ((r = flatten(&s->disk, img, err)) < 0)
+	if ((r = rt_flatten(&s->disk, img, err)) < 0)
 		goto out;
 	struct store_template t = {
 		.name = (char *)name,
@@ -115,10 +116,11 @@ int runtime_template_build(struct runtime *rt, const char *name, const char *fro
 		.vcpus = s->vcpus,
 		.memory_mb = s->memory_mb,
 	};
-	struct stat st_m = {0}, st_i = {0};
-	stat(mem, &st_m);
-	stat(img, &st_i);
-	t.size_bytes = (int64_t)(st_m.st_blocks + st_i.st_blocks) * 512;
+	struct wr_err e2 = {0};
+	if (memfile_punch_zeros(mem, &e2) < 0)
+		log_warn("template %s: %s", name, wr_err_msg(&e2));
+	int64_t app = 0;
+	rt_dir_sizes(dir, &app, &t.size_bytes);
 	r = store_template_put(rt->store, &t, err);
 out:
 	/* The build sandbox is an artefact: remove it and its row. */
@@ -146,8 +148,13 @@ int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err 
 		return wr_err_set(err, EINVAL, "template %s is built in, not deletable", name);
 	}
 	r = store_template_delete(rt->store, name, err);
-	if (r >= 0 && t.snapshot_dir)
-		rm_rf(t.snapshot_dir);
+	if (r == -EBUSY)
+		wr_err_set(err, EBUSY, "template %s is still in use by sandboxes", name);
+	if (r >= 0) {
+		store_snapshot_delete(rt->store, name, NULL);
+		if (t.snapshot_dir)
+			rm_rf(t.snapshot_dir);
+	}
 	store_template_done(&t);
 	return r;
 }

@@ -60,6 +60,14 @@ int rt_templates_load(struct runtime *rt, struct wr_err *err)
 	return 0;
 }
 
+bool rt_template_builtin(struct runtime *rt, const char *name)
+{
+	for (size_t i = 0; name && i < rt->ntpl; i++)
+		if (!strcmp(rt->tpl[i].name, name))
+			return true;
+	return false;
+}
+
 static const char *alias_target(struct runtime *rt)
 {
 	const char *to = NULL;
@@ -107,6 +115,14 @@ int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template 
 		}
 	struct store_template st = {0};
 	int r = store_template_get(rt->store, name, &st, NULL);
+	if (r == -ENOENT) {
+		/* A snapshot may be named: its template is its id. */
+		struct store_snapshot sn = {0};
+		if (store_snapshot_get(rt->store, name, &sn, NULL) == 0) {
+			r = store_template_get(rt->store, sn.id, &st, NULL);
+			store_snapshot_done(&sn);
+		}
+	}
 	if (r == -ENOENT)
 		return unknown(rt, name, err);
 	if (r < 0)
