@@ -4,6 +4,8 @@
 # `not ok N`), then the agent is stopped and nothing may be left (no VMM, no namespace).
 # The agent runs on free ports with a scratch data dir and its own namespace prefix; only
 # E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY reach the SDK.  Budget: < 10 min under TCG.
+# Template: WRENN_E2B_TEMPLATE, default minimal (like 80-agent.t; "base" would pick the debian
+# image when build/guest has one, which is slower to boot under TCG).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${WRENN_BUILD:-build/asan}
@@ -80,7 +82,7 @@ t0=$(date +%s)
 	cd tests/e2b &&
 		exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
 			E2B_API_URL="http://127.0.0.1:$PA" E2B_SANDBOX_URL="http://127.0.0.1:$PP" E2B_API_KEY="$KEY" \
-			WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-base}" \
+			WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" \
 			timeout 480 node --test --test-concurrency=1 --test-reporter=./lib/tap-flat.mjs \
 			test/latest.test.mjs test/v24.test.mjs
 ) >"$DATA/suite.out" 2>"$DATA/suite.err" &
