@@ -58,6 +58,7 @@ void agent_view(const struct runtime_info *info, struct sbx_view *v)
 		.metadata = info->metadata,
 		.envd_version = info->envd_version,
 		.envd_token = info->envd_token,
+		.create_path = info->create_path,
 		.allow_internet = info->allow_internet,
 		.error = info->error,
 	};

@@ -71,6 +71,15 @@ void v1_files_move(struct agent *a, struct http_req *req, char **caps);
 /* envd EntryInfo -> native Entry.  Pure. */
 json_t *v1_entry_from_envd(const json_t *e);
 extern const struct agent_route agent_e2b_routes[];
+/* snapshots.c */
+void e2b_snapshot_create(struct agent *a, struct http_req *req, char **caps);
+void e2b_snapshot_list(struct agent *a, struct http_req *req, char **caps);
+void e2b_template_delete(struct agent *a, struct http_req *req, char **caps);
+void e2b_fork(struct agent *a, struct http_req *req, char **caps);
+void v1_snapshot_create(struct agent *a, struct http_req *req, char **caps);
+void v1_snapshot_list(struct agent *a, struct http_req *req, char **caps);
+void v1_snapshot_delete(struct agent *a, struct http_req *req, char **caps);
+void v1_template_build(struct agent *a, struct http_req *req, char **caps);
 
 /* the embedded docs/openapi.yaml */
 void agent_openapi(struct http_req *req);

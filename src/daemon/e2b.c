@@ -398,14 +398,6 @@ static void e2b_metrics(struct agent *a, struct http_req *req, char **caps)
 	reply_json_new(req, 200, arr);
 }
 
-static void e2b_unsupported(struct agent *a, struct http_req *req, char **caps)
-{
-	(void)a;
-	(void)caps;
-	reply_error(req, 501, "%s %s is not supported by this wrenn-agent", http_req_method(req),
-		    http_req_path(req));
-}
-
 const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes", e2b_create},
 	{"POST", "/v2/sandboxes", e2b_create_v2},
@@ -420,8 +412,9 @@ const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes/*/refreshes", e2b_refresh},
 	{"POST", "/sandboxes/*/pause", e2b_pause},
 	{"GET", "/sandboxes/*/metrics", e2b_metrics},
-	{"POST", "/sandboxes/*/snapshots", e2b_unsupported},
-	{"POST", "/sandboxes/*/fork", e2b_unsupported},
-	{"GET", "/snapshots", e2b_unsupported},
+	{"POST", "/sandboxes/*/snapshots", e2b_snapshot_create},
+	{"POST", "/sandboxes/*/fork", e2b_fork},
+	{"GET", "/snapshots", e2b_snapshot_list},
+	{"DELETE", "/templates/*", e2b_template_delete},
 	{NULL, NULL, NULL},
 };

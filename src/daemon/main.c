@@ -171,6 +171,8 @@ int main(int argc, char **argv)
 		.accel = a.cfg.accel,
 		.disk_backend = a.cfg.disk_backend,
 		.stop_on_close = !a.cfg.keep_sandboxes,
+		/* creates restore a snapshot of the default template from the start */
+		.prewarm = true,
 	};
 	r = runtime_open(&rcfg, &a.rt, &err);
 	if (r < 0) {

@@ -375,14 +375,6 @@ static void keys_delete(struct agent *a, struct http_req *req, char **caps)
 	reply_empty(req, 204);
 }
 
-static void unsupported(struct agent *a, struct http_req *req, char **caps)
-{
-	(void)a;
-	(void)caps;
-	reply_error(req, 501, "%s %s is not supported by this wrenn-agent yet",
-		    http_req_method(req), http_req_path(req));
-}
-
 const struct agent_route agent_v1_routes[] = {
 	{"POST", "/v1/sandboxes", create},
 	{"GET", "/v1/sandboxes", list},
@@ -402,11 +394,11 @@ const struct agent_route agent_v1_routes[] = {
 	{"POST", "/v1/sandboxes/*/files/mkdir", v1_files_mkdir},
 	{"POST", "/v1/sandboxes/*/files/move", v1_files_move},
 	{"GET", "/v1/sandboxes/*/logs", logs},
-	{"POST", "/v1/sandboxes/*/snapshots", unsupported},
-	{"GET", "/v1/snapshots", unsupported},
-	{"DELETE", "/v1/snapshots/*", unsupported},
+	{"POST", "/v1/sandboxes/*/snapshots", v1_snapshot_create},
+	{"GET", "/v1/snapshots", v1_snapshot_list},
+	{"DELETE", "/v1/snapshots/*", v1_snapshot_delete},
 	{"GET", "/v1/templates", templates},
-	{"POST", "/v1/templates/*/build", unsupported},
+	{"POST", "/v1/templates/*/build", v1_template_build},
 	{"POST", "/v1/keys", keys_create},
 	{"GET", "/v1/keys", keys_list},
 	{"DELETE", "/v1/keys/*", keys_delete},

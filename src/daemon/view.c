@@ -57,6 +57,8 @@ json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
 		json_object_set_new(o, "envdAccessToken", json_string(v->envd_token));
 	if (v->error)
 		json_object_set_new(o, "error", json_string(v->error));
+	if (v->create_path && *v->create_path)
+		json_object_set_new(o, "createPath", json_string(v->create_path));
 	return o;
 }
 
@@ -73,6 +75,8 @@ json_t *view_e2b_sandbox(const struct sbx_view *v, bool with_token)
 	json_object_set_new(o, "trafficAccessToken", json_null());
 	/* null: the SDK then uses E2B_SANDBOX_URL / its configured domain */
 	json_object_set_new(o, "domain", json_null());
+	if (v->create_path && *v->create_path)
+		json_object_set_new(o, "createPath", json_string(v->create_path));
 	return o;
 }
 

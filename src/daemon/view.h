@@ -28,7 +28,8 @@ struct sbx_view {
 	const char *envd_version; /* NULL = unknown */
 	const char *envd_token;	  /* NULL = none */
 	bool allow_internet;
-	const char *error; /* NULL = none */
+	const char *error;	 /* NULL = none */
+	const char *create_path; /* "snapshot" | "boot"; NULL/"" = not shown */
 };
 
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes). */

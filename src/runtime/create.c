@@ -264,6 +264,13 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->kernel = TAKE_PTR(t.kernel);
 	s->snapshot_dir = TAKE_PTR(t.snapshot_dir);
 	s->create_path = s->snapshot_dir ? "snapshot" : "boot";
+	if (s->snapshot_dir) {
+		cleanup_free char *tf = xasprintf("%s/" RT_SNAP_TOKEN_FILE, s->snapshot_dir);
+		size_t tl = 0;
+		if (read_file(tf, 256, &s->init_auth, &tl) < 0)
+			s->init_auth = NULL;
+	}
+	s->hidden = o->mem_file != NULL;
 	rt_template_done(&t);
 	s->vcpus = vcpus;
 	s->memory_mb = mem;

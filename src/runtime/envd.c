@@ -116,9 +116,11 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 
 	const char *hdr[2] = {NULL, NULL};
 	cleanup_free char *auth = NULL;
-	if (s->token) {
-		/* envd may already hold a token (resume); it then wants it on /init. */
-		auth = xasprintf("X-Access-Token: %s", s->token);
+	const char *held = s->init_auth ? s->init_auth : s->token;
+	if (held) {
+		/* envd may already hold a token (resume, or the snapshot's source's);
+		 * it then wants that one on /init. */
+		auth = xasprintf("X-Access-Token: %s", held);
 		hdr[0] = auth;
 	}
 	struct http_creq rq = {.method = "POST",
@@ -135,6 +137,8 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 	http_client_free(c);
 	if (status != 204 && status != 200)
 		return wr_err_set(err, EPROTO, "envd POST /init answered %d", status);
+	free(s->init_auth);
+	s->init_auth = NULL;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #define RT_SNAP_DIR "snapshot"
 #define RT_LOG_FILE "vmm.log"
 #define RT_SOCK_FILE "vmm.sock"
+#define RT_SNAP_TOKEN_FILE "envd-token" /* in a snapshot dir: the token its envd holds */
 #define RT_CREATE_BASE_TEMPLATE_MEM 512
 
 /* Lifecycle operations checked against the state machine. */
@@ -56,6 +57,7 @@ struct sbx {
 	int vcpus, memory_mb, timeout_s;
 	bool allow_internet;
 	char *token;
+	char *init_auth; /* token envd holds before /init (snapshot's source); NULL = token */
 	char *envd_version;
 	int slot; /* -1 none */
 	char ns[NETNS_NAME_MAX];
@@ -70,6 +72,7 @@ struct sbx {
 	const char *create_path; /* "snapshot" | "boot" | NULL (static) */
 	pid_t pid;		 /* VMM pid (also when re-attached) */
 	bool reattached;
+	bool hidden; /* template build: not listed */
 };
 
 struct runtime {

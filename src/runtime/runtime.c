@@ -195,7 +195,9 @@ int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runt
 		out = xrealloc(out, (n + m + 1) * sizeof(*out));
 		for (size_t i = 0; i < m; i++) {
 			struct sbx *s = rt_sbx_get(rt, rows[i].id);
-			info_from_row(&out[n++], &rows[i], s);
+			/* A template build's VM is an artefact, not a user's sandbox. */
+			if (!s || !s->hidden)
+				info_from_row(&out[n++], &rows[i], s);
 			rt_sbx_put(s);
 		}
 		store_sandbox_list_free(rows, m);

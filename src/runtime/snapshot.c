@@ -161,6 +161,10 @@ static int take(struct runtime *rt, const char *id, const char *snap_id, const c
 		rt_sbx_put(s);
 		return r;
 	}
+	if (s->token) {
+		cleanup_free char *tf = xasprintf("%s/" RT_SNAP_TOKEN_FILE, dir);
+		write_file_atomic(tf, s->token, strlen(s->token), 0600);
+	}
 	rt_quiesce(s);
 	r = capture(s, dir, &overlay, err);
 	/* The source runs on whatever happened. */
