@@ -112,6 +112,9 @@ static int parse_part_head(char *head, const struct mp_ops *ops, void *ud)
 	     line = strtok_r(NULL, "\r\n", &save)) {
 		if (strncasecmp(line, "Content-Disposition:", 20))
 			continue;
+		/* A repeated header replaces the earlier one (and must not leak it). */
+		free(name);
+		free(filename);
 		name = param(line + 20, "name");
 		filename = param(line + 20, "filename");
 	}
@@ -163,9 +166,11 @@ int multipart_parse(const char *boundary, mp_read_fn rd, void *rdctx, const stru
 			return wr_err_set(err, EBADMSG, "multipart: garbage after boundary");
 		consume(&m, 2);
 		/* part head */
-		char *end;
-		while (!(end = memmem(m.buf, m.len, "\r\n\r\n", 4)) &&
-		       !(m.len >= 2 && !memcmp(m.buf, "\r\n", 2))) {
+		/* A part without headers starts with the blank line itself: test
+		 * that first, or a body starting with CRLF loses it. */
+		char *end = NULL;
+		while (!(m.len >= 2 && !memcmp(m.buf, "\r\n", 2)) &&
+		       !(end = memmem(m.buf, m.len, "\r\n\r\n", 4))) {
 			if (m.len > MAX_PART_HEAD)
 				return wr_err_set(err, EBADMSG, "multipart: part head too large");
 			r = more(&m);
@@ -174,6 +179,9 @@ int multipart_parse(const char *boundary, mp_read_fn rd, void *rdctx, const stru
 			if (r == 0)
 				return wr_err_set(err, EBADMSG, "multipart: truncated part head");
 		}
+		/* The whole head may arrive in one read: check the limit here too. */
+		if (end && (size_t)(end - m.buf) > MAX_PART_HEAD)
+			return wr_err_set(err, EBADMSG, "multipart: part head too large");
 		size_t hl;
 		cleanup_free char *head = NULL;
 		if (!end) { /* no headers at all */

@@ -75,7 +75,9 @@ int wj_i64(const json_t *obj, const char *camel, int64_t *ret)
 	}
 	if (json_is_real(v)) {
 		double d = json_real_value(v);
-		if (d != (double)(int64_t)d)
+		/* Range first: converting an out-of-range double is undefined. */
+		if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+		    d != (double)(int64_t)d)
 			return -EINVAL;
 		*ret = (int64_t)d;
 		return 0;

@@ -419,7 +419,8 @@ static void test_json_helpers(void **state)
 	(void)state;
 	char eb[128];
 	const char *txt = "{\"modified_time\":\"x\",\"exitCode\":\"-5\",\"pid\":12,\"b\":true,"
-			  "\"n\":null,\"big\":4294967296}";
+			  "\"n\":null,\"big\":4294967296,\"huge\":4.3e87,\"r\":7.0,\"f\":7.5,"
+			  "\"edge\":9223372036854775808.0}";
 	json_t *j = wj_parse(txt, strlen(txt), eb, sizeof(eb));
 	assert_non_null(j);
 	const char *s;
@@ -433,6 +434,13 @@ static void test_json_helpers(void **state)
 	assert_int_equal(u, 12);
 	assert_int_equal(wj_u32(j, "big", &u), -EINVAL);
 	assert_int_equal(wj_u32(j, "exitCode", &u), -EINVAL);
+	/* Reals: whole values in range only (found by fuzz-connect: converting
+	 * an out-of-range double was undefined behaviour). */
+	assert_int_equal(wj_i64(j, "huge", &v), -EINVAL);
+	assert_int_equal(wj_i64(j, "edge", &v), -EINVAL);
+	assert_int_equal(wj_i64(j, "f", &v), -EINVAL);
+	assert_int_equal(wj_i64(j, "r", &v), 0);
+	assert_int_equal(v, 7);
 	bool bo;
 	assert_int_equal(wj_bool(j, "b", &bo), 0);
 	assert_true(bo);
