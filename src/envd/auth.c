@@ -5,6 +5,7 @@
 #include "basic/xalloc.h"
 #include "http/json.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,20 @@ bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const
 	const char *sig = http_req_query(req, "signature");
 	if (!sig)
 		return false;
-	const char *exp = http_req_query(req, "signature_expiration");
+	return envd_signature_ok(sig, path ? path : "", op, user ? user : "", token,
+				 http_req_query(req, "signature_expiration"), time(NULL));
+}
+
+bool envd_signature_ok(const char *sig, const char *path, const char *op, const char *user,
+		       const char *token, const char *exp, time_t now)
+{
 	if (exp && *exp) {
 		char *end;
+		errno = 0;
 		long long t = strtoll(exp, &end, 10);
-		if (*end || t < (long long)time(NULL))
+		if (*end || errno || t < (long long)now)
 			return false;
 	}
-	cleanup_free char *want =
-		envd_signature(path ? path : "", op, user ? user : "", token, exp);
+	cleanup_free char *want = envd_signature(path, op, user, token, exp);
 	return same(sig, want);
 }

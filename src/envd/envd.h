@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* What the E2B SDK gates on (e2b.md §3.5): >= 0.6.4 unlocks every feature we
  * serve (octet-stream upload, CloseStdin, metadata headers, watch options). */
@@ -53,6 +54,17 @@ char *envd_resolve_path(const char *path, const struct envd_user *u);
 /* chown to u when running as root (best effort otherwise). */
 int envd_chown(const char *path, const struct envd_user *u);
 
+/* env.c: a started process's environment, later layers winning: PATH (path,
+ * or ENVD_DEFAULT_PATH when NULL/empty), HOME/USER/LOGNAME of u, the /init
+ * defaults, then the request's envs.  -EINVAL (with a message) for a request
+ * entry with an empty name, '=' in the name or a non-string value.  The list
+ * is NULL-terminated; release it with envd_env_free(). */
+#define ENVD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+int envd_build_env(const struct envd_user *u, const char *path, const json_t *defaults,
+		   const json_t *request, char ***ret_envp, struct wr_err *err);
+const char *envd_env_get(char *const *envp, const char *key);
+void envd_env_free(char **envp);
+
 /* auth.c: X-Access-Token or signature check.  op is "read" / "write" for the
  * /files signature; NULL for routes that accept only the header. */
 bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const char *path,
@@ -60,6 +72,10 @@ bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const
 /* "v1_" + base64(sha256(path:op:user:token[:exp])) without padding. */
 char *envd_signature(const char *path, const char *op, const char *user, const char *token,
 		     const char *exp);
+/* sig matches and exp (decimal Unix seconds, NULL/"" = none) is not before
+ * now. */
+bool envd_signature_ok(const char *sig, const char *path, const char *op, const char *user,
+		       const char *token, const char *exp, time_t now);
 
 /* encoding.c: the response coding for an Accept-Encoding header (NULL =
  * absent).  ranged: the answer must be identity (Range, empty file), so

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #define MAX_MSG (4 * 1024 * 1024)
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static void cleanup_json_fn(json_t **j)
 {
@@ -24,35 +23,11 @@ static void cleanup_json_fn(json_t **j)
 }
 #define cleanup_json cleanup_(cleanup_json_fn)
 
-/* env list with override semantics: later sets win, order kept. */
-static void env_set(char ***envp, size_t *n, const char *k, const char *v)
-{
-	size_t kl = strlen(k);
-	for (size_t i = 0; i < *n; i++)
-		if (!strncmp((*envp)[i], k, kl) && (*envp)[i][kl] == '=') {
-			free((*envp)[i]);
-			(*envp)[i] = xasprintf("%s=%s", k, v);
-			return;
-		}
-	*envp = xrealloc(*envp, sizeof(char *) * (*n + 2));
-	(*envp)[(*n)++] = xasprintf("%s=%s", k, v);
-	(*envp)[*n] = NULL;
-}
-
-static const char *env_get(char **envp, size_t n, const char *k)
-{
-	size_t kl = strlen(k);
-	for (size_t i = 0; i < n; i++)
-		if (!strncmp(envp[i], k, kl) && envp[i][kl] == '=')
-			return envp[i] + kl + 1;
-	return NULL;
-}
-
 static char *find_exe(const char *cmd, const char *path)
 {
 	if (strchr(cmd, '/'))
 		return xstrdup(cmd);
-	cleanup_free char *dirs = xstrdup(path ? path : DEFAULT_PATH);
+	cleanup_free char *dirs = xstrdup(path ? path : ENVD_DEFAULT_PATH);
 	char *save = NULL;
 	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		char *c = xasprintf("%s/%s", *d ? d : ".", cmd);
@@ -186,26 +161,14 @@ static void rpc_start(struct envd *e, struct http_req *req)
 	}
 
 	/* env: PATH, HOME, USER of the target user; /init defaults; request. */
-	size_t ne = 0;
-	const char *path = getenv("PATH");
-	env_set(&s.envp, &ne, "PATH", path ? path : DEFAULT_PATH);
-	env_set(&s.envp, &ne, "HOME", s.user.home);
-	env_set(&s.envp, &ne, "USER", s.user.name);
-	env_set(&s.envp, &ne, "LOGNAME", s.user.name);
 	pthread_mutex_lock(&e->lock);
-	const char *k;
-	json_t *v;
-	json_object_foreach(e->env, k, v) env_set(&s.envp, &ne, k, json_string_value(v));
+	int er = envd_build_env(&s.user, getenv("PATH"), e->env, envs, &s.envp, &err);
 	char *wd = e->default_workdir ? xstrdup(e->default_workdir) : NULL;
 	pthread_mutex_unlock(&e->lock);
-	json_object_foreach(envs, k, v)
-	{
-		if (!json_is_string(v) || !*k || strchr(k, '=')) {
-			free(wd);
-			proc_spec_done(&s);
-			return stream_error(req, CONNECT_INVALID_ARGUMENT, "invalid env entry");
-		}
-		env_set(&s.envp, &ne, k, json_string_value(v));
+	if (er < 0) {
+		free(wd);
+		proc_spec_done(&s);
+		return stream_error(req, CONNECT_INVALID_ARGUMENT, wr_err_msg(&err));
 	}
 
 	const char *cwd = NULL;
@@ -221,7 +184,7 @@ static void rpc_start(struct envd *e, struct http_req *req)
 		proc_spec_done(&s);
 		return stream_error(req, CONNECT_INVALID_ARGUMENT, m);
 	}
-	s.path = find_exe(cmd, env_get(s.envp, ne, "PATH"));
+	s.path = find_exe(cmd, envd_env_get(s.envp, "PATH"));
 	if (!s.path) {
 		char m[300];
 		snprintf(m, sizeof(m), "exec: \"%.200s\": executable file not found in $PATH", cmd);

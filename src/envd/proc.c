@@ -98,9 +98,7 @@ void proc_spec_done(struct proc_spec *s)
 	for (char **a = s->argv; a && *a; a++)
 		free(*a);
 	free(s->argv);
-	for (char **a = s->envp; a && *a; a++)
-		free(*a);
-	free(s->envp);
+	envd_env_free(s->envp);
 	free(s->path);
 	free(s->cwd);
 	free(s->tag);
@@ -136,7 +134,7 @@ static void push_event(struct proc *p, struct pev *ev)
 	pthread_cond_broadcast(&p->cond);
 }
 
-static void status_text(int st, struct pev *ev)
+void proc_status_text(int st, struct pev *ev)
 {
 	if (WIFEXITED(st)) {
 		ev->exited = true;
@@ -273,7 +271,7 @@ static void *reader_main(void *arg)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	struct pev ev = {.kind = PEV_END};
-	status_text(st, &ev);
+	proc_status_text(st, &ev);
 	pthread_mutex_lock(&p->t->lock);
 	push_event(p, &ev);
 	p->ended = true;

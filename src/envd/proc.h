@@ -38,6 +38,9 @@ struct proc_spec {
 };
 
 void proc_spec_done(struct proc_spec *s);
+/* The end event's exited / exitCode / status of a wait(2) status, with Go's
+ * ProcessState.String() wording ("exit status 1", "signal: killed"). */
+void proc_status_text(int wait_status, struct pev *ev);
 /* Spawn; on success the process is in the table and *ret holds a reference
  * with a subscription at the first event (so a Start stream sees all). */
 int procs_spawn(struct procs *t, struct proc_spec *spec, struct proc **ret, uint64_t **ret_cursor,

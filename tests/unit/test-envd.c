@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/* envd's pure parts: path resolution, /files signatures, env layering, exit
+ * status text, Accept-Encoding negotiation, multipart parsing and user
+ * lookup from scratch passwd/group files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
+#include "envd/envd.h"
+#include "envd/multipart.h"
+#include "envd/proc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct envd_user alice = {
+	.name = "alice", .uid = 1001, .gid = 1001, .home = "/home/alice"};
+
+static void check_resolve(const char *in, const char *want)
+{
+	char *got = envd_resolve_path(in, &alice);
+	if (strcmp(got, want))
+		fail_msg("resolve '%s': got '%s', want '%s'", in ? in : "(null)", got, want);
+	free(got);
+}
+
+static void test_resolve_path(void **state)
+{
+	(void)state;
+	check_resolve(NULL, "/home/alice");
+	check_resolve("", "/home/alice");
+	check_resolve("~", "/home/alice");
+	check_resolve("~/", "/home/alice");
+	check_resolve("~/a/b.txt", "/home/alice/a/b.txt");
+	check_resolve("a.txt", "/home/alice/a.txt");
+	check_resolve("./x/./y", "/home/alice/x/y");
+	check_resolve("../bob/f", "/home/bob/f");
+	check_resolve("../../../../../etc/passwd", "/etc/passwd"); /* clamps at / */
+	check_resolve("/abs//dir///f", "/abs/dir/f");
+	check_resolve("/a/b/../../..", "/");
+	check_resolve("/", "/");
+	check_resolve("/trailing/", "/trailing");
+	check_resolve("~bob/x", "/home/alice/~bob/x"); /* only "~" and "~/" expand */
+	check_resolve("/a/~/b", "/a/~/b");
+	check_resolve("...", "/home/alice/...");
+	struct envd_user root = {.name = "root", .home = "/"};
+	char *r = envd_resolve_path("x", &root);
+	assert_string_equal(r, "/x");
+	free(r);
+}
+
+static void test_signature(void **state)
+{
+	(void)state;
+	/* Vectors from `printf %s "<path>:<op>:<user>:<token>[:<exp>]" |
+	 * openssl dgst -sha256 -binary | base64 | tr -d =`. */
+	char *s = envd_signature("/home/user/a.txt", "read", "user", "tok", NULL);
+	assert_string_equal(s, "v1_p0WqJQYCLtO6YX+e4h7VbpybRsdJbMbIw7clYpulIJk");
+	free(s);
+	s = envd_signature("/home/user/a.txt", "write", "user", "tok", "1700000000");
+	assert_string_equal(s, "v1_x09R0+VxB2mRzkxWcRyFCpiJmFv0okUrtgQ6q12G0jM");
+
+	/* expiration: valid until (and including) that second */
+	assert_true(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "tok", "1700000000",
+				      1700000000));
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "tok", "1700000000",
+				       1700000001));
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "read", "user", "tok", "1700000000",
+				       0)); /* op is signed */
+	assert_false(
+		envd_signature_ok(s, "/home/user/b.txt", "write", "user", "tok", "1700000000", 0));
+	assert_false(
+		envd_signature_ok(s, "/home/user/a.txt", "write", "root", "tok", "1700000000", 0));
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "other",
+				       "1700000000", 0));
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "tok", "17e8", 0));
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "tok",
+				       "99999999999999999999999", 0)); /* overflow */
+	free(s);
+	s = envd_signature("/home/user/a.txt", "read", "user", "tok", NULL);
+	assert_true(envd_signature_ok(s, "/home/user/a.txt", "read", "user", "tok", NULL, 0));
+	assert_true(envd_signature_ok(s, "/home/user/a.txt", "read", "user", "tok", "", 0));
+	s[strlen(s) - 1] ^= 1;
+	assert_false(envd_signature_ok(s, "/home/user/a.txt", "read", "user", "tok", NULL, 0));
+	assert_false(envd_signature_ok("", "/home/user/a.txt", "read", "user", "tok", NULL, 0));
+	free(s);
+}
+
+static void test_env_layering(void **state)
+{
+	(void)state;
+	json_t *defaults = json_pack("{s:s, s:s, s:s}", "LANG", "C.UTF-8", "HOME", "/init-home",
+				     "SHARED", "from-init");
+	json_t *request = json_pack("{s:s, s:s}", "SHARED", "from-request", "PATH", "/req/bin");
+	char **env = NULL;
+	struct wr_err err = {0};
+	assert_int_equal(envd_build_env(&alice, "/envd/bin", defaults, request, &env, &err), 0);
+	/* order of first appearance, later layers win */
+	const char *want[] = {"PATH=/req/bin", "HOME=/init-home", "USER=alice",
+			      "LOGNAME=alice", "LANG=C.UTF-8",	  "SHARED=from-request"};
+	size_t n = 0;
+	while (env[n])
+		n++;
+	assert_int_equal(n, ARRAY_SIZE(want));
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(env[i], want[i]);
+	assert_string_equal(envd_env_get(env, "SHARED"), "from-request");
+	assert_null(envd_env_get(env, "SHARE"));
+	assert_null(envd_env_get(env, "NOPE"));
+	envd_env_free(env);
+
+	/* no PATH anywhere: the default; no defaults / request at all is fine */
+	assert_int_equal(envd_build_env(&alice, NULL, NULL, NULL, &env, &err), 0);
+	assert_string_equal(envd_env_get(env, "PATH"), ENVD_DEFAULT_PATH);
+	assert_string_equal(envd_env_get(env, "HOME"), "/home/alice");
+	envd_env_free(env);
+
+	const char *bad[] = {"{\"\":\"x\"}", "{\"A=B\":\"x\"}", "{\"A\":1}", "{\"A\":null}"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		json_t *b = json_loads(bad[i], 0, NULL);
+		assert_non_null(b);
+		env = NULL;
+		wr_err_clear(&err);
+		assert_int_equal(envd_build_env(&alice, NULL, defaults, b, &env, &err), -EINVAL);
+		assert_null(env);
+		assert_non_null(strstr(err.msg, "invalid env entry"));
+		json_decref(b);
+	}
+	json_decref(defaults);
+	json_decref(request);
+}
+
+static void check_status(int wstatus, bool exited, int code, const char *text)
+{
+	struct pev ev = {0};
+	proc_status_text(wstatus, &ev);
+	assert_int_equal(ev.exited, exited);
+	assert_int_equal(ev.exit_code, code);
+	assert_string_equal(ev.status, text);
+}
+
+static void test_status_text(void **state)
+{
+	(void)state;
+	/* wait(2) encoding: exit code << 8; signal in the low 7 bits, 0x80 = core */
+	check_status(0, true, 0, "exit status 0");
+	check_status(1 << 8, true, 1, "exit status 1");
+	check_status(255 << 8, true, 255, "exit status 255");
+	check_status(SIGKILL, false, -1, "signal: killed");
+	check_status(SIGTERM, false, -1, "signal: terminated");
+	check_status(SIGINT, false, -1, "signal: interrupt");
+	check_status(SIGHUP, false, -1, "signal: hangup");
+	check_status(SIGPIPE, false, -1, "signal: broken pipe");
+	check_status(SIGSEGV | 0x80, false, -1, "signal: segmentation fault (core dumped)");
+	check_status(SIGABRT | 0x80, false, -1, "signal: aborted (core dumped)");
+	check_status(SIGRTMIN + 2, false, -1, "signal: signal 36");
+}
+
+static void test_pick_coding(void **state)
+{
+	(void)state;
+	assert_int_equal(envd_pick_coding(NULL, false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("", false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("gzip", false), ENVD_CODING_GZIP);
+	assert_int_equal(envd_pick_coding("GZip;q=0.5", false), ENVD_CODING_GZIP);
+	assert_int_equal(envd_pick_coding("deflate, x-gzip", false), ENVD_CODING_GZIP);
+	assert_int_equal(envd_pick_coding("br, deflate", false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("gzip;q=0", false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("gzip; q=0.000", false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("*", false), ENVD_CODING_GZIP);
+	assert_int_equal(envd_pick_coding("*;q=0", false), ENVD_CODING_NONE);
+	assert_int_equal(envd_pick_coding("*;q=0, identity", false), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("gzip;q=0, identity;q=0", false), ENVD_CODING_NONE);
+	assert_int_equal(envd_pick_coding("br;q=1, identity;q=0", false), ENVD_CODING_NONE);
+	/* ranged: identity or nothing */
+	assert_int_equal(envd_pick_coding("gzip", true), ENVD_CODING_IDENTITY);
+	assert_int_equal(envd_pick_coding("gzip; q=1,*; q=0", true), ENVD_CODING_NONE);
+	assert_int_equal(envd_pick_coding("gzip, identity;q=0.1", true), ENVD_CODING_IDENTITY);
+	/* junk parameters do not break parsing */
+	assert_int_equal(envd_pick_coding(" , ;;, gzip;foo;q=x", false), ENVD_CODING_GZIP);
+}
+
+/* ---------------------------------------------------------------- multipart */
+
+struct body {
+	const char *p;
+	size_t n, off, step; /* bytes per read (0 = all asked) */
+};
+
+static ssize_t body_read(void *ctx, void *buf, size_t n)
+{
+	struct body *b = ctx;
+	size_t k = b->n - b->off;
+	if (b->step && k > b->step)
+		k = b->step;
+	if (k > n)
+		k = n;
+	memcpy(buf, b->p + b->off, k);
+	b->off += k;
+	return (ssize_t)k;
+}
+
+struct parts {
+	char log[2048];
+	size_t len;
+	int fail_at_begin; /* part number whose begin fails (1-based), 0 = none */
+	int nparts;
+};
+
+static int p_begin(void *ud, const char *name, const char *filename)
+{
+	struct parts *p = ud;
+	p->nparts++;
+	p->len += (size_t)snprintf(p->log + p->len, sizeof(p->log) - p->len,
+				   "[%s|%s:", name ? name : "-", filename ? filename : "-");
+	return p->nparts == p->fail_at_begin ? -EPERM : 0;
+}
+
+static int p_data(void *ud, const void *d, size_t n)
+{
+	struct parts *p = ud;
+	assert_true(n > 0);
+	assert_true(p->len + n < sizeof(p->log));
+	memcpy(p->log + p->len, d, n);
+	p->len += n;
+	p->log[p->len] = '\0';
+	return 0;
+}
+
+static int p_end(void *ud)
+{
+	struct parts *p = ud;
+	p->len += (size_t)snprintf(p->log + p->len, sizeof(p->log) - p->len, "]");
+	return 0;
+}
+
+static int parse(const char *boundary, const char *body, size_t step, struct parts *out,
+		 struct wr_err *err)
+{
+	struct body b = {.p = body, .n = strlen(body), .step = step};
+	struct mp_ops ops = {p_begin, p_data, p_end};
+	return multipart_parse(boundary, body_read, &b, &ops, out, err);
+}
+
+static void test_multipart(void **state)
+{
+	(void)state;
+	char bd[128];
+	assert_int_equal(multipart_boundary("multipart/form-data; boundary=XyZ", bd, sizeof(bd)),
+			 0);
+	assert_string_equal(bd, "XyZ");
+	assert_int_equal(multipart_boundary("Multipart/Form-Data;charset=x; BOUNDARY=\"a b;c\"", bd,
+					    sizeof(bd)),
+			 0);
+	assert_string_equal(bd, "a b;c");
+	assert_int_equal(multipart_boundary("multipart/form-data", bd, sizeof(bd)), -EINVAL);
+	assert_int_equal(multipart_boundary("multipart/form-data; boundary=", bd, sizeof(bd)),
+			 -EINVAL);
+	assert_int_equal(multipart_boundary("multipart/form-data; boundary=\"open", bd, sizeof(bd)),
+			 -EINVAL);
+	assert_int_equal(multipart_boundary("text/plain; boundary=x", bd, sizeof(bd)), -EINVAL);
+	char longb[128];
+	snprintf(longb, sizeof(longb), "multipart/form-data; boundary=%071d", 0);
+	assert_int_equal(multipart_boundary(longb, bd, sizeof(bd)), -EINVAL); /* > 70 */
+
+	const char *two =
+		"preamble\r\n--B\r\n"
+		"Content-Disposition: form-data; name=\"file\"; filename=\"/abs/dir/a.txt\"\r\n"
+		"Content-Type: text/plain\r\n\r\n"
+		"line1\r\n--C\r\n-B\r\n\r\n"
+		"--B\r\n"
+		"Content-Disposition: form-data; name=file; filename=\"q\\\"uote\"\r\n\r\n"
+		"\r\n--B--\r\nepilogue";
+	const char *want = "[file|/abs/dir/a.txt:line1\r\n--C\r\n-B\r\n][file|q\"uote:]";
+	/* every read size: delimiters split at every position */
+	for (size_t step = 0; step <= 20; step++) {
+		struct parts p = {0};
+		struct wr_err err = {0};
+		if (parse("B", two, step, &p, &err) != 0)
+			fail_msg("step %zu: %s", step, err.msg);
+		assert_string_equal(p.log, want);
+	}
+
+	struct parts p = {0};
+	struct wr_err err = {0};
+	/* no headers at all in a part; empty body */
+	assert_int_equal(parse("B", "--B\r\n\r\n\r\n--B--", 0, &p, &err), 0);
+	assert_string_equal(p.log, "[-|-:]");
+	/* ... and a body that starts with CRLF keeps it */
+	struct parts p2 = {0};
+	assert_int_equal(parse("B", "--B\r\n\r\n\r\nbody\r\n--B--", 0, &p2, &err), 0);
+	assert_string_equal(p2.log, "[-|-:\r\nbody]");
+
+	const char *bad[] = {
+		"",					     /* nothing */
+		"no boundary here",			     /* no delimiter */
+		"--B--",				     /* no parts */
+		"--Bxx\r\n",				     /* garbage after boundary */
+		"--B\r\nContent-Disposition: form-data\r\n", /* truncated head */
+		"--B\r\n\r\nabc",			     /* truncated body */
+		"--B",					     /* truncated after boundary */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct parts q = {0};
+		wr_err_clear(&err);
+		int r = parse("B", bad[i], 3, &q, &err);
+		if (r != -EBADMSG)
+			fail_msg("bad[%zu]: got %d (%s)", i, r, err.msg);
+		assert_non_null(strstr(err.msg, "multipart"));
+	}
+
+	/* a part head over the limit */
+	size_t big = 20000;
+	char *hb = xmalloc(big + 64);
+	int o = snprintf(hb, big + 64, "--B\r\nX: ");
+	memset(hb + o, 'h', big);
+	snprintf(hb + o + big, 64, "\r\n\r\nx\r\n--B--");
+	struct parts q = {0};
+	wr_err_clear(&err);
+	assert_int_equal(parse("B", hb, 0, &q, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "too large"));
+	free(hb);
+
+	/* a callback error stops the parse with its value */
+	struct parts f = {.fail_at_begin = 2};
+	assert_int_equal(parse("B", two, 0, &f, &err), -EPERM);
+	assert_int_equal(f.nparts, 2);
+
+	/* repeated Content-Disposition: the last wins (and nothing leaks:
+	 * found by fuzz-multipart) */
+	struct parts d = {0};
+	assert_int_equal(parse("B",
+			       "--B\r\nContent-Disposition: form-data; filename=\"a\"\r\n"
+			       "Content-Disposition: form-data; name=\"n\"; filename=\"b\"\r\n\r\n"
+			       "x\r\n--B--",
+			       0, &d, &err),
+			 0);
+	assert_string_equal(d.log, "[n|b:x]");
+}
+
+/* ------------------------------------------------------------------- users */
+
+static void test_user_lookup(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-envd.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *pw = xasprintf("%s/passwd", dir);
+	cleanup_free char *gr = xasprintf("%s/group", dir);
+	const char *pwd = "root:x:0:0:root:/root:/bin/bash\n"
+			  "alice:x:1001:1001:Alice:/home/alice:/bin/sh\n"
+			  "nohome:x:1002:1002:::\n";
+	const char *grp = "root:x:0:\nalice:x:1001:\ndev:x:2000:bob,alice\nops:x:2001:alice\n"
+			  "other:x:2002:bob\n";
+	assert_int_equal(write_file_atomic(pw, pwd, strlen(pwd), 0644), 0);
+	assert_int_equal(write_file_atomic(gr, grp, strlen(grp), 0644), 0);
+	struct envd e = {.passwd_path = pw, .group_path = gr};
+	struct envd_user u;
+	struct wr_err err = {0};
+	assert_int_equal(envd_user_lookup(&e, "alice", &u, &err), 0);
+	assert_string_equal(u.name, "alice");
+	assert_int_equal(u.uid, 1001);
+	assert_int_equal(u.gid, 1001);
+	assert_string_equal(u.home, "/home/alice");
+	assert_string_equal(u.shell, "/bin/sh");
+	assert_int_equal(u.ngroups, 3); /* primary, dev, ops */
+	assert_int_equal(u.groups[0], 1001);
+	assert_int_equal(u.groups[1], 2000);
+	assert_int_equal(u.groups[2], 2001);
+
+	assert_int_equal(envd_user_lookup(&e, "nohome", &u, &err), 0);
+	assert_string_equal(u.home, "/");
+	assert_string_equal(u.shell, "/bin/sh");
+	char *r = envd_resolve_path("~/f", &u);
+	assert_string_equal(r, "/f");
+	free(r);
+
+	assert_int_equal(envd_user_lookup(&e, "mallory", &u, &err), -EACCES);
+	assert_non_null(strstr(err.msg, "no such user"));
+	assert_int_equal(envd_user_lookup(&e, "", &u, &err), -EACCES);
+	char longname[100];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(envd_user_lookup(&e, longname, &u, &err), -EACCES);
+
+	struct envd missing = {.passwd_path = "/nonexistent/passwd", .group_path = gr};
+	assert_int_equal(envd_user_lookup(&missing, "alice", &u, &err), -ENOENT);
+	unlink(pw);
+	unlink(gr);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resolve_path), cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_env_layering), cmocka_unit_test(test_status_text),
+		cmocka_unit_test(test_pick_coding),  cmocka_unit_test(test_multipart),
+		cmocka_unit_test(test_user_lookup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
