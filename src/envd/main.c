@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: envd [--port N] [--listen ADDR:PORT] [--version]\n"
-		"  default listen address 0.0.0.0:%d\n",
+		"  default listen address 0.0.0.0:%d\n"
+		"  WRENN_ENVD_PASSWD / WRENN_ENVD_GROUP: user database files (tests)\n",
 		ENVD_PORT);
 }
 
@@ -88,8 +89,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	struct envd e = {
-		.env = json_object(), .passwd_path = "/etc/passwd", .group_path = "/etc/group"};
+	/* Test hook: users from a scratch passwd/group instead of the system's
+	 * (integration tests switch to a user that does not exist on the host). */
+	const char *pw = getenv("WRENN_ENVD_PASSWD"), *gr = getenv("WRENN_ENVD_GROUP");
+	struct envd e = {.env = json_object(),
+			 .passwd_path = pw && *pw ? pw : "/etc/passwd",
+			 .group_path = gr && *gr ? gr : "/etc/group"};
 	pthread_mutex_init(&e.lock, NULL);
 	e.procs = procs_new();
 	e.watchers = watchers_new();
