@@ -24,7 +24,7 @@ trap 'for ns in $(ip netns list | awk "{print \$1}" | grep "^$NSP"); do ip netns
 mkdir -p "$WORK/images"
 ln -s "$(realpath "$GUEST/minimal.ext4")" "$WORK/images/minimal.ext4"
 ln -s "$(realpath "$GUEST/vmlinux")" "$WORK/images/vmlinux"
-RT="$RTCTL --data $WORK --ns-prefix $NSP --veth-prefix wb$$v- --nft-table wb$$ --no-reaper"
+RT="$RTCTL --data $WORK --ns-prefix $NSP --veth-prefix wb$$v- --nft-table wb$$ --no-reaper --no-auto-snapshot"
 stats() { # name, file of numbers
 	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
 		if (NR == 0) { print "BENCH " name " NaN ms p95=NaN n=0"; exit }

@@ -53,7 +53,7 @@ mkdir -p "$DATA/images"
 cp --sparse=always "$GUEST/minimal.ext4" "$DATA/images/minimal.ext4"
 cp "$GUEST/vmlinux" "$DATA/images/vmlinux"
 
-RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000"
+RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000 --no-auto-snapshot"
 OUT=$WORK/out ERR=$WORK/err
 
 # Nothing of ours left: namespaces, VMMs, per-sandbox files, slot claims, loops, mounts.
