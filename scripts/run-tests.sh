@@ -20,7 +20,12 @@ p=$(sed -n 's/^unit: \([0-9]*\) passed.*/\1/p' <<<"$line"); f=$(sed -n 's/.* \([
 pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
 [ $unit_rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
 
-# 2. guest image and integration tests (need root: namespaces, TAP, loop devices)
+# 2. fuzz corpora replayed under ASan+UBSan (gcc; no clang needed)
+fuzz_out=$(make --no-print-directory fuzz-replay 2>&1); fuzz_rc=$?
+printf '%s\n' "$fuzz_out" | grep -v '^gcc \|^ar ' | tail -20
+if [ $fuzz_rc -eq 0 ]; then pass=$((pass + 1)); echo "fuzz-replay: ok"; else fail=$((fail + 1)); echo "fuzz-replay: FAILED"; fi
+
+# 3. guest image and integration tests (need root: namespaces, TAP, loop devices)
 if [ -d tests/integration ] && ls tests/integration/*.t >/dev/null 2>&1; then
 	if [ -f mk/guest.mk ]; then
 		make --no-print-directory guest || { echo "guest image build failed"; fail=$((fail + 1)); }
