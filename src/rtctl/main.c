@@ -3,6 +3,7 @@
  * wrenn-rtctl: a small driver over src/runtime for tests and benchmarks.
  *
  *   wrenn-rtctl [options] create [-n COUNT] [-t TEMPLATE] [-m MiB] [-c vCPUs] [-T ttl_s] [--secure]
+ *                             [--first-echo: then /bin/echo through envd, print echo=<ms since start>]
  *   wrenn-rtctl [options] destroy ID...        (concurrently)
  *   wrenn-rtctl [options] exec ID CMD [ARG...] (envd process.Process/Start via runtime_connect)
  *   wrenn-rtctl [options] list | get ID | pause ID | resume ID | pause-resume ID
@@ -48,6 +49,8 @@ struct job {
 	struct wr_err err;
 	int r;
 	double ms;
+	bool echo;	/* then run /bin/echo in it through envd */
+	double echo_ms; /* create start -> echo result */
 };
 
 static double now_ms(void)
@@ -57,12 +60,21 @@ static double now_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+static int cmd_exec(int argc, char **argv, struct wr_err *err);
+static bool quiet_exec;
+
 static void *create_job(void *arg)
 {
 	struct job *j = arg;
 	double t0 = now_ms();
 	j->r = runtime_create(rt, &j->spec, &j->info, &j->err);
 	j->ms = now_ms() - t0;
+	if (j->r == 0 && j->echo) {
+		char *argv[] = {"exec", j->info.id, "/bin/echo", "first", NULL};
+		quiet_exec = true;
+		j->r = cmd_exec(4, argv, &j->err);
+		j->echo_ms = now_ms() - t0;
+	}
 	return NULL;
 }
 
@@ -78,11 +90,11 @@ static int cmd_create(int argc, char **argv)
 	struct runtime_create_spec spec = {0};
 	int n = 1;
 	json_t *env = json_object();
-	static const struct option o[] = {{"secure", no_argument, NULL, 's'},
-					  {"internet", no_argument, NULL, 'i'},
-					  {"env", required_argument, NULL, 'e'},
-					  {"id", required_argument, NULL, 'I'},
-					  {NULL, 0, NULL, 0}};
+	static const struct option o[] = {
+		{"secure", no_argument, NULL, 's'},	{"internet", no_argument, NULL, 'i'},
+		{"env", required_argument, NULL, 'e'},	{"id", required_argument, NULL, 'I'},
+		{"first-echo", no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	bool echo = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:t:m:c:T:e:", o, NULL)) != -1) {
@@ -111,6 +123,9 @@ static int cmd_create(int argc, char **argv)
 		case 'I':
 			spec.id = optarg;
 			break;
+		case 'F':
+			echo = true;
+			break;
 		case 'e': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -132,6 +147,7 @@ static int cmd_create(int argc, char **argv)
 	struct job *jobs = xcalloc((size_t)n, sizeof(*jobs));
 	for (int i = 0; i < n; i++) {
 		jobs[i].spec = spec;
+		jobs[i].echo = echo;
 		pthread_create(&jobs[i].th, NULL, create_job, &jobs[i]);
 	}
 	int fails = 0;
@@ -142,8 +158,11 @@ static int cmd_create(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		printf("%s %.0f %s\n", jobs[i].info.id, jobs[i].ms,
+		printf("%s %.0f %s", jobs[i].info.id, jobs[i].ms,
 		       jobs[i].info.create_path ? jobs[i].info.create_path : "");
+		if (echo)
+			printf(" echo=%.0f", jobs[i].echo_ms);
+		printf("\n");
 		snprintf(last_id, sizeof(last_id), "%s", jobs[i].info.id);
 		runtime_info_done(&jobs[i].info);
 	}
@@ -249,7 +268,8 @@ static int cmd_exec(int argc, char **argv, struct wr_err *err)
 				bits += 6;
 				if (bits >= 8) {
 					bits -= 8;
-					putchar((int)((acc >> bits) & 0xff));
+					if (!quiet_exec)
+						putchar((int)((acc >> bits) & 0xff));
 				}
 			}
 		}

@@ -49,7 +49,7 @@ int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
 	struct wr_err last = {0};
-	int delay = 10;
+	int delay = 3;
 	for (;;) {
 		if (atomic_load(&s->cancel))
 			return wr_err_set(err, ECANCELED, "sandbox %s: create cancelled by destroy",
@@ -80,8 +80,9 @@ int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 			return wr_err_set(err, ETIMEDOUT,
 					  "envd in sandbox %s not ready within %d ms (last: %s)",
 					  s->id, timeout_ms, wr_err_msg(&last));
+		/* A restored guest answers within tens of ms: poll tightly at first. */
 		sleep_ms(delay);
-		if (delay < 100)
+		if (mono_ms() + timeout_ms - deadline > 300 && delay < 100)
 			delay += 10;
 	}
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Snapshot create path under QEMU TCG (this 2-core machine), median of BENCH_RUNS (20):
+#   BENCH snap_create_first_echo <p50> ms p95=<x> n=<N>  create from the automatic snapshot
+#                                                        template -> first `echo` result via envd
+#   BENCH snap_create_20_concurrent <total> ms n=<ok>     20 creates at once, wall time
+#   BENCH pause_512m / resume_512m <p50> ms p95=<x>        (pause includes the guest sync quiesce)
+#   BENCH idle_private_mib <per-sandbox MiB> n=<N> mem=<MiB>  Private_Clean+Private_Dirty of each
+#                                                        VMM (smaps_rollup) with N idle sandboxes up
+# Env: WRENN_BUILD (build/release), WRENN_GUEST_DIR, BENCH_RUNS (20), BENCH_IDLE_N (50),
+#      BENCH_IDLE_MEM (256 MiB guests for the idle test: 50 TCG VMs on 2 cores).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${WRENN_BUILD:-build/release}
+RTCTL=$B/bin/wrenn-rtctl
+GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+runs=${BENCH_RUNS:-20}
+idle_n=${BENCH_IDLE_N:-50}
+idle_mem=${BENCH_IDLE_MEM:-256}
+if [ "$(id -u)" != 0 ] || [ ! -x "$RTCTL" ] || [ ! -r "$GUEST/minimal.ext4" ]; then
+	echo "# snapshots.sh: needs root, $RTCTL and $GUEST/minimal.ext4" >&2
+	echo "BENCH snap_create_first_echo NaN ms p95=NaN n=0"
+	exit 0
+fi
+WORK=$(mktemp -d /tmp/wrenn-bench-snap.XXXXXX)
+NSP=wbs$$n-
+cleanup() {
+	for p in $(pgrep -f -- "$WORK/sandboxes/"); do kill -9 "$p" 2>/dev/null; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/images"
+ln -s "$(realpath "$GUEST/minimal.ext4")" "$WORK/images/minimal.ext4"
+ln -s "$(realpath "$GUEST/vmlinux")" "$WORK/images/vmlinux"
+RT="$RTCTL --data $WORK --ns-prefix $NSP --veth-prefix wbs$$v- --nft-table wbs$$ --no-reaper --max 128"
+stats() { # name, file of numbers
+	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
+		if (NR == 0) { print "BENCH " name " NaN ms p95=NaN n=0"; exit }
+		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+		i = int(NR * 0.95 + 0.999); if (i > NR) i = NR
+		printf "BENCH %s %.0f ms p95=%.0f n=%d\n", name, m, v[i], NR }'
+}
+$RT prewarm minimal >/dev/null 2>>"$WORK/err" || echo "# prewarm failed: $(tail -1 "$WORK/err")" >&2
+: >"$WORK/e" ; : >"$WORK/p" ; : >"$WORK/r"
+for _ in $(seq 1 "$runs"); do
+	out=$($RT create -t minimal --first-echo + pause-resume @ + destroy @ 2>>"$WORK/err") || continue
+	echo "$out" | awk 'NR==1 && $3=="snapshot" {sub("echo=","",$4); print $4}' >>"$WORK/e"
+	echo "$out" | awk '$1=="paused" {print $2}' >>"$WORK/p"
+	echo "$out" | awk '$1=="resumed" {print $2}' >>"$WORK/r"
+done
+echo "# command: $RT prewarm minimal; $RT create -t minimal --first-echo + pause-resume @ + destroy @   (x$runs)"
+stats snap_create_first_echo "$WORK/e"
+stats pause_512m "$WORK/p"
+stats resume_512m "$WORK/r"
+
+t0=$(date +%s%N)
+ids=$($RT create -n 20 -t minimal 2>>"$WORK/err" | awk '/^cl-/ {print $1}')
+t1=$(date +%s%N)
+echo "# command: $RT create -n 20 -t minimal"
+echo "BENCH snap_create_20_concurrent $(((t1 - t0) / 1000000)) ms n=$(echo "$ids" | grep -c '^cl-')"
+[ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
+
+$RT prewarm minimal 1 "$idle_mem" >/dev/null 2>>"$WORK/err"
+ids=$($RT create -n "$idle_n" -t minimal -m "$idle_mem" 2>>"$WORK/err" | awk '/^cl-/ {print $1}')
+sleep 5
+tot=0 cnt=0
+for p in $(pgrep -f -- "$WORK/sandboxes/"); do
+	kb=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$p/smaps_rollup" 2>/dev/null)
+	[ -n "$kb" ] && tot=$((tot + kb)) cnt=$((cnt + 1))
+done
+echo "# command: $RT create -n $idle_n -t minimal -m $idle_mem; sum Private_* of /proc/<vmm>/smaps_rollup"
+if [ "$cnt" -gt 0 ]; then
+	echo "BENCH idle_private_mib $(awk -v t="$tot" -v c="$cnt" 'BEGIN {printf "%.1f", t / c / 1024}') n=$cnt mem=$idle_mem"
+else
+	echo "BENCH idle_private_mib NaN n=0 mem=$idle_mem"
+fi
+[ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
+[ -s "$WORK/err" ] && grep -v ' info \| debug ' "$WORK/err" | sed 's/^/# /' | tail -5 >&2
+exit 0
