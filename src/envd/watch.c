@@ -133,6 +133,21 @@ static int stream_emit(void *ud, json_t *ev)
 	return r;
 }
 
+/* The peer's FIN is either a close or a half-close (it still reads).  A
+ * keepalive tells them apart: a closed TCP peer answers it with a reset. */
+static bool client_gone(struct http_req *req, int sock)
+{
+	/* No events asked: poll still reports POLLHUP / POLLERR, and the
+	 * level-triggered POLLRDHUP does not cut the wait short. */
+	struct pollfd pf = {.fd = sock};
+	if (poll(&pf, 1, 0) == 1)
+		return true;
+	json_t *k = json_pack("{s:{}}", "keepalive");
+	int r = connect_stream_send(req, k);
+	json_decref(k);
+	return r < 0 || poll(&pf, 1, 200) == 1;
+}
+
 static void watch_dir(struct envd *e, struct http_req *req)
 {
 	struct wr_err err = {0};
@@ -192,8 +207,12 @@ static void watch_dir(struct envd *e, struct http_req *req)
 		if (n <= 0)
 			continue;
 		if (pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-			r = -ECONNRESET; /* the client left: nobody to tell */
-			break;
+			if (client_gone(req, sock)) {
+				r = -ECONNRESET; /* nobody to tell */
+				break;
+			}
+			sock = -1; /* only half-closed: rely on write errors */
+			next_ka = now_ms() + ka;
 		}
 		if (pf[0].revents) {
 			struct stream_ctx c = {.req = req};

@@ -11,7 +11,7 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
-TESTS=34
+TESTS=36
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
@@ -61,7 +61,7 @@ has "$(printf '\x00\x00\x00\x00\x30{"pa' | "${C[@]}" -H 'Content-Type: applicati
 
 # --- non-recursive stream: create, write, chmod, rename, remove
 mkdir -p "$TMP/w/sub"
-watch_bg "$TMP/s1" '{"path":"'$TMP/w'"}' -H 'Connect-Timeout-Ms: 4000'
+watch_bg "$TMP/s1" '{"path":"'$TMP/w'"}' -H 'Connect-Timeout-Ms: 5000'
 ok $? "WatchDir stream starts"
 has "$(head -1 "$TMP/s1")" '0 {"start":{}}' "first message is the start event"
 echo one >"$TMP/w/a.txt"; settle
@@ -82,7 +82,7 @@ hasnt "$ev" "sub/inner.txt" "non-recursive watch ignores subdirectories"
 has "$(tail -1 "$TMP/s1")" '"code":"deadline_exceeded"' "Connect-Timeout-Ms ends the stream with deadline_exceeded"
 
 # --- recursive stream, new subdirectories, includeEntry, keepalive
-watch_bg "$TMP/s2" '{"path":"'$TMP/w'","recursive":true,"includeEntry":true}' -H 'Connect-Timeout-Ms: 3500' -H 'Keepalive-Ping-Interval: 1'
+watch_bg "$TMP/s2" '{"path":"'$TMP/w'","recursive":true,"includeEntry":true}' -H 'Connect-Timeout-Ms: 4500' -H 'Keepalive-Ping-Interval: 1'
 echo deeper >"$TMP/w/sub/inner.txt"; settle
 mkdir "$TMP/w/new"; settle
 echo fresh >"$TMP/w/new/f.txt"; settle
@@ -96,6 +96,8 @@ has "$ev" "CREATE new/f.txt" "recursive: file in a new subdirectory"
 has "$ev" "CREATE p/q/r/z.txt" "recursive: mkdir -p tree reported down to the file"
 is "$(cut -d' ' -f2- "$TMP/s2" | jq -r 'select(.filesystem.name=="new/f.txt" and .filesystem.type=="EVENT_TYPE_CREATE") | .filesystem.entry.path' 2>/dev/null | head -1)" "$TMP/w/new/f.txt" "includeEntry gives the entry path"
 [ "$(grep -c '"keepalive"' "$TMP/s2")" -ge 2 ]; ok $? "keepalive events per Keepalive-Ping-Interval"
+# the end frame goes out just before the tree is freed
+for _ in $(seq 40); do [ "$(inotify_fds)" = 0 ] && break; sleep 0.05; done
 is "$(inotify_fds)" 0 "inotify fds released after streams ended"
 
 # --- a client that goes away
@@ -108,6 +110,21 @@ is "$(inotify_fds)" 1 "a stream holds one inotify fd"
 kill $CURL 2>/dev/null; wait $CURL 2>/dev/null
 for _ in $(seq 40); do [ "$(inotify_fds)" = 0 ] && break; sleep 0.05; done
 is "$(inotify_fds)" 0 "client disconnect releases the inotify fd"
+
+# --- a client that half-closes after its request still gets the stream
+enc '{"path":"'$TMP/w'"}' >"$TMP/half.req"
+perl -MIO::Socket::INET -e '
+	my ($port, $file) = @ARGV;
+	open(my $f, "<", $file) or die; binmode $f; my $body = do { local $/; <$f> };
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
+	print $s "POST /filesystem.Filesystem/WatchDir HTTP/1.1\r\nHost: x\r\nContent-Type: application/connect+json\r\nConnect-Timeout-Ms: 2500\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+	shutdown($s, 1);
+	local $/; my $all = <$s>; print $all;' $PORT "$TMP/half.req" >"$TMP/half" &
+BG+=($!)
+sleep 0.6; echo half >"$TMP/w/half.txt"
+wait "${BG[-1]}"
+has "$(tr -d '\0' <"$TMP/half")" '"name":"half.txt","type":"EVENT_TYPE_CREATE"' "half-closed client keeps receiving events"
+has "$(tr -d '\0' <"$TMP/half")" 'deadline_exceeded' "and the end of the stream"
 
 # --- polling watchers
 rm -rf "$TMP/p"; mkdir -p "$TMP/p/d"
