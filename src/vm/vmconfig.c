@@ -79,6 +79,8 @@ char *vm_config_kernel_args(const struct vm_config *c)
 
 bool vm_valid_id(const char *s)
 {
+	if (!s)
+		return false;
 	size_t n = strlen(s);
 	if (n == 0 || n > VM_ID_MAX || s[0] == '-')
 		return false;
@@ -101,13 +103,15 @@ static bool parse_ipv4(const char *s, uint32_t *out)
 bool vm_valid_ipv4(const char *s)
 {
 	uint32_t a;
+	if (!s)
+		return false;
 	return parse_ipv4(s, &a);
 }
 
 bool vm_valid_netmask(const char *s)
 {
 	uint32_t m;
-	if (!parse_ipv4(s, &m) || m == 0)
+	if (!s || !parse_ipv4(s, &m) || m == 0)
 		return false;
 	/* contiguous ones followed by zeros */
 	return ((~m + 1) & ~m) == 0;
@@ -115,6 +119,8 @@ bool vm_valid_netmask(const char *s)
 
 bool vm_valid_mac(const char *s)
 {
+	if (!s)
+		return false;
 	for (int i = 0; i < 6; i++) {
 		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
 			return false;

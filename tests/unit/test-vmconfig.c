@@ -250,6 +250,11 @@ static void test_helpers(void **state)
 	assert_false(vm_valid_ipv4("010.0.0.1x"));
 	assert_true(vm_valid_id("cl-a1b2c3d4"));
 	assert_false(vm_valid_id(""));
+	/* NULL is the struct's "empty" value: the helpers accept it */
+	assert_false(vm_valid_id(NULL));
+	assert_false(vm_valid_ipv4(NULL));
+	assert_false(vm_valid_netmask(NULL));
+	assert_false(vm_valid_mac(NULL));
 }
 
 int main(void)
