@@ -18,6 +18,9 @@
  *     end), either with a known length or chunked.  A handler that returns
  *     without answering gets a 500.  Unread body bytes are drained after the
  *     handler (up to the body limit) so the connection can be reused.
+ *   - "Expect: 100-continue" (HTTP/1.1, with a body): the 100 is sent on the
+ *     handler's first body read.  A handler that answers without reading
+ *     sends no 100, and the connection closes after that response.
  *   - A handler may take over the raw socket (upgrade / CONNECT / proxying):
  *     http_req_take_socket().  The server then forgets the connection.
  *

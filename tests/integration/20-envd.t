@@ -9,7 +9,7 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
-TESTS=90
+TESTS=96
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
@@ -127,6 +127,16 @@ is "$("${C[@]}" -F "file=@/etc/hostname;filename=a" -F "file=@/etc/passwd;filena
 head -c 3000000 /dev/urandom >"$TMP/big.bin"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/big.bin" "$F?path=$TMP/up/big.bin")" 200 "octet-stream upload (3 MB)"
 cmp -s "$TMP/big.bin" "$TMP/up/big.bin"; ok $? "octet-stream content intact"
+# curl holds a > 1 MiB body back behind "Expect: 100-continue" (~1 s stall
+# unless the server answers 100 Continue).
+head -c 3145728 /dev/urandom >"$TMP/e3m.bin"
+"${C[@]}" -v -o /dev/null -w 'T=%{time_total} C=%{http_code}\n' -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/e3m.bin" "$F?path=$TMP/up/e3m.bin" >"$TMP/exp.out" 2>&1
+exp=$(tr -d '\r' <"$TMP/exp.out")
+has "$exp" "> Expect: 100-continue" "3 MiB upload: curl sends Expect: 100-continue"
+has "$exp" "< HTTP/1.1 100 Continue" "3 MiB upload: envd answers 100 Continue"
+t=$(sed -n 's/^T=\([0-9.]*\) C=200$/\1/p' <<<"$exp")
+awk -v t="${t:-9}" 'BEGIN { exit !(t < 0.5) }'; ok $? "3 MiB Expect upload completes in < 500 ms (took ${t:-failed} s)"
+cmp -s "$TMP/e3m.bin" "$TMP/up/e3m.bin"; ok $? "Expect upload content intact"
 gzip -c "$TMP/big.bin" >"$TMP/big.gz"
 "${C[@]}" -o /dev/null -H 'Content-Type: application/octet-stream' -H 'Content-Encoding: gzip' --data-binary @"$TMP/big.gz" "$F?path=$TMP/up/gz.bin"
 cmp -s "$TMP/big.bin" "$TMP/up/gz.bin"; ok $? "gzip-encoded upload is inflated"
@@ -169,6 +179,13 @@ is "$(ustatus process.Process/List '{}')" 401 "RPC without token is 401"
 is "$(ustatus process.Process/List '{}' -H 'X-Access-Token: s3cret')" 200 "RPC with token"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/health)" 204 "/health needs no token"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin")" 401 "/files without token or signature is 401"
+# Refused before the body is read: no 100, the client stops sending and the
+# connection closes at once instead of waiting for the body.
+"${C[@]}" -v -o /dev/null -w 'T=%{time_total} C=%{http_code}\n' -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/e3m.bin" "$F?path=$TMP/up/e401.bin" >"$TMP/exp.out" 2>&1
+exp=$(tr -d '\r' <"$TMP/exp.out")
+hasnt "$exp" "< HTTP/1.1 100" "Expect upload refused by auth gets no 100 Continue"
+t=$(sed -n 's/^T=\([0-9.]*\) C=401$/\1/p' <<<"$exp")
+awk -v t="${t:-9}" 'BEGIN { exit !(t < 0.5) }'; ok $? "Expect upload refused with 401 in < 500 ms (took ${t:-no 401} s)"
 USER0=$(id -un)
 SIG=v1_$(printf '%s' "$TMP/up/big.bin:read:$USER0:s3cret" | openssl dgst -sha256 -binary | base64 -w0 | tr -d = | sed "s|+|%2B|g; s|/|%2F|g")
 if command -v openssl >/dev/null; then

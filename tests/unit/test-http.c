@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fixture {
@@ -62,6 +63,10 @@ static void handler(struct http_req *req, void *ud)
 	}
 	if (!strcmp(path, "/noanswer"))
 		return;
+	if (!strcmp(path, "/deny")) { /* answers without reading the body */
+		http_resp_text(req, 401, "text/plain", "no\n");
+		return;
+	}
 	char *body = NULL;
 	size_t len = 0;
 	int r = http_req_read_all(req, 1 << 20, &body, &len);
@@ -293,6 +298,82 @@ static void test_graceful_stop(void **state)
 	close(fd);
 }
 
+/* Read from fd until needle shows up (or EOF / the 5 s timeout). */
+static size_t read_until(int fd, char *buf, size_t cap, const char *needle)
+{
+	size_t got = 0;
+	buf[0] = '\0';
+	while (!strstr(buf, needle) && got < cap - 1) {
+		ssize_t n = read(fd, buf + got, cap - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	return got;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_expect_continue(void **state)
+{
+	struct fixture *f = *state;
+	char buf[2048];
+	/* The body is held back until the 100 arrives; the connection stays
+	 * usable afterwards. */
+	int fd = dial(f);
+	const char head[] = "POST /p HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
+	assert_int_equal(write_full(fd, head, sizeof(head) - 1), 0);
+	read_until(fd, buf, sizeof(buf), "\r\n\r\n");
+	assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(write_full(fd, "hello", 5), 0);
+	read_until(fd, buf, sizeof(buf), "body=hello");
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	assert_non_null(strstr(buf, "POST /p q=- body=hello"));
+	assert_null(strstr(buf, "Connection: close"));
+	const char again[] = "GET /again HTTP/1.1\r\n\r\n";
+	assert_int_equal(write_full(fd, again, sizeof(again) - 1), 0);
+	read_until(fd, buf, sizeof(buf), "body=");
+	assert_non_null(strstr(buf, "GET /again q=- body="));
+	close(fd);
+
+	/* A handler that answers without reading: no 100, Connection: close,
+	 * and the server closes at once instead of waiting for the body. */
+	fd = dial(f);
+	const char deny[] =
+		"POST /deny HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3000000\r\n\r\n";
+	long long t0 = now_ms();
+	assert_int_equal(write_full(fd, deny, sizeof(deny) - 1), 0);
+	size_t got = read_until(fd, buf, sizeof(buf), "\x01never");
+	long long took = now_ms() - t0;
+	assert_true(got > 0);
+	assert_true(!strncmp(buf, "HTTP/1.1 401", 12));
+	assert_null(strstr(buf, "100 Continue"));
+	assert_non_null(strstr(buf, "Connection: close"));
+	if (took > 2000)
+		fail_msg("server kept the connection %lld ms waiting for a withheld body", took);
+	close(fd);
+
+	/* HTTP/1.0 clients never get a 1xx; nor does a request without a body. */
+	const char v10[] =
+		"POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab";
+	char *out = exchange(f, v10, sizeof(v10) - 1, false);
+	assert_null(strstr(out, "100 Continue"));
+	assert_non_null(strstr(out, "POST /p q=- body=ab"));
+	free(out);
+	const char nobody[] =
+		"GET /g HTTP/1.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+	out = exchange(f, nobody, sizeof(nobody) - 1, false);
+	assert_null(strstr(out, "100 Continue"));
+	assert_non_null(strstr(out, "GET /g q=- body="));
+	free(out);
+}
+
 /* Client against a scripted server on a unix socketpair: fds via SCM_RIGHTS,
  * 100 Continue skipped, chunked body with trailers, body until EOF. */
 static void test_client_scripted(void **state)
@@ -501,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_stream_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_take_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
 		cmocka_unit_test(test_client_scripted),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_json_helpers),
