@@ -83,6 +83,17 @@ bool envd_signature_ok(const char *sig, const char *path, const char *op, const 
 enum envd_coding { ENVD_CODING_IDENTITY, ENVD_CODING_GZIP, ENVD_CODING_NONE };
 enum envd_coding envd_pick_coding(const char *accept_encoding, bool ranged);
 
+/* entropy.c: decode a hex string (upper or lower case) into out (at most cap
+ * bytes); -EINVAL with a message on odd length, a non-hex digit or too many
+ * digits. */
+int envd_hex_decode(const char *hex, unsigned char *out, size_t cap, size_t *ret_len,
+		    struct wr_err *err);
+/* RNDADDENTROPY (len * 8 bits credited) then RNDRESEEDCRNG where the headers
+ * have it.  Failures are logged (EPERM when not root: debug only) and
+ * returned; the caller goes on regardless. */
+#define ENVD_MAX_ENTROPY 256 /* bytes: 512 hex digits */
+int envd_add_entropy(const unsigned char *buf, size_t len);
+
 /* Routes. */
 void envd_route(struct http_req *req, void *userdata);
 void envd_process_rpc(struct envd *e, struct http_req *req, const char *method);

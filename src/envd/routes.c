@@ -56,7 +56,21 @@ void envd_init(struct envd *e, struct http_req *req)
 	if (vars && !json_is_object(vars))
 		goto bad;
 	json_object_foreach(vars, k, v) if (!json_is_string(v) || !*k || strchr(k, '=')) goto bad;
-	const char *tok = NULL, *user = NULL, *wd = NULL, *ts = NULL, *sid = NULL, *tid = NULL;
+	const char *tok = NULL, *user = NULL, *wd = NULL, *ts = NULL, *sid = NULL, *tid = NULL,
+		   *hex = NULL;
+	if (wj_str(j, "entropy", &hex) == -EINVAL) {
+		json_decref(j);
+		return envd_http_error(req, 400, "entropy: must be a hex string");
+	}
+	unsigned char rnd[ENVD_MAX_ENTROPY];
+	size_t nrnd = 0;
+	if (hex) {
+		struct wr_err err = {0};
+		if (envd_hex_decode(hex, rnd, sizeof(rnd), &nrnd, &err) < 0) {
+			json_decref(j);
+			return envd_http_error(req, 400, "entropy: %s", wr_err_msg(&err));
+		}
+	}
 	if (wj_str(j, "accessToken", &tok) == -EINVAL ||
 	    wj_str(j, "defaultUser", &user) == -EINVAL ||
 	    wj_str(j, "defaultWorkdir", &wd) == -EINVAL || wj_str(j, "timestamp", &ts) == -EINVAL ||
@@ -96,6 +110,9 @@ void envd_init(struct envd *e, struct http_req *req)
 				log_warn("init: clock_settime: %s", strerror(errno));
 		}
 	}
+	/* Best effort: a failure (not root, old kernel) must not fail /init. */
+	envd_add_entropy(rnd, nrnd);
+	explicit_bzero(rnd, sizeof(rnd));
 	pthread_mutex_lock(&e->lock);
 	json_object_foreach(vars, k, v) json_object_set(e->env, k, v);
 	if (sid && *sid) {

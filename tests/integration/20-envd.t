@@ -9,15 +9,18 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
-TESTS=96
+TESTS=109
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
 	exit 0
 fi
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
+PID= SIDE_PIDS=
+cleanup() {
+	for p in $PID $SIDE_PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
 trap cleanup EXIT
 
 PORT=$(( 20000 + RANDOM % 20000 ))
@@ -174,6 +177,43 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"envVars":{"INITVAR":"iv"},"
 is "$("${C[@]}" $U/envs | jq -r '.INITVAR + " " + .E2B_SANDBOX_ID')" "iv sbx1" "/envs shows init vars"
 is "$(run_out '{"process":{"cmd":"sh","args":["-c","echo $INITVAR $E2B_SANDBOX_ID; pwd"]}}' | tr '\n' ' ')" "iv sbx1 $TMP " "init env and workdir reach processes"
 is "$("${C[@]}" $U/metrics | jq -r '(.cpu_count > 0) and (.mem_total > 0) and (.disk_total > 0)')" true "/metrics"
+# entropy: hex, at most 512 digits, fed to the kernel (RNDADDENTROPY, RNDRESEEDCRNG)
+HEX128=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$HEX128'"}' $U/init)" 204 "/init with 64 bytes of entropy is 204"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$(printf 'aB%.0s' $(seq 256))'"}' $U/init)" 204 "/init with 512 hex digits is 204"
+has "$("${C[@]}" -w ' %{http_code}' -d '{"entropy":"12zz"}' $U/init)" '"message":"entropy: not a hex digit at offset 2","code":400} 400' "/init entropy with a non-hex digit is 400 with the reason"
+has "$("${C[@]}" -w ' %{http_code}' -d '{"entropy":"abc"}' $U/init)" 'odd number of hex digits' "/init entropy of odd length is 400"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$(printf 'ab%.0s' $(seq 257))'"}' $U/init)" 400 "/init entropy over 512 hex digits is 400"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":42}' $U/init)" 400 "/init entropy that is not a string is 400"
+hasnt "$(cat "$TMP/envd.log")" "entropy" "no entropy warning from a root envd"
+# A side envd with debug logs: as root the ioctls run; as nobody they fail
+# with EPERM and /init still succeeds.
+side_init() { # $1: label, rest: command prefix; "<status> <log>" into $TMP/side-$1.out
+	local port=$(( 40000 + RANDOM % 20000 )) sp st
+	WRENN_LOG=debug "${@:2}" "$ENVD" --listen 127.0.0.1:$port 2>"$TMP/side-$1.log" &
+	sp=$!
+	SIDE_PIDS="$SIDE_PIDS $sp"
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+	st=$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$HEX128'"}' "http://127.0.0.1:$port/init")
+	kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+	echo "$st $(tr '\n' ' ' <"$TMP/side-$1.log")" >"$TMP/side-$1.out"
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	side_init root env
+	out=$(cat "$TMP/side-root.out")
+	has "$out" "204 " "root envd: /init with entropy is 204"
+	has "$out" "init: entropy: 64 bytes added to the kernel pool" "root envd: RNDADDENTROPY done"
+	hasnt "$out" "RNDRESEEDCRNG: Operation not permitted" "root envd: RNDRESEEDCRNG permitted"
+	side_init nobody setpriv --reuid=65534 --regid=65534 --clear-groups
+	out=$(cat "$TMP/side-nobody.out")
+	has "$out" "204 " "unprivileged envd: /init with entropy is still 204"
+	has "$out" "RNDADDENTROPY: Operation not permitted (not root?), skipped" "unprivileged envd: EPERM logged at debug"
+	hasnt "$out" " warn " "unprivileged envd: no warning for EPERM"
+else
+	for d in "root 204" "root RNDADDENTROPY" "root reseed" "nobody 204" "nobody EPERM" "nobody no warning"; do
+		n=$((n + 1)); echo "ok $n # skip side envd ($d) needs root and setpriv"
+	done
+fi
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"accessToken":"s3cret"}' $U/init)" 204 "/init sets a token"
 is "$(ustatus process.Process/List '{}')" 401 "RPC without token is 401"
 is "$(ustatus process.Process/List '{}' -H 'X-Access-Token: s3cret')" 200 "RPC with token"

@@ -399,13 +399,46 @@ static void test_user_lookup(void **state)
 	rmdir(dir);
 }
 
+static void test_hex_decode(void **state)
+{
+	(void)state;
+	unsigned char out[ENVD_MAX_ENTROPY];
+	size_t n = 99;
+	struct wr_err err = {0};
+	assert_int_equal(envd_hex_decode("", out, sizeof(out), &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(envd_hex_decode("00ff7Fa0", out, sizeof(out), &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "\x00\xff\x7f\xa0", 4);
+	/* exactly the maximum: 512 digits */
+	char max[2 * ENVD_MAX_ENTROPY + 3];
+	memset(max, 'e', 2 * ENVD_MAX_ENTROPY);
+	max[2 * ENVD_MAX_ENTROPY] = '\0';
+	assert_int_equal(envd_hex_decode(max, out, sizeof(out), &n, &err), 0);
+	assert_int_equal(n, ENVD_MAX_ENTROPY);
+	assert_int_equal(out[ENVD_MAX_ENTROPY - 1], 0xee);
+	/* one byte more is refused, and nothing is written past out */
+	strcpy(max + 2 * ENVD_MAX_ENTROPY, "ee");
+	assert_int_equal(envd_hex_decode(max, out, sizeof(out), &n, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "at most 512"));
+	err = (struct wr_err){0};
+	assert_int_equal(envd_hex_decode("abc", out, sizeof(out), &n, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "odd"));
+	err = (struct wr_err){0};
+	assert_int_equal(envd_hex_decode("12zz", out, sizeof(out), &n, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "offset 2"));
+	err = (struct wr_err){0};
+	assert_int_equal(envd_hex_decode("0x12", out, sizeof(out), &n, &err), -EINVAL);
+	assert_int_equal(envd_hex_decode("12 3", out, sizeof(out), &n, &err), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolve_path), cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_env_layering), cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_pick_coding),  cmocka_unit_test(test_multipart),
-		cmocka_unit_test(test_user_lookup),
+		cmocka_unit_test(test_user_lookup),  cmocka_unit_test(test_hex_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
