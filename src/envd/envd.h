@@ -28,6 +28,7 @@ struct envd {
 	struct procs *procs;
 	struct watchers *watchers;
 	const char *passwd_path, *group_path;
+	const char *drop_caches_path; /* NULL = /proc/sys/vm/drop_caches */
 };
 
 /* A resolved account. */
@@ -103,6 +104,9 @@ void envd_files_post(struct envd *e, struct http_req *req);
 void envd_init(struct envd *e, struct http_req *req);
 void envd_envs(struct envd *e, struct http_req *req);
 void envd_metrics(struct envd *e, struct http_req *req);
+/* prepare.c: POST /prepare (host-only): sync + drop caches before a pause or
+ * snapshot. */
+void envd_prepare(struct envd *e, struct http_req *req);
 
 /* Idle time before a stream sends a keepalive event: the
  * Keepalive-Ping-Interval header (seconds), 90 s when absent or silly. */

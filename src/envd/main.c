@@ -95,6 +95,10 @@ int main(int argc, char **argv)
 	struct envd e = {.env = json_object(),
 			 .passwd_path = pw && *pw ? pw : "/etc/passwd",
 			 .group_path = gr && *gr ? gr : "/etc/group"};
+	/* Test hook: /prepare writes here instead of /proc/sys/vm/drop_caches
+	 * (a host-side test must not drop the host's caches). */
+	const char *dc = getenv("WRENN_ENVD_DROP_CACHES");
+	e.drop_caches_path = dc && *dc ? dc : NULL;
 	pthread_mutex_init(&e.lock, NULL);
 	e.procs = procs_new();
 	e.watchers = watchers_new();

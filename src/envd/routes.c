@@ -251,6 +251,11 @@ void envd_route(struct http_req *req, void *userdata)
 			return envd_http_error(req, 405, "method not allowed");
 		return envd_init(e, req);
 	}
+	if (!strcmp(p, "/prepare")) {
+		if (!post)
+			return envd_http_error(req, 405, "method not allowed");
+		return envd_prepare(e, req);
+	}
 	if (!strcmp(p, "/envs") && get)
 		return envd_envs(e, req);
 	if (!strcmp(p, "/metrics") && get)

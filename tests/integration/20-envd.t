@@ -9,7 +9,7 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
-TESTS=109
+TESTS=115
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
@@ -24,7 +24,9 @@ cleanup() {
 trap cleanup EXIT
 
 PORT=$(( 20000 + RANDOM % 20000 ))
-"$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
+# /prepare drops caches: a scratch file stands in for /proc/sys/vm/drop_caches
+# so the test does not empty the host's page cache.
+WRENN_ENVD_DROP_CACHES=$TMP/drop_caches "$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
 PID=$!
 U=http://127.0.0.1:$PORT
 for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
@@ -186,6 +188,14 @@ has "$("${C[@]}" -w ' %{http_code}' -d '{"entropy":"abc"}' $U/init)" 'odd number
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$(printf 'ab%.0s' $(seq 257))'"}' $U/init)" 400 "/init entropy over 512 hex digits is 400"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":42}' $U/init)" 400 "/init entropy that is not a string is 400"
 hasnt "$(cat "$TMP/envd.log")" "entropy" "no entropy warning from a root envd"
+# /prepare: host-only quiesce before pause/snapshot (sync + drop caches)
+: >"$TMP/drop_caches"
+is "$("${C[@]}" -X POST -w ' %{http_code}' $U/prepare)" '{"synced":true,"droppedCaches":true} 200' "POST /prepare syncs and drops caches"
+is "$(cat "$TMP/drop_caches")" 3 "/prepare wrote 3 to drop_caches"
+rm -f "$TMP/drop_caches"; mkdir "$TMP/drop_caches"
+is "$("${C[@]}" -X POST -w ' %{http_code}' $U/prepare)" '{"synced":true,"droppedCaches":false} 200' "/prepare when drop_caches cannot be written: 200, droppedCaches false"
+rmdir "$TMP/drop_caches"; : >"$TMP/drop_caches"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/prepare)" 405 "GET /prepare is 405"
 # A side envd with debug logs: as root the ioctls run; as nobody they fail
 # with EPERM and /init still succeeds.
 side_init() { # $1: label, rest: command prefix; "<status> <log>" into $TMP/side-$1.out
@@ -217,6 +227,8 @@ fi
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"accessToken":"s3cret"}' $U/init)" 204 "/init sets a token"
 is "$(ustatus process.Process/List '{}')" 401 "RPC without token is 401"
 is "$(ustatus process.Process/List '{}' -H 'X-Access-Token: s3cret')" 200 "RPC with token"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -X POST $U/prepare)" 401 "/prepare without token is 401"
+is "$("${C[@]}" -X POST -H 'X-Access-Token: s3cret' $U/prepare | jq -c .)" '{"synced":true,"droppedCaches":true}' "/prepare with token"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/health)" 204 "/health needs no token"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin")" 401 "/files without token or signature is 401"
 # Refused before the body is read: no 100, the client stops sending and the
