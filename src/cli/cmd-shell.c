@@ -18,6 +18,7 @@
 
 struct shell {
 	int sock;
+	bool tty;      /* stdin is a terminal (put into raw mode) */
 	int exit_code; /* -1 until EXIT */
 	char *error;
 };
@@ -77,11 +78,26 @@ static int loop(struct shell *sh, int sigfd, const char *extra, size_t extra_len
 			{.fd = sigfd, .events = POLLIN},
 			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 		};
-		if (poll(p, 3, -1) < 0) {
+		/* Piped input (`echo cmds | wrenn shell ID`) ends the way a terminal user
+		 * would end it: ^D, sent whenever the remote side has been quiet for a second
+		 * after our stdin ended, so the remote shell exits instead of waiting forever.
+		 * (Not at once: a ^D that arrives before the shell reads its terminal is lost.)
+		 * A terminal's own ^D already arrives as input. */
+		bool eof_pending = !stdin_open && !sh->tty;
+		int pr = poll(p, 3, eof_pending ? 1000 : -1);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			r = wr_err_errno(err, errno, "poll");
 			break;
+		}
+		if (pr == 0 && eof_pending) {
+			r = send_frame(sh->sock, PTY_INPUT, "\x04", 1);
+			if (r < 0) {
+				wr_err_errno(err, -r, "send");
+				break;
+			}
+			continue;
 		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -185,9 +201,9 @@ int cmd_shell(struct cli *c, int argc, char **argv)
 	size_t extra_len = 0;
 	int r = api_upgrade(&a, path, "wrenn-pty", &sh.sock, &extra, &extra_len, &err);
 	if (r >= 0) {
-		bool tty = isatty(STDIN_FILENO);
-		if (tty && term_raw(STDIN_FILENO) < 0)
-			tty = false;
+		sh.tty = isatty(STDIN_FILENO);
+		if (sh.tty && term_raw(STDIN_FILENO) < 0)
+			sh.tty = false;
 		r = loop(&sh, sigfd, extra, extra_len, &err);
 		term_restore();
 	}

@@ -15,7 +15,7 @@ TPL=${WRENN_TEMPLATE:-minimal}
 T=120 # seconds any single CLI call may take (TCG boots)
 NS=wt60$$
 DATA=$(mktemp -d /tmp/wrenn-60cli.XXXXXX)
-N=51
+N=53
 n=0 fail=0
 echo "1..$N"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -60,7 +60,7 @@ s=[socket.socket() for _ in range(2)]
 print(" ".join(str(x.getsockname()[1]) for x in s))')
 read -r PA PP <<<"$ports"
 timeout 900 "$AGENT" --data-dir "$DATA/agent" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$NS-" --pool-size 0 --max-sandboxes 6 \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$NS-" --pool-size 0 --max-sandboxes 6 --unix-socket "$DATA/agent.sock" \
 	>"$DATA/agent.out" 2>"$DATA/agent.err" &
 APID=$!
 export WRENN_API_URL=http://127.0.0.1:$PA
@@ -162,6 +162,8 @@ timeout $T "$W" exec "$id" -- sh -c 'echo first; sleep 3; echo second' |
 d=$(awk 'NR==1{a=$1} NR==2{b=$1} END{print int((b-a)/1000000)}' "$DATA/stream")
 c=1; [ "$(cut -d' ' -f2 "$DATA/stream" | tr '\n' ' ')" = "first second " ] && [ "$d" -ge 2500 ] && c=0
 check "exec streams output as it comes (gap ${d} ms >= 2500)" [ $c -eq 0 ]
+is "exec over the agent's unix socket (WRENN_API_URL=unix:...)" \
+	"$(WRENN_API_URL=unix:$DATA/agent.sock timeout $T "$W" exec "$id" -- echo via-unix)" via-unix
 is "exec of 5 MB of output" "$(timeout $T "$W" exec "$id" -- sh -c 'yes | head -c 5000000' | wc -c)" 5000000
 
 # --- cp --------------------------------------------------------------------------------------
@@ -223,6 +225,9 @@ check "shell in a pty harness: initial size, SIGWINCH resize, exit 5" [ $c -eq 0
 ct=$(awk '/^ctrlc/{print int($2)}' <<<"$out")
 c=1; [ -n "$ct" ] && [ "$ct" -lt 10 ] && c=0
 check "shell: Ctrl-C interrupts the remote command (raw terminal), not wrenn" [ $c -eq 0 ]
+out=$(printf 'echo piped-$((3*3))\n' | timeout $T "$W" shell "$id" 2>&1); rc=$?
+c=1; [ $rc -eq 0 ] && grep -q '^piped-9' <<<"$out" && c=0
+check "shell with piped stdin (no terminal): runs the input, ends at EOF" [ $c -eq 0 ]
 timeout $T "$W" shell cl-doesnotexist </dev/null 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q '404' "$DATA/err" && c=0
 check "shell into an unknown id: exit 1, 404" [ $c -eq 0 ]
