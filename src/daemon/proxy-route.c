@@ -84,8 +84,8 @@ int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, cons
 
 bool proxy_path_host_only(int port, const char *path)
 {
-	static const char *const internal[] = {"/init",	    "/upgrade", "/freeze",  "/unfreeze",
-					       "/fsfreeze", "/fsthaw",	"/collapse"};
+	static const char *const internal[] = {"/init",	    "/prepare",	 "/upgrade", "/freeze",
+					       "/unfreeze", "/fsfreeze", "/fsthaw",  "/collapse"};
 	if (port != PROXY_ENVD_PORT)
 		return false;
 	/* collapse "//init" and "/init/" the way a lenient router would */

@@ -100,6 +100,7 @@ static void test_proxy_host_only(void **state)
 	assert_true(proxy_path_host_only(49983, "/init"));
 	assert_true(proxy_path_host_only(49983, "//init"));
 	assert_true(proxy_path_host_only(49983, "/INIT/"));
+	assert_true(proxy_path_host_only(49983, "/prepare"));
 	assert_true(proxy_path_host_only(49983, "/upgrade"));
 	assert_true(proxy_path_host_only(49983, "/fsfreeze"));
 	assert_false(proxy_path_host_only(49983, "/initx"));
