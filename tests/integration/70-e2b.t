@@ -53,7 +53,7 @@ for c in node npm curl jq python3; do command -v $c >/dev/null || skip_all "need
 # does the same), from the npm cache when possible.
 if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
 	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
-		{ timeout 300 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$DATA/npm.log" 2>&1 &&
+		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$DATA/npm.log" 2>&1 &&
 			echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
 	skip_all "npm ci in tests/e2b failed (registry unreachable?): $(tail -1 "$DATA/npm.log" 2>/dev/null)"
 fi
@@ -83,7 +83,7 @@ t0=$(date +%s)
 		exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
 			E2B_API_URL="http://127.0.0.1:$PA" E2B_SANDBOX_URL="http://127.0.0.1:$PP" E2B_API_KEY="$KEY" \
 			WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" \
-			timeout 480 node --test --test-concurrency=1 --test-reporter=./lib/tap-flat.mjs \
+			timeout 360 node --test --test-concurrency=1 --test-reporter=./lib/tap-flat.mjs \
 			test/latest.test.mjs test/v24.test.mjs
 ) >"$DATA/suite.out" 2>"$DATA/suite.err" &
 SUITE=$!
