@@ -7,65 +7,32 @@
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${WRENN_BUILD:-build/asan}
-AGENT=$B/bin/wrenn-agent
-W=$B/bin/wrenn
-IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
-TPL=${WRENN_TEMPLATE:-minimal}
-T=120 # seconds any single CLI call may take (TCG boots)
-NS=wt60$$
-DATA=$(mktemp -d /tmp/wrenn-60cli.XXXXXX)
 N=53
-n=0 fail=0
+# shellcheck source=tests/lib/agent.sh
+. tests/lib/agent.sh
+W=$B/bin/wrenn
+TPL=${WRENN_TEMPLATE:-minimal}
+TO=120 # seconds any single CLI call may take (TCG boots)
 echo "1..$N"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() {
+nok() { # multi-line details, each line a TAP comment
 	n=$((n + 1)); fail=1; echo "not ok $n - $1"
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 800 | sed 's/^/# /'
 	return 0
 }
-is() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got '$2', want '$3'"; fi; }
 check() { # check DESC CMD... (passes when CMD exits 0)
 	local d=$1; shift
 	if "$@"; then ok "$d"; else nok "$d" "failed: $*"; fi
 }
-skip_rest() { while [ $n -lt $N ]; do n=$((n + 1)); echo "ok $n # skip $1"; done; exit 0; }
 
-APID=
-cleanup() {
-	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
-		kill -TERM "$APID"
-		for _ in $(seq 1 100); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$APID" 2>/dev/null
-	fi
-	pkill -KILL -f "$DATA/" 2>/dev/null # VMMs of this test only (their argv names our data dir)
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS-"); do ip netns del "$ns"; done
-	if [ $fail -ne 0 ] && [ -f "$DATA/agent.err" ]; then
-		echo "# --- agent log (tail) ---"; tail -30 "$DATA/agent.err" | sed 's/^/# /'
-	fi
-	rm -rf "$DATA"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] && [ -x "$W" ] || skip_rest "$AGENT or $W not built (make MODE=asan)"
+[ -x "$W" ] || skip_rest "$W not built (make MODE=asan $W)"
 for c in jq curl python3 script; do command -v $c >/dev/null || skip_rest "needs $c"; done
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
-
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-read -r PA PP <<<"$ports"
-timeout 900 "$AGENT" --data-dir "$DATA/agent" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$NS-" --pool-size 0 --max-sandboxes 6 --unix-socket "$DATA/agent.sock" \
-	>"$DATA/agent.out" 2>"$DATA/agent.err" &
-APID=$!
-export WRENN_API_URL=http://127.0.0.1:$PA
-for _ in $(seq 1 100); do curl -sf "$WRENN_API_URL/health" >/dev/null && break; sleep 0.1; done
-KEY=$(cat "$DATA/agent/admin-key" 2>/dev/null)
+SOCK=/tmp/wrenn-60cli-$$.sock
+agent_start "wt60$$" --pool-size 0 --max-sandboxes 6 --unix-socket "$SOCK"
+trap 'agent_cleanup; rm -f "$SOCK"' EXIT
+export WRENN_API_URL=$API
+KEY=$K
 if [[ "$KEY" =~ ^e2b_[0-9a-f]{40}$ ]]; then
 	ok "agent started, admin key read from <data>/admin-key"
 else
@@ -94,27 +61,27 @@ check "no key anywhere: exit 1, 'no API key'" [ $c -eq 0 ]
 WRENN_API_KEY=e2b_0000000000000000000000000000000000000000 "$W" ls 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q '401' "$DATA/err" && c=0
 check "wrong key: exit 1, 401 message" [ $c -eq 0 ]
-WRENN_API_URL=http://127.0.0.1:9 timeout $T "$W" ls 2>"$DATA/err"; rc=$?
+WRENN_API_URL=http://127.0.0.1:9 timeout $TO "$W" ls 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q 'cannot reach' "$DATA/err" && c=0
 check "no agent: exit 1, 'cannot reach'" [ $c -eq 0 ]
-timeout $T "$W" info cl-doesnotexist 2>"$DATA/err"; rc=$?
+timeout $TO "$W" info cl-doesnotexist 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q 'not found (HTTP 404)' "$DATA/err" && c=0
 check "info of an unknown id: exit 1, 404 message" [ $c -eq 0 ]
-timeout $T "$W" exec cl-doesnotexist -- true 2>"$DATA/err"; rc=$?
+timeout $TO "$W" exec cl-doesnotexist -- true 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 125 ] && grep -q '404' "$DATA/err" && c=0
 check "exec in an unknown id: exit 125 (wrenn failed, not the command)" [ $c -eq 0 ]
-timeout $T "$W" run -t no-such-template -- true 2>"$DATA/err"; rc=$?
+timeout $TO "$W" run -t no-such-template -- true 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 125 ] && grep -q 'template' "$DATA/err" && c=0
 check "run with an unknown template: exit 125 + message" [ $c -eq 0 ]
 
 # --- run ---------------------------------------------------------------------------------
-out=$(timeout $T "$W" ls); rc=$?
+out=$(timeout $TO "$W" ls); rc=$?
 is "ls on an empty agent prints only the header" "$rc/$(echo "$out" | awk '{print $1}' | tr '\n' ' ')" "0/ID "
 check "templates lists $TPL and the base alias" \
-	bash -c "timeout $T '$W' templates | grep -q '^$TPL ' && timeout $T '$W' templates --json | jq -e 'map(.name) | index(\"base\") != null' >/dev/null"
-out=$(timeout $T "$W" run -t "$TPL" -- echo hi); rc=$?
+	bash -c "timeout $TO '$W' templates | grep -q '^$TPL ' && timeout $TO '$W' templates --json | jq -e 'map(.name) | index(\"base\") != null' >/dev/null"
+out=$(timeout $TO "$W" run -t "$TPL" -- echo hi); rc=$?
 is "run -- echo hi prints hi, exit 0" "$rc/$out" "0/hi"
-timeout $T "$W" run -t "$TPL" -- sh -c 'echo oops >&2; exit 7' 2>"$DATA/err"; rc=$?
+timeout $TO "$W" run -t "$TPL" -- sh -c 'echo oops >&2; exit 7' 2>"$DATA/err"; rc=$?
 is "run exits with the command's code (7), stderr passed" "$rc/$(cat "$DATA/err")" "7/oops"
 "$W" run -t "$TPL" -- sleep 100 >/dev/null 2>&1 &
 rp=$!
@@ -125,67 +92,67 @@ done
 sleep 1
 kill -INT $rp
 wait $rp; rc=$?
-is "run interrupted (SIGINT): exit 130, sandbox destroyed" "$rc/$(timeout $T "$W" ls --json | jq length)" "130/0"
+is "run interrupted (SIGINT): exit 130, sandbox destroyed" "$rc/$(timeout $TO "$W" ls --json | jq length)" "130/0"
 
 # --- create, ls, info ----------------------------------------------------------------------
-id=$(timeout $T "$W" -q create -t "$TPL" -m suite=60cli -e GREETING=hello --timeout 600); rc=$?
+id=$(timeout $TO "$W" -q create -t "$TPL" -m suite=60cli -e GREETING=hello --timeout 600); rc=$?
 c=1; [ $rc -eq 0 ] && [[ "$id" =~ ^[a-z0-9-]+$ ]] && c=0
 check "create prints an id ($id)" [ $c -eq 0 ]
 [ $rc -eq 0 ] && [ -n "$id" ] || skip_rest "no sandbox"
-out=$(timeout $T "$W" ls)
+out=$(timeout $TO "$W" ls)
 check "ls shows the sandbox as running" grep -qE "^$id +$TPL +running +1 +512M" <<<"$out"
-is "ls --json is an array with it" "$(timeout $T "$W" ls --json | jq -r --arg id "$id" 'map(select(.id==$id)) | length')" 1
+is "ls --json is an array with it" "$(timeout $TO "$W" ls --json | jq -r --arg id "$id" 'map(select(.id==$id)) | length')" 1
 is "ls -m filters on metadata" \
-	"$(timeout $T "$W" ls --json -m suite=60cli | jq length)/$(timeout $T "$W" ls --json -m suite=other | jq length)" "1/0"
+	"$(timeout $TO "$W" ls --json -m suite=60cli | jq length)/$(timeout $TO "$W" ls --json -m suite=other | jq length)" "1/0"
 is "info --json: state, template, metadata" \
-	"$(timeout $T "$W" info --json "$id" | jq -c '[.state, .template, .metadata.suite]')" "[\"running\",\"$TPL\",\"60cli\"]"
-out=$(timeout $T "$W" info "$id")
+	"$(timeout $TO "$W" info --json "$id" | jq -c '[.state, .template, .metadata.suite]')" "[\"running\",\"$TPL\",\"60cli\"]"
+out=$(timeout $TO "$W" info "$id")
 check "info (human) shows state and hides the access token" \
 	bash -c "grep -qE '^state +running' <<<'$out' && ! grep -q envdAccessToken <<<'$out'"
 
 # --- exec ----------------------------------------------------------------------------------
-out=$(timeout $T "$W" exec "$id" -- sh -c 'echo out; echo err >&2; echo $GREETING' 2>"$DATA/err"); rc=$?
+out=$(timeout $TO "$W" exec "$id" -- sh -c 'echo out; echo err >&2; echo $GREETING' 2>"$DATA/err"); rc=$?
 is "exec separates stdout/stderr; create's env applies" "$rc/$out/$(cat "$DATA/err")" "0/out
 hello/err"
-timeout $T "$W" exec "$id" -- false; rc=$?
+timeout $TO "$W" exec "$id" -- false; rc=$?
 is "exec exit code of false" "$rc" 1
-timeout $T "$W" exec "$id" -- sh -c 'kill -9 $$'; rc=$?
+timeout $TO "$W" exec "$id" -- sh -c 'kill -9 $$'; rc=$?
 is "exec of a command killed by SIGKILL: 137" "$rc" 137
-out=$(printf 'line1\nline2\n' | timeout $T "$W" exec -i "$id" -- wc -l)
+out=$(printf 'line1\nline2\n' | timeout $TO "$W" exec -i "$id" -- wc -l)
 is "exec -i feeds stdin" "$(echo $out)" 2
-out=$(timeout $T "$W" exec -w /tmp -e X=y "$id" -- sh -c 'pwd; echo $X')
+out=$(timeout $TO "$W" exec -w /tmp -e X=y "$id" -- sh -c 'pwd; echo $X')
 is "exec -w and -e" "$out" "/tmp
 y"
 # streaming: the first line must arrive while the command still runs
-timeout $T "$W" exec "$id" -- sh -c 'echo first; sleep 3; echo second' |
+timeout $TO "$W" exec "$id" -- sh -c 'echo first; sleep 3; echo second' |
 	while IFS= read -r l; do echo "$(date +%s%N) $l"; done >"$DATA/stream"
 d=$(awk 'NR==1{a=$1} NR==2{b=$1} END{print int((b-a)/1000000)}' "$DATA/stream")
 c=1; [ "$(cut -d' ' -f2 "$DATA/stream" | tr '\n' ' ')" = "first second " ] && [ "$d" -ge 2500 ] && c=0
 check "exec streams output as it comes (gap ${d} ms >= 2500)" [ $c -eq 0 ]
 is "exec over the agent's unix socket (WRENN_API_URL=unix:...)" \
-	"$(WRENN_API_URL=unix:$DATA/agent.sock timeout $T "$W" exec "$id" -- echo via-unix)" via-unix
-is "exec of 5 MB of output" "$(timeout $T "$W" exec "$id" -- sh -c 'yes | head -c 5000000' | wc -c)" 5000000
+	"$(WRENN_API_URL=unix:$SOCK timeout $TO "$W" exec "$id" -- echo via-unix)" via-unix
+is "exec of 5 MB of output" "$(timeout $TO "$W" exec "$id" -- sh -c 'yes | head -c 5000000' | wc -c)" 5000000
 
 # --- cp --------------------------------------------------------------------------------------
 head -c 1048577 /dev/urandom >"$DATA/up.bin"
-timeout $T "$W" cp "$DATA/up.bin" "$id:/tmp/up.bin" && timeout $T "$W" cp "$id:/tmp/up.bin" "$DATA/down.bin"
+timeout $TO "$W" cp "$DATA/up.bin" "$id:/tmp/up.bin" && timeout $TO "$W" cp "$id:/tmp/up.bin" "$DATA/down.bin"
 check "cp host->sandbox->host round-trips 1 MiB + 1 byte" cmp -s "$DATA/up.bin" "$DATA/down.bin"
 is "the uploaded file is what the sandbox sees" \
-	"$(timeout $T "$W" exec "$id" -- sha256sum /tmp/up.bin | cut -d' ' -f1)" "$(sha256sum <"$DATA/up.bin" | cut -d' ' -f1)"
-out=$(echo piped | timeout $T "$W" cp - "$id:/tmp/piped.txt" && timeout $T "$W" cp "$id:/tmp/piped.txt" -)
+	"$(timeout $TO "$W" exec "$id" -- sha256sum /tmp/up.bin | cut -d' ' -f1)" "$(sha256sum <"$DATA/up.bin" | cut -d' ' -f1)"
+out=$(echo piped | timeout $TO "$W" cp - "$id:/tmp/piped.txt" && timeout $TO "$W" cp "$id:/tmp/piped.txt" -)
 is "cp with - for stdin (pipe) and stdout" "$out" piped
 mkdir "$DATA/dir"
-timeout $T "$W" cp "$id:/tmp/piped.txt" "$DATA/dir/" && timeout $T "$W" cp "$DATA/up.bin" "$id:/tmp/new/dir/"
+timeout $TO "$W" cp "$id:/tmp/piped.txt" "$DATA/dir/" && timeout $TO "$W" cp "$DATA/up.bin" "$id:/tmp/new/dir/"
 is "cp into directories keeps the basename (both ways)" \
-	"$(cat "$DATA/dir/piped.txt")/$(timeout $T "$W" exec "$id" -- stat -c %s /tmp/new/dir/up.bin)" "piped/1048577"
-timeout $T "$W" cp "$id:/nonexistent" "$DATA/nothing" 2>"$DATA/err"; rc=$?
+	"$(cat "$DATA/dir/piped.txt")/$(timeout $TO "$W" exec "$id" -- stat -c %s /tmp/new/dir/up.bin)" "piped/1048577"
+timeout $TO "$W" cp "$id:/nonexistent" "$DATA/nothing" 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q '404' "$DATA/err" && [ ! -e "$DATA/nothing" ] && c=0
 check "cp of a missing file: exit 1, 404, no file left" [ $c -eq 0 ]
 ls "$DATA"/nothing.wrenn-* >/dev/null 2>&1 && nok "cp leaves no temp file" || ok "cp leaves no temp file"
 
 # --- shell -------------------------------------------------------------------------------------
 # script(1) gives wrenn a pty; input is typed ahead, so it must survive the switch to raw mode.
-out=$(printf 'echo shell-$((6*7))\nexit 3\n' | timeout $T script -qefc "$W shell $id" /dev/null); rc=$?
+out=$(printf 'echo shell-$((6*7))\nexit 3\n' | timeout $TO script -qefc "$W shell $id" /dev/null); rc=$?
 c=1; [ $rc -eq 3 ] && grep -q '^shell-42' <<<"$out" && c=0
 check "shell through script(1): output and exit code 3" [ $c -eq 0 ]
 # A pty harness that waits for output: initial size, Ctrl-C reaching the remote process (raw
@@ -218,51 +185,51 @@ winsz(m, 40, 120); time.sleep(0.5)
 send("stty size | tr ' ' x; echo R2-$((2+1))\r"); expect("40x120"); expect("R2-3"); print("resized")
 send("exit 5\r"); print("rc", p.wait(timeout=30))
 EOF
-out=$(timeout $T python3 "$DATA/ptyh.py" "$W" shell "$id" 2>&1)
+out=$(timeout $TO python3 "$DATA/ptyh.py" "$W" shell "$id" 2>&1)
 echo "$out" | sed 's/^/#   /'
 c=1; grep -q '^size1$' <<<"$out" && grep -q '^resized$' <<<"$out" && grep -q '^rc 5$' <<<"$out" && c=0
 check "shell in a pty harness: initial size, SIGWINCH resize, exit 5" [ $c -eq 0 ]
 ct=$(awk '/^ctrlc/{print int($2)}' <<<"$out")
 c=1; [ -n "$ct" ] && [ "$ct" -lt 10 ] && c=0
 check "shell: Ctrl-C interrupts the remote command (raw terminal), not wrenn" [ $c -eq 0 ]
-out=$(printf 'echo piped-$((3*3))\n' | timeout $T "$W" shell "$id" 2>&1); rc=$?
+out=$(printf 'echo piped-$((3*3))\n' | timeout $TO "$W" shell "$id" 2>&1); rc=$?
 c=1; [ $rc -eq 0 ] && grep -q '^piped-9' <<<"$out" && c=0
 check "shell with piped stdin (no terminal): runs the input, ends at EOF" [ $c -eq 0 ]
-timeout $T "$W" shell cl-doesnotexist </dev/null 2>"$DATA/err"; rc=$?
+timeout $TO "$W" shell cl-doesnotexist </dev/null 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q '404' "$DATA/err" && c=0
 check "shell into an unknown id: exit 1, 404" [ $c -eq 0 ]
 
 # --- logs, timeout, pause/resume -----------------------------------------------------------
-check "logs prints the VMM/serial log" bash -c "timeout $T '$W' logs '$id' | grep -q 'wrenn-init: ready'"
-is "logs --tail 50 prints 50 bytes" "$(timeout $T "$W" logs --tail 50 "$id" | wc -c)" 50
-timeout $T "$W" timeout "$id" 900 >/dev/null
-left=$(timeout $T "$W" info --json "$id" | jq -r '.endAt | sub("\\.[0-9]+";"") | fromdateiso8601 - now | floor')
+check "logs prints the VMM/serial log" bash -c "timeout $TO '$W' logs '$id' | grep -q 'wrenn-init: ready'"
+is "logs --tail 50 prints 50 bytes" "$(timeout $TO "$W" logs --tail 50 "$id" | wc -c)" 50
+timeout $TO "$W" timeout "$id" 900 >/dev/null
+left=$(timeout $TO "$W" info --json "$id" | jq -r '.endAt | sub("\\.[0-9]+";"") | fromdateiso8601 - now | floor')
 c=1; [ "${left:-0}" -gt 800 ] && [ "${left:-0}" -le 900 ] && c=0
 check "timeout sets endAt ~900 s ahead (got ${left:-?})" [ $c -eq 0 ]
-timeout $T "$W" -q pause "$id" >/dev/null
-is "pause -> state paused" "$(timeout $T "$W" info --json "$id" | jq -r .state)" paused
-timeout $T "$W" exec "$id" -- true 2>"$DATA/err"; rc=$?
+timeout $TO "$W" -q pause "$id" >/dev/null
+is "pause -> state paused" "$(timeout $TO "$W" info --json "$id" | jq -r .state)" paused
+timeout $TO "$W" exec "$id" -- true 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 125 ] && grep -q '409' "$DATA/err" && c=0
 check "exec in a paused sandbox: exit 125, 409 message" [ $c -eq 0 ]
-timeout $T "$W" pause "$id" 2>"$DATA/err" >/dev/null; rc=$?
+timeout $TO "$W" pause "$id" 2>"$DATA/err" >/dev/null; rc=$?
 c=1; [ $rc -eq 1 ] && grep -q 'paused' "$DATA/err" && grep -q 409 "$DATA/err" && c=0
 check "pausing twice: exit 1 with the server's message (409)" [ $c -eq 0 ]
-timeout $T "$W" -q resume "$id" >/dev/null
-is "resume -> exec works, files survived" "$(timeout $T "$W" exec "$id" -- cat /tmp/piped.txt)" piped
+timeout $TO "$W" -q resume "$id" >/dev/null
+is "resume -> exec works, files survived" "$(timeout $TO "$W" exec "$id" -- cat /tmp/piped.txt)" piped
 
 # --- keys ------------------------------------------------------------------------------------
-newkey=$(timeout $T "$W" -q keys create ci)
+newkey=$(timeout $TO "$W" -q keys create ci)
 check "keys create prints only a new e2b_ key" grep -qE '^e2b_[0-9a-f]{40}$' <<<"$newkey"
-kid=$(timeout $T "$W" keys ls --json | jq -r '.[] | select(.name=="ci") | .id')
+kid=$(timeout $TO "$W" keys ls --json | jq -r '.[] | select(.name=="ci") | .id')
 c=1
-WRENN_API_KEY=$newkey timeout $T "$W" ls >/dev/null && timeout $T "$W" keys rm "$kid" &&
-	! WRENN_API_KEY=$newkey timeout $T "$W" ls 2>"$DATA/err" >/dev/null && grep -q 401 "$DATA/err" && c=0
+WRENN_API_KEY=$newkey timeout $TO "$W" ls >/dev/null && timeout $TO "$W" keys rm "$kid" &&
+	! WRENN_API_KEY=$newkey timeout $TO "$W" ls 2>"$DATA/err" >/dev/null && grep -q 401 "$DATA/err" && c=0
 check "keys ls/rm: the new key works, after rm it is refused (401)" [ $c -eq 0 ]
 
 # --- kill ------------------------------------------------------------------------------------
-is "kill prints the id" "$(timeout $T "$W" kill "$id")" "$id"
+is "kill prints the id" "$(timeout $TO "$W" kill "$id")" "$id"
 is "killed: gone from ls, info is 404" \
-	"$(timeout $T "$W" ls --json | jq length)/$(timeout $T "$W" info "$id" 2>&1 | grep -c 404)" "0/1"
+	"$(timeout $TO "$W" ls --json | jq length)/$(timeout $TO "$W" info "$id" 2>&1 | grep -c 404)" "0/1"
 
 # --- agent stop: nothing left --------------------------------------------------------------
 # (90 s, not less: an exec stream whose sandbox was killed under it -- the interrupted `run`
@@ -272,6 +239,6 @@ for _ in $(seq 1 900); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
 rc=timeout
 kill -0 "$APID" 2>/dev/null || { wait "$APID"; rc=$?; APID=; }
 is "agent stops cleanly: exit 0, no VMM, no namespace" \
-	"$rc/$(pgrep -f "$DATA/" | wc -l)/$(ip netns list | grep -c "^$NS-")" "0/0/0"
+	"$rc/$(pgrep -f "$DATA/" | wc -l)/$(ip netns list | grep -c "^$T-")" "0/0/0"
 [ $n -eq $N ] || nok "plan: ran $n of $N checks"
 exit $fail

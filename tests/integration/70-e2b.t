@@ -8,73 +8,45 @@
 # image when build/guest has one, which is slower to boot under TCG).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${WRENN_BUILD:-build/asan}
-AGENT=$B/bin/wrenn-agent
-IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
-NS=wt70$$
-DATA=$(mktemp -d /tmp/wrenn-70e2b.XXXXXX)
-n=0 fail=0 planned=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() {
+# Both SDK versions run every it() of lib/suite.mjs: 1 + 2 x its + 3 lines.
+its=$(grep -c "^    it('" tests/e2b/lib/suite.mjs)
+N=$((1 + 2 * its + 3))
+# shellcheck source=tests/lib/agent.sh
+. tests/lib/agent.sh
+echo "1..$N"
+nok() { # multi-line details, each line a TAP comment
 	n=$((n + 1)); fail=1; echo "not ok $n - $1"
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
 	return 0
 }
-plan() { [ "$planned" = 1 ] || { echo "1..$n"; planned=1; }; }
-skip_all() { echo "1..0 # skip $1"; planned=1; exit 0; }
 
-APID='' SUITE=''
-cleanup() {
-	[ -n "$SUITE" ] && kill -TERM "$SUITE" 2>/dev/null
-	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
-		kill -TERM "$APID"
-		for _ in $(seq 1 300); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$APID" 2>/dev/null
-	fi
-	pkill -KILL -f "$DATA/" 2>/dev/null # VMMs of this test only (their argv names our data dir)
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS-"); do ip netns del "$ns"; done
-	if [ $fail -ne 0 ] && [ -f "$DATA/agent.err" ]; then
-		echo "# --- agent log (tail) ---"; tail -30 "$DATA/agent.err" | sed 's/^/# /'
-	fi
-	rm -rf "$DATA"
-	plan
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" -eq 0 ] || skip_all "needs root"
-[ -x "$AGENT" ] || skip_all "$AGENT not built (make MODE=asan $AGENT)"
-for c in node npm curl jq python3; do command -v $c >/dev/null || skip_all "needs $c"; done
-[ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_all "needs node >= 20"
+for c in node npm curl jq python3; do command -v $c >/dev/null || skip_rest "needs $c"; done
+[ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_rest "needs node >= 20"
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
-	skip_all "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
+	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
 
 # The SDK first (before any VM exists): npm ci only when node_modules is stale (tests/e2b/run.sh
 # does the same), from the npm cache when possible.
+npmlog=$(mktemp /tmp/wrenn-70e2b-npm.XXXXXX)
 if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
 	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
-		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$DATA/npm.log" 2>&1 &&
+		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
 			echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
-	skip_all "npm ci in tests/e2b failed (registry unreachable?): $(tail -1 "$DATA/npm.log" 2>/dev/null)"
+	msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
+	skip_rest "npm ci in tests/e2b failed (registry unreachable?): $msg"
 fi
+rm -f "$npmlog"
 
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-read -r PA PP <<<"$ports"
-timeout 900 "$AGENT" --data-dir "$DATA/agent" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$NS-" --pool-size 1 --max-sandboxes 6 \
-	>"$DATA/agent.out" 2>"$DATA/agent.err" &
-APID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PA/health" >/dev/null && break; sleep 0.1; done
-KEY=$(cat "$DATA/agent/admin-key" 2>/dev/null)
-if [[ "$KEY" =~ ^e2b_[0-9a-f]{40}$ ]]; then
-	ok "wrenn-agent started (scratch data dir, ns prefix $NS-)"
+SUITE=''
+agent_start "wt70$$" --pool-size 1 --max-sandboxes 6
+trap '[ -n "$SUITE" ] && kill -TERM "$SUITE" 2>/dev/null; agent_cleanup' EXIT
+if [[ "$K" =~ ^e2b_[0-9a-f]{40}$ ]]; then
+	ok "wrenn-agent started (scratch data dir, ns prefix $T-)"
 else
 	nok "wrenn-agent started" "$(tail -5 "$DATA/agent.err")"
-	exit 1
+	skip_rest "no agent"
 fi
+PA=${API##*:} PP=${PX##*:} KEY=$K
 
 # --- the suite: its flat lines become numbered TAP lines ---------------------------------------
 t0=$(date +%s)
@@ -102,8 +74,8 @@ while IFS= read -r l; do
 	esac
 done <"$DATA/suite.out"
 echo "# e2b suite: $(($(date +%s) - t0)) s, node exit $src"
-# Both SDK versions run every it() of lib/suite.mjs; fewer lines: the suite did not finish.
-want=$((2 * $(grep -c "^    it('" tests/e2b/lib/suite.mjs)))
+want=$((2 * its)) # fewer lines: the suite did not finish
+for ((i = sdk_tests; i < want; i++)); do nok "SDK test missing from the suite's output"; done
 if [ $sdk_tests -eq "$want" ] && { [ $src -eq 0 ] || [ $fail -ne 0 ]; }; then
 	ok "the suite ran all $want SDK tests"
 else
@@ -119,10 +91,10 @@ rc=timeout
 kill -0 "$APID" 2>/dev/null || { wait "$APID"; rc=$?; APID=; }
 vmms=$(pgrep -f "$DATA/" | wc -l)
 qemus=$(pgrep -f "qemu-system.*$DATA" | wc -l)
-nsl=$(ip netns list | grep -c "^$NS-")
+nsl=$(ip netns list | grep -c "^$T-")
 if [ "$rc" = 0 ] && [ "$vmms" = 0 ] && [ "$qemus" = 0 ] && [ "$nsl" = 0 ]; then
-	ok "agent stopped: exit 0, no qemu process, no $NS- namespace"
+	ok "agent stopped: exit 0, no qemu process, no $T- namespace"
 else
-	nok "agent stopped: exit 0, no qemu process, no $NS- namespace" "rc=$rc processes=$vmms qemu=$qemus namespaces=$nsl"
+	nok "agent stopped: exit 0, no qemu process, no $T- namespace" "rc=$rc processes=$vmms qemu=$qemus namespaces=$nsl"
 fi
 exit $fail
