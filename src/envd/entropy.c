@@ -5,6 +5,7 @@
 #include "envd/envd.h"
 
 #include "basic/cleanup.h"
+#include "basic/hex.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 
@@ -15,17 +16,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int envd_hex_decode(const char *hex, unsigned char *out, size_t cap, size_t *ret_len,
 		    struct wr_err *err)
 {
@@ -35,7 +25,7 @@ int envd_hex_decode(const char *hex, unsigned char *out, size_t cap, size_t *ret
 	if (n / 2 > cap)
 		return wr_err_set(err, -EINVAL, "%zu hex digits, at most %zu allowed", n, 2 * cap);
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+		int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return wr_err_set(err, -EINVAL, "not a hex digit at offset %zu",
 					  hi < 0 ? i : i + 1);

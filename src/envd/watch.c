@@ -15,6 +15,7 @@
 #include "envd/wtree.h"
 
 #include "basic/cleanup.h"
+#include "basic/hex.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 #include "http/connect.h"
@@ -346,9 +347,8 @@ static void create_watcher(struct envd *e, struct http_req *req, const json_t *m
 		uint64_t x = (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)w;
 		memcpy(rnd, &x, sizeof(rnd));
 	}
-	int o = snprintf(w->id, sizeof(w->id), "w");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		o += snprintf(w->id + o, sizeof(w->id) - (size_t)o, "%02x", rnd[i]);
+	w->id[0] = 'w';
+	hex_encode(rnd, sizeof(rnd), w->id + 1);
 	w->tree = t;
 	w->q = json_array();
 	pthread_mutex_init(&w->lock, NULL);

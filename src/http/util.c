@@ -2,6 +2,7 @@
 #include "http/http.h"
 
 #include "basic/cleanup.h"
+#include "basic/hex.h"
 #include "basic/xalloc.h"
 
 #include <arpa/inet.h>
@@ -86,17 +87,6 @@ const char *http_status_text(int status)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int http_unescape(const char *s, size_t n, bool plus_is_space, char **ret)
 {
 	cleanup_free char *out = xmalloc(n + 1);
@@ -106,7 +96,7 @@ int http_unescape(const char *s, size_t n, bool plus_is_space, char **ret)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -EINVAL;
-			int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+			int h = hex_digit(s[i + 1]), l = hex_digit(s[i + 2]);
 			if (h < 0 || l < 0)
 				return -EINVAL;
 			c = (char)(h * 16 + l);

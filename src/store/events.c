@@ -34,9 +34,7 @@ int store_event_add(struct store *s, const char *sandbox_id, const char *kind, c
 	sqlite3_bind_int64(st, 2, store_now_ms());
 	store_bind_text(st, 3, kind);
 	store_bind_text(st, 4, detail);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_db_err(s, err, "add event");
-	return 0;
+	return store_step_done(s, st, "add event", err);
 }
 
 int store_event_list(struct store *s, const char *sandbox_id, int limit,

@@ -2,6 +2,7 @@
 #include "store/store-internal.h"
 
 #include "basic/cleanup.h"
+#include "basic/hex.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -30,6 +31,25 @@ void store_key_list_free(struct store_key *rows, size_t n)
 	free(rows);
 }
 
+static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
+{
+	(void)ret_seq;
+	*(struct store_key *)row = (struct store_key){
+		.id = store_col_strdup(st, 0),
+		.name = store_col_strdup(st, 1),
+		.prefix = store_col_strdup(st, 2),
+		.created_at = sqlite3_column_int64(st, 3),
+		.last_used = sqlite3_column_int64(st, 4),
+	};
+}
+
+static void done_row(void *row)
+{
+	store_key_done(row);
+}
+
+static const struct store_row_type row_type = {sizeof(struct store_key), read_row, done_row};
+
 static bool key_format_ok(const char *k)
 {
 	if (!k || strlen(k) != STORE_KEY_LEN || strncmp(k, "e2b_", 4) != 0)
@@ -55,12 +75,7 @@ static int random_hex(char *out, size_t nbytes, struct wr_err *err)
 		}
 		got += (size_t)r;
 	}
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
+	hex_encode(buf, nbytes, out);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
 }
@@ -222,28 +237,11 @@ int store_key_list(struct store *s, struct store_key **ret_rows, size_t *ret_n, 
 			      &st, err);
 	if (r < 0)
 		return r;
-	size_t n = 0, cap = 8;
-	struct store_key *rows = xcalloc(cap, sizeof(*rows));
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap *= 2;
-			rows = xrealloc(rows, cap * sizeof(*rows));
-		}
-		rows[n++] = (struct store_key){
-			.id = store_col_strdup(st, 0),
-			.name = store_col_strdup(st, 1),
-			.prefix = store_col_strdup(st, 2),
-			.created_at = sqlite3_column_int64(st, 3),
-			.last_used = sqlite3_column_int64(st, 4),
-		};
-	}
-	if (rc != SQLITE_DONE) {
-		store_key_list_free(rows, n);
-		return store_db_err(s, err, "list keys");
-	}
+	void *rows = NULL;
+	r = store_read_rows(s, st, &row_type, 0, "list keys", &rows, ret_n, NULL, err);
+	if (r < 0)
+		return r;
 	*ret_rows = rows;
-	*ret_n = n;
 	return 0;
 }
 
@@ -257,11 +255,7 @@ int store_key_delete(struct store *s, const char *id, struct wr_err *err)
 	if (r < 0)
 		return r;
 	store_bind_text(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_db_err(s, err, "delete key");
-	if (sqlite3_changes(s->db) == 0)
-		return wr_err_set(err, ENOENT, "API key %s not found", id);
-	return 0;
+	return store_step_change(s, st, "delete key", "API key", id, err);
 }
 
 int store_key_count(struct store *s, struct wr_err *err)

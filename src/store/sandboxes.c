@@ -58,8 +58,9 @@ void store_sandbox_list_free(struct store_sandbox *rows, size_t n)
 	"created_at, started_at, end_at, metadata, env, envd_token, allow_internet, error, "        \
 	"updated_at"
 
-static void read_row(sqlite3_stmt *st, struct store_sandbox *sb, int64_t *ret_seq)
+static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
+	struct store_sandbox *sb = row;
 	if (ret_seq)
 		*ret_seq = sqlite3_column_int64(st, 0);
 	sb->id = store_col_strdup(st, 1);
@@ -83,6 +84,13 @@ static void read_row(sqlite3_stmt *st, struct store_sandbox *sb, int64_t *ret_se
 	sb->error = store_col_strdup(st, 18);
 	sb->updated_at = sqlite3_column_int64(st, 19);
 }
+
+static void done_row(void *row)
+{
+	store_sandbox_done(row);
+}
+
+static const struct store_row_type row_type = {sizeof(struct store_sandbox), read_row, done_row};
 
 static bool id_ok(const char *id)
 {
@@ -151,11 +159,9 @@ int store_sandbox_get(struct store *s, const char *id, struct store_sandbox *ret
 	if (r < 0)
 		return r;
 	store_bind_text(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return wr_err_set(err, ENOENT, "sandbox %s not found", id);
-	if (rc != SQLITE_ROW)
-		return store_db_err(s, err, "get sandbox");
+	r = store_step_row(s, st, "get sandbox", "sandbox", id, err);
+	if (r < 0)
+		return r;
 	struct store_sandbox sb = {0};
 	read_row(st, &sb, NULL);
 	*ret = sb;
@@ -165,11 +171,7 @@ int store_sandbox_get(struct store *s, const char *id, struct store_sandbox *ret
 /* One UPDATE of a single row; -ENOENT when no row has that id. */
 static int update_one(struct store *s, sqlite3_stmt *st, const char *id, struct wr_err *err)
 {
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_db_err(s, err, "update sandbox");
-	if (sqlite3_changes(s->db) == 0)
-		return wr_err_set(err, ENOENT, "sandbox %s not found", id);
-	return 0;
+	return store_step_change(s, st, "update sandbox", "sandbox", id, err);
 }
 
 int store_sandbox_set_state(struct store *s, const char *id, enum store_sb_state state,
@@ -302,25 +304,10 @@ int store_sandbox_list(struct store *s, const struct store_sandbox_filter *f, co
 	/* One extra row tells whether another page exists. */
 	sqlite3_bind_int(st, idx, limit + 1);
 
-	struct store_sandbox *rows = xcalloc((size_t)limit + 1, sizeof(*rows));
-	size_t count = 0;
-	int64_t last_seq = 0;
-	bool more = false;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == (size_t)limit) {
-			more = true;
-			continue;
-		}
-		read_row(st, &rows[count++], &last_seq);
-	}
-	if (rc != SQLITE_DONE) {
-		store_sandbox_list_free(rows, count);
-		return store_db_err(s, err, "list sandboxes");
-	}
+	void *rows = NULL;
+	r = store_read_rows(s, st, &row_type, limit, "list sandboxes", &rows, ret_n, ret_next, err);
+	if (r < 0)
+		return r;
 	*ret_rows = rows;
-	*ret_n = count;
-	if (ret_next)
-		*ret_next = more ? xasprintf("%lld", (long long)last_seq) : NULL;
 	return 0;
 }

@@ -29,8 +29,9 @@ void store_snapshot_list_free(struct store_snapshot *rows, size_t n)
 
 #define SN_COLS "seq, id, name, sandbox_id, template, dir, size_bytes, created_at"
 
-static void read_row(sqlite3_stmt *st, struct store_snapshot *sn, int64_t *ret_seq)
+static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
+	struct store_snapshot *sn = row;
 	if (ret_seq)
 		*ret_seq = sqlite3_column_int64(st, 0);
 	sn->id = store_col_strdup(st, 1);
@@ -41,6 +42,13 @@ static void read_row(sqlite3_stmt *st, struct store_snapshot *sn, int64_t *ret_s
 	sn->size_bytes = sqlite3_column_int64(st, 6);
 	sn->created_at = sqlite3_column_int64(st, 7);
 }
+
+static void done_row(void *row)
+{
+	store_snapshot_done(row);
+}
+
+static const struct store_row_type row_type = {sizeof(struct store_snapshot), read_row, done_row};
 
 int store_snapshot_add(struct store *s, const struct store_snapshot *sn, struct wr_err *err)
 {
@@ -84,11 +92,9 @@ int store_snapshot_get(struct store *s, const char *id_or_name, struct store_sna
 	if (r < 0)
 		return r;
 	store_bind_text(st, 1, id_or_name);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return wr_err_set(err, ENOENT, "snapshot %s not found", id_or_name);
-	if (rc != SQLITE_ROW)
-		return store_db_err(s, err, "get snapshot");
+	r = store_step_row(s, st, "get snapshot", "snapshot", id_or_name, err);
+	if (r < 0)
+		return r;
 	struct store_snapshot sn = {0};
 	read_row(st, &sn, NULL);
 	*ret = sn;
@@ -117,26 +123,11 @@ int store_snapshot_list(struct store *s, const char *sandbox_id, const char *cur
 	sqlite3_bind_int64(st, 1, after);
 	store_bind_text(st, 2, sandbox_id);
 	sqlite3_bind_int(st, 3, limit + 1);
-	struct store_snapshot *rows = xcalloc((size_t)limit + 1, sizeof(*rows));
-	size_t n = 0;
-	int64_t last = 0;
-	bool more = false;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == (size_t)limit) {
-			more = true;
-			continue;
-		}
-		read_row(st, &rows[n++], &last);
-	}
-	if (rc != SQLITE_DONE) {
-		store_snapshot_list_free(rows, n);
-		return store_db_err(s, err, "list snapshots");
-	}
+	void *rows = NULL;
+	r = store_read_rows(s, st, &row_type, limit, "list snapshots", &rows, ret_n, ret_next, err);
+	if (r < 0)
+		return r;
 	*ret_rows = rows;
-	*ret_n = n;
-	if (ret_next)
-		*ret_next = more ? xasprintf("%lld", (long long)last) : NULL;
 	return 0;
 }
 
@@ -176,17 +167,8 @@ int store_snapshot_delete(struct store *s, const char *id, struct wr_err *err)
 		if (r < 0)
 			goto out;
 		store_bind_text(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			r = store_db_err(s, err, "delete snapshot");
-			goto out;
-		}
-		if (sqlite3_changes(s->db) == 0)
-			r = wr_err_set(err, ENOENT, "snapshot %s not found", id);
+		r = store_step_change(s, st, "delete snapshot", "snapshot", id, err);
 	}
 out:
-	if (r < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	return store_exec(s, "COMMIT", err);
+	return store_tx_end(s, r, err);
 }

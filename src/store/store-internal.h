@@ -29,6 +29,31 @@ void store_finalize_cleanup(sqlite3_stmt **st);
 /* Run SQL without results (several statements allowed). */
 int store_exec(struct store *s, const char *sql, struct wr_err *err);
 
+/* Step a statement that yields no rows (INSERT, UPDATE, DELETE); `op` names it in errors. */
+int store_step_done(struct store *s, sqlite3_stmt *st, const char *op, struct wr_err *err);
+/* store_step_done, then -ENOENT "<what> <key> not found" if it changed no row. */
+int store_step_change(struct store *s, sqlite3_stmt *st, const char *op, const char *what,
+		      const char *key, struct wr_err *err);
+/* Step to the one row a lookup yields: 0 there, -ENOENT "<what> <key> not found" if none. */
+int store_step_row(struct store *s, sqlite3_stmt *st, const char *op, const char *what,
+		   const char *key, struct wr_err *err);
+/* End a transaction begun with BEGIN IMMEDIATE: COMMIT if r >= 0, else ROLLBACK and return r. */
+int store_tx_end(struct store *s, int r, struct wr_err *err);
+
+/* How to read one kind of row. */
+struct store_row_type {
+	size_t size;
+	/* Fill a zeroed element; *ret_seq (if not NULL) gets the row's paging seq. */
+	void (*read)(sqlite3_stmt *st, void *row, int64_t *ret_seq);
+	void (*done)(void *row);
+};
+/* Every row of `st` into a malloc'd array.  limit > 0: `st` asks for limit + 1 rows; the extra
+ * one only says another page exists, and *ret_next (if not NULL) becomes the next page's cursor
+ * (NULL on the last page).  On failure nothing is returned and `op` names the step in err. */
+int store_read_rows(struct store *s, sqlite3_stmt *st, const struct store_row_type *t, int limit,
+		    const char *op, void **ret_rows, size_t *ret_n, char **ret_next,
+		    struct wr_err *err);
+
 /* Binding / reading helpers: NULL strings bind as SQL NULL, SQL NULL reads as NULL. */
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
 char *store_col_strdup(sqlite3_stmt *st, int col);

@@ -57,6 +57,79 @@ int store_exec(struct store *s, const char *sql, struct wr_err *err)
 	return 0;
 }
 
+int store_step_done(struct store *s, sqlite3_stmt *st, const char *op, struct wr_err *err)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_db_err(s, err, op);
+	return 0;
+}
+
+int store_step_change(struct store *s, sqlite3_stmt *st, const char *op, const char *what,
+		      const char *key, struct wr_err *err)
+{
+	int r = store_step_done(s, st, op, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return wr_err_set(err, ENOENT, "%s %s not found", what, key);
+	return 0;
+}
+
+int store_step_row(struct store *s, sqlite3_stmt *st, const char *op, const char *what,
+		   const char *key, struct wr_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return wr_err_set(err, ENOENT, "%s %s not found", what, key);
+	if (rc != SQLITE_ROW)
+		return store_db_err(s, err, op);
+	return 0;
+}
+
+int store_tx_end(struct store *s, int r, struct wr_err *err)
+{
+	if (r < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	return store_exec(s, "COMMIT", err);
+}
+
+int store_read_rows(struct store *s, sqlite3_stmt *st, const struct store_row_type *t, int limit,
+		    const char *op, void **ret_rows, size_t *ret_n, char **ret_next,
+		    struct wr_err *err)
+{
+	size_t n = 0, cap = limit > 0 ? (size_t)limit : 8;
+	char *rows = xcalloc(cap, t->size);
+	int64_t last_seq = 0;
+	bool more = false;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (limit > 0 && n == (size_t)limit) {
+			more = true;
+			continue;
+		}
+		if (n == cap) {
+			cap *= 2;
+			rows = xrealloc(rows, cap * t->size);
+		}
+		memset(rows + n * t->size, 0, t->size);
+		t->read(st, rows + n * t->size, &last_seq);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			t->done(rows + i * t->size);
+		free(rows);
+		return store_db_err(s, err, op);
+	}
+	*ret_rows = rows;
+	*ret_n = n;
+	if (ret_next)
+		*ret_next = more ? xasprintf("%lld", (long long)last_seq) : NULL;
+	return 0;
+}
+
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
 {
 	if (!v)

@@ -31,8 +31,10 @@ void store_template_list_free(struct store_template *rows, size_t n)
 	"name, kind, rootfs_path, kernel_path, snapshot_dir, parent, vcpus, memory_mb, "           \
 	"size_bytes, created_at"
 
-static void read_row(sqlite3_stmt *st, struct store_template *t)
+static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
+	(void)ret_seq;
+	struct store_template *t = row;
 	t->name = store_col_strdup(st, 0);
 	const char *kind = (const char *)sqlite3_column_text(st, 1);
 	t->kind = kind && strcmp(kind, "snapshot") == 0 ? STORE_TPL_SNAPSHOT : STORE_TPL_ROOTFS;
@@ -45,6 +47,13 @@ static void read_row(sqlite3_stmt *st, struct store_template *t)
 	t->size_bytes = sqlite3_column_int64(st, 8);
 	t->created_at = sqlite3_column_int64(st, 9);
 }
+
+static void done_row(void *row)
+{
+	store_template_done(row);
+}
+
+static const struct store_row_type row_type = {sizeof(struct store_template), read_row, done_row};
 
 int store_template_put(struct store *s, const struct store_template *t, struct wr_err *err)
 {
@@ -70,9 +79,7 @@ int store_template_put(struct store *s, const struct store_template *t, struct w
 	sqlite3_bind_int(st, 8, t->memory_mb);
 	sqlite3_bind_int64(st, 9, t->size_bytes);
 	sqlite3_bind_int64(st, 10, t->created_at ? t->created_at : store_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_db_err(s, err, "put template");
-	return 0;
+	return store_step_done(s, st, "put template", err);
 }
 
 int store_template_get(struct store *s, const char *name, struct store_template *ret,
@@ -86,13 +93,11 @@ int store_template_get(struct store *s, const char *name, struct store_template 
 	if (r < 0)
 		return r;
 	store_bind_text(st, 1, name);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return wr_err_set(err, ENOENT, "template %s not found", name);
-	if (rc != SQLITE_ROW)
-		return store_db_err(s, err, "get template");
+	r = store_step_row(s, st, "get template", "template", name, err);
+	if (r < 0)
+		return r;
 	struct store_template t = {0};
-	read_row(st, &t);
+	read_row(st, &t, NULL);
 	*ret = t;
 	return 0;
 }
@@ -105,23 +110,11 @@ int store_template_list(struct store *s, struct store_template **ret_rows, size_
 	int r = store_prepare(s, "SELECT " TPL_COLS " FROM templates ORDER BY name", &st, err);
 	if (r < 0)
 		return r;
-	size_t n = 0, cap = 8;
-	struct store_template *rows = xcalloc(cap, sizeof(*rows));
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap *= 2;
-			rows = xrealloc(rows, cap * sizeof(*rows));
-		}
-		memset(&rows[n], 0, sizeof(rows[n]));
-		read_row(st, &rows[n++]);
-	}
-	if (rc != SQLITE_DONE) {
-		store_template_list_free(rows, n);
-		return store_db_err(s, err, "list templates");
-	}
+	void *rows = NULL;
+	r = store_read_rows(s, st, &row_type, 0, "list templates", &rows, ret_n, NULL, err);
+	if (r < 0)
+		return r;
 	*ret_rows = rows;
-	*ret_n = n;
 	return 0;
 }
 
@@ -161,17 +154,8 @@ int store_template_delete(struct store *s, const char *name, struct wr_err *err)
 		if (r < 0)
 			goto out;
 		store_bind_text(st, 1, name);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			r = store_db_err(s, err, "delete template");
-			goto out;
-		}
-		if (sqlite3_changes(s->db) == 0)
-			r = wr_err_set(err, ENOENT, "template %s not found", name);
+		r = store_step_change(s, st, "delete template", "template", name, err);
 	}
 out:
-	if (r < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	return store_exec(s, "COMMIT", err);
+	return store_tx_end(s, r, err);
 }

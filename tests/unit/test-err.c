@@ -2,6 +2,7 @@
 #include "basic/err.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
+#include "basic/hex.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -79,6 +80,22 @@ static void test_files(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+static void test_hex(void **state)
+{
+	(void)state;
+	char out[9];
+	hex_encode((const unsigned char[]){0x00, 0x9f, 0xa5, 0xff}, 4, out);
+	assert_string_equal(out, "009fa5ff");
+	hex_encode("", 0, out);
+	assert_string_equal(out, "");
+	assert_int_equal(hex_digit('0'), 0);
+	assert_int_equal(hex_digit('9'), 9);
+	assert_int_equal(hex_digit('a'), 10);
+	assert_int_equal(hex_digit('F'), 15);
+	assert_int_equal(hex_digit('g'), -1);
+	assert_int_equal(hex_digit('/'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +103,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_and_errno),
 		cmocka_unit_test(test_take_ptr_fd),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests_name("basic", tests, NULL, NULL);
 }
