@@ -13,15 +13,10 @@
 
 void reply_error(struct http_req *req, int status, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	wj_reply_error(req, status, false, fmt, ap);
 	va_end(ap);
-	json_t *o = json_pack("{s:i,s:s}", "code", status, "message", msg);
-	if (!o) /* invalid UTF-8 in the message */
-		o = json_pack("{s:i,s:s}", "code", status, "message", http_status_text(status));
-	reply_json_new(req, status, o);
 }
 
 void reply_json(struct http_req *req, int status, const json_t *v)

@@ -22,16 +22,10 @@
 
 void envd_http_error(struct http_req *req, int status, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	wj_reply_error(req, status, true, fmt, ap);
 	va_end(ap);
-	json_t *j = json_pack("{s:s, s:i}", "message", msg, "code", status);
-	size_t len;
-	cleanup_free char *s = wj_dump(j, &len);
-	json_decref(j);
-	http_resp_send(req, status, "application/json", s, len);
 }
 
 void envd_init(struct envd *e, struct http_req *req)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "http/json.h"
+#include "http/http.h"
 
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
@@ -115,6 +116,26 @@ char *wj_dump(const json_t *v, size_t *ret_len)
 	if (ret_len)
 		*ret_len = strlen(s);
 	return s;
+}
+
+void wj_reply_error(struct http_req *req, int status, bool message_first, const char *fmt,
+		    va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_t *m = json_string(msg);
+	if (!m) /* invalid UTF-8 in the message */
+		m = json_string(http_status_text(status));
+	json_t *o = json_object();
+	if (message_first)
+		json_object_set_new(o, "message", m);
+	json_object_set_new(o, "code", json_integer(status));
+	if (!message_first)
+		json_object_set_new(o, "message", m);
+	size_t len = 0;
+	cleanup_free char *s = wj_dump(o, &len);
+	json_decref(o);
+	http_resp_send(req, status, "application/json", s, len);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -3,6 +3,7 @@
 /* Small jansson helpers for proto3-JSON style messages: fields are looked up
  * by lowerCamelCase name and also by snake_case; unknown fields are ignored. */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -21,6 +22,11 @@ int wj_i64(const json_t *obj, const char *camel, int64_t *ret);
 int wj_u32(const json_t *obj, const char *camel, uint32_t *ret);
 /* Serialize compactly into a malloc'd string (aborts on OOM). */
 char *wj_dump(const json_t *v, size_t *ret_len);
+/* Answer a JSON error {"code": status, "message": text} (message_first: {"message", "code"},
+ * envd's order); text that is not valid UTF-8 is replaced by the status text. */
+struct http_req;
+void wj_reply_error(struct http_req *req, int status, bool message_first, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 4, 0)));
 /* base64 (standard alphabet, padded) encode/decode; decode also accepts
  * URL-safe alphabet and missing padding.  -EINVAL on bad input. */
 char *wj_b64_encode(const void *data, size_t n);

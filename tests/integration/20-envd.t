@@ -9,7 +9,7 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
 has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
-TESTS=115
+TESTS=116
 echo "1..$TESTS"
 if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
 	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
@@ -246,6 +246,8 @@ else
 	n=$((n + 1)); echo "ok $n # skip openssl missing"
 fi
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin&username=$USER0&signature=${SIG}x")" 401 "/files with a bad signature is 401"
+# an error naming a path that is not UTF-8 cannot go into JSON: the status text stands in
+is "$("${C[@]}" -w ' %{http_code}' -H 'X-Access-Token: s3cret' "$F?path=$TMP/nonexist%ff")" '{"message":"Not Found","code":404} 404' "error about a non-UTF-8 path is JSON with the status text"
 kill -0 $PID; ok $? "envd survived everything"
 
 echo "# envd log:"; sed 's/^/# /' "$TMP/envd.log" | tail -5
