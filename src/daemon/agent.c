@@ -82,6 +82,72 @@ int agent_get_or_reply(struct agent *a, struct http_req *req, const char *id,
 	return r;
 }
 
+int agent_reply_sandbox_error(struct http_req *req, const char *id, int r, const struct wr_err *err)
+{
+	if (r == -ENOENT || r == -EINVAL)
+		reply_error(req, 404, "sandbox %s not found", id);
+	else if (r < 0)
+		agent_reply_rt_error(req, r, err);
+	return r;
+}
+
+void agent_kill(struct agent *a, struct http_req *req, char **caps)
+{
+	struct wr_err err = {0};
+	int r = runtime_destroy(a->rt, caps[0], &err);
+	if (agent_reply_sandbox_error(req, caps[0], r, &err) < 0)
+		return;
+	log_info("killed %s", caps[0]);
+	reply_empty(req, 204);
+}
+
+void agent_set_timeout(struct agent *a, struct http_req *req, const char *id, int timeout_s)
+{
+	struct wr_err err = {0};
+	int r = runtime_set_timeout(a->rt, id, timeout_s, &err);
+	if (agent_reply_sandbox_error(req, id, r, &err) < 0)
+		return;
+	reply_empty(req, 204);
+}
+
+int agent_list(struct agent *a, struct http_req *req, struct runtime_filter *f, bool extra_decode,
+	       int *ret_limit, struct runtime_info **ret_rows, size_t *ret_n)
+{
+	struct wr_err err = {0};
+	char **meta = NULL;
+	const char *q = http_req_query(req, "metadata");
+	if (q && view_parse_metadata_query(q, extra_decode, &meta, &err) < 0) {
+		reply_error(req, 400, "%s", wr_err_msg(&err));
+		return -EINVAL;
+	}
+	f->meta = (const char *const *)meta;
+	f->template = http_req_query(req, "template");
+	if (agent_parse_limit(http_req_query(req, "limit"), ret_limit) < 0) {
+		view_strv_free(meta);
+		reply_error(req, 400, "limit must be an integer from 1 to 100");
+		return -EINVAL;
+	}
+	int r = runtime_list(a->rt, f, ret_rows, ret_n, &err);
+	f->meta = NULL;
+	view_strv_free(meta);
+	if (r < 0)
+		agent_reply_rt_error(req, r, &err);
+	return r;
+}
+
+json_t *agent_view_array(struct runtime_info *rows, size_t n, size_t start, size_t count,
+			 json_t *(*view)(const struct sbx_view *v, bool with_token))
+{
+	json_t *arr = json_array();
+	for (size_t i = start; i < start + count; i++) {
+		struct sbx_view v;
+		agent_view(&rows[i], &v);
+		json_array_append_new(arr, view(&v, false));
+	}
+	runtime_info_list_free(rows, n);
+	return arr;
+}
+
 int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, int *ret_fd)
 {
 	struct wr_err err = {0};

@@ -30,14 +30,31 @@ void proxy_handle(struct http_req *req, void *userdata);
 
 /* Answer a runtime/store failure with the status its errno means (runtime.h's table). */
 void agent_reply_rt_error(struct http_req *req, int r, const struct wr_err *err);
-/* Resolve the template and create (answers 400 invalid template / 4xx / 5xx itself). */
-int agent_create(struct agent *a, struct http_req *req, struct create_req *c,
+/* Which API a request came in on: decides the create body's dialect. */
+enum agent_dialect { AGENT_V1, AGENT_E2B, AGENT_E2B_V2 };
+/* Read and parse the create body, resolve the template and create; 0 with *ret filled (the
+ * caller answers), < 0 after answering 400 invalid body or template / 4xx / 5xx itself. */
+int agent_create(struct agent *a, struct http_req *req, enum agent_dialect d,
 		 struct runtime_info *ret);
 /* A view of a runtime_info (pointers into info). */
 void agent_view(const struct runtime_info *info, struct sbx_view *ret);
 /* runtime_get that answers 404/500 itself on failure. */
 int agent_get_or_reply(struct agent *a, struct http_req *req, const char *id,
 		       struct runtime_info *ret);
+/* Answer a runtime call on sandbox `id` that failed (r < 0): an unknown or malformed id is 404,
+ * anything else as agent_reply_rt_error.  Returns r; sends nothing when r >= 0. */
+int agent_reply_sandbox_error(struct http_req *req, const char *id, int r,
+			      const struct wr_err *err);
+/* Set the timeout of sandbox `id`; answers 204 or the error. */
+void agent_set_timeout(struct agent *a, struct http_req *req, const char *id, int timeout_s);
+/* The shared part of listing sandboxes: the metadata (extra_decode as in
+ * view_parse_metadata_query), template and limit queries, then runtime_list with f, whose
+ * states the caller has set.  < 0 after answering 400/5xx. */
+int agent_list(struct agent *a, struct http_req *req, struct runtime_filter *f, bool extra_decode,
+	       int *ret_limit, struct runtime_info **ret_rows, size_t *ret_n);
+/* JSON array of view(row, false) for rows[start .. start+count); frees all n rows. */
+json_t *agent_view_array(struct runtime_info *rows, size_t n, size_t start, size_t count,
+			 json_t *(*view)(const struct sbx_view *v, bool with_token));
 /* Connect to envd of a running sandbox, answering 404/409/502 itself on failure. */
 int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, int *ret_fd);
 
@@ -58,6 +75,8 @@ struct agent_route {
 	const char *pattern;
 	agent_route_fn fn;
 };
+/* DELETE a sandbox: the same in both APIs (204, or 404 for an unknown id). */
+void agent_kill(struct agent *a, struct http_req *req, char **caps);
 extern const struct agent_route agent_v1_routes[];
 void v1_exec(struct agent *a, struct http_req *req, char **caps);
 void v1_pty(struct agent *a, struct http_req *req, char **caps);

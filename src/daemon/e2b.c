@@ -29,9 +29,22 @@ static int resolve_template(struct agent *a, struct http_req *req, const char *n
 	return r;
 }
 
-/* Shared by /v1 and E2B creates: create, answer with `build(view)` and `status`. */
-int agent_create(struct agent *a, struct http_req *req, struct create_req *c,
-		 struct runtime_info *ret)
+static int create_req_read(struct http_req *req, enum agent_dialect d, struct create_req *ret)
+{
+	json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, d == AGENT_V1, &body) < 0)
+		return -EINVAL;
+	struct wr_err err = {0};
+	int r = d == AGENT_V1 ? view_parse_v1_create(body, ret, &err)
+			      : view_parse_e2b_create(body, d == AGENT_E2B_V2, ret, &err);
+	json_decref(body);
+	if (r < 0)
+		reply_error(req, 400, "%s", wr_err_msg(&err));
+	return r;
+}
+
+static int create_from(struct agent *a, struct http_req *req, struct create_req *c,
+		       struct runtime_info *ret)
 {
 	cleanup_free char *tpl = NULL;
 	int r = resolve_template(a, req, c->template, &tpl);
@@ -65,27 +78,27 @@ int agent_create(struct agent *a, struct http_req *req, struct create_req *c,
 	return 0;
 }
 
+int agent_create(struct agent *a, struct http_req *req, enum agent_dialect d,
+		 struct runtime_info *ret)
+{
+	struct create_req c;
+	int r = create_req_read(req, d, &c);
+	if (r < 0)
+		return r;
+	r = create_from(a, req, &c, ret);
+	create_req_done(&c);
+	return r;
+}
+
 static void create(struct agent *a, struct http_req *req, bool v2)
 {
-	json_t *body = NULL;
-	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
-		return;
-	struct create_req c;
-	struct wr_err err = {0};
-	int r = view_parse_e2b_create(body, v2, &c, &err);
-	json_decref(body);
-	if (r < 0) {
-		reply_error(req, 400, "%s", wr_err_msg(&err));
-		return;
-	}
 	struct runtime_info info = {0};
-	if (agent_create(a, req, &c, &info) == 0) {
-		struct sbx_view v;
-		agent_view(&info, &v);
-		reply_json_new(req, 201, view_e2b_sandbox(&v, true));
-		runtime_info_done(&info);
-	}
-	create_req_done(&c);
+	if (agent_create(a, req, v2 ? AGENT_E2B_V2 : AGENT_E2B, &info) < 0)
+		return;
+	struct sbx_view v;
+	agent_view(&info, &v);
+	reply_json_new(req, 201, view_e2b_sandbox(&v, true));
+	runtime_info_done(&info);
 }
 
 static void e2b_create(struct agent *a, struct http_req *req, char **caps)
@@ -115,39 +128,16 @@ static void list(struct agent *a, struct http_req *req, bool v2)
 		}
 		f.states = bits;
 	}
-	char **meta = NULL;
-	q = http_req_query(req, "metadata");
-	if (q && view_parse_metadata_query(q, true, &meta, &err) < 0) {
-		reply_error(req, 400, "%s", wr_err_msg(&err));
-		return;
-	}
-	f.meta = (const char *const *)meta;
-	f.template = http_req_query(req, "template");
 	int limit = 100;
-	if (agent_parse_limit(http_req_query(req, "limit"), &limit) < 0) {
-		view_strv_free(meta);
-		reply_error(req, 400, "limit must be an integer from 1 to 100");
-		return;
-	}
 	struct runtime_info *rows = NULL;
 	size_t n = 0;
-	int r = runtime_list(a->rt, &f, &rows, &n, &err);
-	view_strv_free(meta);
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
+	if (agent_list(a, req, &f, true, &limit, &rows, &n) < 0)
 		return;
-	}
 	size_t start = 0, count = n;
 	cleanup_free char *next = NULL;
 	if (v2)
 		agent_page(rows, n, http_req_query(req, "nextToken"), limit, &start, &count, &next);
-	json_t *arr = json_array();
-	for (size_t i = start; i < start + count; i++) {
-		struct sbx_view v;
-		agent_view(&rows[i], &v);
-		json_array_append_new(arr, view_e2b_detail(&v, false));
-	}
-	runtime_info_list_free(rows, n);
+	json_t *arr = agent_view_array(rows, n, start, count, view_e2b_detail);
 	if (next)
 		http_resp_header(req, "X-Next-Token", next);
 	reply_json_new(req, 200, arr);
@@ -174,22 +164,6 @@ static void e2b_get(struct agent *a, struct http_req *req, char **caps)
 	agent_view(&info, &v);
 	reply_json_new(req, 200, view_e2b_detail(&v, true));
 	runtime_info_done(&info);
-}
-
-static void e2b_kill(struct agent *a, struct http_req *req, char **caps)
-{
-	struct wr_err err = {0};
-	int r = runtime_destroy(a->rt, caps[0], &err);
-	if (r == -ENOENT || r == -EINVAL) {
-		reply_error(req, 404, "sandbox %s not found", caps[0]);
-		return;
-	}
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	log_info("killed %s", caps[0]);
-	reply_empty(req, 204);
 }
 
 /* {timeout: seconds}; absent -> def.  -1 after answering 400. */
@@ -289,17 +263,7 @@ static void set_timeout(struct agent *a, struct http_req *req, const char *id, c
 			reply_error(req, 400, "%s is required", field);
 		return;
 	}
-	struct wr_err err = {0};
-	int r = runtime_set_timeout(a->rt, id, timeout, &err);
-	if (r == -ENOENT || r == -EINVAL) {
-		reply_error(req, 404, "sandbox %s not found", id);
-		return;
-	}
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	reply_empty(req, 204);
+	agent_set_timeout(a, req, id, timeout);
 }
 
 static void e2b_timeout(struct agent *a, struct http_req *req, char **caps)
@@ -404,7 +368,7 @@ const struct agent_route agent_e2b_routes[] = {
 	{"GET", "/sandboxes", e2b_list},
 	{"GET", "/v2/sandboxes", e2b_list_v2},
 	{"GET", "/sandboxes/*", e2b_get},
-	{"DELETE", "/sandboxes/*", e2b_kill},
+	{"DELETE", "/sandboxes/*", agent_kill},
 	{"POST", "/sandboxes/*/connect", e2b_connect},
 	{"POST", "/v2/sandboxes/*/connect", e2b_connect},
 	{"POST", "/sandboxes/*/resume", e2b_resume},

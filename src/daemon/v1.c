@@ -25,23 +25,11 @@ static void reply_v1_sandbox(struct http_req *req, int status, const struct runt
 static void create(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	json_t *body = NULL;
-	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
-		return;
-	struct create_req c;
-	struct wr_err err = {0};
-	int r = view_parse_v1_create(body, &c, &err);
-	json_decref(body);
-	if (r < 0) {
-		reply_error(req, 400, "%s", wr_err_msg(&err));
-		return;
-	}
 	struct runtime_info info = {0};
-	if (agent_create(a, req, &c, &info) == 0) {
-		reply_v1_sandbox(req, 201, &info);
-		runtime_info_done(&info);
-	}
-	create_req_done(&c);
+	if (agent_create(a, req, AGENT_V1, &info) < 0)
+		return;
+	reply_v1_sandbox(req, 201, &info);
+	runtime_info_done(&info);
 }
 
 static void list(struct agent *a, struct http_req *req, char **caps)
@@ -54,41 +42,18 @@ static void list(struct agent *a, struct http_req *req, char **caps)
 		reply_error(req, 400, "%s", wr_err_msg(&err));
 		return;
 	}
-	char **meta = NULL;
-	q = http_req_query(req, "metadata");
-	if (q && view_parse_metadata_query(q, false, &meta, &err) < 0) {
-		reply_error(req, 400, "%s", wr_err_msg(&err));
-		return;
-	}
-	f.meta = (const char *const *)meta;
-	f.template = http_req_query(req, "template");
 	int limit;
-	if (agent_parse_limit(http_req_query(req, "limit"), &limit) < 0) {
-		view_strv_free(meta);
-		reply_error(req, 400, "limit must be an integer from 1 to 100");
-		return;
-	}
 	struct runtime_info *rows = NULL;
 	size_t n = 0;
-	int r = runtime_list(a->rt, &f, &rows, &n, &err);
-	view_strv_free(meta);
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
+	if (agent_list(a, req, &f, false, &limit, &rows, &n) < 0)
 		return;
-	}
 	size_t start, count;
 	cleanup_free char *next = NULL;
 	const char *cursor = http_req_query(req, "cursor");
 	if (!cursor)
 		cursor = http_req_query(req, "nextToken");
 	agent_page(rows, n, cursor, limit, &start, &count, &next);
-	json_t *arr = json_array();
-	for (size_t i = start; i < start + count; i++) {
-		struct sbx_view v;
-		agent_view(&rows[i], &v);
-		json_array_append_new(arr, view_v1_sandbox(&v, false));
-	}
-	runtime_info_list_free(rows, n);
+	json_t *arr = agent_view_array(rows, n, start, count, view_v1_sandbox);
 	json_t *o = json_pack("{s:o}", "sandboxes", arr);
 	if (next) {
 		json_object_set_new(o, "nextCursor", json_string(next));
@@ -104,22 +69,6 @@ static void get(struct agent *a, struct http_req *req, char **caps)
 		return;
 	reply_v1_sandbox(req, 200, &info);
 	runtime_info_done(&info);
-}
-
-static void kill_sb(struct agent *a, struct http_req *req, char **caps)
-{
-	struct wr_err err = {0};
-	int r = runtime_destroy(a->rt, caps[0], &err);
-	if (r == -ENOENT || r == -EINVAL) {
-		reply_error(req, 404, "sandbox %s not found", caps[0]);
-		return;
-	}
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	log_info("killed %s", caps[0]);
-	reply_empty(req, 204);
 }
 
 /* {timeout} body field: 1 given, 0 absent, -1 answered 400 */
@@ -153,17 +102,7 @@ static void set_timeout(struct agent *a, struct http_req *req, char **caps)
 	int timeout = 0;
 	if (read_timeout(req, true, &timeout) < 0)
 		return;
-	struct wr_err err = {0};
-	int r = runtime_set_timeout(a->rt, caps[0], timeout, &err);
-	if (r == -ENOENT || r == -EINVAL) {
-		reply_error(req, 404, "sandbox %s not found", caps[0]);
-		return;
-	}
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	reply_empty(req, 204);
+	agent_set_timeout(a, req, caps[0], timeout);
 }
 
 static void pause_sb(struct agent *a, struct http_req *req, char **caps)
@@ -379,7 +318,7 @@ const struct agent_route agent_v1_routes[] = {
 	{"POST", "/v1/sandboxes", create},
 	{"GET", "/v1/sandboxes", list},
 	{"GET", "/v1/sandboxes/*", get},
-	{"DELETE", "/v1/sandboxes/*", kill_sb},
+	{"DELETE", "/v1/sandboxes/*", agent_kill},
 	{"POST", "/v1/sandboxes/*/timeout", set_timeout},
 	{"POST", "/v1/sandboxes/*/pause", pause_sb},
 	{"POST", "/v1/sandboxes/*/resume", resume_sb},
