@@ -51,6 +51,16 @@ bool log_enabled(enum log_level lvl)
 	return lvl <= g_level;
 }
 
+size_t log_line_finish(char *line, size_t cap, int n, const char *fmt, va_list ap)
+{
+	int m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > cap - 2)
+		len = cap - 2;
+	line[len++] = '\n';
+	return len;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	if (!log_enabled(lvl))
@@ -65,12 +75,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl], g_ident);
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	size_t len = log_line_finish(line, sizeof(line), n, fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
 	ssize_t w = write(g_fd >= 0 ? g_fd : STDERR_FILENO, line, len);
 	(void)w;
 }

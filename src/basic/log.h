@@ -9,7 +9,9 @@
  * Only the outermost layer (a request handler, main) logs a failure; library
  * code returns a struct wr_err instead.
  */
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -21,6 +23,10 @@ int log_parse_level(const char *s); /* -1 if unknown */
 void log_set_fd(int fd);
 bool log_enabled(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Finish a line whose first n bytes (a prefix, n < cap - 1) are already in line: the message,
+ * cut to fit, and '\n'.  Returns the length, for one write(2).  Also used by wrenn-init. */
+size_t log_line_finish(char *line, size_t cap, int n, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -2,6 +2,7 @@
 #include "init/console.h"
 
 #include "basic/fdio.h"
+#include "basic/log.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -31,12 +32,8 @@ void con_log(const char *fmt, ...)
 			 ts.tv_nsec / 1000000);
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	size_t len = log_line_finish(line, sizeof(line), n, fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
 	/* one write per line so lines from envd and init do not interleave mid-line */
 	(void)write_full(STDERR_FILENO, line, len);
 }

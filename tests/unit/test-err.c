@@ -3,6 +3,7 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/hex.h"
+#include "basic/log.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -96,6 +97,26 @@ static void test_hex(void **state)
 	assert_int_equal(hex_digit('/'), -1);
 }
 
+static size_t finish(char *line, size_t cap, int n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = log_line_finish(line, cap, n, fmt, ap);
+	va_end(ap);
+	return len;
+}
+
+static void test_log_line(void **state)
+{
+	(void)state;
+	char line[16] = "pre: ";
+	assert_int_equal(finish(line, sizeof(line), 5, "%s %d", "ab", 7), 10);
+	assert_memory_equal(line, "pre: ab 7\n", 10);
+	/* too long: cut so the newline still fits */
+	assert_int_equal(finish(line, sizeof(line), 5, "%s", "0123456789abcdef"), 15);
+	assert_memory_equal(line, "pre: 012345678\n", 15);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_take_ptr_fd),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_log_line),
 	};
 	return cmocka_run_group_tests_name("basic", tests, NULL, NULL);
 }
