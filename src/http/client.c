@@ -205,29 +205,19 @@ ssize_t http_client_read(struct http_client *c, void *buf, size_t n)
 	return http_msg_read_body(&c->m, buf, n);
 }
 
+static ssize_t client_read(void *c, void *buf, size_t n)
+{
+	return http_client_read(c, buf, n);
+}
+
 int http_client_read_all(struct http_client *c, size_t max, char **ret_buf, size_t *ret_len,
 			 struct wr_err *err)
 {
-	size_t cap = 4096, len = 0;
-	cleanup_free char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (len == cap) {
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t r = http_client_read(c, buf + len, cap - len);
-		if (r < 0)
-			return wr_err_errno(err, (int)r, "read response body");
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > max)
-			return wr_err_set(err, EFBIG, "response body larger than %zu bytes", max);
-	}
-	buf[len] = '\0';
-	*ret_buf = TAKE_PTR(buf);
-	if (ret_len)
-		*ret_len = len;
+	int r = http_read_all(client_read, c, max, ret_buf, ret_len);
+	if (r > 0)
+		return wr_err_set(err, EFBIG, "response body larger than %zu bytes", max);
+	if (r < 0)
+		return wr_err_errno(err, r, "read response body");
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "http/msg.h"
 
+#include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -355,6 +356,32 @@ const char *http_msg_header(const struct http_msg *m, const char *name)
 		if (!strcasecmp(m->hdrs[i].name, name))
 			return m->hdrs[i].value;
 	return NULL;
+}
+
+int http_read_all(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx, size_t max,
+		  char **ret_buf, size_t *ret_len)
+{
+	size_t cap = 4096, len = 0;
+	cleanup_free char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(ctx, buf + len, cap - len);
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > max)
+			return 1;
+	}
+	buf[len] = '\0';
+	*ret_buf = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
 }
 
 int http_send_all(int fd, const void *buf, size_t n)

@@ -66,5 +66,10 @@ const char *http_msg_header(const struct http_msg *m, const char *name);
 /* Raw read with the message's timeout: > 0 bytes, 0 EOF, -errno. */
 ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n);
 /* Write all bytes (MSG_NOSIGNAL). */
+/* Read a whole body with `read` (a body reader of a request or response) into a malloc'd,
+ * NUL-terminated buffer: 0, the reader's negative errno, or 1 when the body passes max bytes
+ * (kept apart from the reader's own errors, so each caller words its limit itself). */
+int http_read_all(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx, size_t max,
+		  char **ret_buf, size_t *ret_len);
 int http_send_all(int fd, const void *buf, size_t n);
 int http_sendv_all(int fd, struct iovec *iov, int iovcnt);

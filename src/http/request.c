@@ -178,31 +178,19 @@ ssize_t http_req_read(struct http_req *req, void *buf, size_t n)
 	return r;
 }
 
+static ssize_t req_read(void *req, void *buf, size_t n)
+{
+	return http_req_read(req, buf, n);
+}
+
 int http_req_read_all(struct http_req *req, size_t max, char **ret_buf, size_t *ret_len)
 {
-	size_t cap = 4096, len = 0;
-	cleanup_free char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (len == cap) {
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t r = http_req_read(req, buf + len, cap - len);
-		if (r < 0)
-			return (int)r;
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > max) {
-			req->body_error = true;
-			return -EFBIG;
-		}
+	int r = http_read_all(req_read, req, max, ret_buf, ret_len);
+	if (r > 0) {
+		req->body_error = true;
+		return -EFBIG;
 	}
-	buf[len] = '\0';
-	*ret_buf = TAKE_PTR(buf);
-	if (ret_len)
-		*ret_len = len;
-	return 0;
+	return r;
 }
 
 /* --------------------------------------------------------------- response */
