@@ -7,57 +7,18 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-B=${WRENN_BUILD:-build/asan}
-AGENT=$B/bin/wrenn-agent
-IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
-T=wt80$$
-DATA=$(mktemp -d /tmp/wrenn-80agent.XXXXXX)
 N=47
-n=0 fail=0
 echo "1..$N"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 600 && echo; }
-is() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got '$2', want '$3'"; fi; }
-skip_rest() { while [ $n -lt $N ]; do n=$((n + 1)); echo "ok $n # skip $1"; done; exit 0; }
-
-APID=
-cleanup() {
-	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
-		kill -TERM "$APID"; sleep 5; kill -KILL "$APID" 2>/dev/null
-	fi
-	pkill -KILL -f "$DATA/" 2>/dev/null # VMMs of this test only (their argv names our data dir)
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T-"); do ip netns del "$ns"; done
-	if [ $fail -ne 0 ] && [ -f "$DATA/agent.err" ]; then
-		echo "# --- agent log (tail) ---"; tail -40 "$DATA/agent.err" | sed 's/^/# /'
-	fi
-	rm -rf "$DATA"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
+. tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
 [ -x "$AGENT" ] || skip_rest "$AGENT not built (make MODE=asan $AGENT)"
 command -v jq >/dev/null && command -v curl >/dev/null && command -v python3 >/dev/null ||
 	skip_rest "needs jq, curl, python3"
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
-
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-read -r PA PP <<<"$ports"
-API=http://127.0.0.1:$PA
-PX=http://127.0.0.1:$PP
-
-timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 8 \
-	>"$DATA/agent.out" 2>"$DATA/agent.err" &
-APID=$!
-for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
+AGENT_TIMEOUT=600 agent_start wt80$$ --pool-size 1 --max-sandboxes 8
 
 # --- first run -------------------------------------------------------------------------
-K=$(cat "$DATA/admin-key" 2>/dev/null)
 if [[ "$K" =~ ^e2b_[0-9a-f]{40}$ ]] && [ "$(grep -c "$K" "$DATA/agent.out")" = 1 ] &&
 	[ "$(stat -c %a "$DATA/admin-key")" = 600 ]; then
 	ok "first run: admin key printed once, saved 0600"

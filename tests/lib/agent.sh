@@ -27,6 +27,7 @@ agent_cleanup() {
 }
 
 # agent_start TAG [extra agent args...]: start it and wait for /health; sets API PX K.
+# The agent is killed after AGENT_TIMEOUT seconds (default 1200) whatever happens.
 agent_start() {
 	T=$1; shift
 	DATA=$(mktemp -d "/tmp/wrenn-$T.XXXXXX")
@@ -42,7 +43,7 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 	read -r PA PP <<<"$ports"
 	API=http://127.0.0.1:$PA
 	PX=http://127.0.0.1:$PP
-	timeout 1200 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	timeout "${AGENT_TIMEOUT:-1200}" "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
 		--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" "$@" \
 		>"$DATA/agent.out" 2>"$DATA/agent.err" &
 	APID=$!
