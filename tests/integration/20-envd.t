@@ -2,19 +2,10 @@
 # envd on the host (127.0.0.1, random port): every route, good and bad input.
 set -u
 cd "$(dirname "$0")/../.."
-B=${WRENN_BUILD:-build/asan}
-ENVD=$B/bin/envd
-n=0 fails=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
-is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
-has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
-hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
+. tests/lib/envd.sh
 TESTS=116
 echo "1..$TESTS"
-if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
-	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
-	exit 0
-fi
+envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
 PID= SIDE_PIDS=
 cleanup() {
@@ -23,23 +14,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(( 20000 + RANDOM % 20000 ))
 # /prepare drops caches: a scratch file stands in for /proc/sys/vm/drop_caches
 # so the test does not empty the host's page cache.
-WRENN_ENVD_DROP_CACHES=$TMP/drop_caches "$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
-PID=$!
-U=http://127.0.0.1:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
+envd_start WRENN_ENVD_DROP_CACHES="$TMP/drop_caches"
 
-C=(curl -s -m 20)
-enc() { perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$1"; }
-# decode a Connect stream into "flag json" lines
-dec() { perl -e '$|=1; while (read(STDIN,$h,5)==5) { ($f,$n)=unpack("CN",$h); if (read(STDIN,$p,$n) < $n) { print "TRAILING\n"; last } print "$f $p\n" }'; }
-stream() { enc "$2" | "${C[@]}" -N -H 'Content-Type: application/connect+json' "${@:3}" --data-binary @- "$U/$1" | dec; }
-unary() { "${C[@]}" -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
-ustatus() { "${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
 b64() { printf '%s' "$1" | base64 -w0; }
-run_out() { stream process.Process/Start "$1" "${@:2}" | jq -r 'select(.event.data.stdout) | .event.data.stdout' 2>/dev/null | base64 -d; }
 
 # --- health / version
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/health)" 204 "GET /health is 204"

@@ -4,19 +4,10 @@
 # released when streams end, clients leave or watchers are removed.
 set -u
 cd "$(dirname "$0")/../.."
-B=${WRENN_BUILD:-build/asan}
-ENVD=$B/bin/envd
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
-has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
-hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
+. tests/lib/envd.sh
 TESTS=36
 echo "1..$TESTS"
-if [ ! -x "$ENVD" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v perl >/dev/null; then
-	for i in $(seq 1 $TESTS); do echo "ok $i # skip envd binary ($ENVD), curl, jq or perl missing"; done
-	exit 0
-fi
+envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-watch.XXXXXX)
 PID=
 BG=()
@@ -27,18 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$((20000 + RANDOM % 20000))
-"$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
-PID=$!
-U=http://127.0.0.1:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
+envd_start
 
-C=(curl -s -m 20)
-enc() { perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$1"; }
-dec() { perl -e '$|=1; while (read(STDIN,$h,5)==5) { ($f,$n)=unpack("CN",$h); if (read(STDIN,$p,$n) < $n) { print "TRAILING\n"; last } print "$f $p\n" }'; }
-stream() { enc "$2" | "${C[@]}" -N -H 'Content-Type: application/connect+json' "${@:3}" --data-binary @- "$U/$1" | dec; }
-unary() { "${C[@]}" -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
-ustatus() { "${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
 inotify_fds() { find /proc/$PID/fd -lname 'anon_inode:inotify' 2>/dev/null | wc -l; }
 # "TYPE name" lines of the filesystem events in a decoded stream file
 events() { cut -d' ' -f2- "$1" | jq -r 'select(.filesystem) | "\(.filesystem.type|sub("EVENT_TYPE_";"")) \(.filesystem.name)"' 2>/dev/null; }

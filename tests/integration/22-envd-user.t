@@ -5,17 +5,10 @@
 # its own, and /init defaultUser makes it the default.
 set -u
 cd "$(dirname "$0")/../.."
-B=${WRENN_BUILD:-build/asan}
-ENVD=$B/bin/envd
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
-has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
+. tests/lib/envd.sh
 TESTS=14
 echo "1..$TESTS"
-skip_all() { for i in $(seq 1 $TESTS); do echo "ok $i # skip $1"; done; exit 0; }
-[ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null ||
-	skip_all "envd binary ($ENVD), curl, jq or perl missing"
+envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 [ "$(id -u)" = 0 ] || skip_all "switching users needs root"
 
 TMP=$(mktemp -d /tmp/envd-user.XXXXXX)
@@ -31,18 +24,8 @@ chown $UID_T:$GID_T "$H"
 printf 'root:x:0:0:root:/root:/bin/bash\nwrtest:x:%d:%d:test:%s:/bin/sh\n' $UID_T $GID_T "$H" >"$TMP/passwd"
 printf 'root:x:0:\nwrtest:x:%d:\nwrextra:x:%d:wrtest\n' $GID_T $GRP_X >"$TMP/group"
 
-PORT=$((20000 + RANDOM % 20000))
-WRENN_ENVD_PASSWD="$TMP/passwd" WRENN_ENVD_GROUP="$TMP/group" "$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
-PID=$!
-U=http://127.0.0.1:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
+envd_start WRENN_ENVD_PASSWD="$TMP/passwd" WRENN_ENVD_GROUP="$TMP/group"
 
-C=(curl -s -m 20)
-enc() { perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$1"; }
-dec() { perl -e '$|=1; while (read(STDIN,$h,5)==5) { ($f,$n)=unpack("CN",$h); if (read(STDIN,$p,$n) < $n) { print "TRAILING\n"; last } print "$f $p\n" }'; }
-stream() { enc "$2" | "${C[@]}" -N -H 'Content-Type: application/connect+json' "${@:3}" --data-binary @- "$U/$1" | dec; }
-unary() { "${C[@]}" -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
-run_out() { stream process.Process/Start "$1" "${@:2}" | jq -r 'select(.event.data.stdout) | .event.data.stdout' 2>/dev/null | base64 -d; }
 AUTH=(-H "Authorization: Basic $(printf 'wrtest:' | base64 -w0)")
 
 is "$(run_out '{"process":{"cmd":"id","args":["-u"]}}' "${AUTH[@]}")" $UID_T "process runs with the user's uid"

@@ -1,0 +1,32 @@
+# Shared by the host-side envd tests (source it): TAP helpers, envd_start and the
+# Connect/JSON request helpers.  Sets: B ENVD n fails; after envd_start also PORT PID U C.
+B=${WRENN_BUILD:-build/asan}
+ENVD=$B/bin/envd
+n=0 fails=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+is() { [ "$1" = "$2" ]; ok $? "$3 (got '$1', want '$2')"; }
+has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
+hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
+# every planned test skipped with a reason, then exit
+skip_all() { for i in $(seq 1 "$TESTS"); do echo "ok $i # skip $1"; done; exit 0; }
+envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null; }
+
+# envd_start [VAR=value...]: envd on a random loopback port (environment from the arguments),
+# its stderr in $TMP/envd.log; waits for /health.  The caller's cleanup kills $PID.
+envd_start() {
+	PORT=$((20000 + RANDOM % 20000))
+	env "$@" "$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
+	PID=$!
+	U=http://127.0.0.1:$PORT
+	for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
+}
+
+C=(curl -s -m 20)
+enc() { perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$1"; }
+# decode a Connect stream into "flag json" lines
+dec() { perl -e '$|=1; while (read(STDIN,$h,5)==5) { ($f,$n)=unpack("CN",$h); if (read(STDIN,$p,$n) < $n) { print "TRAILING\n"; last } print "$f $p\n" }'; }
+stream() { enc "$2" | "${C[@]}" -N -H 'Content-Type: application/connect+json' "${@:3}" --data-binary @- "$U/$1" | dec; }
+unary() { "${C[@]}" -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
+ustatus() { "${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "${@:3}" -d "$2" "$U/$1"; }
+# stdout of a process started with request $1 (extra curl args after)
+run_out() { stream process.Process/Start "$1" "${@:2}" | jq -r 'select(.event.data.stdout) | .event.data.stdout' 2>/dev/null | base64 -d; }
