@@ -101,6 +101,18 @@ void agent_kill(struct agent *a, struct http_req *req, char **caps)
 	reply_empty(req, 204);
 }
 
+void agent_pause(struct agent *a, struct http_req *req, const char *id)
+{
+	struct wr_err err = {0};
+	int r = runtime_pause(a->rt, id, &err);
+	if (r < 0) {
+		agent_reply_rt_error(req, r, &err);
+		return;
+	}
+	log_info("paused %s", id);
+	reply_empty(req, 204);
+}
+
 void agent_set_timeout(struct agent *a, struct http_req *req, const char *id, int timeout_s)
 {
 	struct wr_err err = {0};

@@ -45,6 +45,8 @@ int agent_get_or_reply(struct agent *a, struct http_req *req, const char *id,
  * anything else as agent_reply_rt_error.  Returns r; sends nothing when r >= 0. */
 int agent_reply_sandbox_error(struct http_req *req, const char *id, int r,
 			      const struct wr_err *err);
+/* Pause sandbox `id` (its state already checked); answers 204 or the error. */
+void agent_pause(struct agent *a, struct http_req *req, const char *id);
 /* Set the timeout of sandbox `id`; answers 204 or the error. */
 void agent_set_timeout(struct agent *a, struct http_req *req, const char *id, int timeout_s);
 /* The shared part of listing sandboxes: the metadata (extra_decode as in

@@ -291,14 +291,7 @@ static void e2b_pause(struct agent *a, struct http_req *req, char **caps)
 		reply_error(req, 409, "sandbox %s is already paused", caps[0]);
 		return;
 	}
-	struct wr_err err = {0};
-	int r = runtime_pause(a->rt, caps[0], &err);
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	log_info("paused %s", caps[0]);
-	reply_empty(req, 204);
+	agent_pause(a, req, caps[0]);
 }
 
 static json_t *metric_from_envd(const json_t *m, int vcpus)

@@ -91,6 +91,19 @@ static int fs_call(struct agent *a, struct http_req *req, const char *id, const 
 	return 0;
 }
 
+/* One Filesystem RPC answered with the entry it returns, `status` on success; consumes msg. */
+static void entry_rpc(struct agent *a, struct http_req *req, const char *id, const char *token,
+		      const char *rpc, json_t *msg, int status)
+{
+	json_t *resp = NULL;
+	int r = fs_call(a, req, id, token, rpc, msg, &resp);
+	json_decref(msg);
+	if (r < 0)
+		return;
+	reply_json_new(req, status, v1_entry_from_envd(json_object_get(resp, "entry")));
+	json_decref(resp);
+}
+
 static const char *need_path(struct http_req *req)
 {
 	const char *p = http_req_query(req, "path");
@@ -143,13 +156,8 @@ void v1_files_put(struct agent *a, struct http_req *req, char **caps)
 		return;
 	}
 	json_decref(resp);
-	json_t *st = NULL, *msg = json_pack("{s:s}", "path", path);
-	r = fs_call(a, req, caps[0], token, "/filesystem.Filesystem/Stat", msg, &st);
-	json_decref(msg);
-	if (r < 0)
-		return;
-	reply_json_new(req, 200, v1_entry_from_envd(json_object_get(st, "entry")));
-	json_decref(st);
+	entry_rpc(a, req, caps[0], token, "/filesystem.Filesystem/Stat",
+		  json_pack("{s:s}", "path", path), 200);
 }
 
 void v1_files_get(struct agent *a, struct http_req *req, char **caps)
@@ -269,13 +277,8 @@ void v1_files_stat(struct agent *a, struct http_req *req, char **caps)
 	cleanup_free char *token = NULL;
 	if (prepare(a, req, caps[0], &token) < 0)
 		return;
-	json_t *msg = json_pack("{s:s}", "path", path), *resp = NULL;
-	int r = fs_call(a, req, caps[0], token, "/filesystem.Filesystem/Stat", msg, &resp);
-	json_decref(msg);
-	if (r < 0)
-		return;
-	reply_json_new(req, 200, v1_entry_from_envd(json_object_get(resp, "entry")));
-	json_decref(resp);
+	entry_rpc(a, req, caps[0], token, "/filesystem.Filesystem/Stat",
+		  json_pack("{s:s}", "path", path), 200);
 }
 
 static void json_rpc(struct agent *a, struct http_req *req, const char *id, const char *rpc,
@@ -301,13 +304,7 @@ static void json_rpc(struct agent *a, struct http_req *req, const char *id, cons
 		json_decref(msg);
 		return;
 	}
-	json_t *resp = NULL;
-	int r = fs_call(a, req, id, token, rpc, msg, &resp);
-	json_decref(msg);
-	if (r < 0)
-		return;
-	reply_json_new(req, status, v1_entry_from_envd(json_object_get(resp, "entry")));
-	json_decref(resp);
+	entry_rpc(a, req, id, token, rpc, msg, status);
 }
 
 void v1_files_mkdir(struct agent *a, struct http_req *req, char **caps)

@@ -117,14 +117,7 @@ static void pause_sb(struct agent *a, struct http_req *req, char **caps)
 			    store_sb_state_name(st));
 		return;
 	}
-	struct wr_err err = {0};
-	int r = runtime_pause(a->rt, caps[0], &err);
-	if (r < 0) {
-		agent_reply_rt_error(req, r, &err);
-		return;
-	}
-	log_info("paused %s", caps[0]);
-	reply_empty(req, 204);
+	agent_pause(a, req, caps[0]);
 }
 
 static void resume_sb(struct agent *a, struct http_req *req, char **caps)
