@@ -2,6 +2,7 @@
 #include "envd/proc.h"
 
 #include "basic/cleanup.h"
+#include "basic/deadline.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 
@@ -506,14 +507,7 @@ void proc_unref(struct proc *p, uint64_t *cursor)
 int proc_next_event(struct proc *p, uint64_t *cursor, unsigned timeout_ms, struct pev *ret)
 {
 	struct procs *t = p->t;
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = deadline_after_ms(CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&t->lock);
 	int r = 0;
 	while (*cursor >= p->next) {

@@ -4,6 +4,7 @@
 #include "http/server-internal.h"
 
 #include "basic/cleanup.h"
+#include "basic/deadline.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 
@@ -232,14 +233,7 @@ int http_server_run(struct http_server *s, int listen_fd)
 
 static void wait_idle(struct http_server *s, unsigned ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = deadline_after_ms(CLOCK_REALTIME, ms);
 	while (s->active > 0)
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
 			break;

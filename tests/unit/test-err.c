@@ -2,6 +2,7 @@
 #include "basic/err.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
+#include "basic/deadline.h"
 #include "basic/hex.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -117,6 +118,20 @@ static void test_log_line(void **state)
 	assert_memory_equal(line, "pre: 012345678\n", 15);
 }
 
+static void test_deadline(void **state)
+{
+	(void)state;
+	struct timespec now, d;
+	for (unsigned ms = 0; ms < 3000; ms += 250) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		d = deadline_after_ms(CLOCK_MONOTONIC, ms);
+		assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+		int64_t diff = (int64_t)(d.tv_sec - now.tv_sec) * 1000 +
+			       (d.tv_nsec - now.tv_nsec) / 1000000;
+		assert_true(diff >= (int64_t)ms && diff < (int64_t)ms + 100);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +141,7 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_log_line),
+		cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests_name("basic", tests, NULL, NULL);
 }
