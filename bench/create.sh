@@ -46,7 +46,7 @@ if $RT template-build bsnap minimal >/dev/null 2>>"$WORK/err"; then
 		$RT create -t bsnap + destroy @ 2>>"$WORK/err" | awk 'NR==1 {print $2}' >>"$WORK/s"
 	done
 	t0=$(date +%s%N)
-	ids=$($RT create -n 20 -t bsnap 2>>"$WORK/err" | awk '{print $1}')
+	ids=$($RT create -n 20 -t bsnap 2>>"$WORK/err" | awk '/^cl-/ {print $1}')
 	t1=$(date +%s%N)
 	nc=$(echo "$ids" | grep -c '^cl-')
 	$RT destroy $ids >/dev/null 2>&1

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Snapshot create path under QEMU TCG (this 2-core machine), median of BENCH_RUNS (20):
 #   BENCH snap_create_first_echo <p50> ms p95=<x> n=<N>  create from the automatic snapshot
-#                                                        template -> first `echo` result via envd
-#   BENCH snap_create_20_concurrent <total> ms n=<ok>     20 creates at once, wall time
+#                                                        template -> first `echo` result via envd,
+#                                                        warm pool of 2 (the agent's default; one
+#                                                        long-lived runtime, pool refilled between
+#                                                        creates as an agent does when idle)
+#   BENCH snap_create_first_echo_nowarm ...              same, pool off: every create restores
+#   BENCH snap_create_20_concurrent <total> ms n=<ok> cpu=<VMM CPU ms>  20 creates at once, wall
+#                                                        time, pool off (CPU: user+sys of the VMMs)
+#   BENCH snap_create_20_concurrent_warm2 / _warm20      same with a full warm pool of 2 / 20
 #   BENCH pause_512m / resume_512m <p50> ms p95=<x>        (pause includes the guest sync quiesce)
 #   BENCH idle_private_mib <per-sandbox MiB> n=<N> mem=<MiB>  Private_Clean+Private_Dirty of each
 #                                                        VMM (smaps_rollup) with N idle sandboxes up
@@ -40,26 +46,50 @@ stats() { # name, file of numbers
 		i = int(NR * 0.95 + 0.999); if (i > NR) i = NR
 		printf "BENCH %s %.0f ms p95=%.0f n=%d\n", name, m, v[i], NR }'
 }
+vmm_cpu_ms() { # user+sys of the live VMMs
+	local t=0 s p
+	for p in $(pgrep -f -- "$WORK/sandboxes/"); do
+		s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + s))
+	done
+	echo $((t * 1000 / $(getconf CLK_TCK)))
+}
 $RT prewarm minimal >/dev/null 2>>"$WORK/err" || echo "# prewarm failed: $(tail -1 "$WORK/err")" >&2
+
+# Warm pool (agent default 2): one runtime; each create finds the pool refilled.
+chain=""
+for _ in $(seq 1 "$runs"); do chain="$chain + warm-wait 2 60 + create -t minimal --first-echo + destroy @"; done
+$RT --warm 2 prewarm minimal $chain 2>>"$WORK/err" |
+	awk '/^cl-/ && $3=="snapshot" {sub("echo=","",$4); print $4}' >"$WORK/w"
+echo "# command: $RT --warm 2 prewarm minimal + [warm-wait 2 60 + create -t minimal --first-echo + destroy @] x$runs"
+stats snap_create_first_echo "$WORK/w"
+
 : >"$WORK/e" ; : >"$WORK/p" ; : >"$WORK/r"
 for _ in $(seq 1 "$runs"); do
-	out=$($RT create -t minimal --first-echo + pause-resume @ + destroy @ 2>>"$WORK/err") || continue
+	out=$($RT --warm -1 create -t minimal --first-echo + pause-resume @ + destroy @ 2>>"$WORK/err") || continue
 	echo "$out" | awk 'NR==1 && $3=="snapshot" {sub("echo=","",$4); print $4}' >>"$WORK/e"
 	echo "$out" | awk '$1=="paused" {print $2}' >>"$WORK/p"
 	echo "$out" | awk '$1=="resumed" {print $2}' >>"$WORK/r"
 done
-echo "# command: $RT prewarm minimal; $RT create -t minimal --first-echo + pause-resume @ + destroy @   (x$runs)"
-stats snap_create_first_echo "$WORK/e"
+echo "# command: $RT --warm -1 create -t minimal --first-echo + pause-resume @ + destroy @   (x$runs)"
+stats snap_create_first_echo_nowarm "$WORK/e"
 stats pause_512m "$WORK/p"
 stats resume_512m "$WORK/r"
 
-t0=$(date +%s%N)
-ids=$($RT create -n 20 -t minimal 2>>"$WORK/err" | awk '/^cl-/ {print $1}')
-t1=$(date +%s%N)
-echo "# command: $RT create -n 20 -t minimal"
-echo "BENCH snap_create_20_concurrent $(((t1 - t0) / 1000000)) ms n=$(echo "$ids" | grep -c '^cl-')"
+out=$($RT --warm -1 create -n 20 -t minimal --total 2>>"$WORK/err")
+cpu=$(vmm_cpu_ms)
+ids=$(echo "$out" | awk '/^cl-/ {print $1}')
+echo "# command: $RT --warm -1 create -n 20 -t minimal --total   (cpu: user+sys of the 20 VMMs after it)"
+echo "BENCH snap_create_20_concurrent $(echo "$out" | awk '/^created/ {print $6}') ms n=$(echo "$ids" | grep -c '^cl-') cpu=$cpu"
 [ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
+for w in 2 20; do
+	out=$($RT --warm $w prewarm minimal + warm-wait $w 120 + create -n 20 -t minimal --total 2>>"$WORK/err")
+	ids=$(echo "$out" | awk '/^cl-/ {print $1}')
+	echo "# command: $RT --warm $w prewarm minimal + warm-wait $w 120 + create -n 20 -t minimal --total"
+	echo "BENCH snap_create_20_concurrent_warm$w $(echo "$out" | awk '/^created/ {print $6}') ms n=$(echo "$ids" | grep -c '^cl-')"
+	[ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
+done
 
+[ "$idle_n" -gt 0 ] || exit 0
 $RT prewarm minimal 1 "$idle_mem" >/dev/null 2>>"$WORK/err"
 ids=$($RT create -n "$idle_n" -t minimal -m "$idle_mem" 2>>"$WORK/err" | awk '/^cl-/ {print $1}')
 sleep 5

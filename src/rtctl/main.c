@@ -4,6 +4,7 @@
  *
  *   wrenn-rtctl [options] create [-n COUNT] [-t TEMPLATE] [-m MiB] [-c vCPUs] [-T ttl_s] [--secure]
  *                             [--first-echo: then /bin/echo through envd, print echo=<ms since start>]
+ *                             [--total: then "created N of COUNT in MS ms" (wall time of all)]
  *   wrenn-rtctl [options] destroy ID...        (concurrently)
  *   wrenn-rtctl [options] exec ID CMD [ARG...] (envd process.Process/Start via runtime_connect)
  *   wrenn-rtctl [options] list | get ID | pause ID | resume ID | pause-resume ID
@@ -12,6 +13,8 @@
  * Options: --data DIR --images DIR --kernel PATH --disk BACKEND --max N --pool N
  *          --ns-prefix P --veth-prefix P --nft-table T
  *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper --no-auto-snapshot
+ *          --warm N (warm pool size; -1 = off)
+ *   wrenn-rtctl [options] warm-wait N [SECONDS]  (until N warm-pool entries are ready; default 60 s)
  *   wrenn-rtctl [options] template-build NAME FROM | template-delete NAME
  *   wrenn-rtctl [options] prewarm TEMPLATE [VCPUS [MiB]]
  *   wrenn-rtctl [options] snapshot ID [NAME] | snapshots [ID] | snapshot-delete ID | fork ID N
@@ -90,11 +93,14 @@ static int cmd_create(int argc, char **argv)
 	struct runtime_create_spec spec = {0};
 	int n = 1;
 	json_t *env = json_object();
-	static const struct option o[] = {
-		{"secure", no_argument, NULL, 's'},	{"internet", no_argument, NULL, 'i'},
-		{"env", required_argument, NULL, 'e'},	{"id", required_argument, NULL, 'I'},
-		{"first-echo", no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
-	bool echo = false;
+	static const struct option o[] = {{"secure", no_argument, NULL, 's'},
+					  {"internet", no_argument, NULL, 'i'},
+					  {"env", required_argument, NULL, 'e'},
+					  {"id", required_argument, NULL, 'I'},
+					  {"first-echo", no_argument, NULL, 'F'},
+					  {"total", no_argument, NULL, 'X'},
+					  {NULL, 0, NULL, 0}};
+	bool echo = false, total = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:t:m:c:T:e:", o, NULL)) != -1) {
@@ -126,6 +132,9 @@ static int cmd_create(int argc, char **argv)
 		case 'F':
 			echo = true;
 			break;
+		case 'X':
+			total = true;
+			break;
 		case 'e': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -145,6 +154,7 @@ static int cmd_create(int argc, char **argv)
 	if (n < 1 || n > 256)
 		return fprintf(stderr, "bad -n\n"), 2;
 	struct job *jobs = xcalloc((size_t)n, sizeof(*jobs));
+	double t0 = now_ms();
 	for (int i = 0; i < n; i++) {
 		jobs[i].spec = spec;
 		jobs[i].echo = echo;
@@ -166,6 +176,8 @@ static int cmd_create(int argc, char **argv)
 		snprintf(last_id, sizeof(last_id), "%s", jobs[i].info.id);
 		runtime_info_done(&jobs[i].info);
 	}
+	if (total)
+		printf("created %d of %d in %.0f ms\n", n - fails, n, now_ms() - t0);
 	free(jobs);
 	json_decref(env);
 	return fails ? 1 : 0;
@@ -404,6 +416,16 @@ static int run_one(int cargc, char **cargv)
 		r = cmd_exec(cargc, cargv, &err);
 		if (r >= 0)
 			rc = r;
+	} else if (!strcmp(cmd, "warm-wait") && cargc >= 2) {
+		unsigned want = (unsigned)atoi(cargv[1]);
+		double t0 = now_ms(), limit = (cargc > 2 ? atof(cargv[2]) : 60) * 1000;
+		while (runtime_warm_ready(rt) < want && now_ms() - t0 < limit)
+			usleep(20000);
+		if (runtime_warm_ready(rt) < want)
+			r = wr_err_set(&err, ETIMEDOUT, "%u of %u warm entries ready",
+				       runtime_warm_ready(rt), want);
+		else
+			printf("warm %u %.0f\n", runtime_warm_ready(rt), now_ms() - t0);
 	} else if (!strcmp(cmd, "wait")) {
 		/* keep the runtime (and its reaper) up for N seconds */
 		sleep(cargc > 1 ? (unsigned)atoi(cargv[1]) : 1);
@@ -436,6 +458,7 @@ int main(int argc, char **argv)
 					  {"ns-prefix", required_argument, NULL, 'N'},
 					  {"veth-prefix", required_argument, NULL, 'V'},
 					  {"nft-table", required_argument, NULL, 'F'},
+					  {"warm", required_argument, NULL, 'W'},
 					  {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "+", o, NULL)) != -1) {
@@ -481,6 +504,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			cfg.nft_table = optarg;
+			break;
+		case 'W':
+			cfg.warm_pool = atoi(optarg);
 			break;
 		default:
 			return 2;

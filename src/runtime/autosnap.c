@@ -68,6 +68,8 @@ static void *build_main(void *arg)
 		log_warn("auto snapshot %s: %s (creates keep booting)", j->name, wr_err_msg(&e));
 	else if (r == 0)
 		log_info("auto snapshot %s ready", j->name);
+	if (r == 0)
+		rt_auto_warm(rt, j->from, j->vcpus, j->mem);
 	pthread_mutex_lock(&rt->auto_lock);
 	rt->auto_busy = false;
 	pthread_mutex_unlock(&rt->auto_lock);
@@ -141,6 +143,19 @@ int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus, i
 	return 0;
 }
 
+void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem)
+{
+	if (!rt->warm_target || !rt_auto_enabled(rt))
+		return;
+	struct rt_template t = {0}, a = {0};
+	if (rt_template_lookup(rt, from, &t, NULL) == 0 && !t.snapshot_dir &&
+	    rt_auto_lookup(rt, &t, vcpus, mem, &a) == 1) {
+		rt_warm_register(rt, &a, vcpus, mem);
+		rt_template_done(&a);
+	}
+	rt_template_done(&t);
+}
+
 int runtime_template_prewarm(struct runtime *rt, const char *template, int vcpus, int memory_mb,
 			     struct wr_err *err)
 {
@@ -159,10 +174,13 @@ int runtime_template_prewarm(struct runtime *rt, const char *template, int vcpus
 	struct store_template st = {0};
 	if (store_template_get(rt->store, name, &st, NULL) == 0) {
 		store_template_done(&st);
+		rt_auto_warm(rt, t.name, v, m);
 		rt_template_done(&t);
 		return 0;
 	}
 	r = runtime_template_build(rt, name, t.name, v, m, err);
+	if (r >= 0 || r == -EEXIST)
+		rt_auto_warm(rt, t.name, v, m);
 	rt_template_done(&t);
 	return r == -EEXIST ? 0 : r;
 }

@@ -104,6 +104,9 @@ static int validate(struct runtime *rt, const struct runtime_create_spec *sp, in
 	return 0;
 }
 
+static int create(struct runtime *rt, const struct runtime_create_spec *spec,
+		  const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err);
+
 static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 		 const struct rt_create_opts *o, struct undo_stack *u, struct wr_err *err)
 {
@@ -135,37 +138,48 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 		return r;
 	undo_push(u, "row", undo_row, NULL);
 
-	if (mkdir(s->dir, 0750) < 0)
+	/* A warm-pool entry already holds dir, slot, disk and a paused VMM. */
+	bool warm = s->warm;
+	if (!warm && mkdir(s->dir, 0750) < 0)
 		return wr_err_errno(err, errno, "mkdir %s", s->dir);
 	undo_push(u, "dir", undo_dir, NULL);
 	CANCELLED();
 
-	unsigned slot;
-	if ((r = slot_pool_acquire(rt->pool, &slot, err)) < 0)
-		return wr_err_prefix(err, r, "network slot");
-	s->slot = (int)slot;
-	slot_pool_ns_name(rt->pool, slot, s->ns);
+	if (!warm) {
+		unsigned slot;
+		if ((r = slot_pool_acquire(rt->pool, &slot, err)) < 0)
+			return wr_err_prefix(err, r, "network slot");
+		s->slot = (int)slot;
+		slot_pool_ns_name(rt->pool, slot, s->ns);
+	}
 	undo_push(u, "slot", undo_slot, NULL);
-	if (s->allow_internet && (r = slot_pool_egress(rt->pool, slot, true, err)) < 0)
+	if (s->allow_internet && (r = slot_pool_egress(rt->pool, (unsigned)s->slot, true, err)) < 0)
 		return wr_err_prefix(err, r, "egress");
 	CANCELLED();
 
-	s->disk_ops = rt->disk_ops;
-	cleanup_free char *disk_path = xasprintf(
-		"%s/rootfs.%s", s->dir, strcmp(rt->disk_ops->name, "qcow2") ? "img" : "qcow2");
-	if ((r = rt->disk_ops->clone(s->rootfs_template, disk_path, &s->disk, err)) < 0)
-		return wr_err_prefix(err, r, "clone %s disk", rt->disk_ops->name);
-	s->has_disk = true;
+	if (!warm) {
+		s->disk_ops = rt->disk_ops;
+		cleanup_free char *disk_path =
+			xasprintf("%s/rootfs.%s", s->dir,
+				  strcmp(rt->disk_ops->name, "qcow2") ? "img" : "qcow2");
+		if ((r = rt->disk_ops->clone(s->rootfs_template, disk_path, &s->disk, err)) < 0)
+			return wr_err_prefix(err, r, "clone %s disk", rt->disk_ops->name);
+		s->has_disk = true;
+	}
 	undo_push(u, "disk", undo_disk, NULL);
 	if ((r = rt_sbx_write_state(s, err)) < 0)
 		return r;
 	CANCELLED();
 
-	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, o->mem_file, err)) < 0)
+	if (!warm &&
+	    ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, o->mem_file, err)) < 0))
 		return r;
 	undo_push(u, "vmm", undo_vmm, NULL);
-	log_debug("create %s: slot %d, %s disk ready", s->id, s->slot, s->disk_ops->name);
-	if (s->snapshot_dir)
+	log_debug("create %s: slot %d, %s disk ready%s", s->id, s->slot, s->disk_ops->name,
+		  warm ? " (warm pool)" : "");
+	if (warm)
+		r = vmm_resume(s->vmm, err);
+	else if (s->snapshot_dir)
 		r = vmm_restore(s->vmm, s->snapshot_dir, true, err);
 	else
 		r = vmm_start(s->vmm, err);
@@ -185,13 +199,15 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 	if (!s->snapshot_dir && (r = vmm_boot(s->vmm, err)) < 0)
 		return r;
 	log_debug("create %s: booting", s->id);
-	if ((r = rt_envd_wait(s, rt->envd_timeout_ms, err)) < 0)
+	/* A warm entry's envd answered before it was paused: /init's own
+	 * connect is the readiness check. */
+	if (!warm && (r = rt_envd_wait(s, rt->envd_timeout_ms, err)) < 0)
 		return r;
 	log_debug("create %s: envd %s ready", s->id, s->envd_version);
 	CANCELLED();
 	if (o->no_init)
 		return 0;
-	if ((r = rt_envd_init(s, sp->env_vars, err)) < 0)
+	if ((r = rt_envd_init(s, sp->env_vars, false, err)) < 0)
 		return r;
 	rt_sbx_write_state(s, NULL);
 	log_debug("create %s: /init accepted", s->id);
@@ -212,6 +228,15 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 
 int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	      const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err)
+{
+	rt_warm_create_begin(rt);
+	int r = create(rt, spec, o, ret_id, err);
+	rt_warm_create_end(rt);
+	return r;
+}
+
+static int create(struct runtime *rt, const struct runtime_create_spec *spec,
+		  const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err)
 {
 	int vcpus, mem, r;
 	if ((r = validate(rt, spec, &vcpus, &mem, err)) < 0)
@@ -243,9 +268,17 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 		if (rt_auto_lookup(rt, &t, vcpus, mem, &a) == 1) {
 			rt_template_done(&t);
 			t = a;
+			/* The normal create path of built-in templates: keep warm VMs. */
+			rt_warm_register(rt, &t, vcpus, mem);
 		}
 	}
-	if (spec->id)
+	/* A warm entry brings its own id (minted when it was prepared). */
+	struct sbx *ws = !spec->id && t.snapshot_dir && !o->mem_file
+				 ? rt_warm_take(rt, t.snapshot_dir, vcpus, mem)
+				 : NULL;
+	if (ws)
+		snprintf(id, sizeof(id), "%s", ws->id);
+	else if (spec->id)
 		snprintf(id, sizeof(id), "%s", spec->id);
 	else if ((r = runtime_mint_id(id)) < 0) {
 		rt_template_done(&t);
@@ -255,10 +288,20 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	if (store_sandbox_get(rt->store, id, &old, NULL) == 0) {
 		store_sandbox_done(&old);
 		rt_template_done(&t);
+		if (ws) {
+			rt_sbx_release(ws, false);
+			rt_sbx_put(ws);
+		}
 		return wr_err_set(err, EEXIST, "sandbox %s already exists", id);
 	}
 
-	struct sbx *s = rt_sbx_new(rt, id);
+	struct sbx *s = ws ? ws : rt_sbx_new(rt, id);
+	free(s->template);
+	free(s->rootfs_template);
+	free(s->kernel);
+	free(s->snapshot_dir);
+	free(s->init_auth);
+	s->init_auth = NULL;
 	s->template = TAKE_PTR(t.name);
 	s->rootfs_template = TAKE_PTR(t.rootfs);
 	s->kernel = TAKE_PTR(t.kernel);
@@ -289,6 +332,7 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 
 	struct undo_stack u = {0};
 	r = steps(s, spec, o, &u, err);
+	s->warm = false;
 	if (r < 0) {
 		wr_err_prefix(err, r, "create %s", s->id);
 		undo_run(&u, s);

@@ -87,7 +87,7 @@ int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 	}
 }
 
-int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
+int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err *err)
 {
 	char ts[64];
 	struct timespec now;
@@ -101,7 +101,9 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 			      "defaultWorkdir", "/home/user", "sandboxId", s->id, "templateId",
 			      s->template);
 	json_object_set_new(j, "envVars", env_vars ? json_incref(env_vars) : json_object());
-	json_object_set_new(j, "accessToken", json_string(s->token ? s->token : ""));
+	const char *held = s->init_auth ? s->init_auth : s->token;
+	const char *tok = keep_auth ? held : s->token;
+	json_object_set_new(j, "accessToken", json_string(tok ? tok : ""));
 	/* A clone of a snapshot starts with the snapshot's kernel RNG state:
 	 * fresh host entropy lets envd reseed it (RNDADDENTROPY + RNDRESEEDCRNG).
 	 * envd ignores fields it does not know, so older guests just skip it. */
@@ -117,7 +119,6 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 
 	const char *hdr[2] = {NULL, NULL};
 	cleanup_free char *auth = NULL;
-	const char *held = s->init_auth ? s->init_auth : s->token;
 	if (held) {
 		/* envd may already hold a token (resume, or the snapshot's source's);
 		 * it then wants that one on /init. */
@@ -138,6 +139,8 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err)
 	http_client_free(c);
 	if (status != 204 && status != 200)
 		return wr_err_set(err, EPROTO, "envd POST /init answered %d", status);
+	if (keep_auth)
+		return 0;
 	free(s->init_auth);
 	s->init_auth = NULL;
 	return 0;
@@ -156,7 +159,9 @@ int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int tim
 	cleanup_free char *body = xmalloc(jl + CONNECT_ENV_HDR);
 	connect_env_header((uint8_t *)body, 0, (uint32_t)jl);
 	memcpy(body + CONNECT_ENV_HDR, js, jl);
-	cleanup_free char *auth = s->token ? xasprintf("X-Access-Token: %s", s->token) : NULL;
+	/* Before /init envd holds the snapshot's token (a warm-up exec). */
+	const char *held = s->init_auth ? s->init_auth : s->token;
+	cleanup_free char *auth = held ? xasprintf("X-Access-Token: %s", held) : NULL;
 	const char *hdr[] = {auth, NULL};
 	struct http_creq rq = {.method = "POST",
 			       .target = "/process.Process/Start",

@@ -153,7 +153,7 @@ int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_
 	s->pid = vmm_pid(s->vmm);
 	store_sandbox_set_pid(rt->store, id, s->pid, NULL);
 	rt_sbx_write_state(s, NULL);
-	if ((r = rt_envd_wait(s, 15000, err)) < 0 || (r = rt_envd_init(s, NULL, err)) < 0)
+	if ((r = rt_envd_wait(s, 15000, err)) < 0 || (r = rt_envd_init(s, NULL, false, err)) < 0)
 		goto fail;
 	if (timeout_s > 0)
 		s->timeout_s = timeout_s;

@@ -73,7 +73,10 @@ struct sbx {
 	pid_t pid;		 /* VMM pid (also when re-attached) */
 	bool reattached;
 	bool hidden; /* template build: not listed */
+	bool warm;   /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
 };
+
+struct rt_warm_key;
 
 struct runtime {
 	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
@@ -99,6 +102,16 @@ struct runtime {
 	pthread_mutex_t auto_lock; /* the background auto-snapshot builder */
 	pthread_t auto_thread;
 	bool auto_busy, auto_started, auto_closed;
+	/* warm pool (warm.c) */
+	pthread_mutex_t warm_lock;
+	pthread_cond_t warm_cond;
+	struct rt_warm_key **warm;
+	size_t nwarm;
+	unsigned warm_target; /* ready entries per key; 0 = off */
+	struct sbx *warm_building;
+	pthread_t warm_thread;
+	bool warm_started, warm_stop;
+	atomic_int creates; /* creates in flight: the filler waits for 0 */
 	pthread_t reaper;
 	bool reaper_running;
 	pthread_mutex_t reaper_lock;
@@ -129,7 +142,9 @@ void rt_sbx_free(struct sbx *s);
 
 /* envd client (envd.c) */
 int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err);
-int rt_envd_init(struct sbx *s, json_t *env_vars, struct wr_err *err);
+/* keep_auth: send the token envd holds as the new one and keep s->init_auth
+ * (a warm-up /init that the real one follows). */
+int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err *err);
 /* Run cmd args... in the guest through envd (process.Process/Start) and wait
  * for it to end; 0 when it exited 0. */
 int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int timeout_ms,
@@ -165,6 +180,23 @@ int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus, i
 		   struct rt_template *ret);
 void rt_auto_build(struct runtime *rt, const char *name, const char *from, int vcpus, int mem);
 void rt_auto_stop(struct runtime *rt);
+/* Register the ready auto snapshot of built-in `from` with the warm pool. */
+void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem);
+
+/* warm pool of restored, paused VMs per snapshot template (warm.c) */
+void rt_warm_init(struct runtime *rt, unsigned target);
+/* Keep target warm entries of snapshot template t (vcpus/mem) from now on. */
+void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
+/* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
+struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);
+void rt_warm_create_begin(struct runtime *rt);
+void rt_warm_create_end(struct runtime *rt);
+/* Drop the entries of a snapshot dir that is going away. */
+void rt_warm_forget(struct runtime *rt, const char *snapshot_dir);
+/* Stop the filler and release every entry (runtime_close). */
+void rt_warm_stop(struct runtime *rt);
+void rt_warm_done(struct runtime *rt);
+unsigned rt_warm_ready(struct runtime *rt, const char *snapshot_dir);
 
 /* startup sweep (sweep.c) */
 int rt_sweep(struct runtime *rt, struct wr_err *err);

@@ -17,6 +17,8 @@
 #define DEFAULT_POOL 2
 #define DEFAULT_MAX 64
 #define DEFAULT_ENVD_TIMEOUT_MS 60000
+#define DEFAULT_WARM 2
+#define WARM_MAX 64
 
 struct sbx *rt_sbx_new(struct runtime *rt, const char *id)
 {
@@ -301,6 +303,11 @@ int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct
 	return 0;
 }
 
+unsigned runtime_warm_ready(struct runtime *rt)
+{
+	return rt_warm_ready(rt, NULL);
+}
+
 struct store *runtime_store(struct runtime *rt)
 {
 	return rt->store;
@@ -332,6 +339,13 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	rt->stop_on_close = cfg->stop_on_close;
 	const char *as = getenv("WRENN_AUTO_SNAPSHOT");
 	rt->auto_snapshot = !cfg->no_auto_snapshot && !(as && !strcmp(as, "0"));
+	{
+		const char *wp = getenv("WRENN_WARM_POOL");
+		int w = cfg->warm_pool;
+		if (w == 0)
+			w = wp && *wp ? atoi(wp) : cfg->prewarm ? DEFAULT_WARM : 0;
+		rt_warm_init(rt, w > 0 ? (unsigned)(w > WARM_MAX ? WARM_MAX : w) : 0);
+	}
 	int r;
 	if ((r = mkdir_p(rt->sandboxes_dir, 0750)) < 0 || (r = mkdir_p(rt->vmroot_dir, 0700)) < 0) {
 		r = wr_err_errno(err, -r, "create directories under %s", rt->data_dir);
@@ -392,16 +406,13 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	if (slot_pool_fill(rt->pool, &fe) < 0)
 		log_warn("runtime: prepare network slots: %s", wr_err_msg(&fe));
 	if (cfg->prewarm && rt_auto_enabled(rt)) {
-		struct rt_template t = {0};
-		if (rt_template_lookup(rt, NULL, &t, NULL) == 0 && !t.snapshot_dir) {
-			cleanup_free char *an =
-				rt_auto_name(&t, VM_DEFAULT_VCPUS, VM_DEFAULT_MEMORY_MB);
-			struct store_template st = {0};
-			if (store_template_get(rt->store, an, &st, NULL) == 0)
-				store_template_done(&st);
-			else
-				rt_auto_build(rt, an, t.name, VM_DEFAULT_VCPUS,
-					      VM_DEFAULT_MEMORY_MB);
+		/* Builds the default template's auto snapshot if it is missing (in
+		 * the background; the builder fills the warm pool when done). */
+		struct rt_template t = {0}, a = {0};
+		if (rt_template_lookup(rt, NULL, &t, NULL) == 0 && !t.snapshot_dir &&
+		    rt_auto_lookup(rt, &t, VM_DEFAULT_VCPUS, VM_DEFAULT_MEMORY_MB, &a) == 1) {
+			rt_warm_register(rt, &a, VM_DEFAULT_VCPUS, VM_DEFAULT_MEMORY_MB);
+			rt_template_done(&a);
 		}
 		rt_template_done(&t);
 	}
@@ -428,6 +439,7 @@ void runtime_close(struct runtime *rt)
 			atomic_store(&rt->sbx[i]->cancel, true);
 	pthread_mutex_unlock(&rt->lock);
 	rt_auto_stop(rt);
+	rt_warm_stop(rt);
 	for (;;) {
 		pthread_mutex_lock(&rt->lock);
 		struct sbx *s = NULL;
@@ -476,6 +488,7 @@ void runtime_close(struct runtime *rt)
 	free(rt->sandboxes_dir);
 	free(rt->vmroot_dir);
 	free(rt->vmm_bin);
+	rt_warm_done(rt);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->reaper_lock);

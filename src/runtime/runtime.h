@@ -98,6 +98,12 @@ struct runtime_config {
 	bool no_auto_snapshot;
 	/* Build the default template's auto snapshot in the background at open. */
 	bool prewarm;
+	/* Warm pool: per automatic snapshot template in use, keep this many VMs
+	 * restored, warmed up and paused, so a create only resumes one and sends
+	 * /init.  They hold a slot, a disk clone and a paused QEMU each (no CPU)
+	 * and are released at close.  0 = WRENN_WARM_POOL from the environment,
+	 * else 2 when prewarm is set (a long-lived agent), else off; negative = off. */
+	int warm_pool;
 };
 
 /* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */
@@ -183,6 +189,9 @@ int runtime_envd_info(struct runtime *rt, const char *id, char **ret_token, char
 /* Path of the VMM + guest console log (<data_dir>/sandboxes/<id>/vmm.log);
  * caller frees.  The file may not exist yet. */
 int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct wr_err *err);
+
+/* Warm-pool entries ready to be claimed (all templates). */
+unsigned runtime_warm_ready(struct runtime *rt);
 
 /* Templates known to the runtime (built-ins registered at open, plus the
  * store's); "base" is listed as its own alias row. */

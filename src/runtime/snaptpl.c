@@ -147,6 +147,8 @@ int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err 
 		store_template_done(&t);
 		return wr_err_set(err, EINVAL, "template %s is built in, not deletable", name);
 	}
+	/* Warm entries hold clones of its disk and map its memory. */
+	rt_warm_forget(rt, t.snapshot_dir);
 	r = store_template_delete(rt->store, name, err);
 	if (r == -EBUSY)
 		wr_err_set(err, EBUSY, "template %s is still in use by sandboxes", name);

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Warm pool (root, QEMU TCG) through wrenn-rtctl --warm: restored, warmed-up,
+# paused VMs per automatic snapshot template.  A create claims one (its env,
+# token and ids come from its own /init), entries are not listed as
+# sandboxes, a pool smaller than a burst falls back to restoring, and the
+# pool leaves nothing behind: not at close, not after kill -9 + the next
+# runtime's sweep.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+B=${WRENN_BUILD:-build/asan}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+RTCTL=$B/bin/wrenn-rtctl
+GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+T=wt52$$
+NSP=${T}n-
+WORK=$(mktemp -d /tmp/wrenn-52warm.XXXXXX)
+DATA=$WORK/data
+PLAN=8
+n=0 fail=0
+echo "1..$PLAN"
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
+skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+skip_rest() { while [ "$n" -lt "$PLAN" ]; do skip "$1"; done; exit 0; }
+
+qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
+BG=
+cleanup() {
+	[ -n "$BG" ] && kill -9 "$BG" 2>/dev/null
+	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" = 0 ] || skip_rest "needs root"
+[ -x "$RTCTL" ] || skip_rest "$RTCTL not built"
+command -v qemu-system-x86_64 >/dev/null || skip_rest "qemu-system-x86_64 absent"
+[ -r "$GUEST/minimal.ext4" ] && [ -r "$GUEST/vmlinux" ] || skip_rest "no guest image in $GUEST (make guest-minimal)"
+mkdir -p "$DATA/images"
+ln -s "$(realpath "$GUEST/minimal.ext4")" "$DATA/images/minimal.ext4"
+ln -s "$(realpath "$GUEST/vmlinux")" "$DATA/images/vmlinux"
+RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000 --no-reaper"
+OUT=$WORK/out ERR=$WORK/err
+leftovers() {
+	local l=""
+	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
+	l+=$(qemu_pids | tr '\n' ' ')
+	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
+	l+=$(ls "$DATA/slots" 2>/dev/null | tr '\n' ' ')
+	echo "$l"
+}
+
+# 1: the pool fills (2 paused VMs) and its entries are not sandboxes.
+if timeout 300 $RT --warm 2 prewarm minimal + warm-wait 2 120 + list >"$OUT" 2>"$ERR" &&
+	grep -q '^warm 2 ' "$OUT" && ! grep -q '^cl-' "$OUT"; then
+	ok "warm pool fills, entries not listed ($(grep '^warm' "$OUT"))"
+else
+	nok "warm pool fills" "$(cat "$OUT" "$ERR")"
+fi
+# 2: nothing left after a clean close.
+l=$(leftovers)
+if [ -z "$l" ]; then ok "close releases the pool"; else nok "close releases the pool" "left: $l"; fi
+
+# 3-4: claims: env, secure token and ids come from the create's own /init.
+if WRENN_LOG=debug timeout 300 $RT --warm 2 prewarm minimal + warm-wait 2 120 + create -t minimal --env WARMV=one \
+	+ exec @ /bin/sh -c 'echo "v=$WARMV"' + create -t minimal --secure --env WARMV=two \
+	+ exec @ /bin/sh -c 'echo "v=$WARMV"' + list >"$OUT" 2>"$ERR" &&
+	[ "$(grep -c '(warm pool)' "$ERR")" = 2 ] && grep -qx 'v=one' "$OUT" && grep -qx 'v=two' "$OUT" &&
+	[ "$(grep -c '^cl-.* running' "$OUT")" = 2 ]; then
+	ok "two creates claim warm VMs; env and token are their own"
+else
+	nok "warm claims" "$(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
+ids=$(awk '/^cl-.* running/ {print $1}' "$OUT")
+if [ -n "$ids" ] && timeout 120 $RT destroy $ids >"$OUT" 2>"$ERR"; then
+	ok "claimed sandboxes destroy like any other"
+else
+	nok "destroy claimed" "$(cat "$OUT" "$ERR")"
+fi
+
+# 5: a claimed sandbox pauses and resumes, keeping a process.
+if timeout 300 $RT --warm 1 prewarm minimal + warm-wait 1 120 + create -t minimal \
+	+ exec @ /bin/sh -c 'sleep 1000 & echo kept > /home/user/f' + pause-resume @ \
+	+ exec @ /bin/sh -c 'cat /home/user/f; ps | grep -c "sleep 100[0]"' + destroy @ >"$OUT" 2>"$ERR" &&
+	grep -qx kept "$OUT" && grep -qx 1 "$OUT"; then
+	ok "claimed sandbox pause/resume keeps process and file"
+else
+	nok "claimed pause/resume" "$(cat "$OUT" "$ERR")"
+fi
+
+# 6: a burst larger than the pool: the rest restore as before.
+if timeout 300 $RT --warm 1 prewarm minimal + warm-wait 1 120 + create -n 3 -t minimal >"$OUT" 2>"$ERR" &&
+	[ "$(grep -c '^cl-.* snapshot$' "$OUT")" = 3 ]; then
+	ok "3 creates with a pool of 1 all start"
+	$RT destroy $(awk '/^cl-/ {print $1}' "$OUT") >/dev/null 2>&1
+else
+	nok "burst past the pool" "$(cat "$OUT" "$ERR")"
+fi
+
+# 7-8: kill -9 with a full pool: the VMs outlive the process; the next open sweeps them.
+$RT --warm 2 prewarm minimal + warm-wait 2 120 + wait 300 >"$OUT" 2>"$ERR" &
+BG=$!
+for _ in $(seq 1 600); do grep -q "^warm 2" "$OUT" && break; sleep 0.2; done
+before=$(qemu_pids | wc -l)
+kill -9 "$BG"
+wait "$BG" 2>/dev/null
+BG=
+if [ "$before" = 2 ] && [ "$(qemu_pids | wc -l)" = 2 ]; then
+	ok "kill -9 leaves 2 warm VMMs behind (to be swept)"
+else
+	nok "warm VMMs before sweep" "before=$before after=$(qemu_pids | wc -l) $(cat "$OUT" "$ERR")"
+fi
+timeout 120 $RT --warm -1 open >"$OUT" 2>"$ERR"
+l=$(leftovers)
+if [ -z "$l" ]; then ok "the next runtime's sweep removes them"; else nok "sweep after kill -9" "left: $l $(cat "$ERR")"; fi
+exit $fail
