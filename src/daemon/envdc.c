@@ -298,7 +298,10 @@ int envdc_files_put(int fd, const struct envdc_auth *a, const char *path, int64_
 	http_client_set_timeout(c, 120000);
 	struct hdrs h = {0};
 	hdrs_auth(&h, a);
-	h.v[h.n++] = xasprintf("Content-Length: %" PRId64, len);
+	/* len < 0: the client's body is chunked, and so is ours (envd reads both). */
+	bool chunked = len < 0;
+	h.v[h.n++] = chunked ? xstrdup("Transfer-Encoding: chunked")
+			     : xasprintf("Content-Length: %" PRId64, len);
 	cleanup_free char *target = files_target(path, a);
 	/* The head is written by hand so the body can follow as it arrives, with the
 	 * client's length: nothing is held in memory. */
@@ -320,21 +323,38 @@ int envdc_files_put(int fd, const struct envdc_auth *a, const char *path, int64_
 	int r = write_full(http_client_fd(c), head, strlen(head));
 	uint8_t buf[65536];
 	int64_t left = len;
-	while (r >= 0 && left > 0) {
-		ssize_t n = read_fn(
-			ud, buf,
-			(size_t)(left < (int64_t)sizeof(buf) ? left : (int64_t)sizeof(buf)));
+	while (r >= 0 && (chunked || left > 0)) {
+		ssize_t n = read_fn(ud, buf,
+				    (size_t)(chunked || left >= (int64_t)sizeof(buf)
+						     ? (int64_t)sizeof(buf)
+						     : left));
 		if (n < 0) {
 			http_client_free(c);
-			return wr_err_errno(err, (int)-n, "read upload body");
+			return n == -EFBIG
+				       ? wr_err_set(err, EFBIG, "upload body over the size limit")
+				       : wr_err_errno(err, (int)-n, "read upload body");
+		}
+		if (n == 0 && chunked) {
+			r = write_full(http_client_fd(c), "0\r\n\r\n", 5);
+			break;
 		}
 		if (n == 0) {
 			http_client_free(c);
 			return wr_err_set(err, EPIPE,
 					  "upload body shorter than its Content-Length");
 		}
-		r = write_full(http_client_fd(c), buf, (size_t)n);
-		left -= n;
+		if (chunked) {
+			char sz[24];
+			int k = snprintf(sz, sizeof(sz), "%zx\r\n", (size_t)n);
+			r = write_full(http_client_fd(c), sz, (size_t)k);
+			if (r >= 0)
+				r = write_full(http_client_fd(c), buf, (size_t)n);
+			if (r >= 0)
+				r = write_full(http_client_fd(c), "\r\n", 2);
+		} else {
+			r = write_full(http_client_fd(c), buf, (size_t)n);
+			left -= n;
+		}
 	}
 	if (r < 0) {
 		http_client_free(c);

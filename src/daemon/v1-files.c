@@ -38,6 +38,7 @@ static void reply_envd_error(struct http_req *req, int r, const struct wr_err *e
 		     : r == -EEXIST    ? 409
 		     : r == -EACCES    ? 403
 		     : r == -ENOSPC    ? 507
+		     : r == -EFBIG     ? 413
 		     : r == -ETIMEDOUT ? 504
 				       : 502;
 	reply_error(req, status, "%s", wr_err_msg(err));
@@ -126,13 +127,9 @@ void v1_files_put(struct agent *a, struct http_req *req, char **caps)
 	const char *path = need_path(req);
 	if (!path)
 		return;
+	/* -1: chunked; streamed on as chunked, the body limit below still applies */
 	int64_t len = http_req_content_length(req);
-	if (len < 0) {
-		http_resp_close_after(req);
-		reply_error(req, 411, "uploads need a Content-Length");
-		return;
-	}
-	if ((uint64_t)len > a->cfg.max_upload_bytes) {
+	if (len >= 0 && (uint64_t)len > a->cfg.max_upload_bytes) {
 		http_resp_close_after(req);
 		reply_error(req, 413, "upload of %lld bytes is over the limit of %llu bytes",
 			    (long long)len, (unsigned long long)a->cfg.max_upload_bytes);

@@ -202,7 +202,8 @@ struct upload {
 	json_t *result;
 	int fd;
 	char *path;
-	int err; /* errno of a failed write */
+	char *tmp; /* the part is written here and renamed over path when complete */
+	int err;   /* errno of a failed write */
 	char errmsg[512];
 	int status;
 	/* metadata from X-Metadata-* headers */
@@ -250,16 +251,35 @@ static int open_target(struct upload *up, const char *target)
 		snprintf(up->errmsg, sizeof(up->errmsg), "path '%s' is a directory", up->path);
 		return -EISDIR;
 	}
-	up->fd = open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	/* Write beside the target and rename when the body is complete: an upload
+	 * that fails half-way (client gone, disk full) leaves the old file as it was. */
+	free(up->tmp);
+	up->tmp = xasprintf("%s.envd-upload-XXXXXX", up->path);
+	up->fd = mkostemp(up->tmp, O_CLOEXEC);
 	if (up->fd < 0) {
 		up->err = errno;
 		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 400;
 		snprintf(up->errmsg, sizeof(up->errmsg), "cannot open '%s': %s", up->path,
 			 strerror(errno));
+		free(up->tmp);
+		up->tmp = NULL;
 		return -up->err;
 	}
-	envd_chown(up->path, up->u);
+	fchmod(up->fd, 0644);
+	envd_chown(up->tmp, up->u);
 	return 0;
+}
+
+/* Drop the temporary file of a part that did not complete. */
+static void discard_target(struct upload *up)
+{
+	if (up->fd >= 0)
+		close(up->fd);
+	up->fd = -1;
+	if (up->tmp)
+		unlink(up->tmp);
+	free(up->tmp);
+	up->tmp = NULL;
 }
 
 static int write_out(struct upload *up, const void *d, size_t n)
@@ -284,6 +304,17 @@ static int close_target(struct upload *up)
 		r = -up->err;
 	}
 	up->fd = -1;
+	if (r == 0 && up->tmp && rename(up->tmp, up->path) < 0) {
+		up->err = errno;
+		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 500;
+		snprintf(up->errmsg, sizeof(up->errmsg), "rename to '%s': %s", up->path,
+			 strerror(errno));
+		r = -up->err;
+	}
+	if (r < 0 && up->tmp)
+		unlink(up->tmp);
+	free(up->tmp);
+	up->tmp = NULL;
 	if (r == 0) {
 		/* replace metadata */
 		char names[4096];
@@ -472,11 +503,7 @@ void envd_files_post(struct envd *e, struct http_req *req)
 			 ct ? ct : "(none)");
 		r = -EINVAL;
 	}
-	if (up.fd >= 0) {
-		close(up.fd);
-		if (r < 0 && up.path)
-			unlink(up.path); /* a partial file is worse than none */
-	}
+	discard_target(&up); /* a part still open here did not complete */
 	if (up.zinit)
 		inflateEnd(&up.zs);
 	free(up.zin);

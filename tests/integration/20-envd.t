@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=116
+TESTS=118
 echo "1..$TESTS"
 envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -167,6 +167,18 @@ has "$("${C[@]}" -w ' %{http_code}' -d '{"entropy":"abc"}' $U/init)" 'odd number
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$(printf 'ab%.0s' $(seq 257))'"}' $U/init)" 400 "/init entropy over 512 hex digits is 400"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":42}' $U/init)" 400 "/init entropy that is not a string is 400"
 hasnt "$(cat "$TMP/envd.log")" "entropy" "no entropy warning from a root envd"
+# An upload cut off half-way leaves the old file as it was and no temporary file behind.
+printf old >"$TMP/keep.txt"
+python3 - "$PORT" "$TMP/keep.txt" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("POST /files?path=%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+           "Content-Length: 100000\r\n\r\n" % sys.argv[2]).encode() + b"new-partial")
+s.close()
+PY
+sleep 0.5
+is "$(cat "$TMP/keep.txt")" old "interrupted upload keeps the old content"
+is "$(ls "$TMP" | grep -c envd-upload)" 0 "interrupted upload leaves no temporary file"
 # /prepare: host-only quiesce before pause/snapshot (sync + drop caches)
 : >"$TMP/drop_caches"
 is "$("${C[@]}" -X POST -w ' %{http_code}' $U/prepare)" '{"synced":true,"droppedCaches":true} 200' "POST /prepare syncs and drops caches"
@@ -178,11 +190,15 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/prepare)" 405 "GET /prepare is
 # A side envd with debug logs: as root the ioctls run; as nobody they fail
 # with EPERM and /init still succeeds.
 side_init() { # $1: label, rest: command prefix; "<status> <log>" into $TMP/side-$1.out
-	local port=$(( 40000 + RANDOM % 20000 )) sp st
-	WRENN_LOG=debug "${@:2}" "$ENVD" --listen 127.0.0.1:$port 2>"$TMP/side-$1.log" &
+	local port= sp st
+	WRENN_LOG=debug "${@:2}" "$ENVD" --listen 127.0.0.1:0 2>"$TMP/side-$1.log" &
 	sp=$!
 	SIDE_PIDS="$SIDE_PIDS $sp"
-	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+	for _ in $(seq 50); do
+		port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$TMP/side-$1.log" | head -1)
+		[ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
+		sleep 0.1
+	done
 	st=$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":"'$HEX128'"}' "http://127.0.0.1:$port/init")
 	kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
 	echo "$st $(tr '\n' ' ' <"$TMP/side-$1.log")" >"$TMP/side-$1.out"

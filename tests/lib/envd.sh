@@ -14,10 +14,16 @@ envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq 
 # envd_start [VAR=value...]: envd on a random loopback port (environment from the arguments),
 # its stderr in $TMP/envd.log; waits for /health.  The caller's cleanup kills $PID.
 envd_start() {
-	PORT=$((20000 + RANDOM % 20000))
-	env "$@" "$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
+	# port 0: the kernel picks a free port and envd logs it (no collisions between runs)
+	env "$@" "$ENVD" --listen 127.0.0.1:0 2>"$TMP/envd.log" &
 	PID=$!
-	U=http://127.0.0.1:$PORT
+	PORT=
+	for _ in $(seq 50); do
+		PORT=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$TMP/envd.log" | head -1)
+		[ -n "$PORT" ] && break
+		sleep 0.1
+	done
+	U=http://127.0.0.1:${PORT:-0}
 	for _ in $(seq 50); do curl -s -o /dev/null "$U/health" && break; sleep 0.1; done
 }
 
