@@ -253,9 +253,9 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 	p.auth.user = user && *user ? user : NULL;
 	/* LANG only: a template without locale data (minimal) falls back to C
 	 * quietly, while a forced LC_ALL makes bash warn on every start. */
-	json_t *proc = json_pack("{s:s,s:[s,s],s:{s:s,s:s}}", "cmd",
-				 cmd && *cmd ? cmd : "/bin/bash", "args", "-i", "-l", "envs",
-				 "TERM", "xterm-256color", "LANG", "C.UTF-8");
+	json_t *proc =
+		json_pack("{s:s,s:[s,s],s:{s:s,s:s}}", "cmd", cmd && *cmd ? cmd : "/bin/bash",
+			  "args", "-i", "-l", "envs", "TERM", "xterm-256color", "LANG", "C.UTF-8");
 	if (cwd && *cwd)
 		json_object_set_new(proc, "cwd", json_string(cwd));
 	json_t *msg = json_pack("{s:o,s:{s:{s:i,s:i}}}", "process", proc, "pty", "size", "cols",
