@@ -13,6 +13,16 @@
 #define NET_TAP_PREFIXLEN 30
 #define NET_TAP_SUBNET "169.254.0.20/30"
 #define NET_TAP_TXQLEN 5000
+/* Locally administered unicast MACs: the host end (tap0, every namespace)
+ * and the guest (vm_config's default TapMAC 02:FC:00:00:00:05). */
+#define NET_TAP_MAC                                                                                \
+	{                                                                                          \
+		0x02, 0xfc, 0x00, 0x00, 0x00, 0x01                                                 \
+	}
+#define NET_GUEST_MAC                                                                              \
+	{                                                                                          \
+		0x02, 0xfc, 0x00, 0x00, 0x00, 0x05                                                 \
+	}
 /* Namespace end of the egress veth pair (wrenn's "vpeer" renamed eth0). */
 #define NET_NS_VETH_NAME "eth0"
 /* Default egress range: a /16 holding one /30 per slot. */

@@ -7,6 +7,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <stdlib.h>
@@ -246,6 +247,46 @@ int nl_addr_add4(struct nl *nl, const char *ifname, struct in_addr addr, int pre
 	r = nl_talk(nl, nlh, NULL, NULL);
 	if (r < 0)
 		return wr_err_errno(err, -r, "add address to %s", ifname);
+	return 0;
+}
+
+int nl_link_set_mac(struct nl *nl, const char *name, const unsigned char mac[6], struct wr_err *err)
+{
+	int r = ifname_check(name, err);
+	if (r < 0)
+		return r;
+	char buf[NL_MSG_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	r = nl_talk(nl, nlh, NULL, NULL);
+	if (r < 0)
+		return wr_err_errno(err, -r, "set MAC address of %s", name);
+	return 0;
+}
+
+int nl_neigh_set4(struct nl *nl, const char *ifname, struct in_addr dst, const unsigned char mac[6],
+		  uint16_t nud_state, struct wr_err *err)
+{
+	int idx;
+	int r = nl_link_index(nl, ifname, &idx, err);
+	if (r == -ENODEV)
+		return wr_err_set(err, ENODEV, "add neighbour: no link %s", ifname);
+	if (r < 0)
+		return r;
+	char buf[NL_MSG_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_INET;
+	nd->ndm_ifindex = idx;
+	nd->ndm_state = nud_state;
+	mnl_attr_put_u32(nlh, NDA_DST, dst.s_addr);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	r = nl_talk(nl, nlh, NULL, NULL);
+	if (r < 0)
+		return wr_err_errno(err, -r, "add neighbour on %s", ifname);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -34,6 +35,11 @@ int nl_link_delete(struct nl *nl, const char *name, struct wr_err *err);
 int nl_link_list(struct nl *nl, const char *prefix, char ***ret_names, struct wr_err *err);
 int nl_addr_add4(struct nl *nl, const char *ifname, struct in_addr addr, int prefixlen,
 		 struct wr_err *err);
+int nl_link_set_mac(struct nl *nl, const char *name, const unsigned char mac[6],
+		    struct wr_err *err);
+/* Add or replace the IPv4 neighbour dst -> mac on ifname in state nud_state (NUD_*). */
+int nl_neigh_set4(struct nl *nl, const char *ifname, struct in_addr dst, const unsigned char mac[6],
+		  uint16_t nud_state, struct wr_err *err);
 /* Create veth pair: `name` in nl's namespace, `peer` in peer_nsfd's. */
 int nl_veth_create(struct nl *nl, const char *name, const char *peer, int peer_nsfd,
 		   struct wr_err *err);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -47,12 +48,28 @@ static int setup_fn(void *arg, struct wr_err *err)
 	r = nl_link_set_txqlen(&nl, NET_TAP_NAME, NET_TAP_TXQLEN, err);
 	if (r < 0)
 		return r;
+	/* Every namespace's tap0 has the same MAC: a guest restored from a
+	 * snapshot taken in another namespace has this gateway MAC cached. */
+	static const unsigned char tap_mac[6] = NET_TAP_MAC;
+	static const unsigned char guest_mac[6] = NET_GUEST_MAC;
+	r = nl_link_set_mac(&nl, NET_TAP_NAME, tap_mac, err);
+	if (r < 0)
+		return r;
 	struct in_addr a;
 	inet_pton(AF_INET, NET_TAP_ADDR, &a);
 	r = nl_addr_add4(&nl, NET_TAP_NAME, a, NET_TAP_PREFIXLEN, err);
 	if (r < 0)
 		return r;
-	return nl_link_set_up(&nl, NET_TAP_NAME, err);
+	r = nl_link_set_up(&nl, NET_TAP_NAME, err);
+	if (r < 0)
+		return r;
+	/* The guest's MAC is fixed too: no ARP round trip to a guest whose
+	 * code is still cold after a restore.  STALE, not PERMANENT: it is used
+	 * at once, and if a guest ever had another MAC, neighbour probing
+	 * replaces the entry instead of black-holing the guest. */
+	struct in_addr g;
+	inet_pton(AF_INET, NET_GUEST_ADDR, &g);
+	return nl_neigh_set4(&nl, NET_TAP_NAME, g, guest_mac, NUD_STALE, err);
 }
 
 int net_ns_setup(int nsfd, struct wr_err *err)

@@ -53,6 +53,11 @@ bool rt_auto_enabled(struct runtime *rt)
 char *rt_auto_name(const struct rt_template *t, int vcpus, int mem)
 {
 	uint64_t h = file_key(file_key(0xcbf29ce484222325ULL, t->rootfs), t->kernel);
+	/* Snapshots taken before tap0 had a fixed MAC cache a gateway MAC that
+	 * no namespace has any more (and the host no longer ARPs for the guest):
+	 * a new key makes them be rebuilt instead of restored. */
+	static const char net_gen[] = "tap-mac-02fc00000001";
+	h = fnv(h, net_gen, sizeof(net_gen) - 1);
 	return xasprintf(AUTO_PREFIX "%s-%dc-%dm-%08x", t->name, vcpus, mem,
 			 (unsigned)(h ^ (h >> 32)));
 }

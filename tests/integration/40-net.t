@@ -14,7 +14,7 @@ OUT=${T}-out OH=${T}oh OO=${T}oo # the "outside world" namespace and its link
 DATA=$(mktemp -d /tmp/wrenn-40net.XXXXXX)
 FWD0=$(cat /proc/sys/net/ipv4/ip_forward)
 n=0 fail=0
-echo "1..20"
+echo "1..21"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
 check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else nok "$d"; fi; }
@@ -66,6 +66,8 @@ NS1=${NSP}1
 check "tap0 has 169.254.0.22/30 in $NS1" bash -c "ip -n $NS1 -o -4 addr show dev tap0 | grep -q 'inet 169.254.0.22/30'"
 check "tap0 is a persistent tap, up, txqueuelen 5000" bash -c \
 	"ip -n $NS1 -d link show tap0 | grep -q 'state\|UP' && ip -n $NS1 -d link show tap0 | grep -q 'qlen 5000' && ip -n $NS1 -d link show tap0 | grep -q 'tun type tap pi off vnet_hdr off persist on'"
+check "tap0 MAC is the fixed 02:fc:00:00:00:01; guest 169.254.0.21 -> 02:fc:00:00:00:05 pre-resolved" bash -c \
+	"ip -n $NS1 link show tap0 | grep -q 'link/ether 02:fc:00:00:00:01' && ip -n $NS1 neigh show 169.254.0.21 dev tap0 | grep -q 'lladdr 02:fc:00:00:00:05'"
 check "lo up in $NS1" bash -c "ip -n $NS1 link show lo | grep -q '<LOOPBACK,UP'"
 
 ask A acquire
