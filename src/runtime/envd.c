@@ -27,15 +27,16 @@ static int64_t mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int request(struct sbx *s, const struct http_creq *rq, int timeout_ms, int *ret_status,
-		   struct http_client **ret_c, struct wr_err *err)
+/* connect_ms bounds the TCP handshake, reply_ms the request once connected. */
+static int request(struct sbx *s, const struct http_creq *rq, int connect_ms, int reply_ms,
+		   int *ret_status, struct http_client **ret_c, struct wr_err *err)
 {
 	int fd = -1;
-	int r = net_connect_in_ns(s->ns, VM_GUEST_IP, RUNTIME_ENVD_PORT, timeout_ms, &fd, err);
+	int r = net_connect_in_ns(s->ns, VM_GUEST_IP, RUNTIME_ENVD_PORT, connect_ms, &fd, err);
 	if (r < 0)
 		return r;
 	struct http_client *c = http_client_new(fd, true);
-	http_client_set_timeout(c, (unsigned)timeout_ms);
+	http_client_set_timeout(c, (unsigned)reply_ms);
 	r = http_client_do(c, rq, 64 * 1024, ret_status, NULL, NULL, err);
 	if (r < 0) {
 		http_client_free(c);
@@ -47,10 +48,10 @@ static int request(struct sbx *s, const struct http_creq *rq, int timeout_ms, in
 
 int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t start = mono_ms(), deadline = start + timeout_ms;
 	struct wr_err last = {0};
 	int delay = 3;
-	for (;;) {
+	for (int attempt = 1;; attempt++) {
 		if (atomic_load(&s->cancel))
 			return wr_err_set(err, ECANCELED, "sandbox %s: create cancelled by destroy",
 					  s->id);
@@ -64,18 +65,30 @@ int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err)
 		struct http_client *c = NULL;
 		wr_err_clear(&last);
 		struct http_creq rq = {.method = "GET", .target = "/health"};
-		int r = request(s, &rq, 500, &status, &c, &last);
+		/* Once connected, envd is up: a slow answer is a starved guest
+		 * (many restores at once under TCG), and abandoning it would
+		 * throw away the guest's work and start over. */
+		int64_t left = deadline - mono_ms();
+		int r = request(s, &rq, 500,
+				(int)(left < 500     ? 500
+				      : left > 15000 ? 15000
+						     : left),
+				&status, &c, &last);
 		if (r >= 0) {
 			const char *ver = http_client_header(c, "X-Envd-Version");
 			if (status == 204 || status == 200) {
 				free(s->envd_version);
 				s->envd_version = xstrdup(ver && *ver ? ver : RUNTIME_ENVD_VERSION);
 				http_client_free(c);
+				log_debug("sandbox %s: envd ready after %d attempt(s), %lld ms",
+					  s->id, attempt, (long long)(mono_ms() - start));
 				return 0;
 			}
 			http_client_free(c);
 			wr_err_set(&last, EPROTO, "GET /health answered %d", status);
 		}
+		log_debug("sandbox %s: envd attempt %d at %lld ms: %s", s->id, attempt,
+			  (long long)(mono_ms() - start), wr_err_msg(&last));
 		if (mono_ms() >= deadline)
 			return wr_err_set(err, ETIMEDOUT,
 					  "envd in sandbox %s not ready within %d ms (last: %s)",
@@ -133,7 +146,7 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err 
 			       .body_len = strlen(body)};
 	int status = 0;
 	struct http_client *c = NULL;
-	int r = request(s, &rq, 10000, &status, &c, err);
+	int r = request(s, &rq, 10000, 10000, &status, &c, err);
 	if (r < 0)
 		return wr_err_prefix(err, r, "envd POST /init");
 	http_client_free(c);
