@@ -147,7 +147,13 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 
 	if (!warm) {
 		unsigned slot;
-		if ((r = slot_pool_acquire(rt->pool, &slot, err)) < 0)
+		r = slot_pool_acquire(rt->pool, &slot, err);
+		/* Warm entries hold slots; a create they cannot serve comes first. */
+		if (r == -ENOSPC && rt_warm_drop_one(rt)) {
+			wr_err_clear(err);
+			r = slot_pool_acquire(rt->pool, &slot, err);
+		}
+		if (r < 0)
 			return wr_err_prefix(err, r, "network slot");
 		s->slot = (int)slot;
 		slot_pool_ns_name(rt->pool, slot, s->ns);

@@ -189,6 +189,8 @@ void rt_warm_init(struct runtime *rt, unsigned target);
 void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
 /* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
 struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);
+/* Release one ready entry (any template) to free its slot; false if none. */
+bool rt_warm_drop_one(struct runtime *rt);
 void rt_warm_create_begin(struct runtime *rt);
 void rt_warm_create_end(struct runtime *rt);
 /* Drop the entries of a snapshot dir that is going away. */

@@ -115,7 +115,14 @@ static void *filler(void *arg)
 			if (rt->warm[i]->nready < rt->warm_target &&
 			    rt->warm[i]->fails < WARM_MAX_FAILS)
 				k = rt->warm[i];
-		if (!k || atomic_load(&rt->creates) > 0) {
+		/* Leave a slot for creates the pool does not serve. */
+		size_t total = 0;
+		for (size_t i = 0; i < rt->nwarm; i++)
+			total += rt->warm[i]->nready;
+		pthread_mutex_lock(&rt->lock);
+		bool room = rt->nsbx + total + 1 < rt->max_sandboxes;
+		pthread_mutex_unlock(&rt->lock);
+		if (!k || !room || atomic_load(&rt->creates) > 0) {
 			/* Idle, or a create runs: it gets the CPU; look again when it ends. */
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -213,6 +220,19 @@ struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus
 	}
 	pthread_mutex_unlock(&rt->warm_lock);
 	return s;
+}
+
+bool rt_warm_drop_one(struct runtime *rt)
+{
+	struct sbx *s = NULL;
+	pthread_mutex_lock(&rt->warm_lock);
+	for (size_t i = 0; i < rt->nwarm && !s; i++)
+		if (rt->warm[i]->nready)
+			s = rt->warm[i]->ready[--rt->warm[i]->nready];
+	pthread_mutex_unlock(&rt->warm_lock);
+	if (s)
+		entry_drop(s);
+	return s != NULL;
 }
 
 void rt_warm_create_begin(struct runtime *rt)

@@ -16,7 +16,7 @@ T=wt52$$
 NSP=${T}n-
 WORK=$(mktemp -d /tmp/wrenn-52warm.XXXXXX)
 DATA=$WORK/data
-PLAN=8
+PLAN=9
 n=0 fail=0
 echo "1..$PLAN"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -100,7 +100,16 @@ else
 	nok "burst past the pool" "$(cat "$OUT" "$ERR")"
 fi
 
-# 7-8: kill -9 with a full pool: the VMs outlive the process; the next open sweeps them.
+# 7: the pool never takes the last slot, and gives its slots up to creates it cannot serve.
+if timeout 300 $RT --max 3 --warm 2 prewarm minimal + warm-wait 2 120 + create --id cl-warmx1 -t minimal \
+	+ create --id cl-warmx2 -t minimal + list + destroy cl-warmx1 cl-warmx2 >"$OUT" 2>"$ERR" &&
+	[ "$(grep -c '^cl-warmx[12] .* running' "$OUT")" = 2 ]; then
+	ok "--max 3: two creates with fixed ids take slots from a full pool of 2"
+else
+	nok "pool yields slots" "$(cat "$OUT" "$ERR")"
+fi
+
+# 8-9: kill -9 with a full pool: the VMs outlive the process; the next open sweeps them.
 $RT --warm 2 prewarm minimal + warm-wait 2 120 + wait 300 >"$OUT" 2>"$ERR" &
 BG=$!
 for _ in $(seq 1 600); do grep -q "^warm 2" "$OUT" && break; sleep 0.2; done
