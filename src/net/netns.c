@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -290,6 +291,11 @@ int net_connect_in_ns(const char *ns, const char *ipv4, uint16_t port, int timeo
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		return wr_err_errno(err, errno, "fcntl");
+	/* Request/response traffic: a small write must not wait for the
+	 * guest's delayed ACK of the previous one (Nagle). */
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return wr_err_errno(err, errno, "setsockopt TCP_NODELAY");
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
