@@ -332,6 +332,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	pthread_mutex_lock(&s->lock);
 	if ((r = rt_sbx_insert(rt, s, err)) < 0) {
 		pthread_mutex_unlock(&s->lock);
+		if (s->warm) /* a claimed warm entry holds a VMM, disk and slot */
+			rt_sbx_release(s, false);
 		rt_sbx_free(s);
 		return r;
 	}
