@@ -222,11 +222,32 @@ int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int tim
 
 void rt_quiesce(struct sbx *s)
 {
-	/* envd has no prepare route yet: a guest `sync` is the quiesce step. */
-	static const char *const args[] = {"-c", "sync", NULL};
+	/* envd's host-only POST /prepare: sync, then drop the page cache, so the
+	 * snapshot is crash-consistent and its memory file carries fewer pages. */
+	const char *held = s->init_auth ? s->init_auth : s->token;
+	cleanup_free char *auth = held ? xasprintf("X-Access-Token: %s", held) : NULL;
+	const char *hdr[] = {auth, NULL};
+	struct http_creq rq = {.method = "POST",
+			       .target = "/prepare",
+			       .headers = auth ? hdr : NULL,
+			       .content_type = "application/json",
+			       .body = "{}",
+			       .body_len = 2};
 	struct wr_err e = {0};
-	if (rt_envd_run(s, "/bin/sh", args, 2000, &e) < 0)
-		log_warn("sandbox %s: quiesce (guest sync) failed, snapshot is crash-consistent "
+	int fd = -1, status = 0;
+	int r = net_connect_in_ns(s->ns, VM_GUEST_IP, RUNTIME_ENVD_PORT, 2000, &fd, &e);
+	if (r == 0) {
+		struct http_client *c = http_client_new(fd, true);
+		http_client_set_timeout(c, 5000);
+		cleanup_free char *resp = NULL;
+		size_t rl = 0;
+		r = http_client_do(c, &rq, 4096, &status, &resp, &rl, &e);
+		http_client_free(c);
+		if (r == 0 && status != 200)
+			r = wr_err_set(&e, EPROTO, "answered %d", status);
+	}
+	if (r < 0)
+		log_warn("sandbox %s: quiesce (envd /prepare) failed, snapshot is crash-consistent "
 			 "only: %s",
 			 s->id, wr_err_msg(&e));
 }
