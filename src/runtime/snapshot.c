@@ -5,7 +5,7 @@
  * template named by the snapshot id, so creates from it go through the
  * normal template path (restore instead of boot).
  *
- * Capture: quiesce (guest sync), VMM stop + migration into <dir>/state
+ * Capture: quiesce (envd /prepare: sync + drop caches), VMM stop + migration into <dir>/state
  * (RAM in the stream unless it is a shared file), then the disk as it is at
  * that moment.  Migration flushed QEMU's block layer, so the file on the host
  * is what the restored page cache expects.  A raw disk is reflinked (or
