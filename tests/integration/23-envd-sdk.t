@@ -50,6 +50,7 @@ left_procs() { # processes still running in the scratch tree (cwd below it)
 		case "$d" in "$TMP" | "$TMP"/*) echo "${p#/proc/}" ;; esac
 	done
 }
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	[ -n "$SUITE" ] && kill -TERM "$SUITE" 2>/dev/null
 	[ -n "$EPID" ] && kill -KILL "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
