@@ -202,8 +202,14 @@ struct upload {
 	json_t *result;
 	int fd;
 	char *path;
-	char *tmp; /* the part is written here and renamed over path when complete */
-	int err;   /* errno of a failed write */
+	/* An existing file is only touched once the part is complete: the body is
+	 * staged in an unnamed O_TMPFILE on the same filesystem, then copied into
+	 * the target opened with O_TRUNC (same inode, mode, owner and links;
+	 * symlinks followed; watchers see a write of the target, as with E2B's
+	 * envd).  A new file is written in place and removed if the part fails. */
+	bool staged;
+	bool created;
+	int err; /* errno of a failed write */
 	char errmsg[512];
 	int status;
 	/* metadata from X-Metadata-* headers */
@@ -251,35 +257,74 @@ static int open_target(struct upload *up, const char *target)
 		snprintf(up->errmsg, sizeof(up->errmsg), "path '%s' is a directory", up->path);
 		return -EISDIR;
 	}
-	/* Write beside the target and rename when the body is complete: an upload
-	 * that fails half-way (client gone, disk full) leaves the old file as it was. */
-	free(up->tmp);
-	up->tmp = xasprintf("%s.envd-upload-XXXXXX", up->path);
-	up->fd = mkostemp(up->tmp, O_CLOEXEC);
+	bool exists = stat(up->path, &st) == 0 && S_ISREG(st.st_mode);
+	up->staged = up->created = false;
+	if (exists) {
+		cleanup_free char *dir = xstrdup(up->path);
+		char *sl = strrchr(dir, '/');
+		if (sl)
+			sl[sl == dir ? 1 : 0] = '\0';
+		up->fd = open(sl ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		up->staged = up->fd >= 0;
+	}
+	if (!up->staged) {
+		/* new file, or a filesystem without O_TMPFILE: write in place */
+		up->fd = open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+		up->created = up->fd >= 0 && !exists;
+	}
 	if (up->fd < 0) {
 		up->err = errno;
 		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 400;
 		snprintf(up->errmsg, sizeof(up->errmsg), "cannot open '%s': %s", up->path,
 			 strerror(errno));
-		free(up->tmp);
-		up->tmp = NULL;
 		return -up->err;
 	}
-	fchmod(up->fd, 0644);
-	envd_chown(up->tmp, up->u);
+	if (up->created)
+		envd_chown(up->path, up->u);
 	return 0;
 }
 
-/* Drop the temporary file of a part that did not complete. */
+/* A part that did not complete: a staged body vanishes with its fd, a file
+ * this part created is removed, an existing target was never touched. */
 static void discard_target(struct upload *up)
 {
 	if (up->fd >= 0)
 		close(up->fd);
 	up->fd = -1;
-	if (up->tmp)
-		unlink(up->tmp);
-	free(up->tmp);
-	up->tmp = NULL;
+	if (up->created && up->path)
+		unlink(up->path);
+	up->staged = up->created = false;
+}
+
+/* Copy the staged body into the target (opened O_TRUNC: same inode). */
+static int commit_staged(struct upload *up)
+{
+	cleanup_close int out = open(up->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (out < 0)
+		return -errno;
+	off_t len = lseek(up->fd, 0, SEEK_END);
+	if (len < 0)
+		return -errno;
+	off_t in_off = 0;
+	while (in_off < len) {
+		ssize_t n = copy_file_range(up->fd, &in_off, out, NULL, (size_t)(len - in_off), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* no in-kernel copy here: plain read/write */
+			char buf[65536];
+			ssize_t k = pread(up->fd, buf, sizeof(buf), in_off);
+			if (k <= 0)
+				return k < 0 ? -errno : -EIO;
+			int w = write_full(out, buf, (size_t)k);
+			if (w < 0)
+				return w;
+			in_off += k;
+		}
+	}
+	if (close(TAKE_FD(out)) < 0)
+		return -errno;
+	return 0;
 }
 
 static int write_out(struct upload *up, const void *d, size_t n)
@@ -296,25 +341,30 @@ static int write_out(struct upload *up, const void *d, size_t n)
 static int close_target(struct upload *up)
 {
 	int r = 0;
-	if (up->fd >= 0 && close(up->fd) < 0 && !up->err) {
-		up->err = errno;
-		up->status = errno == ENOSPC ? 507 : 500;
-		snprintf(up->errmsg, sizeof(up->errmsg), "close '%s': %s", up->path,
-			 strerror(errno));
-		r = -up->err;
+	/* a staged body stays open until it is copied; a file written in place is
+	 * closed here so its close error (delayed ENOSPC) is seen */
+	if (!up->staged && up->fd >= 0) {
+		int fd = up->fd;
+		up->fd = -1;
+		if (close(fd) < 0 && !up->err) {
+			up->err = errno;
+			up->status = errno == ENOSPC ? 507 : 500;
+			snprintf(up->errmsg, sizeof(up->errmsg), "close '%s': %s", up->path,
+				 strerror(errno));
+			r = -up->err;
+		}
 	}
+	if (r == 0 && up->staged && (r = commit_staged(up)) < 0) {
+		up->err = -r;
+		up->status = r == -ENOSPC || r == -EDQUOT ? 507 : r == -EACCES ? 403 : 500;
+		snprintf(up->errmsg, sizeof(up->errmsg), "write '%s': %s", up->path, strerror(-r));
+	}
+	if (up->fd >= 0)
+		close(up->fd);
 	up->fd = -1;
-	if (r == 0 && up->tmp && rename(up->tmp, up->path) < 0) {
-		up->err = errno;
-		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 500;
-		snprintf(up->errmsg, sizeof(up->errmsg), "rename to '%s': %s", up->path,
-			 strerror(errno));
-		r = -up->err;
-	}
-	if (r < 0 && up->tmp)
-		unlink(up->tmp);
-	free(up->tmp);
-	up->tmp = NULL;
+	if (r < 0 && up->created)
+		unlink(up->path);
+	up->staged = up->created = false;
 	if (r == 0) {
 		/* replace metadata */
 		char names[4096];

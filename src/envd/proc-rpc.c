@@ -66,6 +66,10 @@ static json_t *event_json(const struct pev *ev)
 		if (ev->exited)
 			json_object_set_new(end, "exited", json_true());
 		json_object_set_new(end, "status", json_string(ev->status));
+		/* E2B's envd reports Go's cmd.Wait() error: nil on success, else the
+		 * same text as status; the SDK builds CommandExitError from it. */
+		if (ev->exit_code != 0 || !ev->exited)
+			json_object_set_new(end, "error", json_string(ev->status));
 		return json_pack("{s:{s:o}}", "event", "end", end);
 	}
 	static const char *const names[] = {"stdout", "stderr", "pty"};

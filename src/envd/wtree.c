@@ -222,6 +222,20 @@ void wtree_free(struct wtree *t)
 
 /* One raw event.  Returns emit's negative value, or the first structural
  * error in *first_err (processing goes on). */
+/* An unnamed O_TMPFILE in a watched directory (envd stages uploads that way)
+ * shows up as "#<inode>", a name no directory entry has: not a user's file. */
+static bool tmpfile_event(const struct wtree *t, const char *rel, const char *name)
+{
+	if (name[0] != '#' || !name[1])
+		return false;
+	for (const char *p = name + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	cleanup_free char *abs = xasprintf("%s/%s", t->root, rel);
+	struct stat st;
+	return lstat(abs, &st) < 0 && errno == ENOENT;
+}
+
 static int handle(struct wtree *t, const struct inotify_event *ev, wtree_emit_fn emit, void *ud,
 		  int *first_err, struct wr_err *err)
 {
@@ -238,6 +252,8 @@ static int handle(struct wtree *t, const struct inotify_event *ev, wtree_emit_fn
 	if (self && w->rel[0])
 		return 0;
 	cleanup_free char *rel = self ? xstrdup("") : join(w->rel, ev->name);
+	if (!self && tmpfile_event(t, rel, ev->name))
+		return 0;
 	bool isdir = ev->mask & IN_ISDIR;
 	cleanup_(json_decref_ptr) json_t *found = NULL;
 	if (t->recursive && isdir && !self && (ev->mask & IN_MOVED_FROM))

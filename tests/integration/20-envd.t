@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=118
+TESTS=120
 echo "1..$TESTS"
 envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -30,6 +30,7 @@ first=$(printf '%s\n' "$out" | head -1 | cut -d' ' -f2- | jq -r '.event.start.pi
 [ "$first" -gt 0 ] 2>/dev/null; ok $? "start event first with a pid"
 is "$(printf '%s\n' "$out" | grep -c '"end"')" 1 "exactly one end event"
 has "$out" '"exitCode":3,"exited":true,"status":"exit status 3"' "exit status 3"
+has "$out" '"error":"exit status 3"' "end event carries error (Go's cmd.Wait error text, what the SDK reports)"
 is "$(printf '%s\n' "$out" | tail -1)" "2 {}" "stream ends with end-stream frame {}"
 is "$(printf '%s\n' "$out" | cut -d' ' -f2- | jq -rs 'map(select(.event.data.stderr)|.event.data.stderr)|.[0]' 2>/dev/null | base64 -d)" "err" "stderr separated"
 is "$(run_out '{"process":{"cmd":"sh","args":["-c","printf %s \"$FOO\""],"envs":{"FOO":"bar"}}}')" "bar" "request env"
@@ -169,6 +170,7 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"entropy":42}' $U/init)" 400
 hasnt "$(cat "$TMP/envd.log")" "entropy" "no entropy warning from a root envd"
 # An upload cut off half-way leaves the old file as it was and no temporary file behind.
 printf old >"$TMP/keep.txt"
+before=$(ls -A "$TMP" | sort | tr '\n' ' ')
 python3 - "$PORT" "$TMP/keep.txt" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -178,7 +180,13 @@ s.close()
 PY
 sleep 0.5
 is "$(cat "$TMP/keep.txt")" old "interrupted upload keeps the old content"
-is "$(ls "$TMP" | grep -c envd-upload)" 0 "interrupted upload leaves no temporary file"
+is "$(ls -A "$TMP" | sort | tr '\n' ' ')" "$before" "interrupted upload leaves no temporary file"
+# Overwriting keeps the file's inode, mode and links (E2B's envd writes in place);
+# a symlink is written through.
+printf x >"$TMP/real.sh"; chmod 750 "$TMP/real.sh"; ln -sf real.sh "$TMP/link.sh"
+ino=$(stat -c %i "$TMP/real.sh")
+st=$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' --data-binary 'echo hi' "$U/files?path=$TMP/link.sh")
+is "$(stat -c '%a %i' "$TMP/real.sh") $(cat "$TMP/real.sh") $(stat -c %F "$TMP/link.sh")" "750 $ino echo hi symbolic link" "overwrite ($st) through a symlink keeps inode and mode"
 # /prepare: host-only quiesce before pause/snapshot (sync + drop caches)
 : >"$TMP/drop_caches"
 is "$("${C[@]}" -X POST -w ' %{http_code}' $U/prepare)" '{"synced":true,"droppedCaches":true} 200' "POST /prepare syncs and drops caches"

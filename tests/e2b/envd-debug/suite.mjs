@@ -111,10 +111,9 @@ export function envdSuite(label, { Sandbox, CommandExitError, FilesystemEventTyp
 
     // E2B's envd sets EndEvent.error to Go's cmd.Wait() error text whenever the exit is not
     // clean ("exit status 3", "signal: killed"); the SDK makes it CommandExitError.error and
-    // .message.  Our envd sends only `status`, so both are undefined/empty.
+    // .message.
     it(
       'CommandExitError.error/message carry the exit status text (EndEvent.error)',
-      { todo: 'envd omits EndEvent.error (reported)' },
       async () => {
         await assert.rejects(sbx.commands.run('exit 3'), (e) => {
           assert.equal(e.error, 'exit status 3')
@@ -360,12 +359,10 @@ export function envdSuite(label, { Sandbox, CommandExitError, FilesystemEventTyp
     })
 
     // E2B's envd writes an upload in place (open O_TRUNC); E2B's own SDK test "watch directory
-    // changes" waits for a WRITE event named after the file.  Our envd writes NAME.envd-upload-XXXXXX
-    // and renames it over NAME: a watcher sees create/chmod/write/rename of the temporary name and
-    // then only CREATE of NAME.
+    // changes" waits for a WRITE event named after the file.  Ours stages the body in an unnamed
+    // O_TMPFILE and then writes the target in place: watchers see WRITE of NAME and nothing else.
     it(
       'files.write on a watched directory reports WRITE for the file name, no temporary names',
-      { todo: 'envd uploads via a temporary file + rename (reported)' },
       async () => {
         const d = path.join(DIR, 'watched-write')
         fs.mkdirSync(d)
@@ -388,12 +385,10 @@ export function envdSuite(label, { Sandbox, CommandExitError, FilesystemEventTyp
       },
     )
 
-    // Same cause: overwriting replaces the inode, so the old file's mode is lost (a script that
-    // was chmod +x is no longer executable), a symlink is replaced by a regular file instead of
-    // writing to its target, and hard links split.  E2B keeps all three.
+    // Overwriting keeps the inode: the old file's mode stays (a chmod +x script stays
+    // executable), a symlink is written through to its target, hard links stay joined, as E2B.
     it(
       'files.write over an existing file keeps its mode and writes through symlinks',
-      { todo: 'envd uploads via a temporary file + rename (reported)' },
       async () => {
         const d = path.join(DIR, 'overwrite')
         fs.mkdirSync(d)
