@@ -10,28 +10,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${WRENN_BUILD:-build/release}
-RTCTL=$B/bin/wrenn-rtctl
-GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+# shellcheck source=tests/lib/rt.sh
+. tests/lib/rt.sh
 runs=${BENCH_RUNS:-10}
 if [ "$(id -u)" != 0 ] || [ ! -x "$RTCTL" ] || [ ! -r "$GUEST/minimal.ext4" ]; then
 	echo "# create.sh: needs root, $RTCTL and $GUEST/minimal.ext4" >&2
 	echo "BENCH create_cold_tcg NaN ms p95=NaN n=0"
 	exit 0
 fi
-WORK=$(mktemp -d /tmp/wrenn-bench-create.XXXXXX)
-NSP=wb$$n-
-trap 'for ns in $(ip netns list | awk "{print \$1}" | grep "^$NSP"); do ip netns del $ns; done; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/images"
-ln -s "$(realpath "$GUEST/minimal.ext4")" "$WORK/images/minimal.ext4"
-ln -s "$(realpath "$GUEST/vmlinux")" "$WORK/images/vmlinux"
-RT="$RTCTL --data $WORK --ns-prefix $NSP --veth-prefix wb$$v- --nft-table wb$$ --no-reaper --no-auto-snapshot"
-stats() { # name, file of numbers
-	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
-		if (NR == 0) { print "BENCH " name " NaN ms p95=NaN n=0"; exit }
-		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-		i = int(NR * 0.95 + 0.999); if (i > NR) i = NR
-		printf "BENCH %s %.0f ms p95=%.0f n=%d\n", name, m, v[i], NR }'
-}
+rt_init "wb$$" bench-create
+rt_images_link
+rt_cmd --no-reaper --no-auto-snapshot
 : >"$WORK/c" ; : >"$WORK/p" ; : >"$WORK/r"
 for _ in $(seq 1 "$runs"); do
 	# one process per round: create (timed inside runtime_create), pause, resume, destroy

@@ -17,8 +17,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${WRENN_BUILD:-build/release}
-RTCTL=$B/bin/wrenn-rtctl
-GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
+# shellcheck source=tests/lib/rt.sh
+. tests/lib/rt.sh
 runs=${BENCH_RUNS:-20}
 idle_n=${BENCH_IDLE_N:-50}
 idle_mem=${BENCH_IDLE_MEM:-256}
@@ -27,25 +27,9 @@ if [ "$(id -u)" != 0 ] || [ ! -x "$RTCTL" ] || [ ! -r "$GUEST/minimal.ext4" ]; t
 	echo "BENCH snap_create_first_echo NaN ms p95=NaN n=0"
 	exit 0
 fi
-WORK=$(mktemp -d /tmp/wrenn-bench-snap.XXXXXX)
-NSP=wbs$$n-
-cleanup() {
-	for p in $(pgrep -f -- "$WORK/sandboxes/"); do kill -9 "$p" 2>/dev/null; done
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-mkdir -p "$WORK/images"
-ln -s "$(realpath "$GUEST/minimal.ext4")" "$WORK/images/minimal.ext4"
-ln -s "$(realpath "$GUEST/vmlinux")" "$WORK/images/vmlinux"
-RT="$RTCTL --data $WORK --ns-prefix $NSP --veth-prefix wbs$$v- --nft-table wbs$$ --no-reaper --max 128"
-stats() { # name, file of numbers
-	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
-		if (NR == 0) { print "BENCH " name " NaN ms p95=NaN n=0"; exit }
-		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-		i = int(NR * 0.95 + 0.999); if (i > NR) i = NR
-		printf "BENCH %s %.0f ms p95=%.0f n=%d\n", name, m, v[i], NR }'
-}
+rt_init "wbs$$" bench-snap
+rt_images_link
+rt_cmd --no-reaper --max 128
 vmm_cpu_ms() { # user+sys of the live VMMs
 	local t=0 s p
 	for p in $(pgrep -f -- "$WORK/sandboxes/"); do

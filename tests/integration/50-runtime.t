@@ -6,72 +6,15 @@
 # nothing.  Namespaces use a test-unique prefix; packets only go into them.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${WRENN_BUILD:-build/asan}
-case $B in /*) ;; *) B=$ROOT/$B ;; esac
-RTCTL=$B/bin/wrenn-rtctl
-GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
-T=wt50$$
-NSP=${T}n-
-WORK=$(mktemp -d /tmp/wrenn-50rt.XXXXXX)
-DATA=$WORK/data
-n=0 fail=0
-echo "1..20"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-skip_rest() { while [ "$n" -lt 20 ]; do skip "$1"; done; exit 0; }
-
-qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
-cleanup() {
-	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
-	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${T}v-"); do ip link del "$l"; done
-	nft delete table inet "$T" 2>/dev/null
-	mountpoint -q "$DATA" && umount -l "$DATA"
-	[ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" = 0 ] || skip_rest "needs root"
-[ -x "$RTCTL" ] || skip_rest "$RTCTL not built"
-command -v qemu-system-x86_64 >/dev/null || skip_rest "qemu-system-x86_64 absent"
-[ -r "$GUEST/minimal.ext4" ] && [ -r "$GUEST/vmlinux" ] || skip_rest "no guest image in $GUEST (make guest-minimal)"
-
-# Scratch xfs (reflink) holding data dir and template: FICLONE needs one filesystem.
-mkdir -p "$DATA"
-truncate -s 3G "$WORK/xfs.img"
-if mkfs.xfs -q -m reflink=1 "$WORK/xfs.img" && LOOP=$(losetup -f --show "$WORK/xfs.img") &&
-	mount "$LOOP" "$DATA"; then
-	:
-else
-	echo "# no xfs scratch; running on $(stat -f -c %T "$WORK")"
-fi
-mkdir -p "$DATA/images"
-cp --sparse=always "$GUEST/minimal.ext4" "$DATA/images/minimal.ext4"
-cp "$GUEST/vmlinux" "$DATA/images/vmlinux"
-
-RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000 --no-auto-snapshot"
-OUT=$WORK/out ERR=$WORK/err
-
-# Nothing of ours left: namespaces, VMMs, per-sandbox files, slot claims, loops, mounts.
-leftovers() {
-	local l=""
-	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
-	l+=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^${T}v-" | tr '\n' ' ')
-	l+=$(qemu_pids | tr '\n' ' ')
-	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" "$DATA/slots" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
-	l+=$(losetup -a 2>/dev/null | grep -F "$DATA/" | tr '\n' ' ')
-	l+=$(grep -F "$DATA/" /proc/mounts | tr '\n' ' ')
-	echo "$l"
-}
-check_clean() {
-	local l
-	l=$(leftovers)
-	if [ -z "$l" ]; then ok "$1: nothing left"; else nok "$1: nothing left" "left: $l"; fi
-}
+PLAN=20
+# shellcheck source=tests/lib/rt.sh
+. tests/lib/rt.sh
+rt_init "wt50$$" 50rt data
+echo "1..$PLAN"
+rt_require
+rt_images_xfs
+rt_cmd --envd-timeout 120000 --no-auto-snapshot
+RT_LEFT="links slots host"
 
 # 1-3: ten concurrent creates, a command in each, destroy.
 if timeout 600 $RT create -n 10 -t minimal >"$OUT" 2>"$ERR" && [ "$(wc -l <"$OUT")" = 10 ]; then

@@ -8,50 +8,15 @@
 # deleting a snapshot in use is refused.  Everything is removed at the end.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${WRENN_BUILD:-build/asan}
-case $B in /*) ;; *) B=$ROOT/$B ;; esac
-RTCTL=$B/bin/wrenn-rtctl
-GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
-T=wt51$$
-NSP=${T}n-
-WORK=$(mktemp -d /tmp/wrenn-51snap.XXXXXX)
-DATA=$WORK/data
 PLAN=12
-n=0 fail=0
+# shellcheck source=tests/lib/rt.sh
+. tests/lib/rt.sh
+RT_VMM_DIR=
+rt_init "wt51$$" 51snap data
 echo "1..$PLAN"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-skip_rest() { while [ "$n" -lt "$PLAN" ]; do skip "$1"; done; exit 0; }
-
-qemu_pids() { pgrep -f -- "$DATA/" 2>/dev/null | grep -v "^$$\$" || true; }
-cleanup() {
-	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
-	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${T}v-"); do ip link del "$l"; done
-	nft delete table inet "$T" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" = 0 ] || skip_rest "needs root"
-[ -x "$RTCTL" ] || skip_rest "$RTCTL not built"
-command -v qemu-system-x86_64 >/dev/null || skip_rest "qemu-system-x86_64 absent"
-[ -r "$GUEST/minimal.ext4" ] && [ -r "$GUEST/vmlinux" ] || skip_rest "no guest image in $GUEST (make guest-minimal)"
-mkdir -p "$DATA/images"
-ln -s "$(realpath "$GUEST/minimal.ext4")" "$DATA/images/minimal.ext4"
-ln -s "$(realpath "$GUEST/vmlinux")" "$DATA/images/vmlinux"
-RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000 --no-reaper"
-OUT=$WORK/out ERR=$WORK/err
-leftovers() {
-	local l=""
-	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
-	l+=$(qemu_pids | tr '\n' ' ')
-	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
-	echo "$l"
-}
+rt_require
+rt_images_link
+rt_cmd --envd-timeout 120000 --no-reaper
 
 # 1-2: the automatic snapshot of "minimal" is built once, then creates restore it.
 if timeout 300 $RT prewarm minimal >"$OUT" 2>"$ERR" && ls "$DATA"/templates/auto-minimal-1c-512m-*/memory >/dev/null 2>&1; then

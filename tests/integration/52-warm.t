@@ -7,51 +7,15 @@
 # runtime's sweep.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${WRENN_BUILD:-build/asan}
-case $B in /*) ;; *) B=$ROOT/$B ;; esac
-RTCTL=$B/bin/wrenn-rtctl
-GUEST=${WRENN_GUEST_DIR:-$(dirname "$B")/guest}
-T=wt52$$
-NSP=${T}n-
-WORK=$(mktemp -d /tmp/wrenn-52warm.XXXXXX)
-DATA=$WORK/data
 PLAN=9
-n=0 fail=0
+# shellcheck source=tests/lib/rt.sh
+. tests/lib/rt.sh
+rt_init "wt52$$" 52warm data
 echo "1..$PLAN"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; }
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-skip_rest() { while [ "$n" -lt "$PLAN" ]; do skip "$1"; done; exit 0; }
-
-qemu_pids() { pgrep -f -- "$DATA/sandboxes/" 2>/dev/null | grep -v "^$$\$" || true; }
-BG=
-cleanup() {
-	[ -n "$BG" ] && kill -9 "$BG" 2>/dev/null
-	for p in $(qemu_pids); do kill -9 "$p" 2>/dev/null; done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP"); do ip netns del "$ns"; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" = 0 ] || skip_rest "needs root"
-[ -x "$RTCTL" ] || skip_rest "$RTCTL not built"
-command -v qemu-system-x86_64 >/dev/null || skip_rest "qemu-system-x86_64 absent"
-[ -r "$GUEST/minimal.ext4" ] && [ -r "$GUEST/vmlinux" ] || skip_rest "no guest image in $GUEST (make guest-minimal)"
-mkdir -p "$DATA/images"
-ln -s "$(realpath "$GUEST/minimal.ext4")" "$DATA/images/minimal.ext4"
-ln -s "$(realpath "$GUEST/vmlinux")" "$DATA/images/vmlinux"
-RT="$RTCTL --data $DATA --ns-prefix $NSP --veth-prefix ${T}v- --nft-table $T --envd-timeout 120000 --no-reaper"
-OUT=$WORK/out ERR=$WORK/err
-leftovers() {
-	local l=""
-	l+=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP" | tr '\n' ' ')
-	l+=$(qemu_pids | tr '\n' ' ')
-	l+=$(ls -A "$DATA/sandboxes" "$DATA/vm" 2>/dev/null | grep -v ':$' | grep . | tr '\n' ' ')
-	l+=$(ls "$DATA/slots" 2>/dev/null | tr '\n' ' ')
-	echo "$l"
-}
+rt_require
+rt_images_link
+rt_cmd --envd-timeout 120000 --no-reaper
+RT_LEFT="slots"
 
 # 1: the pool fills (2 paused VMs) and its entries are not sandboxes.
 if timeout 300 $RT --warm 2 prewarm minimal + warm-wait 2 120 + list >"$OUT" 2>"$ERR" &&
