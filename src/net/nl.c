@@ -10,6 +10,8 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,11 +87,33 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	return r;
 }
 
-static struct nlmsghdr *link_msg(char *buf, int type, int flags, int index)
+/* Send a request that expects only an ack; on failure the message is
+ * fmt's text followed by the kernel's error. */
+static int __attribute__((format(printf, 4, 5)))
+nl_request(struct nl *nl, struct nlmsghdr *nlh, struct wr_err *err, const char *fmt, ...)
+{
+	int r = nl_talk(nl, nlh, NULL, NULL);
+	if (r >= 0)
+		return 0;
+	char what[WR_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return wr_err_errno(err, -r, "%s", what);
+}
+
+static struct nlmsghdr *req_msg(char *buf, int type, int flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	return nlh;
+}
+
+static struct nlmsghdr *link_msg(char *buf, int type, int flags, int index)
+{
+	struct nlmsghdr *nlh = req_msg(buf, type, flags);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
@@ -130,6 +154,17 @@ int nl_link_index(struct nl *nl, const char *name, int *ret_index, struct wr_err
 	return 0;
 }
 
+/* nl_link_index for a request about ifname: a missing link is an error
+ * naming the request. */
+static int link_index_of(struct nl *nl, const char *ifname, const char *what, int *ret_index,
+			 struct wr_err *err)
+{
+	int r = nl_link_index(nl, ifname, ret_index, err);
+	if (r == -ENODEV)
+		return wr_err_set(err, ENODEV, "%s: no link %s", what, ifname);
+	return r;
+}
+
 int nl_link_set_up(struct nl *nl, const char *name, struct wr_err *err)
 {
 	int r = ifname_check(name, err);
@@ -141,10 +176,7 @@ int nl_link_set_up(struct nl *nl, const char *name, struct wr_err *err)
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "set link %s up", name);
-	return 0;
+	return nl_request(nl, nlh, err, "set link %s up", name);
 }
 
 int nl_link_set_txqlen(struct nl *nl, const char *name, unsigned int qlen, struct wr_err *err)
@@ -156,10 +188,7 @@ int nl_link_set_txqlen(struct nl *nl, const char *name, unsigned int qlen, struc
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put_u32(nlh, IFLA_TXQLEN, qlen);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "set txqueuelen of %s", name);
-	return 0;
+	return nl_request(nl, nlh, err, "set txqueuelen of %s", name);
 }
 
 int nl_link_delete(struct nl *nl, const char *name, struct wr_err *err)
@@ -226,17 +255,13 @@ int nl_addr_add4(struct nl *nl, const char *ifname, struct in_addr addr, int pre
 		 struct wr_err *err)
 {
 	int idx;
-	int r = nl_link_index(nl, ifname, &idx, err);
-	if (r == -ENODEV)
-		return wr_err_set(err, ENODEV, "add address: no link %s", ifname);
+	int r = link_index_of(nl, ifname, "add address", &idx, err);
 	if (r < 0)
 		return r;
 	if (prefixlen < 0 || prefixlen > 32)
 		return wr_err_set(err, EINVAL, "invalid prefix length %d", prefixlen);
 	char buf[NL_MSG_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	struct nlmsghdr *nlh = req_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)prefixlen;
@@ -244,10 +269,7 @@ int nl_addr_add4(struct nl *nl, const char *ifname, struct in_addr addr, int pre
 	ifa->ifa_index = (unsigned int)idx;
 	mnl_attr_put_u32(nlh, IFA_LOCAL, addr.s_addr);
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr.s_addr);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "add address to %s", ifname);
-	return 0;
+	return nl_request(nl, nlh, err, "add address to %s", ifname);
 }
 
 int nl_link_set_mac(struct nl *nl, const char *name, const unsigned char mac[6], struct wr_err *err)
@@ -259,35 +281,25 @@ int nl_link_set_mac(struct nl *nl, const char *name, const unsigned char mac[6],
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "set MAC address of %s", name);
-	return 0;
+	return nl_request(nl, nlh, err, "set MAC address of %s", name);
 }
 
 int nl_neigh_set4(struct nl *nl, const char *ifname, struct in_addr dst, const unsigned char mac[6],
 		  uint16_t nud_state, struct wr_err *err)
 {
 	int idx;
-	int r = nl_link_index(nl, ifname, &idx, err);
-	if (r == -ENODEV)
-		return wr_err_set(err, ENODEV, "add neighbour: no link %s", ifname);
+	int r = link_index_of(nl, ifname, "add neighbour", &idx, err);
 	if (r < 0)
 		return r;
 	char buf[NL_MSG_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	struct nlmsghdr *nlh = req_msg(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
 	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
 	nd->ndm_family = AF_INET;
 	nd->ndm_ifindex = idx;
 	nd->ndm_state = nud_state;
 	mnl_attr_put_u32(nlh, NDA_DST, dst.s_addr);
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "add neighbour on %s", ifname);
-	return 0;
+	return nl_request(nl, nlh, err, "add neighbour on %s", ifname);
 }
 
 int nl_veth_create(struct nl *nl, const char *name, const char *peer, int peer_nsfd,
@@ -314,24 +326,17 @@ int nl_veth_create(struct nl *nl, const char *name, const char *peer, int peer_n
 	mnl_attr_nest_end(nlh, peerinfo);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, linkinfo);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "create veth %s/%s", name, peer);
-	return 0;
+	return nl_request(nl, nlh, err, "create veth %s/%s", name, peer);
 }
 
 int nl_route_add_default4(struct nl *nl, struct in_addr gw, const char *ifname, struct wr_err *err)
 {
 	int idx;
-	int r = nl_link_index(nl, ifname, &idx, err);
-	if (r == -ENODEV)
-		return wr_err_set(err, ENODEV, "add route: no link %s", ifname);
+	int r = link_index_of(nl, ifname, "add route", &idx, err);
 	if (r < 0)
 		return r;
 	char buf[NL_MSG_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	struct nlmsghdr *nlh = req_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = 0;
@@ -341,8 +346,5 @@ int nl_route_add_default4(struct nl *nl, struct in_addr gw, const char *ifname, 
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put_u32(nlh, RTA_GATEWAY, gw.s_addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)idx);
-	r = nl_talk(nl, nlh, NULL, NULL);
-	if (r < 0)
-		return wr_err_errno(err, -r, "add default route via %s", ifname);
-	return 0;
+	return nl_request(nl, nlh, err, "add default route via %s", ifname);
 }
