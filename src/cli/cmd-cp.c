@@ -47,6 +47,14 @@ static int spool(int in, int *ret_fd, int64_t *ret_size, struct wr_err *err)
 	return 0;
 }
 
+/* "/v1/sandboxes/<id>/files?path=<escaped rpath>" */
+static char *files_path(struct api *a, const char *id, const char *rpath)
+{
+	cleanup_free char *base = sandbox_path(a, id, "/files");
+	cleanup_free char *ep = api_esc(a, rpath);
+	return xasprintf("%s?path=%s", base, ep);
+}
+
 static int upload(struct cli *c, const char *local, const char *id, const char *rpath,
 		  struct wr_err *err)
 {
@@ -89,9 +97,7 @@ static int upload(struct cli *c, const char *local, const char *id, const char *
 	int r = api_open(&a, c, err);
 	if (r < 0)
 		return r;
-	cleanup_free char *base = sandbox_path(&a, id, "/files");
-	cleanup_free char *ep = api_esc(&a, target);
-	cleanup_free char *path = xasprintf("%s?path=%s", base, ep);
+	cleanup_free char *path = files_path(&a, id, target);
 	struct api_req rq = API_REQ_INIT;
 	rq.method = "PUT";
 	rq.path = path;
@@ -142,9 +148,7 @@ static int download(struct cli *c, const char *id, const char *rpath, const char
 	int r = api_open(&a, c, err);
 	if (r < 0)
 		goto fail;
-	cleanup_free char *base = sandbox_path(&a, id, "/files");
-	cleanup_free char *ep = api_esc(&a, rpath);
-	cleanup_free char *path = xasprintf("%s?path=%s", base, ep);
+	cleanup_free char *path = files_path(&a, id, rpath);
 	struct api_req rq = API_REQ_INIT;
 	rq.method = "GET";
 	rq.path = path;

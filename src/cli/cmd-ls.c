@@ -65,18 +65,10 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 	}
 	/* the query, without the cursor */
 	cleanup_free char *q = xstrdup("limit=100");
-	if (state) {
-		cleanup_free char *e = api_esc(&a, state);
-		char *n = xasprintf("%s&state=%s", q, e);
-		free(q);
-		q = n;
-	}
-	if (tpl) {
-		cleanup_free char *e = api_esc(&a, tpl);
-		char *n = xasprintf("%s&template=%s", q, e);
-		free(q);
-		q = n;
-	}
+	if (state)
+		query_add(&a, &q, "state", state);
+	if (tpl)
+		query_add(&a, &q, "template", tpl);
 	if (json_object_size(meta)) {
 		/* metadata=<urlencoded "k=v&k2=v2">, each key and value encoded first (as E2B) */
 		cleanup_free char *pairs = xstrdup("");

@@ -169,18 +169,10 @@ int cmd_shell(struct cli *c, int argc, char **argv)
 	term_size(STDIN_FILENO, &cols, &rows);
 	cleanup_free char *base = sandbox_path(&a, id, "/pty");
 	cleanup_free char *path = xasprintf("%s?cols=%u&rows=%u", base, cols, rows);
-	if (user) {
-		cleanup_free char *e = api_esc(&a, user);
-		char *n = xasprintf("%s&user=%s", path, e);
-		free(path);
-		path = n;
-	}
-	if (shcmd) {
-		cleanup_free char *e = api_esc(&a, shcmd);
-		char *n = xasprintf("%s&cmd=%s", path, e);
-		free(path);
-		path = n;
-	}
+	if (user)
+		query_add(&a, &path, "user", user);
+	if (shcmd)
+		query_add(&a, &path, "cmd", shcmd);
 	signal(SIGPIPE, SIG_IGN);
 	/* signals arrive through a signalfd in the poll loop, so the terminal is always restored */
 	sigset_t set;

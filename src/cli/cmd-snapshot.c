@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const char *s(json_t *o, const char *k)
 {
@@ -55,13 +54,8 @@ static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 		json_t *sn;
 		json_array_foreach(all, i, sn)
 		{
-			char size[16] = "-", age[16] = "-";
-			json_t *sz = json_object_get(sn, "sizeBytes");
-			if (json_is_integer(sz))
-				fmt_bytes(json_integer_value(sz), size, sizeof(size));
-			int64_t cr = parse_rfc3339(s(sn, "createdAt"));
-			if (cr >= 0)
-				fmt_duration((int64_t)time(NULL) - cr, age, sizeof(age));
+			char size[16], age[16];
+			fmt_size_age(sn, size, age);
 			const char *row[] = {s(sn, "id"),	s(sn, "name"), s(sn, "sandboxId"),
 					     s(sn, "template"), size,	       age};
 			table_add(&t, row);

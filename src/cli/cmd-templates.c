@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static int list(struct cli *c, struct api *a)
 {
@@ -30,13 +29,8 @@ static int list(struct cli *c, struct api *a)
 	json_t *tp;
 	json_array_foreach(arr, i, tp)
 	{
-		char size[16] = "-", age[16] = "-";
-		json_t *sz = json_object_get(tp, "sizeBytes");
-		if (json_is_integer(sz))
-			fmt_bytes(json_integer_value(sz), size, sizeof(size));
-		int64_t cr = parse_rfc3339(json_string_value(json_object_get(tp, "createdAt")));
-		if (cr >= 0)
-			fmt_duration((int64_t)time(NULL) - cr, age, sizeof(age));
+		char size[16], age[16];
+		fmt_size_age(tp, size, age);
 		const char *row[] = {json_string_value(json_object_get(tp, "name")),
 				     json_string_value(json_object_get(tp, "kind")),
 				     json_string_value(json_object_get(tp, "parent")), size, age};

@@ -165,6 +165,26 @@ char *sandbox_path(struct api *a, const char *id, const char *suffix)
 	return xasprintf("/v1/sandboxes/%s%s", e, suffix ? suffix : "");
 }
 
+void query_add(struct api *a, char **q, const char *key, const char *val)
+{
+	cleanup_free char *e = api_esc(a, val);
+	char *n = xasprintf("%s&%s=%s", *q, key, e);
+	free(*q);
+	*q = n;
+}
+
+void fmt_size_age(json_t *o, char size[16], char age[16])
+{
+	strcpy(size, "-");
+	strcpy(age, "-");
+	json_t *sz = json_object_get(o, "sizeBytes");
+	if (json_is_integer(sz))
+		fmt_bytes(json_integer_value(sz), size, 16);
+	int64_t cr = parse_rfc3339(json_string_value(json_object_get(o, "createdAt")));
+	if (cr >= 0)
+		fmt_duration((int64_t)time(NULL) - cr, age, 16);
+}
+
 struct stream_ctx {
 	struct ndjson nd;
 	struct exec_sink sink;

@@ -23,6 +23,10 @@ void print_json(json_t *j);
 void print_sandbox_table(json_t *arr);
 /* "/v1/sandboxes/<escaped id><suffix>" */
 char *sandbox_path(struct api *a, const char *id, const char *suffix);
+/* Append "&key=<escaped val>" to the query *q (replaced by a new string). */
+void query_add(struct api *a, char **q, const char *key, const char *val);
+/* The SIZE and AGE columns of an object with sizeBytes and createdAt ("-" when absent). */
+void fmt_size_age(json_t *o, char size[16], char age[16]);
 /* Stream an exec request (body gets stream:true); remote output to fds 1 and 2.  *ret_exit is
  * the command's exit code. */
 int exec_stream(struct api *a, const char *id, json_t *body, int *ret_exit, struct wr_err *err);
