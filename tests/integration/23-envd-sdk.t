@@ -17,11 +17,8 @@ N=$((1 + 2 * its + 3))
 echo "1..$N"
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { # multi-line details, each line a TAP comment
-	n=$((n + 1)); fail=1; echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
-	return 0
-}
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
 skip_rest() { while [ $n -lt "$N" ]; do n=$((n + 1)); echo "ok $n # skip $1"; done; exit 0; }
 fail_rest() { while [ $n -lt "$N" ]; do nok "not run: $1"; done; exit 1; }
 
@@ -30,16 +27,7 @@ fail_rest() { while [ $n -lt "$N" ]; do nok "not run: $1"; done; exit 1; }
 for c in node npm curl timeout; do command -v $c >/dev/null || skip_rest "needs $c"; done
 [ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_rest "needs node >= 20"
 
-# npm ci only when node_modules is stale (as tests/e2b/run.sh does), from the npm cache if possible.
-npmlog=$(mktemp /tmp/wrenn-23sdk-npm.XXXXXX)
-if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
-	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
-		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
-			echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
-	msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
-	skip_rest "npm ci in tests/e2b failed (registry unreachable?): $msg"
-fi
-rm -f "$npmlog"
+e2b_npm_ci 23sdk
 
 TMP=$(mktemp -d /tmp/wrenn-23sdk.XXXXXX)
 EPID='' SUITE=''
@@ -111,26 +99,7 @@ t0=$(date +%s)
 SUITE=$!
 wait $SUITE; src=$?
 SUITE=''
-sdk_tests=0
-while IFS= read -r l; do
-	case "$l" in
-	"ok - "*) n=$((n + 1)); sdk_tests=$((sdk_tests + 1)); echo "ok $n - ${l#ok - }" ;;
-	"not ok - "*)
-		n=$((n + 1)); sdk_tests=$((sdk_tests + 1))
-		case "$l" in *" # TODO"*) ;; *) fail=1 ;; esac
-		echo "not ok $n - ${l#not ok - }"
-		;;
-	*) echo "# $l" ;;
-	esac
-done <"$TMP/suite.out"
-echo "# envd SDK suite: $(($(date +%s) - t0)) s, node exit $src"
-want=$((2 * its))
-for ((i = sdk_tests; i < want; i++)); do nok "SDK test missing from the suite's output"; done
-if [ $sdk_tests -eq "$want" ] && { [ $src -eq 0 ] || [ $fail -ne 0 ]; }; then
-	ok "the suite ran all $want SDK tests"
-else
-	nok "the suite ran all SDK tests ($sdk_tests of $want, node exit $src)" "$(tail -20 "$TMP/suite.err")"
-fi
+e2b_tap "envd SDK" "$TMP/suite.out" "$TMP/suite.err" $src "$t0" $((2 * its))
 
 # --- envd afterwards -----------------------------------------------------------------------------
 left=$(left_procs | tr '\n' ' ')

@@ -14,28 +14,16 @@ N=$((1 + 2 * its + 3))
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 echo "1..$N"
-nok() { # multi-line details, each line a TAP comment
-	n=$((n + 1)); fail=1; echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
-	return 0
-}
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
 
 for c in node npm curl jq python3; do command -v $c >/dev/null || skip_rest "needs $c"; done
 [ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_rest "needs node >= 20"
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
 
-# The SDK first (before any VM exists): npm ci only when node_modules is stale (tests/e2b/run.sh
-# does the same), from the npm cache when possible.
-npmlog=$(mktemp /tmp/wrenn-70e2b-npm.XXXXXX)
-if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
-	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
-		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
-			echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
-	msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
-	skip_rest "npm ci in tests/e2b failed (registry unreachable?): $msg"
-fi
-rm -f "$npmlog"
+# The SDK first (before any VM exists).
+e2b_npm_ci 70e2b
 
 SUITE=''
 agent_start "wt70$$" --pool-size 1 --max-sandboxes 6
@@ -61,26 +49,7 @@ t0=$(date +%s)
 SUITE=$!
 wait $SUITE; src=$?
 SUITE=
-sdk_tests=0
-while IFS= read -r l; do
-	case "$l" in
-	"ok - "*) n=$((n + 1)); sdk_tests=$((sdk_tests + 1)); echo "ok $n - ${l#ok - }" ;;
-	"not ok - "*)
-		n=$((n + 1)); sdk_tests=$((sdk_tests + 1))
-		case "$l" in *" # TODO"*) ;; *) fail=1 ;; esac
-		echo "not ok $n - ${l#not ok - }"
-		;;
-	*) echo "# $l" ;;
-	esac
-done <"$DATA/suite.out"
-echo "# e2b suite: $(($(date +%s) - t0)) s, node exit $src"
-want=$((2 * its)) # fewer lines: the suite did not finish
-for ((i = sdk_tests; i < want; i++)); do nok "SDK test missing from the suite's output"; done
-if [ $sdk_tests -eq "$want" ] && { [ $src -eq 0 ] || [ $fail -ne 0 ]; }; then
-	ok "the suite ran all $want SDK tests"
-else
-	nok "the suite ran all SDK tests ($sdk_tests of $want, node exit $src)" "$(tail -20 "$DATA/suite.err")"
-fi
+e2b_tap e2b "$DATA/suite.out" "$DATA/suite.err" $src "$t0" $((2 * its))
 
 # --- nothing left ------------------------------------------------------------------------------
 left=$(curl -s -H "X-API-Key: $KEY" "http://127.0.0.1:$PA/v1/sandboxes?state=creating,running,paused" | jq '.sandboxes | length')

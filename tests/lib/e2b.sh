@@ -1,0 +1,49 @@
+# Shared by the tests that run the npm e2b SDK suites of tests/e2b (source it after the TAP
+# helpers ok/skip_rest and the counters n/fail exist).  Functions: nok (multi-line details),
+# e2b_npm_ci, e2b_tap.
+nok() { # multi-line details, each line a TAP comment
+	n=$((n + 1)); fail=1; echo "not ok $n - $1"
+	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
+	return 0
+}
+
+# e2b_npm_ci TAG: npm ci only when node_modules is stale (as tests/e2b/run.sh does), from the
+# npm cache if possible; skips the rest of the file when it fails.
+e2b_npm_ci() {
+	local npmlog msg
+	npmlog=$(mktemp "/tmp/wrenn-$1-npm.XXXXXX")
+	if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
+		{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
+			{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
+				echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
+		msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
+		skip_rest "npm ci in tests/e2b failed (registry unreachable?): $msg"
+	fi
+	rm -f "$npmlog"
+}
+
+# e2b_tap NAME OUT ERR SRC T0 WANT: the suite's flat lines in OUT become numbered TAP lines
+# (node's TODO does not fail the file), then one line checks that all WANT SDK tests ran
+# (SRC: node's exit status, T0: its start in epoch seconds, ERR: its stderr).
+e2b_tap() {
+	local l i sdk_tests=0
+	while IFS= read -r l; do
+		case "$l" in
+		"ok - "*) n=$((n + 1)); sdk_tests=$((sdk_tests + 1)); echo "ok $n - ${l#ok - }" ;;
+		"not ok - "*)
+			n=$((n + 1)); sdk_tests=$((sdk_tests + 1))
+			case "$l" in *" # TODO"*) ;; *) fail=1 ;; esac
+			echo "not ok $n - ${l#not ok - }"
+			;;
+		*) echo "# $l" ;;
+		esac
+	done <"$2"
+	echo "# $1 suite: $(($(date +%s) - $5)) s, node exit $4"
+	# fewer lines: the suite did not finish
+	for ((i = sdk_tests; i < $6; i++)); do nok "SDK test missing from the suite's output"; done
+	if [ $sdk_tests -eq "$6" ] && { [ "$4" -eq 0 ] || [ $fail -ne 0 ]; }; then
+		ok "the suite ran all $6 SDK tests"
+	else
+		nok "the suite ran all SDK tests ($sdk_tests of $6, node exit $4)" "$(tail -20 "$3")"
+	fi
+}
