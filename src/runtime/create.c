@@ -183,11 +183,15 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 	undo_push(u, "vmm", undo_vmm, NULL);
 	log_debug("create %s: slot %d, %s disk ready%s", s->id, s->slot, s->disk_ops->name,
 		  warm ? " (warm pool)" : "");
-	if (warm)
+	if (warm) {
+		rt_sbx_log_note(s, "sandbox %s: resumed from the warm pool (template %s)", s->id,
+				s->template);
 		r = vmm_resume(s->vmm, err);
-	else if (s->snapshot_dir)
+	} else if (s->snapshot_dir) {
+		rt_sbx_log_note(s, "sandbox %s: restoring snapshot %s (template %s)", s->id,
+				s->snapshot_dir, s->template);
 		r = vmm_restore(s->vmm, s->snapshot_dir, true, err);
-	else
+	} else
 		r = vmm_start(s->vmm, err);
 	if (r < 0)
 		return r;

@@ -148,6 +148,7 @@ int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_
 	slot_pool_ns_name(rt->pool, (unsigned)s->slot, s->ns);
 	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
 		goto fail;
+	rt_sbx_log_note(s, "sandbox %s: resuming from its pause snapshot", s->id);
 	if ((r = vmm_restore(s->vmm, snap, true, err)) < 0)
 		goto fail;
 	s->pid = vmm_pid(s->vmm);

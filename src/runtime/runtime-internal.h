@@ -132,6 +132,9 @@ int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, s
 /* per-sandbox host objects (sbx.c) */
 void rt_sbx_paths(struct runtime *rt, struct sbx *s);
 int rt_sbx_write_state(struct sbx *s, struct wr_err *err);
+/* Append "[wrenn] <text>" to the sandbox's VMM/serial log: a restored guest prints
+ * no boot lines, so the log says where its state came from.  Best effort. */
+void rt_sbx_log_note(struct sbx *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err);
 int rt_sbx_fill_config(struct sbx *s, struct wr_err *err);
 int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err);

@@ -11,6 +11,9 @@
 #include "basic/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +26,27 @@ void rt_sbx_paths(struct runtime *rt, struct sbx *s)
 		s->vm_dir = xasprintf("%s/%s", rt->vmroot_dir, s->id);
 	if (!s->log_path)
 		s->log_path = xasprintf("%s/" RT_LOG_FILE, s->dir);
+}
+
+void rt_sbx_log_note(struct sbx *s, const char *fmt, ...)
+{
+	if (!s->log_path)
+		return;
+	cleanup_close int fd =
+		open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof(line), "[wrenn] ");
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	(void)write_full(fd, line, len);
 }
 
 int rt_sbx_write_state(struct sbx *s, struct wr_err *err)

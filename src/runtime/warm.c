@@ -86,8 +86,10 @@ static int build(struct runtime *rt, struct sbx *s, struct wr_err *err)
 		return r;
 	s->has_disk = true;
 	if ((r = rt_sbx_write_state(s, err)) < 0 || (r = rt_sbx_fill_config(s, err)) < 0 ||
-	    (r = rt_sbx_vmm_new(s, NULL, err)) < 0 ||
-	    (r = vmm_restore(s->vmm, s->snapshot_dir, true, err)) < 0)
+	    (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
+		return r;
+	rt_sbx_log_note(s, "warm pool VM %s: restoring snapshot %s", s->id, s->snapshot_dir);
+	if ((r = vmm_restore(s->vmm, s->snapshot_dir, true, err)) < 0)
 		return r;
 	s->pid = vmm_pid(s->vmm);
 	if ((r = rt_sbx_write_state(s, err)) < 0 || (r = rt_envd_wait(s, 30000, err)) < 0)

@@ -200,7 +200,10 @@ c=1; [ $rc -eq 1 ] && grep -q '404' "$DATA/err" && c=0
 check "shell into an unknown id: exit 1, 404" [ $c -eq 0 ]
 
 # --- logs, timeout, pause/resume -----------------------------------------------------------
-check "logs prints the VMM/serial log" bash -c "timeout $TO '$W' logs '$id' | grep -q 'wrenn-init: ready'"
+# The sandbox may have booted or been restored from a snapshot (then the boot lines belong to
+# the template's log): write to its serial console and look for that.
+timeout $TO "$W" exec -u root "$id" -- sh -c 'for i in 1 2 3; do echo "wrenn-cli-log-marker-$i"; done >/dev/console' >/dev/null
+check "logs prints the VMM/serial log" bash -c "timeout $TO '$W' logs '$id' | grep -q 'wrenn-cli-log-marker-3'"
 is "logs --tail 50 prints 50 bytes" "$(timeout $TO "$W" logs --tail 50 "$id" | wc -c)" 50
 timeout $TO "$W" timeout "$id" 900 >/dev/null
 left=$(timeout $TO "$W" info --json "$id" | jq -r '.endAt | sub("\\.[0-9]+";"") | fromdateiso8601 - now | floor')
