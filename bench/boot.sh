@@ -18,22 +18,8 @@ command -v qemu-system-x86_64 >/dev/null || { echo "bench/boot.sh: qemu-system-x
 CMDLINE="console=ttyS0 root=/dev/vda rw reboot=k panic=1 quiet loglevel=1 init_on_free=1 clocksource=kvm-clock init=/usr/local/bin/wrenn-init ip=169.254.0.21::169.254.0.22:255.255.255.252:capsule:eth0:off"
 ns=wrenn-bench-$$
 scratch=$(mktemp -d /tmp/wrenn-bench.XXXXXX)
-qpid=""
-stop_vm() {
-	[ -n "$qpid" ] || return 0
-	kill "$qpid" 2>/dev/null
-	wait "$qpid" 2>/dev/null
-	qpid=""
-}
-cleanup() {
-	stop_vm
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$scratch"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ip netns add "$ns" && ip -n "$ns" tuntap add dev tap0 mode tap &&
-	ip -n "$ns" addr add 169.254.0.22/30 dev tap0 && ip -n "$ns" link set tap0 up || exit 1
+. tests/lib/guest-vm.sh
+make_netns || exit 1
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

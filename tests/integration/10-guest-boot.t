@@ -32,35 +32,11 @@ BOOT_TIMEOUT=${WRENN_BOOT_TIMEOUT:-60}
 
 ns=wrenn-test-$$
 scratch=$(mktemp -d /tmp/wrenn-guest-test.XXXXXX)
-qpid=""
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
-
-stop_vm() {
-	[ -n "$qpid" ] || return 0
-	kill "$qpid" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$qpid" 2>/dev/null
-	wait "$qpid" 2>/dev/null
-	qpid=""
-}
-cleanup() {
-	stop_vm
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$scratch"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-make_netns() {
-	ip netns add "$ns" &&
-		ip -n "$ns" link set lo up &&
-		ip -n "$ns" tuntap add dev tap0 mode tap &&
-		ip -n "$ns" addr add 169.254.0.22/30 dev tap0 &&
-		ip -n "$ns" link set tap0 up
-}
+. tests/lib/guest-vm.sh
 
 # boot DISK LOG [EXTRA_CMDLINE]
 boot() {
@@ -130,7 +106,7 @@ fi
 
 # --- 7-9: teardown leaves nothing behind ------------------------------------------------------
 pid=$qpid
-cleanup
+guest_vm_cleanup
 check "QEMU process $pid is gone" test ! -d "/proc/$pid"
 if ip netns list | grep -qw "$ns" || ip link show tap0 >/dev/null 2>&1; then
 	nok "netns $ns and tap0 are gone"
