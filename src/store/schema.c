@@ -73,6 +73,26 @@ static const char *const migrations[] = {
 	"  detail TEXT"
 	") STRICT;"
 	"CREATE INDEX events_sandbox ON events(sandbox_id, seq);",
+	/* 1 -> 2: template builds (src/build) and the names they publish */
+	"CREATE TABLE IF NOT EXISTS builds ("
+	"  id TEXT PRIMARY KEY,"
+	"  template_id TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('waiting','building','ready','error')),"
+	"  reason TEXT, step TEXT, target TEXT, sandbox_id TEXT, cache_key TEXT,"
+	"  vcpus INTEGER NOT NULL DEFAULT 0,"
+	"  memory_mb INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"CREATE INDEX IF NOT EXISTS builds_template ON builds(template_id);"
+	"CREATE INDEX IF NOT EXISTS builds_cache ON builds(cache_key);"
+	"CREATE TABLE IF NOT EXISTS template_aliases ("
+	"  alias TEXT PRIMARY KEY,"
+	"  target TEXT NOT NULL,"
+	"  build_id TEXT,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX IF NOT EXISTS template_aliases_target ON template_aliases(target);",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100
@@ -197,3 +197,49 @@ int store_event_list(struct store *s, const char *sandbox_id, int limit,
 int64_t store_now_ms(void);
 /* SHA-256 (FIPS 180-4), used for API key hashes. */
 void store_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* --- template builds (builds.c) ------------------------------------------------------------ */
+
+/* One template build: status waiting|building|ready|error. */
+struct store_build {
+	char *id;
+	char *template_id; /* the name it publishes */
+	char *status;
+	char *reason;	  /* error message; NULL unless error */
+	char *step;	  /* failing step ("1".., "base", "finalize"); may be NULL */
+	char *target;	  /* snapshot template it made (ready) or is making */
+	char *sandbox_id; /* build VM while building, so a restart can remove it */
+	char *cache_key;  /* hash of base + steps + sizes; NULL = not cacheable */
+	int vcpus, memory_mb;
+	int64_t created_at, finished_at;
+};
+void store_build_done(struct store_build *b);
+void store_build_list_free(struct store_build *rows, size_t n);
+/* Insert or replace by id. */
+int store_build_put(struct store *s, const struct store_build *b, struct wr_err *err);
+int store_build_get(struct store *s, const char *id, struct store_build *ret, struct wr_err *err);
+/* Newest first; template_id NULL = all; status NULL = any. */
+int store_build_list(struct store *s, const char *template_id, const char *status,
+		     struct store_build **ret_rows, size_t *ret_n, struct wr_err *err);
+/* The newest ready build with this cache key, -ENOENT if none. */
+int store_build_find_cached(struct store *s, const char *cache_key, struct store_build *ret,
+			    struct wr_err *err);
+int store_build_delete_template(struct store *s, const char *template_id, struct wr_err *err);
+
+/* Published names (and name:tag) of built templates: alias -> snapshot template. */
+struct store_alias {
+	char *alias;
+	char *target;
+	char *build_id;
+	int64_t created_at;
+};
+void store_alias_done(struct store_alias *a);
+void store_alias_list_free(struct store_alias *rows, size_t n);
+int store_alias_put(struct store *s, const char *alias, const char *target, const char *build_id,
+		    struct wr_err *err);
+int store_alias_get(struct store *s, const char *alias, struct store_alias *ret,
+		    struct wr_err *err);
+/* By alias; target NULL = all. */
+int store_alias_list(struct store *s, const char *target, struct store_alias **ret_rows,
+		     size_t *ret_n, struct wr_err *err);
+int store_alias_delete(struct store *s, const char *alias, struct wr_err *err);
