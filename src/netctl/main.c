@@ -11,6 +11,11 @@
  *   guest-udp <slot> <ipv4> <port> <word>
  *                           -> ok   (stands in for the guest: one UDP datagram
  *                              from 169.254.0.21 written as a frame into tap0)
+ *   guest-udp-from <slot> <src-ipv4> <ipv4> <port> <word>
+ *                           -> ok   (the same with a forged source address)
+ *   policy <slot> <allow> <deny>
+ *                           -> ok   (comma-separated IPv4s/CIDRs or "-" for none:
+ *                              the slot's allowOut/denyOut sets, one atomic batch)
  *   reserve <slot>          -> ok
  *   sweep                   -> ok links=L namespaces=N claims=C
  *   fill                    -> ok idle=K
@@ -22,6 +27,7 @@
 #include "basic/err.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
+#include "basic/xalloc.h"
 #include "net/addr.h"
 #include "net/egress.h"
 #include "net/netns.h"
@@ -85,7 +91,7 @@ static uint16_t ip_csum(const void *data, size_t n)
 }
 
 struct udp_args {
-	struct in_addr dst;
+	struct in_addr src, dst;
 	uint16_t port;
 	const char *word;
 };
@@ -121,9 +127,7 @@ static int guest_udp_fn(void *arg, struct wr_err *err)
 	ip[3] = (uint8_t)tot;
 	ip[8] = 64;
 	ip[9] = IPPROTO_UDP;
-	struct in_addr src;
-	inet_pton(AF_INET, NET_GUEST_ADDR, &src);
-	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 12, &a->src, 4);
 	memcpy(ip + 16, &a->dst, 4);
 	uint16_t c = ip_csum(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
@@ -141,12 +145,12 @@ static int guest_udp_fn(void *arg, struct wr_err *err)
 	return 0;
 }
 
-static int guest_udp(struct slot_pool *p, unsigned int slot, const char *ip, unsigned int port,
-		     const char *word, struct wr_err *err)
+static int guest_udp(struct slot_pool *p, unsigned int slot, const char *src, const char *ip,
+		     unsigned int port, const char *word, struct wr_err *err)
 {
 	struct udp_args a = {.port = (uint16_t)port, .word = word};
-	if (inet_pton(AF_INET, ip, &a.dst) != 1)
-		return wr_err_set(err, EINVAL, "bad address %s", ip);
+	if (inet_pton(AF_INET, src, &a.src) != 1 || inet_pton(AF_INET, ip, &a.dst) != 1)
+		return wr_err_set(err, EINVAL, "bad address %s or %s", src, ip);
 	char ns[NETNS_NAME_MAX];
 	slot_pool_ns_name(p, slot, ns);
 	cleanup_close int nsfd = -1;
@@ -154,6 +158,58 @@ static int guest_udp(struct slot_pool *p, unsigned int slot, const char *ip, uns
 	if (r < 0)
 		return r;
 	return netns_run(nsfd, guest_udp_fn, &a, err);
+}
+
+/* "a,b/24" or "-" into a NULL-terminated array of normalised CIDRs. */
+static int cidr_list(const char *csv, char ***ret, struct wr_err *err)
+{
+	*ret = NULL;
+	if (!strcmp(csv, "-"))
+		return 0;
+	size_t n = 1;
+	for (const char *c = csv; *c; c++)
+		n += *c == ',';
+	char **v = xcalloc(n + 1, sizeof(*v));
+	cleanup_free char *dup = xstrdup(csv);
+	char *save = NULL;
+	size_t i = 0;
+	for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char buf[EGRESS_CIDR_MAX];
+		int r = egress_cidr_parse(t, buf, err);
+		if (r < 0) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return r;
+		}
+		v[i++] = xstrdup(buf);
+	}
+	*ret = v;
+	return 0;
+}
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static int set_policy(struct slot_pool *p, const struct egress_config *eg, unsigned int slot,
+		      const char *allow, const char *deny, struct wr_err *err)
+{
+	struct egress_policy pol = {0};
+	int r = cidr_list(allow, &pol.allow_out, err);
+	if (r >= 0)
+		r = cidr_list(deny, &pol.deny_out, err);
+	if (r >= 0) {
+		char ns[NETNS_NAME_MAX];
+		slot_pool_ns_name(p, slot, ns);
+		r = egress_set_policy(eg, ns, &pol, err);
+	}
+	strv_free(pol.allow_out);
+	strv_free(pol.deny_out);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -186,9 +242,9 @@ int main(int argc, char **argv)
 	struct egress_config eg = cfg.egress;
 	char line[512];
 	while (fgets(line, sizeof(line), stdin)) {
-		char cmd[32] = "", a2[64] = "", a3[64] = "", a4[64] = "";
+		char cmd[32] = "", a2[256] = "", a3[256] = "", a4[64] = "", a5[64] = "";
 		unsigned int slot = 0;
-		int n = sscanf(line, "%31s %u %63s %63s %63s", cmd, &slot, a2, a3, a4);
+		int n = sscanf(line, "%31s %u %255s %255s %63s %63s", cmd, &slot, a2, a3, a4, a5);
 		wr_err_clear(&err);
 		int r = 0;
 		if (n < 1)
@@ -211,7 +267,13 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "connect") && n >= 5) {
 			r = do_connect(p, slot, a2, (unsigned int)strtoul(a3, NULL, 10), a4, &err);
 		} else if (!strcmp(cmd, "guest-udp") && n >= 5) {
-			r = guest_udp(p, slot, a2, (unsigned int)strtoul(a3, NULL, 10), a4, &err);
+			r = guest_udp(p, slot, NET_GUEST_ADDR, a2,
+				      (unsigned int)strtoul(a3, NULL, 10), a4, &err);
+		} else if (!strcmp(cmd, "guest-udp-from") && n >= 6) {
+			r = guest_udp(p, slot, a2, a3, (unsigned int)strtoul(a4, NULL, 10), a5,
+				      &err);
+		} else if (!strcmp(cmd, "policy") && n >= 4) {
+			r = set_policy(p, &eg, slot, a2, a3, &err);
 		} else if (!strcmp(cmd, "fill")) {
 			r = slot_pool_fill(p, &err);
 			if (r >= 0)

@@ -116,11 +116,11 @@ fi
 # --- egress: "outside world" = a namespace of this test behind a veth ---------
 ip netns add "$OUT"
 ip link add "$OH" type veth peer name "$OO" netns "$OUT"
-ip addr add 10.201.0.1/30 dev "$OH"; ip link set "$OH" up
-ip -n "$OUT" addr add 10.201.0.2/30 dev "$OO"; ip -n "$OUT" link set "$OO" up; ip -n "$OUT" link set lo up
+ip addr add 203.0.113.9/30 dev "$OH"; ip link set "$OH" up
+ip -n "$OUT" addr add 203.0.113.10/30 dev "$OO"; ip -n "$OUT" link set "$OO" up; ip -n "$OUT" link set lo up
 ip netns exec "$OUT" python3 -u -c '
 import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("10.201.0.2",7002))
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("203.0.113.10",7002))
 while True:
     d,a=s.recvfrom(2048); print(a[0],d.decode(),flush=True)' >"$DATA.udp.log" 2>&1 &
 PIDS+=($!)
@@ -130,12 +130,12 @@ sleep 0.5
 # tested is the guest's: tap0 -> ns forward + masquerade -> veth -> host.
 got() { sleep 0.7; grep -q " $1\$" "$DATA.udp.log"; }
 
-ask A "guest-udp $S1 10.201.0.2 7002 off1"
+ask A "guest-udp $S1 203.0.113.10 7002 off1"
 if [ "${R%% *}" = ok ] && ! got off1; then ok "egress off: guest packet does not leave"; else nok "egress off: guest packet does not leave" "$R $(cat "$DATA.udp.log")"; fi
 
 ask A "egress $S1 on"
-ask A "guest-udp $S1 10.201.0.2 7002 on1"
-if got on1 && grep -q "^10.201.0.1 on1$" "$DATA.udp.log"; then
+ask A "guest-udp $S1 203.0.113.10 7002 on1"
+if got on1 && grep -q "^203.0.113.9 on1$" "$DATA.udp.log"; then
 	ok "egress on: guest packet arrives, masqueraded to the host address"
 else
 	nok "egress on: guest packet arrives masqueraded" "$R / $(cat "$DATA.udp.log") / $(nft list table inet "$TABLE" 2>&1 | head -30)"
@@ -144,7 +144,7 @@ check "egress on: host veth + nft elements present" bash -c \
 	"ip link show $VP$S1 && nft list set inet $TABLE egress_ifs | grep -q '\"$VP$S1\"'"
 
 ask A "egress $S1 off"
-ask A "guest-udp $S1 10.201.0.2 7002 off2"
+ask A "guest-udp $S1 203.0.113.10 7002 off2"
 if ! got off2 && ! ip link show "$VP$S1" >/dev/null 2>&1 && ! nft list set inet "$TABLE" egress_ifs | grep -q "\"$VP$S1\""; then
 	ok "egress off again: no packet, no veth, no element"
 else

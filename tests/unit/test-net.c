@@ -194,7 +194,9 @@ static void test_nft_scripts(void **state)
 		strstr(en, "ip saddr @egress_addrs oifname != \"wrenn-veth-*\" masquerade"));
 	/* sandbox-to-sandbox forwarding is dropped before the accept */
 	const char *drop = strstr(en, "iifname \"wrenn-veth-*\" oifname \"wrenn-veth-*\" drop");
-	const char *acc = strstr(en, "iifname @egress_ifs accept");
+	const char *acc = strstr(en, "iifname . ip saddr @egress_src ip daddr != @blocked accept");
+	assert_non_null(strstr(en, "egress_src { \"wrenn-veth-5\" . 10.200.0.22 }\n"));
+	assert_non_null(strstr(en, "169.254.0.0/16"));
 	assert_non_null(drop);
 	assert_non_null(acc);
 	assert_true(drop < acc);
@@ -203,9 +205,23 @@ static void test_nft_scripts(void **state)
 				    "delete element inet wrenn egress_ifs { \"wrenn-veth-5\" }\n"));
 	assert_null(strstr(dis, "flush"));
 	cleanup_free char *ns = egress_ns_enable_script(&c);
-	assert_non_null(strstr(ns, "ip saddr 169.254.0.20/30 oifname \"eth0\" masquerade"));
-	assert_non_null(strstr(ns, "iifname \"tap0\" oifname \"eth0\" accept"));
+	/* only the guest's address is masqueraded; forged sources and blocked
+	 * ranges are dropped before any accept */
+	assert_non_null(strstr(ns, "ip saddr 169.254.0.21 oifname \"eth0\" masquerade"));
+	const char *spoof = strstr(ns, "iifname \"tap0\" ip saddr != 169.254.0.21 counter drop");
+	const char *blk = strstr(ns, "ip daddr @blocked counter drop");
+	const char *allow = strstr(ns, "ip daddr @allow_out accept");
+	const char *deny = strstr(ns, "ip daddr @deny_out counter drop");
+	const char *any = strstr(ns, "iifname \"tap0\" oifname \"eth0\" accept");
+	assert_true(spoof && blk && allow && deny && any);
+	assert_true(spoof < blk && blk < allow && allow < deny && deny < any);
 	assert_non_null(strstr(ns, "policy drop;"));
+	char *allow_v[] = {"1.2.3.4/32", "8.8.0.0/16", NULL};
+	struct egress_policy pol = {.allow_out = allow_v};
+	cleanup_free char *ps = egress_ns_policy_script(&c, &pol);
+	assert_string_equal(ps, "flush set inet wrenn allow_out\n"
+				"add element inet wrenn allow_out { 1.2.3.4/32, 8.8.0.0/16 }\n"
+				"flush set inet wrenn deny_out\n");
 	struct egress_config c2 = {.veth_prefix = "t-v-", .nft_table = "wrt", .base = "10.77.0.0"};
 	cleanup_free char *en2 = egress_host_enable_script(&c2, 1, NULL);
 	assert_non_null(strstr(en2, "add element inet wrt egress_addrs { 10.77.0.6 }"));
@@ -213,6 +229,32 @@ static void test_nft_scripts(void **state)
 	struct wr_err e = {0};
 	assert_null(egress_host_enable_script(&c, 20000, &e));
 	assert_int_equal(e.code, ENAMETOOLONG);
+}
+
+static void test_cidr_parse(void **state)
+{
+	(void)state;
+	char b[EGRESS_CIDR_MAX];
+	struct wr_err e = {0};
+	assert_int_equal(egress_cidr_parse("1.2.3.4", b, NULL), 0);
+	assert_string_equal(b, "1.2.3.4/32");
+	assert_int_equal(egress_cidr_parse("10.1.2.3/8", b, NULL), 0);
+	assert_string_equal(b, "10.0.0.0/8");
+	assert_int_equal(egress_cidr_parse("0.0.0.0/0", b, NULL), 0);
+	assert_string_equal(b, "0.0.0.0/0");
+	assert_int_equal(egress_cidr_parse("example.com", b, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "example.com"));
+	assert_int_equal(egress_cidr_parse("::1", b, &e), -EINVAL);
+	assert_int_equal(egress_cidr_parse("1.2.3.4/33", b, &e), -EINVAL);
+	assert_int_equal(egress_cidr_parse("1.2.3.4/", b, &e), -EINVAL);
+	assert_int_equal(egress_cidr_parse("1.2.3.4/-1", b, &e), -EINVAL);
+	assert_int_equal(egress_cidr_parse("1.2.3.4 ", b, &e), -EINVAL);
+	assert_string_equal(egress_cidr_blocked("169.254.169.254/32"), "169.254.0.0/16");
+	assert_string_equal(egress_cidr_blocked("0.0.0.0/0"), "0.0.0.0/8");
+	assert_string_equal(egress_cidr_blocked("100.127.255.255/32"), "100.64.0.0/10");
+	assert_null(egress_cidr_blocked("100.128.0.0/32"));
+	assert_null(egress_cidr_blocked("198.51.100.0/24"));
+	assert_null(egress_cidr_blocked("8.8.8.8/32"));
 }
 
 int main(void)
@@ -225,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_egress_addrs),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_nft_scripts),
+		cmocka_unit_test(test_cidr_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
