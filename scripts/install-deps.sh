@@ -8,11 +8,13 @@ PKGS=(
 	build-essential pkg-config clang-format cppcheck perl
 	# host libraries (see docs/ARCHITECTURE.md "Dependencies")
 	libjansson-dev libsqlite3-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
-	libssl-dev zlib1g-dev util-linux
+	libssl-dev zlib1g-dev util-linux libarchive-dev
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools
 	curl jq iputils-ping
+	# custom templates: OCI images (pull, unpack) and the local test registry
+	skopeo umoci docker-registry
 	# guest image: kernel build + root filesystems
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
 	busybox-static bash-static debootstrap

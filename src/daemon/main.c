@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -135,7 +136,11 @@ int main(int argc, char **argv)
 	size_t nls = 0;
 	cleanup_free char *images = NULL, *dbpath = NULL;
 
-	int r = mkdir_p(a.cfg.data_dir, 0755);
+	/* 0700: the data dir holds the database (envd tokens, env vars), the
+	 * admin key, claim files and every sandbox's disk and memory. */
+	int r = mkdir_p(a.cfg.data_dir, 0700);
+	if (r >= 0 && chmod(a.cfg.data_dir, 0700) < 0)
+		r = -errno;
 	if (r < 0) {
 		log_error("data dir %s: %s", a.cfg.data_dir, strerror(-r));
 		goto out;

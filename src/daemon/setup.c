@@ -21,22 +21,35 @@ int setup_admin_key(const struct agent_config *cfg, struct store *st, FILE *out,
 		return n;
 	if (n > 0)
 		return 0;
-	cleanup_free char *plain = NULL;
-	int r = store_key_create(st, "admin", &plain, NULL, err);
+	/* File first, row second: a crash in between leaves a key file whose
+	 * key was never valid (the next start mints a new one and replaces the
+	 * file), never a valid admin key that nobody can read. */
+	char plain[STORE_KEY_LEN + 1];
+	int r = store_key_mint(plain, err);
 	if (r < 0)
 		return wr_err_prefix(err, r, "create the admin API key");
 	cleanup_free char *path = cfg->admin_key_file ? xstrdup(cfg->admin_key_file)
 						      : xasprintf("%s/admin-key", cfg->data_dir);
 	cleanup_free char *line = xasprintf("%s\n", plain);
 	r = write_file_atomic(path, line, strlen(line), 0600);
-	if (r < 0)
+	if (r < 0) {
+		explicit_bzero(plain, sizeof(plain));
+		explicit_bzero(line, strlen(line));
 		return wr_err_errno(err, -r, "write %s", path);
+	}
+	r = store_key_import(st, "admin", plain, err);
+	if (r < 0) {
+		unlink(path);
+		explicit_bzero(plain, sizeof(plain));
+		explicit_bzero(line, strlen(line));
+		return wr_err_prefix(err, r, "store the admin API key");
+	}
 	fprintf(out,
 		"wrenn-agent: first run: admin API key created (shown once; also saved to %s, "
 		"mode 0600):\n%s\n",
 		path, plain);
 	fflush(out);
-	explicit_bzero(plain, strlen(plain));
+	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(line, strlen(line));
 	return 1;
 }

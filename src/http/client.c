@@ -52,6 +52,11 @@ void http_client_set_timeout(struct http_client *c, unsigned ms)
 	c->m.timeout_ms = ms;
 }
 
+void http_client_set_deadline(struct http_client *c, unsigned ms)
+{
+	c->m.deadline_ms = ms ? http_mono_ms() + ms : 0;
+}
+
 static bool method_has_body(const char *m)
 {
 	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
@@ -150,7 +155,14 @@ int http_client_read_head(struct http_client *c, bool head, struct wr_err *err)
 {
 	http_msg_reset_head(&c->m);
 	c->m.no_body = head;
+	c->m.interim = 0;
 	int r = http_msg_read_head(&c->m);
+	if (r == -EPROTO)
+		return wr_err_set(err, EPROTO, "more than %d interim (1xx) responses",
+				  HTTP_MAX_INTERIM);
+	if (r == -ETIMEDOUT && c->m.deadline_ms && http_mono_ms() >= c->m.deadline_ms)
+		return wr_err_set(err, ETIMEDOUT,
+				  "no complete response before the call's deadline");
 	if (r == -ENODATA)
 		return wr_err_set(err, ECONNRESET, "connection closed before a response");
 	if (r == -EBADMSG)

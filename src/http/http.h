@@ -34,6 +34,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Interim (1xx) responses a client accepts before a final response. */
+#define HTTP_MAX_INTERIM 8
+
 struct http_server;
 struct http_req;
 
@@ -50,7 +53,14 @@ struct http_server_config {
 				     Handlers can change it per request
 				     (http_req_set_body_limit) before reading. */
 	unsigned idle_timeout_ms; /* keep-alive idle / header read timeout; 0 = 5 min */
-	const char *server_name;  /* "Server:" header value; NULL = none */
+	/* A request head must be complete this long after its first byte; 0 = 10 s. */
+	unsigned head_timeout_ms;
+	/* Connections from one peer address; 0 = 64.  When a peer is at its cap,
+	 * or the server at max_conns, the oldest connection that is not inside a
+	 * request (idle keep-alive or still sending its head) is closed to make
+	 * room; only when every one is busy is the newcomer refused (503). */
+	unsigned max_conns_per_client;
+	const char *server_name; /* "Server:" header value; NULL = none */
 };
 
 /* Does not take ownership of anything; cfg may be NULL (all defaults). */
@@ -175,6 +185,11 @@ void http_client_free(struct http_client *c);
 int http_client_fd(const struct http_client *c);
 /* Read timeout for every read on this client; 0 = none (default 60 s). */
 void http_client_set_timeout(struct http_client *c, unsigned ms);
+/* Whole-call bound: every later read and the wait for a response head end
+ * ms from now (-ETIMEDOUT); 0 = none.  Calls to untrusted peers (a guest's
+ * envd) set one, so a peer trickling bytes or sending endless 1xx (also
+ * capped at HTTP_MAX_INTERIM) cannot hold the caller. */
+void http_client_set_deadline(struct http_client *c, unsigned ms);
 
 struct http_creq {
 	const char *method;	    /* "GET" */

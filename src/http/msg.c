@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IN_CHUNK (64 * 1024)
@@ -111,6 +112,12 @@ static int on_headers_complete(llhttp_t *p)
 		return HPE_USER;
 	/* Interim responses (100 Continue): forget them and keep parsing. */
 	if (p->type == HTTP_RESPONSE && p->status_code / 100 == 1 && p->status_code != 101) {
+		/* A peer (a guest's envd is untrusted) must not keep a reader
+		 * forever with endless 100 Continue: at most HTTP_MAX_INTERIM. */
+		if (++m->interim > HTTP_MAX_INTERIM) {
+			m->limit_hit = -EPROTO;
+			return HPE_USER;
+		}
 		http_msg_reset_head(m);
 		return 0;
 	}
@@ -196,12 +203,37 @@ void http_msg_done(struct http_msg *m)
 	m->in = m->body = NULL;
 }
 
-ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n)
+int64_t http_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds this read may wait: the per-read limit, cut to the deadline
+ * (-1 = forever, 0 = the deadline has passed). */
+static int wait_ms(const struct http_msg *m, int64_t deadline)
+{
+	int64_t w = m->timeout_ms ? (int64_t)m->timeout_ms : -1;
+	if (deadline) {
+		int64_t left = deadline - http_mono_ms();
+		if (left < 0)
+			left = 0;
+		if (w < 0 || left < w)
+			w = left;
+	}
+	return (int)w;
+}
+
+static ssize_t recv_until(struct http_msg *m, void *buf, size_t n, int64_t deadline)
 {
 	for (;;) {
-		if (m->timeout_ms) {
+		int w = wait_ms(m, deadline);
+		if (w >= 0) {
+			if (w == 0 && deadline)
+				return -ETIMEDOUT;
 			struct pollfd pfd = {.fd = m->fd, .events = POLLIN};
-			int r = poll(&pfd, 1, (int)m->timeout_ms);
+			int r = poll(&pfd, 1, w);
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;
@@ -225,8 +257,14 @@ ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n)
 	}
 }
 
-/* Pull more bytes from the socket into in[]. 0 on EOF (m->eof set). */
-static ssize_t fill(struct http_msg *m)
+ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n)
+{
+	return recv_until(m, buf, n, m->deadline_ms);
+}
+
+/* Pull more bytes from the socket into in[]. 0 on EOF (m->eof set).
+ * deadline: absolute monotonic ms, 0 = none beyond m->deadline_ms. */
+static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 {
 	if (m->off == m->len) {
 		m->off = m->len = 0;
@@ -239,13 +277,20 @@ static ssize_t fill(struct http_msg *m)
 		m->in_cap = m->len + IN_CHUNK;
 		m->in = xrealloc(m->in, m->in_cap);
 	}
-	ssize_t r = http_msg_recv(m, m->in + m->len, m->in_cap - m->len);
+	if (m->deadline_ms && (!deadline || m->deadline_ms < deadline))
+		deadline = m->deadline_ms;
+	ssize_t r = recv_until(m, m->in + m->len, m->in_cap - m->len, deadline);
 	if (r < 0)
 		return r;
 	if (r == 0)
 		m->eof = true;
 	m->len += (size_t)r;
 	return r;
+}
+
+static ssize_t fill(struct http_msg *m)
+{
+	return fill_until(m, 0);
 }
 
 /* Feed buffered bytes to llhttp.  Returns 1 when the parser paused (head or
@@ -289,7 +334,10 @@ static int finish(struct http_msg *m)
 int http_msg_read_head(struct http_msg *m)
 {
 	bool any = m->off < m->len;
+	int64_t head_deadline = 0;
 	while (!m->head_done) {
+		if (any && !head_deadline && m->head_timeout_ms)
+			head_deadline = http_mono_ms() + m->head_timeout_ms;
 		int r = feed(m);
 		if (r < 0)
 			return r;
@@ -299,7 +347,7 @@ int http_msg_read_head(struct http_msg *m)
 			continue;
 		if (m->eof)
 			return any ? -EBADMSG : -ENODATA;
-		ssize_t n = fill(m);
+		ssize_t n = fill_until(m, head_deadline);
 		if (n < 0)
 			return (int)n;
 		if (n == 0) {

@@ -8,6 +8,8 @@
  * can be handed to a handler before the body is read, and bytes of a
  * pipelined next message stay buffered for the next msg_read_head().
  */
+#include "http/http.h"
+
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +25,13 @@ struct http_hdr {
 struct http_msg {
 	int fd;
 	unsigned timeout_ms; /* per read; 0 = wait forever */
+	/* Whole-head limit: once the first byte of a head has arrived, the rest
+	 * of it must arrive within head_timeout_ms (0 = only the per-read limit).
+	 * A peer trickling one byte per timeout_ms cannot hold a reader forever. */
+	unsigned head_timeout_ms;
+	/* Absolute CLOCK_MONOTONIC deadline in ms for every read (0 = none):
+	 * set by callers that need a bound on a whole exchange (client calls). */
+	int64_t deadline_ms;
 	llhttp_t p;
 	llhttp_settings_t st;
 
@@ -43,14 +52,18 @@ struct http_msg {
 	size_t cur_field_len, cur_value_len;
 	bool in_value;
 	bool head_done, msg_done, upgrade;
-	bool no_body;  /* client: response to HEAD */
-	int limit_hit; /* -E2BIG (head) / -EFBIG (body) from a callback */
+	bool no_body;	  /* client: response to HEAD */
+	int limit_hit;	  /* -E2BIG (head) / -EFBIG (body) / -EPROTO (1xx) from a callback */
+	unsigned interim; /* 1xx responses before this head (reset by the reader) */
 
 	/* body: decoded bytes delivered by llhttp, not yet read by the user */
 	char *body;
 	size_t body_cap, body_off, body_len;
 	uint64_t body_total, body_limit;
 };
+
+/* CLOCK_MONOTONIC now in ms (for deadline_ms). */
+int64_t http_mono_ms(void);
 
 void http_msg_init(struct http_msg *m, int fd, llhttp_type_t type);
 void http_msg_done(struct http_msg *m);
@@ -63,7 +76,7 @@ int http_msg_read_head(struct http_msg *m);
 /* Decoded body bytes; 0 at the end of the message. */
 ssize_t http_msg_read_body(struct http_msg *m, void *buf, size_t n);
 const char *http_msg_header(const struct http_msg *m, const char *name);
-/* Raw read with the message's timeout: > 0 bytes, 0 EOF, -errno. */
+/* Raw read with the message's timeout and deadline: > 0 bytes, 0 EOF, -errno. */
 ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n);
 /* Write all bytes (MSG_NOSIGNAL). */
 /* Read a whole body with `read` (a body reader of a request or response) into a malloc'd,

@@ -23,7 +23,10 @@ struct conn {
 	struct http_server *srv;
 	int fd;
 	bool busy; /* a request is being handled (not idle between requests) */
+	bool evicted;
+	int64_t since; /* monotonic ms when it last became idle (or was accepted) */
 	char peer[64];
+	char addr[INET6_ADDRSTRLEN]; /* peer address without port ("unix" for AF_UNIX) */
 	struct conn *prev, *next;
 };
 
@@ -35,6 +38,7 @@ struct http_server {
 	pthread_cond_t cond;
 	struct conn *conns;
 	unsigned active;
+	unsigned evicting; /* evicted connections whose threads have not ended yet */
 	bool stopping;
 	int listen_fd;
 };
@@ -55,6 +59,10 @@ struct http_server *http_server_new(const struct http_server_config *cfg, http_h
 		s->cfg.max_body_bytes = 16 * 1024 * 1024;
 	if (!s->cfg.idle_timeout_ms)
 		s->cfg.idle_timeout_ms = 5 * 60 * 1000;
+	if (!s->cfg.head_timeout_ms)
+		s->cfg.head_timeout_ms = 10 * 1000;
+	if (!s->cfg.max_conns_per_client)
+		s->cfg.max_conns_per_client = 64;
 	s->handler = handler;
 	s->userdata = userdata;
 	s->listen_fd = -1;
@@ -81,6 +89,8 @@ static void set_busy(struct conn *c, bool busy)
 {
 	pthread_mutex_lock(&c->srv->lock);
 	c->busy = busy;
+	if (!busy)
+		c->since = http_mono_ms();
 	/* A connection that goes idle during a stop is closed right away. */
 	if (!busy && c->srv->stopping)
 		shutdown(c->fd, SHUT_RDWR);
@@ -94,6 +104,7 @@ static void *conn_main(void *arg)
 	struct http_msg m;
 	http_msg_init(&m, c->fd, HTTP_REQUEST);
 	m.timeout_ms = s->cfg.idle_timeout_ms;
+	m.head_timeout_ms = s->cfg.head_timeout_ms;
 	m.max_head = s->cfg.max_header_bytes;
 	m.max_headers = s->cfg.max_headers;
 	bool taken = false;
@@ -137,6 +148,8 @@ static void *conn_main(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->active--;
+	if (c->evicted)
+		s->evicting--;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (c->fd >= 0)
@@ -145,23 +158,78 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-static void peer_name(int fd, char *buf, size_t n)
+static void peer_name(struct conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	snprintf(buf, n, "unix");
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+	snprintf(c->peer, sizeof(c->peer), "unix");
+	snprintf(c->addr, sizeof(c->addr), "unix");
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
 		return;
-	char ip[INET6_ADDRSTRLEN];
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		snprintf(buf, n, "%s:%u", ip, ntohs(a->sin_port));
+		inet_ntop(AF_INET, &a->sin_addr, c->addr, sizeof(c->addr));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", c->addr, ntohs(a->sin_port));
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, n, "[%s]:%u", ip, ntohs(a->sin6_port));
+		inet_ntop(AF_INET6, &a->sin6_addr, c->addr, sizeof(c->addr));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", c->addr, ntohs(a->sin6_port));
 	}
+}
+
+/*
+ * Slow clients.  Every connection is a thread, so a peer that opens many
+ * connections and trickles their heads could otherwise occupy all of them.
+ * Three controls, none of which can starve a well-behaved client:
+ *   - a head must be complete head_timeout_ms after its first byte
+ *     (http_msg.head_timeout_ms), and an idle keep-alive ends after
+ *     idle_timeout_ms;
+ *   - when the server is full, the oldest connection that is not inside a
+ *     request (still sending its head, or idle between requests) is closed to
+ *     make room for the newcomer, so a new client is served at once;
+ *   - a peer address holds at most max_conns_per_client connections: beyond
+ *     that its own oldest non-busy connection is closed, or, when all of its
+ *     connections are inside requests, the newcomer gets 503.
+ * Called with s->lock held.  addr NULL = any peer.  Returns true if one was
+ * closed (its thread notices, unlinks it and signals s->cond).
+ */
+static bool evict_oldest_idle(struct http_server *s, const char *addr)
+{
+	struct conn *victim = NULL;
+	for (struct conn *c = s->conns; c; c = c->next) {
+		if (c->busy || c->evicted || c->fd < 0)
+			continue;
+		if (addr && strcmp(c->addr, addr) != 0)
+			continue;
+		if (!victim || c->since < victim->since)
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	victim->evicted = true;
+	s->evicting++;
+	shutdown(victim->fd, SHUT_RDWR);
+	return true;
+}
+
+static unsigned conns_from(const struct http_server *s, const char *addr)
+{
+	unsigned n = 0;
+	for (const struct conn *c = s->conns; c; c = c->next)
+		if (!c->evicted && !strcmp(c->addr, addr))
+			n++;
+	return n;
+}
+
+static void refuse(int fd, const char *why)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+			 strlen(why) + 1, why);
+	http_send_all(fd, buf, (size_t)n);
+	close(fd);
 }
 
 int http_server_run(struct http_server *s, int listen_fd)
@@ -172,8 +240,14 @@ int http_server_run(struct http_server *s, int listen_fd)
 	int ret = 0;
 	while (!http_server_stopping(s)) {
 		pthread_mutex_lock(&s->lock);
-		while (s->active >= s->cfg.max_conns && !s->stopping)
+		while (s->active >= s->cfg.max_conns && !s->stopping) {
+			/* Full: make room by closing the oldest idle or head-sending
+			 * connection (one at a time: while an evicted one is still
+			 * on its way out, just wait for it). */
+			if (!s->evicting)
+				evict_oldest_idle(s, NULL);
 			pthread_cond_wait(&s->cond, &s->lock);
+		}
 		pthread_mutex_unlock(&s->lock);
 		if (http_server_stopping(s))
 			break;
@@ -196,8 +270,18 @@ int http_server_run(struct http_server *s, int listen_fd)
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->srv = s;
 		c->fd = fd;
-		peer_name(fd, c->peer, sizeof(c->peer));
+		c->since = http_mono_ms();
+		peer_name(c);
 		pthread_mutex_lock(&s->lock);
+		if (conns_from(s, c->addr) >= s->cfg.max_conns_per_client &&
+		    !evict_oldest_idle(s, c->addr)) {
+			pthread_mutex_unlock(&s->lock);
+			log_warn("http: %s: refused, all of its %u connections are busy", c->peer,
+				 s->cfg.max_conns_per_client);
+			refuse(fd, "too many connections from this client");
+			free(c);
+			continue;
+		}
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;

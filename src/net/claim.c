@@ -31,6 +31,9 @@ static int lock_existing(const char *path, int *ret_fd)
 			return -errno;
 		}
 		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			/* a claim of an older agent may be 0644: tighten (see slot.c) */
+			if ((a.st_mode & 077) && fchmod(fd, 0600) < 0)
+				return -errno;
 			*ret_fd = TAKE_FD(fd);
 			return 0;
 		}
@@ -53,7 +56,7 @@ int claim_take(const char *dir, unsigned int n, int *ret_fd, struct wr_err *err)
 					   (long)syscall(SYS_gettid), n);
 	for (int tries = 0; tries < 8; tries++) {
 		cleanup_close int fd =
-			open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+			open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return wr_err_errno(err, errno, "create %s", tmp);
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {

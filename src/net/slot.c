@@ -9,6 +9,7 @@
 #include "net/tap.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,9 +72,17 @@ int slot_pool_new(const struct slot_pool_config *cfg, struct slot_pool **ret, st
 	if (r < 0)
 		return r;
 	cleanup_free char *claims = xasprintf("%s/slots", dd);
-	r = mkdir_p(claims, 0755);
+	/* 0700 and claim files 0600: a claim is locked by the agent that owns
+	 * the slot, and the startup sweep treats a locked claim as another
+	 * agent's.  If other users could open a claim they could hold a lock on
+	 * it (flock needs only a read fd) and make the next agent start give up
+	 * slots of running sandboxes.  Only root can open them now; an older
+	 * agent's directory is tightened. */
+	r = mkdir_p(claims, 0700);
 	if (r < 0)
 		return wr_err_errno(err, -r, "create %s", claims);
+	if (chmod(claims, 0700) < 0)
+		return wr_err_errno(err, errno, "chmod 0700 %s", claims);
 
 	struct slot_pool *p = xcalloc(1, sizeof(*p));
 	p->data_dir = xstrdup(dd);

@@ -37,6 +37,7 @@ static int request(struct sbx *s, const struct http_creq *rq, int connect_ms, in
 		return r;
 	struct http_client *c = http_client_new(fd, true);
 	http_client_set_timeout(c, (unsigned)reply_ms);
+	http_client_set_deadline(c, (unsigned)reply_ms); /* the guest is untrusted */
 	r = http_client_do(c, rq, 64 * 1024, ret_status, NULL, NULL, err);
 	if (r < 0) {
 		http_client_free(c);
@@ -188,6 +189,7 @@ int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int tim
 		return r;
 	struct http_client *c = http_client_new(fd, true);
 	http_client_set_timeout(c, (unsigned)timeout_ms);
+	http_client_set_deadline(c, (unsigned)timeout_ms);
 	cleanup_free char *resp = NULL;
 	size_t rl = 0;
 	int status = 0;
@@ -239,6 +241,7 @@ void rt_quiesce(struct sbx *s)
 	if (r == 0) {
 		struct http_client *c = http_client_new(fd, true);
 		http_client_set_timeout(c, 5000);
+		http_client_set_deadline(c, 5000);
 		cleanup_free char *resp = NULL;
 		size_t rl = 0;
 		r = http_client_do(c, &rq, 4096, &status, &resp, &rl, &e);

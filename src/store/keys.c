@@ -116,15 +116,21 @@ static int check_name(const char *name, struct wr_err *err)
 	return 0;
 }
 
+int store_key_mint(char ret_plain[STORE_KEY_LEN + 1], struct wr_err *err)
+{
+	memcpy(ret_plain, "e2b_", 5);
+	return random_hex(ret_plain + 4, 20, err);
+}
+
 int store_key_create(struct store *s, const char *name, char **ret_plain, struct store_key *ret_key,
 		     struct wr_err *err)
 {
 	int r = check_name(name, err);
 	if (r < 0)
 		return r;
-	char plain[STORE_KEY_LEN + 1] = "e2b_";
+	char plain[STORE_KEY_LEN + 1];
 	char id[17];
-	r = random_hex(plain + 4, 20, err);
+	r = store_key_mint(plain, err);
 	if (r >= 0)
 		r = random_hex(id, 8, err);
 	if (r < 0)

@@ -5,10 +5,13 @@
 #include "basic/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void store_lock(struct store *s)
 {
@@ -189,6 +192,32 @@ static int pragma(struct store *s, const char *sql, struct wr_err *err)
 	return 0;
 }
 
+/*
+ * The database holds envd access tokens and sandbox env vars (secrets of the
+ * users), so it and its WAL/SHM companions are 0600.  SQLite gives the WAL
+ * and SHM the database file's mode when it creates them, so creating the
+ * database 0600 before SQLite opens it is enough for new stores; existing
+ * files from an older agent are tightened here.  A symlink in their place is
+ * refused (O_NOFOLLOW): the data dir is root's and 0700, so that is tampering.
+ */
+static int store_secure_files(const char *path, struct wr_err *err)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		cleanup_free char *p = xasprintf("%s%s", path, suffix[i]);
+		int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (i == 0 ? O_CREAT : 0);
+		cleanup_close int fd = open(p, flags, 0600);
+		if (fd < 0) {
+			if (errno == ENOENT && i > 0)
+				continue;
+			return wr_err_errno(err, errno, "open %s", p);
+		}
+		if (fchmod(fd, 0600) < 0)
+			return wr_err_errno(err, errno, "chmod 0600 %s", p);
+	}
+	return 0;
+}
+
 int store_open(const char *path, struct store **ret, struct wr_err *err)
 {
 	if (!path || !*path)
@@ -196,11 +225,13 @@ int store_open(const char *path, struct store **ret, struct wr_err *err)
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
 	pthread_mutex_init(&s->lock, NULL);
+	int r = store_secure_files(path, err);
+	if (r < 0)
+		goto fail;
 	/* NOMUTEX: our own mutex already serialises every use of the connection. */
 	int rc = sqlite3_open_v2(path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
-	int r;
 	if (rc != SQLITE_OK) {
 		r = wr_err_set(err, EIO, "open %s: %s", path,
 			       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

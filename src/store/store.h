@@ -166,6 +166,8 @@ void store_key_list_free(struct store_key *rows, size_t n);
  * (caller frees; it cannot be recovered later); ret_key (optional) the row. */
 int store_key_create(struct store *s, const char *name, char **ret_plain, struct store_key *ret_key,
 		     struct wr_err *err);
+/* A fresh `e2b_` + 40 hex key, not stored (write it somewhere, then store_key_import). */
+int store_key_mint(char ret_plain[STORE_KEY_LEN + 1], struct wr_err *err);
 /* Import a known key (first-run admin key from config); -EINVAL if not `e2b_<40 hex>`. */
 int store_key_import(struct store *s, const char *name, const char *plain, struct wr_err *err);
 /* 0 and (optional) the key's id when the key is valid; -EACCES otherwise.  Hashes are compared

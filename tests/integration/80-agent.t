@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=49
+N=52
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -27,6 +27,47 @@ else
 fi
 is "GET /health" "$(curl -s -o /dev/null -w '%{http_code}' "$API/health")" 200
 is "GET /openapi.yaml" "$(curl -s "$API/openapi.yaml" | head -1)" "openapi: 3.0.3"
+
+# --- secrets at rest (issue 11) ----------------------------------------------------------
+modes=$(stat -c '%n %a' "$DATA" "$DATA"/wrenn.db* "$DATA/slots" "$DATA"/slots/* 2>/dev/null | sed "s|$DATA|D|")
+if printf '%s\n' "$modes" | awk '$1=="D"||$1=="D/slots"{if($2!="700")bad=1;next} {if($2!="600")bad=1} END{exit bad}' &&
+	printf '%s\n' "$modes" | grep -q 'D/wrenn.db-wal'; then
+	ok "data dir and slots 0700; wrenn.db, its WAL/SHM and claim files 0600"
+else
+	nok "data dir and slots 0700; wrenn.db, its WAL/SHM and claim files 0600" "$modes"
+fi
+
+# --- slow clients (issue 11): 300 connections trickling their heads -------------------
+python3 - "$API" >"$DATA/trickle.out" 2>&1 <<'PY' &
+import socket, sys, time
+host, port = sys.argv[1].split("//")[1].split(":")
+socks = []
+for i in range(300):
+    try:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.send(b"GET /health HT")
+        socks.append(s)
+    except OSError as e:
+        print("connect", i, e)
+for _ in range(40):  # one more byte every 0.25 s on each: per-read timeouts never fire
+    for s in socks:
+        try:
+            s.send(b"T")
+        except OSError:
+            pass
+    time.sleep(0.25)
+PY
+trickler=$!
+sleep 3
+t=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}' "$API/health")
+is "300 trickling connections: a normal request still answers 200" "${t% *}" 200
+if awk -v t="${t#* }" 'BEGIN{exit !(t < 1.0)}'; then
+	ok "300 trickling connections: answered within 1 s (${t#* } s)"
+else
+	nok "300 trickling connections: answered within 1 s" "took ${t#* } s"
+fi
+kill $trickler 2>/dev/null
+wait $trickler 2>/dev/null
 
 H=(-H "X-API-Key: $K")
 code() { curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }

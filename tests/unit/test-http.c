@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static long long now_ms(void);
+
 struct fixture {
 	struct http_server *srv;
 	int lfd, port;
@@ -108,6 +110,22 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Small limits for the slow-client tests. */
+static int setup_slow(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct http_server_config cfg = {.max_conns = 16,
+					 .max_conns_per_client = 8,
+					 .head_timeout_ms = 600,
+					 .idle_timeout_ms = 5000};
+	struct wr_err err = {0};
+	assert_int_equal(http_listen_tcp("127.0.0.1:0", &f->lfd, &f->port, &err), 0);
+	f->srv = http_server_new(&cfg, handler, NULL);
+	assert_int_equal(pthread_create(&f->thr, NULL, run_thread, f), 0);
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -168,6 +186,63 @@ static void test_pipelined(void **state)
 	assert_non_null(p);
 	assert_non_null(strstr(out, "Connection: close"));
 	free(out);
+}
+
+/* 40 connections that never finish their heads (more than max_conns and the
+ * per-client cap) do not keep a normal request out. */
+static void test_slow_clients_evicted(void **state)
+{
+	struct fixture *f = *state;
+	int fds[40];
+	for (int i = 0; i < 40; i++) {
+		fds[i] = dial(f);
+		assert_int_equal(write_full(fds[i], "GET / HT", 8), 0);
+	}
+	int64_t t0 = now_ms();
+	const char req[] = "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char *out = exchange(f, req, sizeof(req) - 1, false);
+	int64_t took = now_ms() - t0;
+	if (!strstr(out, "200 OK"))
+		fail_msg("got: %.200s", out);
+	assert_true(took < 1000);
+	free(out);
+	for (int i = 0; i < 40; i++)
+		close(fds[i]);
+}
+
+/* A head trickled one byte per 100 ms (each read well inside the idle
+ * timeout) is cut off by the whole-head deadline. */
+static void test_head_deadline(void **state)
+{
+	struct fixture *f = *state;
+	int fd = dial(f);
+	const char req[] =
+		"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+	int64_t t0 = now_ms();
+	bool cut = false;
+	for (size_t i = 0; i < sizeof(req) - 1; i++) {
+		if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1) {
+			cut = true;
+			break;
+		}
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		if (now_ms() - t0 > 3000)
+			break;
+	}
+	char buf[512];
+	ssize_t n = 0;
+	if (!cut)
+		n = read(fd, buf, sizeof(buf) - 1);
+	/* The server cut the head off: the send failed, or it answered 400 and
+	 * closed, or it closed.  Without the deadline the read times out (-1). */
+	assert_true(cut || n >= 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		assert_non_null(strstr(buf, " 400 "));
+	}
+	assert_true(now_ms() - t0 < 3000);
+	close(fd);
 }
 
 static void test_malformed(void **state)
@@ -376,6 +451,36 @@ static void test_expect_continue(void **state)
 
 /* Client against a scripted server on a unix socketpair: fds via SCM_RIGHTS,
  * 100 Continue skipped, chunked body with trailers, body until EOF. */
+/* A hostile peer: endless 100 Continue is cut at HTTP_MAX_INTERIM, and a
+ * response trickled forever ends at the call's deadline. */
+static void test_client_hostile_peer(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct http_client *c = http_client_new(sv[0], true);
+	struct wr_err err = {0};
+	for (int i = 0; i < HTTP_MAX_INTERIM + 2; i++)
+		assert_int_equal(write_full(sv[1], "HTTP/1.1 100 Continue\r\n\r\n", 25), 0);
+	assert_int_equal(write_full(sv[1], "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 38), 0);
+	assert_int_equal(http_client_read_head(c, false, &err), -EPROTO);
+	assert_non_null(strstr(wr_err_msg(&err), "interim"));
+	http_client_free(c);
+	close(sv[1]);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	c = http_client_new(sv[0], true);
+	http_client_set_timeout(c, 1000); /* each read would be fine alone */
+	http_client_set_deadline(c, 400);
+	assert_int_equal(write_full(sv[1], "HTTP/1.1 200 OK\r\n", 17), 0);
+	long long t0 = now_ms();
+	err = (struct wr_err){0};
+	assert_int_equal(http_client_read_head(c, false, &err), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 900);
+	http_client_free(c);
+	close(sv[1]);
+}
+
 static void test_client_scripted(void **state)
 {
 	(void)state;
@@ -577,6 +682,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_clients_evicted, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_head_deadline, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer_is_500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_stream_keepalive, setup, teardown),
@@ -584,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
 		cmocka_unit_test(test_client_scripted),
+		cmocka_unit_test(test_client_hostile_peer),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_json_helpers),
 		cmocka_unit_test(test_escape),

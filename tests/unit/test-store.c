@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct fix {
@@ -127,6 +128,40 @@ static void test_open_idempotent(void **state)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->db, &f->s, &err), 0);
+}
+
+static void expect_open_fails(const char *path, const char *needle);
+
+static void assert_mode_0600(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	if ((st.st_mode & 07777) != 0600)
+		fail_msg("%s has mode %o, want 600", path, st.st_mode & 07777);
+}
+
+/* The database holds secrets: it and its WAL/SHM are 0600, also when an
+ * older agent left them world-readable; a symlink in its place is refused. */
+static void test_file_modes(void **state)
+{
+	struct fix *f = *state;
+	struct wr_err err = {0};
+	cleanup_free char *wal = xasprintf("%s-wal", f->db);
+	cleanup_free char *shm = xasprintf("%s-shm", f->db);
+	assert_int_equal(store_key_count(f->s, &err), 0);
+	assert_mode_0600(f->db);
+	assert_mode_0600(wal);
+	assert_mode_0600(shm);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(chmod(f->db, 0644), 0);
+	assert_int_equal(store_open(f->db, &f->s, &err), 0);
+	assert_mode_0600(f->db);
+	assert_mode_0600(wal);
+
+	cleanup_free char *link = xasprintf("%s/link.db", f->dir);
+	assert_int_equal(symlink(f->db, link), 0);
+	expect_open_fails(link, "open");
 }
 
 static void expect_open_fails(const char *path, const char *needle)
@@ -642,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_boundaries),
 		cmocka_unit_test_setup_teardown(test_open_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_filters, setup, teardown),
