@@ -9,6 +9,8 @@ LDLIBS_test-vmm := -ljansson
 LIBDEPS_test-qmp := vm http basic
 LDLIBS_test-qmp := -ljansson
 LIBDEPS_test-ch := vm http basic
-LDLIBS_test-ch := -ljansson
 LIBDEPS_test-launch := vm http basic
 LDLIBS_test-launch := -ljansson
+# test-ch links the fake Cloud Hypervisor server (libc, pthread, jansson only).
+$(BUILD)/tests/test-ch: $(BUILD)/obj/tests/unit/fake-ch.o
+LDLIBS_test-ch := $(BUILD)/obj/tests/unit/fake-ch.o -ljansson

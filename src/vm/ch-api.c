@@ -6,6 +6,7 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,20 +14,77 @@
 
 #define CH_BODY_MAX (4 * 1024 * 1024)
 
+/* One token bucket refilled every second: size = the per-second rate. */
+static json_t *bucket(uint64_t per_sec)
+{
+	return json_pack("{s:I, s:I}", "size", (json_int_t)per_sec, "refill_time",
+			 (json_int_t)1000);
+}
+
+static json_t *rate_limiter_json(const struct ch_rate_limit *l)
+{
+	json_t *o = json_object();
+	if (l->bytes_per_sec)
+		json_object_set_new(o, "bandwidth", bucket(l->bytes_per_sec));
+	if (l->ops_per_sec)
+		json_object_set_new(o, "ops", bucket(l->ops_per_sec));
+	return o;
+}
+
 json_t *ch_vm_config_json(const struct ch_vm_spec *s)
 {
+	bool qcow2 = s->disk_format && !strcmp(s->disk_format, "qcow2");
+	json_t *disk =
+		json_pack("{s:s, s:s}", "path", s->disk, "image_type", qcow2 ? "Qcow2" : "Raw");
+	/* CH >= v51 opens a qcow2 backing file only when asked to. */
+	if (qcow2)
+		json_object_set_new(disk, "backing_files", json_true());
+	json_t *net = json_pack("{s:s, s:s}", "tap", s->tap, "mac", s->mac);
+	if (s->net_limit.bytes_per_sec || s->net_limit.ops_per_sec)
+		json_object_set_new(net, "rate_limiter_config", rate_limiter_json(&s->net_limit));
 	json_t *serial = s->serial_file
 				 ? json_pack("{s:s, s:s}", "mode", "File", "file", s->serial_file)
 				 : json_pack("{s:s}", "mode", "Tty");
-	return json_pack(
-		"{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:[{s:s, s:s}], s:[{s:s, s:s}],"
-		" s:{s:s}, s:o, s:{s:s}}",
-		"payload", "kernel", s->kernel, "cmdline", s->cmdline, "cpus", "boot_vcpus",
-		s->vcpus, "max_vcpus", s->vcpus, "memory", "size", (json_int_t)s->memory_bytes,
-		"shared", s->shared_mem, "thp", 0, "disks", "path", s->disk, "image_type",
-		s->disk_format && !strcmp(s->disk_format, "qcow2") ? "Qcow2" : "Raw", "net", "tap",
-		s->tap, "mac", s->mac, "rng", "src", "/dev/urandom", "serial", serial, "console",
-		"mode", "Off");
+	return json_pack("{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:[o], s:[o],"
+			 " s:{s:s}, s:o, s:{s:s}}",
+			 "payload", "kernel", s->kernel, "cmdline", s->cmdline, "cpus",
+			 "boot_vcpus", s->vcpus, "max_vcpus", s->vcpus, "memory", "size",
+			 (json_int_t)s->memory_bytes, "shared", s->shared_mem, "thp", 0, "disks",
+			 disk, "net", net, "rng", "src", "/dev/urandom", "serial", serial,
+			 "console", "mode", "Off");
+}
+
+static bool parse_mm(const char *s, struct ch_version *ret)
+{
+	if (!s)
+		return false;
+	if (*s == 'v')
+		s++;
+	int major, minor, n = 0;
+	if (sscanf(s, "%d.%d%n", &major, &minor, &n) != 2 || n == 0 || major < 0 || minor < 0)
+		return false;
+	*ret = (struct ch_version){major, minor};
+	return true;
+}
+
+int ch_version_parse(const char *version, const char *build_version, struct ch_version *ret)
+{
+	/* "version" is the crate version ("53.0.0"); build_version is git
+	 * describe output and may be anything a packager's build produced. */
+	if (parse_mm(version, ret) || parse_mm(build_version, ret))
+		return 0;
+	return -EINVAL;
+}
+
+int ch_version_check(const struct ch_version *v, struct wr_err *err)
+{
+	if (v->major < CH_MIN_MAJOR)
+		return wr_err_set(
+			err, ENOTSUP,
+			"cloud-hypervisor v%d.%d is too old: wrenn needs v%d.0 or newer "
+			"(explicit disk image_type, qcow2 overlays over raw backing files)",
+			v->major, v->minor, CH_MIN_MAJOR);
+	return 0;
 }
 
 static int connect_unix(const char *path, int *ret_fd, struct wr_err *err)
@@ -42,6 +100,40 @@ static int connect_unix(const char *path, int *ret_fd, struct wr_err *err)
 		return wr_err_errno(err, errno, "connect %s", path);
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+/* CH answers errors with a JSON array of messages, outermost first
+ * (["Error from API", "The VM could not boot", ...]): joined with ": ".
+ * Anything else is shown as text on one line. */
+static char *error_text(const char *resp, size_t len)
+{
+	if (!resp || !len)
+		return xstrdup("(no body)");
+	json_t *j = json_loadb(resp, len, 0, NULL);
+	if (json_is_array(j) && json_array_size(j) > 0) {
+		size_t cap = 1, i;
+		json_t *m;
+		json_array_foreach(j, i, m) cap +=
+			(json_string_value(m) ? json_string_length(m) : 0) + 2;
+		char *out = xmalloc(cap);
+		out[0] = '\0';
+		json_array_foreach(j, i, m)
+		{
+			if (!json_string_value(m))
+				continue;
+			if (out[0])
+				strcat(out, ": ");
+			strcat(out, json_string_value(m));
+		}
+		json_decref(j);
+		return out;
+	}
+	json_decref(j);
+	char *out = xstrndup(resp, len);
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return out;
 }
 
 int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
@@ -71,12 +163,9 @@ int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint
 	if (r < 0)
 		return wr_err_prefix(err, r, "cloud-hypervisor %s %s", method, endpoint);
 	if (status < 200 || status > 299) {
-		/* CH's error text can span lines; keep one line. */
-		for (char *p = resp; p && *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
+		cleanup_free char *why = error_text(resp, len);
 		return wr_err_set(err, EIO, "cloud-hypervisor %s %s: HTTP %d: %s", method, endpoint,
-				  status, resp && *resp ? resp : "(no body)");
+				  status, why);
 	}
 	if (ret) {
 		*ret = NULL;
@@ -91,10 +180,21 @@ int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint
 	return 0;
 }
 
-int ch_api_ping(const struct ch_api *a, struct wr_err *err)
+int ch_api_ping(const struct ch_api *a, struct ch_version *ret_ver, struct wr_err *err)
 {
 	json_t *j = NULL;
 	int r = ch_api_call(a, "GET", "vmm.ping", NULL, &j, err);
+	if (r < 0 || !ret_ver) {
+		json_decref(j);
+		return r;
+	}
+	const char *v = json_string_value(json_object_get(j, "version"));
+	const char *bv = json_string_value(json_object_get(j, "build_version"));
+	if (ch_version_parse(v, bv, ret_ver) < 0)
+		r = wr_err_set(err, EPROTO,
+			       "cloud-hypervisor vmm.ping: no version in reply "
+			       "(version \"%s\", build_version \"%s\")",
+			       v ?: "", bv ?: "");
 	json_decref(j);
 	return r;
 }
@@ -119,10 +219,17 @@ int ch_api_snapshot(const struct ch_api *a, const char *dir, struct wr_err *err)
 int ch_api_restore(const struct ch_api *a, const char *dir, bool resume, struct wr_err *err)
 {
 	cleanup_free char *url = xasprintf("file://%s", dir);
-	return ch_api_call(a, "PUT", "vm.restore",
-			   json_pack("{s:s, s:s, s:b}", "source_url", url, "memory_restore_mode",
-				     "OnDemand", "resume", resume),
-			   NULL, err);
+	if (a->ver.major >= CH_RESTORE_OPTS_MAJOR)
+		return ch_api_call(a, "PUT", "vm.restore",
+				   json_pack("{s:s, s:s, s:b}", "source_url", url,
+					     "memory_restore_mode", "OnDemand", "resume", resume),
+				   NULL, err);
+	/* Older: the fields would be ignored; copy restore, then resume. */
+	int r = ch_api_call(a, "PUT", "vm.restore", json_pack("{s:s}", "source_url", url), NULL,
+			    err);
+	if (r < 0 || !resume)
+		return r;
+	return ch_api_put(a, "vm.resume", err);
 }
 
 int ch_api_state(const struct ch_api *a, char **ret_state, struct wr_err *err)

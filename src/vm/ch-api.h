@@ -5,6 +5,14 @@
  * /api/v1/). One connection per call: CH's micro_http serves them one at a
  * time anyway, and a fresh connection never inherits a half-read response.
  * Field names follow CH's openapi (see shared/reference/vmm.md §1.3).
+ *
+ * What we send depends on the version vmm.ping reports (CH ignores JSON
+ * fields it does not know, so an old VMM would silently drop them):
+ *   v51  minimum: explicit disk image_type, qcow2 overlays over a raw
+ *        backing file, and backing files opt-in (DiskConfig.backing_files)
+ *   v52  vm.restore takes memory_restore_mode and resume; before, a
+ *        restored VM stays paused and needs vm.resume
+ *   v53  the VMM keeps <socket>.lock beside its API socket
  */
 #include "basic/err.h"
 
@@ -12,9 +20,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define CH_MIN_MAJOR 51
+#define CH_RESTORE_OPTS_MAJOR 52
+
+struct ch_version {
+	int major, minor;
+};
+
 struct ch_api {
 	const char *socket_path;
-	int timeout_ms; /* per call; 0 = 10 s */
+	int timeout_ms;	       /* per call; 0 = 10 s */
+	struct ch_version ver; /* from ch_api_ping; decides the fields vm.restore gets */
+};
+
+/* Token buckets of CH's rate_limiter_config, expressed as rates; 0 = no limit. */
+struct ch_rate_limit {
+	uint64_t bytes_per_sec;
+	uint64_t ops_per_sec;
 };
 
 /* What vm.create needs; paths are the stable in-namespace names. */
@@ -29,20 +51,34 @@ struct ch_vm_spec {
 	const char *tap;
 	const char *mac;
 	const char *serial_file; /* NULL = serial "Tty" (the VMM's stdout, i.e. its log) */
+	/* Guest NIC limit (NetConfig.rate_limiter_config); CH applies the same
+	 * buckets to the device's transmit and receive queues. */
+	struct ch_rate_limit net_limit;
 };
 
-/* The VmConfig JSON for vm.create (new reference). */
+/* The VmConfig JSON for vm.create (new reference). A qcow2 disk gets
+ * "backing_files": true (our qcow2 disks are overlays). */
 json_t *ch_vm_config_json(const struct ch_vm_spec *s);
 
+/* "53.0.0" (vmm.ping "version") or, failing that, "v53.0-12-gabc"
+ * ("build_version"). -EINVAL when neither holds MAJOR.MINOR. */
+int ch_version_parse(const char *version, const char *build_version, struct ch_version *ret);
+/* -ENOTSUP naming the version and the minimum when we cannot drive it. */
+int ch_version_check(const struct ch_version *v, struct wr_err *err);
+
 /* method + "vm.boot" etc.; body stolen (NULL = none); *ret gets a parsed 200
- * body (NULL for 204 or when ret is NULL). Non-2xx: -EIO with CH's text. */
+ * body (NULL for 204 or when ret is NULL). Non-2xx: -EIO with CH's error
+ * (its JSON array of messages joined with ": "). */
 int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
 		json_t **ret, struct wr_err *err);
 
-int ch_api_ping(const struct ch_api *a, struct wr_err *err);
+/* vmm.ping; *ret_ver (may be NULL) gets the version it reports. */
+int ch_api_ping(const struct ch_api *a, struct ch_version *ret_ver, struct wr_err *err);
 int ch_api_create(const struct ch_api *a, const struct ch_vm_spec *s, struct wr_err *err);
 int ch_api_put(const struct ch_api *a, const char *endpoint, struct wr_err *err); /* no body */
 int ch_api_snapshot(const struct ch_api *a, const char *dir, struct wr_err *err);
+/* vm.restore on a fresh VMM; from v52 with OnDemand memory and "resume",
+ * before that a copy restore followed by vm.resume when resume is set. */
 int ch_api_restore(const struct ch_api *a, const char *dir, bool resume, struct wr_err *err);
 /* vm.info "state": Created|Running|Paused|Shutdown|BreakPoint; malloc'd. */
 int ch_api_state(const struct ch_api *a, char **ret_state, struct wr_err *err);

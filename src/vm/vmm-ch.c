@@ -6,6 +6,10 @@
  * vm.restore with OnDemand memory (userfaultfd); CH rebuilds the VM from
  * the snapshot's config.json, whose disk path is the stable
  * <SandboxDir>/rootfs link.
+ *
+ * The version vmm.ping reports is checked on every launch and attach
+ * (older than CH_MIN_MAJOR: refused) and kept in priv: vm.restore's
+ * fields depend on it (ch-api.h).
  */
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
@@ -14,13 +18,39 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+struct ch_priv {
+	struct ch_version ver;
+};
+
 static struct ch_api api(struct vmm *v)
 {
-	return (struct ch_api){.socket_path = v->socket_path, .timeout_ms = v->p.api_timeout_ms};
+	struct ch_priv *p = v->priv;
+	return (struct ch_api){.socket_path = v->socket_path,
+			       .timeout_ms = v->p.api_timeout_ms,
+			       .ver = p ? p->ver : (struct ch_version){0, 0}};
+}
+
+/* vmm.ping answered with ver: keep it if we can drive that version. */
+static int set_version(struct vmm *v, const struct ch_version *ver, struct wr_err *err)
+{
+	int r = ch_version_check(ver, err);
+	if (r < 0)
+		return r;
+	if (!v->priv)
+		v->priv = xcalloc(1, sizeof(struct ch_priv));
+	((struct ch_priv *)v->priv)->ver = *ver;
+	return 0;
+}
+
+static void ch_free_priv(struct vmm *v)
+{
+	free(v->priv);
+	v->priv = NULL;
 }
 
 static long long now_ms(void)
@@ -41,9 +71,13 @@ static int launch(struct vmm *v, struct wr_err *err)
 		return r;
 	struct ch_api a = api(v);
 	long long deadline = now_ms() + v->p.api_timeout_ms;
+	struct ch_version ver;
 	for (;;) {
 		struct wr_err e = {0};
-		if (ch_api_ping(&a, &e) == 0)
+		r = ch_api_ping(&a, &ver, &e);
+		if (r == -EPROTO) /* it answered, but not with a version */
+			return wr_err_set(err, EPROTO, "%s", wr_err_msg(&e));
+		if (r == 0)
 			break;
 		if (!launched_alive(&v->proc))
 			return wr_err_set(err, ESRCH,
@@ -54,7 +88,7 @@ static int launch(struct vmm *v, struct wr_err *err)
 					  v->p.api_timeout_ms, wr_err_msg(&e));
 		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
 	}
-	return 0;
+	return set_version(v, &ver, err);
 }
 
 static int ch_start(struct vmm *v, struct wr_err *err)
@@ -75,6 +109,8 @@ static int ch_start(struct vmm *v, struct wr_err *err)
 		.tap = c->tap_device,
 		.mac = c->tap_mac,
 		.serial_file = NULL,
+		.net_limit = {.bytes_per_sec = v->p.net_bytes_per_sec,
+			      .ops_per_sec = v->p.net_ops_per_sec},
 	};
 	struct ch_api a = api(v);
 	if ((r = ch_api_create(&a, &s, err)) < 0)
@@ -174,6 +210,11 @@ static int ch_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 
 static int ch_attach(struct vmm *v, struct wr_err *err)
 {
+	struct ch_api a = api(v);
+	struct ch_version ver;
+	int r = ch_api_ping(&a, &ver, err);
+	if (r < 0 || (r = set_version(v, &ver, err)) < 0)
+		return r;
 	enum vmm_state st;
 	return ch_info(v, &st, err);
 }
@@ -198,5 +239,5 @@ const struct vmm_ops vmm_ch_ops = {
 	.info = ch_info,
 	.attach = ch_attach,
 	.shutdown = ch_shutdown,
-	.free_priv = NULL,
+	.free_priv = ch_free_priv,
 };

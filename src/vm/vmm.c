@@ -49,6 +49,9 @@ int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err)
 	    strcmp(p->rootfs_format, "qcow2"))
 		return wr_err_set(err, EINVAL, "vmm: rootfs format \"%s\" is not raw or qcow2",
 				  p->rootfs_format);
+	if (p->kind != VMM_KIND_CH && (p->net_bytes_per_sec || p->net_ops_per_sec))
+		return wr_err_set(err, ENOTSUP,
+				  "vmm: a guest NIC rate limit needs cloud-hypervisor");
 	if ((r = check_opt_path("log path", p->log_path, err)) < 0 ||
 	    (r = check_opt_path("memory file", p->mem_file, err)) < 0)
 		return r;
@@ -233,8 +236,12 @@ int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err)
 	launched_done(&v->proc);
 	v->proc = (struct launched)LAUNCHED_INIT;
 	/* Not after vmm_detach: the socket belongs to a VMM still running. */
-	if (had_proc)
+	if (had_proc) {
 		unlink(v->socket_path);
+		/* Cloud Hypervisor >= v53 keeps <socket>.lock beside its socket. */
+		cleanup_free char *lock = xasprintf("%s.lock", v->socket_path);
+		unlink(lock);
+	}
 	v->state = VMM_STATE_NONE;
 	return r;
 }

@@ -48,6 +48,10 @@ struct vmm_params {
 	int cpu_weight;		   /* 0 = default */
 	uint64_t memory_max;	   /* cgroup memory.max; 0 = guest RAM + 256 MiB */
 	int api_timeout_ms;	   /* per API call and for the socket; 0 = 10 s */
+	/* CH: token-bucket limit on the guest NIC (NetConfig.rate_limiter_config;
+	 * CH applies it to transmit and receive); 0 = none. QEMU refuses it. */
+	uint64_t net_bytes_per_sec;
+	uint64_t net_ops_per_sec;
 };
 
 enum vmm_state {

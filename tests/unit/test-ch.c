@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Cloud Hypervisor client against a local unix-socket server that records
- * every request and checks method, path and JSON body against CH's API
- * (reference/vmm.md §1.2-1.3): create -> boot -> pause -> snapshot ->
- * resume -> shutdown, plus ping, info, restore and an error reply.
+ * Cloud Hypervisor client (ch-api.c) and backend (vmm-ch.c) against the
+ * fake CH server of fake-ch.c, which follows CH's own behaviour: status
+ * codes, JSON error arrays, the VM state machine, the qcow2 backing-file
+ * rule, ignored unknown fields and version-dependent fields. Several tests
+ * replay what the client sent before it knew those rules and check that the
+ * fake refuses or misbehaves the way CH does, so the fake can catch them.
  */
 #include "basic/cleanup.h"
-#include "basic/fdio.h"
 #include "basic/xalloc.h"
+#include "fake-ch.h"
 #include "vm/ch-api.h"
+#include "vm/vmm.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,273 +24,494 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#define MAX_REQ 16
-
-struct rec {
-	char method[8];
-	char path[64];
-	char *body;
-};
-
-struct server {
-	int lfd;
-	int n; /* requests to serve */
-	struct rec req[MAX_REQ];
-	const char *fail_path; /* answer 405 for this path */
-};
-
-static char *read_request(int fd, struct rec *r)
-{
-	size_t cap = 65536, len = 0;
-	char *buf = xmalloc(cap + 1);
-	char *end = NULL;
-	while (!end && len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-	}
-	if (!end) {
-		free(buf);
-		return NULL;
-	}
-	sscanf(buf, "%7s %63s", r->method, r->path);
-	size_t clen = 0;
-	const char *cl = strcasestr(buf, "\r\nContent-Length:");
-	if (cl && cl < end)
-		clen = strtoul(cl + 17, NULL, 10);
-	size_t have = len - (size_t)(end + 4 - buf);
-	char *body = xmalloc(clen + 1);
-	memcpy(body, end + 4, have < clen ? have : clen);
-	if (have < clen && read_full(fd, body + have, clen - have) < 0)
-		clen = have;
-	body[clen] = '\0';
-	free(buf);
-	return body;
-}
-
-static void *serve(void *arg)
-{
-	struct server *s = arg;
-	for (int i = 0; i < s->n; i++) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			break;
-		struct rec *r = &s->req[i];
-		r->body = read_request(fd, r);
-		const char *status = "200 OK", *body = NULL;
-		if (s->fail_path && strstr(r->path, s->fail_path)) {
-			status = "405 Method Not Allowed";
-			body = "VM is not in the right state\n";
-		} else if (!strcmp(r->path, "/api/v1/vmm.ping")) {
-			body = "{\"build_version\":\"v53.0\",\"version\":\"53.0.0\",\"pid\":1}";
-		} else if (!strcmp(r->path, "/api/v1/vm.info")) {
-			body = "{\"config\":{},\"state\":\"Paused\"}";
-		} else {
-			status = "204 No Content";
-		}
-		char resp[512];
-		if (body)
-			snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n%s",
-				 status, strlen(body), body);
-		else
-			snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\n\r\n", status);
-		write_full(fd, resp, strlen(resp));
-		close(fd);
-	}
-	return NULL;
-}
 
 struct fixture {
 	char dir[64];
 	char sock[96];
-	struct server srv;
-	pthread_t th;
+	char kernel[96];
+	char disk[96];
+	struct fake_ch *f;
+	struct ch_api a;
 };
 
-static void start_server(struct fixture *f, int n, const char *fail)
+static void put_file(const char *path, const void *data, size_t len)
 {
-	strcpy(f->dir, "/tmp/test-ch-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->sock, sizeof(f->sock), "%s/api.sock", f->dir);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	strcpy(sa.sun_path, f->sock);
-	f->srv = (struct server){.n = n, .fail_path = fail};
-	f->srv.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(f->srv.lfd >= 0);
-	assert_int_equal(bind(f->srv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(f->srv.lfd, 8), 0);
-	assert_int_equal(pthread_create(&f->th, NULL, serve, &f->srv), 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
 }
 
-static void stop_server(struct fixture *f)
+/* A qcow2 v3 header; backing != NULL puts a backing file name after it. */
+static void put_qcow2(const char *path, const char *backing)
 {
-	pthread_join(f->th, NULL);
-	close(f->srv.lfd);
-	unlink(f->sock);
-	rmdir(f->dir);
-}
-
-static void free_reqs(struct fixture *f)
-{
-	for (int i = 0; i < MAX_REQ; i++)
-		free(f->srv.req[i].body);
-}
-
-static json_t *body_of(const struct rec *r)
-{
-	json_error_t je;
-	json_t *j = json_loads(r->body, 0, &je);
-	assert_non_null(j);
-	return j;
-}
-
-static void assert_req(const struct rec *r, const char *method, const char *endpoint)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/api/v1/%s", endpoint);
-	assert_string_equal(r->method, method);
-	assert_string_equal(r->path, path);
-}
-
-static const char *sget(json_t *o, const char *path)
-{
-	/* "a.b" -> o[a][b] */
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *dot = strchr(buf, '.');
-	if (dot) {
-		*dot = '\0';
-		o = json_object_get(o, buf);
-		return json_string_value(json_object_get(o, dot + 1));
+	unsigned char h[512] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 3};
+	if (backing) {
+		h[15] = 104;				/* backing_file_offset (BE u64 at 8) */
+		h[19] = (unsigned char)strlen(backing); /* backing_file_size (BE u32 at 16) */
+		memcpy(h + 104, backing, strlen(backing));
 	}
-	return json_string_value(json_object_get(o, buf));
+	put_file(path, h, sizeof(h));
 }
 
-static void test_lifecycle_sequence(void **state)
+static void setup(struct fixture *x, const char *version)
 {
-	(void)state;
-	struct fixture f;
-	start_server(&f, 9, NULL);
-	struct ch_api a = {.socket_path = f.sock, .timeout_ms = 5000};
-	struct wr_err err = {0};
-	struct ch_vm_spec s = {
-		.kernel = "/tmp/ch-vm-cl-1/vmlinux",
+	strcpy(x->dir, "/tmp/test-ch-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(x->sock, sizeof(x->sock), "%s/api.sock", x->dir);
+	snprintf(x->kernel, sizeof(x->kernel), "%s/vmlinux", x->dir);
+	snprintf(x->disk, sizeof(x->disk), "%s/rootfs", x->dir);
+	put_file(x->kernel, "kernel", 6);
+	put_file(x->disk, "\0\0\0\0\0\0\0\0raw-ext4-image-stand-in........", 40);
+	x->f = version ? fake_ch_start(x->sock, version, NULL) : NULL;
+	assert_true(!version || x->f);
+	x->a = (struct ch_api){.socket_path = x->sock, .timeout_ms = 5000};
+	if (version)
+		x->a.ver = (struct ch_version){atoi(version), 0};
+}
+
+static void teardown(struct fixture *x)
+{
+	fake_ch_free(x->f);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static struct ch_vm_spec spec(const struct fixture *x)
+{
+	return (struct ch_vm_spec){
+		.kernel = x->kernel,
 		.cmdline = "console=ttyS0 root=/dev/vda rw",
 		.vcpus = 2,
 		.memory_bytes = 512ull << 20,
 		.shared_mem = true,
-		.disk = "/tmp/ch-vm-cl-1/rootfs",
-		.disk_format = "qcow2",
+		.disk = x->disk,
+		.disk_format = "raw",
 		.tap = "tap0",
 		.mac = "02:FC:00:00:00:05",
 		.serial_file = "/var/lib/wrenn/sandboxes/cl-1/serial.log",
 	};
-	assert_int_equal(ch_api_ping(&a, &err), 0);
-	assert_int_equal(ch_api_create(&a, &s, &err), 0);
-	assert_int_equal(ch_api_put(&a, "vm.boot", &err), 0);
-	assert_int_equal(ch_api_put(&a, "vm.pause", &err), 0);
-	cleanup_free char *st = NULL;
-	assert_int_equal(ch_api_state(&a, &st, &err), 0);
-	assert_string_equal(st, "Paused");
-	assert_int_equal(ch_api_snapshot(&a, "/var/lib/wrenn/sandboxes/cl-1/snap", &err), 0);
-	assert_int_equal(ch_api_put(&a, "vm.resume", &err), 0);
-	assert_int_equal(ch_api_put(&a, "vm.shutdown", &err), 0);
-	assert_int_equal(ch_api_put(&a, "vmm.shutdown", &err), 0);
-	stop_server(&f);
+}
 
-	struct rec *r = f.srv.req;
-	assert_req(&r[0], "GET", "vmm.ping");
-	assert_req(&r[1], "PUT", "vm.create");
-	json_t *c = body_of(&r[1]);
-	assert_string_equal(sget(c, "payload.kernel"), "/tmp/ch-vm-cl-1/vmlinux");
-	assert_string_equal(sget(c, "payload.cmdline"), "console=ttyS0 root=/dev/vda rw");
+/* Request i as method, endpoint and answered status; returns its JSON body (or NULL). */
+static json_t *expect_req(struct fake_ch *f, int i, const char *method, const char *endpoint,
+			  int status)
+{
+	struct fake_ch_req q = fake_ch_req(f, i);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/%s", endpoint);
+	assert_string_equal(q.method, method);
+	assert_string_equal(q.path, path);
+	assert_int_equal(q.status, status);
+	json_t *j = *q.body ? json_loads(q.body, 0, NULL) : NULL;
+	assert_true(!*q.body || j);
+	free(q.body);
+	return j;
+}
+
+static const char *sget(json_t *o, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
+}
+
+static void assert_msg(const struct wr_err *err, const char *part)
+{
+	if (!strstr(wr_err_msg(err), part))
+		fail_msg("\"%s\" not in \"%s\"", part, wr_err_msg(err));
+}
+
+static void test_lifecycle(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	struct ch_version ver = {0};
+	char snap[128];
+	snprintf(snap, sizeof(snap), "%s/snap", x.dir);
+	assert_int_equal(mkdir(snap, 0700), 0);
+
+	assert_int_equal(ch_api_ping(&x.a, &ver, &err), 0);
+	assert_int_equal(ver.major, 53);
+	assert_int_equal(ver.minor, 0);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_string_equal(fake_ch_state(x.f), "Created");
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
+	assert_string_equal(fake_ch_state(x.f), "Running");
+	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), 0);
+	cleanup_free char *st = NULL;
+	assert_int_equal(ch_api_state(&x.a, &st, &err), 0);
+	assert_string_equal(st, "Paused");
+	assert_int_equal(ch_api_snapshot(&x.a, snap, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.resume", &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.shutdown", &err), 0);
+	assert_string_equal(fake_ch_state(x.f), "Created"); /* as CH: config kept */
+	assert_int_equal(ch_api_put(&x.a, "vmm.shutdown", &err), 0);
+	assert_true(fake_ch_exited(x.f));
+	/* CH is gone: nobody answers any more */
+	assert_int_equal(ch_api_ping(&x.a, NULL, &err), -ECONNREFUSED);
+
+	assert_int_equal(fake_ch_nreq(x.f), 9);
+	json_decref(expect_req(x.f, 0, "GET", "vmm.ping", 200));
+	json_t *c = expect_req(x.f, 1, "PUT", "vm.create", 204);
+	assert_string_equal(sget(c, "payload", "kernel"), x.kernel);
+	assert_string_equal(sget(c, "payload", "cmdline"), "console=ttyS0 root=/dev/vda rw");
 	json_t *cpus = json_object_get(c, "cpus");
 	assert_int_equal(json_integer_value(json_object_get(cpus, "boot_vcpus")), 2);
 	assert_int_equal(json_integer_value(json_object_get(cpus, "max_vcpus")), 2);
 	json_t *mem = json_object_get(c, "memory");
 	assert_int_equal(json_integer_value(json_object_get(mem, "size")), 512ll << 20);
 	assert_true(json_is_true(json_object_get(mem, "shared")));
+	assert_int_equal(json_array_size(json_object_get(c, "disks")), 1);
 	json_t *disk = json_array_get(json_object_get(c, "disks"), 0);
-	assert_string_equal(json_string_value(json_object_get(disk, "path")),
-			    "/tmp/ch-vm-cl-1/rootfs");
-	assert_string_equal(json_string_value(json_object_get(disk, "image_type")), "Qcow2");
-	json_t *net = json_array_get(json_object_get(c, "net"), 0);
-	assert_string_equal(json_string_value(json_object_get(net, "tap")), "tap0");
-	assert_string_equal(json_string_value(json_object_get(net, "mac")), "02:FC:00:00:00:05");
+	assert_string_equal(sget(disk, "path", NULL), x.disk);
+	assert_string_equal(sget(disk, "image_type", NULL), "Raw");
+	assert_null(json_object_get(disk, "backing_files")); /* raw: nothing to open */
 	assert_int_equal(json_array_size(json_object_get(c, "net")), 1);
-	assert_string_equal(sget(c, "rng.src"), "/dev/urandom");
-	assert_string_equal(sget(c, "serial.mode"), "File");
-	assert_string_equal(sget(c, "serial.file"), "/var/lib/wrenn/sandboxes/cl-1/serial.log");
-	assert_string_equal(sget(c, "console.mode"), "Off");
+	json_t *net = json_array_get(json_object_get(c, "net"), 0);
+	assert_string_equal(sget(net, "tap", NULL), "tap0");
+	assert_string_equal(sget(net, "mac", NULL), "02:FC:00:00:00:05");
+	assert_null(json_object_get(net, "rate_limiter_config")); /* off by default */
+	assert_string_equal(sget(c, "rng", "src"), "/dev/urandom");
+	assert_string_equal(sget(c, "serial", "mode"), "File");
+	assert_string_equal(sget(c, "serial", "file"), "/var/lib/wrenn/sandboxes/cl-1/serial.log");
+	assert_string_equal(sget(c, "console", "mode"), "Off");
 	json_decref(c);
-	assert_req(&r[2], "PUT", "vm.boot");
-	assert_string_equal(r[2].body, "");
-	assert_req(&r[3], "PUT", "vm.pause");
-	assert_req(&r[4], "GET", "vm.info");
-	assert_req(&r[5], "PUT", "vm.snapshot");
-	json_t *sn = body_of(&r[5]);
-	assert_string_equal(sget(sn, "destination_url"),
-			    "file:///var/lib/wrenn/sandboxes/cl-1/snap");
+	assert_null(expect_req(x.f, 2, "PUT", "vm.boot", 204));
+	assert_null(expect_req(x.f, 3, "PUT", "vm.pause", 204));
+	assert_null(expect_req(x.f, 4, "GET", "vm.info", 200));
+	json_t *sn = expect_req(x.f, 5, "PUT", "vm.snapshot", 204);
+	char url[160];
+	snprintf(url, sizeof(url), "file://%s", snap);
+	assert_string_equal(sget(sn, "destination_url", NULL), url);
 	assert_int_equal(json_object_size(sn), 1);
 	json_decref(sn);
-	assert_req(&r[6], "PUT", "vm.resume");
-	assert_req(&r[7], "PUT", "vm.shutdown");
-	assert_req(&r[8], "PUT", "vmm.shutdown");
-	free_reqs(&f);
+	assert_null(expect_req(x.f, 6, "PUT", "vm.resume", 204));
+	assert_null(expect_req(x.f, 7, "PUT", "vm.shutdown", 204));
+	assert_null(expect_req(x.f, 8, "PUT", "vmm.shutdown", 200)); /* CH: 200, no body */
+	char p[192];
+	snprintf(p, sizeof(p), "%s/config.json", snap);
+	assert_int_equal(access(p, R_OK), 0);
+	teardown(&x);
 }
 
-static void test_restore_body_and_tty_serial(void **state)
+/* The bug of issue 12: a qcow2 overlay without "backing_files": true. */
+static void test_qcow2_overlay_needs_backing_files(void **state)
 {
 	(void)state;
-	struct fixture f;
-	start_server(&f, 2, NULL);
-	struct ch_api a = {.socket_path = f.sock};
+	struct fixture x;
+	setup(&x, "51.0.0");
+	put_qcow2(x.disk, "/var/lib/wrenn/images/minimal.ext4");
+	struct ch_vm_spec s = spec(&x);
+	s.disk_format = "qcow2";
 	struct wr_err err = {0};
-	assert_int_equal(ch_api_restore(&a, "/var/lib/wrenn/snap/t1", true, &err), 0);
-	struct ch_vm_spec s = {.kernel = "/k",
-			       .cmdline = "",
-			       .vcpus = 1,
-			       .memory_bytes = 1,
-			       .disk = "/d",
-			       .tap = "tap0",
-			       .mac = "02:00:00:00:00:01"};
-	assert_int_equal(ch_api_create(&a, &s, &err), 0);
-	stop_server(&f);
-	assert_req(&f.srv.req[0], "PUT", "vm.restore");
-	json_t *b = body_of(&f.srv.req[0]);
-	assert_string_equal(sget(b, "source_url"), "file:///var/lib/wrenn/snap/t1");
-	assert_string_equal(sget(b, "memory_restore_mode"), "OnDemand");
+
+	/* What the client sent before: the same config without the field. */
+	json_t *old = ch_vm_config_json(&s);
+	json_object_del(json_array_get(json_object_get(old, "disks"), 0), "backing_files");
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", old, NULL, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "HTTP 500");
+	assert_msg(&err, "Error from API: The VM could not boot");
+	assert_msg(&err, "backing file");
+	assert_string_equal(fake_ch_state(x.f), "Created");
+	fake_ch_free(x.f);
+
+	/* Now: the field is sent and the overlay boots. */
+	x.f = fake_ch_start(x.sock, "51.0.0", NULL);
+	assert_non_null(x.f);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	if (ch_api_put(&x.a, "vm.boot", &err) < 0)
+		fail_msg("%s", wr_err_msg(&err));
+	assert_string_equal(fake_ch_state(x.f), "Running");
+	json_t *c = expect_req(x.f, 0, "PUT", "vm.create", 204);
+	json_t *disk = json_array_get(json_object_get(c, "disks"), 0);
+	assert_string_equal(sget(disk, "image_type", NULL), "Qcow2");
+	assert_true(json_is_true(json_object_get(disk, "backing_files")));
+	json_decref(c);
+	teardown(&x);
+}
+
+static void test_boot_opens_kernel_and_disk(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	/* a qcow2 without a backing file needs no opt-in */
+	put_qcow2(x.disk, NULL);
+	s.disk_format = "qcow2";
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
+	fake_ch_free(x.f);
+
+	/* Qcow2 declared, raw on disk */
+	put_file(x.disk, "raw", 3);
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "QCOW2");
+	fake_ch_free(x.f);
+
+	/* kernel missing */
+	s.disk_format = "raw";
+	unlink(x.kernel);
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "HTTP 500");
+	assert_msg(&err, "kernel");
+	teardown(&x);
+}
+
+static void test_state_machine(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	cleanup_free char *st = NULL;
+
+	assert_int_equal(ch_api_state(&x.a, &st, &err), -EIO);
+	assert_msg(&err,
+		   "HTTP 404: Error from API: The VM info is not available: VM is not created");
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "HTTP 404");
+	assert_msg(&err, "VM config is missing");
+	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), -EIO);
+	assert_msg(&err, "HTTP 500: Error from API: The VM could not be paused: VM is not running");
+	assert_int_equal(ch_api_put(&x.a, "vm.shutdown", &err), -EIO);
+	assert_msg(&err, "VM is not running");
+
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), -EIO);
+	assert_msg(&err, "HTTP 500");
+	assert_msg(&err, "VM is already created");
+	assert_int_equal(ch_api_put(&x.a, "vm.resume", &err), -EIO); /* not booted */
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "VM is already created");
+	assert_int_equal(ch_api_put(&x.a, "vm.resume", &err), -EIO);
+	assert_msg(&err, "Cannot resume VM: Invalid transition: InvalidStateTransition(Running, "
+			 "Running)");
+	assert_int_equal(ch_api_snapshot(&x.a, x.dir, &err), -EIO);
+	assert_msg(&err, "Trying to snapshot while VM is running");
+	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), -EIO);
+	assert_msg(&err, "InvalidStateTransition(Paused, Paused)");
+	assert_int_equal(ch_api_state(&x.a, &st, &err), 0);
+	assert_string_equal(st, "Paused");
+	/* a restore needs a fresh VMM */
+	assert_int_equal(ch_api_restore(&x.a, x.dir, true, &err), -EIO);
+	assert_msg(&err, "The VM could not be restored: VM is already created");
+	assert_int_equal(ch_api_put(&x.a, "vm.shutdown", &err), 0);
+	assert_int_equal(ch_api_restore(&x.a, x.dir, true, &err), -EIO); /* config stays */
+	/* wrong method, unknown endpoint */
+	assert_int_equal(ch_api_call(&x.a, "GET", "vm.boot", NULL, NULL, &err), -EIO);
+	assert_msg(&err, "HTTP 400: Bad Request");
+	assert_int_equal(ch_api_put(&x.a, "vm.frobnicate", &err), -EIO);
+	assert_msg(&err, "HTTP 404: Not Found");
+	teardown(&x);
+}
+
+/* Snapshot on one VMM, restore on a fresh one of the given version; the
+ * client uses the version that one reports, or *as when given. */
+static struct fake_ch *restored(struct fixture *x, const char *version, bool resume,
+				const struct ch_version *as, struct wr_err *err, int *ret)
+{
+	struct ch_vm_spec s = spec(x);
+	char snap[128];
+	snprintf(snap, sizeof(snap), "%s/snap", x->dir);
+	mkdir(snap, 0700);
+	assert_int_equal(ch_api_create(&x->a, &s, err), 0);
+	assert_int_equal(ch_api_put(&x->a, "vm.boot", err), 0);
+	assert_int_equal(ch_api_put(&x->a, "vm.pause", err), 0);
+	assert_int_equal(ch_api_snapshot(&x->a, snap, err), 0);
+	fake_ch_free(x->f);
+	x->f = fake_ch_start(x->sock, version, NULL);
+	assert_non_null(x->f);
+	struct ch_version v = {0};
+	assert_int_equal(ch_api_ping(&x->a, &v, err), 0);
+	x->a.ver = as ? *as : v;
+	*ret = ch_api_restore(&x->a, snap, resume, err);
+	return x->f;
+}
+
+static void test_restore_v53_resumes_in_one_call(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct wr_err err = {0};
+	int r;
+	struct fake_ch *f = restored(&x, "53.0.0", true, NULL, &err, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(fake_ch_state(f), "Running");
+	assert_int_equal(fake_ch_nreq(f), 2);
+	json_t *b = expect_req(f, 1, "PUT", "vm.restore", 204);
+	assert_non_null(strstr(sget(b, "source_url", NULL), "file:///tmp/test-ch-"));
+	assert_string_equal(sget(b, "memory_restore_mode", NULL), "OnDemand");
 	assert_true(json_is_true(json_object_get(b, "resume")));
 	json_decref(b);
-	json_t *c = body_of(&f.srv.req[1]);
-	assert_string_equal(sget(c, "serial.mode"), "Tty");
-	assert_false(json_is_true(json_object_get(json_object_get(c, "memory"), "shared")));
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(c, "disks"), 0), "image_type")),
-			    "Raw");
-	json_decref(c);
-	free_reqs(&f);
+	json_t *cfg = fake_ch_config(f);
+	assert_string_equal(sget(cfg, "payload", "kernel"), x.kernel);
+	json_decref(cfg);
+	teardown(&x);
+
+	/* resume=false leaves it paused */
+	setup(&x, "52.0.0");
+	f = restored(&x, "52.0.0", false, NULL, &err, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(fake_ch_state(f), "Paused");
+	b = expect_req(f, 1, "PUT", "vm.restore", 204);
+	assert_true(json_is_false(json_object_get(b, "resume")));
+	json_decref(b);
+	teardown(&x);
 }
 
-static void test_error_reply_is_reported(void **state)
+static void test_restore_v51_resumes_explicitly(void **state)
 {
 	(void)state;
-	struct fixture f;
-	start_server(&f, 1, "vm.pause");
-	struct ch_api a = {.socket_path = f.sock};
+	struct fixture x;
+	setup(&x, "51.0.0");
 	struct wr_err err = {0};
-	assert_int_equal(ch_api_put(&a, "vm.pause", &err), -EIO);
-	assert_non_null(strstr(wr_err_msg(&err), "HTTP 405"));
-	assert_non_null(strstr(wr_err_msg(&err), "VM is not in the right state"));
-	stop_server(&f);
-	free_reqs(&f);
+	int r;
+	struct fake_ch *f = restored(&x, "51.0.0", true, NULL, &err, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(fake_ch_state(f), "Running");
+	assert_int_equal(fake_ch_nreq(f), 3);
+	json_t *b = expect_req(f, 1, "PUT", "vm.restore", 204);
+	assert_int_equal(json_object_size(b), 1); /* only source_url */
+	json_decref(b);
+	assert_null(expect_req(f, 2, "PUT", "vm.resume", 204));
+	teardown(&x);
+
+	/* What the client did before: v52 fields to a v51 VMM, which ignores
+	 * them and leaves the VM paused while we believed it running. */
+	setup(&x, "51.0.0");
+	struct ch_version newer = {53, 0};
+	f = restored(&x, "51.0.0", true, &newer, &err, &r);
+	assert_int_equal(r, 0);
+	assert_int_equal(fake_ch_nreq(f), 2); /* ping, restore: no vm.resume */
+	assert_string_equal(fake_ch_state(f), "Paused");
+	teardown(&x);
+}
+
+static void test_versions(void **state)
+{
+	(void)state;
+	struct ch_version v;
+	assert_int_equal(ch_version_parse("53.0.0", "v53.0-12-gabcdef", &v), 0);
+	assert_int_equal(v.major, 53);
+	assert_int_equal(ch_version_parse(NULL, "v48.1-12-gabcdef-dirty", &v), 0);
+	assert_int_equal(v.major, 48);
+	assert_int_equal(v.minor, 1);
+	assert_int_equal(ch_version_parse("", "v52.3", &v), 0);
+	assert_int_equal(v.major, 52);
+	assert_int_equal(v.minor, 3);
+	assert_int_equal(ch_version_parse("dev", "unknown", &v), -EINVAL);
+	assert_int_equal(ch_version_parse(NULL, NULL, &v), -EINVAL);
+
+	struct wr_err err = {0};
+	v = (struct ch_version){50, 2};
+	assert_int_equal(ch_version_check(&v, &err), -ENOTSUP);
+	assert_msg(&err, "v50.2");
+	assert_msg(&err, "v51.0 or newer");
+	v = (struct ch_version){51, 0};
+	assert_int_equal(ch_version_check(&v, &err), 0);
+
+	/* what the fake's vmm.ping reports */
+	struct fixture x;
+	setup(&x, NULL);
+	x.f = fake_ch_start(x.sock, "49.0.0", "v49.0-3-g1234567");
+	assert_int_equal(ch_api_ping(&x.a, &v, &err), 0);
+	assert_int_equal(v.major, 49);
+	json_t *pong = NULL;
+	assert_int_equal(ch_api_call(&x.a, "GET", "vmm.ping", NULL, &pong, &err), 0);
+	assert_string_equal(sget(pong, "build_version", NULL), "v49.0-3-g1234567");
+	assert_true(json_integer_value(json_object_get(pong, "pid")) > 0);
+	json_decref(pong);
+	fake_ch_free(x.f);
+	x.f = fake_ch_start(x.sock, "garbage", "no-version");
+	assert_int_equal(ch_api_ping(&x.a, &v, &err), -EPROTO);
+	assert_msg(&err, "no version");
+	teardown(&x);
+}
+
+static void test_net_rate_limit(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct ch_vm_spec s = spec(&x);
+	s.net_limit = (struct ch_rate_limit){.bytes_per_sec = 12500000, .ops_per_sec = 0};
+	struct wr_err err = {0};
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	json_t *c = expect_req(x.f, 0, "PUT", "vm.create", 204);
+	json_t *rl = json_object_get(json_array_get(json_object_get(c, "net"), 0),
+				     "rate_limiter_config");
+	json_t *bw = json_object_get(rl, "bandwidth");
+	assert_int_equal(json_integer_value(json_object_get(bw, "size")), 12500000);
+	assert_int_equal(json_integer_value(json_object_get(bw, "refill_time")), 1000);
+	assert_null(json_object_get(rl, "ops"));
+	json_decref(c);
+	fake_ch_free(x.f);
+
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	s.net_limit = (struct ch_rate_limit){.bytes_per_sec = 0, .ops_per_sec = 2000};
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	c = fake_ch_config(x.f);
+	rl = json_object_get(json_array_get(json_object_get(c, "net"), 0), "rate_limiter_config");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rl, "ops"), "size")),
+			 2000);
+	assert_null(json_object_get(rl, "bandwidth"));
+	json_decref(c);
+	fake_ch_free(x.f);
+
+	/* CH's RateLimiterConfig denies unknown fields; the rest of VmConfig ignores them */
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	json_t *bad = ch_vm_config_json(&s);
+	json_t *net0 = json_array_get(json_object_get(bad, "net"), 0);
+	json_object_set_new(json_object_get(net0, "rate_limiter_config"), "tx",
+			    json_pack("{s:i, s:i}", "size", 1, "refill_time", 1));
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", bad, NULL, &err), -EIO);
+	assert_msg(&err, "HTTP 400: Failed to deserialize JSON: unknown field `tx`");
+	json_t *extra = ch_vm_config_json(&s);
+	json_object_set_new(extra, "not_a_ch_field", json_true());
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", extra, NULL, &err), 0);
+	teardown(&x);
+}
+
+static void test_fake_rejects_bad_json(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "52.0.0");
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	json_t *c = ch_vm_config_json(&s);
+	json_object_set_new(json_array_get(json_object_get(c, "disks"), 0), "image_type",
+			    json_string("Vmdk"));
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", c, NULL, &err), -EIO);
+	assert_msg(&err, "HTTP 400: Failed to deserialize JSON: unknown variant `Vmdk`");
+	c = ch_vm_config_json(&s);
+	json_object_set_new(json_object_get(c, "memory"), "size", json_string("512M"));
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", c, NULL, &err), -EIO);
+	assert_msg(&err, "invalid type for `size`");
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.restore",
+				     json_pack("{s:s, s:s}", "source_url", "file:///x",
+					       "memory_restore_mode", "Lazy"),
+				     NULL, &err),
+			 -EIO);
+	assert_msg(&err, "unknown variant `Lazy`");
+	assert_string_equal(fake_ch_state(x.f), "none");
+	teardown(&x);
 }
 
 static void test_no_server(void **state)
@@ -294,17 +519,134 @@ static void test_no_server(void **state)
 	(void)state;
 	struct ch_api a = {.socket_path = "/nonexistent/ch.sock"};
 	struct wr_err err = {0};
-	assert_int_equal(ch_api_ping(&a, &err), -ENOENT);
-	assert_non_null(strstr(wr_err_msg(&err), "vmm.ping"));
+	assert_int_equal(ch_api_ping(&a, NULL, &err), -ENOENT);
+	assert_msg(&err, "vmm.ping");
+}
+
+/* --- the backend (vmm-ch.c) on a VMM it re-attaches to ------------------------ */
+
+static pid_t fork_fake(const char *sock, const char *version)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		close(p[0]);
+		struct fake_ch *f = fake_ch_new(sock, version, NULL);
+		if (write(p[1], f ? "y" : "n", 1) != 1)
+			_exit(2);
+		close(p[1]);
+		if (!f)
+			_exit(1);
+		fake_ch_serve(f);
+		_exit(0);
+	}
+	close(p[1]);
+	char c = 0;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	assert_int_equal(c, 'y');
+	return pid;
+}
+
+static void backend_config(struct vm_config *c, const struct fixture *x)
+{
+	vm_config_set(&c->sandbox_id, "cl-t1");
+	vm_config_set(&c->kernel_path, x->kernel);
+	vm_config_set(&c->rootfs_path, x->disk);
+	vm_config_set(&c->network_namespace, "wrenn-ns-1");
+	vm_config_set(&c->guest_ip, VM_GUEST_IP);
+	vm_config_set(&c->gateway_ip, VM_GATEWAY_IP);
+	vm_config_set(&c->net_mask, VM_NET_MASK);
+	vm_config_set(&c->socket_path, x->sock);
+	vm_config_apply_defaults(c);
+}
+
+static void test_backend_reattach_snapshot_stop(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, NULL);
+	pid_t pid = fork_fake(x.sock, "53.0.0");
+	struct wr_err err = {0};
+	/* as if a previous agent had started it */
+	struct ch_vm_spec s = spec(&x);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
+
+	struct vm_config c = {0};
+	backend_config(&c, &x);
+	char log[128], snap[128], lock[128];
+	snprintf(log, sizeof(log), "%s/vmm.log", x.dir);
+	snprintf(snap, sizeof(snap), "%s/snap", x.dir);
+	snprintf(lock, sizeof(lock), "%s.lock", x.sock);
+	struct vmm_params p = {.cfg = &c, .kind = VMM_KIND_CH, .log_path = log};
+	struct vmm *v = NULL;
+	assert_int_equal(vmm_new(&p, &v, &err), 0);
+	assert_int_equal(vmm_reattach(v, pid, &err), 0);
+	assert_int_equal(v->state, VMM_STATE_RUNNING);
+	assert_int_equal(vmm_snapshot(v, snap, &err), 0); /* pauses first */
+	assert_int_equal(v->state, VMM_STATE_PAUSED);
+	char meta[192];
+	snprintf(meta, sizeof(meta), "%s/wrenn-vmm.json", snap);
+	assert_int_equal(access(meta, R_OK), 0);
+	assert_int_equal(access(lock, F_OK), 0);
+	/* 0: it exited by itself on vmm.shutdown (and was reaped) */
+	assert_int_equal(vmm_stop(v, 5000, &err), 0);
+	assert_int_equal(kill(pid, 0), -1);
+	/* the socket and CH >= v53's lock file go with the VMM */
+	assert_int_equal(access(x.sock, F_OK), -1);
+	assert_int_equal(access(lock, F_OK), -1);
+	vmm_free(v);
+
+	/* a CH too old to drive is refused by name */
+	pid = fork_fake(x.sock, "50.0.0");
+	assert_int_equal(vmm_new(&p, &v, &err), 0);
+	assert_int_equal(vmm_reattach(v, pid, &err), -ENOTSUP);
+	assert_msg(&err, "cloud-hypervisor v50.0 is too old: wrenn needs v51.0 or newer");
+	vmm_free(v); /* stops and reaps it */
+	assert_int_equal(kill(pid, 0), -1);
+	vm_config_done(&c);
+	teardown(&x);
+}
+
+static void test_qemu_refuses_net_limit(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, NULL);
+	struct vm_config c = {0};
+	backend_config(&c, &x);
+	struct vmm_params p = {.cfg = &c,
+			       .kind = VMM_KIND_QEMU,
+			       .log_path = "/tmp/x.log",
+			       .net_bytes_per_sec = 1000000};
+	struct vmm *v = NULL;
+	struct wr_err err = {0};
+	assert_int_equal(vmm_new(&p, &v, &err), -ENOTSUP);
+	assert_msg(&err, "rate limit needs cloud-hypervisor");
+	vm_config_done(&c);
+	teardown(&x);
 }
 
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lifecycle_sequence),
-		cmocka_unit_test(test_restore_body_and_tty_serial),
-		cmocka_unit_test(test_error_reply_is_reported),
+		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_qcow2_overlay_needs_backing_files),
+		cmocka_unit_test(test_boot_opens_kernel_and_disk),
+		cmocka_unit_test(test_state_machine),
+		cmocka_unit_test(test_restore_v53_resumes_in_one_call),
+		cmocka_unit_test(test_restore_v51_resumes_explicitly),
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_net_rate_limit),
+		cmocka_unit_test(test_fake_rejects_bad_json),
 		cmocka_unit_test(test_no_server),
+		cmocka_unit_test(test_backend_reattach_snapshot_stop),
+		cmocka_unit_test(test_qemu_refuses_net_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

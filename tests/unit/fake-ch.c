@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fake Cloud Hypervisor API server (see fake-ch.h for the behaviour it
+ * models and where that comes from). Links only libc, pthread and jansson:
+ * it sits after the project's libraries on the test's link line.
+ */
+#include "fake-ch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_REQ 64
+#define MAX_BODY (4 << 20)
+
+enum vm_state { VM_NONE, VM_RUNNING, VM_PAUSED };
+
+struct fake_ch {
+	char *sock;
+	int lfd;
+	int stop_pipe[2];
+	pthread_t th;
+	bool threaded;
+	int major, minor;
+	char *version, *build_version;
+	pthread_mutex_t mu;
+	json_t *config;	  /* VmConfig from vm.create / vm.restore; NULL = none */
+	enum vm_state vm; /* the VM object (exists after boot / restore) */
+	bool exited;
+	int nreq;
+	struct fake_ch_req req[MAX_REQ];
+};
+
+struct reply {
+	int status;
+	char *body; /* malloc'd JSON text or NULL */
+};
+
+static struct reply ok(int status, json_t *body)
+{
+	struct reply r = {status, NULL};
+	if (body) {
+		r.body = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+	}
+	return r;
+}
+
+/* CH's error body: the error chain's messages, outermost first (up to
+ * four here; the first NULL ends it). */
+static struct reply fail(int status, const char *m1, const char *m2, const char *m3, const char *m4)
+{
+	const char *m[] = {m1, m2, m3, m4};
+	json_t *a = json_array();
+	for (size_t i = 0; i < 4 && m[i]; i++)
+		json_array_append_new(a, json_string(m[i]));
+	return ok(status, a);
+}
+
+static struct reply api_fail(int status, const char *api, const char *vm, const char *detail)
+{
+	return fail(status, "Error from API", api, vm, detail);
+}
+
+static struct reply bad_json(const char *text)
+{
+	return fail(400, "Failed to deserialize JSON", text, NULL, NULL);
+}
+
+static bool knows(const struct fake_ch *f, int major)
+{
+	return f->major >= major;
+}
+
+/* --- serde-like checks: NULL = fine, else the message ------------------------- */
+
+static char why[256];
+
+static const char *want(json_t *o, const char *key, json_type t, bool required)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return required ? (snprintf(why, sizeof(why), "missing field `%s`", key), why)
+				: NULL;
+	if (json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v)) ||
+	    (t == JSON_REAL && json_is_number(v)))
+		return NULL;
+	if (json_is_integer(v) && t == JSON_INTEGER && json_integer_value(v) >= 0)
+		return NULL;
+	snprintf(why, sizeof(why), "invalid type for `%s`", key);
+	return why;
+}
+
+static const char *want_uint(json_t *o, const char *key, bool required)
+{
+	const char *e = want(o, key, JSON_INTEGER, required);
+	json_t *v = json_object_get(o, key);
+	if (!e && v && json_integer_value(v) < 0) {
+		snprintf(why, sizeof(why), "invalid value for `%s`: expected u64", key);
+		return why;
+	}
+	return e;
+}
+
+static const char *want_enum(json_t *o, const char *key, const char *const *vals)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return NULL;
+	if (!json_is_string(v))
+		return want(o, key, JSON_STRING, false);
+	for (; *vals; vals++)
+		if (!strcmp(*vals, json_string_value(v)))
+			return NULL;
+	snprintf(why, sizeof(why), "unknown variant `%s` for `%s`", json_string_value(v), key);
+	return why;
+}
+
+static const char *check_bucket(json_t *b)
+{
+	if (!json_is_object(b))
+		return "invalid type: expected struct TokenBucketConfig";
+	const char *e;
+	if ((e = want_uint(b, "size", true)) || (e = want_uint(b, "refill_time", true)) ||
+	    (e = want_uint(b, "one_time_burst", false)))
+		return e;
+	return NULL;
+}
+
+/* RateLimiterConfig is #[serde(deny_unknown_fields)]. */
+static const char *check_rate_limiter(json_t *rl)
+{
+	if (!rl || json_is_null(rl))
+		return NULL;
+	if (!json_is_object(rl))
+		return "invalid type: expected struct RateLimiterConfig";
+	const char *k;
+	json_t *v;
+	json_object_foreach(rl, k, v)
+	{
+		if (strcmp(k, "bandwidth") && strcmp(k, "ops")) {
+			snprintf(why, sizeof(why),
+				 "unknown field `%s`, expected `bandwidth` or `ops`", k);
+			return why;
+		}
+		const char *e = json_is_null(v) ? NULL : check_bucket(v);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+static const char *const image_types[] = {"FixedVhd", "Qcow2", "Raw", "Vhdx", "Unknown", NULL};
+static const char *const console_modes[] = {"Off", "Pty", "Tty", "File", "Socket", "Null", NULL};
+
+static const char *check_console(json_t *c, const char *key)
+{
+	json_t *o = json_object_get(c, key);
+	if (!o)
+		return NULL;
+	if (!json_is_object(o)) {
+		snprintf(why, sizeof(why), "invalid type for `%s`", key);
+		return why;
+	}
+	const char *e;
+	if ((e = want(o, "mode", JSON_STRING, true)) || (e = want_enum(o, "mode", console_modes)) ||
+	    (e = want(o, "file", JSON_STRING, false)))
+		return e;
+	return NULL;
+}
+
+static const char *check_vm_config(const struct fake_ch *f, json_t *c)
+{
+	if (!json_is_object(c))
+		return "invalid type: expected struct VmConfig";
+	const char *e;
+	json_t *o;
+	if ((o = json_object_get(c, "payload"))) {
+		if (!json_is_object(o))
+			return "invalid type for `payload`";
+		if ((e = want(o, "kernel", JSON_STRING, false)) ||
+		    (e = want(o, "cmdline", JSON_STRING, false)))
+			return e;
+	}
+	if ((o = json_object_get(c, "cpus"))) {
+		if (!json_is_object(o))
+			return "invalid type for `cpus`";
+		if ((e = want_uint(o, "boot_vcpus", false)) ||
+		    (e = want_uint(o, "max_vcpus", false)))
+			return e;
+	}
+	if ((o = json_object_get(c, "memory"))) {
+		if (!json_is_object(o))
+			return "invalid type for `memory`";
+		if ((e = want_uint(o, "size", true)) || (e = want(o, "shared", JSON_TRUE, false)) ||
+		    (e = want(o, "thp", JSON_TRUE, false)))
+			return e;
+	}
+	json_t *arr, *d;
+	size_t i;
+	if ((arr = json_object_get(c, "disks"))) {
+		if (!json_is_array(arr))
+			return "invalid type for `disks`";
+		json_array_foreach(arr, i, d)
+		{
+			if (!json_is_object(d))
+				return "invalid type: expected struct DiskConfig";
+			if ((e = want(d, "path", JSON_STRING, false)) ||
+			    (e = want(d, "readonly", JSON_TRUE, false)) ||
+			    (e = check_rate_limiter(json_object_get(d, "rate_limiter_config"))))
+				return e;
+			if (knows(f, 51) && ((e = want(d, "backing_files", JSON_TRUE, false)) ||
+					     (e = want_enum(d, "image_type", image_types))))
+				return e;
+		}
+	}
+	if ((arr = json_object_get(c, "net"))) {
+		if (!json_is_array(arr))
+			return "invalid type for `net`";
+		json_array_foreach(arr, i, d)
+		{
+			if (!json_is_object(d))
+				return "invalid type: expected struct NetConfig";
+			if ((e = want(d, "tap", JSON_STRING, false)) ||
+			    (e = want(d, "mac", JSON_STRING, false)) ||
+			    (e = check_rate_limiter(json_object_get(d, "rate_limiter_config"))))
+				return e;
+			const char *mac = json_string_value(json_object_get(d, "mac"));
+			unsigned b[6];
+			char tail;
+			if (mac && sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+					  &b[3], &b[4], &b[5], &tail) != 6)
+				return "invalid MAC address";
+		}
+	}
+	if ((o = json_object_get(c, "rng")) && (e = want(o, "src", JSON_STRING, false)))
+		return e;
+	if ((e = check_console(c, "serial")) || (e = check_console(c, "console")))
+		return e;
+	return NULL;
+}
+
+/* --- what vm.boot opens ------------------------------------------------------- */
+
+static uint64_t be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* 0 ok, else an error message for the disk (static). */
+static const char *open_disk(const struct fake_ch *f, json_t *d)
+{
+	const char *path = json_string_value(json_object_get(d, "path"));
+	if (!path)
+		return "Disk path is missing";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "Failed to open disk file %s: %s", path,
+			 strerror(errno));
+		return why;
+	}
+	unsigned char h[24] = {0};
+	ssize_t n = read(fd, h, sizeof(h));
+	close(fd);
+	bool is_qcow2 = n == (ssize_t)sizeof(h) && !memcmp(h, "QFI\xfb", 4);
+	const char *type = json_string_value(json_object_get(d, "image_type"));
+	if (!knows(f, 51) || !type || !strcmp(type, "Unknown"))
+		type = is_qcow2 ? "Qcow2" : "Raw"; /* autodetection */
+	if (!strcmp(type, "Qcow2")) {
+		if (!is_qcow2)
+			return "Failed to parse QCOW2 image: invalid magic";
+		bool backing = be64(h + 8) != 0;
+		bool allowed = !knows(f, 51) || json_is_true(json_object_get(d, "backing_files"));
+		if (backing && !allowed)
+			return "Failed to open QCOW2 image: unsupported feature: backing file "
+			       "(backing_files=off)";
+	}
+	return NULL;
+}
+
+/* --- endpoints ---------------------------------------------------------------- */
+
+static struct reply vm_boot(struct fake_ch *f)
+{
+	if (f->vm != VM_NONE)
+		return api_fail(500, "The VM could not boot", "VM is already created", NULL);
+	if (!f->config)
+		return api_fail(404, "The VM could not boot", "VM config is missing", NULL);
+	const char *kernel =
+		json_string_value(json_object_get(json_object_get(f->config, "payload"), "kernel"));
+	if (!kernel || access(kernel, R_OK) < 0)
+		return api_fail(500, "The VM could not boot", "Cannot load the kernel into memory",
+				kernel ? strerror(errno) : "no kernel in payload");
+	json_t *d;
+	size_t i;
+	json_array_foreach(json_object_get(f->config, "disks"), i, d)
+	{
+		const char *e = open_disk(f, d);
+		if (e)
+			return api_fail(500, "The VM could not boot",
+					"Error creating device manager", e);
+	}
+	f->vm = VM_RUNNING;
+	return ok(204, NULL);
+}
+
+static struct reply transition(struct fake_ch *f, enum vm_state from, enum vm_state to,
+			       const char *api, const char *vm_err)
+{
+	static const char *const names[] = {"Created", "Running", "Paused"};
+	if (f->vm == VM_NONE)
+		return api_fail(500, api, "VM is not running", NULL);
+	if (f->vm != from) {
+		char t[96];
+		snprintf(t, sizeof(t), "Invalid transition: InvalidStateTransition(%s, %s)",
+			 names[f->vm], names[to]);
+		return api_fail(500, api, vm_err, t);
+	}
+	f->vm = to;
+	return ok(204, NULL);
+}
+
+static const char *file_url_dir(json_t *body, const char *key)
+{
+	const char *u = json_string_value(json_object_get(body, key));
+	return u && !strncmp(u, "file://", 7) ? u + 7 : NULL;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *fp = fopen(p, "we");
+	if (!fp)
+		return -1;
+	fputs(text, fp);
+	return fclose(fp);
+}
+
+static struct reply vm_snapshot(struct fake_ch *f, json_t *body)
+{
+	const char *e = want(body, "destination_url", JSON_STRING, true);
+	if (e)
+		return bad_json(e);
+	if (f->vm == VM_NONE)
+		return api_fail(500, "The VM could not be snapshotted", "VM is not running", NULL);
+	if (f->vm != VM_PAUSED)
+		return api_fail(500, "The VM could not be snapshotted", "Cannot snapshot VM",
+				"Trying to snapshot while VM is running");
+	const char *dir = file_url_dir(body, "destination_url");
+	char *cfg = json_dumps(f->config, JSON_COMPACT);
+	int r = dir ? write_file(dir, "config.json", cfg) : -1;
+	free(cfg);
+	if (r == 0)
+		r = write_file(dir, "state.json", "{}");
+	if (r == 0)
+		r = write_file(dir, "memory-ranges", "");
+	if (r < 0)
+		return api_fail(500, "The VM could not be snapshotted", "Cannot send VM snapshot",
+				dir ? strerror(errno) : "unsupported URL scheme");
+	return ok(204, NULL);
+}
+
+static struct reply vm_restore(struct fake_ch *f, json_t *body)
+{
+	static const char *const modes[] = {"Copy", "OnDemand", NULL};
+	const char *e;
+	if ((e = want(body, "source_url", JSON_STRING, true)) ||
+	    (e = want(body, "prefault", JSON_TRUE, false)))
+		return bad_json(e);
+	if (knows(f, 52) && ((e = want(body, "resume", JSON_TRUE, false)) ||
+			     (e = want_enum(body, "memory_restore_mode", modes))))
+		return bad_json(e);
+	if (f->vm != VM_NONE || f->config)
+		return api_fail(500, "The VM could not be restored", "VM is already created", NULL);
+	const char *dir = file_url_dir(body, "source_url");
+	char p[512];
+	snprintf(p, sizeof(p), "%s/config.json", dir ? dir : "");
+	json_t *cfg = dir ? json_load_file(p, 0, NULL) : NULL;
+	if (!cfg)
+		return api_fail(500, "The VM could not be restored", "Error restoring VM",
+				"Failed to read the VM config from the snapshot");
+	f->config = cfg;
+	f->vm = VM_PAUSED;
+	if (knows(f, 52) && json_is_true(json_object_get(body, "resume")))
+		f->vm = VM_RUNNING;
+	return ok(204, NULL);
+}
+
+static struct reply vm_info(struct fake_ch *f)
+{
+	static const char *const names[] = {"Created", "Running", "Paused"};
+	if (!f->config)
+		return api_fail(404, "The VM info is not available", "VM is not created", NULL);
+	json_int_t mem =
+		json_integer_value(json_object_get(json_object_get(f->config, "memory"), "size"));
+	return ok(200, json_pack("{s:O, s:s, s:I}", "config", f->config, "state", names[f->vm],
+				 "memory_actual_size", mem));
+}
+
+static struct reply route(struct fake_ch *f, const char *method, const char *path, const char *raw,
+			  size_t raw_len)
+{
+	static const char *const actions[] = {"vm.create",  "vm.boot",	   "vm.pause",
+					      "vm.resume",  "vm.shutdown", "vm.snapshot",
+					      "vm.restore", "vm.delete",   "vmm.shutdown",
+					      "vm.reboot",  NULL};
+	if (strncmp(path, "/api/v1/", 8))
+		return fail(404, "Not Found", NULL, NULL, NULL);
+	const char *ep = path + 8;
+	bool get = !strcmp(ep, "vmm.ping") || !strcmp(ep, "vm.info");
+	bool put = false;
+	for (const char *const *a = actions; *a; a++)
+		put = put || !strcmp(ep, *a);
+	if (!get && !put)
+		return fail(404, "Not Found", NULL, NULL, NULL);
+	if (strcmp(method, get ? "GET" : "PUT"))
+		return fail(400, "Bad Request", NULL, NULL, NULL);
+
+	if (!strcmp(ep, "vmm.ping"))
+		return ok(200, json_pack("{s:s, s:s, s:I, s:[]}", "build_version", f->build_version,
+					 "version", f->version, "pid", (json_int_t)getpid(),
+					 "features"));
+	if (!strcmp(ep, "vm.info"))
+		return vm_info(f);
+	if (!strcmp(ep, "vmm.shutdown")) {
+		f->exited = true;
+		return ok(200, NULL);
+	}
+
+	json_t *body = NULL;
+	bool needs_body =
+		!strcmp(ep, "vm.create") || !strcmp(ep, "vm.snapshot") || !strcmp(ep, "vm.restore");
+	if (needs_body) {
+		if (!raw_len)
+			return (struct reply){400, NULL};
+		json_error_t je;
+		body = json_loadb(raw, raw_len, 0, &je);
+		if (!body)
+			return bad_json(je.text);
+	}
+	struct reply r;
+	if (!strcmp(ep, "vm.create")) {
+		const char *e = check_vm_config(f, body);
+		if (e)
+			r = bad_json(e);
+		else if (f->config)
+			r = api_fail(500, "The VM could not be created", "VM is already created",
+				     NULL);
+		else {
+			f->config = json_incref(body);
+			r = ok(204, NULL);
+		}
+	} else if (!strcmp(ep, "vm.boot")) {
+		r = vm_boot(f);
+	} else if (!strcmp(ep, "vm.pause")) {
+		r = transition(f, VM_RUNNING, VM_PAUSED, "The VM could not be paused",
+			       "Cannot pause VM");
+	} else if (!strcmp(ep, "vm.resume")) {
+		r = transition(f, VM_PAUSED, VM_RUNNING, "The VM could not resume",
+			       "Cannot resume VM");
+	} else if (!strcmp(ep, "vm.shutdown")) {
+		if (f->vm == VM_NONE)
+			r = api_fail(500, "The VM could not shutdown", "VM is not running", NULL);
+		else {
+			f->vm = VM_NONE; /* the config stays: vm.info says Created */
+			r = ok(204, NULL);
+		}
+	} else if (!strcmp(ep, "vm.snapshot")) {
+		r = vm_snapshot(f, body);
+	} else if (!strcmp(ep, "vm.restore")) {
+		r = vm_restore(f, body);
+	} else if (!strcmp(ep, "vm.delete")) {
+		f->vm = VM_NONE;
+		json_decref(f->config);
+		f->config = NULL;
+		r = ok(204, NULL);
+	} else { /* vm.reboot */
+		r = f->vm == VM_NONE
+			    ? api_fail(404, "The VM could not reboot", "VM is not created", NULL)
+			    : ok(204, NULL);
+	}
+	json_decref(body);
+	return r;
+}
+
+/* --- HTTP --------------------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* One request from buf (len bytes so far); false at EOF or on garbage. */
+static bool serve_one(struct fake_ch *f, int fd, char **buf, size_t *len)
+{
+	char *end;
+	while (!(end = memmem(*buf, *len, "\r\n\r\n", 4))) {
+		if (*len >= 65536)
+			return false;
+		char tmp[4096];
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n <= 0)
+			return false;
+		*buf = realloc(*buf, *len + (size_t)n + 1);
+		memcpy(*buf + *len, tmp, (size_t)n);
+		*len += (size_t)n;
+		(*buf)[*len] = '\0';
+	}
+	size_t head = (size_t)(end + 4 - *buf);
+	char method[8] = "", path[64] = "";
+	if (sscanf(*buf, "%7s %63s", method, path) != 2)
+		return false;
+	size_t clen = 0;
+	for (char *h = strstr(*buf, "\r\n"); h && h < end; h = strstr(h + 2, "\r\n"))
+		if (!strncasecmp(h + 2, "Content-Length:", 15))
+			clen = strtoul(h + 17, NULL, 10);
+	if (clen > MAX_BODY)
+		return false;
+	while (*len < head + clen) {
+		*buf = realloc(*buf, head + clen + 1);
+		ssize_t n = read(fd, *buf + *len, head + clen - *len);
+		if (n <= 0)
+			return false;
+		*len += (size_t)n;
+	}
+	pthread_mutex_lock(&f->mu);
+	struct reply r = route(f, method, path, *buf + head, clen);
+	if (f->nreq < MAX_REQ) {
+		struct fake_ch_req *q = &f->req[f->nreq++];
+		snprintf(q->method, sizeof(q->method), "%s", method);
+		snprintf(q->path, sizeof(q->path), "%s", path);
+		q->body = strndup(*buf + head, clen);
+		q->status = r.status;
+	}
+	pthread_mutex_unlock(&f->mu);
+	char hdr[256];
+	int n = snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 %d %s\r\nServer: Cloud Hypervisor API\r\n"
+			 "Content-Type: application/json\r\n",
+			 r.status, reason(r.status));
+	if (r.status != 204)
+		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "Content-Length: %zu\r\n",
+			      r.body ? strlen(r.body) : 0);
+	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\r\n");
+	int w = write_all(fd, hdr, (size_t)n);
+	if (w == 0 && r.body)
+		w = write_all(fd, r.body, strlen(r.body));
+	free(r.body);
+	/* keep what followed this request */
+	memmove(*buf, *buf + head + clen, *len - head - clen);
+	*len -= head + clen;
+	return w == 0;
+}
+
+static void serve_conn(struct fake_ch *f, int fd)
+{
+	char *buf = calloc(1, 1);
+	size_t len = 0;
+	while (!f->exited && serve_one(f, fd, &buf, &len))
+		;
+	free(buf);
+	close(fd);
+}
+
+void fake_ch_serve(struct fake_ch *f)
+{
+	while (!f->exited) {
+		struct pollfd p[2] = {{f->lfd, POLLIN, 0}, {f->stop_pipe[0], POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			serve_conn(f, fd);
+	}
+	/* Like CH after vmm.shutdown: nobody listens any more. */
+	close(f->lfd);
+	f->lfd = -1;
+}
+
+static void *thread_main(void *arg)
+{
+	fake_ch_serve(arg);
+	return NULL;
+}
+
+struct fake_ch *fake_ch_new(const char *socket_path, const char *version, const char *build_version)
+{
+	struct fake_ch *f = calloc(1, sizeof(*f));
+	f->sock = strdup(socket_path);
+	f->version = strdup(version);
+	if (build_version)
+		f->build_version = strdup(build_version);
+	else if (asprintf(&f->build_version, "v%s", version) < 0)
+		f->build_version = NULL;
+	sscanf(version, "%d.%d", &f->major, &f->minor);
+	pthread_mutex_init(&f->mu, NULL);
+	f->lfd = -1;
+	if (pipe2(f->stop_pipe, O_CLOEXEC) < 0)
+		goto fail;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	if (f->major >= 53) {
+		char lock[sizeof(sa.sun_path) + 8];
+		snprintf(lock, sizeof(lock), "%s.lock", socket_path);
+		int lfd = open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (lfd < 0)
+			goto fail;
+		close(lfd);
+	}
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(f->lfd, 16) < 0)
+		goto fail;
+	return f;
+fail:
+	fake_ch_free(f);
+	return NULL;
+}
+
+struct fake_ch *fake_ch_start(const char *socket_path, const char *version,
+			      const char *build_version)
+{
+	struct fake_ch *f = fake_ch_new(socket_path, version, build_version);
+	if (f && pthread_create(&f->th, NULL, thread_main, f) == 0)
+		f->threaded = true;
+	else if (f) {
+		fake_ch_free(f);
+		f = NULL;
+	}
+	return f;
+}
+
+void fake_ch_free(struct fake_ch *f)
+{
+	if (!f)
+		return;
+	if (f->threaded) {
+		if (write(f->stop_pipe[1], "x", 1) < 0)
+			abort();
+		pthread_join(f->th, NULL);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	if (f->sock)
+		unlink(f->sock); /* for the next fake on this path; <sock>.lock stays */
+	if (f->stop_pipe[0] > 0) {
+		close(f->stop_pipe[0]);
+		close(f->stop_pipe[1]);
+	}
+	for (int i = 0; i < f->nreq; i++)
+		free(f->req[i].body);
+	json_decref(f->config);
+	pthread_mutex_destroy(&f->mu);
+	free(f->sock);
+	free(f->version);
+	free(f->build_version);
+	free(f);
+}
+
+int fake_ch_nreq(struct fake_ch *f)
+{
+	pthread_mutex_lock(&f->mu);
+	int n = f->nreq;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+struct fake_ch_req fake_ch_req(struct fake_ch *f, int i)
+{
+	pthread_mutex_lock(&f->mu);
+	struct fake_ch_req q = {.status = 0};
+	if (i >= 0 && i < f->nreq) {
+		q = f->req[i];
+		q.body = strdup(q.body);
+	} else {
+		q.body = strdup("");
+	}
+	pthread_mutex_unlock(&f->mu);
+	return q;
+}
+
+const char *fake_ch_state(struct fake_ch *f)
+{
+	static const char *const names[] = {"Created", "Running", "Paused"};
+	pthread_mutex_lock(&f->mu);
+	const char *s = f->config ? names[f->vm] : "none";
+	pthread_mutex_unlock(&f->mu);
+	return s;
+}
+
+json_t *fake_ch_config(struct fake_ch *f)
+{
+	pthread_mutex_lock(&f->mu);
+	json_t *c = json_incref(f->config);
+	pthread_mutex_unlock(&f->mu);
+	return c;
+}
+
+bool fake_ch_exited(struct fake_ch *f)
+{
+	pthread_mutex_lock(&f->mu);
+	bool e = f->exited;
+	pthread_mutex_unlock(&f->mu);
+	return e;
+}
