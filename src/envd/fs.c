@@ -2,6 +2,7 @@
 /* filesystem.Filesystem service: Stat, MakeDir, Move, ListDir, Remove. */
 #include "envd/fs.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -171,11 +172,6 @@ static int list_rec(const char *dir, unsigned depth, json_t *out)
 	return 0;
 }
 
-static void cleanup_json_fn(json_t **j)
-{
-	json_decref(*j);
-}
-
 void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)
 {
 	const char *ct = http_req_header(req, "Content-Type");
@@ -195,7 +191,7 @@ void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)
 	}
 	struct wr_err err = {0};
 	enum connect_code code;
-	__attribute__((cleanup(cleanup_json_fn))) json_t *msg = NULL;
+	cleanup_json json_t *msg = NULL;
 	if (connect_read_json(req, MAX_MSG, &msg, &code, &err) < 0) {
 		connect_reply_error(req, code, "%s", wr_err_msg(&err));
 		return;

@@ -2,6 +2,7 @@
 /* process.Process service (Connect, JSON codec). */
 #include "envd/proc.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -16,12 +17,6 @@
 #include <unistd.h>
 
 #define MAX_MSG (4 * 1024 * 1024)
-
-static void cleanup_json_fn(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json cleanup_(cleanup_json_fn)
 
 static char *find_exe(const char *cmd, const char *path)
 {

@@ -14,6 +14,7 @@
 #include "envd/fs.h"
 #include "envd/wtree.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/hex.h"
 #include "basic/log.h"
@@ -55,12 +56,6 @@ struct watchers {
 	struct watcher *list;
 	size_t n;
 };
-
-static void cleanup_json_fn(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json cleanup_(cleanup_json_fn)
 
 static int64_t now_ms(void)
 {

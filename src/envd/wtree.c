@@ -2,6 +2,7 @@
 #include "envd/wtree.h"
 #include "envd/fs.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
@@ -65,11 +66,6 @@ static char *abs_of(const struct wtree *t, const char *rel)
 	if (!*rel)
 		return xstrdup(t->root);
 	return !strcmp(t->root, "/") ? xasprintf("/%s", rel) : xasprintf("%s/%s", t->root, rel);
-}
-
-static void json_decref_ptr(json_t **j)
-{
-	json_decref(*j);
 }
 
 static int add_one(struct wtree *t, const char *rel, struct wr_err *err)
@@ -255,7 +251,7 @@ static int handle(struct wtree *t, const struct inotify_event *ev, wtree_emit_fn
 	if (!self && tmpfile_event(t, rel, ev->name))
 		return 0;
 	bool isdir = ev->mask & IN_ISDIR;
-	cleanup_(json_decref_ptr) json_t *found = NULL;
+	cleanup_json json_t *found = NULL;
 	if (t->recursive && isdir && !self && (ev->mask & IN_MOVED_FROM))
 		drop_tree(t, rel);
 	if (t->recursive && isdir && !self && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
