@@ -29,7 +29,16 @@ struct envd {
 	struct watchers *watchers;
 	const char *passwd_path, *group_path;
 	const char *drop_caches_path; /* NULL = /proc/sys/vm/drop_caches */
+	const char *token_path;	      /* where the access token survives restarts */
 };
+
+/* token.c: the access token kept across envd restarts (ENVD_TOKEN_PATH unless the test hook
+ * WRENN_ENVD_TOKEN_FILE says otherwise).  load: *ret NULL when there is none; a file that is
+ * not ours with mode 0600 is refused (-EPERM).  store: NULL or "" removes it; the directory is
+ * made (or set) 0700, the file written atomically 0600. */
+#define ENVD_TOKEN_PATH "/run/wrenn/envd-token"
+int envd_token_load(const char *path, char **ret, struct wr_err *err);
+int envd_token_store(const char *path, const char *token, struct wr_err *err);
 
 /* A resolved account. */
 struct envd_user {

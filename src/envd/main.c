@@ -5,6 +5,7 @@
 #include "basic/log.h"
 #include "basic/xalloc.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +30,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: envd [--port N] [--listen ADDR:PORT] [--version]\n"
 		"  default listen address 0.0.0.0:%d\n"
-		"  WRENN_ENVD_PASSWD / WRENN_ENVD_GROUP: user database files (tests)\n",
-		ENVD_PORT);
+		"  the access token /init sets is kept in %s (0600) across restarts\n"
+		"  WRENN_ENVD_PASSWD / WRENN_ENVD_GROUP: user database files (tests)\n"
+		"  WRENN_ENVD_TOKEN_FILE: where the access token is kept (tests)\n",
+		ENVD_PORT, ENVD_TOKEN_PATH);
 }
 
 int main(int argc, char **argv)
@@ -82,6 +85,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Whatever fds our parent left open (a supervisor's, a test harness's) must not reach the
+	 * processes we start: every fd of envd is close-on-exec. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		log_warn("close_range(CLOEXEC): %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t set;
 	sigemptyset(&set);
@@ -99,11 +106,22 @@ int main(int argc, char **argv)
 	 * (a host-side test must not drop the host's caches). */
 	const char *dc = getenv("WRENN_ENVD_DROP_CACHES");
 	e.drop_caches_path = dc && *dc ? dc : NULL;
+	const char *tf = getenv("WRENN_ENVD_TOKEN_FILE");
+	e.token_path = tf && *tf ? tf : ENVD_TOKEN_PATH;
+	struct wr_err err = {0};
+	/* Fail closed: a token we cannot read would leave a secure sandbox open to anyone. */
+	if (envd_token_load(e.token_path, &e.access_token, &err) < 0) {
+		log_error("access token: %s", wr_err_msg(&err));
+		json_decref(e.env);
+		free(listen_addr);
+		return 1;
+	}
+	if (e.access_token)
+		log_info("access token restored from %s", e.token_path);
 	pthread_mutex_init(&e.lock, NULL);
 	e.procs = procs_new();
 	e.watchers = watchers_new();
 
-	struct wr_err err = {0};
 	int lfd, port;
 	if (http_listen_tcp(listen_addr, &lfd, &port, &err) < 0) {
 		log_error("%s", wr_err_msg(&err));

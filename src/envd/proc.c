@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +319,30 @@ fail:;
 	_exit(127);
 }
 
+/* A pty pair with both ends close-on-exec from the start: envd forks from several threads at
+ * once, and openpty() + FD_CLOEXEC afterwards leaves a window in which a concurrently forked
+ * child inherits another process's slave (its reader then never sees a hang-up). */
+static int pty_open(const struct winsize *ws, int *ret_master, int *ret_slave, struct wr_err *err)
+{
+	cleanup_close int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return wr_err_errno(err, errno, "posix_openpt");
+	char name[64];
+	if (grantpt(m) < 0 || unlockpt(m) < 0)
+		return wr_err_errno(err, errno, "unlock pty");
+	int e = ptsname_r(m, name, sizeof(name));
+	if (e)
+		return wr_err_errno(err, e, "ptsname");
+	cleanup_close int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0)
+		return wr_err_errno(err, errno, "open %s", name);
+	if (ioctl(m, TIOCSWINSZ, ws) < 0)
+		return wr_err_errno(err, errno, "set window size of %s", name);
+	*ret_master = TAKE_FD(m);
+	*ret_slave = TAKE_FD(sl);
+	return 0;
+}
+
 int procs_spawn(struct procs *t, struct proc_spec *s, struct proc **ret, uint64_t **ret_cursor,
 		struct wr_err *err)
 {
@@ -331,12 +354,9 @@ int procs_spawn(struct procs *t, struct proc_spec *s, struct proc **ret, uint64_
 	if (s->pty) {
 		struct winsize ws = {.ws_row = (unsigned short)(s->rows ? s->rows : 24),
 				     .ws_col = (unsigned short)(s->cols ? s->cols : 80)};
-		if (openpty(&master, &slave, NULL, NULL, &ws) < 0) {
-			r = wr_err_errno(err, errno, "openpty");
+		r = pty_open(&ws, &master, &slave, err);
+		if (r < 0)
 			goto out;
-		}
-		fcntl(master, F_SETFD, FD_CLOEXEC);
-		fcntl(slave, F_SETFD, FD_CLOEXEC);
 	} else {
 		if (pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) {
 			r = wr_err_errno(err, errno, "pipe");
@@ -385,9 +405,8 @@ int procs_spawn(struct procs *t, struct proc_spec *s, struct proc **ret, uint64_
 	p->tag = s->tag ? xstrdup(s->tag) : NULL;
 	p->config = json_incref(s->config);
 	p->pty = s->pty;
+	/* pidfd_open(2) always returns a close-on-exec fd. */
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (p->pidfd >= 0)
-		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
 	if (s->pty) {
 		p->in_fd = p->out_fd = master;
 		p->err_fd = -1;
@@ -561,7 +580,7 @@ int proc_write_input(struct proc *p, bool pty, const void *data, size_t n, struc
 				  p->pid);
 	pthread_mutex_lock(&p->in_lock);
 	pthread_mutex_lock(&p->t->lock);
-	int fd = p->in_fd >= 0 ? dup(p->in_fd) : -1;
+	int fd = p->in_fd >= 0 ? fcntl(p->in_fd, F_DUPFD_CLOEXEC, 3) : -1;
 	bool ended = p->ended;
 	pthread_mutex_unlock(&p->t->lock);
 	int r = 0;

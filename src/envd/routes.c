@@ -2,6 +2,7 @@
 /* Routing, auth and the small plain-HTTP routes (/health /init /envs /metrics). */
 #include "envd/envd.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -37,11 +38,10 @@ void envd_init(struct envd *e, struct http_req *req)
 		return envd_http_error(req, r == -EFBIG ? 413 : 400, "cannot read body: %s",
 				       strerror(-r));
 	char eb[200];
-	json_t *j = len ? wj_parse(body, len, eb, sizeof(eb)) : json_object();
+	cleanup_json json_t *j = len ? wj_parse(body, len, eb, sizeof(eb)) : json_object();
 	if (!j)
 		return envd_http_error(req, 400, "invalid JSON: %s", eb);
 	if (!json_is_object(j)) {
-		json_decref(j);
 		return envd_http_error(req, 400, "body must be a JSON object");
 	}
 	json_t *vars = wj_get(j, "envVars");
@@ -53,7 +53,6 @@ void envd_init(struct envd *e, struct http_req *req)
 	const char *tok = NULL, *user = NULL, *wd = NULL, *ts = NULL, *sid = NULL, *tid = NULL,
 		   *hex = NULL;
 	if (wj_str(j, "entropy", &hex) == -EINVAL) {
-		json_decref(j);
 		return envd_http_error(req, 400, "entropy: must be a hex string");
 	}
 	unsigned char rnd[ENVD_MAX_ENTROPY];
@@ -61,7 +60,6 @@ void envd_init(struct envd *e, struct http_req *req)
 	if (hex) {
 		struct wr_err err = {0};
 		if (envd_hex_decode(hex, rnd, sizeof(rnd), &nrnd, &err) < 0) {
-			json_decref(j);
 			return envd_http_error(req, 400, "entropy: %s", wr_err_msg(&err));
 		}
 	}
@@ -74,7 +72,6 @@ void envd_init(struct envd *e, struct http_req *req)
 		struct envd_user u;
 		struct wr_err err = {0};
 		if (envd_user_lookup(e, user, &u, &err) < 0) {
-			json_decref(j);
 			return envd_http_error(req, 400, "defaultUser: %s", wr_err_msg(&err));
 		}
 	}
@@ -116,6 +113,12 @@ void envd_init(struct envd *e, struct http_req *req)
 	if (tid && *tid)
 		json_object_set_new(e->env, "E2B_TEMPLATE_ID", json_string(tid));
 	if (tok) {
+		/* Kept on disk first: a token that would not survive a restart is an error. */
+		struct wr_err err = {0};
+		if (envd_token_store(e->token_path, tok, &err) < 0) {
+			pthread_mutex_unlock(&e->lock);
+			return envd_http_error(req, 500, "access token: %s", wr_err_msg(&err));
+		}
 		free(e->access_token);
 		e->access_token = *tok ? xstrdup(tok) : NULL;
 	}
@@ -128,12 +131,10 @@ void envd_init(struct envd *e, struct http_req *req)
 		e->default_workdir = xstrdup(wd);
 	}
 	pthread_mutex_unlock(&e->lock);
-	json_decref(j);
 	http_resp_header(req, "Cache-Control", "no-store");
 	http_resp_send(req, 204, NULL, NULL, 0);
 	return;
 bad:
-	json_decref(j);
 	envd_http_error(req, 400, "invalid /init body: wrong field types");
 }
 

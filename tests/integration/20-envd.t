@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=120
+TESTS=131
 echo "1..$TESTS"
 envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -199,7 +199,7 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' $U/prepare)" 405 "GET /prepare is
 # with EPERM and /init still succeeds.
 side_init() { # $1: label, rest: command prefix; "<status> <log>" into $TMP/side-$1.out
 	local port= sp st
-	WRENN_LOG=debug "${@:2}" "$ENVD" --listen 127.0.0.1:0 2>"$TMP/side-$1.log" &
+	WRENN_LOG=debug WRENN_ENVD_TOKEN_FILE=/nonexistent/wrenn-test/envd-token "${@:2}" "$ENVD" --listen 127.0.0.1:0 2>"$TMP/side-$1.log" &
 	sp=$!
 	SIDE_PIDS="$SIDE_PIDS $sp"
 	for _ in $(seq 50); do
@@ -252,6 +252,31 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin&username
 # an error naming a path that is not UTF-8 cannot go into JSON: the status text stands in
 is "$("${C[@]}" -w ' %{http_code}' -H 'X-Access-Token: s3cret' "$F?path=$TMP/nonexist%ff")" '{"message":"Not Found","code":404} 404' "error about a non-UTF-8 path is JSON with the status text"
 kill -0 $PID; ok $? "envd survived everything"
+
+# --- the access token survives an envd restart (issue 11: a restarted envd must not open up)
+is "$(stat -c %a "$TMP/run" 2>&1)" 700 "token directory is 0700"
+is "$(stat -c '%a %u' "$TMP/run/envd-token" 2>&1)" "600 $(id -u)" "token file is 0600 and ours"
+kill $PID; wait $PID 2>/dev/null
+envd_start WRENN_ENVD_DROP_CACHES="$TMP/drop_caches"
+is "$(ustatus process.Process/List '{}')" 401 "restarted envd: RPC without token is still 401"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -X POST $U/prepare)" 401 "restarted envd: /prepare without token is 401"
+is "$(ustatus process.Process/List '{}' -H 'X-Access-Token: s3cret')" 200 "restarted envd: RPC with the token"
+has "$(cat "$TMP/envd.log")" "access token restored from $TMP/run/envd-token" "restarted envd logs where the token came from"
+# a token file others could have written is refused: envd does not start rather than run open
+kill $PID; wait $PID 2>/dev/null
+chmod 0644 "$TMP/run/envd-token"
+WRENN_ENVD_TOKEN_FILE="$TMP/run/envd-token" timeout 10 "$ENVD" --listen 127.0.0.1:0 >"$TMP/badtok.out" 2>&1
+rc=$?
+is "$rc" 1 "envd refuses to start with a token file of mode 0644"
+has "$(cat "$TMP/badtok.out")" "with mode 0600 (mode 0644" "the refusal names the mode"
+chmod 0600 "$TMP/run/envd-token"
+envd_start WRENN_ENVD_DROP_CACHES="$TMP/drop_caches"
+# an empty token turns auth off and removes the file: the next start is open too
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'X-Access-Token: s3cret' -d '{"accessToken":""}' $U/init)" 204 "/init with an empty token"
+[ ! -e "$TMP/run/envd-token" ]; ok $? "the empty token removed the token file"
+kill $PID; wait $PID 2>/dev/null
+envd_start WRENN_ENVD_DROP_CACHES="$TMP/drop_caches"
+is "$(ustatus process.Process/List '{}')" 200 "restarted envd without a token file: no auth"
 
 echo "# envd log:"; sed 's/^/# /' "$TMP/envd.log" | tail -5
 [ $n -le $TESTS ] || echo "# planned $TESTS but ran $n"

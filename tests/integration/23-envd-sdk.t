@@ -69,7 +69,7 @@ chmod 1777 "$TMP/scratch"
 printf 'root:x:0:0:root:/root:/bin/bash\nuser:x:%d:%d:user:%s:/bin/bash\n' $UIDT $UIDT "$HOMET" >"$TMP/passwd"
 printf 'root:x:0:\nuser:x:%d:\n' $UIDT >"$TMP/group"
 
-WRENN_ENVD_PASSWD="$TMP/passwd" WRENN_ENVD_GROUP="$TMP/group" \
+WRENN_ENVD_PASSWD="$TMP/passwd" WRENN_ENVD_GROUP="$TMP/group" WRENN_ENVD_TOKEN_FILE="$TMP/run/envd-token" \
 	"$ENVD" --listen 127.0.0.1:$PORT 2>"$TMP/envd.log" &
 EPID=$!
 up=''

@@ -12,14 +12,18 @@ skip_all() { for i in $(seq 1 "$TESTS"); do echo "ok $i # skip $1"; done; exit 0
 envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null; }
 
 # envd_start [VAR=value...]: envd on a random loopback port (environment from the arguments),
-# its stderr in $TMP/envd.log; waits for /health.  The caller's cleanup kills $PID.
+# its stderr in $TMP/envd.log (appended: a restart keeps the earlier lines); waits for /health.
+# The access token is kept in $TMP/run/envd-token, not the host's /run/wrenn.  The caller's
+# cleanup kills $PID.
 envd_start() {
 	# port 0: the kernel picks a free port and envd logs it (no collisions between runs)
-	env "$@" "$ENVD" --listen 127.0.0.1:0 2>"$TMP/envd.log" &
+	local from
+	from=$(cat "$TMP/envd.log" 2>/dev/null | wc -l)
+	env WRENN_ENVD_TOKEN_FILE="$TMP/run/envd-token" "$@" "$ENVD" --listen 127.0.0.1:0 2>>"$TMP/envd.log" &
 	PID=$!
 	PORT=
 	for _ in $(seq 50); do
-		PORT=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$TMP/envd.log" | head -1)
+		PORT=$(tail -n +$((from + 1)) "$TMP/envd.log" | sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' | head -1)
 		[ -n "$PORT" ] && break
 		sleep 0.1
 	done

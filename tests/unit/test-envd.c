@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct envd_user alice = {
@@ -432,6 +433,55 @@ static void test_hex_decode(void **state)
 	assert_int_equal(envd_hex_decode("12 3", out, sizeof(out), &n, &err), -EINVAL);
 }
 
+static void test_token_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-envd-token.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *sub = xasprintf("%s/run", dir);
+	cleanup_free char *path = xasprintf("%s/run/envd-token", dir);
+	struct wr_err err = {0};
+	char *tok = (char *)"unset";
+	/* none yet */
+	assert_int_equal(envd_token_load(path, &tok, &err), 0);
+	assert_null(tok);
+	/* stored: directory 0700 (made tighter if it exists looser), file 0600 */
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(envd_token_store(path, "s3cret", &err), 0);
+	struct stat st;
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(envd_token_load(path, &tok, &err), 0);
+	assert_string_equal(tok, "s3cret");
+	free(tok);
+	/* replaced */
+	assert_int_equal(envd_token_store(path, "other", &err), 0);
+	assert_int_equal(envd_token_load(path, &tok, &err), 0);
+	assert_string_equal(tok, "other");
+	free(tok);
+	/* a file others may read or write is refused, not trusted */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(envd_token_load(path, &tok, &err), -EPERM);
+	assert_non_null(strstr(wr_err_msg(&err), "mode 0640"));
+	assert_int_equal(chmod(path, 0600), 0);
+	/* a symlink is not followed */
+	cleanup_free char *link = xasprintf("%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	err = (struct wr_err){0};
+	assert_int_equal(envd_token_load(link, &tok, &err), -ELOOP);
+	unlink(link);
+	/* an empty token removes the file */
+	assert_int_equal(envd_token_store(path, "", &err), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(envd_token_load(path, &tok, &err), 0);
+	assert_null(tok);
+	assert_int_equal(envd_token_store(path, NULL, &err), 0);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_env_layering), cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_pick_coding),  cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_user_lookup),  cmocka_unit_test(test_hex_decode),
+		cmocka_unit_test(test_token_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
