@@ -21,6 +21,7 @@ void store_key_done(struct store_key *k)
 	free(k->id);
 	free(k->name);
 	free(k->prefix);
+	free(k->team);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -40,6 +41,7 @@ static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 		.prefix = store_col_strdup(st, 2),
 		.created_at = sqlite3_column_int64(st, 3),
 		.last_used = sqlite3_column_int64(st, 4),
+		.team = store_col_strdup(st, 5),
 	};
 }
 
@@ -81,8 +83,8 @@ static int random_hex(char *out, size_t nbytes, struct wr_err *err)
 }
 
 /* Insert a key row; the lock must be held. */
-static int insert_key(struct store *s, const char *id, const char *name, const char *plain,
-		      int64_t now, struct wr_err *err)
+static int insert_key(struct store *s, const char *id, const char *name, const char *team,
+		      const char *plain, int64_t now, struct wr_err *err)
 {
 	uint8_t hash[32];
 	store_sha256(plain, strlen(plain), hash);
@@ -91,8 +93,8 @@ static int insert_key(struct store *s, const char *id, const char *name, const c
 	prefix[STORE_KEY_PREFIX_LEN] = '\0';
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = store_prepare(s,
-			      "INSERT INTO api_keys (id, name, prefix, hash, created_at) "
-			      "VALUES (?,?,?,?,?)",
+			      "INSERT INTO api_keys (id, name, prefix, hash, created_at, team) "
+			      "VALUES (?,?,?,?,?,?)",
 			      &st, err);
 	if (r < 0)
 		return r;
@@ -101,6 +103,7 @@ static int insert_key(struct store *s, const char *id, const char *name, const c
 	store_bind_text(st, 3, prefix);
 	sqlite3_bind_blob(st, 4, hash, sizeof(hash), SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, now);
+	store_bind_text(st, 6, team ? team : "");
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
 			return wr_err_set(err, EEXIST, "API key already exists");
@@ -122,12 +125,50 @@ int store_key_mint(char ret_plain[STORE_KEY_LEN + 1], struct wr_err *err)
 	return random_hex(ret_plain + 4, 20, err);
 }
 
+static bool team_name_ok(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *p = t; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* Create the team row if missing; the lock must be held. */
+static int ensure_team(struct store *s, const char *team, int64_t now, struct wr_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s, "INSERT OR IGNORE INTO teams (name, created_at) VALUES (?,?)", &st,
+			      err);
+	if (r < 0)
+		return r;
+	store_bind_text(st, 1, team);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_db_err(s, err, "create team");
+	return 0;
+}
+
 int store_key_create(struct store *s, const char *name, char **ret_plain, struct store_key *ret_key,
 		     struct wr_err *err)
+{
+	return store_key_create_team(s, name, NULL, ret_plain, ret_key, err);
+}
+
+int store_key_create_team(struct store *s, const char *name, const char *team, char **ret_plain,
+			  struct store_key *ret_key, struct wr_err *err)
 {
 	int r = check_name(name, err);
 	if (r < 0)
 		return r;
+	if (team && !*team)
+		team = NULL;
+	if (team && !team_name_ok(team))
+		return wr_err_set(err, EINVAL,
+				  "team name must be 1..64 characters of A-Z a-z 0-9 . _ -");
 	char plain[STORE_KEY_LEN + 1];
 	char id[17];
 	r = store_key_mint(plain, err);
@@ -138,7 +179,16 @@ int store_key_create(struct store *s, const char *name, char **ret_plain, struct
 	int64_t now = store_now_ms();
 	{
 		STORE_LOCKED(s);
-		r = insert_key(s, id, name ? name : "", plain, now, err);
+		/* key and team in one transaction: no team without its first key */
+		r = store_exec(s, "BEGIN IMMEDIATE", err);
+		if (r >= 0 && team)
+			r = ensure_team(s, team, now, err);
+		if (r >= 0)
+			r = insert_key(s, id, name ? name : "", team, plain, now, err);
+		if (r >= 0)
+			r = store_exec(s, "COMMIT", err);
+		else
+			(void)store_exec(s, "ROLLBACK", NULL);
 	}
 	if (r < 0) {
 		explicit_bzero(plain, sizeof(plain));
@@ -150,6 +200,7 @@ int store_key_create(struct store *s, const char *name, char **ret_plain, struct
 			.name = xstrdup(name ? name : ""),
 			.prefix = xstrndup(plain, STORE_KEY_PREFIX_LEN),
 			.created_at = now,
+			.team = xstrdup(team ? team : ""),
 		};
 	}
 	*ret_plain = xstrdup(plain);
@@ -169,7 +220,73 @@ int store_key_import(struct store *s, const char *name, const char *plain, struc
 	if (r < 0)
 		return r;
 	STORE_LOCKED(s);
-	return insert_key(s, id, name ? name : "", plain, store_now_ms(), err);
+	return insert_key(s, id, name ? name : "", NULL, plain, store_now_ms(), err);
+}
+
+int store_key_team(struct store *s, const char *id, char **ret_team, struct wr_err *err)
+{
+	STORE_LOCKED(s);
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s, "SELECT team FROM api_keys WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	store_bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return wr_err_set(err, ENOENT, "API key %s not found", id);
+	if (rc != SQLITE_ROW)
+		return store_db_err(s, err, "key team");
+	*ret_team = store_col_strdup(st, 0);
+	if (!*ret_team)
+		*ret_team = xstrdup("");
+	return 0;
+}
+
+void store_team_list_free(struct store_team *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++)
+		free(rows[i].name);
+	free(rows);
+}
+
+static void read_team(sqlite3_stmt *st, void *row, int64_t *ret_seq)
+{
+	(void)ret_seq;
+	*(struct store_team *)row = (struct store_team){
+		.name = store_col_strdup(st, 0),
+		.created_at = sqlite3_column_int64(st, 1),
+		.keys = sqlite3_column_int(st, 2),
+		.sandboxes = sqlite3_column_int(st, 3),
+	};
+}
+
+static void done_team(void *row)
+{
+	free(((struct store_team *)row)->name);
+}
+
+int store_team_list(struct store *s, struct store_team **ret_rows, size_t *ret_n,
+		    struct wr_err *err)
+{
+	static const struct store_row_type team_type = {sizeof(struct store_team), read_team,
+							done_team};
+	STORE_LOCKED(s);
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s,
+			      "SELECT t.name, t.created_at,"
+			      " (SELECT count(*) FROM api_keys k WHERE k.team = t.name),"
+			      " (SELECT count(*) FROM sandboxes b WHERE b.team = t.name"
+			      "   AND b.state IN ('creating','running','paused'))"
+			      " FROM teams t ORDER BY t.name",
+			      &st, err);
+	if (r < 0)
+		return r;
+	void *rows = NULL;
+	r = store_read_rows(s, st, &team_type, 0, "list teams", &rows, ret_n, NULL, err);
+	if (r < 0)
+		return r;
+	*ret_rows = rows;
+	return 0;
 }
 
 static int ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
@@ -238,7 +355,7 @@ int store_key_list(struct store *s, struct store_key **ret_rows, size_t *ret_n, 
 	STORE_LOCKED(s);
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = store_prepare(s,
-			      "SELECT id, name, prefix, created_at, last_used FROM api_keys "
+			      "SELECT id, name, prefix, created_at, last_used, team FROM api_keys "
 			      "ORDER BY created_at, id",
 			      &st, err);
 	if (r < 0)

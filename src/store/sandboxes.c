@@ -43,6 +43,7 @@ void store_sandbox_done(struct store_sandbox *sb)
 	free(sb->env_json);
 	free(sb->envd_token);
 	free(sb->error);
+	free(sb->team);
 	memset(sb, 0, sizeof(*sb));
 }
 
@@ -56,7 +57,7 @@ void store_sandbox_list_free(struct store_sandbox *rows, size_t n)
 #define SB_COLS                                                                                     \
 	"seq, id, template, state, vcpus, memory_mb, disk_path, disk_format, slot, vmm_kind, pid, " \
 	"created_at, started_at, end_at, metadata, env, envd_token, allow_internet, error, "        \
-	"updated_at"
+	"updated_at, team"
 
 static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
@@ -83,6 +84,7 @@ static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 	sb->allow_internet = sqlite3_column_int(st, 17) != 0;
 	sb->error = store_col_strdup(st, 18);
 	sb->updated_at = sqlite3_column_int64(st, 19);
+	sb->team = store_col_strdup(st, 20);
 }
 
 static void done_row(void *row)
@@ -109,8 +111,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct wr
 		s,
 		"INSERT INTO sandboxes (id, template, state, vcpus, memory_mb, disk_path, "
 		"disk_format, slot, vmm_kind, pid, created_at, started_at, end_at, metadata, env, "
-		"envd_token, allow_internet, error, updated_at) "
-		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
+		"envd_token, allow_internet, error, updated_at, team) "
+		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
 		"ON CONFLICT(id) DO UPDATE SET template=?2, state=?3, vcpus=?4, memory_mb=?5, "
 		"disk_path=?6, disk_format=?7, slot=?8, vmm_kind=?9, pid=?10, started_at=?12, "
 		"end_at=?13, metadata=?14, env=?15, envd_token=?16, allow_internet=?17, error=?18, "
@@ -138,6 +140,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct wr
 	sqlite3_bind_int(st, 17, sb->allow_internet);
 	store_bind_text(st, 18, sb->error);
 	sqlite3_bind_int64(st, 19, now);
+	store_bind_text(st, 20, sb->team ? sb->team : "");
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		/* A CHECK failure here means bad JSON in metadata/env: the caller's input. */
 		if ((sqlite3_extended_errcode(s->db)) == SQLITE_CONSTRAINT_CHECK)
@@ -271,6 +274,8 @@ int store_sandbox_list(struct store *s, const struct store_sandbox_filter *f, co
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND template = ?");
 	if (f->end_before)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND end_at > 0 AND end_at <= ?");
+	if (f->team)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND team = ?");
 	size_t npairs = 0;
 	for (const char *const *m = f->meta; m && m[0]; m += 2) {
 		if (!m[1])
@@ -297,6 +302,8 @@ int store_sandbox_list(struct store *s, const struct store_sandbox_filter *f, co
 		store_bind_text(st, idx++, f->template);
 	if (f->end_before)
 		sqlite3_bind_int64(st, idx++, f->end_before);
+	if (f->team)
+		store_bind_text(st, idx++, f->team);
 	for (const char *const *m = f->meta; m && m[0]; m += 2) {
 		store_bind_text(st, idx++, m[0]);
 		store_bind_text(st, idx++, m[1]);

@@ -93,6 +93,16 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL"
 	") STRICT;"
 	"CREATE INDEX IF NOT EXISTS template_aliases_target ON template_aliases(target);",
+	/* 2 -> 3: teams.  Every key, sandbox and snapshot belongs to a team; '' is the operator
+	 * (admin) team, which sees everything: rows from before teams existed stay the admin's. */
+	"CREATE TABLE teams ("
+	"  name TEXT PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"ALTER TABLE api_keys ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sandboxes ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE snapshots ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX sandboxes_team ON sandboxes(team);",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

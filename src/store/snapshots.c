@@ -17,6 +17,7 @@ void store_snapshot_done(struct store_snapshot *sn)
 	free(sn->sandbox_id);
 	free(sn->template);
 	free(sn->dir);
+	free(sn->team);
 	memset(sn, 0, sizeof(*sn));
 }
 
@@ -27,7 +28,7 @@ void store_snapshot_list_free(struct store_snapshot *rows, size_t n)
 	free(rows);
 }
 
-#define SN_COLS "seq, id, name, sandbox_id, template, dir, size_bytes, created_at"
+#define SN_COLS "seq, id, name, sandbox_id, template, dir, size_bytes, created_at, team"
 
 static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
@@ -41,6 +42,7 @@ static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 	sn->dir = store_col_strdup(st, 5);
 	sn->size_bytes = sqlite3_column_int64(st, 6);
 	sn->created_at = sqlite3_column_int64(st, 7);
+	sn->team = store_col_strdup(st, 8);
 }
 
 static void done_row(void *row)
@@ -58,7 +60,8 @@ int store_snapshot_add(struct store *s, const struct store_snapshot *sn, struct 
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = store_prepare(s,
 			      "INSERT INTO snapshots (id, name, sandbox_id, template, dir, "
-			      "size_bytes, created_at) VALUES (?,?,?,?,?,?,?)",
+			      "size_bytes, created_at, team) VALUES (?1,?2,?3,?4,?5,?6,?7,"
+			      " COALESCE((SELECT team FROM sandboxes WHERE id = ?3), ''))",
 			      &st, err);
 	if (r < 0)
 		return r;

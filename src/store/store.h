@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100
@@ -69,6 +69,7 @@ struct store_sandbox {
 	bool allow_internet;
 	char *error; /* may be NULL */
 	int64_t updated_at;
+	char *team; /* owning team; NULL/"" = the operator's.  Set on insert only (immutable). */
 };
 void store_sandbox_done(struct store_sandbox *sb);
 void store_sandbox_list_free(struct store_sandbox *rows, size_t n);
@@ -91,6 +92,7 @@ struct store_sandbox_filter {
 	const char *template;	 /* NULL = any */
 	const char *const *meta; /* key, value, key, value, ... NULL-terminated; all must match */
 	int64_t end_before;	 /* only rows with 0 < end_at <= this; 0 = no condition */
+	const char *team;	 /* only this team's rows; NULL = any team */
 };
 /* Newest first.  cursor: NULL or a previous *ret_next; limit 1..STORE_PAGE_MAX (0 = max).
  * *ret_next is NULL on the last page, else an opaque string to pass back (caller frees). */
@@ -136,6 +138,7 @@ struct store_snapshot {
 	char *dir;	/* where memory + state + disk live */
 	int64_t size_bytes;
 	int64_t created_at;
+	char *team; /* the source sandbox's team (set by store_snapshot_add) */
 };
 void store_snapshot_done(struct store_snapshot *sn);
 void store_snapshot_list_free(struct store_snapshot *rows, size_t n);
@@ -159,6 +162,7 @@ struct store_key {
 	char *prefix; /* first STORE_KEY_PREFIX_LEN chars of the key, for display */
 	int64_t created_at;
 	int64_t last_used; /* 0 = never */
+	char *team;	   /* "" = an operator (admin) key: sees and manages everything */
 };
 void store_key_done(struct store_key *k);
 void store_key_list_free(struct store_key *rows, size_t n);
@@ -166,6 +170,21 @@ void store_key_list_free(struct store_key *rows, size_t n);
  * (caller frees; it cannot be recovered later); ret_key (optional) the row. */
 int store_key_create(struct store *s, const char *name, char **ret_plain, struct store_key *ret_key,
 		     struct wr_err *err);
+/* The same for a team's key; the team is created if it does not exist (name: 1..64 of
+ * [A-Za-z0-9._-]; -EINVAL otherwise).  team NULL or "" = an operator key. */
+int store_key_create_team(struct store *s, const char *name, const char *team, char **ret_plain,
+			  struct store_key *ret_key, struct wr_err *err);
+/* Team of key `id` (caller frees; "" for operator keys).  -ENOENT if the key is gone. */
+int store_key_team(struct store *s, const char *id, char **ret_team, struct wr_err *err);
+
+struct store_team {
+	char *name;
+	int64_t created_at;
+	int keys, sandboxes; /* keys; sandboxes not killed */
+};
+void store_team_list_free(struct store_team *rows, size_t n);
+int store_team_list(struct store *s, struct store_team **ret_rows, size_t *ret_n,
+		    struct wr_err *err);
 /* A fresh `e2b_` + 40 hex key, not stored (write it somewhere, then store_key_import). */
 int store_key_mint(char ret_plain[STORE_KEY_LEN + 1], struct wr_err *err);
 /* Import a known key (first-run admin key from config); -EINVAL if not `e2b_<40 hex>`. */

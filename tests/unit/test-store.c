@@ -230,9 +230,66 @@ static void test_garbage_and_foreign(void **state)
 	expect_open_fails("", "empty");
 	/* leave a valid store for teardown */
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+	cleanup_free char *pv = xasprintf("PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+	assert_int_equal(sqlite3_exec(db, pv, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->db, &f->s, &err), 0);
+}
+
+/* Teams: keys carry their team (created on first key), sandboxes keep the team they were
+ * inserted with across full-row updates, lists filter by team, snapshots inherit it. */
+static void test_teams(void **state)
+{
+	struct fix *f = *state;
+	struct wr_err err = {0};
+	cleanup_free char *plain = NULL, *tid = NULL, *team = NULL, *admin_team = NULL;
+	struct store_key k = {0};
+	assert_int_equal(store_key_create_team(f->s, "ci", "acme", &plain, &k, &err), 0);
+	assert_string_equal(k.team, "acme");
+	assert_int_equal(store_key_verify(f->s, plain, &tid, &err), 0);
+	assert_int_equal(store_key_team(f->s, tid, &team, &err), 0);
+	assert_string_equal(team, "acme");
+	cleanup_free char *p2 = NULL;
+	assert_int_equal(store_key_create_team(f->s, "bad", "no spaces", &p2, NULL, &err), -EINVAL);
+	assert_int_equal(store_key_create(f->s, "op", &p2, NULL, &err), 0);
+	cleanup_free char *oid = NULL;
+	assert_int_equal(store_key_verify(f->s, p2, &oid, &err), 0);
+	assert_int_equal(store_key_team(f->s, oid, &admin_team, &err), 0);
+	assert_string_equal(admin_team, "");
+	store_key_done(&k);
+
+	struct store_sandbox a = {
+		.id = "cl-a", .template = "base", .state = STORE_SB_RUNNING, .team = "acme"};
+	struct store_sandbox b = {.id = "cl-b", .template = "base", .state = STORE_SB_RUNNING};
+	assert_int_equal(store_sandbox_put(f->s, &a, &err), 0);
+	assert_int_equal(store_sandbox_put(f->s, &b, &err), 0);
+	a.team = NULL; /* an update without a team keeps the owner */
+	a.state = STORE_SB_PAUSED;
+	assert_int_equal(store_sandbox_put(f->s, &a, &err), 0);
+	struct store_sandbox_filter flt = {.team = "acme"};
+	struct store_sandbox *rows = NULL;
+	size_t n = 0;
+	cleanup_free char *next = NULL;
+	assert_int_equal(store_sandbox_list(f->s, &flt, NULL, 0, &rows, &n, &next, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].id, "cl-a");
+	assert_string_equal(rows[0].team, "acme");
+	store_sandbox_list_free(rows, n);
+
+	struct store_snapshot sn = {.id = "sn-1", .sandbox_id = "cl-a"};
+	assert_int_equal(store_snapshot_add(f->s, &sn, &err), 0);
+	struct store_snapshot got = {0};
+	assert_int_equal(store_snapshot_get(f->s, "sn-1", &got, &err), 0);
+	assert_string_equal(got.team, "acme");
+	store_snapshot_done(&got);
+
+	struct store_team *teams = NULL;
+	assert_int_equal(store_team_list(f->s, &teams, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(teams[0].name, "acme");
+	assert_int_equal(teams[0].keys, 1);
+	assert_int_equal(teams[0].sandboxes, 1);
+	store_team_list_free(teams, n);
 }
 
 static void test_sandbox_crud(void **state)
@@ -678,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_teams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_filters, setup, teardown),
