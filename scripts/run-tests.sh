@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Everything CI runs: deps, build (release + ASan), unit tests, guest image,
-# integration tests (TAP under prove).  Ends with one line
+# Everything CI runs: deps, build (release + ASan), unit tests, format-check and lint, fuzz
+# corpora, guest image, integration tests (TAP under prove).  Ends with one line
 # "wrenn-tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Under CI a test whose tools are missing fails instead of skipping (tests/lib/*.sh read this).
+export WRENN_CI=1
 
 scripts/install-deps.sh || exit 1
 jobs=$(nproc)
@@ -20,12 +22,19 @@ p=$(sed -n 's/^unit: \([0-9]*\) passed.*/\1/p' <<<"$line"); f=$(sed -n 's/.* \([
 pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
 [ $unit_rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
 
-# 2. fuzz corpora replayed under ASan+UBSan (gcc; no clang needed)
+# 2. static checks: formatting and cppcheck, one pass/fail line each
+for check in format-check lint; do
+	out=$(make --no-print-directory "$check" 2>&1); rc=$?
+	printf '%s\n' "$out" | tail -20
+	if [ $rc -eq 0 ]; then pass=$((pass + 1)); echo "$check: ok"; else fail=$((fail + 1)); echo "$check: FAILED"; fi
+done
+
+# 3. fuzz corpora replayed under ASan+UBSan (gcc; no clang needed)
 fuzz_out=$(make --no-print-directory fuzz-replay 2>&1); fuzz_rc=$?
 printf '%s\n' "$fuzz_out" | grep -v '^gcc \|^ar ' | tail -20
 if [ $fuzz_rc -eq 0 ]; then pass=$((pass + 1)); echo "fuzz-replay: ok"; else fail=$((fail + 1)); echo "fuzz-replay: FAILED"; fi
 
-# 3. guest image and integration tests (need root: namespaces, TAP, loop devices)
+# 4. guest image and integration tests (need root: namespaces, TAP, loop devices)
 if [ -d tests/integration ] && ls tests/integration/*.t >/dev/null 2>&1; then
 	if [ -f mk/guest.mk ]; then
 		make --no-print-directory guest || { echo "guest image build failed"; fail=$((fail + 1)); }

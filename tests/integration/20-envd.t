@@ -5,7 +5,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
 TESTS=131
 echo "1..$TESTS"
-envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
+envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
 PID= SIDE_PIDS=
 cleanup() {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
 TESTS=36
 echo "1..$TESTS"
-envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
+envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-watch.XXXXXX)
 PID=
 BG=()

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
 TESTS=14
 echo "1..$TESTS"
-envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
+envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq or perl missing"
 [ "$(id -u)" = 0 ] || skip_all "switching users needs root"
 
 TMP=$(mktemp -d /tmp/envd-user.XXXXXX)

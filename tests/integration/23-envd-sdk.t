@@ -24,8 +24,7 @@ fail_rest() { while [ $n -lt "$N" ]; do nok "not run: $1"; done; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip_rest "needs root (envd switches to the scratch user)"
 [ -x "$ENVD" ] || skip_rest "$ENVD not built (make $ENVD)"
-for c in node npm curl timeout; do command -v $c >/dev/null || skip_rest "needs $c"; done
-[ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_rest "needs node >= 20"
+e2b_need_tools node npm curl timeout
 
 e2b_npm_ci 23sdk
 

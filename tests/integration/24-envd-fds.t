@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 ROUNDS=3 PER=20
 TESTS=$((ROUNDS * 6))
 echo "1..$TESTS"
-envd_tools_ok || skip_all "envd binary ($ENVD), curl, jq or perl missing"
+envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-fds.XXXXXX)
 PID=
 BG=() KIDS=()

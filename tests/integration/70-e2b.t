@@ -17,8 +17,7 @@ echo "1..$N"
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 
-for c in node npm curl jq python3; do command -v $c >/dev/null || skip_rest "needs $c"; done
-[ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] || skip_rest "needs node >= 20"
+e2b_need_tools node npm curl jq python3
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
 

@@ -1,14 +1,36 @@
 # Shared by the tests that run the npm e2b SDK suites of tests/e2b (source it after the TAP
-# helpers ok/skip_rest and the counters n/fail exist).  Functions: nok (multi-line details),
-# e2b_npm_ci, e2b_tap.
+# helpers ok/skip_rest and the counters n/fail/N exist).  Functions: nok (multi-line details),
+# e2b_ci, e2b_missing, e2b_need_tools, e2b_npm_ci, e2b_tap.
 nok() { # multi-line details, each line a TAP comment
 	n=$((n + 1)); fail=1; echo "not ok $n - $1"
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
 	return 0
 }
 
+# e2b_ci: running under CI (scripts/run-tests.sh exports WRENN_CI=1; CI systems set CI).
+e2b_ci() { [ -n "${WRENN_CI:-}" ] || { [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; }; }
+
+# e2b_missing REASON: something the SDK suite needs (node, npm, the npm packages) is missing.
+# Outside CI the rest of the file is skipped; under CI every remaining test fails: the E2B
+# compatibility claim must not go untested because a tool was absent.
+e2b_missing() {
+	if e2b_ci; then
+		while [ $n -lt "$N" ]; do nok "not run under CI: $1"; done
+		exit 1
+	fi
+	skip_rest "$1"
+}
+
+# e2b_need_tools CMD...: each command on PATH and node >= 20, else e2b_missing.
+e2b_need_tools() {
+	local c
+	for c in "$@"; do command -v "$c" >/dev/null || e2b_missing "needs $c"; done
+	[ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] ||
+		e2b_missing "needs node >= 20"
+}
+
 # e2b_npm_ci TAG: npm ci only when node_modules is stale (as tests/e2b/run.sh does), from the
-# npm cache if possible; skips the rest of the file when it fails.
+# npm cache if possible; when it fails, e2b_missing (skip, or fail under CI).
 e2b_npm_ci() {
 	local npmlog msg
 	npmlog=$(mktemp "/tmp/wrenn-$1-npm.XXXXXX")
@@ -17,7 +39,7 @@ e2b_npm_ci() {
 			{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
 				echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
 		msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
-		skip_rest "npm ci in tests/e2b failed (registry unreachable?): $msg"
+		e2b_missing "npm ci in tests/e2b failed (registry unreachable?): $msg"
 	fi
 	rm -f "$npmlog"
 }

@@ -9,6 +9,15 @@ has() { case "$1" in *"$2"*) ok 0 "$3" ;; *) ok 1 "$3 (got '$1')" ;; esac; }
 hasnt() { case "$1" in *"$2"*) ok 1 "$3 (got '$1')" ;; *) ok 0 "$3" ;; esac; }
 # every planned test skipped with a reason, then exit
 skip_all() { for i in $(seq 1 "$TESTS"); do echo "ok $i # skip $1"; done; exit 0; }
+# a needed tool is missing: skip every test, or under CI (WRENN_CI from scripts/run-tests.sh,
+# or CI) fail every test
+tools_missing() {
+	if [ -n "${WRENN_CI:-}" ] || { [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; }; then
+		for i in $(seq 1 "$TESTS"); do echo "not ok $i - not run under CI: $1"; done
+		exit 1
+	fi
+	skip_all "$1"
+}
 envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null; }
 
 # envd_start [VAR=value...]: envd on a random loopback port (environment from the arguments),
