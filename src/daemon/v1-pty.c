@@ -258,6 +258,25 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 			  "args", "-i", "-l", "envs", "TERM", "xterm-256color", "LANG", "C.UTF-8");
 	if (cwd && *cwd)
 		json_object_set_new(proc, "cwd", json_string(cwd));
+	const char *envq = http_req_query(req, "env"); /* {"K":"V",...} (wrenn shell -e) */
+	if (envq) {
+		json_t *e = json_loads(envq, 0, NULL);
+		const char *k;
+		json_t *v;
+		bool ok = json_is_object(e);
+		json_object_foreach(e, k, v)
+		{
+			ok = ok && json_is_string(v);
+		}
+		if (!ok) {
+			json_decref(e);
+			json_decref(proc);
+			reply_error(req, 400, "env must be a JSON object of strings");
+			return;
+		}
+		json_object_update(json_object_get(proc, "envs"), e);
+		json_decref(e);
+	}
 	json_t *msg = json_pack("{s:o,s:{s:{s:i,s:i}}}", "process", proc, "pty", "size", "cols",
 				(int)cols, "rows", (int)rows);
 	int fd = -1;

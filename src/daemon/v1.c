@@ -164,6 +164,17 @@ static void logs(struct agent *a, struct http_req *req, char **caps)
 			return;
 		}
 	}
+	int64_t from = -1; /* offset: bytes from the start (wrenn logs -f polls with it) */
+	const char *f = http_req_query(req, "offset");
+	if (f) {
+		char *end = NULL;
+		from = strtoll(f, &end, 10);
+		if (*end || !*f || from < 0 || tail) {
+			reply_error(req, 400,
+				    "offset must be a non-negative integer, without tail");
+			return;
+		}
+	}
 	struct wr_err err = {0};
 	cleanup_free char *path = NULL;
 	int r = runtime_log_path(a->rt, caps[0], &path, &err);
@@ -178,6 +189,8 @@ static void logs(struct agent *a, struct http_req *req, char **caps)
 		return;
 	}
 	int64_t off = tail && stt.st_size > tail ? stt.st_size - tail : 0;
+	if (from >= 0)
+		off = from < stt.st_size ? from : stt.st_size;
 	int64_t len = stt.st_size - off;
 	if (lseek(fd, off, SEEK_SET) < 0 ||
 	    http_resp_begin(req, 200, "text/plain; charset=utf-8", len) < 0)
