@@ -1,6 +1,7 @@
-# src/cli: the `wrenn` command-line client (libcurl + jansson over the native API).
+# src/cli: the `wrenn` command-line client (libcurl + jansson over the native API; libarchive for
+# template build contexts).
 PROGRAMS += wrenn:cli
 LIBDEPS_wrenn := cli basic
-LDLIBS_wrenn := -lcurl -ljansson
+LDLIBS_wrenn := -lcurl -ljansson -larchive
 LIBDEPS_test-cli := cli basic
-LDLIBS_test-cli := -lcurl -ljansson
+LDLIBS_test-cli := -lcurl -ljansson -larchive

@@ -17,9 +17,15 @@ volatile sig_atomic_t api_interrupted;
 /* A raw connection's curl handle stays alive as long as its socket is used. */
 static CURL *raw_handle;
 
-int api_open(struct api *a, const struct cli *c, struct wr_err *err)
+int api_open(struct api *a, struct cli *c, struct wr_err *err)
 {
 	*a = (struct api){0};
+	/* resolved here, not before parsing: `wrenn CMD --help` and usage errors need no key */
+	if (!c->api_url || !c->api_key) {
+		int r = cli_resolve_config(c, err);
+		if (r < 0)
+			return r;
+	}
 	static bool global_init;
 	if (!global_init) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -23,7 +23,7 @@ struct api {
 /* Set by signal handlers of long-running commands; transfers notice it and abort (-EINTR). */
 extern volatile sig_atomic_t api_interrupted;
 
-int api_open(struct api *a, const struct cli *c, struct wr_err *err);
+int api_open(struct api *a, struct cli *c, struct wr_err *err);
 void api_close(struct api *a);
 /* URL-escape one path segment or query value (malloc'd). */
 char *api_esc(struct api *a, const char *s);

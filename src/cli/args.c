@@ -78,3 +78,20 @@ char *args_join_basename(const char *dir, const char *path)
 	bool slash = dlen > 0 && dir[dlen - 1] == '/';
 	return xasprintf("%s%s%.*s", dir, slash ? "" : "/", (int)(path + plen - b), b);
 }
+
+int exec_failure_exit(const char *msg)
+{
+	/* envd's words: "executable file not found in $PATH" (no such command in PATH), "start
+	 * PATH: No such file or directory", "start PATH: Permission denied" (not executable, or
+	 * a directory), "Exec format error" (not a program) */
+	static const char *const not_found[] = {"executable file not found",
+						"No such file or directory"};
+	static const char *const cannot[] = {"Permission denied", "Exec format error"};
+	for (size_t i = 0; msg && i < sizeof(not_found) / sizeof(*not_found); i++)
+		if (strstr(msg, not_found[i]))
+			return 127;
+	for (size_t i = 0; msg && i < sizeof(cannot) / sizeof(*cannot); i++)
+		if (strstr(msg, cannot[i]))
+			return 126;
+	return 125;
+}

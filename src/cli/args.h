@@ -18,3 +18,6 @@ int args_split_cmd(int argc, char **argv, bool want_id, const char **ret_id, cha
 		   int *ret_ncmd, struct wr_err *err);
 /* Join a path prefix with the basename of another path ("dir/" + "/a/b" -> "dir/b"). */
 char *args_join_basename(const char *dir, const char *path);
+/* Exit code of `run`/`exec` when the remote command could not be started, from the server's
+ * message (docker's convention): 127 not found, 126 not executable, else 125 (wrenn failed). */
+int exec_failure_exit(const char *msg);

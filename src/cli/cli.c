@@ -21,38 +21,204 @@
 	"  -e, --env KEY=VALUE   environment of every process (repeatable)\n"                      \
 	"  -m, --metadata K=V    metadata (repeatable)\n"                                          \
 	"  --internet            allow internet access\n"
+#define EXIT_CODES                                                                                 \
+	"exit status: the command's; 125 if wrenn itself failed; 126 if the command cannot be\n"   \
+	"run, 127 if it does not exist in the sandbox; 130 if interrupted\n"
 #define RUN_OPTS                                                                                   \
 	"  -w, --workdir DIR, -u, --user USER   for the command\n"                                 \
-	"  --keep                do not destroy the sandbox afterwards\n"                          \
-	"exit status: the command's; 125 if wrenn itself failed; 130 if interrupted\n"
+	"  --keep                do not destroy the sandbox afterwards\n" EXIT_CODES
+
+#define OPT_END                                                                                    \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
+#define O_TEMPLATE                                                                                 \
+	{                                                                                          \
+		"template", required_argument, NULL, 't'                                           \
+	}
+#define O_ENV                                                                                      \
+	{                                                                                          \
+		"env", required_argument, NULL, 'e'                                                \
+	}
+#define O_METADATA                                                                                 \
+	{                                                                                          \
+		"metadata", required_argument, NULL, 'm'                                           \
+	}
+#define O_JSON                                                                                     \
+	{                                                                                          \
+		"json", no_argument, NULL, OPT_JSON                                                \
+	}
+#define O_SANDBOX_SHAPE                                                                            \
+	O_TEMPLATE, {"vcpus", required_argument, NULL, OPT_VCPUS},                                 \
+		{"memory", required_argument, NULL, OPT_MEMORY},                                   \
+		{"timeout", required_argument, NULL, OPT_TIMEOUT}, O_ENV, O_METADATA,              \
+	{                                                                                          \
+		"internet", no_argument, NULL, OPT_INTERNET                                        \
+	}
+
+static const struct option opts_global[] = {
+	{"api-url", required_argument, NULL, OPT_API_URL},
+	{"api-key", required_argument, NULL, OPT_API_KEY},
+	O_JSON,
+	{"quiet", no_argument, NULL, 'q'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	OPT_END,
+};
+static const struct option opts_run[] = {
+	O_SANDBOX_SHAPE,
+	{"keep", no_argument, NULL, OPT_KEEP},
+	{"workdir", required_argument, NULL, 'w'},
+	{"user", required_argument, NULL, 'u'},
+	OPT_END,
+};
+static const struct option opts_create[] = {O_SANDBOX_SHAPE, O_JSON, OPT_END};
+static const struct option opts_ls[] = {
+	{"all", no_argument, NULL, 'a'},
+	{"state", required_argument, NULL, 's'},
+	O_TEMPLATE,
+	O_METADATA,
+	O_JSON,
+	OPT_END,
+};
+static const struct option opts_json[] = {O_JSON, OPT_END};
+static const struct option opts_exec[] = {
+	O_ENV,
+	{"workdir", required_argument, NULL, 'w'},
+	{"user", required_argument, NULL, 'u'},
+	{"stdin", no_argument, NULL, 'i'},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	OPT_END,
+};
+static const struct option opts_shell[] = {
+	{"user", required_argument, NULL, 'u'},	   {"cwd", required_argument, NULL, 'w'},
+	{"workdir", required_argument, NULL, 'w'}, O_ENV,
+	{"command", required_argument, NULL, 'c'}, OPT_END,
+};
+static const struct option opts_timeout[] = {{"timeout", required_argument, NULL, OPT_TIMEOUT},
+					     OPT_END};
+static const struct option opts_logs[] = {
+	{"tail", required_argument, NULL, OPT_TAIL},
+	{"follow", no_argument, NULL, 'f'},
+	OPT_END,
+};
+static const struct option opts_tpl_build[] = {
+	{"file", required_argument, NULL, 'f'},
+	{"tag", required_argument, NULL, 't'},
+	{"cpu", required_argument, NULL, OPT_CPU},
+	{"vcpus", required_argument, NULL, OPT_VCPUS},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"no-cache", no_argument, NULL, OPT_NO_CACHE},
+	{"from", required_argument, NULL, OPT_FROM},
+	O_JSON,
+	OPT_END,
+};
+static const struct option opts_snap_create[] = {
+	{"name", required_argument, NULL, OPT_NAME}, O_JSON, OPT_END};
+static const struct option opts_snap_ls[] = {
+	{"sandbox", required_argument, NULL, OPT_SANDBOX}, O_JSON, OPT_END};
+
+static const struct cli_cmd subs_templates[] = {
+	{"templates ls", cmd_templates_ls, "[--json]", "list templates", NULL, "", opts_json, NULL,
+	 CLI_ARG_NONE},
+	{"templates build", cmd_templates_build,
+	 "-f DOCKERFILE -t NAME [--cpu N] [--memory MB] [--no-cache] [--json] [CONTEXT_DIR]\n"
+	 "       wrenn templates build NAME [--from TEMPLATE] [--vcpus N] [--memory MB]",
+	 "build a template from a Dockerfile (or re-snapshot one at another size)",
+	 "  -f, --file PATH       the Dockerfile (may be outside CONTEXT_DIR, default .)\n"
+	 "  -t, --tag NAME        the template's name\n"
+	 "  --cpu N, --memory MB  size of the template's sandboxes\n"
+	 "  --no-cache            rebuild every step\n"
+	 "  --json                print only the final build status\n"
+	 "build logs are followed until the build ends (exit 0 ready, 1 error); Ctrl-C stops\n"
+	 "following, the build continues on the server\n",
+	 "f:t:", opts_tpl_build, NULL, CLI_ARG_FILE},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+static const struct cli_cmd subs_keys[] = {
+	{"keys ls", cmd_keys_ls, "[--json]", "list API keys", NULL, "", opts_json, NULL,
+	 CLI_ARG_NONE},
+	{"keys create", cmd_keys_create, "[--json] [NAME]", "create an API key and print it", NULL,
+	 "", opts_json, NULL, CLI_ARG_OTHER},
+	{"keys rm", cmd_keys_rm, "ID", "delete an API key", NULL, "", NULL, NULL, CLI_ARG_OTHER},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+static const struct cli_cmd subs_snapshot[] = {
+	{"snapshot create", cmd_snapshot_create, "[--name N] [--json] ID", "snapshot a sandbox",
+	 NULL, "", opts_snap_create, NULL, CLI_ARG_SANDBOX},
+	{"snapshot ls", cmd_snapshot_ls, "[--sandbox ID] [--json]", "list snapshots", NULL, "",
+	 opts_snap_ls, NULL, CLI_ARG_NONE},
+	{"snapshot rm", cmd_snapshot_rm, "SNAPSHOT", "delete a snapshot", NULL, "", NULL, NULL,
+	 CLI_ARG_OTHER},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+
+static int cmd_templates(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
+static int cmd_keys(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
+static int cmd_snapshot(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
 
 const struct cli_cmd cli_cmds[] = {
-	{"run", cmd_run, "[-t TEMPLATE] [options] [--] CMD [ARG...]",
-	 "create a sandbox, run a command in it, destroy it", SANDBOX_OPTS RUN_OPTS},
+	{"run", cmd_run, "[-t TEMPLATE] [options] CMD [ARG...]",
+	 "create a sandbox, run a command in it, destroy it", SANDBOX_OPTS RUN_OPTS,
+	 "t:e:m:w:u:", opts_run, NULL, CLI_ARG_OTHER},
 	{"create", cmd_create, "[-t TEMPLATE] [options]", "create a sandbox and print its ID",
-	 SANDBOX_OPTS},
-	{"ls", cmd_ls, "[--all] [--state S,...] [-t TEMPLATE] [-m KEY=VALUE]...", "list sandboxes",
-	 NULL},
-	{"info", cmd_info, "ID", "show one sandbox", NULL},
-	{"exec", cmd_exec, "[-e K=V] [-w DIR] [-u USER] [-i] ID [--] CMD [ARG...]",
+	 SANDBOX_OPTS, "t:e:m:", opts_create, NULL, CLI_ARG_NONE},
+	{"ls", cmd_ls, "[-a|--all] [--state S,...] [-t TEMPLATE] [-m KEY=VALUE]... [--json]",
+	 "list sandboxes", NULL, "as:t:m:", opts_ls, NULL, CLI_ARG_NONE},
+	{"info", cmd_info, "[--json] ID", "show one sandbox", NULL, "", opts_json, NULL,
+	 CLI_ARG_SANDBOX},
+	{"exec", cmd_exec, "[-e K=V] [-w DIR] [-u USER] [-i] [--timeout S] ID CMD [ARG...]",
 	 "run a command in a sandbox (output streamed; exit code is the command's)",
+	 "options stop at ID: what follows is the command and its own options\n"
 	 "  -i, --stdin   send all of stdin to the command\n"
-	 "  --timeout S   kill the command after S seconds\n"
-	 "exit status: the command's; 125 if wrenn itself failed; 130 if interrupted\n"},
-	{"shell", cmd_shell, "[-u USER] [-c CMD] ID", "interactive terminal in a sandbox", NULL},
+	 "  --timeout S   kill the command after S seconds\n" EXIT_CODES,
+	 "e:w:u:i", opts_exec, NULL, CLI_ARG_COMMAND},
+	{"shell", cmd_shell, "[-u USER] [-w DIR] [-e K=V]... [-c CMD] ID",
+	 "interactive terminal in a sandbox",
+	 "  -u, --user USER       log in as USER\n"
+	 "  -w, --cwd DIR         start in DIR\n"
+	 "  -e, --env KEY=VALUE   environment of the shell (repeatable)\n"
+	 "  -c, --command CMD     run CMD instead of a login shell\n",
+	 "u:w:e:c:", opts_shell, NULL, CLI_ARG_SANDBOX},
 	{"cp", cmd_cp, "SRC DST   (one of them ID:/path; - is stdin/stdout)",
-	 "copy a file between host and sandbox", NULL},
-	{"pause", cmd_pause, "ID...", "pause sandboxes (memory snapshot, VMM stopped)", NULL},
-	{"resume", cmd_resume, "[--timeout SECONDS] ID...", "resume paused sandboxes", NULL},
-	{"kill", cmd_kill, "ID...", "destroy sandboxes", NULL},
-	{"timeout", cmd_timeout, "ID SECONDS", "set a sandbox's time to live (0 = none)", NULL},
-	{"logs", cmd_logs, "[--tail BYTES] ID", "print the VMM / serial console log", NULL},
-	{"templates", cmd_templates, "[ls | build NAME [--from T] [--vcpus N] [--memory MB]]",
-	 "list or build templates", NULL},
-	{"keys", cmd_keys, "create [NAME] | ls | rm ID", "manage API keys", NULL},
-	{"snapshot", cmd_snapshot, "create [--name N] ID | ls [--sandbox ID] | rm SNAPSHOT",
-	 "snapshots of sandboxes", NULL},
-	{NULL, NULL, NULL, NULL, NULL},
+	 "copy a file between host and sandbox", NULL, "", NULL, NULL, CLI_ARG_FILE},
+	{"pause", cmd_pause, "ID...", "pause sandboxes (memory snapshot, VMM stopped)", NULL, "",
+	 NULL, NULL, CLI_ARG_SANDBOX},
+	{"resume", cmd_resume, "[--timeout SECONDS] ID...", "resume paused sandboxes", NULL, "",
+	 opts_timeout, NULL, CLI_ARG_SANDBOX},
+	{"kill", cmd_kill, "ID...", "destroy sandboxes", NULL, "", NULL, NULL, CLI_ARG_SANDBOX},
+	{"timeout", cmd_timeout, "ID SECONDS", "set a sandbox's time to live (0 = none)", NULL, "",
+	 NULL, NULL, CLI_ARG_SANDBOX},
+	{"logs", cmd_logs, "[-f] [--tail BYTES] ID", "print the VMM / serial console log",
+	 "  -f, --follow       keep printing new output until the sandbox ends or Ctrl-C\n"
+	 "  --tail BYTES       start with the last BYTES bytes\n",
+	 "f", opts_logs, NULL, CLI_ARG_SANDBOX},
+	{"templates", cmd_templates, "[ls | build ...]", "list or build templates", NULL, "",
+	 opts_json, subs_templates, CLI_ARG_NONE},
+	{"keys", cmd_keys, "[ls | create [NAME] | rm ID]", "manage API keys", NULL, "", opts_json,
+	 subs_keys, CLI_ARG_NONE},
+	{"snapshot", cmd_snapshot, "[ls [--sandbox ID] | create [--name N] ID | rm SNAPSHOT]",
+	 "snapshots of sandboxes", NULL, "", opts_json, subs_snapshot, CLI_ARG_NONE},
+	{"completion", cmd_completion, "bash | zsh",
+	 "print a shell completion script (e.g. source <(wrenn completion bash))", NULL, "", NULL,
+	 NULL, CLI_ARG_OTHER},
+	{"version", cmd_version, "", "print the version of wrenn", NULL, "", NULL, NULL,
+	 CLI_ARG_NONE},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+
+const struct cli_cmd cli_root = {
+	"wrenn",     NULL,     "[--api-url URL] [--api-key KEY] [--json] [-q] COMMAND [ARGS]",
+	NULL,	     NULL,     "q",
+	opts_global, cli_cmds, CLI_ARG_NONE,
 };
 
 const struct cli_cmd *cli_find(const char *name)
@@ -63,16 +229,100 @@ const struct cli_cmd *cli_find(const char *name)
 	return NULL;
 }
 
+const struct cli_cmd *cli_find_sub(const struct cli_cmd *cmd, const char *name)
+{
+	for (const struct cli_cmd *c = cmd->subs; c && name && c->name; c++) {
+		const char *w = strrchr(c->name, ' ');
+		if (strcmp(w ? w + 1 : c->name, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+int cli_help(const struct cli_cmd *cmd)
+{
+	printf("usage: wrenn %s %s\n  %s\n%s", cmd->name, cmd->args, cmd->summary,
+	       cmd->options ? cmd->options : "");
+	for (const struct cli_cmd *s = cmd->subs; s && s->name; s++)
+		printf("  wrenn %s %s\n      %s\n", s->name, s->args, s->summary);
+	return CLI_EXIT_OK;
+}
+
+#define CLI_MAX_LONGOPTS 24
+
+int cli_getopt(const struct cli_cmd *cmd, int argc, char **argv, int *ret_rc)
+{
+	char shortopts[64];
+	struct option longopts[CLI_MAX_LONGOPTS];
+	size_t n = 0;
+	snprintf(shortopts, sizeof(shortopts), "+:h%s", cmd->shortopts ? cmd->shortopts : "");
+	for (const struct option *o = cmd->longopts; o && o->name && n < CLI_MAX_LONGOPTS - 2; o++)
+		longopts[n++] = *o;
+	longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	opterr = 0;
+	int o = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (o == 'h') {
+		*ret_rc = cmd == &cli_root ? CLI_EXIT_OK : cli_help(cmd);
+		return CLI_OPT_EXIT;
+	}
+	if (o == '?' || o == ':') {
+		/* optopt is the short option, or the value of a long one (0 when unknown) */
+		const char *what = argv[optind - 1];
+		char s[3] = {'-', (char)optopt, '\0'};
+		if (optopt > 0 && optopt < 0x100 && (optind > argc || strncmp(what, "--", 2) != 0))
+			what = s;
+		*ret_rc = cli_usage(cmd == &cli_root ? NULL : cmd,
+				    o == ':' ? "option '%s' needs a value" : "unknown option '%s'",
+				    what);
+		return CLI_OPT_EXIT;
+	}
+	return o;
+}
+
+int cli_run_sub(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, const char *def)
+{
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0)
+		if (o == OPT_JSON)
+			c->json = true;
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	char *defv[] = {(char *)def, NULL};
+	const char *name = optind < argc ? argv[optind] : def;
+	const struct cli_cmd *sub = cli_find_sub(cmd, name);
+	if (!sub)
+		return cli_usage(cmd, "unknown subcommand '%s'", name);
+	if (optind < argc)
+		return sub->run(c, sub, argc - optind, argv + optind);
+	return sub->run(c, sub, 1, defv);
+}
+
+int cmd_version(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	(void)c;
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0)
+		;
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	if (optind < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	printf("wrenn " CLI_VERSION "\n");
+	return CLI_EXIT_OK;
+}
+
 static void print_help(FILE *f)
 {
-	fprintf(f, "usage: wrenn [--api-url URL] [--api-key KEY] [--json] [-q] COMMAND [ARGS]\n\n"
-		   "commands:\n");
+	fprintf(f, "usage: wrenn %s\n\ncommands:\n", cli_root.args);
 	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f,
-		"\nenvironment: WRENN_API_URL (default " DEFAULT_API_URL ", or unix:/path.sock),\n"
-		"             WRENN_API_KEY (else ~/.config/wrenn/key)\n"
-		"`wrenn COMMAND --help` shows a command's options.\n");
+	fprintf(f, "\nglobal options: --api-url URL, --api-key KEY, --json, -q/--quiet, --version\n"
+		   "environment: WRENN_API_URL (default " DEFAULT_API_URL ", or unix:/path.sock),\n"
+		   "             WRENN_API_KEY (else ~/.config/wrenn/key)\n"
+		   "`wrenn COMMAND --help` shows a command's options.\n");
 }
 
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
@@ -124,42 +374,38 @@ void cli_progress_end(const struct cli *c)
 		fprintf(stderr, "\r\033[K");
 }
 
-/* "--name=value" or "--name value"; returns the value and advances *i, or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] == '\0' && *i + 1 < argc)
-		return argv[++*i];
-	return NULL;
-}
-
 int cli_parse_globals(struct cli *c, int argc, char **argv, struct wr_err *err)
 {
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *v;
-		if ((v = opt_value(argc, argv, &i, "--api-url"))) {
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(&cli_root, argc, argv, &rc)) >= 0) {
+		switch (o) {
+		case OPT_API_URL:
 			free(c->api_url);
-			c->api_url = xstrdup(v);
-		} else if ((v = opt_value(argc, argv, &i, "--api-key"))) {
+			c->api_url = xstrdup(optarg);
+			break;
+		case OPT_API_KEY:
 			free(c->api_key);
-			c->api_key = xstrdup(v);
-		} else if (strcmp(argv[i], "--json") == 0) {
+			c->api_key = xstrdup(optarg);
+			break;
+		case OPT_JSON:
 			c->json = true;
-		} else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+			break;
+		case 'q':
 			c->quiet = true;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			return argc; /* no command: help */
-		} else {
-			return wr_err_set(err, EINVAL, "unknown or incomplete option '%s'",
-					  argv[i]);
+			break;
+		case OPT_VERSION:
+			c->version = true;
+			break;
+		default:
+			break;
 		}
 	}
-	return i;
+	if (o == CLI_OPT_EXIT && rc == CLI_EXIT_OK)
+		return argc; /* -h: no command, help */
+	if (o == CLI_OPT_EXIT)
+		return wr_err_set(err, EINVAL, "bad global option (see above)");
+	return optind;
 }
 
 static char *trim(char *s)
@@ -217,12 +463,23 @@ int cli_main(int argc, char **argv)
 	int i = cli_parse_globals(&c, argc, argv, &err);
 	int rc;
 	if (i < 0) {
-		rc = cli_usage(NULL, "%s", wr_err_msg(&err));
+		rc = CLI_EXIT_USAGE; /* cli_getopt printed the usage */
+		goto out;
+	}
+	if (c.version) {
+		printf("wrenn " CLI_VERSION "\n");
+		rc = CLI_EXIT_OK;
 		goto out;
 	}
 	if (i >= argc || strcmp(argv[i], "help") == 0) {
-		print_help(i >= argc && argc > 1 ? stdout : (i >= argc ? stderr : stdout));
-		rc = i >= argc && argc <= 1 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+		/* `wrenn` alone: help on stderr, usage error; `wrenn -h`, `wrenn help`: stdout */
+		bool asked = argc > 1;
+		if (asked && i < argc && i + 1 < argc && cli_find(argv[i + 1])) {
+			rc = cli_help(cli_find(argv[i + 1]));
+			goto out;
+		}
+		print_help(asked ? stdout : stderr);
+		rc = asked ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 		goto out;
 	}
 	const struct cli_cmd *cmd = cli_find(argv[i]);
@@ -230,20 +487,7 @@ int cli_main(int argc, char **argv)
 		rc = cli_usage(NULL, "unknown command '%s'", argv[i]);
 		goto out;
 	}
-	for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
-		if (strcmp(argv[j], "-h") == 0 || strcmp(argv[j], "--help") == 0) {
-			printf("usage: wrenn %s %s\n  %s\n%s", cmd->name, cmd->args, cmd->summary,
-			       cmd->options ? cmd->options : "");
-			rc = CLI_EXIT_OK;
-			goto out;
-		}
-	if (cli_resolve_config(&c, &err) < 0) {
-		rc = cli_fail(&err);
-		if (strcmp(cmd->name, "run") == 0 || strcmp(cmd->name, "exec") == 0)
-			rc = CLI_EXIT_INFRA;
-		goto out;
-	}
-	rc = cmd->run(&c, argc - i, argv + i);
+	rc = cmd->run(&c, cmd, argc - i, argv + i);
 out:
 	cli_done(&c);
 	return rc;

@@ -176,9 +176,13 @@ fail:
 	return r;
 }
 
-int cmd_cp(struct cli *c, int argc, char **argv)
+int cmd_cp(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("cp");
+	int rc, i = no_opts_parse(cmd, argc, argv, &rc);
+	if (i < 0)
+		return rc;
+	argc -= i - 1; /* "-" (stdin/stdout) is an operand, not an option */
+	argv += i - 1;
 	if (argc != 3)
 		return cli_usage(cmd, "need a source and a destination");
 	cleanup_free char *sid = NULL, *spath = NULL, *did = NULL, *dpath = NULL;

@@ -4,14 +4,14 @@
 
 #include <stdio.h>
 
-int cmd_create(struct cli *c, int argc, char **argv)
+int cmd_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("create");
 	json_t *body = json_object();
-	int i = sandbox_opts_parse(cmd, argc, argv, body, NULL);
+	struct run_opts ro = {0};
+	int rc, i = sandbox_opts_parse(c, cmd, argc, argv, body, &ro, &rc);
 	if (i < 0) {
 		json_decref(body);
-		return CLI_EXIT_USAGE;
+		return rc;
 	}
 	if (i < argc) {
 		json_decref(body);

@@ -7,7 +7,6 @@
 #include "cli/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,24 +14,14 @@
 /* stdin is sent in the request (base64), so it is bounded. */
 #define EXEC_STDIN_MAX (64u << 20)
 
-int cmd_exec(struct cli *c, int argc, char **argv)
+int cmd_exec(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("exec");
-	static const struct option opts[] = {
-		{"env", required_argument, NULL, 'e'},
-		{"workdir", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
-		{"stdin", no_argument, NULL, 'i'},
-		{"timeout", required_argument, NULL, 'T'},
-		{NULL, 0, NULL, 0},
-	};
 	json_t *body = json_object(), *env = json_object();
 	struct wr_err err = {0};
 	bool want_stdin = false;
 	int o, rc = CLI_EXIT_USAGE;
-	opterr = 0;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "+e:w:u:i", opts, NULL)) != -1) {
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
 		long v;
 		switch (o) {
 		case 'e':
@@ -48,17 +37,17 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		case 'i':
 			want_stdin = true;
 			break;
-		case 'T':
+		case OPT_TIMEOUT:
 			if (args_int(optarg, 0, 86400 * 365, "--timeout", &v, &err) < 0)
 				goto usage;
 			json_object_set_new(body, "timeout", json_integer(v));
 			break;
 		default:
-			wr_err_set(&err, EINVAL, "unknown option or missing value: '%s'",
-				   argv[optind - 1]);
-			goto usage;
+			break;
 		}
 	}
+	if (o == CLI_OPT_EXIT)
+		goto out;
 	const char *id;
 	char **words;
 	int nwords;
@@ -92,7 +81,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	int code;
 	if (exec_stream(&a, id, body, &code, &err) < 0) {
 		fprintf(stderr, "wrenn: %s\n", wr_err_msg(&err));
-		rc = api_interrupted ? 130 : CLI_EXIT_INFRA;
+		rc = api_interrupted ? 130 : exec_failure_exit(wr_err_msg(&err));
 	} else {
 		rc = code & 0xff;
 	}

@@ -7,22 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cmd_info(struct cli *c, int argc, char **argv)
+int cmd_info(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("info");
-	const char *id = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0)
+		if (o == OPT_JSON)
 			c->json = true;
-		else if (argv[i][0] == '-')
-			return cli_usage(cmd, "unknown option '%s'", argv[i]);
-		else if (!id)
-			id = argv[i];
-		else
-			return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-	}
-	if (!id)
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	if (optind >= argc)
 		return cli_usage(cmd, "missing sandbox ID");
+	if (optind + 1 < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	const char *id = argv[optind];
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)

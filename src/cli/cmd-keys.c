@@ -80,40 +80,47 @@ static int keys_create(struct cli *c, struct api *a, const char *name)
 	return CLI_EXIT_OK;
 }
 
-int cmd_keys(struct cli *c, int argc, char **argv)
+int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("keys");
-	const char *ops[4] = {0};
-	int nops = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			c->json = true;
-		else if (argv[i][0] == '-' || nops == 3)
-			return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-		else
-			ops[nops++] = argv[i];
-	}
-	const char *sub = nops ? ops[0] : "ls";
-	bool ok = (strcmp(sub, "ls") == 0 && nops <= 1) ||
-		  (strcmp(sub, "create") == 0 && nops <= 2) ||
-		  (strcmp(sub, "rm") == 0 && nops == 2);
-	if (!ok)
-		return cli_usage(cmd, "bad or incomplete subcommand");
+	int rc;
+	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
+		return rc;
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	int rc;
-	if (strcmp(sub, "ls") == 0) {
-		rc = keys_ls(c, &a);
-	} else if (strcmp(sub, "create") == 0) {
-		rc = keys_create(c, &a, ops[1]);
-	} else {
-		cleanup_free char *e = api_esc(&a, ops[1]);
-		cleanup_free char *path = xasprintf("/v1/keys/%s", e);
-		rc = api_json(&a, "DELETE", path, NULL, NULL, NULL, &err) < 0 ? cli_fail(&err)
-									      : CLI_EXIT_OK;
-	}
+	rc = keys_ls(c, &a);
+	api_close(&a);
+	return rc;
+}
+
+int cmd_keys_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int rc, i = json_opts_parse(c, cmd, argc, argv, 0, 1, &rc);
+	if (i < 0)
+		return rc;
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	rc = keys_create(c, &a, i < argc ? argv[i] : NULL);
+	api_close(&a);
+	return rc;
+}
+
+int cmd_keys_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int rc, i = json_opts_parse(c, cmd, argc, argv, 1, 1, &rc);
+	if (i < 0)
+		return rc;
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_free char *e = api_esc(&a, argv[i]);
+	cleanup_free char *path = xasprintf("/v1/keys/%s", e);
+	rc = api_json(&a, "DELETE", path, NULL, NULL, NULL, &err) < 0 ? cli_fail(&err)
+								      : CLI_EXIT_OK;
 	api_close(&a);
 	return rc;
 }

@@ -6,29 +6,18 @@
 #include "cli/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cmd_ls(struct cli *c, int argc, char **argv)
+int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("ls");
-	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"state", required_argument, NULL, 's'},
-		{"template", required_argument, NULL, 't'},
-		{"metadata", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *state = NULL, *tpl = NULL;
 	json_t *meta = json_object();
 	struct wr_err err = {0};
-	int o;
-	opterr = 0;
+	int o, rc = CLI_EXIT_OK;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "+as:t:m:", opts, NULL)) != -1) {
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
 		switch (o) {
 		case 'a':
 			state = "creating,running,paused,killed,error";
@@ -45,14 +34,16 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 				return cli_usage(cmd, "%s", wr_err_msg(&err));
 			}
 			break;
-		case 'j':
+		case OPT_JSON:
 			c->json = true;
 			break;
 		default:
-			json_decref(meta);
-			return cli_usage(cmd, "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+			break;
 		}
+	}
+	if (o == CLI_OPT_EXIT) {
+		json_decref(meta);
+		return rc;
 	}
 	if (optind < argc) {
 		json_decref(meta);
@@ -91,7 +82,7 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 
 	json_t *all = json_array();
 	cleanup_free char *cursor = NULL;
-	int rc = CLI_EXIT_OK;
+	rc = CLI_EXIT_OK;
 	for (int page = 0; page < 10000; page++) {
 		cleanup_free char *ec = cursor ? api_esc(&a, cursor) : NULL;
 		cleanup_free char *path =

@@ -2,7 +2,10 @@
 /* wrenn pause ID...: memory snapshot, VMM stopped; prints each id paused. */
 #include "cli/util.h"
 
-int cmd_pause(struct cli *c, int argc, char **argv)
+int cmd_pause(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	return for_each_id(c, cli_find("pause"), argc, argv, "/pause", NULL, "pausing");
+	int rc, i = no_opts_parse(cmd, argc, argv, &rc);
+	if (i < 0)
+		return rc;
+	return for_each_id(c, cmd, argc - i, argv + i, "/pause", NULL, "pausing");
 }

@@ -5,21 +5,25 @@
 
 #include <string.h>
 
-int cmd_resume(struct cli *c, int argc, char **argv)
+int cmd_resume(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("resume");
 	json_t *body = NULL;
-	if (argc >= 3 && strcmp(argv[1], "--timeout") == 0) {
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
 		long v;
 		struct wr_err err = {0};
-		if (args_int(argv[2], 0, 86400 * 365, "--timeout", &v, &err) < 0)
+		if (o != OPT_TIMEOUT)
+			continue;
+		if (args_int(optarg, 0, 86400 * 365, "--timeout", &v, &err) < 0) {
+			json_decref(body);
 			return cli_usage(cmd, "%s", wr_err_msg(&err));
+		}
+		json_decref(body);
 		body = json_pack("{sI}", "timeout", (json_int_t)v);
-		argv[2] = argv[0];
-		argv += 2;
-		argc -= 2;
 	}
-	int rc = for_each_id(c, cmd, argc, argv, "/resume", body, "resuming");
+	if (o != CLI_OPT_EXIT)
+		rc = for_each_id(c, cmd, argc - optind, argv + optind, "/resume", body, "resuming");
 	json_decref(body);
 	return rc;
 }

@@ -18,15 +18,14 @@ static json_t *argv_json(char **cmd, int n)
 	return a;
 }
 
-int cmd_run(struct cli *c, int argc, char **argv)
+int cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("run");
 	struct run_opts ro = {0};
 	json_t *body = json_object();
-	int i = sandbox_opts_parse(cmd, argc, argv, body, &ro);
+	int urc, i = sandbox_opts_parse(c, cmd, argc, argv, body, &ro, &urc);
 	if (i < 0) {
 		json_decref(body);
-		return CLI_EXIT_USAGE;
+		return urc;
 	}
 	struct wr_err err = {0};
 	char **words;
@@ -66,10 +65,12 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	r = exec_stream(&a, id, ex, &code, &err);
 	json_decref(ex);
 	bool interrupted = api_interrupted;
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr, "wrenn: %s: %s\n", id, wr_err_msg(&err));
-	else
+		rc = exec_failure_exit(wr_err_msg(&err));
+	} else {
 		rc = code & 0xff;
+	}
 	if (interrupted)
 		rc = 130;
 	if (ro.keep) {

@@ -3,6 +3,7 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
+#include "cli/args.h"
 #include "cli/codec.h"
 #include "cli/term.h"
 #include "cli/util.h"
@@ -145,24 +146,31 @@ static int loop(struct shell *sh, int sigfd, const char *extra, size_t extra_len
 	return r;
 }
 
-int cmd_shell(struct cli *c, int argc, char **argv)
+int cmd_shell(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("shell");
-	const char *id = NULL, *user = NULL, *shcmd = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-u") == 0 && i + 1 < argc)
-			user = argv[++i];
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			shcmd = argv[++i];
-		else if (argv[i][0] == '-' || id)
-			return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-		else
-			id = argv[i];
-	}
-	if (!id)
-		return cli_usage(cmd, "missing sandbox ID");
-	struct api a;
+	const char *user = NULL, *shcmd = NULL, *cwd = NULL;
 	struct wr_err err = {0};
+	cleanup_cjson json_t *env = json_object();
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
+		if (o == 'u')
+			user = optarg;
+		else if (o == 'c')
+			shcmd = optarg;
+		else if (o == 'w')
+			cwd = optarg;
+		else if (o == 'e' && args_kv_into(env, optarg, "--env", &err) < 0)
+			return cli_usage(cmd, "%s", wr_err_msg(&err));
+	}
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	if (optind >= argc)
+		return cli_usage(cmd, "missing sandbox ID");
+	if (optind + 1 < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	const char *id = argv[optind];
+	struct api a;
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	unsigned cols, rows;
@@ -173,6 +181,12 @@ int cmd_shell(struct cli *c, int argc, char **argv)
 		query_add(&a, &path, "user", user);
 	if (shcmd)
 		query_add(&a, &path, "cmd", shcmd);
+	if (cwd)
+		query_add(&a, &path, "cwd", cwd);
+	if (json_object_size(env)) {
+		cleanup_free char *e = json_dumps(env, JSON_COMPACT);
+		query_add(&a, &path, "env", e);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* signals arrive through a signalfd in the poll loop, so the terminal is always restored */
 	sigset_t set;
@@ -199,7 +213,6 @@ int cmd_shell(struct cli *c, int argc, char **argv)
 		r = loop(&sh, sigfd, extra, extra_len, &err);
 		term_restore();
 	}
-	int rc;
 	if (sh.error) {
 		fprintf(stderr, "wrenn: shell: %s\n", sh.error);
 		rc = CLI_EXIT_FAIL;

@@ -67,60 +67,85 @@ static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 	return rc;
 }
 
-int cmd_snapshot(struct cli *c, int argc, char **argv)
+int cmd_snapshot_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("snapshot");
-	const char *name = NULL, *sandbox = NULL, *ops[3] = {0};
-	int nops = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	const char *sandbox = NULL;
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
+		if (o == OPT_JSON)
 			c->json = true;
-		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			name = argv[++i];
-		else if (strcmp(argv[i], "--sandbox") == 0 && i + 1 < argc)
-			sandbox = argv[++i];
-		else if (argv[i][0] == '-' || nops == 2)
-			return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-		else
-			ops[nops++] = argv[i];
+		else if (o == OPT_SANDBOX)
+			sandbox = optarg;
 	}
-	const char *sub = nops ? ops[0] : "ls";
-	bool ok = (strcmp(sub, "ls") == 0 && nops <= 1 && !name) ||
-		  (strcmp(sub, "create") == 0 && nops == 2 && !sandbox) ||
-		  (strcmp(sub, "rm") == 0 && nops == 2 && !name && !sandbox);
-	if (!ok)
-		return cli_usage(cmd, "bad or incomplete subcommand");
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	if (optind < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	int rc = CLI_EXIT_OK;
-	if (strcmp(sub, "ls") == 0) {
-		rc = snap_ls(c, &a, sandbox);
-	} else if (strcmp(sub, "rm") == 0) {
-		cleanup_free char *e = api_esc(&a, ops[1]);
-		cleanup_free char *path = xasprintf("/v1/snapshots/%s", e);
-		if (api_json(&a, "DELETE", path, NULL, NULL, NULL, &err) < 0)
-			rc = cli_fail(&err);
-	} else {
-		cleanup_free char *path = sandbox_path(&a, ops[1], "/snapshots");
-		json_t *body = json_object();
-		if (name)
-			json_object_set_new(body, "name", json_string(name));
-		json_t *sn = NULL;
-		cli_progress(c, "snapshotting %s...", ops[1]);
-		int r = api_json(&a, "POST", path, body, &sn, NULL, &err);
-		cli_progress_end(c);
-		json_decref(body);
-		if (r < 0) {
-			rc = cli_fail(&err);
-		} else if (c->json) {
-			print_json(sn);
-		} else {
-			printf("%s\n", s(sn, "id") ? s(sn, "id") : "");
-		}
-		json_decref(sn);
+	rc = snap_ls(c, &a, sandbox);
+	api_close(&a);
+	return rc;
+}
+
+int cmd_snapshot_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int rc, i = json_opts_parse(c, cmd, argc, argv, 1, 1, &rc);
+	if (i < 0)
+		return rc;
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_free char *e = api_esc(&a, argv[i]);
+	cleanup_free char *path = xasprintf("/v1/snapshots/%s", e);
+	rc = api_json(&a, "DELETE", path, NULL, NULL, NULL, &err) < 0 ? cli_fail(&err)
+								      : CLI_EXIT_OK;
+	api_close(&a);
+	return rc;
+}
+
+int cmd_snapshot_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *name = NULL;
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
+		if (o == OPT_JSON)
+			c->json = true;
+		else if (o == OPT_NAME)
+			name = optarg;
 	}
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	if (optind >= argc)
+		return cli_usage(cmd, "missing sandbox ID");
+	if (optind + 1 < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	const char *id = argv[optind];
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_free char *path = sandbox_path(&a, id, "/snapshots");
+	json_t *body = json_object();
+	if (name)
+		json_object_set_new(body, "name", json_string(name));
+	json_t *sn = NULL;
+	cli_progress(c, "snapshotting %s...", id);
+	int r = api_json(&a, "POST", path, body, &sn, NULL, &err);
+	cli_progress_end(c);
+	json_decref(body);
+	if (r < 0)
+		rc = cli_fail(&err);
+	else if (c->json)
+		print_json(sn);
+	else
+		printf("%s\n", s(sn, "id") ? s(sn, "id") : "");
+	json_decref(sn);
 	api_close(&a);
 	return rc;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* wrenn templates [ls] | templates build NAME [--from T] [--vcpus N] [--memory MB] */
+/* wrenn templates [ls] | templates build -f Dockerfile -t NAME [...] [CONTEXT_DIR]
+ *                       | templates build NAME [--from T] [--vcpus N] [--memory MB] */
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 #include "cli/args.h"
+#include "cli/build.h"
 #include "cli/table.h"
 #include "cli/util.h"
 
@@ -42,42 +44,20 @@ static int list(struct cli *c, struct api *a)
 	return CLI_EXIT_OK;
 }
 
-static int build(struct cli *c, struct api *a, const struct cli_cmd *cmd, int argc, char **argv)
+/* POST /v1/templates/{name}/build: a template re-snapshotted at another size */
+static int resnapshot(struct cli *c, const char *name, json_t *body)
 {
+	struct api a;
 	struct wr_err err = {0};
-	const char *name = NULL;
-	json_t *body = json_object();
-	int rc;
-	for (int i = 0; i < argc; i++) {
-		long v;
-		if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
-			json_object_set_new(body, "from", json_string(argv[++i]));
-		} else if (strcmp(argv[i], "--vcpus") == 0 && i + 1 < argc) {
-			if (args_int(argv[++i], 1, 64, "--vcpus", &v, &err) < 0)
-				goto usage;
-			json_object_set_new(body, "vcpus", json_integer(v));
-		} else if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc) {
-			if (args_int(argv[++i], 128, 1 << 20, "--memory", &v, &err) < 0)
-				goto usage;
-			json_object_set_new(body, "memoryMB", json_integer(v));
-		} else if (argv[i][0] == '-' || name) {
-			wr_err_set(&err, EINVAL, "unexpected argument '%s'", argv[i]);
-			goto usage;
-		} else {
-			name = argv[i];
-		}
-	}
-	if (!name) {
-		wr_err_set(&err, EINVAL, "missing template NAME");
-		goto usage;
-	}
-	cleanup_free char *en = api_esc(a, name);
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_free char *en = api_esc(&a, name);
 	cleanup_free char *path = xasprintf("/v1/templates/%s/build", en);
 	json_t *tp = NULL;
 	cli_progress(c, "building template %s...", name);
-	int r = api_json(a, "POST", path, body, &tp, NULL, &err);
+	int r = api_json(&a, "POST", path, body, &tp, NULL, &err);
 	cli_progress_end(c);
-	json_decref(body);
+	api_close(&a);
 	if (r < 0)
 		return cli_fail(&err);
 	if (c->json)
@@ -86,35 +66,105 @@ static int build(struct cli *c, struct api *a, const struct cli_cmd *cmd, int ar
 		printf("%s\n", name);
 	json_decref(tp);
 	return CLI_EXIT_OK;
-usage:
-	json_decref(body);
-	rc = cli_usage(cmd, "%s", wr_err_msg(&err));
-	return rc;
 }
 
-int cmd_templates(struct cli *c, int argc, char **argv)
+int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("templates");
-	int i = 1;
-	if (i < argc && strcmp(argv[i], "--json") == 0) {
-		c->json = true;
-		i++;
-	}
-	const char *sub = i < argc ? argv[i++] : "ls";
-	if (strcmp(sub, "ls") != 0 && strcmp(sub, "build") != 0)
-		return cli_usage(cmd, "unknown subcommand '%s'", sub);
-	if (strcmp(sub, "ls") == 0) {
-		for (; i < argc; i++) {
-			if (strcmp(argv[i], "--json") != 0)
-				return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+	struct tpl_build b = {.cpu = -1, .memory_mb = -1};
+	const char *from = NULL;
+	long vcpus = -1;
+	bool cpu_given = false;
+	struct wr_err err = {0};
+	int o, rc = CLI_EXIT_OK;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
+		long v;
+		switch (o) {
+		case 'f':
+			b.dockerfile = optarg;
+			break;
+		case 't':
+			b.name = optarg;
+			break;
+		case OPT_CPU:
+			if (args_int(optarg, 1, 64, "--cpu", &v, &err) < 0)
+				return cli_usage(cmd, "%s", wr_err_msg(&err));
+			b.cpu = v;
+			cpu_given = true;
+			break;
+		case OPT_VCPUS:
+			if (args_int(optarg, 1, 64, "--vcpus", &vcpus, &err) < 0)
+				return cli_usage(cmd, "%s", wr_err_msg(&err));
+			break;
+		case OPT_MEMORY:
+			if (args_int(optarg, 128, 1 << 20, "--memory (MB)", &v, &err) < 0)
+				return cli_usage(cmd, "%s", wr_err_msg(&err));
+			b.memory_mb = v;
+			break;
+		case OPT_NO_CACHE:
+			b.no_cache = true;
+			break;
+		case OPT_FROM:
+			from = optarg;
+			break;
+		case OPT_JSON:
 			c->json = true;
+			break;
+		default:
+			break;
 		}
 	}
+	if (o == CLI_OPT_EXIT)
+		return rc;
+	int nops = argc - optind;
+	if (!b.name && !b.dockerfile) {
+		/* the older form: re-snapshot a template at another size */
+		if (cpu_given || b.no_cache)
+			return cli_usage(cmd, "--cpu and --no-cache need -f DOCKERFILE -t NAME");
+		if (nops != 1)
+			return cli_usage(cmd,
+					 nops ? "unexpected argument '%s'"
+					      : "missing -t NAME (or a template NAME)%s",
+					 nops ? argv[optind + 1] : "");
+		json_t *body = json_object();
+		if (from)
+			json_object_set_new(body, "from", json_string(from));
+		if (vcpus > 0)
+			json_object_set_new(body, "vcpus", json_integer(vcpus));
+		if (b.memory_mb > 0)
+			json_object_set_new(body, "memoryMB", json_integer(b.memory_mb));
+		rc = resnapshot(c, argv[optind], body);
+		json_decref(body);
+		return rc;
+	}
+	if (from)
+		return cli_usage(cmd, "--from is for re-snapshotting; a Dockerfile says FROM");
+	if (vcpus > 0) {
+		if (cpu_given)
+			return cli_usage(cmd, "give --cpu or --vcpus, not both");
+		b.cpu = vcpus;
+	}
+	if (!b.name)
+		return cli_usage(cmd, "missing -t NAME");
+	if (nops > 1)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	b.context = nops ? argv[optind] : ".";
+	cleanup_free char *df = NULL;
+	if (!b.dockerfile)
+		b.dockerfile = df = xasprintf("%s/Dockerfile", b.context);
+	return tpl_build_run(c, &b);
+}
+
+int cmd_templates_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int rc;
+	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
+		return rc;
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	int rc = strcmp(sub, "ls") == 0 ? list(c, &a) : build(c, &a, cmd, argc - i, argv + i);
+	rc = list(c, &a);
 	api_close(&a);
 	return rc;
 }

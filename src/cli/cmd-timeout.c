@@ -4,9 +4,13 @@
 #include "cli/args.h"
 #include "cli/util.h"
 
-int cmd_timeout(struct cli *c, int argc, char **argv)
+int cmd_timeout(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	const struct cli_cmd *cmd = cli_find("timeout");
+	int rc, i = no_opts_parse(cmd, argc, argv, &rc);
+	if (i < 0)
+		return rc;
+	argc -= i - 1;
+	argv += i - 1;
 	if (argc != 3)
 		return cli_usage(cmd, "need a sandbox ID and a number of seconds");
 	long v;

@@ -15,38 +15,14 @@
 #include <string.h>
 #include <time.h>
 
-enum {
-	OPT_VCPUS = 0x100,
-	OPT_MEMORY,
-	OPT_TIMEOUT,
-	OPT_INTERNET,
-	OPT_KEEP,
-	OPT_JSON,
-};
-
-int sandbox_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, json_t *body,
-		       struct run_opts *run_opts)
+int sandbox_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+		       json_t *body, struct run_opts *run_opts, int *ret_rc)
 {
-	static const struct option opts[] = {
-		{"template", required_argument, NULL, 't'},
-		{"vcpus", required_argument, NULL, OPT_VCPUS},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"env", required_argument, NULL, 'e'},
-		{"metadata", required_argument, NULL, 'm'},
-		{"internet", no_argument, NULL, OPT_INTERNET},
-		{"keep", no_argument, NULL, OPT_KEEP},
-		{"workdir", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
-		{NULL, 0, NULL, 0},
-	};
 	json_t *env = json_object(), *meta = json_object();
 	struct wr_err err = {0};
 	int o, rc = -1;
-	opterr = 0;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, run_opts ? "+t:e:m:w:u:" : "+t:e:m:", opts, NULL)) !=
-	       -1) {
+	while ((o = cli_getopt(cmd, argc, argv, ret_rc)) >= 0) {
 		long v;
 		switch (o) {
 		case 't':
@@ -78,26 +54,24 @@ int sandbox_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, json_t 
 		case OPT_INTERNET:
 			json_object_set_new(body, "allowInternetAccess", json_true());
 			break;
+		case OPT_JSON:
+			c->json = true;
+			break;
 		case OPT_KEEP:
+			run_opts->keep = true;
+			break;
 		case 'w':
+			run_opts->cwd = optarg;
+			break;
 		case 'u':
-			if (!run_opts) {
-				wr_err_set(&err, EINVAL, "unknown option '%s'", argv[optind - 1]);
-				goto bad;
-			}
-			if (o == OPT_KEEP)
-				run_opts->keep = true;
-			else if (o == 'w')
-				run_opts->cwd = optarg;
-			else
-				run_opts->user = optarg;
+			run_opts->user = optarg;
 			break;
 		default:
-			wr_err_set(&err, EINVAL, "unknown option or missing value: '%s'",
-				   argv[optind - 1]);
-			goto bad;
+			break; /* the table has no other option */
 		}
 	}
+	if (o == CLI_OPT_EXIT)
+		goto out;
 	if (json_object_size(env))
 		json_object_set(body, "envVars", env);
 	if (json_object_size(meta))
@@ -105,7 +79,7 @@ int sandbox_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, json_t 
 	rc = optind;
 	goto out;
 bad:
-	cli_usage(cmd, "%s", wr_err_msg(&err));
+	*ret_rc = cli_usage(cmd, "%s", wr_err_msg(&err));
 out:
 	json_decref(env);
 	json_decref(meta);
@@ -243,33 +217,63 @@ void install_interrupt_handlers(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-int for_each_id(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, const char *suffix,
+int for_each_id(struct cli *c, const struct cli_cmd *cmd, int nids, char **ids, const char *suffix,
 		json_t *body, const char *verb)
 {
-	if (argc < 2)
+	if (nids < 1)
 		return cli_usage(cmd, "missing sandbox ID");
-	for (int i = 1; i < argc; i++)
-		if (argv[i][0] == '-')
-			return cli_usage(cmd, "unknown option '%s'", argv[i]);
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	int rc = CLI_EXIT_OK;
-	for (int i = 1; i < argc; i++) {
-		cleanup_free char *path = sandbox_path(&a, argv[i], suffix);
-		cli_progress(c, "%s %s...", verb, argv[i]);
+	for (int i = 0; i < nids; i++) {
+		cleanup_free char *path = sandbox_path(&a, ids[i], suffix);
+		cli_progress(c, "%s %s...", verb, ids[i]);
 		int r = api_json(&a, suffix ? "POST" : "DELETE", path, body, NULL, NULL, &err);
 		cli_progress_end(c);
 		if (r < 0) {
-			fprintf(stderr, "wrenn: %s: %s\n", argv[i], wr_err_msg(&err));
+			fprintf(stderr, "wrenn: %s: %s\n", ids[i], wr_err_msg(&err));
 			rc = CLI_EXIT_FAIL;
 			if (r == -ECONNREFUSED)
 				break;
 			continue;
 		}
-		printf("%s\n", argv[i]);
+		printf("%s\n", ids[i]);
 	}
 	api_close(&a);
 	return rc;
+}
+
+int no_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, int *ret_rc)
+{
+	int o;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, ret_rc)) >= 0)
+		;
+	return o == CLI_OPT_EXIT ? -1 : optind;
+}
+
+int json_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, int min,
+		    int max, int *ret_rc)
+{
+	int o;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, ret_rc)) >= 0)
+		if (o == OPT_JSON)
+			c->json = true;
+	if (o == CLI_OPT_EXIT)
+		return -1;
+	int n = argc - optind;
+	if (n < min || n > max) {
+		*ret_rc = n < min ? cli_usage(cmd, "missing argument")
+				  : cli_usage(cmd, "unexpected argument '%s'", argv[optind + max]);
+		return -1;
+	}
+	return optind;
+}
+
+void cli_json_freep(json_t **j)
+{
+	json_decref(*j);
 }

@@ -6,16 +6,19 @@
 
 #include <jansson.h>
 
-/* Parse the sandbox-shaping options of `run` and `create` (getopt from argv[0] = command name)
- * into a NewSandbox body.  Also takes run's extra options when `run_opts` is set.  Returns the
- * index of the first operand, or -1 after printing usage. */
+void cli_json_freep(json_t **j);
+#define cleanup_cjson __attribute__((cleanup(cli_json_freep)))
+
+/* Parse the options of `run` and `create` (argv[0] = command name, cmd's option table) into a
+ * NewSandbox body and run_opts.  Returns the index of the first operand, or -1 after printing
+ * help or usage (*ret_rc is then the exit code). */
 struct run_opts {
 	bool keep;
 	const char *cwd;
 	const char *user;
 };
-int sandbox_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, json_t *body,
-		       struct run_opts *run_opts);
+int sandbox_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+		       json_t *body, struct run_opts *run_opts, int *ret_rc);
 
 /* Pretty JSON on stdout. */
 void print_json(json_t *j);
@@ -32,6 +35,14 @@ void fmt_size_age(json_t *o, char size[16], char age[16]);
 int exec_stream(struct api *a, const char *id, json_t *body, int *ret_exit, struct wr_err *err);
 /* SIGINT/SIGTERM/SIGHUP set api_interrupted (so transfers abort and cleanup can run). */
 void install_interrupt_handlers(void);
-/* Apply a simple POST action to each id; prints each id done.  Returns the exit code. */
-int for_each_id(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, const char *suffix,
+/* Apply a simple POST action to each id (argv[1..], after the options); prints each id done.
+ * Returns the exit code. */
+int for_each_id(struct cli *c, const struct cli_cmd *cmd, int nids, char **ids, const char *suffix,
 		json_t *body, const char *verb);
+/* Parse a command that takes no options but --help; returns the index of the first operand, or
+ * -1 with *ret_rc set (help printed, or usage for an unknown option). */
+int no_opts_parse(const struct cli_cmd *cmd, int argc, char **argv, int *ret_rc);
+/* Parse a (sub)command whose only option is --json, with min..max operands.  Returns the index
+ * of the first operand, or -1 with *ret_rc set (help, or usage printed). */
+int json_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, int min,
+		    int max, int *ret_rc);

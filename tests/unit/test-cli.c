@@ -5,8 +5,13 @@
 #include "cli/api.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/build.h"
 #include "cli/codec.h"
+#include "cli/ctxtar.h"
 #include "cli/table.h"
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_args(void **state)
@@ -419,6 +426,414 @@ static void test_usage_exit_codes(void **state)
 	unsetenv("WRENN_API_URL");
 }
 
+/* run cli_main with stdout captured into *ret_out (malloc'd) and stderr discarded */
+static int run_capture(int argc, char **argv, char **ret_out)
+{
+	char path[] = "/tmp/test-cli-out-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fd, 1);
+	int rc = run_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	char buf[65536];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	*ret_out = xstrdup(buf);
+	close(fd);
+	return rc;
+}
+
+/* docker's rule: options stop at the first operand; --opt=V and --opt V; -h anywhere before it */
+static void test_getopt_rule(void **state)
+{
+	(void)state;
+	const struct cli_cmd *exec = cli_find("exec"), *logs = cli_find("logs");
+	assert_non_null(exec);
+	assert_non_null(logs);
+	int rc = -1;
+	char *a1[] = {"exec", "-w", "/tmp", "-e", "A=b", "cl-1", "df", "-h"};
+	optind = 0;
+	assert_int_equal(cli_getopt(exec, 8, a1, &rc), 'w');
+	assert_string_equal(optarg, "/tmp");
+	assert_int_equal(cli_getopt(exec, 8, a1, &rc), 'e');
+	assert_int_equal(cli_getopt(exec, 8, a1, &rc), -1);
+	assert_int_equal(optind, 5); /* cl-1: "df -h" is left alone */
+	assert_string_equal(a1[7], "-h");
+
+	char *a2[] = {"logs", "--tail=5", "cl-1"};
+	optind = 0;
+	assert_int_equal(cli_getopt(logs, 3, a2, &rc), OPT_TAIL);
+	assert_string_equal(optarg, "5");
+	assert_int_equal(cli_getopt(logs, 3, a2, &rc), -1);
+	assert_int_equal(optind, 2);
+	char *a3[] = {"logs", "--tail", "7", "-f", "cl-1"};
+	optind = 0;
+	assert_int_equal(cli_getopt(logs, 5, a3, &rc), OPT_TAIL);
+	assert_string_equal(optarg, "7");
+	assert_int_equal(cli_getopt(logs, 5, a3, &rc), 'f');
+	assert_int_equal(cli_getopt(logs, 5, a3, &rc), -1);
+	assert_int_equal(optind, 4);
+
+	int saved = dup(2), saved1 = dup(1), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	dup2(null, 2);
+	dup2(null, 1);
+	char *a4[] = {"logs", "--bogus", "cl-1"};
+	optind = 0;
+	assert_int_equal(cli_getopt(logs, 3, a4, &rc), CLI_OPT_EXIT);
+	assert_int_equal(rc, CLI_EXIT_USAGE);
+	char *a5[] = {"logs", "--tail"};
+	optind = 0;
+	assert_int_equal(cli_getopt(logs, 2, a5, &rc), CLI_OPT_EXIT);
+	assert_int_equal(rc, CLI_EXIT_USAGE);
+	char *a6[] = {"logs", "-f", "--help", "cl-1"};
+	optind = 0;
+	assert_int_equal(cli_getopt(logs, 4, a6, &rc), 'f');
+	assert_int_equal(cli_getopt(logs, 4, a6, &rc), CLI_OPT_EXIT);
+	assert_int_equal(rc, CLI_EXIT_OK);
+	fflush(stdout);
+	dup2(saved, 2);
+	dup2(saved1, 1);
+	close(saved);
+	close(saved1);
+	close(null);
+
+	/* every table: -h is reserved for help, long names unique, room for --help */
+	for (const struct cli_cmd *c = cli_cmds; c->name; c++) {
+		const struct cli_cmd *one[8] = {c};
+		size_t n = 1;
+		for (const struct cli_cmd *s = c->subs; s && s->name; s++)
+			one[n++] = s;
+		for (size_t k = 0; k < n; k++) {
+			assert_null(strchr(one[k]->shortopts ? one[k]->shortopts : "", 'h'));
+			size_t cnt = 0;
+			for (const struct option *o = one[k]->longopts; o && o->name; o++, cnt++) {
+				assert_string_not_equal(o->name, "help");
+				for (const struct option *p = o + 1; p->name; p++)
+					assert_string_not_equal(o->name, p->name);
+			}
+			assert_true(cnt < 22);
+		}
+	}
+}
+
+static void test_cli_commands(void **state)
+{
+	(void)state;
+	unsetenv("WRENN_API_KEY");
+	setenv("HOME", "/nonexistent", 1);
+	unsetenv("XDG_CONFIG_HOME");
+	setenv("WRENN_API_URL", "http://127.0.0.1:9", 1);
+	cleanup_free char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL;
+	char *v1[] = {"wrenn", "--version"};
+	assert_int_equal(run_capture(2, v1, &o1), CLI_EXIT_OK);
+	assert_string_equal(o1, "wrenn " CLI_VERSION "\n");
+	char *v2[] = {"wrenn", "version"};
+	assert_int_equal(run_capture(2, v2, &o2), CLI_EXIT_OK);
+	assert_string_equal(o2, "wrenn " CLI_VERSION "\n");
+	/* help needs no API key, wherever -h stands before the first operand */
+	char *h1[] = {"wrenn", "exec", "-e", "A=b", "--help"};
+	assert_int_equal(run_capture(5, h1, &o3), CLI_EXIT_OK);
+	assert_non_null(strstr(o3, "usage: wrenn exec"));
+	char *h2[] = {"wrenn", "snapshot", "create", "-h"};
+	assert_int_equal(run_capture(4, h2, &o4), CLI_EXIT_OK);
+	assert_non_null(strstr(o4, "usage: wrenn snapshot create"));
+
+	setenv("WRENN_API_KEY", "e2b_x", 1);
+	/* "-h" after the id belongs to the remote command: wrenn tries to run it (nothing
+	 * listens on port 9: 125), it does not print usage and exit 0 */
+	char *e1[] = {"wrenn", "exec", "cl-1", "df", "-h"};
+	assert_int_equal(run_main(5, e1), CLI_EXIT_INFRA);
+	char *e2[] = {"wrenn", "run", "-t", "base", "ls", "--help"};
+	assert_int_equal(run_main(6, e2), CLI_EXIT_INFRA);
+	char *e3[] = {"wrenn", "exec", "-u", "root", "-w", "/", "cl-1", "--", "df", "-h"};
+	assert_int_equal(run_main(10, e3), CLI_EXIT_INFRA);
+	/* both spellings of a value; -f; shell's options */
+	char *l1[] = {"wrenn", "logs", "--tail=5", "cl-1"};
+	assert_int_equal(run_main(4, l1), CLI_EXIT_FAIL);
+	char *l2[] = {"wrenn", "logs", "--tail", "5", "cl-1"};
+	assert_int_equal(run_main(5, l2), CLI_EXIT_FAIL);
+	char *l3[] = {"wrenn", "logs", "-f", "--tail", "5", "cl-1"};
+	assert_int_equal(run_main(6, l3), CLI_EXIT_FAIL);
+	char *l4[] = {"wrenn", "logs", "--tail=x", "cl-1"};
+	assert_int_equal(run_main(4, l4), CLI_EXIT_USAGE);
+	char *l5[] = {"wrenn", "logs", "cl-1", "-f"}; /* options stop at the id */
+	assert_int_equal(run_main(4, l5), CLI_EXIT_USAGE);
+	char *s1[] = {"wrenn", "shell", "-u", "root", "--cwd=/tmp", "-e", "A=b", "cl-1"};
+	assert_int_equal(run_main(8, s1), CLI_EXIT_FAIL);
+	char *s2[] = {"wrenn", "shell", "-e", "novalue", "cl-1"};
+	assert_int_equal(run_main(5, s2), CLI_EXIT_USAGE);
+	char *k1[] = {"wrenn", "keys", "--json", "ls"};
+	assert_int_equal(run_main(4, k1), CLI_EXIT_FAIL);
+	char *k2[] = {"wrenn", "keys", "frob"};
+	assert_int_equal(run_main(3, k2), CLI_EXIT_USAGE);
+	char *r1[] = {"wrenn", "resume", "--timeout=30", "cl-1"};
+	assert_int_equal(run_main(4, r1), CLI_EXIT_FAIL);
+	char *r2[] = {"wrenn", "kill", "--force", "cl-1"};
+	assert_int_equal(run_main(4, r2), CLI_EXIT_USAGE);
+	char *t1[] = {"wrenn", "templates", "build", "-t", "x", "--from", "base"};
+	assert_int_equal(run_main(7, t1), CLI_EXIT_USAGE);
+	char *t2[] = {"wrenn", "templates", "build", "--no-cache", "x"};
+	assert_int_equal(run_main(5, t2), CLI_EXIT_USAGE);
+	char *t3[] = {"wrenn", "templates", "build", "-t", "x", "-f", "/nonexistent/Dockerfile"};
+	assert_int_equal(run_main(7, t3), CLI_EXIT_FAIL);
+	char *c1[] = {"wrenn", "completion", "fish"};
+	assert_int_equal(run_main(3, c1), CLI_EXIT_USAGE);
+	unsetenv("WRENN_API_KEY");
+	unsetenv("WRENN_API_URL");
+}
+
+static void test_exec_exit_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(
+		exec_failure_exit(
+			"exec: exec: \"nope\": executable file not found in $PATH (HTTP 400)"),
+		127);
+	assert_int_equal(
+		exec_failure_exit("exec: start /x/y: No such file or directory (HTTP 502)"), 127);
+	assert_int_equal(exec_failure_exit("exec: start /etc/passwd: Permission denied (HTTP 502)"),
+			 126);
+	assert_int_equal(exec_failure_exit("exec: start /bin/x: Exec format error"), 126);
+	assert_int_equal(exec_failure_exit("sandbox cl-1 not found (HTTP 404)"), 125);
+	assert_int_equal(exec_failure_exit(NULL), 125);
+}
+
+/* the generated bash completion, driven the way bash drives it */
+static char *complete_bash(const char *script, const char *line)
+{
+	cleanup_free char *cmd = xasprintf(
+		"bash -c 'source %s; read -ra COMP_WORDS <<<\"%s\"; COMP_CWORD=${#COMP_WORDS[@]}; "
+		"case \"%s\" in *\" \") COMP_WORDS+=(\"\") ;; *) COMP_CWORD=$((COMP_CWORD-1)) ;; "
+		"esac; _wrenn; echo \"${COMPREPLY[*]}\"'",
+		script, line, line);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char buf[4096] = "";
+	size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	assert_int_equal(pclose(p), 0);
+	return xstrdup(buf);
+}
+
+static void test_completion(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test-cli-compl-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	struct wr_err err = {0};
+	assert_int_equal(cli_completion(f, "bash", &err), 0);
+	fclose(f);
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{"wrenn ex", "exec"},
+		{"wrenn l", "ls logs"},
+		{"wrenn --api-url http://h:1 ve", "version"},
+		{"wrenn exec --wo", "--workdir"},
+		{"wrenn exec -w /tmp -e A=b --ti", "--timeout"},
+		{"wrenn exec cl-1 df --", ""}, /* after the id: the remote command's own options */
+		{"wrenn logs --t", "--tail"},
+		{"wrenn logs --f", "--follow"},
+		{"wrenn shell --c", "--cwd --command"},
+		{"wrenn templates b", "build"},
+		{"wrenn templates build --no", "--no-cache"},
+		{"wrenn templates --json b", "build"},
+		{"wrenn snapshot create --n", "--name"},
+		{"wrenn completion ", "bash zsh"},
+		{"wrenn --vers", "--version"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		cleanup_free char *got = complete_bash(path, cases[i].line);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("completing '%s': got '%s', want '%s'", cases[i].line, got,
+				 cases[i].want);
+	}
+	unlink(path);
+	/* zsh: same table, zsh's own hooks */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_int_equal(cli_completion(m, "zsh", &err), 0);
+	fclose(m);
+	assert_non_null(strstr(buf, "#compdef wrenn"));
+	assert_non_null(strstr(buf, "compdef _wrenn wrenn"));
+	assert_non_null(strstr(buf, "'templates build') _o='-h --help --file --tag"));
+	free(buf);
+	assert_int_equal(cli_completion(stdout, "fish", &err), -EINVAL);
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	cleanup_free char *p = xasprintf("%s/%s", dir, rel);
+	cleanup_free char *d = xstrdup(p);
+	*strrchr(d, '/') = '\0';
+	assert_int_equal(mkdir_p(d, 0755), 0);
+	assert_int_equal(write_file_atomic(p, text, strlen(text), 0644), 0);
+}
+
+/* names (and one file's body) of a tar archive in fd */
+static char *tar_list(int fd, const char *want_name, char **ret_body)
+{
+	lseek(fd, 0, SEEK_SET);
+	struct archive *ar = archive_read_new();
+	archive_read_support_format_tar(ar);
+	assert_int_equal(archive_read_open_fd(ar, fd, 4096), ARCHIVE_OK);
+	char *names = xstrdup("");
+	struct archive_entry *e;
+	while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(e);
+		char *nn = xasprintf("%s%s%s", names, *names ? " " : "", n);
+		free(names);
+		names = nn;
+		if (archive_entry_filetype(e) == AE_IFLNK) {
+			nn = xasprintf("%s->%s", names, archive_entry_symlink(e));
+			free(names);
+			names = nn;
+		}
+		if (ret_body && strcmp(n, want_name) == 0) {
+			char b[256] = "";
+			la_ssize_t r = archive_read_data(ar, b, sizeof(b) - 1);
+			b[r > 0 ? r : 0] = '\0';
+			*ret_body = xstrdup(b);
+		}
+	}
+	archive_read_free(ar);
+	return names;
+}
+
+static void test_context_tar(void **state)
+{
+	(void)state;
+	struct ctx_ignore ig;
+	ctx_ignore_parse(&ig, "# comment\n\n*.log\n/build/\nnode_modules\n**/*.tmp\n!keep.log\n"
+			      "docs/*.md\n./secret\n");
+	assert_true(ctx_ignore_match(&ig, "a.log"));
+	assert_false(ctx_ignore_match(&ig, "keep.log"));
+	assert_false(ctx_ignore_match(&ig, "sub/a.log")); /* '*' stays in one directory */
+	assert_true(ctx_ignore_match(&ig, "build"));
+	assert_true(ctx_ignore_match(&ig, "build/x/y.c")); /* below an ignored directory */
+	assert_false(ctx_ignore_match(&ig, "src/build"));
+	assert_true(ctx_ignore_match(&ig, "node_modules/a/b.js"));
+	assert_true(ctx_ignore_match(&ig, "x.tmp"));
+	assert_true(ctx_ignore_match(&ig, "a/b/c/x.tmp"));
+	assert_true(ctx_ignore_match(&ig, "docs/a.md"));
+	assert_false(ctx_ignore_match(&ig, "docs/sub/a.md"));
+	assert_true(ctx_ignore_match(&ig, "secret"));
+	assert_false(ctx_ignore_match(&ig, "src/main.c"));
+	ctx_ignore_done(&ig);
+
+	char dir[] = "/tmp/test-cli-ctx-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *ctx = xasprintf("%s/ctx", dir);
+	put(ctx, "Dockerfile", "FROM base\nCOPY . /app\n");
+	put(ctx, ".dockerignore", "**/*.log\nbuild\nDockerfile\n");
+	put(ctx, "app/main.py", "print('hi')\n");
+	put(ctx, "app/debug.log", "noise");
+	put(ctx, "build/out.o", "obj");
+	put(ctx, "b.txt", "b");
+	cleanup_free char *ln = xasprintf("%s/link", ctx);
+	assert_int_equal(symlink("app/main.py", ln), 0);
+	put(dir, "other/Dockerfile.dev", "FROM base\nRUN true\n");
+	struct wr_err err = {0};
+
+	cleanup_free char *in = NULL, *out = NULL, *sub = NULL;
+	cleanup_free char *df_in = xasprintf("%s/Dockerfile", ctx);
+	assert_int_equal(ctx_dockerfile_path(ctx, df_in, &in, &err), 0);
+	assert_string_equal(in, "Dockerfile");
+	cleanup_free char *df_out = xasprintf("%s/other/Dockerfile.dev", dir);
+	assert_int_equal(ctx_dockerfile_path(ctx, df_out, &out, &err), 0);
+	assert_string_equal(out, CTX_OUTSIDE_DOCKERFILE);
+	cleanup_free char *df_sub = xasprintf("%s/app/../app/main.py", ctx);
+	assert_int_equal(ctx_dockerfile_path(ctx, df_sub, &sub, &err), 0);
+	assert_string_equal(sub, "app/main.py");
+	char *none = NULL;
+	cleanup_free char *df_missing = xasprintf("%s/nope", ctx);
+	assert_int_equal(ctx_dockerfile_path(ctx, df_missing, &none, &err), -ENOENT);
+	assert_non_null(strstr(wr_err_msg(&err), "nope"));
+	assert_int_equal(ctx_dockerfile_path(df_in, df_in, &none, &err), -ENOTDIR);
+
+	char tpath[] = "/tmp/test-cli-tar-XXXXXX";
+	int fd = mkstemp(tpath);
+	assert_true(fd >= 0);
+	unlink(tpath);
+	size_t count = 0;
+	/* inside: the Dockerfile is sent although .dockerignore names it (docker does too) */
+	assert_int_equal(ctx_tar_write(ctx, df_in, in, fd, &count, &err), 0);
+	cleanup_free char *body = NULL;
+	cleanup_free char *names = tar_list(fd, "Dockerfile", &body);
+	assert_string_equal(names,
+			    ".dockerignore app/ app/main.py b.txt link->app/main.py Dockerfile");
+	assert_int_equal(count, 6);
+	assert_string_equal(body, "FROM base\nCOPY . /app\n");
+	/* outside: added as .wrenn/Dockerfile */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(ctx_tar_write(ctx, df_out, out, fd, &count, &err), 0);
+	cleanup_free char *body2 = NULL;
+	cleanup_free char *names2 = tar_list(fd, ".wrenn/Dockerfile", &body2);
+	assert_string_equal(names2, ".dockerignore app/ app/main.py b.txt link->app/main.py "
+				    ".wrenn/Dockerfile");
+	assert_string_equal(body2, "FROM base\nRUN true\n");
+	close(fd);
+	rm_rf(dir);
+}
+
+static void test_build_client(void **state)
+{
+	(void)state;
+	struct cli c = {.api_url = xstrdup("http://127.0.0.1:9"), .api_key = xstrdup("e2b_x")};
+	struct api a;
+	struct wr_err err = {0};
+	assert_int_equal(api_open(&a, &c, &err), 0);
+	struct tpl_build b = {.name = "my app", .cpu = -1, .memory_mb = -1};
+	cleanup_free char *p1 = tpl_build_path(&a, &b, "Dockerfile");
+	assert_string_equal(p1, "/v1/templates/my%20app/builds?force=false&dockerfile=Dockerfile");
+	b.cpu = 2;
+	b.memory_mb = 1024;
+	b.no_cache = true;
+	cleanup_free char *p2 = tpl_build_path(&a, &b, ".wrenn/Dockerfile");
+	assert_string_equal(
+		p2, "/v1/templates/my%20app/builds?force=true&dockerfile=.wrenn%2FDockerfile"
+		    "&cpuCount=2&memoryMB=1024");
+	api_close(&a);
+	cli_done(&c);
+
+	json_t *st = json_loads(
+		"{\"templateID\":\"t\",\"buildID\":\"b\",\"status\":\"building\",\"logEntries\":["
+		"{\"timestamp\":\"2026-01-01T00:00:00Z\",\"level\":\"info\",\"message\":\"[1/3] FROM "
+		"base\\n\"},"
+		"{\"timestamp\":\"2026-01-01T00:00:01Z\",\"level\":\"error\",\"message\":\"[2/3] RUN "
+		"false\"}]}",
+		0, NULL);
+	assert_non_null(st);
+	cleanup_free char *l1 =
+		tpl_build_log_line(3.25, json_array_get(json_object_get(st, "logEntries"), 0));
+	assert_string_equal(l1, "[   3.2s] [1/3] FROM base");
+	cleanup_free char *l2 =
+		tpl_build_log_line(12, json_array_get(json_object_get(st, "logEntries"), 1));
+	assert_string_equal(l2, "[  12.0s] error: [2/3] RUN false");
+	size_t printed = 5;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	tpl_build_print_logs(st, 1.0, &printed, m);
+	fclose(m);
+	assert_int_equal(printed, 7); /* the next logsOffset */
+	assert_string_equal(buf, "[   1.0s] [1/3] FROM base\n[   1.0s] error: [2/3] RUN false\n");
+	free(buf);
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +846,12 @@ int main(void)
 		cmocka_unit_test(test_status_err),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_usage_exit_codes),
+		cmocka_unit_test(test_getopt_rule),
+		cmocka_unit_test(test_cli_commands),
+		cmocka_unit_test(test_exec_exit_codes),
+		cmocka_unit_test(test_completion),
+		cmocka_unit_test(test_context_tar),
+		cmocka_unit_test(test_build_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
