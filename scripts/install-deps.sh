@@ -12,7 +12,7 @@ PKGS=(
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools
-	curl jq iputils-ping
+	curl jq iputils-ping zsh
 	# custom templates: OCI images (pull, unpack) and the local test registry
 	skopeo umoci docker-registry
 	# guest image: kernel build + root filesystems

@@ -659,6 +659,31 @@ static void test_completion(void **state)
 				 cases[i].want);
 	}
 	unlink(path);
+	/* zsh: the same walk over the words (zsh's syntax and word splitting), zsh's own hooks */
+	char zpath[] = "/tmp/test-cli-zsh-XXXXXX";
+	fd = mkstemp(zpath);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_int_equal(cli_completion(f, "zsh", &err), 0);
+	fclose(f);
+	cleanup_free char *zcmd = xasprintf(
+		"zsh -f -c 'compdef() { :; }; source %s; "
+		"_wrenn_walk templates; _wrenn_action b; _wrenn_walk exec; _wrenn_action --wo; "
+		"_wrenn_walk exec cl-1 df; _wrenn_action -; _wrenn_walk logs --tail; _wrenn_action x; "
+		"_wrenn_walk completion; _wrenn_action "
+		"'",
+		zpath);
+	FILE *zp = popen(zcmd, "r");
+	assert_non_null(zp);
+	char zout[4096] = "";
+	size_t zn = fread(zout, 1, sizeof(zout) - 1, zp);
+	zout[zn] = '\0';
+	assert_int_equal(pclose(zp), 0); /* zsh is a test dependency (scripts/install-deps.sh) */
+	assert_string_equal(zout,
+			    "words ls build\n"
+			    "words -h --help --env --workdir --user --stdin --timeout -e -w -u -i\n"
+			    "files\nfiles\nwords bash zsh\n");
+	unlink(zpath);
 	/* zsh: same table, zsh's own hooks */
 	char *buf = NULL;
 	size_t len = 0;
