@@ -75,6 +75,33 @@ static int run(char *const argv[], char *out, struct wr_err *err)
 	return -EIO;
 }
 
+/* skopeo's fatal line is logrus-formatted (time=... level=fatal msg="..."): keep the message,
+ * without the "Error parsing image name \"docker://REF\": " preamble it puts before registry errors. */
+static void skopeo_msg(char *out)
+{
+	char *m = strstr(out, "msg=\"");
+	if (!m)
+		return;
+	m += 5;
+	char *w = out;
+	for (char *c = m; *c; c++) {
+		if (*c == '\\' && c[1]) {
+			*w++ = *++c;
+			continue;
+		}
+		if (*c == '"' && (c[1] == '\0' || c[1] == ' '))
+			break;
+		*w++ = *c;
+	}
+	*w = '\0';
+	static const char pre[] = "Error parsing image name \"";
+	if (strncmp(out, pre, sizeof(pre) - 1) == 0) {
+		char *e = strstr(out + sizeof(pre) - 1, "\": ");
+		if (e)
+			memmove(out, e + 3, strlen(e + 3) + 1);
+	}
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
 	for (; *s; s++) {
@@ -216,9 +243,11 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		argv[a++] = docker_ref;
 		argv[a] = NULL;
 		r = run(argv, out, err);
-		if (r == -EIO)
+		if (r == -EIO) {
+			skopeo_msg(out);
 			return wr_err_set(err, EIO, "pull %s from registry %s: %s", src->ref,
 					  registry, out);
+		}
 		if (r < 0)
 			return wr_err_prefix(err, r, "pull %s", src->ref);
 	}
@@ -273,9 +302,11 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		argv[a++] = oci_ref;
 		argv[a] = NULL;
 		r = run(argv, out, err);
-		if (r == -EIO)
+		if (r == -EIO) {
+			skopeo_msg(out);
 			return wr_err_set(err, EIO, "pull %s from registry %s: %s", src->ref,
 					  registry, out);
+		}
 		if (r < 0)
 			return wr_err_prefix(err, r, "pull %s", src->ref);
 	}
