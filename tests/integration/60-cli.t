@@ -2,12 +2,14 @@
 # The wrenn CLI against a real wrenn-agent (real microVMs, TCG is fine): run (exit codes, Ctrl-C
 # cleanup), create, ls/info (--json, filters), exec (streaming, stdin, env, cwd), cp both ways,
 # shell through a pty (script(1) for input + exit code, a python pty harness for the raw terminal,
-# Ctrl-C and SIGWINCH resize), logs, timeout, pause/resume, keys, templates, kill, and bad input
-# (unknown id, wrong key, no agent, bad arguments) -> clear message + exit code.
+# Ctrl-C and SIGWINCH resize; -w/-e), logs (--tail N/--tail=N, -f until Ctrl-C or the sandbox
+# ends), timeout, pause/resume, keys, templates, kill, and bad input (unknown id, wrong key, no
+# agent, bad arguments) -> clear message + exit code.  Options stop at the first operand (docker's
+# rule: `exec ID df -h` runs df -h); exit 127/126 for a missing/non-executable command; --version.
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=53
+N=62
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -70,6 +72,10 @@ check "info of an unknown id: exit 1, 404 message" [ $c -eq 0 ]
 timeout $TO "$W" exec cl-doesnotexist -- true 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 125 ] && grep -q '404' "$DATA/err" && c=0
 check "exec in an unknown id: exit 125 (wrenn failed, not the command)" [ $c -eq 0 ]
+is "--version and version print the version" "$("$W" --version)/$("$W" version)" "wrenn 0.1.0/wrenn 0.1.0"
+out=$(WRENN_API_KEY= HOME=/nonexistent XDG_CONFIG_HOME= "$W" exec -u root --help); rc=$?
+c=1; [ $rc -eq 0 ] && grep -q '^usage: wrenn exec' <<<"$out" && c=0
+check "exec --help: usage on stdout, exit 0, no API key needed" [ $c -eq 0 ]
 timeout $TO "$W" run -t no-such-template -- true 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 125 ] && grep -q 'template' "$DATA/err" && c=0
 check "run with an unknown template: exit 125 + message" [ $c -eq 0 ]
@@ -131,6 +137,17 @@ c=1; [ "$(cut -d' ' -f2 "$DATA/stream" | tr '\n' ' ')" = "first second " ] && [ 
 check "exec streams output as it comes (gap ${d} ms >= 2500)" [ $c -eq 0 ]
 is "exec over the agent's unix socket (WRENN_API_URL=unix:...)" \
 	"$(WRENN_API_URL=unix:$SOCK timeout $TO "$W" exec "$id" -- echo via-unix)" via-unix
+out=$(timeout $TO "$W" exec "$id" df -h); rc=$?
+c=1; [ $rc -eq 0 ] && grep -q '^Filesystem' <<<"$out" && c=0
+check "exec ID df -h runs df -h (options stop at the id)" [ $c -eq 0 ]
+is "options after the command belong to it" \
+	"$(timeout $TO "$W" exec -e X=1 "$id" sh -c 'echo "$X $*"' sh -h --help -e)" "1 -h --help -e"
+timeout $TO "$W" exec "$id" no-such-command-xyz 2>"$DATA/err"; rc=$?
+c=1; [ $rc -eq 127 ] && grep -q 'not found' "$DATA/err" && c=0
+check "exec of a command not in PATH: 127 like docker" [ $c -eq 0 ]
+timeout $TO "$W" exec "$id" /no/such/file 2>/dev/null; rc1=$?
+timeout $TO "$W" exec "$id" /etc/passwd 2>"$DATA/err"; rc2=$?
+is "exec of a missing path: 127; of a non-executable file: 126" "$rc1/$rc2" "127/126"
 is "exec of 5 MB of output" "$(timeout $TO "$W" exec "$id" -- sh -c 'yes | head -c 5000000' | wc -c)" 5000000
 
 # --- cp --------------------------------------------------------------------------------------
@@ -192,6 +209,9 @@ check "shell in a pty harness: initial size, SIGWINCH resize, exit 5" [ $c -eq 0
 ct=$(awk '/^ctrlc/{print int($2)}' <<<"$out")
 c=1; [ -n "$ct" ] && [ "$ct" -lt 10 ] && c=0
 check "shell: Ctrl-C interrupts the remote command (raw terminal), not wrenn" [ $c -eq 0 ]
+out=$(printf 'echo "$(pwd) $SHELL_X"; exit 4\n' | timeout $TO "$W" shell -w /tmp -e SHELL_X=from-e "$id" 2>&1); rc=$?
+c=1; [ $rc -eq 4 ] && grep -q '^/tmp from-e' <<<"$out" && c=0
+check "shell -w DIR -e K=V: working directory and environment" [ $c -eq 0 ]
 out=$(printf 'echo piped-$((3*3))\n' | timeout $TO "$W" shell "$id" 2>&1); rc=$?
 c=1; [ $rc -eq 0 ] && grep -q '^piped-9' <<<"$out" && c=0
 check "shell with piped stdin (no terminal): runs the input, ends at EOF" [ $c -eq 0 ]
@@ -204,7 +224,17 @@ check "shell into an unknown id: exit 1, 404" [ $c -eq 0 ]
 # the template's log): write to its serial console and look for that.
 timeout $TO "$W" exec -u root "$id" -- sh -c 'for i in 1 2 3; do echo "wrenn-cli-log-marker-$i"; done >/dev/console' >/dev/null
 check "logs prints the VMM/serial log" bash -c "timeout $TO '$W' logs '$id' | grep -q 'wrenn-cli-log-marker-3'"
-is "logs --tail 50 prints 50 bytes" "$(timeout $TO "$W" logs --tail 50 "$id" | wc -c)" 50
+is "logs --tail 50 and --tail=50 print 50 bytes" \
+	"$(timeout $TO "$W" logs --tail 50 "$id" | wc -c)/$(timeout $TO "$W" logs --tail=50 "$id" | wc -c)" 50/50
+# -f: follows what is written after it started, until Ctrl-C (130)
+timeout $TO "$W" logs -f --tail 10 "$id" >"$DATA/follow" 2>&1 &
+fp=$!
+sleep 2
+timeout $TO "$W" exec -u root "$id" -- sh -c 'echo wrenn-follow-marker-1 >/dev/console; sleep 1; echo wrenn-follow-marker-2 >/dev/console' >/dev/null
+for _ in $(seq 1 100); do grep -q wrenn-follow-marker-2 "$DATA/follow" && break; sleep 0.2; done
+kill -INT $fp; wait $fp; rc=$?
+c=1; [ $rc -eq 130 ] && grep -q wrenn-follow-marker-1 "$DATA/follow" && grep -q wrenn-follow-marker-2 "$DATA/follow" && c=0
+check "logs -f prints new console output as it comes; Ctrl-C ends it (130)" [ $c -eq 0 ]
 timeout $TO "$W" timeout "$id" 900 >/dev/null
 left=$(timeout $TO "$W" info --json "$id" | jq -r '.endAt | sub("\\.[0-9]+";"") | fromdateiso8601 - now | floor')
 c=1; [ "${left:-0}" -gt 800 ] && [ "${left:-0}" -le 900 ] && c=0
@@ -230,7 +260,13 @@ WRENN_API_KEY=$newkey timeout $TO "$W" ls >/dev/null && timeout $TO "$W" keys rm
 check "keys ls/rm: the new key works, after rm it is refused (401)" [ $c -eq 0 ]
 
 # --- kill ------------------------------------------------------------------------------------
+timeout $TO "$W" logs -f "$id" >/dev/null 2>&1 &
+fp=$!
+sleep 1
 is "kill prints the id" "$(timeout $TO "$W" kill "$id")" "$id"
+for _ in $(seq 1 50); do kill -0 $fp 2>/dev/null || break; sleep 0.2; done
+if kill -0 $fp 2>/dev/null; then kill $fp; nok "logs -f ends when the sandbox is gone"; else
+	wait $fp; is "logs -f ends when the sandbox is gone (exit 0)" "$?" 0; fi
 is "killed: gone from ls, info is 404" \
 	"$(timeout $TO "$W" ls --json | jq length)/$(timeout $TO "$W" info "$id" 2>&1 | grep -c 404)" "0/1"
 
