@@ -267,10 +267,11 @@ int cli_getopt(const struct cli_cmd *cmd, int argc, char **argv, int *ret_rc)
 		return CLI_OPT_EXIT;
 	}
 	if (o == '?' || o == ':') {
-		/* optopt is the short option, or the value of a long one (0 when unknown) */
+		/* optopt is the short option, or the value of a long one (0 when unknown); a
+		 * short one may sit in a cluster ("-iZ"), so name it alone */
 		const char *what = argv[optind - 1];
 		char s[3] = {'-', (char)optopt, '\0'};
-		if (optopt > 0 && optopt < 0x100 && (optind > argc || strncmp(what, "--", 2) != 0))
+		if (optopt > 0 && optopt < 0x100 && strncmp(what, "--", 2) != 0)
 			what = s;
 		*ret_rc = cli_usage(cmd == &cli_root ? NULL : cmd,
 				    o == ':' ? "option '%s' needs a value" : "unknown option '%s'",

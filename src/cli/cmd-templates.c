@@ -121,11 +121,10 @@ int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char
 		/* the older form: re-snapshot a template at another size */
 		if (cpu_given || b.no_cache)
 			return cli_usage(cmd, "--cpu and --no-cache need -f DOCKERFILE -t NAME");
-		if (nops != 1)
-			return cli_usage(cmd,
-					 nops ? "unexpected argument '%s'"
-					      : "missing -t NAME (or a template NAME)%s",
-					 nops ? argv[optind + 1] : "");
+		if (nops == 0)
+			return cli_usage(cmd, "missing -t NAME (or a template NAME)");
+		if (nops > 1)
+			return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
 		json_t *body = json_object();
 		if (from)
 			json_object_set_new(body, "from", json_string(from));
