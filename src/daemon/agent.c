@@ -14,32 +14,7 @@
 
 void agent_reply_rt_error(struct http_req *req, int r, const struct wr_err *err)
 {
-	int status;
-	switch (-r) {
-	case ENOENT:
-		status = 404;
-		break;
-	case EINVAL:
-		status = 400;
-		break;
-	case EEXIST:
-	case EBUSY:
-	case ECANCELED:
-	case EALREADY:
-		status = 409;
-		break;
-	case ENOSPC:
-	case ESHUTDOWN:
-	case EAGAIN:
-		status = 503;
-		break;
-	case ETIMEDOUT:
-		status = 504;
-		break;
-	default:
-		status = 500;
-		break;
-	}
+	int status = reply_status_for_errno(r);
 	if (status >= 500)
 		log_error("%s %s: %s", http_req_method(req), http_req_path(req), wr_err_msg(err));
 	reply_error(req, status, "%s", wr_err_msg(err));

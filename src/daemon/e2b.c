@@ -8,6 +8,7 @@
 #include "daemon/reply.h"
 
 #include "basic/cleanup.h"
+#include "basic/cleanup-json.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 #include "http/json.h"
@@ -166,27 +167,24 @@ static void e2b_get(struct agent *a, struct http_req *req, char **caps)
 	runtime_info_done(&info);
 }
 
-/* {timeout: seconds}; absent -> def.  -1 after answering 400. */
-static int body_timeout(struct http_req *req, const char *field, int def, bool *ret_given)
+/* {field: seconds} into *ret_value: 1 given, 0 absent (*ret_value untouched), -errno after
+ * answering 400 (reply.h's handler convention). */
+static int body_timeout(struct http_req *req, const char *field, int *ret_value)
 {
-	json_t *body = NULL;
-	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
-		return -1;
+	cleanup_json json_t *body = NULL;
+	int r = reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body);
+	if (r < 0)
+		return r;
 	json_t *t = json_object_get(body, field);
-	int v = def;
-	*ret_given = false;
-	if (t && !json_is_null(t)) {
-		if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-		    json_integer_value(t) > 30 * 24 * 3600) {
-			json_decref(body);
-			reply_error(req, 400, "%s must be an integer number of seconds", field);
-			return -1;
-		}
-		v = (int)json_integer_value(t);
-		*ret_given = true;
+	if (!t || json_is_null(t))
+		return 0;
+	if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+	    json_integer_value(t) > 30 * 24 * 3600) {
+		reply_error(req, 400, "%s must be an integer number of seconds", field);
+		return -EINVAL;
 	}
-	json_decref(body);
-	return v;
+	*ret_value = (int)json_integer_value(t);
+	return 1;
 }
 
 static void reply_sandbox(struct agent *a, struct http_req *req, const char *id, int status)
@@ -202,9 +200,9 @@ static void reply_sandbox(struct agent *a, struct http_req *req, const char *id,
 
 static void connect_or_resume(struct agent *a, struct http_req *req, const char *id, bool legacy)
 {
-	bool given = false;
-	int timeout = body_timeout(req, "timeout", VIEW_DEFAULT_TIMEOUT_S, &given);
-	if (timeout < 0)
+	int timeout = VIEW_DEFAULT_TIMEOUT_S;
+	int given = body_timeout(req, "timeout", &timeout);
+	if (given < 0)
 		return;
 	struct runtime_info info = {0};
 	if (agent_get_or_reply(a, req, id, &info) < 0)
@@ -234,7 +232,7 @@ static void connect_or_resume(struct agent *a, struct http_req *req, const char 
 	}
 	/* connecting never shortens a sandbox's life */
 	int64_t want = store_now_ms() + (int64_t)timeout * 1000;
-	if (given && end_at > 0 && want > end_at) {
+	if (given > 0 && end_at > 0 && want > end_at) {
 		r = runtime_set_timeout(a->rt, id, timeout, &err);
 		if (r < 0) {
 			agent_reply_rt_error(req, r, &err);
@@ -256,11 +254,12 @@ static void e2b_resume(struct agent *a, struct http_req *req, char **caps)
 
 static void set_timeout(struct agent *a, struct http_req *req, const char *id, const char *field)
 {
-	bool given = false;
-	int timeout = body_timeout(req, field, -1, &given);
-	if (timeout < 0) {
-		if (!http_resp_started(req))
-			reply_error(req, 400, "%s is required", field);
+	int timeout = 0;
+	int given = body_timeout(req, field, &timeout);
+	if (given < 0)
+		return;
+	if (given == 0) {
+		reply_error(req, 400, "%s is required", field);
 		return;
 	}
 	agent_set_timeout(a, req, id, timeout);

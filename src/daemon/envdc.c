@@ -37,7 +37,7 @@ int envdc_errno_for_code(const char *code)
 	case CONNECT_UNAVAILABLE:
 		return -EAGAIN;
 	default:
-		return -EIO;
+		return -EPROTO;
 	}
 }
 
@@ -87,7 +87,7 @@ static int error_from_body(int status, const char *body, const char *what, struc
 	else if (status == 507)
 		r = -ENOSPC;
 	else
-		r = -EIO;
+		r = -EPROTO;
 	wr_err_set(err, r, "%s: %s", what, msg ? msg : (body && *body ? body : "error"));
 	json_decref(j);
 	return r;
@@ -120,7 +120,7 @@ int envdc_unary(int fd, const struct envdc_auth *a, const char *rpc, const json_
 	json_t *j = json_loads(resp, 0, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return wr_err_set(err, EIO, "envd %s: malformed answer", rpc);
+		return wr_err_set(err, EPROTO, "envd %s: malformed answer", rpc);
 	}
 	*ret = j;
 	return 0;
@@ -199,7 +199,8 @@ int envdc_stream_next(struct envdc_stream *s, json_t **ret, struct wr_err *err)
 			s->len -= (size_t)n;
 			if (!json_is_object(j)) {
 				json_decref(j);
-				return wr_err_set(err, EIO, "envd %s: malformed message", s->rpc);
+				return wr_err_set(err, EPROTO, "envd %s: malformed message",
+						  s->rpc);
 			}
 			if (flags & CONNECT_FLAG_END) {
 				s->ended = true;

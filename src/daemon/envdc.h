@@ -7,7 +7,7 @@
  *
  * Connect errors come back as -errno (not_found -> ENOENT, already_exists -> EEXIST,
  * invalid_argument/failed_precondition -> EINVAL, permission_denied/unauthenticated -> EACCES,
- * resource_exhausted -> ENOSPC, deadline_exceeded -> ETIMEDOUT, else EIO) with envd's message.
+ * resource_exhausted -> ENOSPC, deadline_exceeded -> ETIMEDOUT, else EPROTO) with envd's message.
  */
 #include "basic/err.h"
 #include "http/http.h"

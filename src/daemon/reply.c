@@ -46,6 +46,7 @@ int reply_status_for_errno(int negerr)
 	case EEXIST:
 	case EBUSY:
 	case EALREADY:
+	case ECANCELED:
 		return 409;
 	case EINVAL:
 	case ENOTDIR:
@@ -59,6 +60,7 @@ int reply_status_for_errno(int negerr)
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
+	case ESHUTDOWN:
 		return 503;
 	case EACCES:
 	case EPERM:
@@ -69,6 +71,15 @@ int reply_status_for_errno(int negerr)
 		return 413;
 	case ETIMEDOUT:
 		return 504;
+	case EPROTO:
+	case EBADMSG:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return 502;
 	default:
 		return 500;
 	}

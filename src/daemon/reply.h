@@ -21,10 +21,32 @@ void reply_json(struct http_req *req, int status, const json_t *v);
 void reply_json_new(struct http_req *req, int status, json_t *v);
 void reply_empty(struct http_req *req, int status);
 
-/* HTTP status for a negative errno from the runtime/store: ENOENT 404, EEXIST/EBUSY/EALREADY
- * 409, EINVAL 400, ENOSPC 507, EAGAIN/EMFILE/ENFILE/ENOBUFS 503, EACCES/EPERM 403, E2BIG/EFBIG
- * 413, ETIMEDOUT 504, else 500.  Pure. */
+/*
+ * The one errno -> HTTP status mapping of the daemon (runtime, store, envd calls alike; no
+ * handler keeps a table of its own).  Pure.
+ *
+ *   ENOENT ESRCH                                   404  no such sandbox/template/file/process
+ *   EINVAL ENOTDIR EISDIR                          400  bad argument
+ *   EACCES EPERM                                   403
+ *   EEXIST EBUSY EALREADY ECANCELED                409  taken, wrong state, cancelled by a destroy
+ *   E2BIG EFBIG EMSGSIZE                           413
+ *   ENOSPC EDQUOT                                  507  no room: disk, network slot, sandbox limit
+ *   EAGAIN EMFILE ENFILE ENOBUFS ENOMEM ESHUTDOWN  503  try again later / agent stopping
+ *   ETIMEDOUT                                      504  the guest did not answer in time
+ *   EPROTO EBADMSG ECONNREFUSED ECONNRESET         502  the guest (envd) failed or answered badly
+ *   ECONNABORTED EPIPE EHOSTUNREACH ENETUNREACH
+ *   anything else                                  500  host failure (VMM, disk, netlink)
+ *
+ * envdc maps envd's answers onto these (unknown envd failures are -EPROTO, i.e. 502).
+ */
 int reply_status_for_errno(int negerr);
+
+/*
+ * Handler convention: a helper that may answer the request itself (validation, lookups)
+ * returns >= 0 when it did not answer and a negative errno when the response has been sent
+ * (never a bare -1); the caller then just returns.  Helpers named *_or_reply, reply_read_json
+ * and the body_* readers follow it.
+ */
 
 /* Read the body as a JSON object.  An empty body is {} unless required.  On failure the error
  * response is already sent and a negative errno returned. */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Optional string field of an optional JSON body; -1 after answering 400. */
+/* Optional string field of an optional JSON body; -EINVAL after answering 400. */
 static int body_str(json_t *body, const char *key, const char **ret, struct http_req *req)
 {
 	json_t *v = json_object_get(body, key);
@@ -25,7 +25,7 @@ static int body_str(json_t *body, const char *key, const char **ret, struct http
 		return 0;
 	if (!json_is_string(v)) {
 		reply_error(req, 400, "%s must be a string", key);
-		return -1;
+		return -EINVAL;
 	}
 	*ret = json_string_value(v);
 	return 0;
@@ -39,7 +39,7 @@ static int body_int(json_t *body, const char *key, long long lo, long long hi, l
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
 		reply_error(req, 400, "%s must be an integer from %lld to %lld", key, lo, hi);
-		return -1;
+		return -EINVAL;
 	}
 	*ret = json_integer_value(v);
 	return 0;

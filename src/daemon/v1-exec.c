@@ -217,11 +217,7 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	json_decref(msg);
 	if (r < 0) {
 		free(x.token);
-		reply_error(req,
-			    r == -EACCES   ? 403
-			    : r == -EINVAL ? 400
-					   : 502,
-			    "exec: %s", wr_err_msg(&err));
+		reply_error(req, reply_status_for_errno(r), "exec: %s", wr_err_msg(&err));
 		return;
 	}
 	/* first event: start{pid} */
@@ -239,11 +235,7 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	if (r < 0) {
 		envdc_stream_free(s);
 		free(x.token);
-		reply_error(req,
-			    r == -EINVAL   ? 400
-			    : r == -EACCES ? 403
-					   : 502,
-			    "exec: %s", wr_err_msg(&err));
+		reply_error(req, reply_status_for_errno(r), "exec: %s", wr_err_msg(&err));
 		return;
 	}
 	if (has_stdin) {

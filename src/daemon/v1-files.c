@@ -17,8 +17,9 @@
 static int prepare(struct agent *a, struct http_req *req, const char *id, char **ret_token)
 {
 	struct runtime_info info = {0};
-	if (agent_get_or_reply(a, req, id, &info) < 0)
-		return -1;
+	int r = agent_get_or_reply(a, req, id, &info);
+	if (r < 0)
+		return r;
 	enum store_sb_state st = info.state;
 	*ret_token = info.envd_token ? xstrdup(info.envd_token) : NULL;
 	runtime_info_done(&info);
@@ -26,22 +27,14 @@ static int prepare(struct agent *a, struct http_req *req, const char *id, char *
 		free(*ret_token);
 		*ret_token = NULL;
 		reply_error(req, 409, "sandbox %s is %s, not running", id, store_sb_state_name(st));
-		return -1;
+		return -EBUSY;
 	}
 	return 0;
 }
 
 static void reply_envd_error(struct http_req *req, int r, const struct wr_err *err)
 {
-	int status = r == -ENOENT      ? 404
-		     : r == -EINVAL    ? 400
-		     : r == -EEXIST    ? 409
-		     : r == -EACCES    ? 403
-		     : r == -ENOSPC    ? 507
-		     : r == -EFBIG     ? 413
-		     : r == -ETIMEDOUT ? 504
-				       : 502;
-	reply_error(req, status, "%s", wr_err_msg(err));
+	reply_error(req, reply_status_for_errno(r), "%s", wr_err_msg(err));
 }
 
 json_t *v1_entry_from_envd(const json_t *e)
@@ -80,11 +73,12 @@ static int fs_call(struct agent *a, struct http_req *req, const char *id, const 
 		   const char *rpc, json_t *msg, json_t **ret)
 {
 	int fd = -1;
-	if (agent_envd_connect(a, req, id, &fd) < 0)
-		return -1;
+	int r = agent_envd_connect(a, req, id, &fd);
+	if (r < 0)
+		return r;
 	struct envdc_auth au = {.token = token};
 	struct wr_err err = {0};
-	int r = envdc_unary(fd, &au, rpc, msg, ret, &err);
+	r = envdc_unary(fd, &au, rpc, msg, ret, &err);
 	if (r < 0) {
 		reply_envd_error(req, r, &err);
 		return r;

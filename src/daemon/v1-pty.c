@@ -301,11 +301,7 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 	}
 	if (r < 0) {
 		envdc_stream_free(p.s);
-		reply_error(req,
-			    r == -EINVAL   ? 400
-			    : r == -EACCES ? 403
-					   : 502,
-			    "pty: %s", wr_err_msg(&err));
+		reply_error(req, reply_status_for_errno(r), "pty: %s", wr_err_msg(&err));
 		return;
 	}
 	cleanup_free char *pre = NULL;

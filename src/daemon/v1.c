@@ -3,6 +3,7 @@
 #include "daemon/agent.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -71,30 +72,29 @@ static void get(struct agent *a, struct http_req *req, char **caps)
 	runtime_info_done(&info);
 }
 
-/* {timeout} body field: 1 given, 0 absent, -1 answered 400 */
+/* {timeout} body field: 1 given, 0 absent, -errno after answering 400 (reply.h's convention) */
 static int read_timeout(struct http_req *req, bool required, int *ret)
 {
-	json_t *body = NULL;
-	if (reply_read_json(req, REPLY_MAX_JSON_BODY, required, &body) < 0)
-		return -1;
+	cleanup_json json_t *body = NULL;
+	int r = reply_read_json(req, REPLY_MAX_JSON_BODY, required, &body);
+	if (r < 0)
+		return r;
 	json_t *t = json_object_get(body, "timeout");
-	int r = 0;
 	if (t && !json_is_null(t)) {
 		if (!json_is_integer(t) || json_integer_value(t) < 0 ||
 		    json_integer_value(t) > 30 * 24 * 3600) {
 			reply_error(req, 400,
 				    "timeout must be an integer number of seconds (0 = none)");
-			r = -1;
-		} else {
-			*ret = (int)json_integer_value(t);
-			r = 1;
+			return -EINVAL;
 		}
-	} else if (required) {
-		reply_error(req, 400, "timeout is required");
-		r = -1;
+		*ret = (int)json_integer_value(t);
+		return 1;
 	}
-	json_decref(body);
-	return r;
+	if (required) {
+		reply_error(req, 400, "timeout is required");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void set_timeout(struct agent *a, struct http_req *req, char **caps)

@@ -426,12 +426,15 @@ static void test_exit_code(void **state)
 	assert_int_equal(envdc_errno_for_code("not_found"), -ENOENT);
 	assert_int_equal(envdc_errno_for_code("already_exists"), -EEXIST);
 	assert_int_equal(envdc_errno_for_code("unauthenticated"), -EACCES);
-	assert_int_equal(envdc_errno_for_code("weird"), -EIO);
+	assert_int_equal(envdc_errno_for_code("weird"), -EPROTO);
 	assert_int_equal(reply_status_for_errno(-ENOENT), 404);
 	assert_int_equal(reply_status_for_errno(-EBUSY), 409);
 	assert_int_equal(reply_status_for_errno(-EFBIG), 413);
 	assert_int_equal(reply_status_for_errno(-ENOSPC), 507);
 	assert_int_equal(reply_status_for_errno(-EIO), 500);
+	assert_int_equal(reply_status_for_errno(-ESHUTDOWN), 503);
+	assert_int_equal(reply_status_for_errno(-ECANCELED), 409);
+	assert_int_equal(reply_status_for_errno(-EPROTO), 502);
 }
 
 static void test_entry(void **state)
