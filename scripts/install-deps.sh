@@ -13,8 +13,8 @@ PKGS=(
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools
 	curl jq iputils-ping zsh
-	# custom templates: OCI images (pull, unpack) and the local test registry
-	skopeo umoci docker-registry
+	# custom templates: OCI images (pull, unpack), the local test registry and its htpasswd
+	skopeo umoci docker-registry apache2-utils
 	# guest image: kernel build + root filesystems
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
 	busybox-static bash-static debootstrap
