@@ -17,7 +17,7 @@
 
 #define DEFAULT_CONFIG_FILE "/etc/wrenn/agent.conf"
 
-enum kind { K_STR, K_UINT, K_U64, K_BOOL, K_LEVEL };
+enum kind { K_STR, K_UINT, K_U64, K_BOOL, K_LEVEL, K_WARM };
 struct opt {
 	const char *name;
 	enum kind kind;
@@ -44,9 +44,11 @@ static const struct opt opts[] = {
 	O(max_sandboxes, K_UINT),
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
+	O(warm_pool, K_WARM),
 	O(max_upload_bytes, K_U64),
 	O(resume_on_traffic, K_BOOL),
 	O(keep_sandboxes, K_BOOL),
+	O(auto_snapshot, K_BOOL),
 	O(help, K_BOOL),
 	O(version, K_BOOL),
 };
@@ -66,13 +68,22 @@ const char *agent_config_usage(void)
 	       "  --log-file PATH         append log lines here instead of stderr\n"
 	       "  --domain DOMAIN         sandbox domain for Host: <port>-<id>.<domain> routing\n"
 	       "  --vmm qemu|cloud-hypervisor  --accel kvm|tcg  --disk-backend auto|reflink|qcow2|dm\n"
-	       "  --max-sandboxes N  --pool-size N  --max-conns N  --max-upload-bytes N\n"
+	       "  --max-sandboxes N       sandboxes at once (runtime default)\n"
+	       "  --pool-size N           network slots prepared ahead (runtime default)\n"
+	       "  --max-conns N           connections per listener (256)\n"
+	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"
+	       "  --warm-pool N           paused VMs kept ready per automatic template (default 2,\n"
+	       "                          0 = off, at most 64)\n"
+	       "  --auto-snapshot=false   every create boots instead of restoring an automatic\n"
+	       "                          template snapshot\n"
 	       "  --ns-prefix PREFIX      network namespace names (default wrenn-ns-); agents on one\n"
 	       "                          host need distinct prefixes or one data dir\n"
 	       "  --admin-key-file PATH   where the first-run admin key is written (<data-dir>/admin-key)\n"
 	       "  --resume-on-traffic     the proxy resumes paused sandboxes instead of answering 409\n"
 	       "  --keep-sandboxes        on SIGTERM leave sandboxes running for the next start\n"
-	       "Every setting also reads from WRENN_<NAME> (e.g. WRENN_DATA_DIR).\n"
+	       "  --help  --version\n"
+	       "Every setting also reads from WRENN_<NAME> (e.g. WRENN_DATA_DIR, WRENN_WARM_POOL).\n"
+	       "Relative paths are taken from the working directory at start.\n"
 	       "Signals: SIGTERM/SIGINT graceful stop, SIGHUP reload (log level, log file, options).\n";
 }
 
@@ -84,6 +95,8 @@ void agent_config_init(struct agent_config *c)
 	c->proxy_listen = xstrdup("127.0.0.1:3002");
 	c->log_level = xstrdup("info");
 	c->max_upload_bytes = UINT64_C(1) << 30;
+	c->warm_pool = -1;
+	c->auto_snapshot = true;
 }
 
 void agent_config_done(struct agent_config *c)
@@ -138,7 +151,8 @@ int agent_config_set(struct agent_config *c, const char *name, const char *value
 					      : NULL;
 			return 0;
 		case K_UINT:
-		case K_U64: {
+		case K_U64:
+		case K_WARM: {
 			if (!value || !*value || !isdigit((unsigned char)*value))
 				return wr_err_set(err, EINVAL, "%s needs a number", name);
 			errno = 0;
@@ -146,7 +160,12 @@ int agent_config_set(struct agent_config *c, const char *name, const char *value
 			if (errno || *end || (o->kind == K_UINT && v > 1000000))
 				return wr_err_set(err, EINVAL, "%s: bad number \"%s\"", name,
 						  value);
-			if (o->kind == K_UINT)
+			if (o->kind == K_WARM && v > AGENT_WARM_POOL_MAX)
+				return wr_err_set(err, EINVAL, "%s: at most %d, got %s", name,
+						  AGENT_WARM_POOL_MAX, value);
+			if (o->kind == K_WARM)
+				*(int *)p = (int)v;
+			else if (o->kind == K_UINT)
 				*(unsigned *)p = (unsigned)v;
 			else
 				*(uint64_t *)p = v;
@@ -235,6 +254,64 @@ static int flag_of(char **argv, int i, int argc, char **ret_name, const char **r
 	return 2;
 }
 
+/* A relative path setting made absolute against the working directory. */
+static int absolutize(char **p, const char *name, struct wr_err *err)
+{
+	if (!*p || (*p)[0] == '/')
+		return 0;
+	cleanup_free char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return wr_err_errno(err, errno,
+				    "%s %s is relative and the working directory is "
+				    "unknown: give an absolute path",
+				    name, *p);
+	const char *rel = (*p)[0] == '.' && (*p)[1] == '/' ? *p + 2 : *p;
+	char *abs = strcmp(rel, ".") ? xasprintf("%s/%s", cwd, rel) : xstrdup(cwd);
+	free(*p);
+	*p = abs;
+	return 0;
+}
+
+static int one_of(const char *v, const char *name, const char *const *ok, const char *list,
+		  struct wr_err *err)
+{
+	if (!v)
+		return 0;
+	for (; *ok; ok++)
+		if (!strcmp(v, *ok))
+			return 0;
+	return wr_err_set(err, EINVAL, "%s: expected %s, got \"%s\"", name, list, v);
+}
+
+int agent_config_check(struct agent_config *c, struct wr_err *err)
+{
+	if (!c->data_dir || !*c->data_dir)
+		return wr_err_set(err, EINVAL, "data_dir must not be empty");
+	if (c->images_dir && !*c->images_dir)
+		return wr_err_set(err, EINVAL, "images_dir must not be empty");
+	int r;
+	if ((r = absolutize(&c->data_dir, "data_dir", err)) < 0 ||
+	    (r = absolutize(&c->images_dir, "images_dir", err)) < 0 ||
+	    (r = absolutize(&c->unix_socket, "unix_socket", err)) < 0 ||
+	    (r = absolutize(&c->log_file, "log_file", err)) < 0 ||
+	    (r = absolutize(&c->admin_key_file, "admin_key_file", err)) < 0)
+		return r;
+	if (!*c->api_listen && !*c->proxy_listen && !c->unix_socket)
+		return wr_err_set(
+			err, EINVAL,
+			"api_listen, proxy_listen and unix_socket are all off: nothing to "
+			"serve");
+	static const char *const vmms[] = {"qemu", "cloud-hypervisor", NULL};
+	static const char *const accels[] = {"kvm", "tcg", NULL};
+	static const char *const disks[] = {"auto", "auto+dm", "reflink", "qcow2", "dm", NULL};
+	if ((r = one_of(c->vmm, "vmm", vmms, "qemu or cloud-hypervisor", err)) < 0 ||
+	    (r = one_of(c->accel, "accel", accels, "kvm or tcg", err)) < 0 ||
+	    (r = one_of(c->disk_backend, "disk_backend", disks,
+			"auto, auto+dm, reflink, qcow2 or dm", err)) < 0)
+		return r;
+	return 0;
+}
+
 int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err)
 {
 	agent_config_init(c);
@@ -296,5 +373,7 @@ int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_e
 		if (r < 0)
 			return wr_err_prefix(err, r, "--%s", argv[i - used] + 2);
 	}
-	return 0;
+	if (c->help || c->version)
+		return 0;
+	return agent_config_check(c, err);
 }

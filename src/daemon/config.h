@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The runtime's cap on the warm pool (per automatic template). */
+#define AGENT_WARM_POOL_MAX 64
+
 struct agent_config {
 	char *config_file;  /* the file read, NULL = none */
 	char *data_dir;	    /* /var/lib/wrenn */
@@ -30,9 +33,11 @@ struct agent_config {
 	unsigned max_sandboxes; /* 0 = runtime default */
 	unsigned pool_size;	/* 0 = runtime default */
 	unsigned max_conns;	/* per listener; 0 = 256 */
+	int warm_pool;		/* paused VMs kept per auto template; -1 = default (2), 0 = off */
 	uint64_t max_upload_bytes; /* file uploads through /v1; default 1 GiB */
 	bool resume_on_traffic;	   /* proxy resumes a paused sandbox instead of 409 */
 	bool keep_sandboxes;	   /* SIGTERM leaves running VMMs for the next start to re-attach */
+	bool auto_snapshot;  /* creates restore an automatic template snapshot (default true) */
 	bool help, version;
 };
 
@@ -44,7 +49,13 @@ int agent_config_set(struct agent_config *c, const char *name, const char *value
 /* Parse file text ("name = value" lines); origin names the file in messages. */
 int agent_config_parse_text(struct agent_config *c, const char *text, const char *origin,
 			    struct wr_err *err);
-/* Defaults, then file, env, argv (argv[0] skipped). */
+/* Defaults, then file, env, argv (argv[0] skipped), then agent_config_check (unless --help or
+ * --version). */
 int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err);
+/* Validate the settings together, at start rather than at the first create: relative paths
+ * (data_dir, images_dir, unix_socket, log_file, admin_key_file) are made absolute against the
+ * working directory, an empty data_dir, both listeners off, or an unknown vmm / accel /
+ * disk_backend are refused (-EINVAL, naming the setting). */
+int agent_config_check(struct agent_config *c, struct wr_err *err);
 /* Usage text for --help. */
 const char *agent_config_usage(void);

@@ -177,6 +177,11 @@ int main(int argc, char **argv)
 		.disk_backend = a.cfg.disk_backend,
 		.stop_on_close = !a.cfg.keep_sandboxes,
 		/* creates restore a snapshot of the default template from the start */
+		.no_auto_snapshot = !a.cfg.auto_snapshot,
+		/* runtime: 0 = its default, negative = off */
+		.warm_pool = a.cfg.warm_pool < 0    ? 0
+			     : a.cfg.warm_pool == 0 ? -1
+						    : a.cfg.warm_pool,
 		.prewarm = true,
 	};
 	r = runtime_open(&rcfg, &a.rt, &err);

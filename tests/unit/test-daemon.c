@@ -509,6 +509,61 @@ static void test_config(void **state)
 	char *pos[] = {"wrenn-agent", "positional", NULL};
 	assert_int_equal(agent_config_load(&c, 2, pos, &err), -EINVAL);
 	agent_config_done(&c);
+
+	/* every setting is a flag: the warm pool and automatic snapshots too */
+	char *warm[] = {"wrenn-agent", "--warm-pool", "5", "--auto-snapshot=false", NULL};
+	assert_int_equal(agent_config_load(&c, 4, warm, &err), 0);
+	assert_int_equal(c.warm_pool, 5);
+	assert_false(c.auto_snapshot);
+	agent_config_done(&c);
+	agent_config_init(&c);
+	assert_int_equal(c.warm_pool, -1); /* default: the runtime's */
+	assert_true(c.auto_snapshot);
+	assert_int_equal(agent_config_set(&c, "warm_pool", "0", &err), 0);
+	assert_int_equal(c.warm_pool, 0);
+	assert_int_equal(agent_config_set(&c, "warm_pool", "65", &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "at most 64"));
+	agent_config_done(&c);
+	setenv("WRENN_WARM_POOL", "3", 1);
+	char *none[] = {"wrenn-agent", NULL};
+	assert_int_equal(agent_config_load(&c, 1, none, &err), 0);
+	assert_int_equal(c.warm_pool, 3);
+	agent_config_done(&c);
+	unsetenv("WRENN_WARM_POOL");
+	const char *usage = agent_config_usage();
+	for (const char *f = "--warm-pool\0--auto-snapshot\0--max-sandboxes\0--pool-size\0"
+			     "--max-conns\0--max-upload-bytes\0--ns-prefix\0--admin-key-file\0";
+	     *f; f += strlen(f) + 1)
+		assert_non_null(strstr(usage, f));
+
+	/* validated at start: relative paths become absolute, bad values are refused */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	char *rel[] = {"wrenn-agent", "--data-dir", "./state", "--images-dir", "img", NULL};
+	assert_int_equal(agent_config_load(&c, 5, rel, &err), 0);
+	cleanup_free char *want_d = xasprintf("%s/state", cwd);
+	cleanup_free char *want_i = xasprintf("%s/img", cwd);
+	assert_string_equal(c.data_dir, want_d);
+	assert_string_equal(c.images_dir, want_i);
+	agent_config_done(&c);
+	char *badvmm[] = {"wrenn-agent", "--vmm=firecracker", NULL};
+	err = (struct wr_err){0};
+	assert_int_equal(agent_config_load(&c, 2, badvmm, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "vmm: expected qemu or cloud-hypervisor"));
+	agent_config_done(&c);
+	char *baddisk[] = {"wrenn-agent", "--disk-backend=zfs", NULL};
+	assert_int_equal(agent_config_load(&c, 2, baddisk, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "disk_backend"));
+	agent_config_done(&c);
+	char *off[] = {"wrenn-agent", "--api-listen=", "--proxy-listen=", NULL};
+	assert_int_equal(agent_config_load(&c, 3, off, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "nothing to serve"));
+	agent_config_done(&c);
+	/* --help is answered even with a setting that would be refused */
+	char *help[] = {"wrenn-agent", "--vmm=firecracker", "--help", NULL};
+	assert_int_equal(agent_config_load(&c, 3, help, &err), 0);
+	assert_true(c.help);
+	agent_config_done(&c);
 }
 
 /* ------------------------------------------------------------------ the API server, no runtime */
