@@ -9,7 +9,7 @@
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=62
+N=63
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -89,6 +89,8 @@ out=$(timeout $TO "$W" run -t "$TPL" -- echo hi); rc=$?
 is "run -- echo hi prints hi, exit 0" "$rc/$out" "0/hi"
 timeout $TO "$W" run -t "$TPL" -- sh -c 'echo oops >&2; exit 7' 2>"$DATA/err"; rc=$?
 is "run exits with the command's code (7), stderr passed" "$rc/$(cat "$DATA/err")" "7/oops"
+timeout $TO "$W" run -t "$TPL" no-such-command-xyz 2>/dev/null; rc=$?
+is "run of a missing command: 127, sandbox destroyed" "$rc/$(timeout $TO "$W" ls --json | jq length)" "127/0"
 "$W" run -t "$TPL" -- sleep 100 >/dev/null 2>&1 &
 rp=$!
 for _ in $(seq 1 600); do
