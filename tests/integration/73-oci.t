@@ -52,20 +52,20 @@ else
 fi
 
 prepare() { "$DRIVER" prepare "$1" "$2" "$BINS" 0 --insecure "${@:3}"; }
-jq_() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+jq_() { jq -r "$1"; }
 
 # 2: a fresh pull: config as the image has it.
 CACHE=$WORK/cache
 if prepare "127.0.0.1:$PORT/test:1" "$CACHE" >"$OUT" 2>"$ERR" &&
-	[ "$(jq_ 'd["hit"]' <"$OUT")" = False ] &&
-	[ "$(jq_ 'json.dumps(d["config"], sort_keys=True)' <"$OUT")" = \
-		'{"Cmd": ["echo started"], "Entrypoint": ["/bin/sh", "-c"], "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hi"], "User": "root", "WorkingDir": "/srv"}' ] &&
+	[ "$(jq_ .hit <"$OUT")" = false ] &&
+	[ "$(jq -cS .config <"$OUT")" = \
+		'{"Cmd":["echo started"],"Entrypoint":["/bin/sh","-c"],"Env":["PATH=/usr/local/bin:/usr/bin:/bin","GREETING=hi"],"User":"root","WorkingDir":"/srv"}' ] &&
 	grep -q '"digest":"sha256:[0-9a-f]\{64\}"' "$OUT"; then
-	ok "pulled and converted: $(jq_ 'd["digest"][:19]' <"$OUT")..., config Env/WorkingDir/User/Entrypoint/Cmd returned"
+	ok "pulled and converted: $(jq_ '.digest[:19]' <"$OUT")..., config Env/WorkingDir/User/Entrypoint/Cmd returned"
 else
 	nok "fresh prepare" "$(cat "$OUT" "$ERR")"
 fi
-IMG=$(jq_ 'd["rootfs"]' <"$OUT" 2>/dev/null)
+IMG=$(jq_ .rootfs <"$OUT" 2>/dev/null)
 
 # 3: what the ext4 holds (read with debugfs: no mount).
 dbg() { debugfs -R "$1" "$IMG" 2>/dev/null; }
@@ -93,8 +93,8 @@ fi
 
 # 4: the second prepare is a cache hit; no temp dirs left.
 t0=$(date +%s%N)
-if prepare "127.0.0.1:$PORT/test:1" "$CACHE" >"$OUT" 2>"$ERR" && [ "$(jq_ 'd["hit"]' <"$OUT")" = True ] &&
-	[ "$(jq_ 'd["rootfs"]' <"$OUT")" = "$IMG" ] && [ -z "$(find "$CACHE" -maxdepth 1 -name '.tmp-*')" ] &&
+if prepare "127.0.0.1:$PORT/test:1" "$CACHE" >"$OUT" 2>"$ERR" && [ "$(jq_ .hit <"$OUT")" = true ] &&
+	[ "$(jq_ .rootfs <"$OUT")" = "$IMG" ] && [ -z "$(find "$CACHE" -maxdepth 1 -name '.tmp-*')" ] &&
 	[ "$(find "$CACHE" -mindepth 1 -maxdepth 1 | wc -l)" = 1 ]; then
 	ok "second prepare is a cache hit ($(( ($(date +%s%N) - t0) / 1000000 )) ms), one entry, no temp dirs"
 else
@@ -129,7 +129,7 @@ else
 	nok "private registry refusal" "$(cat "$OUT" "$ERR" "$WORK/err2" 2>/dev/null)"
 fi
 if prepare "127.0.0.1:$PPORT/priv:1" "$PCACHE" --creds 'alice:s3cret!' >"$OUT" 2>"$ERR" &&
-	[ "$(jq_ 'd["hit"]' <"$OUT")" = False ] && [ -f "$(jq_ 'd["rootfs"]' <"$OUT")" ]; then
+	[ "$(jq_ .hit <"$OUT")" = false ] && [ -f "$(jq_ .rootfs <"$OUT")" ]; then
 	ok "private registry: pulled with credentials"
 else
 	nok "private registry pull" "$(cat "$OUT" "$ERR")"

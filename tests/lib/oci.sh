@@ -9,7 +9,7 @@ oci_ci() { [ -n "${WRENN_CI:-}" ] || { [ -n "${CI:-}" ] && [ "${CI:-}" != false 
 # oci_missing: the tools these tests need that are not installed (empty when all are).
 oci_missing() {
 	local t miss=""
-	for t in skopeo umoci docker-registry busybox mkfs.ext4 debugfs htpasswd curl ss; do
+	for t in skopeo umoci docker-registry busybox mkfs.ext4 debugfs htpasswd curl ss jq; do
 		command -v "$t" >/dev/null || miss="$miss $t"
 	done
 	echo "$miss"
