@@ -12,7 +12,8 @@
  *
  * The entry name adds a hash of the size and of the guest binaries' identity (size, mtime), so a
  * new envd or wrenn-init never reuses an image carrying the old ones. Temp dirs live in the cache
- * dir (same filesystem for the rename) and are removed on every path. Helpers run without a shell.
+ * dir (same filesystem for the rename) and are removed on every path. Helpers run without a shell;
+ * registry credentials reach skopeo through a 0600 auth file in the temp dir, never argv.
  */
 #include "build/oci.h"
 #include "build/oci-rootfs.h"
@@ -100,6 +101,28 @@ static void skopeo_msg(char *out)
 		if (e)
 			memmove(out, e + 3, strlen(e + 3) + 1);
 	}
+}
+
+static char *base64(const char *in)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+	const unsigned char *p = (const unsigned char *)in;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -222,8 +245,30 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 
 	cleanup_free char *registry = oci_ref_registry(src->ref);
 	cleanup_free char *docker_ref = xasprintf("docker://%s", src->ref);
-	cleanup_free char *creds =
-		src->username ? xasprintf("%s:%s", src->username, src->password) : NULL;
+	/* Everything temporary lives in one dir of the cache (same filesystem as the entries). */
+	cleanup_rm_tree char *work = xasprintf("%s/.tmp-XXXXXX", cache_dir);
+	if (!mkdtemp(work)) {
+		int e = errno;
+		free(work);
+		work = NULL;
+		return wr_err_errno(err, e, "mkdtemp in %s", cache_dir);
+	}
+	/* Credentials go to skopeo in an auth file (0600, removed with the dir), never on argv
+	 * where every local user could read them in /proc. */
+	cleanup_free char *authfile = NULL;
+	if (src->username) {
+		cleanup_free char *pair = xasprintf("%s:%s", src->username, src->password);
+		cleanup_free char *b64 = base64(pair);
+		json_t *auth = json_pack("{s:{s:{s:s}}}", "auths", registry, "auth", b64);
+		cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
+		json_decref(auth);
+		authfile = xasprintf("%s/auth.json", work);
+		r = write_file_atomic(authfile, text, strlen(text), 0600);
+		explicit_bzero(pair, strlen(pair));
+		explicit_bzero(text, strlen(text));
+		if (r < 0)
+			return wr_err_errno(err, -r, "write %s", authfile);
+	}
 
 	/* 1. The digest the registry has for the reference. */
 	{
@@ -234,9 +279,9 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		argv[a++] = "--format={{.Digest}}";
 		if (src->insecure)
 			argv[a++] = "--tls-verify=false";
-		if (creds) {
-			argv[a++] = "--creds";
-			argv[a++] = creds;
+		if (authfile) {
+			argv[a++] = "--authfile";
+			argv[a++] = authfile;
 		} else {
 			argv[a++] = "--no-creds";
 		}
@@ -268,14 +313,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		return r < 0 ? r : 1;
 	}
 
-	/* 3. Pull, unpack, prepare, mkfs in a temp dir of the cache. */
-	cleanup_rm_tree char *work = xasprintf("%s/.tmp-XXXXXX", cache_dir);
-	if (!mkdtemp(work)) {
-		int e = errno;
-		free(work);
-		work = NULL;
-		return wr_err_errno(err, e, "mkdtemp in %s", cache_dir);
-	}
+	/* 3. Pull, unpack, prepare, mkfs in the temp dir. */
 	cleanup_free char *layout = xasprintf("%s/layout", work);
 	cleanup_free char *oci_ref = xasprintf("oci:%s:img", layout);
 	cleanup_free char *umoci_ref = xasprintf("%s:img", layout);
@@ -292,9 +330,9 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		argv[a++] = "--quiet";
 		if (src->insecure)
 			argv[a++] = "--src-tls-verify=false";
-		if (creds) {
-			argv[a++] = "--src-creds";
-			argv[a++] = creds;
+		if (authfile) {
+			argv[a++] = "--src-authfile";
+			argv[a++] = authfile;
 		} else {
 			argv[a++] = "--src-no-creds";
 		}
