@@ -2,6 +2,6 @@
 # template build contexts).
 PROGRAMS += wrenn:cli
 LIBDEPS_wrenn := cli basic
-LDLIBS_wrenn := -lcurl -ljansson -larchive
+LDLIBS_wrenn := -lcurl -ljansson -larchive -lcrypto
 LIBDEPS_test-cli := cli basic
-LDLIBS_test-cli := -lcurl -ljansson -larchive
+LDLIBS_test-cli := -lcurl -ljansson -larchive -lcrypto

@@ -14,4 +14,4 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 $(BUILD)/lib/libhttp.a: $(LLHTTP_OBJS)
 
 LIBDEPS_test-http := http basic
-LDLIBS_test-http := -ljansson
+LDLIBS_test-http := -ljansson -lcrypto

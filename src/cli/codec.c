@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli/codec.h"
 
+#include "basic/base64.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -10,61 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 char *b64_encode(const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	char *out = xmalloc((len + 2) / 3 * 4 + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[o++] = B64[v >> 18 & 63];
-		out[o++] = B64[v >> 12 & 63];
-		out[o++] = i + 1 < len ? B64[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? B64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int b64_val(char c)
-{
-	const char *p = c ? strchr(B64, c) : NULL;
-	return p ? (int)(p - B64) : -1;
+	return base64_encode(data, len);
 }
 
 int b64_decode(const char *s, uint8_t **ret, size_t *ret_len)
 {
-	size_t n = strlen(s);
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	if (n % 4 == 1 || strlen(s) - n > 2)
-		return -EINVAL;
-	uint8_t *out = xmalloc(n / 4 * 3 + 3);
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_val(s[i]);
-		if (v < 0) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*ret = out;
-	*ret_len = o;
-	return 0;
+	return base64_decode(s, ret, ret_len);
 }
 
 static int ndjson_line(char *line, size_t len, ndjson_cb cb, void *ud, struct wr_err *err)

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Standard alphabet, padded.  encode returns a malloc'd string. */
+/* basic/base64.h under the CLI's names.  Standard alphabet, padded; encode returns a malloc'd
+ * string. */
 char *b64_encode(const void *data, size_t len);
 /* Decode into a malloc'd buffer; -EINVAL on bad input.  Padding is optional. */
 int b64_decode(const char *s, uint8_t **ret, size_t *ret_len);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the route handlers. */
 #include "daemon/agent.h"
+#include "daemon/auth.h"
 #include "daemon/reply.h"
 
 #include "basic/log.h"
@@ -109,6 +110,7 @@ int agent_list(struct agent *a, struct http_req *req, struct runtime_filter *f, 
 	}
 	f->meta = (const char *const *)meta;
 	f->template = http_req_query(req, "template");
+	f->team = auth_team(req); /* a team key lists only its team's sandboxes */
 	if (agent_parse_limit(http_req_query(req, "limit"), ret_limit) < 0) {
 		view_strv_free(meta);
 		reply_error(req, 400, "limit must be an integer from 1 to 100");

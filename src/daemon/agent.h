@@ -93,6 +93,9 @@ void v1_files_move(struct agent *a, struct http_req *req, char **caps);
 json_t *v1_entry_from_envd(const json_t *e);
 extern const struct agent_route agent_e2b_routes[];
 /* snapshots.c */
+/* A snapshot of another team is invisible to a team key (false); ids that are not snapshots
+ * are true (the caller's own lookup answers for them). */
+bool agent_snapshot_visible(struct agent *a, struct http_req *req, const char *id);
 void e2b_snapshot_create(struct agent *a, struct http_req *req, char **caps);
 void e2b_snapshot_list(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_delete(struct agent *a, struct http_req *req, char **caps);

@@ -6,7 +6,9 @@
 #include "daemon/route.h"
 
 #include "basic/log.h"
+#include "store/store.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +17,44 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Is `pattern` a route on one sandbox (/sandboxes/ID..., also under /v1 and /v2, where the
+ * pattern has a wildcard for ID)?  Then caps[0] is its id. */
+static bool sandbox_route(const char *pattern)
+{
+	if (!strncmp(pattern, "/v1/", 4) || !strncmp(pattern, "/v2/", 4))
+		pattern += 3;
+	return !strncmp(pattern, "/sandboxes/*", 12);
+}
+
+/*
+ * Tenancy, enforced here once for every route rather than in each handler: a team key reaching
+ * another team's sandbox gets the same 404 as for an id that does not exist (ids cannot be
+ * probed across teams); keys and teams are the operator's.  Lists and creates take the team
+ * from auth_team() in agent.c.  Returns 0 to go on, < 0 after answering.
+ */
+static int tenancy(struct agent *a, struct http_req *req, const char *pattern, char **caps)
+{
+	if (auth_is_operator(req))
+		return 0;
+	if (!strncmp(pattern, "/v1/keys", 8) || !strncmp(pattern, "/v1/teams", 9)) {
+		reply_error(req, 403, "API keys and teams are managed with an operator key");
+		return -EPERM;
+	}
+	if (sandbox_route(pattern) && caps && caps[0]) {
+		struct store_sandbox sb = {0};
+		struct wr_err err = {0};
+		if (store_sandbox_get(a->st, caps[0], &sb, &err) == 0) {
+			bool mine = auth_may_see(req, sb.team);
+			store_sandbox_done(&sb);
+			if (!mine) {
+				reply_error(req, 404, "sandbox %s not found", caps[0]);
+				return -ENOENT;
+			}
+		}
+	}
+	return 0;
 }
 
 /* 1 = served, 0 = path known but not for this method, -1 = unknown path */
@@ -31,8 +71,14 @@ static int dispatch(struct agent *a, struct http_req *req, const struct agent_ro
 			found = 0;
 			continue;
 		}
-		if (auth_check(a->st, req, NULL) == 0)
-			r->fn(a, req, caps.v);
+		struct auth_caller caller = {0};
+		if (auth_check(a->st, req, &caller) == 0) {
+			http_req_set_ctx(req, &caller);
+			if (tenancy(a, req, r->pattern, caps.v) == 0)
+				r->fn(a, req, caps.v);
+			http_req_set_ctx(req, NULL);
+		}
+		auth_caller_done(&caller);
 		route_caps_done(&caps);
 		return 1;
 	}

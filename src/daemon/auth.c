@@ -58,7 +58,39 @@ bool auth_key_well_formed(const char *s, size_t n)
 	return true;
 }
 
-int auth_check(struct store *st, struct http_req *req, char **ret_key_id)
+void auth_caller_done(struct auth_caller *c)
+{
+	if (!c)
+		return;
+	free(c->key_id);
+	free(c->team);
+	c->key_id = c->team = NULL;
+}
+
+const struct auth_caller *auth_caller_of(const struct http_req *req)
+{
+	return http_req_ctx(req);
+}
+
+bool auth_is_operator(const struct http_req *req)
+{
+	const struct auth_caller *c = auth_caller_of(req);
+	return !c || !c->team || !*c->team;
+}
+
+const char *auth_team(const struct http_req *req)
+{
+	return auth_is_operator(req) ? NULL : auth_caller_of(req)->team;
+}
+
+bool auth_may_see(const struct http_req *req, const char *owner_team)
+{
+	if (auth_is_operator(req))
+		return true;
+	return !strcmp(auth_caller_of(req)->team, owner_team ? owner_team : "");
+}
+
+int auth_check(struct store *st, struct http_req *req, struct auth_caller *ret)
 {
 	size_t n = 0;
 	const char *k = auth_key_from_headers(http_req_header(req, "X-API-Key"),
@@ -73,8 +105,13 @@ int auth_check(struct store *st, struct http_req *req, char **ret_key_id)
 	}
 	cleanup_free char *key = xstrndup(k, n);
 	struct wr_err err = {0};
-	int r = store_key_verify(st, key, ret_key_id, &err);
+	cleanup_free char *id = NULL, *team = NULL;
+	int r = store_key_verify(st, key, &id, &err);
 	explicit_bzero(key, n);
+	if (r == 0)
+		r = store_key_team(st, id, &team, &err);
+	if (r == -ENOENT) /* revoked between the two reads */
+		r = -EACCES;
 	if (r == -EACCES) {
 		reply_error(req, 401, "invalid API key");
 		return r;
@@ -84,5 +121,7 @@ int auth_check(struct store *st, struct http_req *req, char **ret_key_id)
 		reply_error(req, 500, "cannot check the API key: %s", wr_err_msg(&err));
 		return r;
 	}
+	if (ret)
+		*ret = (struct auth_caller){.key_id = TAKE_PTR(id), .team = TAKE_PTR(team)};
 	return 0;
 }

@@ -4,6 +4,7 @@
  * the e2b SDKs expect.  Python decodes only the documented status, so 201 vs 200 vs 204 matter.
  */
 #include "daemon/agent.h"
+#include "daemon/auth.h"
 #include "daemon/envdc.h"
 #include "daemon/reply.h"
 
@@ -21,6 +22,10 @@
 /* Resolve the template (unknown -> 400, as the SDKs treat a bad template as a client error). */
 static int resolve_template(struct agent *a, struct http_req *req, const char *name, char **ret)
 {
+	if (name && !agent_snapshot_visible(a, req, name)) {
+		reply_error(req, 400, "invalid template: template %s not found", name);
+		return -ENOENT;
+	}
 	struct wr_err err = {0};
 	int r = runtime_template_resolve(a->rt, name ? name : RUNTIME_DEFAULT_TEMPLATE, ret, &err);
 	if (r == -ENOENT || r == -EINVAL)
@@ -62,6 +67,7 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 		.metadata = c->metadata,
 		.allow_internet = c->allow_internet,
 		.secure = c->secure,
+		.team = auth_team(req),
 	};
 	struct wr_err err = {0};
 	r = runtime_create(a->rt, &spec, ret, &err);

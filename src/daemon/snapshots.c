@@ -6,6 +6,8 @@
  * [{sandbox}|{error}].  Native: docs/openapi.yaml's Snapshot and Template.
  */
 #include "daemon/agent.h"
+#include "daemon/auth.h"
+#include "store/store.h"
 #include "daemon/reply.h"
 
 #include "basic/cleanup.h"
@@ -92,6 +94,18 @@ static void snapshot_create(struct agent *a, struct http_req *req, const char *i
 	runtime_snapshot_done(&sn);
 }
 
+bool agent_snapshot_visible(struct agent *a, struct http_req *req, const char *id)
+{
+	if (auth_is_operator(req))
+		return true;
+	struct store_snapshot sn = {0};
+	if (store_snapshot_get(a->st, id, &sn, NULL) < 0)
+		return true; /* not a snapshot: the caller's usual path answers */
+	bool ok = auth_may_see(req, sn.team);
+	store_snapshot_done(&sn);
+	return ok;
+}
+
 static void snapshot_list(struct agent *a, struct http_req *req, bool e2b)
 {
 	int limit = 100;
@@ -117,6 +131,8 @@ static void snapshot_list(struct agent *a, struct http_req *req, bool e2b)
 	for (size_t i = 0; i < n; i++) {
 		if (name && *name && (!rows[i].name || strcmp(rows[i].name, name)))
 			continue;
+		if (!agent_snapshot_visible(a, req, rows[i].id))
+			continue;
 		json_array_append_new(arr, e2b ? e2b_snapshot_json(&rows[i])
 					       : v1_snapshot_json(&rows[i]));
 	}
@@ -135,6 +151,10 @@ static void snapshot_list(struct agent *a, struct http_req *req, bool e2b)
 
 static void snapshot_delete(struct agent *a, struct http_req *req, const char *id)
 {
+	if (!agent_snapshot_visible(a, req, id)) {
+		reply_error(req, 404, "snapshot %s not found", id);
+		return;
+	}
 	struct wr_err err = {0};
 	int r = runtime_snapshot_delete(a->rt, id, &err);
 	if (r == -ENOENT) {

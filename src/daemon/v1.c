@@ -245,8 +245,9 @@ static json_t *key_json(const struct store_key *k)
 {
 	char c[40], u[40];
 	view_rfc3339(k->created_at, c, sizeof(c));
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", k->id, "name", k->name ? k->name : "",
-			      "prefix", k->prefix ? k->prefix : "", "createdAt", c);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", k->id, "name", k->name ? k->name : "",
+			      "prefix", k->prefix ? k->prefix : "", "createdAt", c, "team",
+			      k->team ? k->team : "");
 	if (k->last_used) {
 		view_rfc3339(k->last_used, u, sizeof(u));
 		json_object_set_new(o, "lastUsed", json_string(u));
@@ -268,12 +269,32 @@ static void keys_create(struct agent *a, struct http_req *req, char **caps)
 		reply_error(req, 400, "name must be a string of at most 64 characters");
 		return;
 	}
+	json_t *tm = json_object_get(body, "team");
+	if (tm && !json_is_null(tm) && !json_is_string(tm)) {
+		json_decref(body);
+		reply_error(req, 400, "team must be a string (a team name; empty = operator key)");
+		return;
+	}
+	const char *unknown = NULL;
+	const char *k_;
+	json_t *v_;
+	json_object_foreach(body, k_, v_) {
+		(void)v_;
+		if (strcmp(k_, "name") && strcmp(k_, "team"))
+			unknown = k_;
+	}
+	if (unknown) {
+		reply_error(req, 400, "unknown field '%s' (a key has: name, team)", unknown);
+		json_decref(body);
+		return;
+	}
 	cleanup_free char *name = xstrdup(json_is_string(nm) ? json_string_value(nm) : "");
+	cleanup_free char *team = xstrdup(json_is_string(tm) ? json_string_value(tm) : "");
 	json_decref(body);
 	struct wr_err err = {0};
 	cleanup_free char *plain = NULL;
 	struct store_key k = {0};
-	int r = store_key_create(a->st, name, &plain, &k, &err);
+	int r = store_key_create_team(a->st, name, team, &plain, &k, &err);
 	if (r < 0) {
 		agent_reply_rt_error(req, r, &err);
 		return;
@@ -320,6 +341,29 @@ static void keys_delete(struct agent *a, struct http_req *req, char **caps)
 	reply_empty(req, 204);
 }
 
+static void teams_list(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	struct store_team *rows = NULL;
+	size_t n = 0;
+	struct wr_err err = {0};
+	int r = store_team_list(a->st, &rows, &n, &err);
+	if (r < 0) {
+		agent_reply_rt_error(req, r, &err);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char c[40];
+		view_rfc3339(rows[i].created_at, c, sizeof(c));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:i}", "name", rows[i].name,
+						     "createdAt", c, "keys", rows[i].keys,
+						     "sandboxes", rows[i].sandboxes));
+	}
+	store_team_list_free(rows, n);
+	reply_json_new(req, 200, json_pack("{s:o}", "teams", arr));
+}
+
 const struct agent_route agent_v1_routes[] = {
 	{"POST", "/v1/sandboxes", create},
 	{"GET", "/v1/sandboxes", list},
@@ -347,5 +391,6 @@ const struct agent_route agent_v1_routes[] = {
 	{"POST", "/v1/keys", keys_create},
 	{"GET", "/v1/keys", keys_list},
 	{"DELETE", "/v1/keys/*", keys_delete},
+	{"GET", "/v1/teams", teams_list},
 	{NULL, NULL, NULL},
 };

@@ -113,6 +113,10 @@ int http_req_minor_version(const struct http_req *req);
 int64_t http_req_content_length(const struct http_req *req);
 /* Peer address as text ("127.0.0.1:5555", "unix"), for logs. */
 const char *http_req_peer(const struct http_req *req);
+/* A per-request pointer for the application (e.g. the authenticated caller), set by an outer
+ * dispatcher and read by the handlers it calls; borrowed, NULL until set. */
+void http_req_set_ctx(struct http_req *req, void *ctx);
+void *http_req_ctx(const struct http_req *req);
 struct http_server *http_req_server(const struct http_req *req);
 /* The connection's socket, only to poll it (POLLRDHUP) during a long stream
  * so a client that went away is noticed without writing; never read, write

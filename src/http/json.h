@@ -2,6 +2,8 @@
 #pragma once
 /* Small jansson helpers for proto3-JSON style messages: fields are looked up
  * by lowerCamelCase name and also by snake_case; unknown fields are ignored. */
+#include "basic/base64.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,7 +29,14 @@ char *wj_dump(const json_t *v, size_t *ret_len);
 struct http_req;
 void wj_reply_error(struct http_req *req, int status, bool message_first, const char *fmt,
 		    va_list ap) __attribute__((format(printf, 4, 0)));
-/* base64 (standard alphabet, padded) encode/decode; decode also accepts
- * URL-safe alphabet and missing padding.  -EINVAL on bad input. */
-char *wj_b64_encode(const void *data, size_t n);
-int wj_b64_decode(const char *s, uint8_t **ret, size_t *ret_len);
+/* Aliases of basic/base64.h (OpenSSL underneath; the caller's program links -lcrypto):
+ * encode is standard and padded, decode also takes the URL-safe alphabet and no padding.  New
+ * code calls base64_encode / base64_decode. */
+static inline char *wj_b64_encode(const void *data, size_t n)
+{
+	return base64_encode(data, n);
+}
+static inline int wj_b64_decode(const char *s, uint8_t **ret, size_t *ret_len)
+{
+	return base64_decode(s, ret, ret_len);
+}

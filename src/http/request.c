@@ -45,7 +45,18 @@ struct http_req {
 	int64_t resp_len, resp_sent;
 	int status;
 	bool write_failed;
+	void *ctx; /* the handler's per-request context (borrowed) */
 };
+
+void http_req_set_ctx(struct http_req *req, void *ctx)
+{
+	req->ctx = ctx;
+}
+
+void *http_req_ctx(const struct http_req *req)
+{
+	return req->ctx;
+}
 
 /* -------------------------------------------------------------- accessors */
 

@@ -133,6 +133,7 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 		.env_json = env,
 		.envd_token = s->token,
 		.allow_internet = s->allow_internet,
+		.team = (char *)sp->team,
 	};
 	if ((r = store_sandbox_put(rt->store, &row, err)) < 0)
 		return r;

@@ -130,6 +130,7 @@ static void info_from_row(struct runtime_info *ret, struct store_sandbox *row, s
 	ret->envd_version = xstrdup(s && s->envd_version ? s->envd_version : RUNTIME_ENVD_VERSION);
 	ret->error = row->error ? xstrdup(row->error) : NULL;
 	ret->create_path = s && s->create_path ? s->create_path : "";
+	ret->team = xstrdup(row->team ? row->team : "");
 }
 
 int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err)
@@ -155,6 +156,7 @@ void runtime_info_done(struct runtime_info *info)
 	free(info->envd_token);
 	free(info->envd_version);
 	free(info->error);
+	free(info->team);
 	*info = (struct runtime_info){0};
 }
 
@@ -181,6 +183,7 @@ int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runt
 						   (1u << STORE_SB_PAUSED),
 		.template = f ? f->template : NULL,
 		.meta = f ? f->meta : NULL,
+		.team = f ? f->team : NULL,
 	};
 	struct runtime_info *out = NULL;
 	size_t n = 0;

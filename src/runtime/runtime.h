@@ -123,6 +123,7 @@ struct runtime_info {
 	char *envd_token;   /* NULL when not secure */
 	char *envd_version; /* never NULL */
 	char *error;	    /* NULL unless state == error */
+	char *team;	    /* owning team, "" = the operator's (never NULL when filled) */
 	/* How the VM came up: "snapshot" (restored from a snapshot template),
 	 * "boot" (cold boot), or "" when unknown (re-attached). Static string. */
 	const char *create_path;
@@ -148,6 +149,7 @@ struct runtime_create_spec {
 	bool allow_internet;  /* egress on for this sandbox */
 	bool secure;	      /* mint an envd access token (runtime_envd_info) */
 	const char *id;	      /* NULL = mint cl-xxxxxxxx */
+	const char *team;     /* owning team (store row); NULL = the operator's */
 };
 /* Create and wait until envd accepted /init; *ret (optional) is filled on success. */
 int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
@@ -162,6 +164,7 @@ struct runtime_filter {
 	unsigned states;	 /* bits (1u << enum store_sb_state); 0 = creating|running|paused */
 	const char *template;	 /* NULL = any */
 	const char *const *meta; /* key, value, ..., NULL: all must match; NULL = any */
+	const char *team;	 /* only this team's sandboxes; NULL = any */
 };
 /* Newest first. */
 int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runtime_info **ret_rows,

@@ -356,6 +356,7 @@ int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
 			.metadata = src.metadata,
 			.allow_internet = src.allow_internet,
 			.secure = src.envd_token != NULL,
+			.team = src.team, /* forks belong to the source's team */
 		};
 		j->ret = &ret[i];
 		j->err = &ret_err[i];

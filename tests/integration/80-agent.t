@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=52
+N=63
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -120,7 +120,7 @@ is "chunked PUT file -> 200" "$(cat "$DATA/blob" | code "${H[@]}" -H 'Transfer-E
 is "chunked upload size" "$(jq -r .size "$DATA/body")" 1500000
 
 # --- E2B control plane -----------------------------------------------------------------
-c=$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":600,"secure":true,"metadata":{"t":"80"},"somethingNew":1}' "$API/sandboxes")
+c=$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":600,"secure":true,"metadata":{"t":"80"}}' "$API/sandboxes")
 is "POST /sandboxes -> 201" "$c" 201
 E=$(jq -r .sandboxID "$DATA/body")
 TOK=$(jq -r .envdAccessToken "$DATA/body")
@@ -137,6 +137,25 @@ is "list paging (X-Next-Token)" "$(jq -r 'length' "$DATA/p1")/$(jq -r 'length' "
 	"1/1/2/next"
 is "list limit 0 -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?limit=0")" 400
 is "GET /sandboxes/{id}/metrics -> 200 array" "$(code "${H[@]}" "$API/sandboxes/$E/metrics")/$(jq -r type "$DATA/body")" "200/array"
+
+# --- teams (issue 11): a key sees and controls only its team's sandboxes --------------
+KA=$(curl -s "${H[@]}" -d '{"name":"ka","team":"team-a"}' "$API/v1/keys" | jq -r .key)
+KB=$(curl -s "${H[@]}" -d '{"name":"kb","team":"team-b"}' "$API/v1/keys" | jq -r .key)
+HA=(-H "X-API-Key: $KA")
+HB=(-H "X-API-Key: $KB")
+is "team key: the operator's sandboxes are not listed" "$(curl -s "${HA[@]}" "$API/v2/sandboxes" | jq -r length)" 0
+is "team key: another team's sandbox -> 404 (E2B)" "$(code "${HA[@]}" "$API/sandboxes/$E")" 404
+is "team key: kill of another team's sandbox -> 404, it lives" "$(code "${HA[@]}" -X DELETE "$API/sandboxes/$E")/$(code "${H[@]}" "$API/sandboxes/$E")" 404/200
+is "team key: exec in another team's sandbox -> 404 (/v1)" "$(code "${HA[@]}" -d '{"cmd":["true"]}' "$API/v1/sandboxes/$ID/exec")" 404
+c=$(code "${HA[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":600}' "$API/sandboxes")
+TA=$(jq -r .sandboxID "$DATA/body")
+is "team key: create -> 201, its own sandbox is visible" "$c/$(code "${HA[@]}" "$API/sandboxes/$TA")" 201/200
+is "other team: 404 for it and not in its list" "$(code "${HB[@]}" "$API/sandboxes/$TA")/$(curl -s "${HB[@]}" "$API/v2/sandboxes" | jq -r length)" 404/0
+is "operator sees every team's sandbox" "$(curl -s "${H[@]}" "$API/v2/sandboxes" | jq -r --arg t "$TA" '[.[]|select(.sandboxID==$t)]|length')" 1
+is "team key: keys are the operator's -> 403" "$(code "${HA[@]}" "$API/v1/keys")" 403
+is "GET /v1/teams (operator)" "$(curl -s "${H[@]}" "$API/v1/teams" | jq -c '[.teams[]|[.name,.keys,.sandboxes]]')" '[["team-a",1,1],["team-b",1,0]]'
+is "bad team name -> 400" "$(code "${H[@]}" -d '{"team":"a b"}' "$API/v1/keys")" 400
+is "team key: kill its own sandbox -> 204" "$(code "${HA[@]}" -X DELETE "$API/sandboxes/$TA")" 204
 
 # --- envd proxy ---------------------------------------------------------------------
 is "proxy GET /health -> 204" "$(code -H "E2b-Sandbox-Id: $E" -H "E2b-Sandbox-Port: 49983" "$PX/health")" 204
