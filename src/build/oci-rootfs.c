@@ -259,16 +259,16 @@ static bool has_entry(const char *db, const char *name)
 	return false;
 }
 
-/* Append `line` to the passwd-style file at path unless it has an entry for "user". */
-static int add_entry(int rootfd, const char *path, const char *line, mode_t mode, gid_t gid,
-		     bool only_if_exists, struct wr_err *err)
+/* Append `line` to the passwd-style file at path unless it has an entry for `name`. */
+static int add_entry(int rootfd, const char *path, const char *name, const char *line, mode_t mode,
+		     gid_t gid, bool only_if_exists, struct wr_err *err)
 {
 	cleanup_free char *cur = NULL, *next = NULL;
 	bool exists;
 	int r = root_read(rootfd, path, &cur, &exists, err);
 	if (r < 0)
 		return r;
-	if ((only_if_exists && !exists) || has_entry(cur, "user"))
+	if ((only_if_exists && !exists) || has_entry(cur, name))
 		return 0;
 	size_t n = strlen(cur);
 	next = xasprintf("%s%s%s\n", cur, n && cur[n - 1] != '\n' ? "\n" : "", line);
@@ -326,16 +326,22 @@ int oci_rootfs_prepare(const char *rootfs, const char *bins_dir, struct wr_err *
 	cleanup_free char *pw =
 		xasprintf("user:x:%d:%d:user:/home/user:%s", E2B_UID, E2B_GID, shell);
 	cleanup_free char *gr = xasprintf("user:x:%d:", E2B_GID);
-	r = add_entry(rootfd, "/etc/passwd", pw, 0644, 0, false, err);
+	cleanup_free char *rootpw = xasprintf("root:x:0:0:root:/root:%s", shell);
+	/* Images without any account (static, distroless) get root too: envd runs as it. */
+	r = add_entry(rootfd, "/etc/passwd", "root", rootpw, 0644, 0, false, err);
 	if (r >= 0)
-		r = add_entry(rootfd, "/etc/group", gr, 0644, 0, false, err);
+		r = add_entry(rootfd, "/etc/group", "root", "root:x:0:", 0644, 0, false, err);
+	if (r >= 0)
+		r = add_entry(rootfd, "/etc/passwd", "user", pw, 0644, 0, false, err);
+	if (r >= 0)
+		r = add_entry(rootfd, "/etc/group", "user", gr, 0644, 0, false, err);
 	if (r >= 0) {
 		/* /etc/shadow stays root:shadow 0640 (or whatever the image uses) when present. */
 		struct stat st = {.st_mode = 0640};
 		cleanup_close int fd = root_open(rootfd, "/etc/shadow", O_PATH, 0);
 		if (fd >= 0 && fstat(fd, &st) < 0)
 			return wr_err_errno(err, errno, "rootfs: stat /etc/shadow");
-		r = add_entry(rootfd, "/etc/shadow",
+		r = add_entry(rootfd, "/etc/shadow", "user",
 			      "user:*:19000:0:99999:7:::", st.st_mode & 07777,
 			      fd >= 0 ? st.st_gid : 0, true, err);
 	}

@@ -29,8 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUT_MAX 4096
@@ -40,6 +43,31 @@ static void json_decref_fn(json_t **j)
 	json_decref(*j);
 }
 #define cleanup_json cleanup_(json_decref_fn)
+
+/* Temp dirs of prepares that died (crash, kill -9): nobody holds their lock any more. */
+static void sweep_stale(const char *cache_dir)
+{
+	cleanup_closedir DIR *d = opendir(cache_dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		cleanup_free char *dir = xasprintf("%s/%s", cache_dir, de->d_name);
+		cleanup_free char *lock = xasprintf("%s/.lock", dir);
+		cleanup_close int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			/* No lock yet: its creator may be between mkdtemp and open; give it a minute. */
+			struct stat st;
+			if (stat(dir, &st) == 0 && time(NULL) - st.st_mtime > 60)
+				(void)rm_rf(dir);
+			continue;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			(void)rm_rf(dir);
+	}
+}
 
 static void rm_tree_fn(char **dir)
 {
@@ -242,6 +270,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 	r = mkdir_p(cache_dir, 0700);
 	if (r < 0)
 		return wr_err_errno(err, -r, "mkdir %s", cache_dir);
+	sweep_stale(cache_dir);
 
 	cleanup_free char *registry = oci_ref_registry(src->ref);
 	cleanup_free char *docker_ref = xasprintf("docker://%s", src->ref);
@@ -253,6 +282,11 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		work = NULL;
 		return wr_err_errno(err, e, "mkdtemp in %s", cache_dir);
 	}
+	/* Held until the dir is gone: sweep_stale of another prepare leaves it alone. */
+	cleanup_free char *lock = xasprintf("%s/.lock", work);
+	cleanup_close int lockfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+		return wr_err_errno(err, errno, "lock %s", lock);
 	/* Credentials go to skopeo in an auth file (0600, removed with the dir), never on argv
 	 * where every local user could read them in /proc. */
 	cleanup_free char *authfile = NULL;
@@ -275,6 +309,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		char *argv[10];
 		size_t a = 0;
 		argv[a++] = "skopeo";
+		argv[a++] = "--command-timeout=120s";
 		argv[a++] = "inspect";
 		argv[a++] = "--format={{.Digest}}";
 		if (src->insecure)
@@ -326,6 +361,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		/* The host's policy.json may demand signatures for other registries; wrenn trusts the
 		 * reference it was given (digest-pinned references are verified by skopeo anyway). */
 		argv[a++] = "--insecure-policy";
+		argv[a++] = "--command-timeout=3600s";
 		argv[a++] = "copy";
 		argv[a++] = "--quiet";
 		if (src->insecure)

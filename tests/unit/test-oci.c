@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -241,6 +243,39 @@ static void test_rootfs_prepare(void **state)
 	free(outside);
 }
 
+static void test_rootfs_bare(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* A static image: no /etc at all, no shell but /bin/sh. */
+	char *bins = tmpdir(), *root = tmpdir();
+	put(bins, "wrenn-init", "INIT");
+	put(bins, "envd", "ENVD");
+	put(root, "app/server", "BIN");
+	struct wr_err err = {0};
+	int r = oci_rootfs_prepare(root, bins, &err);
+	if (r < 0)
+		fail_msg("%s", wr_err_msg(&err));
+	char *s = get(root, "etc/passwd");
+	assert_string_equal(
+		s, "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
+	free(s);
+	s = get(root, "etc/group");
+	assert_string_equal(s, "root:x:0:\nuser:x:1000:\n");
+	free(s);
+	/* No shadow file is invented, no sudo rule without sudo. */
+	assert_null(get(root, "etc/shadow"));
+	assert_null(get(root, "etc/sudoers.d/user"));
+	s = get(root, "usr/local/bin/wrenn-init");
+	assert_string_equal(s, "INIT");
+	free(s);
+	assert_int_equal(rm_rf(bins), 0);
+	assert_int_equal(rm_rf(root), 0);
+	free(bins);
+	free(root);
+}
+
 static void test_prepare_errors(void **state)
 {
 	(void)state;
@@ -268,9 +303,20 @@ static void test_prepare_errors(void **state)
 	src.username = NULL;
 	src.password = NULL;
 
+	/* A dead prepare's temp dir (lock free) is swept, a live one's (lock held) is not. */
+	put(cache, ".tmp-dead/.lock", "");
+	put(cache, ".tmp-dead/rootfs/x", "x");
+	put(cache, ".tmp-live/.lock", "");
+	char *live = xasprintf("%s/.tmp-live", cache);
+	char *live_lock = xasprintf("%s/.lock", live);
+	int lfd = open(live_lock, O_RDONLY | O_CLOEXEC);
+	assert_true(lfd >= 0);
+	assert_int_equal(flock(lfd, LOCK_EX), 0);
+
+	/* Nothing listens on port 1 of loopback: the error names the registry. */
+	int r = oci_image_prepare(&src, cache, bins, 0, &img, &err);
 	if (access("/usr/bin/skopeo", X_OK) == 0) {
-		/* Nothing listens on port 1 of loopback: the error names the registry. */
-		assert_int_equal(oci_image_prepare(&src, cache, bins, 0, &img, &err), -EIO);
+		assert_int_equal(r, -EIO);
 		const char *m = wr_err_msg(&err);
 		/* skopeo's logrus framing and image-name preamble are stripped. */
 		static const char want_pre[] =
@@ -278,12 +324,25 @@ static void test_prepare_errors(void **state)
 		if (strncmp(m, want_pre, sizeof(want_pre) - 1) != 0)
 			fail_msg("%s", m);
 		assert_non_null(strstr(m, "connection refused"));
+	} else {
+		assert_true(r < 0);
 	}
-	/* Nothing left in the cache. */
-	char *ls = xasprintf("%s/.tmp-", cache);
-	struct stat st;
-	assert_int_equal(stat(ls, &st), -1);
-	free(ls);
+	/* Left in the cache: only the live temp dir (the failed prepare removed its own). */
+	DIR *d = opendir(cache);
+	assert_non_null(d);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			assert_string_equal(de->d_name, ".tmp-live");
+			n++;
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+	close(lfd);
+	assert_int_equal(rm_rf(live), 0);
+	free(live);
+	free(live_lock);
 	assert_int_equal(rmdir(cache), 0);
 	assert_int_equal(rm_rf(bins), 0);
 	free(bins);
@@ -357,6 +416,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ref),
 		cmocka_unit_test(test_layout_config),
 		cmocka_unit_test(test_rootfs_prepare),
+		cmocka_unit_test(test_rootfs_bare),
 		cmocka_unit_test(test_prepare_errors),
 		cmocka_unit_test(test_usage),
 	};
