@@ -972,6 +972,11 @@ int dockerfile_parse(const char *text, size_t len, const json_t *build_args, jso
 	/* Docker's defaults for build steps; E2B's for the sandbox are appended at the end. */
 	add_step(&d, "USER", json_pack("[s]", "root"));
 	add_step(&d, "WORKDIR", json_pack("[s]", "/"));
+	/* A UTF-8 byte order mark is not part of the first line (Docker drops it too). */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	r = df_lines(&d, text, len);
 	if (r < 0) {
 		df_done(&d);

@@ -112,6 +112,10 @@ static void test_run(void **state)
 	       "{\"fromTemplate\":\"base\",\"force\":false,\"steps\":[" PRE
 	       ",{\"type\":\"RUN\",\"args\":[\"apt-get update &&     apt-get install -y x   && echo done\"],\"force\":false}," POST
 	       "]}");
+	/* A byte order mark before FROM. */
+	expect("\xef\xbb\xbf"
+	       "FROM base\n",
+	       NULL, "{\"fromTemplate\":\"base\",\"force\":false,\"steps\":[" PRE "," POST "]}");
 	/* Continuation at end of file ends the instruction. */
 	expect("FROM base\nRUN echo a \\", NULL,
 	       "{\"fromTemplate\":\"base\",\"force\":false,\"steps\":[" PRE
