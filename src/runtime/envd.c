@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -111,9 +112,15 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err 
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - n, ".%09ldZ", now.tv_nsec);
 
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "timestamp", ts, "defaultUser", "user",
-			      "defaultWorkdir", "/home/user", "sandboxId", s->id, "templateId",
+	json_t *j = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "sandboxId", s->id, "templateId",
 			      s->template);
+	/* A built template's envd already holds the user and workdir its steps ended with. */
+	cleanup_free char *mark =
+		s->snapshot_dir ? xasprintf("%s/" RT_BUILD_DEFAULTS_MARK, s->snapshot_dir) : NULL;
+	if (!mark || access(mark, F_OK) < 0) {
+		json_object_set_new(j, "defaultUser", json_string("user"));
+		json_object_set_new(j, "defaultWorkdir", json_string("/home/user"));
+	}
 	json_object_set_new(j, "envVars", env_vars ? json_incref(env_vars) : json_object());
 	const char *held = s->init_auth ? s->init_auth : s->token;
 	const char *tok = keep_auth ? held : s->token;

@@ -65,6 +65,13 @@ int rt_flatten(const struct disk_result *d, const char *dst, struct wr_err *err)
 int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
 			   int memory_mb, struct wr_err *err)
 {
+	return runtime_template_build_with(rt, name, from, vcpus, memory_mb, NULL, err);
+}
+
+int runtime_template_build_with(struct runtime *rt, const char *name, const char *from, int vcpus,
+				int memory_mb, const struct runtime_build_hook *hook,
+				struct wr_err *err)
+{
 	if (!name_ok(name))
 		return wr_err_set(err, EINVAL, "invalid template name \"%s\"", name ? name : "");
 	if (rt->vmm.kind != VMM_KIND_QEMU)
@@ -84,8 +91,10 @@ int runtime_template_build(struct runtime *rt, const char *name, const char *fro
 	if (mkdir(dir, 0750) < 0)
 		return wr_err_errno(err, errno, "mkdir %s", dir);
 
-	struct runtime_create_spec spec = {
-		.template = from, .vcpus = vcpus, .memory_mb = memory_mb};
+	struct runtime_create_spec spec = {.template = from,
+					   .vcpus = vcpus,
+					   .memory_mb = memory_mb,
+					   .allow_internet = hook && hook->allow_internet};
 	struct rt_create_opts o = {.mem_file = mem, .no_init = true};
 	char id[RUNTIME_ID_MAX];
 	r = rt_create(rt, &spec, &o, id, err);
@@ -94,11 +103,20 @@ int runtime_template_build(struct runtime *rt, const char *name, const char *fro
 		return wr_err_prefix(err, r, "build template %s", name);
 	}
 	struct sbx *s = rt_sbx_get(rt, id);
+	if (hook && hook->started)
+		hook->started(hook->ud, id);
+	/* The hook talks to envd through runtime_connect, which takes the lock itself. */
+	if (hook && hook->run && (r = hook->run(rt, id, hook->ud, err)) < 0) {
+		pthread_mutex_lock(&s->lock);
+		goto out;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (!s->listed || !s->vmm) {
 		r = wr_err_set(err, ECANCELED, "build sandbox %s went away", id);
 		goto out;
 	}
+	if (hook)
+		rt_quiesce(s);
 	/* RAM is the shared file: the snapshot writes only device state. */
 	if ((r = vmm_pause(s->vmm, err)) < 0 || (r = vmm_snapshot(s->vmm, dir, err)) < 0)
 		goto out;
@@ -106,6 +124,13 @@ int runtime_template_build(struct runtime *rt, const char *name, const char *fro
 	vmm_stop(s->vmm, 5000, NULL);
 	if ((r = rt_flatten(&s->disk, img, err)) < 0)
 		goto out;
+	if (hook) {
+		cleanup_free char *mark = xasprintf("%s/" RT_BUILD_DEFAULTS_MARK, dir);
+		if ((r = write_file_atomic(mark, "", 0, 0640)) < 0) {
+			r = wr_err_errno(err, -r, "write %s", mark);
+			goto out;
+		}
+	}
 	struct store_template t = {
 		.name = (char *)name,
 		.kind = STORE_TPL_SNAPSHOT,
@@ -146,6 +171,31 @@ int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err 
 	if (t.kind != STORE_TPL_SNAPSHOT) {
 		store_template_done(&t);
 		return wr_err_set(err, EINVAL, "template %s is built in, not deletable", name);
+	}
+	/* An automatic snapshot template's clones are recorded under the built-in template's
+	 * name (t.parent), yet their qcow2 disks are backed by its rootfs.img and their RAM
+	 * maps its memory file: while any of them lives it must stay (refusing is
+	 * conservative: a sandbox of the parent may have cold-booted instead). */
+	if (t.parent && !strncmp(name, "auto-", 5)) {
+		struct store_sandbox_filter f = {
+			.states = (1u << STORE_SB_CREATING) | (1u << STORE_SB_RUNNING) |
+				  (1u << STORE_SB_PAUSED),
+			.template = t.parent,
+		};
+		struct store_sandbox *rows = NULL;
+		size_t n = 0;
+		cleanup_free char *next = NULL;
+		r = store_sandbox_list(rt->store, &f, NULL, 1, &rows, &n, &next, err);
+		if (r >= 0 && n > 0)
+			r = wr_err_set(err, EBUSY,
+				       "template %s is still in use: sandbox %s (from %s) runs on "
+				       "its disk and memory",
+				       name, rows[0].id, t.parent);
+		store_sandbox_list_free(rows, n);
+		if (r < 0) {
+			store_template_done(&t);
+			return r;
+		}
 	}
 	/* Warm entries hold clones of its disk and map its memory. */
 	rt_warm_forget(rt, t.snapshot_dir);

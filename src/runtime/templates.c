@@ -123,6 +123,14 @@ int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template 
 			store_snapshot_done(&sn);
 		}
 	}
+	if (r == -ENOENT) {
+		/* A built template's published name (or name:tag) points at its snapshot. */
+		struct store_alias al = {0};
+		if (store_alias_get(rt->store, name, &al, NULL) == 0) {
+			r = store_template_get(rt->store, al.target, &st, NULL);
+			store_alias_done(&al);
+		}
+	}
 	if (r == -ENOENT)
 		return unknown(rt, name, err);
 	if (r < 0)

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Custom templates through E2B's template build API (issue 10), against a private wrenn-agent
+# booting real microVMs from the debian template: request, file upload link + upload, a build
+# with COPY/ENV/RUN/WORKDIR/USER and a start + ready command, status polling with logsOffset,
+# a sandbox from the result (restored from the snapshot: files, env, workdir, user, the start
+# command's HTTP server through the proxy), a failing RUN that leaves nothing behind, the cache,
+# two builds of one name, bad requests, delete with 409 while in use, and kill -9 of the agent
+# during a build (the next start marks it failed and removes its VM).
+set -u
+cd "$(dirname "$0")/../.."
+N=42
+echo "1..$N"
+. tests/lib/agent.sh
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+[ -x "$AGENT" ] || skip_rest "$AGENT not built (make MODE=asan $AGENT)"
+command -v jq >/dev/null && command -v curl >/dev/null && command -v python3 >/dev/null ||
+	skip_rest "needs jq, curl, python3"
+[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/debian.ext4" ] ||
+	skip_rest "no debian guest image in $IMAGES (make guest, or set WRENN_GUEST)"
+AGENT_TIMEOUT=1500 agent_start wt72$$ --pool-size 1 --max-sandboxes 6
+[ -n "$K" ] || skip_rest "agent did not start: $(tail -3 "$DATA/agent.err")"
+
+H=(-H "X-API-Key: $K")
+code() { curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }
+body() { cat "$DATA/body"; }
+# poll NAME BUILD [secs]: wait until the build is ready or error; prints the status
+poll() {
+	local s=building
+	for _ in $(seq 1 "${3:-400}"); do
+		s=$(curl -s "${H[@]}" "$API/templates/$1/builds/$2/status" | jq -r .status)
+		case $s in ready | error) break ;; esac
+		sleep 1
+	done
+	echo "$s"
+}
+# leftovers: build VMs, VMMs, namespaces in use, template dirs, sandbox dirs
+state() {
+	echo "sbx=$(curl -s "${H[@]}" "$API/v1/sandboxes" | jq '.sandboxes|length')" \
+		"vmm=$(pgrep -f "$DATA/" | grep -vc "^$APID$")" \
+		"tpl=$(find "$DATA/templates" -mindepth 1 -maxdepth 1 ! -name 'auto-*' 2>/dev/null | sort | tr '\n' ,)" \
+		"sbxdirs=$(find "$DATA/sandboxes" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+}
+
+# --- the build context: a directory copied into the template ---------------------------------
+mkdir -p "$DATA/ctx/app/sub"
+echo "hello from the context" >"$DATA/ctx/app/hello.txt"
+printf '#!/bin/sh\necho sub-script\n' >"$DATA/ctx/app/sub/run.sh"
+chmod 755 "$DATA/ctx/app/sub/run.sh"
+tar -czf "$DATA/app.tgz" -C "$DATA/ctx" app
+HASH=$(sha256sum "$DATA/app.tgz" | cut -d' ' -f1)
+
+# --- request, upload ---------------------------------------------------------------------------
+is "POST /v3/templates -> 202" "$(code "${H[@]}" -d '{"name":"tpl72","cpuCount":1,"memoryMB":512}' "$API/v3/templates")" 202
+TID=$(jq -r .templateID "$DATA/body")
+BID=$(jq -r .buildID "$DATA/body")
+is "template id is the name; names/aliases listed" "$(jq -c '[.templateID,.names,.aliases]' "$DATA/body")" '["tpl72",["tpl72"],["tpl72"]]'
+is "second request of the same name while waiting -> 409" "$(code "${H[@]}" -d '{"name":"tpl72"}' "$API/v3/templates")" 409
+is "files link -> 200" "$(code "${H[@]}" "$API/templates/$TID/files/$HASH")" 200
+URL=$(jq -r .url "$DATA/body")
+is "files not present yet; an upload url is given" "$(jq -r '.present' "$DATA/body") ${URL%%\?*}" "false $API/build-files/$HASH"
+is "upload with a wrong token -> 403" "$(code -X PUT --data-binary @"$DATA/app.tgz" "$API/build-files/$HASH?token=nope")" 403
+is "upload (no API key, the token authorises) -> 200" "$(code -X PUT -H 'Expect:' --data-binary @"$DATA/app.tgz" "$URL")" 200
+is "the token is single-use -> 403" "$(code -X PUT --data-binary @"$DATA/app.tgz" "$URL")" 403
+code "${H[@]}" "$API/templates/$TID/files/$HASH" >/dev/null
+is "files now present" "$(jq -c . "$DATA/body")" '{"present":true}'
+is "bad hash -> 400" "$(code "${H[@]}" "$API/templates/$TID/files/xyz")" 400
+
+# --- bad build bodies: refused before any VM starts -----------------------------------------------
+bad() { code "${H[@]}" -d "$1" "$API/v2/templates/$TID/builds/$BID"; }
+is "unknown step type -> 400" "$(bad '{"fromTemplate":"base","steps":[{"type":"ADD","args":["a","b"]}]}')" 400
+is "... naming it" "$(jq -r .message "$DATA/body")" 'step 1: step type "ADD" is not supported (RUN, COPY, ENV, WORKDIR, USER)'
+is "COPY of files never uploaded -> 400" "$(bad '{"fromTemplate":"base","steps":[{"type":"COPY","args":["x","/x"],"filesHash":"'"$(printf %064d 0)"'"}]}')" 400
+is "unknown base template -> 400" "$(bad '{"fromTemplate":"no-such-base","steps":[]}')" 400
+is "fromImage (OCI) -> 501" "$(bad '{"fromImage":"python:3.12-slim","steps":[]}')" 501
+is "unknown field -> 400 naming it" "$(bad '{"fromTemplate":"base","cache":1}'; jq -r .message "$DATA/body")" '400build: field "cache" is not supported'
+is "unknown build id -> 404" "$(code "${H[@]}" -d '{"fromTemplate":"base"}' "$API/v2/templates/$TID/builds/nope")" 404
+is "legacy v1 build route -> 400 naming it" "$(code "${H[@]}" -d '{}' "$API/templates"; jq -r '.message|test("legacy v1")' "$DATA/body")" 400true
+
+# --- the build ------------------------------------------------------------------------------------
+READY="python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8080/hello.txt\", timeout=2)'"
+BUILD=$(jq -nc --arg h "$HASH" --arg ready "$READY" '{fromTemplate:"base", force:false,
+	steps:[{type:"COPY",args:["app","/opt/app","",""],filesHash:$h,force:false},
+	       {type:"ENV",args:["GREETING","hello-72","FOO","bar baz"],force:false},
+	       {type:"RUN",args:["echo built-as-$(id -un) > /opt/app/built.txt; echo step-output-line"],force:false},
+	       {type:"WORKDIR",args:["/opt/app"],force:false},
+	       {type:"USER",args:["user"],force:false}],
+	startCmd:"python3 -m http.server 8080 --bind 0.0.0.0 --directory /opt/app", readyCmd:$ready}')
+echo "$BUILD" >"$DATA/build.json"
+t0=$(date +%s%N)
+is "POST /v2/templates/{id}/builds/{build} -> 202" "$(code "${H[@]}" -d @"$DATA/build.json" "$API/v2/templates/$TID/builds/$BID")" 202
+is "starting it twice -> 409" "$(code "${H[@]}" -d @"$DATA/build.json" "$API/v2/templates/$TID/builds/$BID")" 409
+is "another build of the name while building -> 409" "$(code "${H[@]}" -d '{"name":"tpl72"}' "$API/v3/templates")" 409
+st=$(poll "$TID" "$BID")
+t1=$(date +%s%N)
+echo "# cold 5-step build took $(((t1 - t0) / 1000000)) ms"
+is "build ready" "$st" ready
+curl -s "${H[@]}" "$API/templates/$TID/builds/$BID/status" >"$DATA/status.json"
+if jq -e '[.logEntries[].message] | (index("[1/5] COPY app /opt/app") != null) and (index("[3/5] RUN echo built-as-$(id -un) > /opt/app/built.txt; echo step-output-line") != null) and (index("step-output-line") != null)' "$DATA/status.json" >/dev/null &&
+	jq -e '.logEntries | all(.timestamp | test("^20[0-9-]+T[0-9:.]+Z$"))' "$DATA/status.json" >/dev/null; then
+	ok "log entries: step headers, the step's output, timestamps"
+else
+	nok "log entries: step headers, the step's output, timestamps" "$(jq -c '.logEntries[:12]' "$DATA/status.json")"
+fi
+total=$(jq '.logEntries|length' "$DATA/status.json")
+is "logsOffset skips what was read" "$(curl -s "${H[@]}" "$API/templates/$TID/builds/$BID/status?logsOffset=$((total - 2))" | jq '.logEntries|length')" 2
+is "level=error filters" "$(curl -s "${H[@]}" "$API/templates/$TID/builds/$BID/status?level=error" | jq '.logEntries|length')" 0
+is "alias resolves" "$(code "${H[@]}" "$API/templates/aliases/tpl72")" 200
+is "GET /templates lists it" "$(curl -s "${H[@]}" "$API/templates" | jq -c '[.[]|select(.templateID=="tpl72")|.names[0]]')" '["tpl72"]'
+
+# --- a sandbox from it ----------------------------------------------------------------------------
+t0=$(date +%s%N)
+c=$(code "${H[@]}" -d '{"templateID":"tpl72","timeout":600}' "$API/sandboxes")
+t1=$(date +%s%N)
+is "create from the template -> 201" "$c" 201
+ID=$(jq -r .sandboxID "$DATA/body")
+echo "# first create from the new template took $(((t1 - t0) / 1000000)) ms"
+is "created from the snapshot" "$(curl -s "${H[@]}" "$API/v1/sandboxes/$ID" | jq -r .createPath)" snapshot
+out=$(curl -s "${H[@]}" -d '{"cmd":"cat /opt/app/hello.txt /opt/app/built.txt; /opt/app/sub/run.sh; echo \"$GREETING|$FOO\"; pwd; id -un; stat -c %U /opt/app/hello.txt"}' \
+	"$API/v1/sandboxes/$ID/exec" | jq -r .stdout)
+is "files, RUN output, env, workdir, user, owner" "$(echo "$out" | tr '\n' '|')" \
+	"hello from the context|built-as-user|sub-script|hello-72|bar baz|/opt/app|user|user|"
+is "the start command's server answers through the proxy" \
+	"$(curl -s -m 10 -H "E2b-Sandbox-Id: $ID" -H "E2b-Sandbox-Port: 8080" "$PX/hello.txt")" "hello from the context"
+is "DELETE the template while a sandbox uses it -> 409" "$(code "${H[@]}" -X DELETE "$API/templates/tpl72")" 409
+
+# --- cache ------------------------------------------------------------------------------------------
+read -r TID2 BID2 < <(curl -s "${H[@]}" -d '{"name":"tpl72","cpuCount":1,"memoryMB":512}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+t0=$(date +%s%N)
+curl -s "${H[@]}" -d @"$DATA/build.json" "$API/v2/templates/$TID2/builds/$BID2" >/dev/null
+st=$(poll "$TID2" "$BID2")
+t1=$(date +%s%N)
+echo "# cached rebuild took $(((t1 - t0) / 1000000)) ms"
+is "identical rebuild is a cache hit" "$st $(curl -s "${H[@]}" "$API/templates/$TID2/builds/$BID2/status" | jq -r '[.logEntries[].message|select(test("cache hit"))]|length')" "ready 1"
+
+# --- a failing step leaves nothing behind ------------------------------------------------------------
+before=$(state)
+read -r FT FB < <(curl -s "${H[@]}" -d '{"name":"bad72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+code "${H[@]}" -d '{"fromTemplate":"base","steps":[{"type":"ENV","args":["A","1"]},{"type":"RUN","args":["echo before-the-failure; exit 7"]}]}' \
+	"$API/v2/templates/$FT/builds/$FB" >/dev/null
+is "failing build ends in error" "$(poll "$FT" "$FB")" error
+curl -s "${H[@]}" "$API/templates/$FT/builds/$FB/status" >"$DATA/fail.json"
+is "reason names the step, its exit code and output" \
+	"$(jq -r '[.reason.step, (.reason.message|test("^step 2 \\(RUN echo before-the-failure; exit 7\\) failed: exit code 7")), (.reason.message|test("before-the-failure"))]|join(" ")' "$DATA/fail.json")" "2 true true"
+sleep 1
+is "nothing left behind (sandboxes, VMMs, template dirs, sandbox dirs)" "$(state)" "$before"
+is "no template published" "$(code "${H[@]}" "$API/templates/aliases/bad72")" 404
+
+# --- delete ---------------------------------------------------------------------------------------
+curl -s "${H[@]}" -X DELETE "$API/sandboxes/$ID" >/dev/null
+is "DELETE the template -> 204" "$(code "${H[@]}" -X DELETE "$API/templates/tpl72")" 204
+is "gone: alias 404, create 400" "$(code "${H[@]}" "$API/templates/aliases/tpl72") $(code "${H[@]}" -d '{"templateID":"tpl72"}' "$API/sandboxes")" "404 400"
+is "its snapshot dirs are removed" "$(find "$DATA/templates" -maxdepth 1 -name 'tpl72*' | wc -l)" 0
+
+# --- kill -9 during a build ------------------------------------------------------------------------
+read -r KT KB < <(curl -s "${H[@]}" -d '{"name":"kill72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+code "${H[@]}" -d '{"fromTemplate":"base","steps":[{"type":"RUN","args":["sleep 300"]}]}' "$API/v2/templates/$KT/builds/$KB" >/dev/null
+for _ in $(seq 1 120); do
+	grep -q '"\[1/1\] RUN sleep 300"' <(curl -s "${H[@]}" "$API/templates/$KT/builds/$KB/status") && break
+	sleep 1
+done
+old_vmms=$(pgrep -f "$DATA/" | tr '\n' ' ') # the build VM and warm-pool VMs of this agent
+kill -KILL "$(pgrep -P "$APID" -x wrenn-agent)" # the agent itself, not its timeout wrapper
+wait "$APID" 2>/dev/null
+PA=${API##*:}
+PP=${PX##*:}
+timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 \
+	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
+APID=$!
+for _ in $(seq 1 300); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
+curl -s "${H[@]}" "$API/templates/$KT/builds/$KB/status" >"$DATA/killed.json"
+is "after kill -9 and restart the build is failed" "$(jq -r '.status + " " + (.reason.message|test("interrupted")|tostring)' "$DATA/killed.json")" "error true"
+sleep 1
+alive=0
+for p in $old_vmms; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+is "... its build VM and template dir are gone" \
+	"$(curl -s "${H[@]}" "$API/v1/sandboxes" | jq '.sandboxes|length') $alive $(find "$DATA/templates" -maxdepth 1 -name 'kill72*' | wc -l)" "0 0 0"
+exit $fail
