@@ -571,10 +571,13 @@ static int do_copy(struct df *d, const char *keyword, const char *rest)
 			return r;
 		if (r == 0)
 			break;
-		if (strcmp(name, "chown") == 0 && value && *value) {
+		if ((strcmp(name, "chown") == 0 || strcmp(name, "chmod") == 0) &&
+		    (!value || !*value))
+			return df_fail(d, "%s --%s needs a value", keyword, name);
+		if (strcmp(name, "chown") == 0) {
 			free(chown);
 			chown = TAKE_PTR(value);
-		} else if (strcmp(name, "chmod") == 0 && value) {
+		} else if (strcmp(name, "chmod") == 0) {
 			char *end;
 			unsigned long m = strtoul(value, &end, 8);
 			if (*value == '\0' || *end || m > 07777)
