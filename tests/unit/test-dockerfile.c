@@ -300,6 +300,10 @@ static void test_errors(void **state)
 		   "Dockerfile line 2: COPY --chmod=u+x: only octal modes are supported");
 	expect_err("FROM base\nCOPY --link a /b\n",
 		   "Dockerfile line 2: COPY --link is not supported");
+	expect_err("FROM base\nADD --chown= a /b\n",
+		   "Dockerfile line 2: ADD --chown needs a value");
+	expect_err("FROM base\nCOPY --chmod a /b\n",
+		   "Dockerfile line 2: COPY --chmod needs a value");
 	expect_err("FROM base\nRUN --mount=type=cache,target=/x true\n",
 		   "Dockerfile line 2: RUN --mount is not supported");
 	expect_err("FROM base\nRUN <<EOF\necho\nEOF\n",
