@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /*
- * wrenn-agent: the state every request handler shares, and the handlers of its
- * two servers: api_handle    port 3000 (and the optional unix socket): /health,
- * /openapi.yaml, the native /v1 API (v1*.c) and the E2B-compatible control
- * plane (e2b.c); proxy_handle  port 3002: envd / user-port traffic routed into
- * sandboxes (proxy.c).
+ * wrenn-agent: the state every request handler shares, and the handlers of its two servers:
+ *   api_handle    port 3000 (and the optional unix socket): /health, /openapi.yaml, the native
+ *                 /v1 API (v1*.c) and the E2B-compatible control plane (e2b.c);
+ *   proxy_handle  port 3002: envd / user-port traffic routed into sandboxes (proxy.c).
  */
 #include "daemon/config.h"
 #include "daemon/view.h"
@@ -16,12 +15,11 @@
 #include <stdatomic.h>
 
 struct agent {
-  struct agent_config cfg; /* read-only after start except the fields below */
-  atomic_bool resume_on_traffic;
-  struct runtime *rt;
-  struct store *st;
-  struct build_engine
-      *builds; /* template builds (src/build); NULL = unavailable */
+	struct agent_config cfg; /* read-only after start except the fields below */
+	atomic_bool resume_on_traffic;
+	struct runtime *rt;
+	struct store *st;
+	struct build_engine *builds; /* template builds (src/build); NULL = unavailable */
 };
 
 #define AGENT_VERSION "0.1.0"
@@ -29,73 +27,56 @@ struct agent {
 void api_handle(struct http_req *req, void *userdata);
 void proxy_handle(struct http_req *req, void *userdata);
 
-/* --- shared by the handlers
- * ---------------------------------------------------------------- */
+/* --- shared by the handlers ---------------------------------------------------------------- */
 
-/* Answer a runtime/store failure with the status its errno means (runtime.h's
- * table). */
-void agent_reply_rt_error(struct http_req *req, int r,
-                          const struct wr_err *err);
+/* Answer a runtime/store failure with the status its errno means (runtime.h's table). */
+void agent_reply_rt_error(struct http_req *req, int r, const struct wr_err *err);
 /* Which API a request came in on: decides the create body's dialect. */
 enum agent_dialect { AGENT_V1, AGENT_E2B, AGENT_E2B_V2 };
-/* Read and parse the create body, resolve the template and create; 0 with *ret
- * filled (the caller answers), < 0 after answering 400 invalid body or template
- * / 4xx / 5xx itself. */
+/* Read and parse the create body, resolve the template and create; 0 with *ret filled (the
+ * caller answers), < 0 after answering 400 invalid body or template / 4xx / 5xx itself. */
 int agent_create(struct agent *a, struct http_req *req, enum agent_dialect d,
-                 struct runtime_info *ret);
+		 struct runtime_info *ret);
 /* A view of a runtime_info (pointers into info). */
 void agent_view(const struct runtime_info *info, struct sbx_view *ret);
 /* runtime_get that answers 404/500 itself on failure. */
 int agent_get_or_reply(struct agent *a, struct http_req *req, const char *id,
-                       struct runtime_info *ret);
-/* Answer a runtime call on sandbox `id` that failed (r < 0): an unknown or
- * malformed id is 404, anything else as agent_reply_rt_error.  Returns r; sends
- * nothing when r >= 0. */
+		       struct runtime_info *ret);
+/* Answer a runtime call on sandbox `id` that failed (r < 0): an unknown or malformed id is 404,
+ * anything else as agent_reply_rt_error.  Returns r; sends nothing when r >= 0. */
 int agent_reply_sandbox_error(struct http_req *req, const char *id, int r,
-                              const struct wr_err *err);
+			      const struct wr_err *err);
 /* Pause sandbox `id` (its state already checked); answers 204 or the error. */
 void agent_pause(struct agent *a, struct http_req *req, const char *id);
 /* Set the timeout of sandbox `id`; answers 204 or the error. */
-void agent_set_timeout(struct agent *a, struct http_req *req, const char *id,
-                       int timeout_s);
+void agent_set_timeout(struct agent *a, struct http_req *req, const char *id, int timeout_s);
 /* The shared part of listing sandboxes: the metadata (extra_decode as in
- * view_parse_metadata_query), template and limit queries, then runtime_list
- * with f, whose states the caller has set.  < 0 after answering 400/5xx. */
-int agent_list(struct agent *a, struct http_req *req, struct runtime_filter *f,
-               bool extra_decode, int *ret_limit,
-               struct runtime_info **ret_rows, size_t *ret_n);
-/* JSON array of view(row, false) for rows[start .. start+count); frees all n
- * rows. */
-json_t *agent_view_array(struct runtime_info *rows, size_t n, size_t start,
-                         size_t count,
-                         json_t *(*view)(const struct sbx_view *v,
-                                         bool with_token));
-/* Connect to envd of a running sandbox, answering 404/409/502 itself on
- * failure. */
-int agent_envd_connect(struct agent *a, struct http_req *req, const char *id,
-                       int *ret_fd);
+ * view_parse_metadata_query), template and limit queries, then runtime_list with f, whose
+ * states the caller has set.  < 0 after answering 400/5xx. */
+int agent_list(struct agent *a, struct http_req *req, struct runtime_filter *f, bool extra_decode,
+	       int *ret_limit, struct runtime_info **ret_rows, size_t *ret_n);
+/* JSON array of view(row, false) for rows[start .. start+count); frees all n rows. */
+json_t *agent_view_array(struct runtime_info *rows, size_t n, size_t start, size_t count,
+			 json_t *(*view)(const struct sbx_view *v, bool with_token));
+/* Connect to envd of a running sandbox, answering 404/409/502 itself on failure. */
+int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, int *ret_fd);
 
-/* Paging over a newest-first list: the page after `cursor` (NULL = first).
- * Cursor text is
- * "<created_at>_<id>" of the last row of the previous page.  *ret_next is
- * malloc'd or NULL on the last page.  Pure. */
-void agent_page(const struct runtime_info *rows, size_t n, const char *cursor,
-                int limit, size_t *ret_start, size_t *ret_count,
-                char **ret_next);
+/* Paging over a newest-first list: the page after `cursor` (NULL = first).  Cursor text is
+ * "<created_at>_<id>" of the last row of the previous page.  *ret_next is malloc'd or NULL on
+ * the last page.  Pure. */
+void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
+		size_t *ret_start, size_t *ret_count, char **ret_next);
 /* limit query: NULL = 100; 1..100; -EINVAL otherwise.  Pure. */
 int agent_parse_limit(const char *q, int *ret);
-/* exitCode of a process end event (envd's end message); signals become 128+N.
- * Pure. */
+/* exitCode of a process end event (envd's end message); signals become 128+N.  Pure. */
 int agent_exit_code(const json_t *end);
 
-/* route handlers (v1*.c, e2b.c); caps[0] is the sandbox id where the path has
- * one */
-typedef void (*agent_route_fn)(struct agent *a, struct http_req *req,
-                               char **caps);
+/* route handlers (v1*.c, e2b.c); caps[0] is the sandbox id where the path has one */
+typedef void (*agent_route_fn)(struct agent *a, struct http_req *req, char **caps);
 struct agent_route {
-  const char *method;
-  const char *pattern;
-  agent_route_fn fn;
+	const char *method;
+	const char *pattern;
+	agent_route_fn fn;
 };
 /* DELETE a sandbox: the same in both APIs (204, or 404 for an unknown id). */
 void agent_kill(struct agent *a, struct http_req *req, char **caps);
@@ -113,10 +94,9 @@ void v1_files_move(struct agent *a, struct http_req *req, char **caps);
 json_t *v1_entry_from_envd(const json_t *e);
 extern const struct agent_route agent_e2b_routes[];
 /* snapshots.c */
-/* A snapshot of another team is invisible to a team key (false); ids that are
- * not snapshots are true (the caller's own lookup answers for them). */
-bool agent_snapshot_visible(struct agent *a, struct http_req *req,
-                            const char *id);
+/* A snapshot of another team is invisible to a team key (false); ids that are not snapshots
+ * are true (the caller's own lookup answers for them). */
+bool agent_snapshot_visible(struct agent *a, struct http_req *req, const char *id);
 void e2b_snapshot_create(struct agent *a, struct http_req *req, char **caps);
 void e2b_snapshot_list(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_delete(struct agent *a, struct http_req *req, char **caps);
@@ -130,20 +110,15 @@ void v1_template_build(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_request(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_files(struct agent *a, struct http_req *req, char **caps);
 void e2b_build_files_put(struct agent *a, struct http_req *req);
-void e2b_template_build_start(struct agent *a, struct http_req *req,
-                              char **caps);
-void e2b_template_build_status(struct agent *a, struct http_req *req,
-                               char **caps);
+void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps);
+void e2b_template_build_status(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_alias(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_list(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_remove(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_tags_assign(struct agent *a, struct http_req *req,
-                              char **caps);
-void e2b_template_tags_remove(struct agent *a, struct http_req *req,
-                              char **caps);
+void e2b_template_tags_assign(struct agent *a, struct http_req *req, char **caps);
+void e2b_template_tags_remove(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_tags_list(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_unsupported(struct agent *a, struct http_req *req,
-                              char **caps);
+void e2b_template_unsupported(struct agent *a, struct http_req *req, char **caps);
 
 /* the embedded docs/openapi.yaml */
 void agent_openapi(struct http_req *req);

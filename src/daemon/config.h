@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /*
- * wrenn-agent configuration.  Every setting has one name (`data_dir`) used
- * three ways, later ones winning: file   `data_dir = /srv/wrenn` lines ('#'
- * comments) in --config FILE, $WRENN_CONFIG, or /etc/wrenn/agent.conf when it
- * exists; env    WRENN_DATA_DIR=/srv/wrenn  (WRENN_ + upper case); flag
- * --data-dir=/srv/wrenn or --data-dir /srv/wrenn  ('-' for '_'; a bare boolean
- * flag means true).
+ * wrenn-agent configuration.  Every setting has one name (`data_dir`) used three ways, later
+ * ones winning:
+ *   file   `data_dir = /srv/wrenn` lines ('#' comments) in --config FILE, $WRENN_CONFIG, or
+ *          /etc/wrenn/agent.conf when it exists;
+ *   env    WRENN_DATA_DIR=/srv/wrenn  (WRENN_ + upper case);
+ *   flag   --data-dir=/srv/wrenn or --data-dir /srv/wrenn  ('-' for '_'; a bare boolean flag
+ *          means true).
  */
 #include "basic/err.h"
 
@@ -17,55 +18,45 @@
 #define AGENT_WARM_POOL_MAX 64
 
 struct agent_config {
-  char *config_file;  /* the file read, NULL = none */
-  char *data_dir;     /* /var/lib/wrenn */
-  char *api_listen;   /* 127.0.0.1:3000 ("" = off) */
-  char *proxy_listen; /* 127.0.0.1:3002 ("" = off) */
-  char *unix_socket;  /* API also on this unix socket; NULL = none */
-  char *images_dir;   /* NULL = <data_dir>/images, else build/guest if it has
-                         images */
-  char *log_level;    /* error|warn|info|debug */
-  char *log_file;     /* NULL = stderr */
-  char *domain;       /* sandbox domain for Host routing; NULL = any */
-  char *vmm, *accel,
-      *disk_backend;      /* passed to the runtime; NULL = automatic */
-  char *ns_prefix;        /* network namespace prefix; NULL = runtime default
-                             "wrenn-ns-" */
-  char *admin_key_file;   /* NULL = <data_dir>/admin-key */
-  unsigned max_sandboxes; /* 0 = runtime default */
-  unsigned pool_size;     /* 0 = runtime default */
-  unsigned max_conns;     /* per listener; 0 = 256 */
-  int warm_pool; /* paused VMs kept per auto template; -1 = default (2), 0 = off
-                  */
-  uint64_t max_upload_bytes; /* file uploads through /v1; default 1 GiB */
-  bool resume_on_traffic;    /* proxy resumes a paused sandbox instead of 409 */
-  bool keep_sandboxes; /* SIGTERM leaves running VMMs for the next start to
-                          re-attach */
-  bool build_internet; /* template build VMs get egress (default true) */
-  bool auto_snapshot; /* creates restore an automatic template snapshot (default
-                         true) */
-  bool help, version;
+	char *config_file;  /* the file read, NULL = none */
+	char *data_dir;	    /* /var/lib/wrenn */
+	char *api_listen;   /* 127.0.0.1:3000 ("" = off) */
+	char *proxy_listen; /* 127.0.0.1:3002 ("" = off) */
+	char *unix_socket;  /* API also on this unix socket; NULL = none */
+	char *images_dir;   /* NULL = <data_dir>/images, else build/guest if it has images */
+	char *log_level;    /* error|warn|info|debug */
+	char *log_file;	    /* NULL = stderr */
+	char *domain;	    /* sandbox domain for Host routing; NULL = any */
+	char *vmm, *accel, *disk_backend; /* passed to the runtime; NULL = automatic */
+	char *ns_prefix;	/* network namespace prefix; NULL = runtime default "wrenn-ns-" */
+	char *admin_key_file;	/* NULL = <data_dir>/admin-key */
+	unsigned max_sandboxes; /* 0 = runtime default */
+	unsigned pool_size;	/* 0 = runtime default */
+	unsigned max_conns;	/* per listener; 0 = 256 */
+	int warm_pool;		/* paused VMs kept per auto template; -1 = default (2), 0 = off */
+	uint64_t max_upload_bytes; /* file uploads through /v1; default 1 GiB */
+	bool resume_on_traffic;	   /* proxy resumes a paused sandbox instead of 409 */
+	bool keep_sandboxes;	   /* SIGTERM leaves running VMMs for the next start to re-attach */
+	bool build_internet;	   /* template build VMs get egress (default true) */
+	bool auto_snapshot; /* creates restore an automatic template snapshot (default true) */
+	bool help, version;
 };
 
 void agent_config_init(struct agent_config *c);
 void agent_config_done(struct agent_config *c);
-/* Set one setting by name; -EINVAL (unknown name / bad value) with a message.
- */
-int agent_config_set(struct agent_config *c, const char *name,
-                     const char *value, struct wr_err *err);
+/* Set one setting by name; -EINVAL (unknown name / bad value) with a message. */
+int agent_config_set(struct agent_config *c, const char *name, const char *value,
+		     struct wr_err *err);
 /* Parse file text ("name = value" lines); origin names the file in messages. */
-int agent_config_parse_text(struct agent_config *c, const char *text,
-                            const char *origin, struct wr_err *err);
-/* Defaults, then file, env, argv (argv[0] skipped), then agent_config_check
- * (unless --help or
+int agent_config_parse_text(struct agent_config *c, const char *text, const char *origin,
+			    struct wr_err *err);
+/* Defaults, then file, env, argv (argv[0] skipped), then agent_config_check (unless --help or
  * --version). */
-int agent_config_load(struct agent_config *c, int argc, char **argv,
-                      struct wr_err *err);
-/* Validate the settings together, at start rather than at the first create:
- * relative paths (data_dir, images_dir, unix_socket, log_file, admin_key_file)
- * are made absolute against the working directory, an empty data_dir, both
- * listeners off, or an unknown vmm / accel / disk_backend are refused (-EINVAL,
- * naming the setting). */
+int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err);
+/* Validate the settings together, at start rather than at the first create: relative paths
+ * (data_dir, images_dir, unix_socket, log_file, admin_key_file) are made absolute against the
+ * working directory, an empty data_dir, both listeners off, or an unknown vmm / accel /
+ * disk_backend are refused (-EINVAL, naming the setting). */
 int agent_config_check(struct agent_config *c, struct wr_err *err);
 /* Usage text for --help. */
 const char *agent_config_usage(void);

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The E2B-compatible control plane (e2b.md §2): the exact paths, bodies and
- * success statuses the e2b SDKs expect.  Python decodes only the documented
- * status, so 201 vs 200 vs 204 matter.
+ * The E2B-compatible control plane (e2b.md §2): the exact paths, bodies and success statuses
+ * the e2b SDKs expect.  Python decodes only the documented status, so 201 vs 200 vs 204 matter.
  */
 #include "daemon/agent.h"
 #include "daemon/auth.h"
 #include "daemon/envdc.h"
 #include "daemon/reply.h"
 
-#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
+#include "basic/cleanup-json.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 #include "http/json.h"
@@ -20,371 +19,378 @@
 #include <string.h>
 #include <time.h>
 
-/* Resolve the template (unknown -> 400, as the SDKs treat a bad template as a
- * client error). */
-static int resolve_template(struct agent *a, struct http_req *req,
-                            const char *name, char **ret) {
-  if (name && !agent_snapshot_visible(a, req, name)) {
-    reply_error(req, 400, "invalid template: template %s not found", name);
-    return -ENOENT;
-  }
-  struct wr_err err = {0};
-  int r = runtime_template_resolve(
-      a->rt, name ? name : RUNTIME_DEFAULT_TEMPLATE, ret, &err);
-  if (r == -ENOENT || r == -EINVAL)
-    reply_error(req, 400, "invalid template: %s", wr_err_msg(&err));
-  else if (r < 0)
-    agent_reply_rt_error(req, r, &err);
-  return r;
+/* Resolve the template (unknown -> 400, as the SDKs treat a bad template as a client error). */
+static int resolve_template(struct agent *a, struct http_req *req, const char *name, char **ret)
+{
+	if (name && !agent_snapshot_visible(a, req, name)) {
+		reply_error(req, 400, "invalid template: template %s not found", name);
+		return -ENOENT;
+	}
+	struct wr_err err = {0};
+	int r = runtime_template_resolve(a->rt, name ? name : RUNTIME_DEFAULT_TEMPLATE, ret, &err);
+	if (r == -ENOENT || r == -EINVAL)
+		reply_error(req, 400, "invalid template: %s", wr_err_msg(&err));
+	else if (r < 0)
+		agent_reply_rt_error(req, r, &err);
+	return r;
 }
 
-static int create_req_read(struct http_req *req, enum agent_dialect d,
-                           struct create_req *ret) {
-  json_t *body = NULL;
-  if (reply_read_json(req, REPLY_MAX_JSON_BODY, d == AGENT_V1, &body) < 0)
-    return -EINVAL;
-  struct wr_err err = {0};
-  int r = d == AGENT_V1
-              ? view_parse_v1_create(body, ret, &err)
-              : view_parse_e2b_create(body, d == AGENT_E2B_V2, ret, &err);
-  json_decref(body);
-  if (r < 0)
-    reply_error(req, 400, "%s", wr_err_msg(&err));
-  return r;
+static int create_req_read(struct http_req *req, enum agent_dialect d, struct create_req *ret)
+{
+	json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, d == AGENT_V1, &body) < 0)
+		return -EINVAL;
+	struct wr_err err = {0};
+	int r = d == AGENT_V1 ? view_parse_v1_create(body, ret, &err)
+			      : view_parse_e2b_create(body, d == AGENT_E2B_V2, ret, &err);
+	json_decref(body);
+	if (r < 0)
+		reply_error(req, 400, "%s", wr_err_msg(&err));
+	return r;
 }
 
-static int create_from(struct agent *a, struct http_req *req,
-                       struct create_req *c, struct runtime_info *ret) {
-  cleanup_free char *tpl = NULL;
-  int r = resolve_template(a, req, c->template, &tpl);
-  if (r < 0)
-    return r;
-  if (c->timeout_s > INT32_MAX)
-    c->timeout_s = INT32_MAX;
-  struct runtime_create_spec spec = {
-      .template = tpl,
-      .vcpus = c->vcpus,
-      .memory_mb = c->memory_mb,
-      .timeout_s = (int)c->timeout_s,
-      .env_vars = c->env,
-      .metadata = c->metadata,
-      .allow_internet = c->allow_internet,
-      .secure = c->secure,
-      .team = auth_team(req),
-  };
-  struct wr_err err = {0};
-  r = runtime_create(a->rt, &spec, ret, &err);
-  if (r < 0) {
-    log_warn("create from %s: %s", tpl, wr_err_msg(&err));
-    /* the template resolved, so ENOENT here is a missing kernel or image file
-     */
-    if (r == -ENOENT)
-      reply_error(req, 503, "cannot create: %s", wr_err_msg(&err));
-    else
-      agent_reply_rt_error(req, r, &err);
-    return r;
-  }
-  log_info("created %s from %s (%d vcpu, %d MiB)", ret->id, ret->template,
-           ret->vcpus, ret->memory_mb);
-  return 0;
+static int create_from(struct agent *a, struct http_req *req, struct create_req *c,
+		       struct runtime_info *ret)
+{
+	cleanup_free char *tpl = NULL;
+	int r = resolve_template(a, req, c->template, &tpl);
+	if (r < 0)
+		return r;
+	if (c->timeout_s > INT32_MAX)
+		c->timeout_s = INT32_MAX;
+	struct runtime_create_spec spec = {
+		.template = tpl,
+		.vcpus = c->vcpus,
+		.memory_mb = c->memory_mb,
+		.timeout_s = (int)c->timeout_s,
+		.env_vars = c->env,
+		.metadata = c->metadata,
+		.allow_internet = c->allow_internet,
+		.secure = c->secure,
+		.team = auth_team(req),
+	};
+	struct wr_err err = {0};
+	r = runtime_create(a->rt, &spec, ret, &err);
+	if (r < 0) {
+		log_warn("create from %s: %s", tpl, wr_err_msg(&err));
+		/* the template resolved, so ENOENT here is a missing kernel or image file */
+		if (r == -ENOENT)
+			reply_error(req, 503, "cannot create: %s", wr_err_msg(&err));
+		else
+			agent_reply_rt_error(req, r, &err);
+		return r;
+	}
+	log_info("created %s from %s (%d vcpu, %d MiB)", ret->id, ret->template, ret->vcpus,
+		 ret->memory_mb);
+	return 0;
 }
 
 int agent_create(struct agent *a, struct http_req *req, enum agent_dialect d,
-                 struct runtime_info *ret) {
-  struct create_req c;
-  int r = create_req_read(req, d, &c);
-  if (r < 0)
-    return r;
-  r = create_from(a, req, &c, ret);
-  create_req_done(&c);
-  return r;
+		 struct runtime_info *ret)
+{
+	struct create_req c;
+	int r = create_req_read(req, d, &c);
+	if (r < 0)
+		return r;
+	r = create_from(a, req, &c, ret);
+	create_req_done(&c);
+	return r;
 }
 
-static void create(struct agent *a, struct http_req *req, bool v2) {
-  struct runtime_info info = {0};
-  if (agent_create(a, req, v2 ? AGENT_E2B_V2 : AGENT_E2B, &info) < 0)
-    return;
-  struct sbx_view v;
-  agent_view(&info, &v);
-  reply_json_new(req, 201, view_e2b_sandbox(&v, true));
-  runtime_info_done(&info);
+static void create(struct agent *a, struct http_req *req, bool v2)
+{
+	struct runtime_info info = {0};
+	if (agent_create(a, req, v2 ? AGENT_E2B_V2 : AGENT_E2B, &info) < 0)
+		return;
+	struct sbx_view v;
+	agent_view(&info, &v);
+	reply_json_new(req, 201, view_e2b_sandbox(&v, true));
+	runtime_info_done(&info);
 }
 
-static void e2b_create(struct agent *a, struct http_req *req, char **caps) {
-  (void)caps;
-  create(a, req, false);
+static void e2b_create(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	create(a, req, false);
 }
 
-static void e2b_create_v2(struct agent *a, struct http_req *req, char **caps) {
-  (void)caps;
-  create(a, req, true);
+static void e2b_create_v2(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	create(a, req, true);
 }
 
-static void list(struct agent *a, struct http_req *req, bool v2) {
-  struct wr_err err = {0};
-  struct runtime_filter f = {.states = (1u << STORE_SB_RUNNING) |
-                                       (1u << STORE_SB_PAUSED)};
-  if (!v2)
-    f.states = (1u << STORE_SB_RUNNING);
-  const char *q = http_req_query(req, "state");
-  if (v2 && q && *q) {
-    unsigned bits = 0;
-    if (view_parse_states(q, &bits, &err) < 0) {
-      reply_error(req, 400, "%s", wr_err_msg(&err));
-      return;
-    }
-    f.states = bits;
-  }
-  int limit = 100;
-  struct runtime_info *rows = NULL;
-  size_t n = 0;
-  if (agent_list(a, req, &f, true, &limit, &rows, &n) < 0)
-    return;
-  size_t start = 0, count = n;
-  cleanup_free char *next = NULL;
-  if (v2)
-    agent_page(rows, n, http_req_query(req, "nextToken"), limit, &start, &count,
-               &next);
-  json_t *arr = agent_view_array(rows, n, start, count, view_e2b_detail);
-  if (next)
-    http_resp_header(req, "X-Next-Token", next);
-  reply_json_new(req, 200, arr);
+static void list(struct agent *a, struct http_req *req, bool v2)
+{
+	struct wr_err err = {0};
+	struct runtime_filter f = {.states = (1u << STORE_SB_RUNNING) | (1u << STORE_SB_PAUSED)};
+	if (!v2)
+		f.states = (1u << STORE_SB_RUNNING);
+	const char *q = http_req_query(req, "state");
+	if (v2 && q && *q) {
+		unsigned bits = 0;
+		if (view_parse_states(q, &bits, &err) < 0) {
+			reply_error(req, 400, "%s", wr_err_msg(&err));
+			return;
+		}
+		f.states = bits;
+	}
+	int limit = 100;
+	struct runtime_info *rows = NULL;
+	size_t n = 0;
+	if (agent_list(a, req, &f, true, &limit, &rows, &n) < 0)
+		return;
+	size_t start = 0, count = n;
+	cleanup_free char *next = NULL;
+	if (v2)
+		agent_page(rows, n, http_req_query(req, "nextToken"), limit, &start, &count, &next);
+	json_t *arr = agent_view_array(rows, n, start, count, view_e2b_detail);
+	if (next)
+		http_resp_header(req, "X-Next-Token", next);
+	reply_json_new(req, 200, arr);
 }
 
-static void e2b_list(struct agent *a, struct http_req *req, char **caps) {
-  (void)caps;
-  list(a, req, false);
+static void e2b_list(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	list(a, req, false);
 }
 
-static void e2b_list_v2(struct agent *a, struct http_req *req, char **caps) {
-  (void)caps;
-  list(a, req, true);
+static void e2b_list_v2(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	list(a, req, true);
 }
 
-static void e2b_get(struct agent *a, struct http_req *req, char **caps) {
-  struct runtime_info info = {0};
-  if (agent_get_or_reply(a, req, caps[0], &info) < 0)
-    return;
-  struct sbx_view v;
-  agent_view(&info, &v);
-  reply_json_new(req, 200, view_e2b_detail(&v, true));
-  runtime_info_done(&info);
+static void e2b_get(struct agent *a, struct http_req *req, char **caps)
+{
+	struct runtime_info info = {0};
+	if (agent_get_or_reply(a, req, caps[0], &info) < 0)
+		return;
+	struct sbx_view v;
+	agent_view(&info, &v);
+	reply_json_new(req, 200, view_e2b_detail(&v, true));
+	runtime_info_done(&info);
 }
 
-/* {field: seconds} into *ret_value: 1 given, 0 absent (*ret_value untouched),
- * -errno after answering 400 (reply.h's handler convention). */
-static int body_timeout(struct http_req *req, const char *field,
-                        int *ret_value) {
-  cleanup_json json_t *body = NULL;
-  int r = reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body);
-  if (r < 0)
-    return r;
-  json_t *t = json_object_get(body, field);
-  if (!t || json_is_null(t))
-    return 0;
-  if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-      json_integer_value(t) > 30 * 24 * 3600) {
-    reply_error(req, 400, "%s must be an integer number of seconds", field);
-    return -EINVAL;
-  }
-  *ret_value = (int)json_integer_value(t);
-  return 1;
+/* {field: seconds} into *ret_value: 1 given, 0 absent (*ret_value untouched), -errno after
+ * answering 400 (reply.h's handler convention). */
+static int body_timeout(struct http_req *req, const char *field, int *ret_value)
+{
+	cleanup_json json_t *body = NULL;
+	int r = reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body);
+	if (r < 0)
+		return r;
+	json_t *t = json_object_get(body, field);
+	if (!t || json_is_null(t))
+		return 0;
+	if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+	    json_integer_value(t) > 30 * 24 * 3600) {
+		reply_error(req, 400, "%s must be an integer number of seconds", field);
+		return -EINVAL;
+	}
+	*ret_value = (int)json_integer_value(t);
+	return 1;
 }
 
-static void reply_sandbox(struct agent *a, struct http_req *req, const char *id,
-                          int status) {
-  struct runtime_info info = {0};
-  if (agent_get_or_reply(a, req, id, &info) < 0)
-    return;
-  struct sbx_view v;
-  agent_view(&info, &v);
-  reply_json_new(req, status, view_e2b_sandbox(&v, true));
-  runtime_info_done(&info);
+static void reply_sandbox(struct agent *a, struct http_req *req, const char *id, int status)
+{
+	struct runtime_info info = {0};
+	if (agent_get_or_reply(a, req, id, &info) < 0)
+		return;
+	struct sbx_view v;
+	agent_view(&info, &v);
+	reply_json_new(req, status, view_e2b_sandbox(&v, true));
+	runtime_info_done(&info);
 }
 
-static void connect_or_resume(struct agent *a, struct http_req *req,
-                              const char *id, bool legacy) {
-  int timeout = VIEW_DEFAULT_TIMEOUT_S;
-  int given = body_timeout(req, "timeout", &timeout);
-  if (given < 0)
-    return;
-  struct runtime_info info = {0};
-  if (agent_get_or_reply(a, req, id, &info) < 0)
-    return;
-  enum store_sb_state st = info.state;
-  int64_t end_at = info.end_at;
-  runtime_info_done(&info);
-  struct wr_err err = {0};
-  int r;
-  if (st == STORE_SB_PAUSED) {
-    r = runtime_resume(a->rt, id, timeout, &err);
-    if (r < 0) {
-      agent_reply_rt_error(req, r, &err);
-      return;
-    }
-    log_info("resumed %s", id);
-    reply_sandbox(a, req, id, 201);
-    return;
-  }
-  if (st != STORE_SB_RUNNING) {
-    reply_error(req, 409, "sandbox %s is %s", id, store_sb_state_name(st));
-    return;
-  }
-  if (legacy) {
-    reply_error(req, 409, "sandbox %s is already running", id);
-    return;
-  }
-  /* connecting never shortens a sandbox's life */
-  int64_t want = store_now_ms() + (int64_t)timeout * 1000;
-  if (given > 0 && end_at > 0 && want > end_at) {
-    r = runtime_set_timeout(a->rt, id, timeout, &err);
-    if (r < 0) {
-      agent_reply_rt_error(req, r, &err);
-      return;
-    }
-  }
-  reply_sandbox(a, req, id, 200);
+static void connect_or_resume(struct agent *a, struct http_req *req, const char *id, bool legacy)
+{
+	int timeout = VIEW_DEFAULT_TIMEOUT_S;
+	int given = body_timeout(req, "timeout", &timeout);
+	if (given < 0)
+		return;
+	struct runtime_info info = {0};
+	if (agent_get_or_reply(a, req, id, &info) < 0)
+		return;
+	enum store_sb_state st = info.state;
+	int64_t end_at = info.end_at;
+	runtime_info_done(&info);
+	struct wr_err err = {0};
+	int r;
+	if (st == STORE_SB_PAUSED) {
+		r = runtime_resume(a->rt, id, timeout, &err);
+		if (r < 0) {
+			agent_reply_rt_error(req, r, &err);
+			return;
+		}
+		log_info("resumed %s", id);
+		reply_sandbox(a, req, id, 201);
+		return;
+	}
+	if (st != STORE_SB_RUNNING) {
+		reply_error(req, 409, "sandbox %s is %s", id, store_sb_state_name(st));
+		return;
+	}
+	if (legacy) {
+		reply_error(req, 409, "sandbox %s is already running", id);
+		return;
+	}
+	/* connecting never shortens a sandbox's life */
+	int64_t want = store_now_ms() + (int64_t)timeout * 1000;
+	if (given > 0 && end_at > 0 && want > end_at) {
+		r = runtime_set_timeout(a->rt, id, timeout, &err);
+		if (r < 0) {
+			agent_reply_rt_error(req, r, &err);
+			return;
+		}
+	}
+	reply_sandbox(a, req, id, 200);
 }
 
-static void e2b_connect(struct agent *a, struct http_req *req, char **caps) {
-  connect_or_resume(a, req, caps[0], false);
+static void e2b_connect(struct agent *a, struct http_req *req, char **caps)
+{
+	connect_or_resume(a, req, caps[0], false);
 }
 
-static void e2b_resume(struct agent *a, struct http_req *req, char **caps) {
-  connect_or_resume(a, req, caps[0], true);
+static void e2b_resume(struct agent *a, struct http_req *req, char **caps)
+{
+	connect_or_resume(a, req, caps[0], true);
 }
 
-static void set_timeout(struct agent *a, struct http_req *req, const char *id,
-                        const char *field) {
-  int timeout = 0;
-  int given = body_timeout(req, field, &timeout);
-  if (given < 0)
-    return;
-  if (given == 0) {
-    reply_error(req, 400, "%s is required", field);
-    return;
-  }
-  agent_set_timeout(a, req, id, timeout);
+static void set_timeout(struct agent *a, struct http_req *req, const char *id, const char *field)
+{
+	int timeout = 0;
+	int given = body_timeout(req, field, &timeout);
+	if (given < 0)
+		return;
+	if (given == 0) {
+		reply_error(req, 400, "%s is required", field);
+		return;
+	}
+	agent_set_timeout(a, req, id, timeout);
 }
 
-static void e2b_timeout(struct agent *a, struct http_req *req, char **caps) {
-  set_timeout(a, req, caps[0], "timeout");
+static void e2b_timeout(struct agent *a, struct http_req *req, char **caps)
+{
+	set_timeout(a, req, caps[0], "timeout");
 }
 
-static void e2b_refresh(struct agent *a, struct http_req *req, char **caps) {
-  set_timeout(a, req, caps[0], "duration");
+static void e2b_refresh(struct agent *a, struct http_req *req, char **caps)
+{
+	set_timeout(a, req, caps[0], "duration");
 }
 
-static void e2b_pause(struct agent *a, struct http_req *req, char **caps) {
-  json_t *body = NULL;
-  if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
-    return;
-  json_decref(body);
-  struct runtime_info info = {0};
-  if (agent_get_or_reply(a, req, caps[0], &info) < 0)
-    return;
-  enum store_sb_state st = info.state;
-  runtime_info_done(&info);
-  if (st == STORE_SB_PAUSED) {
-    reply_error(req, 409, "sandbox %s is already paused", caps[0]);
-    return;
-  }
-  agent_pause(a, req, caps[0]);
+static void e2b_pause(struct agent *a, struct http_req *req, char **caps)
+{
+	json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
+		return;
+	json_decref(body);
+	struct runtime_info info = {0};
+	if (agent_get_or_reply(a, req, caps[0], &info) < 0)
+		return;
+	enum store_sb_state st = info.state;
+	runtime_info_done(&info);
+	if (st == STORE_SB_PAUSED) {
+		reply_error(req, 409, "sandbox %s is already paused", caps[0]);
+		return;
+	}
+	agent_pause(a, req, caps[0]);
 }
 
-static json_t *metric_from_envd(const json_t *m, int vcpus) {
-  json_t *o = json_object();
-  int64_t ts = 0, v = 0;
-  if (wj_i64(m, "ts", &ts) < 0 || ts <= 0)
-    ts = store_now_ms() / 1000;
-  char t[40];
-  view_rfc3339(ts * 1000, t, sizeof(t));
-  json_object_set_new(o, "timestamp", json_string(t));
-  json_object_set_new(o, "timestampUnix", json_integer(ts));
-  json_object_set_new(
-      o, "cpuCount", json_integer(wj_i64(m, "cpu_count", &v) == 0 ? v : vcpus));
-  json_t *pct = json_object_get(m, "cpu_used_pct");
-  json_object_set_new(
-      o, "cpuUsedPct",
-      json_real(json_is_number(pct) ? json_number_value(pct) : 0));
-  static const char *const pairs[][2] = {{"mem_used", "memUsed"},
-                                         {"mem_total", "memTotal"},
-                                         {"mem_cache", "memCache"},
-                                         {"disk_used", "diskUsed"},
-                                         {"disk_total", "diskTotal"}};
-  for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-    v = 0;
-    if (wj_i64(m, pairs[i][0], &v) < 0)
-      v = 0;
-    json_object_set_new(o, pairs[i][1], json_integer(v));
-  }
-  return o;
+static json_t *metric_from_envd(const json_t *m, int vcpus)
+{
+	json_t *o = json_object();
+	int64_t ts = 0, v = 0;
+	if (wj_i64(m, "ts", &ts) < 0 || ts <= 0)
+		ts = store_now_ms() / 1000;
+	char t[40];
+	view_rfc3339(ts * 1000, t, sizeof(t));
+	json_object_set_new(o, "timestamp", json_string(t));
+	json_object_set_new(o, "timestampUnix", json_integer(ts));
+	json_object_set_new(o, "cpuCount",
+			    json_integer(wj_i64(m, "cpu_count", &v) == 0 ? v : vcpus));
+	json_t *pct = json_object_get(m, "cpu_used_pct");
+	json_object_set_new(o, "cpuUsedPct",
+			    json_real(json_is_number(pct) ? json_number_value(pct) : 0));
+	static const char *const pairs[][2] = {{"mem_used", "memUsed"},
+					       {"mem_total", "memTotal"},
+					       {"mem_cache", "memCache"},
+					       {"disk_used", "diskUsed"},
+					       {"disk_total", "diskTotal"}};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		v = 0;
+		if (wj_i64(m, pairs[i][0], &v) < 0)
+			v = 0;
+		json_object_set_new(o, pairs[i][1], json_integer(v));
+	}
+	return o;
 }
 
-static void e2b_metrics(struct agent *a, struct http_req *req, char **caps) {
-  struct runtime_info info = {0};
-  if (agent_get_or_reply(a, req, caps[0], &info) < 0)
-    return;
-  json_t *arr = json_array();
-  int fd = -1;
-  struct wr_err err = {0};
-  if (info.state == STORE_SB_RUNNING &&
-      runtime_connect(a->rt, caps[0], RUNTIME_ENVD_PORT, 2000, &fd, &err) ==
-          0) {
-    struct http_client *c = http_client_new(fd, true);
-    http_client_set_timeout(c, 5000);
-    cleanup_free char *tok =
-        info.envd_token ? xasprintf("X-Access-Token: %s", info.envd_token)
-                        : NULL;
-    const char *hdrs[] = {tok, NULL};
-    struct http_creq rq = {
-        .method = "GET", .target = "/metrics", .headers = tok ? hdrs : NULL};
-    int status = 0;
-    cleanup_free char *body = NULL;
-    if (http_client_do(c, &rq, 65536, &status, &body, NULL, &err) == 0 &&
-        status == 200) {
-      json_t *m = json_loads(body, 0, NULL);
-      if (json_is_object(m))
-        json_array_append_new(arr, metric_from_envd(m, info.vcpus));
-      json_decref(m);
-    }
-    http_client_free(c);
-  }
-  runtime_info_done(&info);
-  reply_json_new(req, 200, arr);
+static void e2b_metrics(struct agent *a, struct http_req *req, char **caps)
+{
+	struct runtime_info info = {0};
+	if (agent_get_or_reply(a, req, caps[0], &info) < 0)
+		return;
+	json_t *arr = json_array();
+	int fd = -1;
+	struct wr_err err = {0};
+	if (info.state == STORE_SB_RUNNING &&
+	    runtime_connect(a->rt, caps[0], RUNTIME_ENVD_PORT, 2000, &fd, &err) == 0) {
+		struct http_client *c = http_client_new(fd, true);
+		http_client_set_timeout(c, 5000);
+		cleanup_free char *tok =
+			info.envd_token ? xasprintf("X-Access-Token: %s", info.envd_token) : NULL;
+		const char *hdrs[] = {tok, NULL};
+		struct http_creq rq = {
+			.method = "GET", .target = "/metrics", .headers = tok ? hdrs : NULL};
+		int status = 0;
+		cleanup_free char *body = NULL;
+		if (http_client_do(c, &rq, 65536, &status, &body, NULL, &err) == 0 &&
+		    status == 200) {
+			json_t *m = json_loads(body, 0, NULL);
+			if (json_is_object(m))
+				json_array_append_new(arr, metric_from_envd(m, info.vcpus));
+			json_decref(m);
+		}
+		http_client_free(c);
+	}
+	runtime_info_done(&info);
+	reply_json_new(req, 200, arr);
 }
 
 const struct agent_route agent_e2b_routes[] = {
-    {"POST", "/sandboxes", e2b_create},
-    {"POST", "/v2/sandboxes", e2b_create_v2},
-    {"GET", "/sandboxes", e2b_list},
-    {"GET", "/v2/sandboxes", e2b_list_v2},
-    {"GET", "/sandboxes/*", e2b_get},
-    {"DELETE", "/sandboxes/*", agent_kill},
-    {"POST", "/sandboxes/*/connect", e2b_connect},
-    {"POST", "/v2/sandboxes/*/connect", e2b_connect},
-    {"POST", "/sandboxes/*/resume", e2b_resume},
-    {"POST", "/sandboxes/*/timeout", e2b_timeout},
-    {"POST", "/sandboxes/*/refreshes", e2b_refresh},
-    {"POST", "/sandboxes/*/pause", e2b_pause},
-    {"GET", "/sandboxes/*/metrics", e2b_metrics},
-    {"POST", "/sandboxes/*/snapshots", e2b_snapshot_create},
-    {"POST", "/sandboxes/*/fork", e2b_fork},
-    {"GET", "/snapshots", e2b_snapshot_list},
-    {"POST", "/v3/templates", e2b_template_request},
-    {"GET", "/templates/*/files/*", e2b_template_files},
-    {"POST", "/v2/templates/*/builds/*", e2b_template_build_start},
-    {"GET", "/templates/*/builds/*/status", e2b_template_build_status},
-    {"GET", "/templates/aliases/*", e2b_template_alias},
-    {"POST", "/templates/tags", e2b_template_tags_assign},
-    {"DELETE", "/templates/tags", e2b_template_tags_remove},
-    {"GET", "/templates/*/tags", e2b_template_tags_list},
-    {"GET", "/templates", e2b_template_list},
-    {"DELETE", "/templates/*", e2b_template_remove},
-    {"POST", "/templates", e2b_template_unsupported},
-    {"POST", "/v2/templates", e2b_template_unsupported},
-    {"POST", "/templates/*", e2b_template_unsupported},
-    {"PATCH", "/templates/*", e2b_template_unsupported},
-    {"POST", "/templates/*/builds/*", e2b_template_unsupported},
-    {NULL, NULL, NULL},
+	{"POST", "/sandboxes", e2b_create},
+	{"POST", "/v2/sandboxes", e2b_create_v2},
+	{"GET", "/sandboxes", e2b_list},
+	{"GET", "/v2/sandboxes", e2b_list_v2},
+	{"GET", "/sandboxes/*", e2b_get},
+	{"DELETE", "/sandboxes/*", agent_kill},
+	{"POST", "/sandboxes/*/connect", e2b_connect},
+	{"POST", "/v2/sandboxes/*/connect", e2b_connect},
+	{"POST", "/sandboxes/*/resume", e2b_resume},
+	{"POST", "/sandboxes/*/timeout", e2b_timeout},
+	{"POST", "/sandboxes/*/refreshes", e2b_refresh},
+	{"POST", "/sandboxes/*/pause", e2b_pause},
+	{"GET", "/sandboxes/*/metrics", e2b_metrics},
+	{"POST", "/sandboxes/*/snapshots", e2b_snapshot_create},
+	{"POST", "/sandboxes/*/fork", e2b_fork},
+	{"GET", "/snapshots", e2b_snapshot_list},
+	{"POST", "/v3/templates", e2b_template_request},
+	{"GET", "/templates/*/files/*", e2b_template_files},
+	{"POST", "/v2/templates/*/builds/*", e2b_template_build_start},
+	{"GET", "/templates/*/builds/*/status", e2b_template_build_status},
+	{"GET", "/templates/aliases/*", e2b_template_alias},
+	{"POST", "/templates/tags", e2b_template_tags_assign},
+	{"DELETE", "/templates/tags", e2b_template_tags_remove},
+	{"GET", "/templates/*/tags", e2b_template_tags_list},
+	{"GET", "/templates", e2b_template_list},
+	{"DELETE", "/templates/*", e2b_template_remove},
+	{"POST", "/templates", e2b_template_unsupported},
+	{"POST", "/v2/templates", e2b_template_unsupported},
+	{"POST", "/templates/*", e2b_template_unsupported},
+	{"PATCH", "/templates/*", e2b_template_unsupported},
+	{"POST", "/templates/*/builds/*", e2b_template_unsupported},
+	{NULL, NULL, NULL},
 };

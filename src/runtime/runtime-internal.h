@@ -16,123 +16,110 @@
 #define RT_SNAP_DIR "snapshot"
 #define RT_LOG_FILE "vmm.log"
 #define RT_SOCK_FILE "vmm.sock"
-#define RT_SNAP_TOKEN_FILE                                                     \
-  "envd-token" /* in a snapshot dir: the token its envd holds */
+#define RT_SNAP_TOKEN_FILE "envd-token" /* in a snapshot dir: the token its envd holds */
 #define RT_CREATE_BASE_TEMPLATE_MEM 512
 
 /* Lifecycle operations checked against the state machine. */
-enum rt_op {
-  RT_OP_DESTROY,
-  RT_OP_PAUSE,
-  RT_OP_RESUME,
-  RT_OP_CONNECT,
-  RT_OP_SET_TIMEOUT
-};
-/* 0 allowed, 1 allowed but nothing to do, -EBUSY/-ENOENT refused (message in
- * err). */
-int rt_state_check(enum rt_op op, enum store_sb_state st, const char *id,
-                   struct wr_err *err);
+enum rt_op { RT_OP_DESTROY, RT_OP_PAUSE, RT_OP_RESUME, RT_OP_CONNECT, RT_OP_SET_TIMEOUT };
+/* 0 allowed, 1 allowed but nothing to do, -EBUSY/-ENOENT refused (message in err). */
+int rt_state_check(enum rt_op op, enum store_sb_state st, const char *id, struct wr_err *err);
 
 struct rt_template {
-  char *name;
-  char *rootfs;
-  char *kernel;
-  char *snapshot_dir; /* snapshot template: restore from here instead of booting
-                       */
-  int vcpus, memory_mb; /* fixed by a snapshot template */
+	char *name;
+	char *rootfs;
+	char *kernel;
+	char *snapshot_dir;   /* snapshot template: restore from here instead of booting */
+	int vcpus, memory_mb; /* fixed by a snapshot template */
 };
 
-/* File in a snapshot template's dir: envd there holds its own default
- * user/workdir (a custom build), so /init does not send E2B's defaults. */
+/* File in a snapshot template's dir: envd there holds its own default user/workdir (a custom
+ * build), so /init does not send E2B's defaults. */
 #define RT_BUILD_DEFAULTS_MARK "envd-defaults"
 
 /* Internal create variants (template build). */
 struct rt_create_opts {
-  const char *mem_file; /* guest RAM in this file, mapped shared */
-  bool no_init;         /* stop after envd /health (template build) */
+	const char *mem_file; /* guest RAM in this file, mapped shared */
+	bool no_init;	      /* stop after envd /health (template build) */
 };
 int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
-              const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX],
-              struct wr_err *err);
+	      const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err);
 
 /* One live sandbox (creating, running or paused). */
 struct sbx {
-  char id[RUNTIME_ID_MAX];
-  struct runtime *rt;
-  pthread_mutex_t lock; /* serialises lifecycle operations on this sandbox */
-  int refs;             /* under rt->lock */
-  bool listed;          /* in rt->sbx (under rt->lock) */
-  atomic_bool cancel;   /* a destroy wants the create to stop */
-  atomic_bool creating;
-  enum store_sb_state state; /* under lock */
-  char *template;
-  char *rootfs_template; /* template image cloned from */
-  char *snapshot_dir;    /* restore instead of boot (snapshot template) */
-  char *kernel;
-  int vcpus, memory_mb, timeout_s;
-  bool allow_internet;
-  char *token;
-  char *init_auth; /* token envd holds before /init (snapshot's source); NULL =
-                      token */
-  char *envd_version;
-  int slot; /* -1 none */
-  char ns[NETNS_NAME_MAX];
-  const struct disk_ops *disk_ops;
-  struct disk_result disk;
-  bool has_disk;
-  char *dir;      /* <data>/sandboxes/<id> */
-  char *vm_dir;   /* <data>/vm/<id> (tmpfs mount point inside the VMM's ns) */
-  char *log_path; /* <dir>/vmm.log */
-  struct vm_config cfg;
-  struct vmm *vmm;
-  const char *create_path; /* "snapshot" | "boot" | NULL (static) */
-  pid_t pid;               /* VMM pid (also when re-attached) */
-  bool reattached;
-  bool hidden; /* template build: not listed */
-  bool
-      warm; /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
+	char id[RUNTIME_ID_MAX];
+	struct runtime *rt;
+	pthread_mutex_t lock; /* serialises lifecycle operations on this sandbox */
+	int refs;	      /* under rt->lock */
+	bool listed;	      /* in rt->sbx (under rt->lock) */
+	atomic_bool cancel;   /* a destroy wants the create to stop */
+	atomic_bool creating;
+	enum store_sb_state state; /* under lock */
+	char *template;
+	char *rootfs_template; /* template image cloned from */
+	char *snapshot_dir;    /* restore instead of boot (snapshot template) */
+	char *kernel;
+	int vcpus, memory_mb, timeout_s;
+	bool allow_internet;
+	char *token;
+	char *init_auth; /* token envd holds before /init (snapshot's source); NULL = token */
+	char *envd_version;
+	int slot; /* -1 none */
+	char ns[NETNS_NAME_MAX];
+	const struct disk_ops *disk_ops;
+	struct disk_result disk;
+	bool has_disk;
+	char *dir;	/* <data>/sandboxes/<id> */
+	char *vm_dir;	/* <data>/vm/<id> (tmpfs mount point inside the VMM's ns) */
+	char *log_path; /* <dir>/vmm.log */
+	struct vm_config cfg;
+	struct vmm *vmm;
+	const char *create_path; /* "snapshot" | "boot" | NULL (static) */
+	pid_t pid;		 /* VMM pid (also when re-attached) */
+	bool reattached;
+	bool hidden; /* template build: not listed */
+	bool warm;   /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
 };
 
 struct rt_warm_key;
 
 struct runtime {
-  char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
-  struct store *store;
-  bool own_store;
-  int lock_fd; /* flock on <data_dir>/runtime.lock: one runtime per data dir */
-  struct slot_pool *pool;
-  const struct disk_ops *disk_ops;
-  struct vmm_choice vmm;
-  char *vmm_bin;
-  int envd_timeout_ms;
-  unsigned max_sandboxes;
-  bool stop_on_close;
-  struct rt_template *tpl;
-  size_t ntpl;
+	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
+	struct store *store;
+	bool own_store;
+	int lock_fd; /* flock on <data_dir>/runtime.lock: one runtime per data dir */
+	struct slot_pool *pool;
+	const struct disk_ops *disk_ops;
+	struct vmm_choice vmm;
+	char *vmm_bin;
+	int envd_timeout_ms;
+	unsigned max_sandboxes;
+	bool stop_on_close;
+	struct rt_template *tpl;
+	size_t ntpl;
 
-  pthread_mutex_t lock; /* sbx list, counts */
-  pthread_cond_t cond;
-  struct sbx **sbx;
-  size_t nsbx, capsbx;
-  bool closing;
-  bool auto_snapshot;
-  pthread_mutex_t auto_lock; /* the background auto-snapshot builder */
-  pthread_t auto_thread;
-  bool auto_busy, auto_started, auto_closed;
-  /* warm pool (warm.c) */
-  pthread_mutex_t warm_lock;
-  pthread_cond_t warm_cond;
-  struct rt_warm_key **warm;
-  size_t nwarm;
-  unsigned warm_target; /* ready entries per key; 0 = off */
-  struct sbx *warm_building;
-  pthread_t warm_thread;
-  bool warm_started, warm_stop;
-  atomic_int creates; /* creates in flight: the filler waits for 0 */
-  pthread_t reaper;
-  bool reaper_running;
-  pthread_mutex_t reaper_lock;
-  pthread_cond_t reaper_cond;
+	pthread_mutex_t lock; /* sbx list, counts */
+	pthread_cond_t cond;
+	struct sbx **sbx;
+	size_t nsbx, capsbx;
+	bool closing;
+	bool auto_snapshot;
+	pthread_mutex_t auto_lock; /* the background auto-snapshot builder */
+	pthread_t auto_thread;
+	bool auto_busy, auto_started, auto_closed;
+	/* warm pool (warm.c) */
+	pthread_mutex_t warm_lock;
+	pthread_cond_t warm_cond;
+	struct rt_warm_key **warm;
+	size_t nwarm;
+	unsigned warm_target; /* ready entries per key; 0 = off */
+	struct sbx *warm_building;
+	pthread_t warm_thread;
+	bool warm_started, warm_stop;
+	atomic_int creates; /* creates in flight: the filler waits for 0 */
+	pthread_t reaper;
+	bool reaper_running;
+	pthread_mutex_t reaper_lock;
+	pthread_cond_t reaper_cond;
 };
 
 /* registry (runtime.c) */
@@ -144,17 +131,14 @@ void rt_sbx_unlist(struct runtime *rt, struct sbx *s);
 struct sbx *rt_sbx_get(struct runtime *rt, const char *id);
 void rt_sbx_put(struct sbx *s);
 /* Fill info from the store row + in-memory state. */
-int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret,
-                 struct wr_err *err);
+int rt_info_fill(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err);
 
 /* per-sandbox host objects (sbx.c) */
 void rt_sbx_paths(struct runtime *rt, struct sbx *s);
 int rt_sbx_write_state(struct sbx *s, struct wr_err *err);
-/* Append "[wrenn] <text>" to the sandbox's VMM/serial log: a restored guest
- * prints no boot lines, so the log says where its state came from.  Best
- * effort. */
-void rt_sbx_log_note(struct sbx *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Append "[wrenn] <text>" to the sandbox's VMM/serial log: a restored guest prints
+ * no boot lines, so the log says where its state came from.  Best effort. */
+void rt_sbx_log_note(struct sbx *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err);
 int rt_sbx_fill_config(struct sbx *s, struct wr_err *err);
 int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err);
@@ -167,12 +151,11 @@ void rt_sbx_free(struct sbx *s);
 int rt_envd_wait(struct sbx *s, int timeout_ms, struct wr_err *err);
 /* keep_auth: send the token envd holds as the new one and keep s->init_auth
  * (a warm-up /init that the real one follows). */
-int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth,
-                 struct wr_err *err);
+int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err *err);
 /* Run cmd args... in the guest through envd (process.Process/Start) and wait
  * for it to end; 0 when it exited 0. */
-int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args,
-                int timeout_ms, struct wr_err *err);
+int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int timeout_ms,
+		struct wr_err *err);
 /* Flush guest dirty data before a snapshot so the disk matches what the
  * guest believes is written; bounded and best effort (logged on failure). */
 void rt_quiesce(struct sbx *s);
@@ -180,21 +163,18 @@ void rt_quiesce(struct sbx *s);
 /* templates (templates.c) */
 int rt_templates_load(struct runtime *rt, struct wr_err *err);
 void rt_templates_free(struct runtime *rt);
-/* Resolve name ("base" alias included) to owned copies; -ENOENT with the known
- * names. */
-int rt_template_lookup(struct runtime *rt, const char *name,
-                       struct rt_template *ret, struct wr_err *err);
+/* Resolve name ("base" alias included) to owned copies; -ENOENT with the known names. */
+int rt_template_lookup(struct runtime *rt, const char *name, struct rt_template *ret,
+		       struct wr_err *err);
 void rt_template_done(struct rt_template *t);
 bool rt_template_builtin(struct runtime *rt, const char *name);
 
 /* snapshots (snaptpl.c, snapshot.c) */
 int rt_run(char *const argv[], struct wr_err *err);
 /* The disk as a raw image at dst (qcow2 flattened, raw reflinked or copied). */
-int rt_flatten(const struct disk_result *d, const char *dst,
-               struct wr_err *err);
+int rt_flatten(const struct disk_result *d, const char *dst, struct wr_err *err);
 /* Apparent and allocated bytes of a snapshot dir's files. */
-void rt_dir_sizes(const char *dir, int64_t *ret_apparent,
-                  int64_t *ret_allocated);
+void rt_dir_sizes(const char *dir, int64_t *ret_apparent, int64_t *ret_allocated);
 /* Remove an internal fork snapshot once no sandbox uses it. */
 void rt_fork_gc(struct runtime *rt, const char *template);
 
@@ -203,10 +183,9 @@ bool rt_auto_enabled(struct runtime *rt);
 char *rt_auto_name(const struct rt_template *t, int vcpus, int mem);
 /* 1 and *ret = the ready auto snapshot of built-in t (ret->name stays t's);
  * 0 when none is ready (a background build is started). */
-int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus,
-                   int mem, struct rt_template *ret);
-void rt_auto_build(struct runtime *rt, const char *name, const char *from,
-                   int vcpus, int mem);
+int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus, int mem,
+		   struct rt_template *ret);
+void rt_auto_build(struct runtime *rt, const char *name, const char *from, int vcpus, int mem);
 void rt_auto_stop(struct runtime *rt);
 /* Register the ready auto snapshot of built-in `from` with the warm pool. */
 void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem);
@@ -214,11 +193,9 @@ void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem);
 /* warm pool of restored, paused VMs per snapshot template (warm.c) */
 void rt_warm_init(struct runtime *rt, unsigned target);
 /* Keep target warm entries of snapshot template t (vcpus/mem) from now on. */
-void rt_warm_register(struct runtime *rt, const struct rt_template *t,
-                      int vcpus, int mem);
+void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
 /* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
-struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir,
-                         int vcpus, int mem);
+struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);
 /* Release one ready entry (any template) to free its slot; false if none. */
 bool rt_warm_drop_one(struct runtime *rt);
 void rt_warm_create_begin(struct runtime *rt);

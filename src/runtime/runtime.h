@@ -48,98 +48,91 @@
 #define RUNTIME_DATA_DIR_DEFAULT "/var/lib/wrenn"
 #define RUNTIME_ID_PREFIX "cl-"
 #define RUNTIME_ID_RANDOM_LEN 8 /* lowercase alphanumerics after the prefix */
-#define RUNTIME_ID_MAX 64       /* buffer size for an id incl. NUL */
+#define RUNTIME_ID_MAX 64	/* buffer size for an id incl. NUL */
 #define RUNTIME_ENVD_PORT 49983
-#define RUNTIME_ENVD_VERSION                                                   \
-  "0.1.0" /* reported when envd's /health names none */
-#define RUNTIME_DEFAULT_TEMPLATE                                               \
-  "base" /* E2B SDK default; alias of debian or minimal */
-#define RUNTIME_MIN_MEMORY_MB 128 /* below this the guest does not boot envd   \
-                                   */
+#define RUNTIME_ENVD_VERSION "0.1.0"	/* reported when envd's /health names none */
+#define RUNTIME_DEFAULT_TEMPLATE "base" /* E2B SDK default; alias of debian or minimal */
+#define RUNTIME_MIN_MEMORY_MB 128	/* below this the guest does not boot envd */
 
 struct runtime;
 
 struct runtime_config {
-  /* Root of all state: sandboxes/, slots/, logs, the store.  NULL = default. */
-  const char *data_dir;
-  /*
-   * Built-in templates come from here: <images_dir>/minimal.ext4 and
-   * <images_dir>/debian.ext4, kernel <images_dir>/vmlinux.  NULL =
-   * <data_dir>/images.  A missing image just means that template is not
-   * registered; a missing kernel fails creates (-ENOENT), not runtime_open.
-   */
-  const char *images_dir;
-  const char *kernel_path; /* NULL = <images_dir>/vmlinux */
-  /* Borrowed store (must outlive the runtime), or NULL = open store_path. */
-  struct store *store;
-  const char *store_path; /* NULL = <data_dir>/wrenn.db */
-  /* Network namespace prefix (namespace = prefix + slot); NULL = "wrenn-ns-".
-   * Agents sharing a host must share data_dir or use distinct prefixes: the
-   * startup sweep removes namespaces with this prefix that no claim owns. */
-  const char *ns_prefix;
-  const char
-      *veth_prefix; /* egress host links; NULL = "wrenn-veth-" (same caveat) */
-  const char *nft_table;  /* egress nft table; NULL = "wrenn" (same caveat) */
-  unsigned int pool_size; /* prepared idle network slots; 0 = 2 */
-  unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
-  /* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";
-   * NULL = automatic (environment WRENN_VMM / WRENN_ACCEL, then probing). */
-  const char *vmm;
-  const char *accel;
-  const char *vmm_bin; /* VMM binary; NULL = backend default */
-  /* Disk backend: NULL/"auto", "auto+dm", "reflink", "qcow2", "dm". */
-  const char *disk_backend;
-  int envd_timeout_ms; /* wait for envd /health after boot; 0 = 60000 */
-  bool no_reaper;      /* do not start the TTL reaper thread (tests) */
-  /* runtime_close policy: false (default) leaves running and paused
-   * sandboxes as they are for the next runtime_open to re-attach; true stops
-   * every running VMM and marks those sandboxes killed (paused ones stay). */
-  bool stop_on_close;
-  /* Built-in templates are snapshotted on first use (in the background,
-   * cached under <data_dir>/templates/auto-*, keyed by image, kernel,
-   * vCPUs and memory) and later creates restore that snapshot; true turns
-   * this off (every create boots).  Also off with WRENN_AUTO_SNAPSHOT=0. */
-  bool no_auto_snapshot;
-  /* Build the default template's auto snapshot in the background at open. */
-  bool prewarm;
-  /* Warm pool: per automatic snapshot template in use, keep this many VMs
-   * restored, warmed up and paused, so a create only resumes one and sends
-   * /init.  They hold a slot, a disk clone and a paused QEMU each (no CPU)
-   * and are released at close.  0 = WRENN_WARM_POOL from the environment,
-   * else 2 when prewarm is set (a long-lived agent), else off; negative = off.
-   */
-  int warm_pool;
+	/* Root of all state: sandboxes/, slots/, logs, the store.  NULL = default. */
+	const char *data_dir;
+	/*
+	 * Built-in templates come from here: <images_dir>/minimal.ext4 and
+	 * <images_dir>/debian.ext4, kernel <images_dir>/vmlinux.  NULL =
+	 * <data_dir>/images.  A missing image just means that template is not
+	 * registered; a missing kernel fails creates (-ENOENT), not runtime_open.
+	 */
+	const char *images_dir;
+	const char *kernel_path; /* NULL = <images_dir>/vmlinux */
+	/* Borrowed store (must outlive the runtime), or NULL = open store_path. */
+	struct store *store;
+	const char *store_path; /* NULL = <data_dir>/wrenn.db */
+	/* Network namespace prefix (namespace = prefix + slot); NULL = "wrenn-ns-".
+	 * Agents sharing a host must share data_dir or use distinct prefixes: the
+	 * startup sweep removes namespaces with this prefix that no claim owns. */
+	const char *ns_prefix;
+	const char *veth_prefix;    /* egress host links; NULL = "wrenn-veth-" (same caveat) */
+	const char *nft_table;	    /* egress nft table; NULL = "wrenn" (same caveat) */
+	unsigned int pool_size;	    /* prepared idle network slots; 0 = 2 */
+	unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
+	/* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";
+	 * NULL = automatic (environment WRENN_VMM / WRENN_ACCEL, then probing). */
+	const char *vmm;
+	const char *accel;
+	const char *vmm_bin; /* VMM binary; NULL = backend default */
+	/* Disk backend: NULL/"auto", "auto+dm", "reflink", "qcow2", "dm". */
+	const char *disk_backend;
+	int envd_timeout_ms; /* wait for envd /health after boot; 0 = 60000 */
+	bool no_reaper;	     /* do not start the TTL reaper thread (tests) */
+	/* runtime_close policy: false (default) leaves running and paused
+	 * sandboxes as they are for the next runtime_open to re-attach; true stops
+	 * every running VMM and marks those sandboxes killed (paused ones stay). */
+	bool stop_on_close;
+	/* Built-in templates are snapshotted on first use (in the background,
+	 * cached under <data_dir>/templates/auto-*, keyed by image, kernel,
+	 * vCPUs and memory) and later creates restore that snapshot; true turns
+	 * this off (every create boots).  Also off with WRENN_AUTO_SNAPSHOT=0. */
+	bool no_auto_snapshot;
+	/* Build the default template's auto snapshot in the background at open. */
+	bool prewarm;
+	/* Warm pool: per automatic snapshot template in use, keep this many VMs
+	 * restored, warmed up and paused, so a create only resumes one and sends
+	 * /init.  They hold a slot, a disk clone and a paused QEMU each (no CPU)
+	 * and are released at close.  0 = WRENN_WARM_POOL from the environment,
+	 * else 2 when prewarm is set (a long-lived agent), else off; negative = off. */
+	int warm_pool;
 };
 
-/* One sandbox as the API sees it.  Strings are owned; release with
- * runtime_info_done. */
+/* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */
 struct runtime_info {
-  char id[RUNTIME_ID_MAX];
-  char *template; /* the name as resolved ("base" -> "debian"/"minimal") */
-  enum store_sb_state state;
-  int vcpus;
-  int memory_mb;
-  int slot;           /* network slot, -1 = none */
-  int64_t created_at; /* unix ms */
-  int64_t started_at; /* unix ms, last boot/resume */
-  int64_t end_at;     /* TTL deadline unix ms, 0 = none */
-  json_t *metadata;   /* object (never NULL) */
-  json_t *env_vars;   /* object (never NULL) */
-  bool allow_internet;
-  char *envd_token;   /* NULL when not secure */
-  char *envd_version; /* never NULL */
-  char *error;        /* NULL unless state == error */
-  char *team; /* owning team, "" = the operator's (never NULL when filled) */
-  /* How the VM came up: "snapshot" (restored from a snapshot template),
-   * "boot" (cold boot), or "" when unknown (re-attached). Static string. */
-  const char *create_path;
+	char id[RUNTIME_ID_MAX];
+	char *template; /* the name as resolved ("base" -> "debian"/"minimal") */
+	enum store_sb_state state;
+	int vcpus;
+	int memory_mb;
+	int slot;	    /* network slot, -1 = none */
+	int64_t created_at; /* unix ms */
+	int64_t started_at; /* unix ms, last boot/resume */
+	int64_t end_at;	    /* TTL deadline unix ms, 0 = none */
+	json_t *metadata;   /* object (never NULL) */
+	json_t *env_vars;   /* object (never NULL) */
+	bool allow_internet;
+	char *envd_token;   /* NULL when not secure */
+	char *envd_version; /* never NULL */
+	char *error;	    /* NULL unless state == error */
+	char *team;	    /* owning team, "" = the operator's (never NULL when filled) */
+	/* How the VM came up: "snapshot" (restored from a snapshot template),
+	 * "boot" (cold boot), or "" when unknown (re-attached). Static string. */
+	const char *create_path;
 };
 void runtime_info_done(struct runtime_info *info);
 void runtime_info_list_free(struct runtime_info *rows, size_t n);
 
 /* Open: store, slot pool, templates, startup sweep and re-attach, reaper. */
-int runtime_open(const struct runtime_config *cfg, struct runtime **ret,
-                 struct wr_err *err);
+int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct wr_err *err);
 /* Stop the reaper, wait for in-flight operations, apply the close policy
  * (runtime_config.stop_on_close), release the pool. NULL-safe. */
 void runtime_close(struct runtime *rt);
@@ -147,44 +140,38 @@ void runtime_close(struct runtime *rt);
 struct store *runtime_store(struct runtime *rt);
 
 struct runtime_create_spec {
-  const char *template; /* NULL or "" = RUNTIME_DEFAULT_TEMPLATE */
-  int vcpus;            /* 0 = 1 */
-  int memory_mb;        /* 0 = 512; < RUNTIME_MIN_MEMORY_MB is -EINVAL */
-  int timeout_s;        /* TTL in seconds from running; 0 = none */
-  json_t *env_vars;     /* borrowed object of string values; NULL = none */
-  json_t *metadata;     /* borrowed object of string values; NULL = none */
-  bool allow_internet;  /* egress on for this sandbox */
-  bool secure;          /* mint an envd access token (runtime_envd_info) */
-  const char *id;       /* NULL = mint cl-xxxxxxxx */
-  const char *team;     /* owning team (store row); NULL = the operator's */
+	const char *template; /* NULL or "" = RUNTIME_DEFAULT_TEMPLATE */
+	int vcpus;	      /* 0 = 1 */
+	int memory_mb;	      /* 0 = 512; < RUNTIME_MIN_MEMORY_MB is -EINVAL */
+	int timeout_s;	      /* TTL in seconds from running; 0 = none */
+	json_t *env_vars;     /* borrowed object of string values; NULL = none */
+	json_t *metadata;     /* borrowed object of string values; NULL = none */
+	bool allow_internet;  /* egress on for this sandbox */
+	bool secure;	      /* mint an envd access token (runtime_envd_info) */
+	const char *id;	      /* NULL = mint cl-xxxxxxxx */
+	const char *team;     /* owning team (store row); NULL = the operator's */
 };
-/* Create and wait until envd accepted /init; *ret (optional) is filled on
- * success. */
+/* Create and wait until envd accepted /init; *ret (optional) is filled on success. */
 int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
-                   struct runtime_info *ret, struct wr_err *err);
+		   struct runtime_info *ret, struct wr_err *err);
 /* Stop the VMM, release slot and disk, remove the sandbox dir and the row's
  * runtime state (row kept as killed).  Cancels a create in progress.
  * -ENOENT if unknown or already killed. */
 int runtime_destroy(struct runtime *rt, const char *id, struct wr_err *err);
-int runtime_get(struct runtime *rt, const char *id, struct runtime_info *ret,
-                struct wr_err *err);
+int runtime_get(struct runtime *rt, const char *id, struct runtime_info *ret, struct wr_err *err);
 
 struct runtime_filter {
-  unsigned states;      /* bits (1u << enum store_sb_state); 0 =
-                           creating|running|paused */
-  const char *template; /* NULL = any */
-  const char *const
-      *meta;        /* key, value, ..., NULL: all must match; NULL = any */
-  const char *team; /* only this team's sandboxes; NULL = any */
+	unsigned states;	 /* bits (1u << enum store_sb_state); 0 = creating|running|paused */
+	const char *template;	 /* NULL = any */
+	const char *const *meta; /* key, value, ..., NULL: all must match; NULL = any */
+	const char *team;	 /* only this team's sandboxes; NULL = any */
 };
 /* Newest first. */
-int runtime_list(struct runtime *rt, const struct runtime_filter *f,
-                 struct runtime_info **ret_rows, size_t *ret_n,
-                 struct wr_err *err);
+int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runtime_info **ret_rows,
+		 size_t *ret_n, struct wr_err *err);
 
 /* TTL: the sandbox is destroyed timeout_s seconds from now (0 = never). */
-int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s,
-                        struct wr_err *err);
+int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err);
 
 /* Pause: VMM pause + snapshot into the sandbox dir + VMM stop; disk and slot
  * kept.  On failure the sandbox is still running (or, if even that cannot be
@@ -192,34 +179,31 @@ int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s,
 int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err);
 /* Resume a paused sandbox in the same slot and disk, then POST /init with the
  * host clock.  timeout_s > 0 sets a new TTL from now; 0 restarts the TTL the
- * sandbox had (none if it had none).  Resume of a running sandbox is a no-op.
- */
-int runtime_resume(struct runtime *rt, const char *id, int timeout_s,
-                   struct wr_err *err);
+ * sandbox had (none if it had none).  Resume of a running sandbox is a no-op. */
+int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err);
 
 /* A blocking TCP socket connected, inside the sandbox's network namespace, to
  * the guest 169.254.0.21:port.  -EBUSY when the sandbox is not running. */
-int runtime_connect(struct runtime *rt, const char *id, uint16_t port,
-                    int timeout_ms, int *ret_fd, struct wr_err *err);
+int runtime_connect(struct runtime *rt, const char *id, uint16_t port, int timeout_ms, int *ret_fd,
+		    struct wr_err *err);
 /* envd access token (NULL when not secure) and version; caller frees both. */
-int runtime_envd_info(struct runtime *rt, const char *id, char **ret_token,
-                      char **ret_version, struct wr_err *err);
+int runtime_envd_info(struct runtime *rt, const char *id, char **ret_token, char **ret_version,
+		      struct wr_err *err);
 /* Path of the VMM + guest console log (<data_dir>/sandboxes/<id>/vmm.log);
  * caller frees.  The file may not exist yet. */
-int runtime_log_path(struct runtime *rt, const char *id, char **ret_path,
-                     struct wr_err *err);
+int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct wr_err *err);
 
 /* Warm-pool entries ready to be claimed (all templates). */
 unsigned runtime_warm_ready(struct runtime *rt);
 
 /* Templates known to the runtime (built-ins registered at open, plus the
  * store's); "base" is listed as its own alias row. */
-int runtime_template_list(struct runtime *rt, struct store_template **ret_rows,
-                          size_t *ret_n, struct wr_err *err);
+int runtime_template_list(struct runtime *rt, struct store_template **ret_rows, size_t *ret_n,
+			  struct wr_err *err);
 /* Resolve a template name ("base" alias included): -ENOENT with a message
  * listing the known names when unknown.  *ret_name (optional) is malloc'd. */
-int runtime_template_resolve(struct runtime *rt, const char *name,
-                             char **ret_name, struct wr_err *err);
+int runtime_template_resolve(struct runtime *rt, const char *name, char **ret_name,
+			     struct wr_err *err);
 
 /*
  * Snapshot template (QEMU): boot template `from` once with guest RAM in a
@@ -231,34 +215,29 @@ int runtime_template_resolve(struct runtime *rt, const char *name,
  * token, env and clock.  vcpus/memory_mb 0 = defaults and are fixed for the
  * template's sandboxes.  -EEXIST if the name is taken.
  */
-int runtime_template_build(struct runtime *rt, const char *name,
-                           const char *from, int vcpus, int memory_mb,
-                           struct wr_err *err);
-/* A custom build (src/build): like runtime_template_build, but the build VM
- * gets egress when allow_internet, envd's /init is left to the hook, and run()
- * is called with the VM up (envd answering) before the snapshot; its failure (<
- * 0) aborts the build and removes everything. started() (optional) is told the
- * build VM's id first, so a crash can be swept.  The VM is quiesced (envd
- * /prepare) before the snapshot. */
+int runtime_template_build(struct runtime *rt, const char *name, const char *from, int vcpus,
+			   int memory_mb, struct wr_err *err);
+/* A custom build (src/build): like runtime_template_build, but the build VM gets egress when
+ * allow_internet, envd's /init is left to the hook, and run() is called with the VM up (envd
+ * answering) before the snapshot; its failure (< 0) aborts the build and removes everything.
+ * started() (optional) is told the build VM's id first, so a crash can be swept.  The VM is
+ * quiesced (envd /prepare) before the snapshot. */
 struct runtime_build_hook {
-  void (*started)(void *ud, const char *sandbox_id);
-  int (*run)(struct runtime *rt, const char *sandbox_id, void *ud,
-             struct wr_err *err);
-  void *ud;
-  bool allow_internet;
+	void (*started)(void *ud, const char *sandbox_id);
+	int (*run)(struct runtime *rt, const char *sandbox_id, void *ud, struct wr_err *err);
+	void *ud;
+	bool allow_internet;
 };
-int runtime_template_build_with(struct runtime *rt, const char *name,
-                                const char *from, int vcpus, int memory_mb,
-                                const struct runtime_build_hook *hook,
-                                struct wr_err *err);
+int runtime_template_build_with(struct runtime *rt, const char *name, const char *from, int vcpus,
+				int memory_mb, const struct runtime_build_hook *hook,
+				struct wr_err *err);
 /* Build the automatic snapshot of a built-in template for vcpus/memory_mb
  * (0 = defaults) now, if missing; later creates with those sizes restore it. */
-int runtime_template_prewarm(struct runtime *rt, const char *template,
-                             int vcpus, int memory_mb, struct wr_err *err);
+int runtime_template_prewarm(struct runtime *rt, const char *template, int vcpus, int memory_mb,
+			     struct wr_err *err);
 /* Delete a snapshot template and its files; -EBUSY while sandboxes use it,
  * -EINVAL for built-in templates. */
-int runtime_template_delete(struct runtime *rt, const char *name,
-                            struct wr_err *err);
+int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err *err);
 
 /*
  * Snapshots of running sandboxes.  A snapshot is also a template (its id is
@@ -268,30 +247,27 @@ int runtime_template_delete(struct runtime *rt, const char *name,
  * on.  Sizes: apparent (sum of file sizes) and allocated (disk blocks).
  */
 struct runtime_snapshot {
-  char *id;   /* "snap-" + 12 [a-z0-9]; the template name to create from */
-  char *name; /* optional unique name; NULL = none */
-  char *sandbox_id; /* source sandbox */
-  char *template;   /* the source's template */
-  int vcpus, memory_mb;
-  int64_t created_at;
-  int64_t size_apparent, size_allocated;
+	char *id;	  /* "snap-" + 12 [a-z0-9]; the template name to create from */
+	char *name;	  /* optional unique name; NULL = none */
+	char *sandbox_id; /* source sandbox */
+	char *template;	  /* the source's template */
+	int vcpus, memory_mb;
+	int64_t created_at;
+	int64_t size_apparent, size_allocated;
 };
 void runtime_snapshot_done(struct runtime_snapshot *sn);
 void runtime_snapshot_list_free(struct runtime_snapshot *rows, size_t n);
 /* -EBUSY unless running; -EEXIST if name is taken; -EINVAL bad name. */
-int runtime_snapshot_create(struct runtime *rt, const char *id,
-                            const char *name, struct runtime_snapshot *ret,
-                            struct wr_err *err);
+int runtime_snapshot_create(struct runtime *rt, const char *id, const char *name,
+			    struct runtime_snapshot *ret, struct wr_err *err);
 /* Newest first; sandbox_id NULL = all; paging as store_snapshot_list. */
-int runtime_snapshot_list(struct runtime *rt, const char *sandbox_id,
-                          const char *cursor, int limit,
-                          struct runtime_snapshot **ret_rows, size_t *ret_n,
-                          char **ret_next, struct wr_err *err);
-int runtime_snapshot_get(struct runtime *rt, const char *id_or_name,
-                         struct runtime_snapshot *ret, struct wr_err *err);
+int runtime_snapshot_list(struct runtime *rt, const char *sandbox_id, const char *cursor, int limit,
+			  struct runtime_snapshot **ret_rows, size_t *ret_n, char **ret_next,
+			  struct wr_err *err);
+int runtime_snapshot_get(struct runtime *rt, const char *id_or_name, struct runtime_snapshot *ret,
+			 struct wr_err *err);
 /* -ENOENT unknown, -EBUSY while sandboxes were created from it and live. */
-int runtime_snapshot_delete(struct runtime *rt, const char *id_or_name,
-                            struct wr_err *err);
+int runtime_snapshot_delete(struct runtime *rt, const char *id_or_name, struct wr_err *err);
 
 /* Fork: snapshot sandbox id and start count (1..100) sandboxes from it, in
  * parallel, with the source's env, metadata, secure and internet settings and
@@ -299,11 +275,9 @@ int runtime_snapshot_delete(struct runtime *rt, const char *id_or_name,
  * != 0 when child i failed.  Returns 0 if at least one child started.  The
  * fork snapshot is internal and removed when its last child is destroyed. */
 int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
-                 struct runtime_info *ret, struct wr_err *ret_err,
-                 struct wr_err *err);
+		 struct runtime_info *ret, struct wr_err *ret_err, struct wr_err *err);
 
-/* --- pure helpers, exported for tests
- * --------------------------------------------------- */
+/* --- pure helpers, exported for tests --------------------------------------------------- */
 
 /* Mint "cl-" + RUNTIME_ID_RANDOM_LEN chars of [a-z0-9] from getrandom. */
 int runtime_mint_id(char buf[RUNTIME_ID_MAX]);
