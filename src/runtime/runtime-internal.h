@@ -82,6 +82,31 @@ struct sbx {
 
 struct rt_warm_key;
 
+/*
+ * Threads and locks of the runtime.
+ *
+ * Threads: the callers (the agent's HTTP connection threads, one per connection; rtctl's main
+ * thread), the TTL reaper (reaper.c, rt->reaper), the warm-pool filler (warm.c,
+ * rt->warm_thread), the automatic-snapshot builder (autosnap.c, rt->auto_thread, one at a time)
+ * and short-lived fork workers (snapshot.c, joined by the caller that started them).
+ *
+ * Locks, outermost first; a thread holding one may take only those below it:
+ *   1. sbx->lock        serialises lifecycle operations on one sandbox (create, destroy, pause,
+ *                       resume, snapshot, timeout); held across VMM and envd calls.  Never two
+ *                       sandbox locks at once.
+ *   2. rt->warm_lock    the warm pool's keys and entries (+ warm_cond); released while the
+ *                       filler builds an entry.  Never taken under sbx->lock.
+ *   3. rt->auto_lock    the auto-snapshot builder's flags; held only around starting or joining
+ *                       that thread (the builder itself takes it last, to clear auto_busy).
+ *      rt->reaper_lock  the reaper's running flag (+ reaper_cond); released while it reaps.
+ *   4. rt->lock         the registry: rt->sbx, nsbx, every sbx's refs and listed, closing.
+ *                       Taken under sbx->lock (insert, unlist, put) and under warm_lock (the
+ *                       filler counts sandboxes); nothing is taken under it.  rt->cond is
+ *                       broadcast when a reference count drops to 0 (no waiter today).
+ *   5. leaves: the store's mutex (every store_* call), the slot pool's mutex (slot_*), taken
+ *      under any of the above and never holding another lock.
+ * Atomics without a lock: sbx->cancel, sbx->creating, rt->creates.
+ */
 struct runtime {
 	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
 	struct store *store;
