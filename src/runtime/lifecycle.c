@@ -98,17 +98,24 @@ int runtime_pause(struct runtime *rt, const char *id, struct wr_err *err)
 		r = wr_err_errno(err, errno, "rename %s", tmp);
 		goto resume;
 	}
-	/* From here the snapshot is complete: stopping the VMM cannot lose state. */
+	/* From here the snapshot is complete.  The row says paused before the VMM stops: a
+	 * crash at any later point leaves a paused sandbox (the startup sweep stops a VMM it
+	 * still finds), never a running row whose VMM is gone, which the sweep would clean
+	 * up together with this snapshot.  If the row cannot be written, nothing is stopped. */
+	if ((r = store_sandbox_set_state(rt->store, id, STORE_SB_PAUSED, NULL, err)) < 0)
+		goto resume;
+	s->state = STORE_SB_PAUSED;
 	vmm_stop(s->vmm, 1500, NULL);
 	vmm_free(s->vmm);
 	s->vmm = NULL;
 	s->pid = 0;
 	rmdir(s->vm_dir);
-	s->state = STORE_SB_PAUSED;
-	store_sandbox_set_pid(rt->store, id, 0, NULL);
-	store_sandbox_set_end_at(rt->store, id, 0, NULL);
-	store_sandbox_set_state(rt->store, id, STORE_SB_PAUSED, NULL, NULL);
-	rt_sbx_write_state(s, NULL);
+	struct wr_err we = {0};
+	if (store_sandbox_set_pid(rt->store, id, 0, &we) < 0 ||
+	    store_sandbox_set_end_at(rt->store, id, 0, &we) < 0 || rt_sbx_write_state(s, &we) < 0)
+		log_error("sandbox %s: paused, but recording it failed (the startup sweep "
+			  "repairs it): %s",
+			  id, wr_err_msg(&we));
 	store_event_add(rt->store, id, "paused", NULL, NULL);
 	unlock_put(s);
 	return 0;

@@ -140,6 +140,15 @@ static void sweep_row(struct runtime *rt, struct store_sandbox *row)
 	}
 	if (row->state == STORE_SB_PAUSED && have_state >= 0 && s->slot >= 0) {
 		cleanup_free char *meta = xasprintf("%s/" RT_SNAP_DIR "/wrenn-vmm.json", s->dir);
+		/* The agent died between recording the pause and stopping the VMM: the
+		 * snapshot is complete, the stopped VM is not needed. */
+		if (s->pid > 0 && cmdline_is_ours(rt, s->pid, s->id)) {
+			kill_wait(s->pid);
+			log_info("sweep: %s: stopped the VMM of a sandbox paused during a crash",
+				 s->id);
+		}
+		s->pid = 0;
+		store_sandbox_set_pid(rt->store, s->id, 0, NULL);
 		wr_err_clear(&e);
 		if (access(meta, R_OK) == 0 &&
 		    slot_pool_reserve(rt->pool, (unsigned)s->slot, &e) >= 0) {
@@ -231,6 +240,30 @@ static void sweep_dirs(struct runtime *rt)
 	}
 }
 
+/* An automatic snapshot template is registered (store row) only after its directory is
+ * complete, so an auto-* directory without a row is what a crash during its build left.
+ * Left in place it would make every later build of it fail (mkdir EEXIST) and every create
+ * cold-boot: remove it. */
+static void sweep_auto_templates(struct runtime *rt)
+{
+	cleanup_free char *root = xasprintf("%s/templates", rt->data_dir);
+	cleanup_closedir DIR *d = opendir(root);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "auto-", 5) != 0)
+			continue;
+		struct store_template t = {0};
+		if (store_template_get(rt->store, de->d_name, &t, NULL) == 0) {
+			store_template_done(&t);
+			continue;
+		}
+		cleanup_free char *dir = xasprintf("%s/%s", root, de->d_name);
+		rm_rf(dir);
+		log_info("sweep: removed %s (an automatic template build that never finished)",
+			 dir);
+	}
+}
+
 int rt_sweep(struct runtime *rt, struct wr_err *err)
 {
 	struct store_sandbox_filter f = {
@@ -253,6 +286,7 @@ int rt_sweep(struct runtime *rt, struct wr_err *err)
 	} while (cursor);
 	sweep_procs(rt);
 	sweep_dirs(rt);
+	sweep_auto_templates(rt);
 	struct slot_sweep_stats st = {0};
 	struct wr_err e = {0};
 	if (slot_pool_sweep(rt->pool, &st, &e) < 0)

@@ -8,7 +8,7 @@
 # deleting a snapshot in use is refused.  Everything is removed at the end.
 set -u
 cd "$(dirname "$0")/../.."
-PLAN=12
+PLAN=14
 # shellcheck source=tests/lib/rt.sh
 . tests/lib/rt.sh
 RT_VMM_DIR=
@@ -114,6 +114,28 @@ else
 	nok "snapshot delete" "$(cat "$ERR")"
 fi
 [ -n "$SRC" ] && $RT destroy "$SRC" >/dev/null 2>&1
+
+# 12: an automatic template whose clone still runs cannot be deleted (the clone's qcow2 disk is
+# backed by its rootfs.img and its RAM maps the template's memory file); once it is gone it can.
+AUTO=$(basename "$(ls -d "$DATA"/templates/auto-minimal-1c-512m-* | head -1)")
+CL=$(timeout 300 $RT create -t minimal 2>"$ERR" | awk '/^cl-/ {print $1}')
+if [ -n "$CL" ] && ! $RT template-delete "$AUTO" 2>"$ERR" && grep -q 'in use' "$ERR" &&
+	timeout 120 $RT exec "$CL" /bin/echo alive 2>>"$ERR" | grep -qx alive &&
+	$RT destroy "$CL" 2>>"$ERR" && $RT template-delete "$AUTO" 2>>"$ERR" && [ ! -e "$DATA/templates/$AUTO" ]; then
+	ok "auto template $AUTO: delete refused while its clone runs, then deleted"
+else
+	nok "auto template delete while a clone runs" "$(cat "$ERR")"
+fi
+
+# 13: what a crash during an automatic template build leaves (a directory without its row) is
+# swept at the next start, and the template is built again and used.
+mkdir -p "$DATA/templates/$AUTO" && echo junk >"$DATA/templates/$AUTO/memory"
+if timeout 300 $RT prewarm minimal >"$OUT" 2>"$ERR" && [ -e "$DATA/templates/$AUTO/wrenn-vmm.json" ] &&
+	timeout 300 $RT create -t minimal + destroy @ >"$OUT" 2>>"$ERR" && grep -Eq '^cl-[a-z0-9]+ [0-9]+ snapshot$' "$OUT"; then
+	ok "a half-built automatic template is swept and rebuilt"
+else
+	nok "half-built automatic template" "$(ls "$DATA/templates/$AUTO" 2>&1; cat "$OUT" "$ERR")"
+fi
 
 l=$(leftovers)
 if [ -z "$l" ] && [ -z "$($RT list)" ]; then ok "nothing left"; else nok "nothing left" "left: $l"; fi
