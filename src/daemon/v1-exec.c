@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COLLECT_MAX (64u * 1024 * 1024) /* per stream; more is dropped, not buffered */
+/* Collected output per stream (stdout, stderr).  Beyond it bytes are read and dropped and the
+ * result says "truncated": true; whoever wants more output asks for stream: true.  The bound
+ * is what a guest can make the agent hold per exec (the reply's base64 copy adds 4/3). */
+#define COLLECT_MAX (8u * 1024 * 1024)
 
 struct exec_ctx {
 	struct agent *a;
