@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/envdc.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -66,7 +67,7 @@ static void hdrs_auth(struct hdrs *h, const struct envdc_auth *a)
 /* error body {"code":"not_found","message":"..."} or plain {code:int, message} */
 static int error_from_body(int status, const char *body, const char *what, struct wr_err *err)
 {
-	json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+	cleanup_json json_t *j = body ? json_loads(body, 0, NULL) : NULL;
 	const char *msg = NULL, *code = NULL;
 	if (json_is_object(j)) {
 		json_t *m = json_object_get(j, "message"), *c = json_object_get(j, "code");
@@ -89,7 +90,6 @@ static int error_from_body(int status, const char *body, const char *what, struc
 	else
 		r = -EPROTO;
 	wr_err_set(err, r, "%s: %s", what, msg ? msg : (body && *body ? body : "error"));
-	json_decref(j);
 	return r;
 }
 
@@ -117,12 +117,10 @@ int envdc_unary(int fd, const struct envdc_auth *a, const char *rpc, const json_
 		return wr_err_prefix(err, r, "envd %s", rpc);
 	if (status != 200)
 		return error_from_body(status, resp, rpc, err);
-	json_t *j = json_loads(resp, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
+	cleanup_json json_t *j = json_loads(resp, 0, NULL);
+	if (!json_is_object(j))
 		return wr_err_set(err, EPROTO, "envd %s: malformed answer", rpc);
-	}
-	*ret = j;
+	*ret = TAKE_PTR(j);
 	return 0;
 }
 
@@ -194,14 +192,12 @@ int envdc_stream_next(struct envdc_stream *s, json_t **ret, struct wr_err *err)
 		if (n == -EMSGSIZE)
 			return wr_err_set(err, EMSGSIZE, "envd %s: message too large", s->rpc);
 		if (n > 0) {
-			json_t *j = json_loadb((const char *)p, pl, 0, NULL);
+			cleanup_json json_t *j = json_loadb((const char *)p, pl, 0, NULL);
 			memmove(s->buf, s->buf + n, s->len - (size_t)n);
 			s->len -= (size_t)n;
-			if (!json_is_object(j)) {
-				json_decref(j);
+			if (!json_is_object(j))
 				return wr_err_set(err, EPROTO, "envd %s: malformed message",
 						  s->rpc);
-			}
 			if (flags & CONNECT_FLAG_END) {
 				s->ended = true;
 				json_t *e = json_object_get(j, "error");
@@ -213,13 +209,11 @@ int envdc_stream_next(struct envdc_stream *s, json_t **ret, struct wr_err *err)
 					wr_err_set(err, r, "%s",
 						   json_is_string(m) ? json_string_value(m)
 								     : "stream failed");
-					json_decref(j);
 					return r;
 				}
-				json_decref(j);
 				return 0;
 			}
-			*ret = j;
+			*ret = TAKE_PTR(j);
 			return 1;
 		}
 		if (s->cap - s->len < 65536) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 #include "http/json.h"
@@ -119,16 +120,15 @@ int reply_read_json(struct http_req *req, size_t max, bool required, json_t **re
 		return 0;
 	}
 	char ebuf[200];
-	json_t *v = wj_parse(buf, len, ebuf, sizeof(ebuf));
+	cleanup_json json_t *v = wj_parse(buf, len, ebuf, sizeof(ebuf));
 	if (!v) {
 		reply_error(req, 400, "invalid JSON: %s", ebuf);
 		return -EINVAL;
 	}
 	if (!json_is_object(v)) {
-		json_decref(v);
 		reply_error(req, 400, "the JSON body must be an object");
 		return -EINVAL;
 	}
-	*ret = v;
+	*ret = TAKE_PTR(v);
 	return 0;
 }

@@ -143,9 +143,8 @@ static void reply_entry(struct http_req *req, const char *path)
 				    strerror(errno));
 		return;
 	}
-	json_t *o = json_pack("{s:o}", "entry", info);
+	cleanup_json json_t *o = json_pack("{s:o}", "entry", info);
 	connect_reply_json(req, o);
-	json_decref(o);
 }
 
 static int list_rec(const char *dir, unsigned depth, json_t *out)
@@ -289,17 +288,15 @@ void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)
 					    "path %s is not a directory", path);
 			return;
 		}
-		json_t *arr = json_array();
+		cleanup_json json_t *arr = json_array();
 		int r = list_rec(path, depth, arr);
 		if (r < 0) {
-			json_decref(arr);
 			connect_reply_error(req, connect_code_from_errno(r), "list %s: %s", path,
 					    strerror(-r));
 			return;
 		}
-		json_t *o = json_pack("{s:o}", "entries", arr);
+		cleanup_json json_t *o = json_pack("{s:O}", "entries", arr);
 		connect_reply_json(req, o);
-		json_decref(o);
 	} else {
 		if (!strcmp(path, "/")) {
 			connect_reply_error(req, CONNECT_INVALID_ARGUMENT, "refusing to remove /");
@@ -311,8 +308,7 @@ void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)
 					    strerror(-r));
 			return;
 		}
-		json_t *o = json_object();
+		cleanup_json json_t *o = json_object();
 		connect_reply_json(req, o);
-		json_decref(o);
 	}
 }

@@ -12,6 +12,7 @@
  */
 #include "envd/envd.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "http/json.h"
@@ -40,10 +41,9 @@ void envd_prepare(struct envd *e, struct http_req *req)
 	sync();
 	bool dropped =
 		drop_caches(e->drop_caches_path ? e->drop_caches_path : "/proc/sys/vm/drop_caches");
-	json_t *j = json_pack("{s:b, s:b}", "synced", 1, "droppedCaches", dropped);
+	cleanup_json json_t *j = json_pack("{s:b, s:b}", "synced", 1, "droppedCaches", dropped);
 	size_t len;
 	cleanup_free char *s = wj_dump(j, &len);
-	json_decref(j);
 	http_resp_header(req, "Cache-Control", "no-store");
 	http_resp_send(req, 200, "application/json", s, len);
 }

@@ -81,11 +81,10 @@ unsigned envd_keepalive_ms(const struct http_req *req)
 	return (unsigned)s * 1000;
 }
 
-static int send_and_free(struct http_req *req, json_t *j)
+static int send_and_free(struct http_req *req, json_t *j_owned)
 {
-	int r = connect_stream_send(req, j);
-	json_decref(j);
-	return r;
+	cleanup_json json_t *j = j_owned;
+	return connect_stream_send(req, j);
 }
 
 /* Follow the process's events until its end (or the client leaves). */
@@ -284,9 +283,8 @@ static struct proc *select_proc(struct envd *e, struct http_req *req, json_t *ms
 static void reply_result(struct http_req *req, int r, struct wr_err *err)
 {
 	if (r == 0) {
-		json_t *o = json_object();
+		cleanup_json json_t *o = json_object();
 		connect_reply_json(req, o);
-		json_decref(o);
 		return;
 	}
 	enum connect_code c = r == -ESRCH		    ? CONNECT_NOT_FOUND
@@ -305,9 +303,8 @@ static void rpc_unary(struct envd *e, struct http_req *req, const char *method)
 		return;
 	}
 	if (!strcmp(method, "List")) {
-		json_t *o = json_pack("{s:o}", "processes", procs_list(e->procs));
+		cleanup_json json_t *o = json_pack("{s:o}", "processes", procs_list(e->procs));
 		connect_reply_json(req, o);
-		json_decref(o);
 		return;
 	}
 	struct proc *p = select_proc(e, req, msg);

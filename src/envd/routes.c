@@ -192,7 +192,7 @@ void envd_metrics(struct envd *e, struct http_req *req)
 		dtotal = (long long)vfs.f_blocks * (long long)vfs.f_frsize;
 		dused = dtotal - (long long)vfs.f_bfree * (long long)vfs.f_frsize;
 	}
-	json_t *j = json_pack(
+	cleanup_json json_t *j = json_pack(
 		"{s:I, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ts", (json_int_t)time(NULL),
 		"cpu_count", (int)sysconf(_SC_NPROCESSORS_ONLN), "cpu_used_pct", pct, "mem_total",
 		(json_int_t)mem_total, "mem_used", (json_int_t)used, "mem_cache",
@@ -201,7 +201,6 @@ void envd_metrics(struct envd *e, struct http_req *req)
 		"disk_total", (json_int_t)dtotal);
 	size_t len;
 	cleanup_free char *s = wj_dump(j, &len);
-	json_decref(j);
 	http_resp_send(req, 200, "application/json", s, len);
 }
 

@@ -121,9 +121,8 @@ struct stream_ctx {
 static int stream_emit(void *ud, json_t *ev)
 {
 	struct stream_ctx *c = ud;
-	json_t *m = json_pack("{s:o}", "filesystem", ev);
+	cleanup_json json_t *m = json_pack("{s:o}", "filesystem", ev);
 	int r = connect_stream_send(c->req, m);
-	json_decref(m);
 	if (r < 0)
 		c->write_failed = true;
 	return r;
@@ -138,9 +137,8 @@ static bool client_gone(struct http_req *req, int sock)
 	struct pollfd pf = {.fd = sock};
 	if (poll(&pf, 1, 0) == 1)
 		return true;
-	json_t *k = json_pack("{s:{}}", "keepalive");
+	cleanup_json json_t *k = json_pack("{s:{}}", "keepalive");
 	int r = connect_stream_send(req, k);
-	json_decref(k);
 	return r < 0 || poll(&pf, 1, 200) == 1;
 }
 
@@ -161,11 +159,10 @@ static void watch_dir(struct envd *e, struct http_req *req)
 	unsigned ka = envd_keepalive_ms(req);
 	int64_t next_ka = now_ms() + ka;
 	int sock = http_req_socket(req);
-	json_t *start = json_pack("{s:{}}", "start");
+	cleanup_json json_t *start = json_pack("{s:{}}", "start");
 	int r = connect_stream_begin(req);
 	if (r == 0)
 		r = connect_stream_send(req, start);
-	json_decref(start);
 	code = CONNECT_OK;
 	const char *why = NULL;
 	while (r == 0) {
@@ -181,9 +178,8 @@ static void watch_dir(struct envd *e, struct http_req *req)
 			break;
 		}
 		if (now >= next_ka) {
-			json_t *k = json_pack("{s:{}}", "keepalive");
+			cleanup_json json_t *k = json_pack("{s:{}}", "keepalive");
 			r = connect_stream_send(req, k);
-			json_decref(k);
 			next_ka = now + ka;
 			continue;
 		}
@@ -372,9 +368,8 @@ static void create_watcher(struct envd *e, struct http_req *req, const json_t *m
 	e->watchers->list = w;
 	e->watchers->n++;
 	pthread_mutex_unlock(&e->watchers->lock);
-	json_t *resp = json_pack("{s:s}", "watcherId", w->id);
+	cleanup_json json_t *resp = json_pack("{s:s}", "watcherId", w->id);
 	connect_reply_json(req, resp);
-	json_decref(resp);
 }
 
 static int watcher_id(struct http_req *req, const json_t *msg, const char **ret)
@@ -431,9 +426,8 @@ static void get_events(struct envd *e, struct http_req *req, const json_t *msg)
 		connect_reply_error(req, code, "%s", why);
 		return;
 	}
-	json_t *resp = json_pack("{s:o}", "events", events);
+	cleanup_json json_t *resp = json_pack("{s:o}", "events", events);
 	connect_reply_json(req, resp);
-	json_decref(resp);
 }
 
 static void remove_watcher(struct envd *e, struct http_req *req, const json_t *msg)
@@ -456,9 +450,8 @@ static void remove_watcher(struct envd *e, struct http_req *req, const json_t *m
 		return;
 	}
 	watcher_free(w);
-	json_t *resp = json_object();
+	cleanup_json json_t *resp = json_object();
 	connect_reply_json(req, resp);
-	json_decref(resp);
 }
 
 void envd_watch_rpc(struct envd *e, struct http_req *req, const char *method)
