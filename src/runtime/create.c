@@ -86,11 +86,14 @@ static int validate(struct runtime *rt, const struct runtime_create_spec *sp, in
 {
 	*vcpus = sp->vcpus ? sp->vcpus : VM_DEFAULT_VCPUS;
 	*mem = sp->memory_mb ? sp->memory_mb : VM_DEFAULT_MEMORY_MB;
-	if (*vcpus < 1 || *vcpus > VM_MAX_VCPUS)
-		return wr_err_set(err, EINVAL, "vcpus must be 1..%d, got %d", VM_MAX_VCPUS, *vcpus);
-	if (*mem < RUNTIME_MIN_MEMORY_MB || *mem > VM_MAX_MEMORY_MB)
-		return wr_err_set(err, EINVAL, "memory must be %d..%d MiB, got %d",
-				  RUNTIME_MIN_MEMORY_MB, VM_MAX_MEMORY_MB, *mem);
+	/* The host's limits (runtime_config max_vcpus/max_memory_mb), named in the message. */
+	if (*vcpus < 1 || *vcpus > rt->max_vcpus)
+		return wr_err_set(err, EINVAL, "vcpus must be 1..%d (max_vcpus limit), got %d",
+				  rt->max_vcpus, *vcpus);
+	if (*mem < RUNTIME_MIN_MEMORY_MB || *mem > rt->max_memory_mb)
+		return wr_err_set(err, EINVAL,
+				  "memory must be %d..%d MiB (max_memory_mb limit), got %d",
+				  RUNTIME_MIN_MEMORY_MB, rt->max_memory_mb, *mem);
 	if (sp->timeout_s < 0)
 		return wr_err_set(err, EINVAL, "timeout must be >= 0 seconds");
 	if (sp->id && !runtime_id_valid(sp->id))
@@ -100,7 +103,6 @@ static int validate(struct runtime *rt, const struct runtime_create_spec *sp, in
 	if ((r = check_strings(sp->env_vars, "envVars", err)) < 0 ||
 	    (r = check_strings(sp->metadata, "metadata", err)) < 0)
 		return r;
-	(void)rt;
 	return 0;
 }
 

@@ -118,6 +118,9 @@ struct runtime {
 	char *vmm_bin;
 	int envd_timeout_ms;
 	unsigned max_sandboxes;
+	uid_t jail_uid_base;	      /* VMM of slot n runs as base + n; 0 = not jailed */
+	char *cgroup_parent;	      /* CGROUP_AUTO, a cgroup2 dir, or NULL = none */
+	int max_vcpus, max_memory_mb; /* create limits (400 above them) */
 	bool stop_on_close;
 	struct rt_template *tpl;
 	size_t ntpl;

@@ -6,6 +6,8 @@
 #include "basic/fdio.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "vm/cgroup.h"
+#include "vm/jail.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 #define DEFAULT_MAX 64
 #define DEFAULT_ENVD_TIMEOUT_MS 60000
 #define DEFAULT_WARM 2
+#define DEFAULT_MAX_VCPUS 8
+#define DEFAULT_MAX_MEMORY_MB 16384
 #define WARM_MAX 64
 
 struct sbx *rt_sbx_new(struct runtime *rt, const char *id)
@@ -340,6 +344,28 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		cfg->envd_timeout_ms > 0 ? cfg->envd_timeout_ms : DEFAULT_ENVD_TIMEOUT_MS;
 	rt->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : DEFAULT_MAX;
 	rt->stop_on_close = cfg->stop_on_close;
+	{
+		/* Jail, cgroup and create limits: config, else WRENN_* environment, else defaults. */
+		const char *e = getenv("WRENN_JAIL");
+		const char *b = getenv("WRENN_JAIL_UID_BASE");
+		unsigned base = cfg->jail_uid_base;
+		if (!base)
+			base = b && *b ? (unsigned)strtoul(b, NULL, 10) : JAIL_UID_BASE_DEFAULT;
+		rt->jail_uid_base = cfg->no_jail || (e && !strcmp(e, "0")) ? 0 : (uid_t)base;
+		const char *cg = cfg->cgroup_parent;
+		if (!cg)
+			cg = getenv("WRENN_CGROUP_PARENT");
+		if (!cg || !*cg)
+			cg = CGROUP_AUTO;
+		rt->cgroup_parent = strcmp(cg, "none") ? xstrdup(cg) : NULL;
+		const char *mv = getenv("WRENN_MAX_VCPUS"), *mm = getenv("WRENN_MAX_MEMORY_MB");
+		rt->max_vcpus = cfg->max_vcpus;
+		if (!rt->max_vcpus)
+			rt->max_vcpus = mv && *mv ? atoi(mv) : DEFAULT_MAX_VCPUS;
+		rt->max_memory_mb = cfg->max_memory_mb;
+		if (!rt->max_memory_mb)
+			rt->max_memory_mb = mm && *mm ? atoi(mm) : DEFAULT_MAX_MEMORY_MB;
+	}
 	const char *as = getenv("WRENN_AUTO_SNAPSHOT");
 	rt->auto_snapshot = !cfg->no_auto_snapshot && !(as && !strcmp(as, "0"));
 	{
@@ -350,6 +376,15 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		rt_warm_init(rt, w > 0 ? (unsigned)(w > WARM_MAX ? WARM_MAX : w) : 0);
 	}
 	int r;
+	if (rt->jail_uid_base &&
+	    (r = jail_check_range(rt->jail_uid_base, rt->max_sandboxes, err)) < 0)
+		goto fail;
+	if (rt->max_vcpus < 1 || rt->max_vcpus > VM_MAX_VCPUS ||
+	    rt->max_memory_mb < RUNTIME_MIN_MEMORY_MB || rt->max_memory_mb > VM_MAX_MEMORY_MB) {
+		r = wr_err_set(err, EINVAL, "max vCPUs must be 1..%d and max memory %d..%d MiB",
+			       VM_MAX_VCPUS, RUNTIME_MIN_MEMORY_MB, VM_MAX_MEMORY_MB);
+		goto fail;
+	}
 	if ((r = mkdir_p(rt->sandboxes_dir, 0750)) < 0 || (r = mkdir_p(rt->vmroot_dir, 0700)) < 0) {
 		r = wr_err_errno(err, -r, "create directories under %s", rt->data_dir);
 		goto fail;
@@ -491,6 +526,7 @@ void runtime_close(struct runtime *rt)
 	free(rt->sandboxes_dir);
 	free(rt->vmroot_dir);
 	free(rt->vmm_bin);
+	free(rt->cgroup_parent);
 	rt_warm_done(rt);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->cond);

@@ -104,6 +104,21 @@ struct runtime_config {
 	 * and are released at close.  0 = WRENN_WARM_POOL from the environment,
 	 * else 2 when prewarm is set (a long-lived agent), else off; negative = off. */
 	int warm_pool;
+	/* VMM jail (src/vm/jail.h): the VMM of network slot n runs as uid/gid
+	 * jail_uid_base + n, template files are readable by gid jail_uid_base.
+	 * 0 = WRENN_JAIL_UID_BASE, else 64000; the range base..base+max_sandboxes
+	 * must be free of host users and groups (runtime_open refuses it
+	 * otherwise); agents sharing a host need distinct ranges.  no_jail (or
+	 * WRENN_JAIL=0) runs VMMs as root, unconfined (debugging only). */
+	unsigned jail_uid_base;
+	bool no_jail;
+	/* Per-sandbox cgroup (src/vm/cgroup.h): NULL = WRENN_CGROUP_PARENT, else
+	 * "auto" (under the agent's own cgroup); "none" = no limits. */
+	const char *cgroup_parent;
+	/* Create limits, refused with -EINVAL (400) above them; 0 =
+	 * WRENN_MAX_VCPUS / WRENN_MAX_MEMORY_MB, else 8 vCPUs and 16384 MiB. */
+	int max_vcpus;
+	int max_memory_mb;
 };
 
 /* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */

@@ -15,6 +15,7 @@
 #include "basic/fdio.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "vm/cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -286,6 +287,10 @@ int rt_sweep(struct runtime *rt, struct wr_err *err)
 	} while (cursor);
 	sweep_procs(rt);
 	sweep_dirs(rt);
+	/* cgroups of VMMs that died with the previous agent (live ones are busy) */
+	int ncg = cgroup_sweep();
+	if (ncg > 0)
+		log_info("sweep: removed %d stale cgroups", ncg);
 	sweep_auto_templates(rt);
 	struct slot_sweep_stats st = {0};
 	struct wr_err e = {0};

@@ -9,13 +9,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if.h>
+#include <linux/close_range.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,44 +52,89 @@ static void __attribute__((noreturn)) child_fail(int fd, int e, const char *step
 /* Everything the child needs, prepared by the parent: after fork in a
  * threaded process only async-signal-safe calls are allowed. */
 struct child_ctx {
-	int report_fd, netns_fd, log_fd, null_fd, procs_fd;
+	int report_fd, netns_fd, log_fd, null_fd, api_fd;
+	const int *procs_fd;
+	size_t nprocs;
 	const char *dir;
+	const char *tap;
 	const char *kernel, *kernel_link;
 	const char *rootfs, *rootfs_link;
 	const char *exe;
 	char *const *argv;
+	char *const *envp;
+	const struct jail_plan *jail;
 };
+
+/* Move fd to a number >= 5 (CLOEXEC), out of the way of the fixed fds 3 and 4. */
+static int lift(int fd)
+{
+	return fd < 0 || fd > LAUNCH_API_FD ? fd : fcntl(fd, F_DUPFD_CLOEXEC, LAUNCH_API_FD + 1);
+}
 
 static void __attribute__((noreturn)) child(const struct child_ctx *c)
 {
+	int report = lift(c->report_fd);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
+	if (report < 0)
+		_exit(127);
 	if (setpgid(0, 0) < 0)
-		child_fail(c->report_fd, errno, "setpgid");
-	if (c->procs_fd >= 0 && write(c->procs_fd, "0", 1) != 1)
-		child_fail(c->report_fd, errno, "join cgroup");
+		child_fail(report, errno, "setpgid");
+	/* Into the cgroup first: every later step and the VMM are accounted. */
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (write(c->procs_fd[i], "0", 1) != 1)
+			child_fail(report, errno, "join cgroup");
 	if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0)
-		child_fail(c->report_fd, errno, "setns network namespace");
+		child_fail(report, errno, "setns network namespace");
+	int tap = -1;
+	if (c->tap) {
+		/* Attach to the slot's persistent TAP while still privileged. */
+		tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (tap < 0)
+			child_fail(report, errno, "open /dev/net/tun");
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		size_t n = strlen(c->tap);
+		memcpy(ifr.ifr_name, c->tap, n < IFNAMSIZ ? n : IFNAMSIZ - 1);
+		if (ioctl(tap, TUNSETIFF, &ifr) < 0)
+			child_fail(report, errno, "attach TAP");
+		tap = lift(tap);
+	}
+	int api = lift(c->api_fd);
 	if (unshare(CLONE_NEWNS) < 0)
-		child_fail(c->report_fd, errno, "unshare mount namespace");
+		child_fail(report, errno, "unshare mount namespace");
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		child_fail(c->report_fd, errno, "make / rslave");
+		child_fail(report, errno, "make / rslave");
+	/* Jailed: this tmpfs becomes the root, so the VMM's uid must traverse it. */
 	if (mount("tmpfs", c->dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0700,size=64k") < 0)
-		child_fail(c->report_fd, errno, "mount tmpfs on sandbox dir");
-	if (c->kernel && symlink(c->kernel, c->kernel_link) < 0)
-		child_fail(c->report_fd, errno, "symlink kernel");
-	if (c->rootfs && symlink(c->rootfs, c->rootfs_link) < 0)
-		child_fail(c->report_fd, errno, "symlink rootfs");
+		  c->jail ? "mode=0755,size=64k" : "mode=0700,size=64k") < 0)
+		child_fail(report, errno, "mount tmpfs on sandbox dir");
+	if (!c->jail && c->kernel && symlink(c->kernel, c->kernel_link) < 0)
+		child_fail(report, errno, "symlink kernel");
+	if (!c->jail && c->rootfs && symlink(c->rootfs, c->rootfs_link) < 0)
+		child_fail(report, errno, "symlink rootfs");
+	const char *step = NULL;
+	if (c->jail && jail_build_root(c->jail, &step) < 0)
+		child_fail(report, errno, step);
 	if (dup2(c->null_fd, STDIN_FILENO) < 0 || dup2(c->log_fd, STDOUT_FILENO) < 0 ||
 	    dup2(c->log_fd, STDERR_FILENO) < 0)
-		child_fail(c->report_fd, errno, "redirect output");
-	execv(c->exe, c->argv);
-	child_fail(c->report_fd, errno, "exec");
+		child_fail(report, errno, "redirect output");
+	/* dup2 clears CLOEXEC on the fixed numbers; the lifted copies close at exec. */
+	if ((tap >= 0 && dup2(tap, LAUNCH_TAP_FD) < 0) ||
+	    (api >= 0 && dup2(api, LAUNCH_API_FD) < 0))
+		child_fail(report, errno, "pass TAP/API fds");
+	/* Nothing else of the agent's (or its caller's) fds reaches the VMM. */
+	if (syscall(SYS_close_range, LAUNCH_API_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		child_fail(report, errno, "close_range");
+	if (c->jail && jail_drop(c->jail, &step) < 0)
+		child_fail(report, errno, step);
+	execve(c->exe, c->argv, c->envp);
+	child_fail(report, errno, "exec");
 }
 
 /* PATH lookup in the parent (execvp is not async-signal-safe). */
@@ -124,6 +175,30 @@ static void reap(struct launched *l)
 		l->reaped = true;
 		l->exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 	}
+}
+
+/* The API socket, bound and listening before the VMM exists: 0600 root, so
+ * only the agent connects; the VMM (jailed or not) only accepts on it. */
+static int bind_api(const char *path, int *ret_fd, struct wr_err *err)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path))
+		return wr_err_set(err, ENAMETOOLONG, "API socket path %s is too long", path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "socket");
+	if (unlink(path) < 0 && errno != ENOENT)
+		return wr_err_errno(err, errno, "remove stale socket %s", path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return wr_err_errno(err, errno, "bind %s", path);
+	if (chmod(path, 0600) < 0 || listen(fd, 8) < 0) {
+		int e = errno;
+		unlink(path);
+		return wr_err_errno(err, e, "listen on %s", path);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
 }
 
 int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err *err)
@@ -173,50 +248,95 @@ int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err 
 				  s->sandbox_dir);
 	}
 
-	cleanup_close int procs_fd = -1;
 	if (s->cgroup_parent) {
 		struct wr_err cerr = {0};
 		int r = cgroup_create(s->cgroup_parent, s->cgroup_name ? s->cgroup_name : "vmm",
-				      s->memory_max, s->cpu_weight, &l.cgroup_path, &procs_fd,
-				      &cerr);
+				      &s->limits, &l.cg, s->cgroup_required ? err : &cerr);
+		if (r < 0 && s->cgroup_required) {
+			launched_done(&l);
+			return wr_err_prefix(err, r, "cgroup for %s", s->sandbox_dir);
+		}
 		if (r < 0) {
 			l.warning = xasprintf("no cgroup limits: %s", wr_err_msg(&cerr));
 			log_warn("launch %s: %s", s->sandbox_dir, l.warning);
 		}
 	}
 
+	cleanup_close int api_fd = -1;
+	if (s->api_socket) {
+		int r = bind_api(s->api_socket, &api_fd, err);
+		if (r < 0) {
+			launched_done(&l);
+			return r;
+		}
+	}
+	cleanup_free char *klink = xasprintf("%s/" VMM_KERNEL_LINK, s->sandbox_dir);
+	cleanup_free char *rlink = xasprintf("%s/" VMM_ROOTFS_LINK, s->sandbox_dir);
+	struct jail_plan *jp = NULL;
+	if (s->jail) {
+		/* The stable names live at the same path inside the jail. */
+		const char *jlinks[5] = {0};
+		size_t nl = 0;
+		if (s->kernel_path) {
+			jlinks[nl++] = s->kernel_path;
+			jlinks[nl++] = klink;
+		}
+		if (s->rootfs_path) {
+			jlinks[nl++] = s->rootfs_path;
+			jlinks[nl++] = rlink;
+		}
+		struct jail_spec j = *s->jail;
+		j.links = jlinks;
+		int r = jail_plan_new(&j, s->sandbox_dir, exe, &jp, err);
+		if (r < 0) {
+			launched_done(&l);
+			return wr_err_prefix(err, r, "launch %s", s->argv[0]);
+		}
+	}
+	cleanup_free char *env_api =
+		xasprintf(LAUNCH_ENV_API "%s", s->api_socket ? s->api_socket : "");
+	char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", env_api, NULL};
+
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		int e = errno;
+		jail_plan_free(jp);
 		launched_done(&l);
 		return wr_err_errno(err, e, "pipe");
 	}
 	cleanup_close int rd = pipefd[0];
 	cleanup_close int wr = pipefd[1];
-	cleanup_free char *klink = xasprintf("%s/" VMM_KERNEL_LINK, s->sandbox_dir);
-	cleanup_free char *rlink = xasprintf("%s/" VMM_ROOTFS_LINK, s->sandbox_dir);
 	struct child_ctx c = {
 		.report_fd = wr,
 		.netns_fd = netns_fd,
 		.log_fd = log_fd,
 		.null_fd = null_fd,
-		.procs_fd = procs_fd,
+		.api_fd = api_fd,
+		.procs_fd = l.cg.procs_fd,
+		.nprocs = l.cg.n,
 		.dir = s->sandbox_dir,
+		.tap = s->tap_name,
 		.kernel = s->kernel_path,
 		.kernel_link = klink,
 		.rootfs = s->rootfs_path,
 		.rootfs_link = rlink,
 		.exe = exe,
 		.argv = s->argv,
+		.envp = envp,
+		.jail = jp,
 	};
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
+		jail_plan_free(jp);
 		launched_done(&l);
 		return wr_err_errno(err, e, "fork");
 	}
 	if (pid == 0)
 		child(&c);
+	jail_plan_free(jp);
+	/* The child has joined; the agent keeps no handle on cgroup.procs. */
+	cgroup_set_close_fds(&l.cg);
 	l.pid = pid;
 	l.pidfd = pidfd_open_(pid);
 	int pidfd_errno = errno;
@@ -230,6 +350,8 @@ int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err 
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(f)) {
 		launched_done(&l);
+		if (s->api_socket)
+			unlink(s->api_socket);
 		f.step[sizeof(f.step) - 1] = '\0';
 		return wr_err_errno(err, f.err, "launch %s: %s", s->argv[0], f.step);
 	}
@@ -298,11 +420,7 @@ void launched_done(struct launched *l)
 		close(l->pidfd);
 		l->pidfd = -1;
 	}
-	if (l->cgroup_path) {
-		cgroup_remove(l->cgroup_path);
-		free(l->cgroup_path);
-		l->cgroup_path = NULL;
-	}
+	cgroup_set_remove(&l->cg);
 	if (l->made_dir) {
 		/* The tmpfs lived only in the VMM's mount namespace, gone with it. */
 		rmdir(l->made_dir);
@@ -311,6 +429,16 @@ void launched_done(struct launched *l)
 	}
 	free(l->warning);
 	l->warning = NULL;
+}
+
+void launched_forget(struct launched *l)
+{
+	if (l->pidfd >= 0)
+		close(l->pidfd);
+	cgroup_set_forget(&l->cg);
+	free(l->made_dir);
+	free(l->warning);
+	*l = (struct launched)LAUNCHED_INIT;
 }
 
 void launch_log_tail(const char *path, char *buf, size_t n)

@@ -14,6 +14,14 @@
  * file-backed RAM is skipped by x-ignore-shared, so the state is ~100 KB.
  * Restore: same command line plus -incoming defer, the same capability,
  * migrate-incoming "fd:" and "cont".
+ *
+ * Confinement (see jail.h): QEMU gets the TAP and the QMP socket as fds from
+ * the launcher (fd=3, fd=4), and runs its seccomp sandbox: obsolete system
+ * calls, set*id/capability changes, fork/exec and scheduler/affinity changes
+ * are denied (-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,
+ * resourcecontrol=deny).  In the jail it sees its kernel (read-only), its
+ * disk and RAM file (its own), a qcow2 backing chain and a template's RAM
+ * (read-only to it, except as noted in docs/SECURITY.md) and nothing else.
  */
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
@@ -21,8 +29,10 @@
 #include "vm/qmp.h"
 #include "vm/vmm.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,18 +141,53 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "-device");
 	sv_add(a, "virtio-blk-device,drive=root");
 	sv_add(a, "-netdev");
-	sv_add(a, "tap,id=n0,ifname=%s,script=no,downscript=no", c->tap_device);
+	sv_add(a, "tap,id=n0,fd=%d", LAUNCH_TAP_FD);
 	sv_add(a, "-device");
 	sv_add(a, "virtio-net-device,netdev=n0,mac=%s", c->tap_mac);
 	sv_add(a, "-device");
 	sv_add(a, "virtio-rng-device");
-	sv_add(a, "-qmp");
-	sv_add(a, "unix:%s,server=on,wait=off", v->socket_path);
+	sv_add(a, "-chardev");
+	sv_add(a, "socket,id=qmp,fd=%d,server=on,wait=off", LAUNCH_API_FD);
+	/* The socket path is no longer an option, yet the agent's startup sweep and
+	 * operators (pgrep -f <data>/sandboxes/<id>/) tell a VMM by its sandbox dir in
+	 * argv: an inert label object carries it (never read, not migrated). */
+	sv_add(a, "-object");
+	sv_add(a, "secret,id=wrenn-api,data=%s", v->socket_path);
+	sv_add(a, "-mon");
+	sv_add(a, "chardev=qmp,mode=control");
+	sv_add(a, "-sandbox");
+	sv_add(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	sv_add(a, "-S");
 	if (incoming) {
 		sv_add(a, "-incoming");
 		sv_add(a, "defer");
 	}
+}
+
+/* The backing file named in a qcow2 header (absolute, or relative to the image's
+ * directory); NULL when there is none or the file is not qcow2. */
+static char *qcow2_backing(const char *path)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char h[20];
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
+		return NULL;
+	uint64_t off;
+	uint32_t len;
+	memcpy(&off, h + 8, 8);
+	memcpy(&len, h + 16, 4);
+	off = be64toh(off);
+	len = be32toh(len);
+	if (!off || !len || len > 1023)
+		return NULL;
+	char name[1024];
+	if (pread(fd, name, len, (off_t)off) != (ssize_t)len)
+		return NULL;
+	name[len] = '\0';
+	if (name[0] == '/')
+		return xstrdup(name);
+	cleanup_free char *copy = xstrdup(path);
+	return xasprintf("%s/%s", dirname(copy), name);
 }
 
 static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming,
@@ -151,7 +196,23 @@ static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming
 	struct qemu *q = Q(v);
 	struct strv a = {0};
 	build_argv(v, mem_path, share, incoming, &a);
-	int r = vmm_launch(v, a.v, err);
+	/* What the jail shows: the kernel and a qcow2 backing chain read-only; the
+	 * disk and a RAM file it writes (share=on) as its own; a RAM file mapped
+	 * private (a clone of a snapshot template) shared with the other clones. */
+	char *backing[4] = {0};
+	const char *ro[6] = {v->p.cfg->kernel_path};
+	size_t nro = 1, nb = 0;
+	for (const char *img = v->p.cfg->rootfs_path; img && nb < ARRAY_SIZE(backing);) {
+		if (!(backing[nb] = qcow2_backing(img)))
+			break;
+		ro[nro++] = backing[nb];
+		img = backing[nb++];
+	}
+	const char *rw[3] = {v->p.cfg->rootfs_path, mem_path && share ? mem_path : NULL, NULL};
+	const char *shared[2] = {mem_path && !share ? mem_path : NULL, NULL};
+	int r = vmm_launch_files(v, a.v, ro, rw, shared, err);
+	for (size_t i = 0; i < ARRAY_SIZE(backing); i++)
+		free(backing[i]);
 	sv_free(&a);
 	if (r < 0)
 		return r;

@@ -62,7 +62,9 @@ int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err)
 	if (!v->p.api_timeout_ms)
 		v->p.api_timeout_ms = 10000;
 	if (!v->p.memory_max)
-		v->p.memory_max = ((uint64_t)c->memory_mb + 256) << 20;
+		v->p.memory_max = ((uint64_t)c->memory_mb + VMM_OVERHEAD_MB) << 20;
+	if (!v->p.pids_max)
+		v->p.pids_max = VMM_PIDS_MAX;
 	v->proc = (struct launched)LAUNCHED_INIT;
 	v->state = VMM_STATE_NONE;
 	v->socket_path = xstrdup(c->socket_path);
@@ -73,13 +75,23 @@ int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err)
 	return 0;
 }
 
-int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err)
+static int launch_common(struct vmm *v, char *const *argv, bool fds, const char *const *ro,
+			 const char *const *rw, const char *const *shared_rw, struct wr_err *err)
 {
 	if (v->proc.pid > 0)
 		return wr_err_set(err, EBUSY, "vmm %s: already started", v->p.cfg->sandbox_id);
 	/* A stale socket from a crashed run would make the client talk to nobody. */
 	if (unlink(v->socket_path) < 0 && errno != ENOENT)
 		return wr_err_errno(err, errno, "remove stale socket %s", v->socket_path);
+	struct jail_spec j = {
+		.uid = v->p.jail_uid,
+		.gid = v->p.jail_gid,
+		.shared_gid = v->p.jail_shared_gid,
+		.ro = ro,
+		.rw = rw,
+		.shared_rw = shared_rw,
+		.kvm = v->p.accel == VM_ACCEL_KVM,
+	};
 	struct launch_spec s = {
 		.netns = v->p.cfg->network_namespace,
 		.sandbox_dir = v->sandbox_dir,
@@ -89,10 +101,29 @@ int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err)
 		.argv = argv,
 		.cgroup_parent = v->p.cgroup_parent,
 		.cgroup_name = v->p.cfg->sandbox_id,
-		.memory_max = v->p.memory_max,
-		.cpu_weight = v->p.cpu_weight,
+		.cgroup_required = v->p.cgroup_required,
+		.limits = {.memory_max = v->p.memory_max,
+			   .vcpus = v->p.cfg->vcpus,
+			   .pids_max = v->p.pids_max,
+			   .cpu_weight = v->p.cpu_weight},
+		.tap_name = fds ? v->p.cfg->tap_device : NULL,
+		.api_socket = fds ? v->socket_path : NULL,
+		.jail = v->p.jail_uid ? &j : NULL,
 	};
 	return launch_vmm(&s, &v->proc, err);
+}
+
+int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err)
+{
+	const char *ro[] = {v->p.cfg->kernel_path, NULL};
+	const char *rw[] = {v->p.cfg->rootfs_path, NULL};
+	return launch_common(v, argv, false, ro, rw, NULL, err);
+}
+
+int vmm_launch_files(struct vmm *v, char *const *argv, const char *const *ro, const char *const *rw,
+		     const char *const *shared_rw, struct wr_err *err)
+{
+	return launch_common(v, argv, true, ro, rw, shared_rw, err);
 }
 
 int vmm_fail(struct vmm *v, int r, struct wr_err *err)
@@ -162,6 +193,8 @@ int vmm_reattach(struct vmm *v, pid_t pid, struct wr_err *err)
 				    (int)pid);
 	v->proc.pid = pid;
 	v->proc.pidfd = fd;
+	/* Its cgroup, so a destroy after the restart removes it. */
+	cgroup_of_pid(pid, v->p.cfg->sandbox_id, &v->proc.cg);
 	/* Assume running until asked: vmm_stop must still end it if attach fails. */
 	v->state = VMM_STATE_RUNNING;
 	int r = v->ops->attach(v, err);
@@ -250,12 +283,7 @@ void vmm_detach(struct vmm *v)
 {
 	if (v->ops->free_priv)
 		v->ops->free_priv(v);
-	if (v->proc.pidfd >= 0)
-		close(v->proc.pidfd);
-	free(v->proc.cgroup_path);
-	free(v->proc.made_dir);
-	free(v->proc.warning);
-	v->proc = (struct launched)LAUNCHED_INIT;
+	launched_forget(&v->proc);
 	v->state = VMM_STATE_NONE;
 }
 

@@ -58,7 +58,10 @@ static void usage(void)
 		"       wrenn-vmctl --id ID --kernel PATH --rootfs PATH --netns NS --log PATH\n"
 		"                   [--socket PATH] [--sandbox-dir PATH] [--memory MB] [--vcpus N]\n"
 		"                   [--mem-file PATH] [--restore-mem-file PATH] [--format raw|qcow2]\n"
-		"                   [--init PATH] [--cgroup DIR] [--vmm-bin PATH] STEP...\n");
+		"                   [--init PATH] [--cgroup DIR|auto] [--vmm-bin PATH]\n"
+		"                   [--jail-uid UID] STEP...\n"
+		"  --jail-uid UID  run the VMM jailed (jail.h) as UID:UID, template files\n"
+		"                  readable by group UID-1\n");
 }
 
 int main(int argc, char **argv)
@@ -93,6 +96,7 @@ int main(int argc, char **argv)
 		{"init", required_argument, NULL, 'I'},
 		{"cgroup", required_argument, NULL, 'g'},
 		{"vmm-bin", required_argument, NULL, 'b'},
+		{"jail-uid", required_argument, NULL, 'u'},
 		{0},
 	};
 	int o;
@@ -142,6 +146,15 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			ch_bin = optarg;
+			break;
+		case 'u':
+			p.jail_uid = (uid_t)atoi(optarg);
+			p.jail_gid = (gid_t)p.jail_uid;
+			p.jail_shared_gid = (gid_t)p.jail_uid - 1;
+			if (p.jail_uid < 2) {
+				usage();
+				return 2;
+			}
 			break;
 		default:
 			usage();

@@ -3,13 +3,15 @@
 # launcher inside a network namespace made here, ping it, pause/resume,
 # snapshot + restore into a fresh VMM (guest still answers), stop; then
 # nothing may be left: process, mount, socket, sandbox dir, cgroup.
+# The VMM runs jailed (--jail-uid: own uid, no capabilities, seccomp, pivoted
+# root) in a per-VM cgroup (--cgroup auto), as the runtime runs it.
 set -u
 cd "$(dirname "$0")/../.."
 B=${WRENN_BUILD:-build/asan}
 G=$(realpath -m "${WRENN_GUEST:-build/guest}")
 VMCTL=$B/bin/wrenn-vmctl
-echo "1..7"
-skip_all() { for i in 1 2 3 4 5 6 7; do echo "ok $i # skip $1"; done; exit 0; }
+echo "1..8"
+skip_all() { for i in 1 2 3 4 5 6 7 8; do echo "ok $i # skip $1"; done; exit 0; }
 [ -x "$VMCTL" ] || skip_all "no $VMCTL (make MODE=asan host)"
 [ -r "$G/vmlinux" ] && [ -r "$G/minimal.ext4" ] || skip_all "no guest image in $G (make guest-minimal)"
 command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
@@ -37,16 +39,21 @@ ip netns add "$ns" &&
 cp --reflink=auto "$G/minimal.ext4" "$work/disk.ext4" && chmod u+w "$work/disk.ext4"
 
 ping_guest="sh:ip netns exec $ns ping -c1 -W5 169.254.0.21 >/dev/null"
+juid=$((63000 + $$ % 900))
+# the running VMM: jail uid, no_new_privs, seccomp filter, no effective capability
+jailed="sh:p=\$(pgrep -f '^qemu-system-x86_64 -name wrenn-$id '); grep -q '^Uid:.$juid' /proc/\$p/status \
+	&& grep -q '^NoNewPrivs:.1' /proc/\$p/status && grep -q '^Seccomp:.2' /proc/\$p/status \
+	&& grep -q '^CapEff:.0000000000000000' /proc/\$p/status && grep wrenn.slice/$id /proc/\$p/cgroup >$work/cgroups"
 rm -rf "$work/snap" "$work/vmm.log"
 mkdir -p "$work/snap"
 timeout 300 "$VMCTL" --id "$id" --kernel "$G/vmlinux" --rootfs "$work/disk.ext4" --netns "$ns" \
 	--log "$work/vmm.log" --socket "$sock" --sandbox-dir "$sbdir" --memory 256 \
-	--mem-file "$work/snap/memory" \
-	start boot "wait-log:wrenn-init: ready:40" "$ping_guest" \
+	--mem-file "$work/snap/memory" --jail-uid "$juid" --cgroup auto \
+	start "$jailed" boot "wait-log:wrenn-init: ready:40" "$ping_guest" \
 	pause state:paused "sh:! ip netns exec $ns ping -c1 -W1 169.254.0.21 >/dev/null" \
 	resume state:running "$ping_guest" \
 	"snapshot:$work/snap" state:paused stop \
-	"restore:$work/snap" state:running "$ping_guest" stop >"$work/out" 2>&1
+	"restore:$work/snap" state:running "$ping_guest" "$jailed" stop >"$work/out" 2>&1
 rc=$?
 step() { grep -qF "step $1" "$work/out"; } # a printed step succeeded
 report() { if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; fail=1; fi; n=$((n + 1)); }
@@ -61,6 +68,8 @@ desc="snapshot writes state, memory and metadata"
 report eval 'step "snapshot" && [ -s "$work/snap/state" ] && [ -s "$work/snap/memory" ] && [ -s "$work/snap/wrenn-vmm.json" ]'
 desc="restored VM runs and answers ping"
 report eval 'step "restore" && [ "$(grep -c "^step sh:ip netns exec .* ping .*ok" "$work/out")" -ge 3 ]'
+desc="VMM jailed (uid $juid, NoNewPrivs, Seccomp 2, CapEff 0, own cgroup) at boot and after restore"
+report eval '[ "$(grep -c "^step sh:p=.* ok" "$work/out")" = 2 ]'
 desc="driver exited 0"
 report test "$rc" = 0
 left=""
@@ -69,6 +78,10 @@ grep -q " $sbdir " /proc/mounts && left="$left mount"
 [ -e "$sbdir" ] && left="$left sandbox-dir"
 [ -e "$sock" ] && left="$left socket"
 ip netns pids "$ns" 2>/dev/null | grep -q . && left="$left netns-process"
+while IFS=: read -r _ ctl path; do
+	d=$(if [ -z "$ctl" ]; then awk '$3=="cgroup2"{print $2; exit}' /proc/mounts; else echo "/sys/fs/cgroup/${ctl%%,*}"; fi)$path
+	[ -d "$d" ] && left="$left cgroup:$d"
+done <"$work/cgroups"
 desc="nothing left behind${left:+ (left:$left)}"
 report test -z "$left"
 if [ $fail = 1 ]; then
