@@ -125,6 +125,14 @@ static int start_build(struct cli *c, struct api *a, const struct tpl_build *b, 
 		json_decref(j);
 		return wr_err_set(err, EPROTO, "the server's reply to the build has no buildID");
 	}
+	/* what the server accepted but only noted (EXPOSE, LABEL: "Dockerfile line N: ...") */
+	size_t i;
+	json_t *note;
+	json_array_foreach(json_object_get(j, "notes"), i, note)
+	{
+		if (!c->quiet && json_is_string(note))
+			fprintf(stderr, "wrenn: note: %s\n", json_string_value(note));
+	}
 	*ret = j;
 	return 0;
 }
