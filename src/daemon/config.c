@@ -42,6 +42,11 @@ static const struct opt opts[] = {
 	O(admin_key_file, K_STR),
 	O(ns_prefix, K_STR),
 	O(max_sandboxes, K_UINT),
+	O(jail_uid_base, K_UINT), /* VMM jail and limits */
+	O(max_vcpus, K_UINT),
+	O(max_memory_mb, K_UINT),
+	O(max_sandboxes_per_team, K_UINT),
+	O(cgroup_parent, K_STR),
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
 	O(warm_pool, K_WARM),
@@ -70,6 +75,11 @@ const char *agent_config_usage(void)
 	       "  --domain DOMAIN         sandbox domain for Host: <port>-<id>.<domain> routing\n"
 	       "  --vmm qemu|cloud-hypervisor  --accel kvm|tcg  --disk-backend auto|reflink|qcow2|dm\n"
 	       "  --max-sandboxes N       sandboxes at once (runtime default)\n"
+	       "  --max-vcpus N  --max-memory-mb N  per-create maxima, 400 above (8, 16384)\n"
+	       "  --max-sandboxes-per-team N  live sandboxes per team, 429 above (no cap)\n"
+	       "  --jail-uid-base N       VMM of slot n runs as uid/gid N+n (64000); the range\n"
+	       "                          must be free of host users; WRENN_JAIL=0 disables the jail\n"
+	       "  --cgroup-parent auto|DIR|none  per-sandbox cgroup (auto: the agent's own)\n"
 	       "  --pool-size N           network slots prepared ahead (runtime default)\n"
 	       "  --max-conns N           connections per listener (256)\n"
 	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"

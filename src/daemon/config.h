@@ -40,6 +40,11 @@ struct agent_config {
 	bool build_internet;	   /* template build VMs get egress (default true) */
 	bool auto_snapshot; /* creates restore an automatic template snapshot (default true) */
 	bool help, version;
+
+	/* VMM jail and limits (runtime_config); 0/NULL = runtime default.
+	 * cgroup_parent: "auto", a cgroup2 dir, or "none". */
+	unsigned jail_uid_base, max_vcpus, max_memory_mb, max_sandboxes_per_team;
+	char *cgroup_parent;
 };
 
 void agent_config_init(struct agent_config *c);

@@ -56,6 +56,8 @@ int reply_status_for_errno(int negerr)
 	case ENOSPC:
 	case EDQUOT:
 		return 507;
+	case EUSERS: /* a per-team cap (runtime max_sandboxes_per_team) */
+		return 429;
 	case EAGAIN:
 	case EMFILE:
 	case ENFILE:

@@ -333,6 +333,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->timeout_s = spec->timeout_s;
 	s->allow_internet = spec->allow_internet;
 	s->token = spec->secure ? runtime_mint_token() : NULL;
+	free(s->team);
+	s->team = xstrdup(spec->team ? spec->team : "");
 	s->state = STORE_SB_CREATING;
 	atomic_store(&s->creating, true);
 	/* Locked before it is visible: a destroy finds it and waits for us. */

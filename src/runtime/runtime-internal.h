@@ -61,6 +61,7 @@ struct sbx {
 	int vcpus, memory_mb, timeout_s;
 	bool allow_internet;
 	char *token;
+	char *team;	 /* owning team, "" = the operator's (per-team cap) */
 	char *init_auth; /* token envd holds before /init (snapshot's source); NULL = token */
 	char *envd_version;
 	int slot; /* -1 none */
@@ -121,6 +122,7 @@ struct runtime {
 	uid_t jail_uid_base;	      /* VMM of slot n runs as base + n; 0 = not jailed */
 	char *cgroup_parent;	      /* CGROUP_AUTO, a cgroup2 dir, or NULL = none */
 	int max_vcpus, max_memory_mb; /* create limits (400 above them) */
+	unsigned max_per_team;	      /* live sandboxes per team; 0 = no cap */
 	bool stop_on_close;
 	struct rt_template *tpl;
 	size_t ntpl;

@@ -47,6 +47,18 @@ int rt_sbx_insert(struct runtime *rt, struct sbx *s, struct wr_err *err)
 			r = wr_err_set(err, EEXIST, "sandbox %s already exists", s->id);
 	if (r == 0 && rt->nsbx >= rt->max_sandboxes)
 		r = wr_err_set(err, ENOSPC, "sandbox limit reached (%u)", rt->max_sandboxes);
+	if (r == 0 && rt->max_per_team && s->team && *s->team) {
+		/* Counted under the same lock as the insert: concurrent creates cannot
+		 * both take the last place. */
+		unsigned n = 0;
+		for (size_t i = 0; i < rt->nsbx; i++)
+			n += rt->sbx[i]->team && !strcmp(rt->sbx[i]->team, s->team);
+		if (n >= rt->max_per_team)
+			r = wr_err_set(
+				err, EUSERS,
+				"team %s has %u live sandboxes (max_sandboxes_per_team limit)",
+				s->team, n);
+	}
 	if (r == 0) {
 		if (rt->nsbx == rt->capsbx) {
 			rt->capsbx = rt->capsbx ? rt->capsbx * 2 : 16;
@@ -365,6 +377,10 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		rt->max_memory_mb = cfg->max_memory_mb;
 		if (!rt->max_memory_mb)
 			rt->max_memory_mb = mm && *mm ? atoi(mm) : DEFAULT_MAX_MEMORY_MB;
+		const char *pt = getenv("WRENN_MAX_SANDBOXES_PER_TEAM");
+		rt->max_per_team = cfg->max_sandboxes_per_team;
+		if (!rt->max_per_team && pt && *pt)
+			rt->max_per_team = (unsigned)strtoul(pt, NULL, 10);
 	}
 	const char *as = getenv("WRENN_AUTO_SNAPSHOT");
 	rt->auto_snapshot = !cfg->no_auto_snapshot && !(as && !strcmp(as, "0"));

@@ -119,6 +119,10 @@ struct runtime_config {
 	 * WRENN_MAX_VCPUS / WRENN_MAX_MEMORY_MB, else 8 vCPUs and 16384 MiB. */
 	int max_vcpus;
 	int max_memory_mb;
+	/* Live (creating, running, paused) sandboxes per team; a create past it is
+	 * -EUSERS (429).  0 = WRENN_MAX_SANDBOXES_PER_TEAM, else no cap.  The
+	 * operator's sandboxes (team "") count only against max_sandboxes. */
+	unsigned max_sandboxes_per_team;
 };
 
 /* One sandbox as the API sees it.  Strings are owned; release with runtime_info_done. */

@@ -210,6 +210,7 @@ void rt_sbx_free(struct sbx *s)
 	free(s->snapshot_dir);
 	free(s->kernel);
 	free(s->token);
+	free(s->team);
 	free(s->init_auth);
 	free(s->envd_version);
 	free(s->dir);

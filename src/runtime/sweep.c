@@ -120,6 +120,7 @@ static void sweep_row(struct runtime *rt, struct store_sandbox *row)
 	s->memory_mb = row->memory_mb;
 	s->allow_internet = row->allow_internet;
 	s->token = row->envd_token && *row->envd_token ? xstrdup(row->envd_token) : NULL;
+	s->team = xstrdup(row->team ? row->team : "");
 	if (row->slot >= 0)
 		s->slot = row->slot;
 	if (row->pid > 0)

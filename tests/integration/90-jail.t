@@ -8,7 +8,7 @@
 # and a restore from a snapshot stay jailed; destroy removes the cgroup.
 set -u
 cd "$(dirname "$0")/../.."
-N=24
+N=25
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -19,7 +19,7 @@ command -v qemu-system-x86_64 >/dev/null || skip_rest "no qemu-system-x86_64"
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
 # A uid range of its own (agents on one host need distinct ranges), small maxima.
 export WRENN_JAIL_UID_BASE=$((61000 + ($$ % 1000) * 8)) WRENN_MAX_VCPUS=2 WRENN_MAX_MEMORY_MB=1024
-AGENT_TIMEOUT=600 agent_start wt90$$ --pool-size 1 --max-sandboxes 4
+AGENT_TIMEOUT=600 agent_start wt90$$ --pool-size 1 --max-sandboxes 4 --max-sandboxes-per-team 1
 H=(-H "X-API-Key: $K")
 code() { curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }
 vmm_pid() { pgrep -f "^qemu-system-x86_64 -name wrenn-$1 " | head -1; }
@@ -111,6 +111,16 @@ is "create from a snapshot restores it" "$c/$c2/$(jq -r .createPath "$DATA/body"
 r=$(curl -s "${H[@]}" -d '{"cmd":["echo","jailed"]}' "$API/v1/sandboxes/$ID2/exec" | jq -r .stdout)
 is "restored guest runs commands" "$r" jailed
 check_jail "$ID2" "restored"
+
+# --- per-team cap: a team's second live sandbox is refused (the operator's are not counted) ---
+KT=$(curl -s "${H[@]}" -d '{"name":"k90","team":"team-90"}' "$API/v1/keys" | jq -r .key)
+HT=(-H "X-API-Key: $KT")
+c1=$(code "${HT[@]}" -d "{\"template\":\"minimal\",\"memoryMB\":$MEM}" "$API/v1/sandboxes")
+T1=$(jq -r .id "$DATA/body")
+c2=$(code "${HT[@]}" -d "{\"template\":\"minimal\",\"memoryMB\":$MEM}" "$API/v1/sandboxes")
+m=$(grep -c max_sandboxes_per_team "$DATA/body")
+c3=$(code "${HT[@]}" -X DELETE "$API/v1/sandboxes/$T1")
+is "team cap 1: first 201, second 429 naming max_sandboxes_per_team" "$c1/$c2/$m/$c3" "201/429/1/204"
 
 # --- destroy removes the cgroup -----------------------------------------------------------------
 d2=$(cgroup_dir "$ID2" memory)
