@@ -56,6 +56,8 @@ void build_set_tags(struct build_engine *e, const char *build_id, const json_t *
  * engine does not implement is refused naming it).  Returns once the thread is started. */
 int build_start(struct build_engine *e, const char *template_id, const char *build_id,
 		const json_t *body, struct wr_err *err);
+/* A requested build that will not be started (its start was refused): error, frees the name. */
+void build_abandon(struct build_engine *e, const char *build_id);
 /* E2B TemplateBuildInfo of a build: {templateID, buildID, status, logEntries[from logs_offset],
  * logs, reason?}. level: NULL or the minimum level (debug|info|warn|error). */
 int build_status(struct build_engine *e, const char *template_id, const char *build_id,
@@ -91,5 +93,18 @@ int build_files_put(struct build_engine *e, const char *hash, const char *token,
 		    struct wr_err *err);
 /* Store a local file (the /v1 Dockerfile route's archives) under its sha256; *ret_hash malloc'd. */
 int build_files_add(struct build_engine *e, const char *path, char **ret_hash, struct wr_err *err);
+/* The files store's directory (malloc'd); scratch files there can be renamed into it. */
+char *build_files_dir(struct build_engine *e);
+
+/* --- build contexts (context.c): a tar of a Dockerfile's context ------------------------------ */
+
+/* A regular file of the context (the Dockerfile), at most max bytes, NUL-terminated. */
+int build_context_read(const char *ctx_path, const char *member, size_t max, char **ret,
+		       size_t *ret_len, struct wr_err *err);
+/* Archive each COPY step's source out of the context into the files store and set the step's
+ * filesHash.  A source not in the context: -EINVAL naming the step. */
+int build_context_files(struct build_engine *e, const char *ctx_path, json_t *build,
+			struct wr_err *err);
+
 /* Path of a stored archive (malloc'd). */
 char *build_files_path(struct build_engine *e, const char *hash);

@@ -325,6 +325,21 @@ void build_set_tags(struct build_engine *e, const char *build_id, const json_t *
 	pthread_mutex_unlock(&e->lock);
 }
 
+void build_abandon(struct build_engine *e, const char *build_id)
+{
+	pthread_mutex_lock(&e->lock);
+	struct build_run *b = find_run(e, build_id);
+	bool mine = b && !strcmp(b->status, "waiting");
+	if (mine) {
+		b->status = "error";
+		free(b->reason);
+		b->reason = xstrdup("the build request was refused before it started");
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (mine)
+		persist(b, NULL);
+}
+
 /* --- validation ------------------------------------------------------------------------------- */
 
 static int check_keys(const json_t *o, const char *const *known, const char *what,

@@ -8,7 +8,7 @@
 # during a build (the next start marks it failed and removes its VM).
 set -u
 cd "$(dirname "$0")/../.."
-N=42
+N=52
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -151,6 +151,42 @@ is "DELETE the template -> 204" "$(code "${H[@]}" -X DELETE "$API/templates/tpl7
 is "gone: alias 404, create 400" "$(code "${H[@]}" "$API/templates/aliases/tpl72") $(code "${H[@]}" -d '{"templateID":"tpl72"}' "$API/sandboxes")" "404 400"
 is "its snapshot dirs are removed" "$(find "$DATA/templates" -maxdepth 1 -name 'tpl72*' | wc -l)" 0
 
+# --- Dockerfile builds through /v1 (the CLI's route) ---------------------------------------------
+mkdir -p "$DATA/dfctx/app"
+echo "ctx file" >"$DATA/dfctx/app/a.txt"
+printf 'FROM base\nENV APP_MODE=docker\nCOPY app /srv/app\nRUN echo "df-built" > /srv/app/df.txt\nWORKDIR /srv/app\nEXPOSE 8081\n' >"$DATA/dfctx/Dockerfile"
+tar -cf "$DATA/df.tar" -C "$DATA/dfctx" .
+dfpost() { code "${H[@]}" -H 'Content-Type: application/x-tar' --data-binary @"$1" "$API/v1/templates/$2/builds?$3"; }
+is "POST /v1/templates/df72/builds (context tar) -> 202" "$(dfpost "$DATA/df.tar" df72 'dockerfile=Dockerfile&cpuCount=1&memoryMB=512&force=false')" 202
+DB=$(jq -r .buildID "$DATA/body")
+is "... EXPOSE is noted" "$(jq -r '.templateID + " " + (.notes[0]|test("line 6: EXPOSE 8081 noted")|tostring)' "$DATA/body")" "df72 true"
+is "a second build of the name while it runs -> 409" "$(dfpost "$DATA/df.tar" df72 'force=true')" 409
+for _ in $(seq 1 400); do
+	s=$(curl -s "${H[@]}" "$API/v1/templates/df72/builds/$DB" | jq -r .status)
+	case $s in ready | error) break ;; esac
+	sleep 1
+done
+is "Dockerfile build ready" "$s" ready
+is "steps as the Dockerfile says (Docker's root/ then user defaults)" \
+	"$(curl -s "${H[@]}" "$API/v1/templates/df72/builds/$DB" | jq -r '[.logEntries[].message|select(startswith("["))|select(test("^\\[[0-9]"))]|join("|")')" \
+	'[1/7] USER root|[2/7] WORKDIR /|[3/7] ENV APP_MODE=docker|[4/7] COPY app /srv/app|[5/7] RUN echo "df-built" > /srv/app/df.txt|[6/7] WORKDIR /srv/app|[7/7] USER user'
+DID=$(curl -s "${H[@]}" -d '{"templateID":"df72"}' "$API/sandboxes" | jq -r .sandboxID)
+out=$(curl -s "${H[@]}" -d '{"cmd":"cat /srv/app/a.txt /srv/app/df.txt; echo $APP_MODE; pwd; id -un; stat -c %U /srv/app/a.txt"}' "$API/v1/sandboxes/$DID/exec" | jq -r .stdout)
+is "a sandbox from it: files (root-owned, as COPY without --chown), RUN, ENV, WORKDIR, user" \
+	"$(echo "$out" | tr '\n' '|')" \
+	"ctx file|df-built|docker|/srv/app|user|root|"
+curl -s "${H[@]}" -X DELETE "$API/sandboxes/$DID" >/dev/null
+sleep 1
+before=$(state)
+printf 'FROM base\nFROBNICATE x\n' >"$DATA/dfctx/Dockerfile"
+tar -cf "$DATA/dfbad.tar" -C "$DATA/dfctx" .
+is "unknown instruction -> 400 naming the line" "$(dfpost "$DATA/dfbad.tar" df73 ''; jq -r .message "$DATA/body")" '400Dockerfile line 2: unknown instruction "FROBNICATE"'
+printf 'FROM base\nCOPY nothere /x\n' >"$DATA/dfctx/Dockerfile"
+tar -cf "$DATA/dfbad.tar" -C "$DATA/dfctx" .
+is "missing COPY source -> 400" "$(dfpost "$DATA/dfbad.tar" df73 ''; jq -r .message "$DATA/body")" '400step 3: COPY source "nothere" is not in the build context'
+is "missing Dockerfile -> 400" "$(dfpost "$DATA/df.tar" df73 'dockerfile=Nope'; jq -r .message "$DATA/body")" '400Nope is not in the build context'
+is "refused builds leave no VM, template or name behind" "$(state) $(code "${H[@]}" "$API/templates/aliases/df73")" "$before 404"
+
 # --- kill -9 during a build ------------------------------------------------------------------------
 read -r KT KB < <(curl -s "${H[@]}" -d '{"name":"kill72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
 code "${H[@]}" -d '{"fromTemplate":"base","steps":[{"type":"RUN","args":["sleep 300"]}]}' "$API/v2/templates/$KT/builds/$KB" >/dev/null
@@ -172,7 +208,11 @@ curl -s "${H[@]}" "$API/templates/$KT/builds/$KB/status" >"$DATA/killed.json"
 is "after kill -9 and restart the build is failed" "$(jq -r '.status + " " + (.reason.message|test("interrupted")|tostring)' "$DATA/killed.json")" "error true"
 sleep 1
 alive=0
-for p in $old_vmms; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+for p in $old_vmms; do # still running (not a zombie awaiting its reaper) and still ours
+	case "$(ps -o stat= -p "$p" 2>/dev/null)" in "" | Z*) continue ;; esac
+	tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$DATA/" && alive=$((alive + 1)) &&
+		echo "# still alive: $(ps -o pid=,ppid=,stat=,args= -p "$p" | cut -c1-160)"
+done
 is "... its build VM and template dir are gone" \
 	"$(curl -s "${H[@]}" "$API/v1/sandboxes" | jq '.sandboxes|length') $alive $(find "$DATA/templates" -maxdepth 1 -name 'kill72*' | wc -l)" "0 0 0"
 exit $fail
