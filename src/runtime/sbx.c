@@ -156,11 +156,16 @@ int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err)
 		.mem_file = mem_file,
 		.api_timeout_ms = 20000,
 		.cgroup_parent = s->rt->cgroup_parent,
-		/* the VMM of slot n is uid base + n (jail.h); slots start at 1 */
-		.jail_uid = s->rt->jail_uid_base ? s->rt->jail_uid_base + (uid_t)s->slot : 0,
-		.jail_gid = s->rt->jail_uid_base ? s->rt->jail_uid_base + (gid_t)s->slot : 0,
-		.jail_shared_gid = s->rt->jail_uid_base,
 	};
+	/* The VMM of slot n is uid base + n (jail.h); slots start at 1.  Cloud
+	 * Hypervisor binds its API socket and opens the TAP by name itself, which
+	 * the jail forbids: it stays unjailed (cgroup only) until vmm-ch.c takes
+	 * them as fds (vmm_launch_files). */
+	if (s->rt->jail_uid_base && s->rt->vmm.kind == VMM_KIND_QEMU) {
+		p.jail_uid = s->rt->jail_uid_base + (uid_t)s->slot;
+		p.jail_gid = s->rt->jail_uid_base + (gid_t)s->slot;
+		p.jail_shared_gid = s->rt->jail_uid_base;
+	}
 	if (p.jail_uid && s->slot < 1)
 		return wr_err_set(err, EINVAL, "sandbox %s: no network slot for its jail uid",
 				  s->id);
