@@ -123,19 +123,5 @@ void e2b_template_unsupported(struct agent *a, struct http_req *req, char **caps
 void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps);
 void v1_template_builds_get(struct agent *a, struct http_req *req, char **caps);
 
-/* e2b-templates.c: E2B's template build API */
-void e2b_template_request(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_files(struct agent *a, struct http_req *req, char **caps);
-void e2b_build_files_put(struct agent *a, struct http_req *req);
-void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_build_status(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_alias(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_list(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_remove(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_tags_assign(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_tags_remove(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_tags_list(struct agent *a, struct http_req *req, char **caps);
-void e2b_template_unsupported(struct agent *a, struct http_req *req, char **caps);
-
 /* the embedded docs/openapi.yaml */
 void agent_openapi(struct http_req *req);
