@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -73,18 +74,15 @@ static json_t *v1_snapshot_json(const struct runtime_snapshot *sn)
 
 static void snapshot_create(struct agent *a, struct http_req *req, const char *id, bool e2b)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
 		return;
 	const char *name = NULL;
-	if (body_str(body, "name", &name, req) < 0) {
-		json_decref(body);
+	if (body_str(body, "name", &name, req) < 0)
 		return;
-	}
 	struct runtime_snapshot sn = {0};
 	struct wr_err err = {0};
 	int r = runtime_snapshot_create(a->rt, id, name, &sn, &err);
-	json_decref(body);
 	if (r < 0) {
 		agent_reply_rt_error(req, r, &err);
 		return;
@@ -196,16 +194,13 @@ void e2b_template_delete(struct agent *a, struct http_req *req, char **caps)
 
 void e2b_fork(struct agent *a, struct http_req *req, char **caps)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
 		return;
 	long long count = 1, timeout = VIEW_DEFAULT_TIMEOUT_S;
 	if (body_int(body, "count", 1, 100, &count, req) < 0 ||
-	    body_int(body, "timeout", 0, 30LL * 24 * 3600, &timeout, req) < 0) {
-		json_decref(body);
+	    body_int(body, "timeout", 0, 30LL * 24 * 3600, &timeout, req) < 0)
 		return;
-	}
-	json_decref(body);
 	struct runtime_info *kids = xcalloc((size_t)count, sizeof(*kids));
 	struct wr_err *errs = xcalloc((size_t)count, sizeof(*errs));
 	struct wr_err err = {0};
@@ -259,19 +254,16 @@ void v1_snapshot_delete(struct agent *a, struct http_req *req, char **caps)
 
 void v1_template_build(struct agent *a, struct http_req *req, char **caps)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
 		return;
 	const char *from = NULL;
 	long long vcpus = 0, mem = 0;
 	if (body_str(body, "from", &from, req) < 0 ||
 	    body_int(body, "vcpus", 1, 64, &vcpus, req) < 0 ||
-	    body_int(body, "memoryMB", 128, 1 << 20, &mem, req) < 0) {
-		json_decref(body);
+	    body_int(body, "memoryMB", 128, 1 << 20, &mem, req) < 0)
 		return;
-	}
 	cleanup_free char *src = xstrdup(from ? from : RUNTIME_DEFAULT_TEMPLATE);
-	json_decref(body);
 	struct wr_err err = {0};
 	int r = runtime_template_build(a->rt, caps[0], src, (int)vcpus, (int)mem, &err);
 	if (r < 0) {

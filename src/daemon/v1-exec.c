@@ -7,6 +7,7 @@
 #include "daemon/envdc.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -35,28 +36,25 @@ static int side_call(struct exec_ctx *x, const char *rpc, json_t *msg, struct wr
 	int r = runtime_connect(x->a->rt, x->id, RUNTIME_ENVD_PORT, 5000, &fd, err);
 	if (r < 0)
 		return r;
-	json_t *resp = NULL;
-	r = envdc_unary(fd, &x->auth, rpc, msg, &resp, err);
-	json_decref(resp);
-	return r;
+	cleanup_json json_t *resp = NULL;
+	return envdc_unary(fd, &x->auth, rpc, msg, &resp, err);
 }
 
 static void kill_process(struct exec_ctx *x, int64_t pid)
 {
 	struct wr_err err = {0};
-	json_t *m = json_pack("{s:{s:I},s:s}", "process", "pid", (json_int_t)pid, "signal",
-			      "SIGNAL_SIGKILL");
+	cleanup_json json_t *m = json_pack("{s:{s:I},s:s}", "process", "pid", (json_int_t)pid,
+					   "signal", "SIGNAL_SIGKILL");
 	if (side_call(x, "/process.Process/SendSignal", m, &err) < 0)
 		log_debug("kill %lld in %s: %s", (long long)pid, x->id, wr_err_msg(&err));
-	json_decref(m);
 }
 
 /* Build the Start request from the API body; -EINVAL with a message. */
 static int start_msg(const json_t *body, json_t **ret, struct wr_err *err)
 {
 	json_t *cmd = json_object_get(body, "cmd");
-	json_t *proc = json_object();
-	json_t *args = json_array();
+	cleanup_json json_t *proc = json_object();
+	cleanup_json json_t *args = json_array();
 	if (json_is_string(cmd) && json_string_length(cmd) > 0) {
 		json_object_set_new(proc, "cmd", json_string("/bin/sh"));
 		json_array_append_new(args, json_string("-c"));
@@ -67,8 +65,6 @@ static int start_msg(const json_t *body, json_t **ret, struct wr_err *err)
 		json_array_foreach(cmd, i, v)
 		{
 			if (!json_is_string(v)) {
-				json_decref(proc);
-				json_decref(args);
 				return wr_err_set(err, EINVAL, "cmd[%zu] must be a string", i);
 			}
 			if (i == 0)
@@ -77,17 +73,13 @@ static int start_msg(const json_t *body, json_t **ret, struct wr_err *err)
 				json_array_append(args, v);
 		}
 		if (!json_string_length(json_object_get(proc, "cmd"))) {
-			json_decref(proc);
-			json_decref(args);
 			return wr_err_set(err, EINVAL, "cmd[0] must not be empty");
 		}
 	} else {
-		json_decref(proc);
-		json_decref(args);
 		return wr_err_set(err, EINVAL,
 				  "cmd is required: an argv array of strings or a shell string");
 	}
-	json_object_set_new(proc, "args", args);
+	json_object_set_new(proc, "args", TAKE_PTR(args));
 	json_t *env = json_object_get(body, "env");
 	if (!env)
 		env = json_object_get(body, "envs");
@@ -95,12 +87,10 @@ static int start_msg(const json_t *body, json_t **ret, struct wr_err *err)
 		const char *k;
 		json_t *v;
 		if (!json_is_object(env)) {
-			json_decref(proc);
 			return wr_err_set(err, EINVAL, "env must be an object of strings");
 		}
 		json_object_foreach(env, k, v) if (!json_is_string(v))
 		{
-			json_decref(proc);
 			return wr_err_set(err, EINVAL, "env.%s must be a string", k);
 		}
 		json_object_set(proc, "envs", env);
@@ -108,17 +98,15 @@ static int start_msg(const json_t *body, json_t **ret, struct wr_err *err)
 	json_t *cwd = json_object_get(body, "cwd");
 	if (cwd && !json_is_null(cwd)) {
 		if (!json_is_string(cwd)) {
-			json_decref(proc);
 			return wr_err_set(err, EINVAL, "cwd must be a string");
 		}
 		json_object_set(proc, "cwd", cwd);
 	}
 	json_t *stdin_v = json_object_get(body, "stdin");
 	if (stdin_v && !json_is_null(stdin_v) && !json_is_string(stdin_v)) {
-		json_decref(proc);
 		return wr_err_set(err, EINVAL, "stdin must be a base64 string");
 	}
-	*ret = json_pack("{s:o,s:b}", "process", proc, "stdin", json_is_string(stdin_v));
+	*ret = json_pack("{s:o,s:b}", "process", TAKE_PTR(proc), "stdin", json_is_string(stdin_v));
 	return 0;
 }
 
@@ -142,11 +130,11 @@ static void buf_add(struct buf *b, const uint8_t *d, size_t n)
 	b->len += n;
 }
 
-static int send_line(struct http_req *req, json_t *o)
+static int send_line(struct http_req *req, json_t *o_owned)
 {
+	cleanup_json json_t *o = o_owned;
 	size_t len = 0;
 	cleanup_free char *s = wj_dump(o, &len);
-	json_decref(o);
 	s = xrealloc(s, len + 1);
 	s[len] = '\n';
 	return http_resp_write(req, s, len + 1);
@@ -155,13 +143,12 @@ static int send_line(struct http_req *req, json_t *o)
 void v1_exec(struct agent *a, struct http_req *req, char **caps)
 {
 	const char *id = caps[0];
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY * 16, true, &body) < 0)
 		return;
 	struct wr_err err = {0};
-	json_t *msg = NULL;
+	cleanup_json json_t *msg = NULL;
 	if (start_msg(body, &msg, &err) < 0) {
-		json_decref(body);
 		reply_error(req, 400, "%s", wr_err_msg(&err));
 		return;
 	}
@@ -172,8 +159,6 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	int64_t timeout_s = json_is_integer(tv) ? json_integer_value(tv) : 0;
 	if ((tv && !json_is_null(tv) && (!json_is_integer(tv) || timeout_s < 0)) ||
 	    (uv && !json_is_null(uv) && !json_is_string(uv))) {
-		json_decref(body);
-		json_decref(msg);
 		reply_error(req, 400, "timeout must be a non-negative integer and user a string");
 		return;
 	}
@@ -181,20 +166,15 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	size_t stdin_len = 0;
 	if (json_is_string(sv) &&
 	    wj_b64_decode(json_string_value(sv), &stdin_data, &stdin_len) < 0) {
-		json_decref(body);
-		json_decref(msg);
 		reply_error(req, 400, "stdin is not valid base64");
 		return;
 	}
 	cleanup_free char *user = json_is_string(uv) ? xstrdup(json_string_value(uv)) : NULL;
 	bool has_stdin = json_is_string(sv);
-	json_decref(body);
 
 	struct runtime_info info = {0};
-	if (agent_get_or_reply(a, req, id, &info) < 0) {
-		json_decref(msg);
+	if (agent_get_or_reply(a, req, id, &info) < 0)
 		return;
-	}
 	struct exec_ctx x = {.a = a, .id = id};
 	x.token = info.envd_token ? xstrdup(info.envd_token) : NULL;
 	x.auth.token = x.token;
@@ -202,7 +182,6 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	enum store_sb_state st = info.state;
 	runtime_info_done(&info);
 	if (st != STORE_SB_RUNNING) {
-		json_decref(msg);
 		free(x.token);
 		reply_error(req, 409, "sandbox %s is %s, not running", id, store_sb_state_name(st));
 		return;
@@ -211,27 +190,24 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	struct envdc_stream *s = NULL;
 	int r = agent_envd_connect(a, req, id, &fd);
 	if (r < 0) {
-		json_decref(msg);
 		free(x.token);
 		return;
 	}
 	r = envdc_stream_open(fd, &x.auth, "/process.Process/Start", msg,
 			      (uint64_t)timeout_s * 1000, &s, &err);
-	json_decref(msg);
 	if (r < 0) {
 		free(x.token);
 		reply_error(req, reply_status_for_errno(r), "exec: %s", wr_err_msg(&err));
 		return;
 	}
 	/* first event: start{pid} */
-	json_t *ev = NULL;
+	cleanup_json json_t *first = NULL;
 	int64_t pid = 0;
-	r = envdc_stream_next(s, &ev, &err);
+	r = envdc_stream_next(s, &first, &err);
 	if (r > 0) {
-		json_t *start = json_object_get(json_object_get(ev, "event"), "start");
+		json_t *start = json_object_get(json_object_get(first, "event"), "start");
 		if (wj_i64(start, "pid", &pid) < 0 || pid <= 0)
 			r = wr_err_set(&err, EPROTO, "envd did not start the process");
-		json_decref(ev);
 	} else if (r == 0) {
 		r = wr_err_set(&err, EPROTO, "envd ended the stream before starting the process");
 	}
@@ -242,7 +218,7 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 		return;
 	}
 	if (has_stdin) {
-		json_t *in = json_object();
+		cleanup_json json_t *in = json_object();
 		json_object_set_new(in, "process", json_pack("{s:I}", "pid", (json_int_t)pid));
 		if (stdin_len) {
 			cleanup_free char *b64 = wj_b64_encode(stdin_data, stdin_len);
@@ -252,7 +228,6 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 		}
 		if (r >= 0)
 			r = side_call(&x, "/process.Process/CloseStdin", in, &err);
-		json_decref(in);
 		if (r < 0)
 			log_warn("exec in %s: stdin: %s", id, wr_err_msg(&err));
 	}
@@ -269,6 +244,7 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	int exit_code = -1;
 	bool ended = false;
 	while (!client_gone) {
+		cleanup_json json_t *ev = NULL;
 		r = envdc_stream_next(s, &ev, &err);
 		if (r <= 0)
 			break;
@@ -296,7 +272,6 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 			exit_code = agent_exit_code(end);
 			ended = true;
 		}
-		json_decref(ev);
 	}
 	if (client_gone && !ended) {
 		log_info("exec in %s: client went away, killing pid %lld", id, (long long)pid);

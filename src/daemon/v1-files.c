@@ -4,6 +4,7 @@
 #include "daemon/envdc.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -88,15 +89,12 @@ static int fs_call(struct agent *a, struct http_req *req, const char *id, const 
 
 /* One Filesystem RPC answered with the entry it returns, `status` on success; consumes msg. */
 static void entry_rpc(struct agent *a, struct http_req *req, const char *id, const char *token,
-		      const char *rpc, json_t *msg, int status)
+		      const char *rpc, json_t *msg_owned, int status)
 {
-	json_t *resp = NULL;
-	int r = fs_call(a, req, id, token, rpc, msg, &resp);
-	json_decref(msg);
-	if (r < 0)
+	cleanup_json json_t *msg = msg_owned, *resp = NULL;
+	if (fs_call(a, req, id, token, rpc, msg, &resp) < 0)
 		return;
 	reply_json_new(req, status, v1_entry_from_envd(json_object_get(resp, "entry")));
-	json_decref(resp);
 }
 
 static const char *need_path(struct http_req *req)
@@ -139,14 +137,13 @@ void v1_files_put(struct agent *a, struct http_req *req, char **caps)
 	struct envdc_auth au = {.token = token};
 	struct body_src src = {.req = req};
 	struct wr_err err = {0};
-	json_t *resp = NULL;
+	cleanup_json json_t *resp = NULL;
 	int r = envdc_files_put(fd, &au, path, len, read_req, &src, &resp, &err);
 	if (r < 0) {
 		http_resp_close_after(req);
 		reply_envd_error(req, r, &err);
 		return;
 	}
-	json_decref(resp);
 	entry_rpc(a, req, caps[0], token, "/filesystem.Filesystem/Stat",
 		  json_pack("{s:s}", "path", path), 200);
 }
@@ -204,26 +201,20 @@ void v1_files_delete(struct agent *a, struct http_req *req, char **caps)
 	cleanup_free char *token = NULL;
 	if (prepare(a, req, caps[0], &token) < 0)
 		return;
-	json_t *msg = json_pack("{s:s}", "path", path), *st = NULL;
+	cleanup_json json_t *msg = json_pack("{s:s}", "path", path), *st = NULL;
 	/* envd's Remove is rm -rf and succeeds on a missing path: check first */
 	int r = fs_call(a, req, caps[0], token, "/filesystem.Filesystem/Stat", msg, &st);
-	if (r < 0) {
-		json_decref(msg);
+	if (r < 0)
 		return;
-	}
 	const char *type = NULL;
 	bool dir = wj_str(json_object_get(st, "entry"), "type", &type) == 0 &&
 		   !strcmp(type, "FILE_TYPE_DIRECTORY");
-	json_decref(st);
 	if (dir && !recursive) {
-		json_decref(msg);
 		reply_error(req, 409, "%s is a directory (use recursive=true)", path);
 		return;
 	}
-	json_t *resp = NULL;
+	cleanup_json json_t *resp = NULL;
 	r = fs_call(a, req, caps[0], token, "/filesystem.Filesystem/Remove", msg, &resp);
-	json_decref(msg);
-	json_decref(resp);
 	if (r == 0)
 		reply_empty(req, 204);
 }
@@ -247,16 +238,14 @@ void v1_files_list(struct agent *a, struct http_req *req, char **caps)
 	cleanup_free char *token = NULL;
 	if (prepare(a, req, caps[0], &token) < 0)
 		return;
-	json_t *msg = json_pack("{s:s,s:i}", "path", path, "depth", depth), *resp = NULL;
-	int r = fs_call(a, req, caps[0], token, "/filesystem.Filesystem/ListDir", msg, &resp);
-	json_decref(msg);
-	if (r < 0)
+	cleanup_json json_t *msg = json_pack("{s:s,s:i}", "path", path, "depth", depth),
+			    *resp = NULL;
+	if (fs_call(a, req, caps[0], token, "/filesystem.Filesystem/ListDir", msg, &resp) < 0)
 		return;
 	json_t *arr = json_array(), *entries = json_object_get(resp, "entries");
 	size_t i;
 	json_t *e;
 	json_array_foreach(entries, i, e) json_array_append_new(arr, v1_entry_from_envd(e));
-	json_decref(resp);
 	reply_json_new(req, 200, json_pack("{s:o}", "entries", arr));
 }
 
@@ -275,27 +264,22 @@ void v1_files_stat(struct agent *a, struct http_req *req, char **caps)
 static void json_rpc(struct agent *a, struct http_req *req, const char *id, const char *rpc,
 		     const char *const *fields, int status)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 		return;
-	json_t *msg = json_object();
+	cleanup_json json_t *msg = json_object();
 	for (const char *const *f = fields; *f; f++) {
 		json_t *v = json_object_get(body, *f);
 		if (!json_is_string(v) || !json_string_length(v)) {
-			json_decref(body);
-			json_decref(msg);
 			reply_error(req, 400, "%s is required (a string)", *f);
 			return;
 		}
 		json_object_set(msg, *f, v);
 	}
-	json_decref(body);
 	cleanup_free char *token = NULL;
-	if (prepare(a, req, id, &token) < 0) {
-		json_decref(msg);
+	if (prepare(a, req, id, &token) < 0)
 		return;
-	}
-	entry_rpc(a, req, id, token, rpc, msg, status);
+	entry_rpc(a, req, id, token, rpc, TAKE_PTR(msg), status);
 }
 
 void v1_files_mkdir(struct agent *a, struct http_req *req, char **caps)

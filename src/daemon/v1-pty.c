@@ -9,6 +9,7 @@
 #include "daemon/envdc.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -60,7 +61,7 @@ static void *output_thread(void *arg)
 	int code = -1;
 	bool have_code = false;
 	for (;;) {
-		json_t *ev = NULL;
+		cleanup_json json_t *ev = NULL;
 		int r = envdc_stream_next(p->s, &ev, &err);
 		if (r <= 0) {
 			if (r < 0 && !have_code) {
@@ -76,15 +77,12 @@ static void *output_thread(void *arg)
 			cleanup_free uint8_t *bytes = NULL;
 			size_t n = 0;
 			if (wj_b64_decode(json_string_value(d), &bytes, &n) == 0 &&
-			    send_frame(p->fd, PTY_OUT, bytes, n) < 0) {
-				json_decref(ev);
+			    send_frame(p->fd, PTY_OUT, bytes, n) < 0)
 				break;
-			}
 		} else if (end) {
 			code = agent_exit_code(end);
 			have_code = true;
 		}
-		json_decref(ev);
 		if (http_server_stopping(p->srv))
 			break;
 	}
@@ -99,16 +97,14 @@ static void *output_thread(void *arg)
 	return NULL;
 }
 
-static int call(struct pty_sess *p, const char *rpc, json_t *msg)
+static int call(struct pty_sess *p, const char *rpc, json_t *msg_owned)
 {
+	cleanup_json json_t *msg = msg_owned, *resp = NULL;
 	struct wr_err err = {0};
 	int fd = -1;
 	int r = runtime_connect(p->a->rt, p->id, RUNTIME_ENVD_PORT, 5000, &fd, &err);
-	json_t *resp = NULL;
 	if (r >= 0)
 		r = envdc_unary(fd, &p->auth, rpc, msg, &resp, &err);
-	json_decref(resp);
-	json_decref(msg);
 	if (r < 0)
 		log_debug("pty %s %s: %s", p->id, rpc, wr_err_msg(&err));
 	return r;
@@ -253,14 +249,14 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 	p.auth.user = user && *user ? user : NULL;
 	/* LANG only: a template without locale data (minimal) falls back to C
 	 * quietly, while a forced LC_ALL makes bash warn on every start. */
-	json_t *proc =
+	cleanup_json json_t *proc =
 		json_pack("{s:s,s:[s,s],s:{s:s,s:s}}", "cmd", cmd && *cmd ? cmd : "/bin/bash",
 			  "args", "-i", "-l", "envs", "TERM", "xterm-256color", "LANG", "C.UTF-8");
 	if (cwd && *cwd)
 		json_object_set_new(proc, "cwd", json_string(cwd));
 	const char *envq = http_req_query(req, "env"); /* {"K":"V",...} (wrenn shell -e) */
 	if (envq) {
-		json_t *e = json_loads(envq, 0, NULL);
+		cleanup_json json_t *e = json_loads(envq, 0, NULL);
 		const char *k;
 		json_t *v;
 		bool ok = json_is_object(e);
@@ -269,25 +265,19 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 			ok = ok && json_is_string(v);
 		}
 		if (!ok) {
-			json_decref(e);
-			json_decref(proc);
 			reply_error(req, 400, "env must be a JSON object of strings");
 			return;
 		}
 		json_object_update(json_object_get(proc, "envs"), e);
-		json_decref(e);
 	}
-	json_t *msg = json_pack("{s:o,s:{s:{s:i,s:i}}}", "process", proc, "pty", "size", "cols",
-				(int)cols, "rows", (int)rows);
+	cleanup_json json_t *msg = json_pack("{s:o,s:{s:{s:i,s:i}}}", "process", TAKE_PTR(proc),
+					     "pty", "size", "cols", (int)cols, "rows", (int)rows);
 	int fd = -1;
-	if (agent_envd_connect(a, req, id, &fd) < 0) {
-		json_decref(msg);
+	if (agent_envd_connect(a, req, id, &fd) < 0)
 		return;
-	}
 	struct wr_err err = {0};
 	int r = envdc_stream_open(fd, &p.auth, "/process.Process/Start", msg, 0, &p.s, &err);
-	json_decref(msg);
-	json_t *ev = NULL;
+	cleanup_json json_t *ev = NULL;
 	if (r >= 0) {
 		r = envdc_stream_next(p.s, &ev, &err);
 		if (r == 0)
@@ -296,7 +286,6 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 			json_t *s = json_object_get(json_object_get(ev, "event"), "start");
 			if (wj_i64(s, "pid", &p.pid) < 0)
 				r = wr_err_set(&err, EPROTO, "envd did not start the process");
-			json_decref(ev);
 		}
 	}
 	if (r < 0) {
