@@ -128,7 +128,11 @@ int jail_plan_new(const struct jail_spec *j, const char *root_dir, const char *e
 	/* The binary and its libraries; /usr holds no secrets and is read-only. */
 	add_top_links(p);
 	r = add_bind(p, "/usr", FL_EXEC, true, err);
-	if (r >= 0 && strncmp(exe, "/usr/", 5))
+	/* A binary outside /usr (resolved: /bin/sh is /usr/bin/dash here) is shown too. */
+	cleanup_free char *real = realpath(exe, NULL);
+	if (r >= 0 && !real)
+		r = wr_err_errno(err, errno, "jail: %s", exe);
+	if (r >= 0 && strncmp(real, "/usr/", 5))
 		r = add_bind(p, exe, FL_EXEC, true, err);
 	/* The dynamic loader finds libraries faster with its cache; nothing else of /etc. */
 	if (r >= 0 && access("/etc/ld.so.cache", R_OK) == 0)

@@ -160,12 +160,103 @@ static void test_errors(void **state)
 	assert_int_equal(l.pidfd, -1);
 }
 
+/* The jail (jail.h) with /bin/sh as the "VMM": its identity, capabilities, what
+ * its root holds, read-only vs its own files. */
+static void test_jail(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	cleanup_free char *dir = xasprintf("%s/sbj", work);
+	cleanup_free char *log = xasprintf("%s/vmmj.log", work);
+	cleanup_free char *ro = xasprintf("%s/kernel", work);
+	cleanup_free char *rw = xasprintf("%s/disk", work);
+	assert_int_equal(write_file_atomic(ro, "kernel\n", 7, 0600), 0);
+	assert_int_equal(write_file_atomic(rw, "disk\n", 5, 0644), 0);
+	cleanup_free char *script = xasprintf(
+		"id -u; id -g; id -G; ls -A /; cat %s/vmlinux; echo x >>%s/rootfs && echo rw-ok; "
+		"(echo x >>%s) 2>/dev/null || echo ro-denied; test -e /etc/passwd || echo no-passwd; "
+		"test -e /proc/self || echo no-proc; test -e %s || echo no-log; ls /dev; echo ready; "
+		"sleep 2",
+		dir, dir, ro, log);
+	char *argv[] = {"/bin/sh", "-c", script, NULL};
+	const char *ros[] = {ro, NULL}, *rws[] = {rw, NULL};
+	struct jail_spec j = {
+		.uid = 64991, .gid = 64991, .shared_gid = 64990, .ro = ros, .rw = rws};
+	struct launch_spec s = {.sandbox_dir = dir,
+				.kernel_path = ro,
+				.rootfs_path = rw,
+				.log_path = log,
+				.argv = argv,
+				.jail = &j};
+	struct launched l;
+	struct wr_err err = {0};
+	int r = launch_vmm(&s, &l, &err);
+	if (r < 0)
+		fail_msg("launch: %s", wr_err_msg(&err));
+	cleanup_free char *out = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(out);
+		out = NULL;
+		if (read_file(log, 1 << 16, &out, NULL) == 0 && strstr(out, "ready\n"))
+			break;
+		usleep(10000);
+	}
+	assert_non_null(strstr(out, "ready\n"));
+	cleanup_free char *statp = xasprintf("/proc/%d/status", (int)l.pid);
+	cleanup_free char *st = NULL;
+	assert_int_equal(read_file(statp, 1 << 16, &st, NULL), 0);
+	assert_non_null(strstr(st, "Uid:\t64991\t64991\t64991\t64991"));
+	assert_non_null(strstr(st, "Gid:\t64991\t64991\t64991\t64991"));
+	assert_non_null(strstr(st, "NoNewPrivs:\t1"));
+	const char *caps[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		cleanup_free char *want = xasprintf("%s:\t0000000000000000", caps[i]);
+		assert_non_null(strstr(st, want));
+	}
+	assert_int_equal(launched_wait(&l, 10000), 0);
+	assert_int_equal(l.exit_status, 0);
+	assert_non_null(strstr(out, "64991\n64991\n64991 64990\n"));
+	/* the root: merged-/usr links, dev, the files' parents (under /tmp), usr */
+	assert_non_null(strstr(out, "\nusr\n"));
+	assert_non_null(strstr(out, "\ndev\n"));
+	assert_null(strstr(out, "\nhome\n"));
+	assert_null(strstr(out, "\nproc\n"));
+	assert_null(strstr(out, "\nvar\n"));
+	assert_non_null(strstr(
+		out, "kernel\nrw-ok\nro-denied\nno-passwd\nno-proc\nno-log\nnull\nurandom\n"));
+	/* its own file is its uid's; the read-only one is readable by the shared group */
+	struct stat sr, sw;
+	assert_int_equal(stat(ro, &sr), 0);
+	assert_int_equal(stat(rw, &sw), 0);
+	assert_int_equal(sw.st_uid, 64991);
+	assert_int_equal(sr.st_uid, 0);
+	assert_int_equal(sr.st_gid, 64990);
+	assert_int_equal(sr.st_mode & 0777, 0640);
+	launched_done(&l);
+	assert_false(host_has_mount(dir));
+}
+
+static void test_jail_range(void **state)
+{
+	(void)state;
+	struct wr_err err = {0};
+	assert_int_equal(jail_check_range(0, 10, &err), -EINVAL);
+	/* root's and nobody's ids are taken on any host */
+	assert_int_equal(jail_check_range(65530, 10, &err), -EEXIST);
+	assert_non_null(strstr(wr_err_msg(&err), "65534"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_links_log_and_cleanup),
 		cmocka_unit_test(test_stop_kills_group),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_jail),
+		cmocka_unit_test(test_jail_range),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
