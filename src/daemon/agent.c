@@ -37,6 +37,10 @@ void agent_view(const struct runtime_info *info, struct sbx_view *v)
 		.create_path = info->create_path,
 		.allow_internet = info->allow_internet,
 		.error = info->error,
+		.allow_out = info->allow_out,
+		.deny_out = info->deny_out,
+		.private_traffic = info->private_traffic,
+		.traffic_token = info->traffic_token,
 	};
 }
 

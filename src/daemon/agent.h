@@ -105,6 +105,8 @@ void v1_snapshot_create(struct agent *a, struct http_req *req, char **caps);
 void v1_snapshot_list(struct agent *a, struct http_req *req, char **caps);
 void v1_snapshot_delete(struct agent *a, struct http_req *req, char **caps);
 void v1_template_build(struct agent *a, struct http_req *req, char **caps);
+/* e2b-network.c */
+void e2b_network_update(struct agent *a, struct http_req *req, char **caps);
 
 /* e2b-templates.c: E2B's template build API */
 void e2b_template_request(struct agent *a, struct http_req *req, char **caps);

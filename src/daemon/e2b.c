@@ -67,6 +67,9 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 		.metadata = c->metadata,
 		.allow_internet = c->allow_internet,
 		.secure = c->secure,
+		.allow_out = c->allow_out,
+		.deny_out = c->deny_out,
+		.private_traffic = c->private_traffic,
 		.team = auth_team(req),
 	};
 	struct wr_err err = {0};
@@ -371,6 +374,7 @@ const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/v2/sandboxes/*/connect", e2b_connect},
 	{"POST", "/sandboxes/*/resume", e2b_resume},
 	{"POST", "/sandboxes/*/timeout", e2b_timeout},
+	{"PUT", "/sandboxes/*/network", e2b_network_update},
 	{"POST", "/sandboxes/*/refreshes", e2b_refresh},
 	{"POST", "/sandboxes/*/pause", e2b_pause},
 	{"GET", "/sandboxes/*/metrics", e2b_metrics},

@@ -116,3 +116,16 @@ bool proxy_header_dropped(const char *name, bool upgrade)
 			return true;
 	return false;
 }
+
+int proxy_traffic_check(int port, const char *want, const char *got)
+{
+	if (!want || port == PROXY_ENVD_PORT)
+		return 0;
+	if (!got)
+		return 401;
+	size_t n = strlen(want), m = strlen(got);
+	unsigned char d = (unsigned char)(n != m);
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(want[i] ^ (i < m ? got[i] : 0));
+	return d ? 403 : 0;
+}

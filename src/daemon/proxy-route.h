@@ -28,6 +28,13 @@ int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, cons
 /* envd routes only the host may call (POST /init and the pause/upgrade hooks). */
 bool proxy_path_host_only(int port, const char *path);
 
+/* E2B's header for sandboxes created with allowPublicTraffic: false. */
+#define PROXY_TRAFFIC_TOKEN_HEADER "E2b-Traffic-Access-Token"
+/* want: the sandbox's traffic token (NULL = public).  0 = let through, else the status to
+ * answer: 401 without the header, 403 with a wrong one.  envd's own port is not subject to it
+ * (envd checks its access token), as with E2B. Constant-time compare. */
+int proxy_traffic_check(int port, const char *want, const char *got);
+
 /* Request headers not forwarded upstream: hop-by-hop ones, the framing we redo, and the
  * routing headers themselves. */
 bool proxy_header_dropped(const char *name, bool upgrade);

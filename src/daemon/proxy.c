@@ -288,6 +288,21 @@ void proxy_handle(struct http_req *req, void *userdata)
 		reply_error(req, 403, "%s is reserved for the host", http_req_path(req));
 		return;
 	}
+	if (t.port != PROXY_ENVD_PORT) {
+		struct runtime_info info = {0};
+		int st = runtime_get(a->rt, t.id, &info, NULL) == 0
+				 ? proxy_traffic_check(
+					   t.port, info.traffic_token,
+					   http_req_header(req, PROXY_TRAFFIC_TOKEN_HEADER))
+				 : 0;
+		runtime_info_done(&info);
+		if (st) {
+			reply_error(req, st, "sandbox %s is private: %s %s header", t.id,
+				    st == 401 ? "send its traffic access token in the" : "wrong",
+				    PROXY_TRAFFIC_TOKEN_HEADER);
+			return;
+		}
+	}
 	if (http_req_header(req, "Upgrade") && strcasecmp(http_req_method(req), "CONNECT") != 0)
 		proxy_upgrade(a, req, &t);
 	else

@@ -5,6 +5,7 @@
 #include "basic/xalloc.h"
 #include "http/http.h"
 #include "http/json.h"
+#include "net/egress.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -59,6 +60,9 @@ json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
 		json_object_set_new(o, "error", json_string(v->error));
 	if (v->create_path && *v->create_path)
 		json_object_set_new(o, "createPath", json_string(v->create_path));
+	json_object_set_new(o, "network", view_network(v));
+	if (with_token && v->traffic_token)
+		json_object_set_new(o, "trafficAccessToken", json_string(v->traffic_token));
 	return o;
 }
 
@@ -72,7 +76,9 @@ json_t *view_e2b_sandbox(const struct sbx_view *v, bool with_token)
 			    json_string(v->envd_version ? v->envd_version : "0.0.0"));
 	if (with_token && v->envd_token)
 		json_object_set_new(o, "envdAccessToken", json_string(v->envd_token));
-	json_object_set_new(o, "trafficAccessToken", json_null());
+	json_object_set_new(o, "trafficAccessToken",
+			    with_token && v->traffic_token ? json_string(v->traffic_token)
+							   : json_null());
 	/* null: the SDK then uses E2B_SANDBOX_URL / its configured domain */
 	json_object_set_new(o, "domain", json_null());
 	if (v->create_path && *v->create_path)
@@ -95,11 +101,204 @@ json_t *view_e2b_detail(const struct sbx_view *v, bool with_token)
 	json_object_set_new(o, "metadata", metadata_obj(v->metadata));
 	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
 	json_object_set_new(o, "alias", json_string(v->template ? v->template : ""));
+	json_object_set_new(o, "network", view_network(v));
 	return o;
+}
+
+static json_t *cidr_array(char *const *v)
+{
+	json_t *a = json_array();
+	for (char *const *p = v; p && *p; p++)
+		json_array_append_new(a, json_string(*p));
+	return a;
+}
+
+json_t *view_network(const struct sbx_view *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "allowOut", cidr_array(v->allow_out));
+	json_object_set_new(o, "denyOut", cidr_array(v->deny_out));
+	json_object_set_new(o, "allowPublicTraffic", json_boolean(!v->private_traffic));
+	return o;
+}
+
+void view_cidrs_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+#define VIEW_MAX_CIDRS 512
+
+static int cidr_list(const json_t *net, const char *where, const char *key, bool allow, char ***ret,
+		     struct wr_err *err)
+{
+	const json_t *a = json_object_get(net, key);
+	*ret = NULL;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return wr_err_set(err, EINVAL, "%s.%s must be an array of IPv4 addresses or CIDRs",
+				  where, key);
+	if (json_array_size(a) > VIEW_MAX_CIDRS)
+		return wr_err_set(err, EINVAL, "%s.%s: at most %d entries", where, key,
+				  VIEW_MAX_CIDRS);
+	char **v = xcalloc(json_array_size(a) + 1, sizeof(*v));
+	size_t i, n = 0;
+	json_t *e;
+	json_array_foreach(a, i, e)
+	{
+		const char *s = json_string_value(e);
+		char buf[EGRESS_CIDR_MAX];
+		int r = 0;
+		if (!s)
+			r = wr_err_set(err, EINVAL, "%s.%s[%zu] must be a string", where, key, i);
+		else if (strchr(s, ':'))
+			r = wr_err_set(
+				err, EINVAL,
+				"%s.%s: \"%s\": IPv6 is not supported (sandboxes have no IPv6 "
+				"egress)",
+				where, key, s);
+		else if (egress_cidr_parse(s, buf, NULL) < 0) {
+			bool name =
+				strpbrk(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			r = name ? wr_err_set(err, EINVAL,
+					      "%s.%s: \"%s\": domain names are not supported, only "
+					      "IPv4 addresses and CIDRs",
+					      where, key, s)
+				 : wr_err_set(err, EINVAL,
+					      "%s.%s: \"%s\" is not an IPv4 address or CIDR", where,
+					      key, s);
+		} else if (allow && egress_cidr_blocked(buf))
+			r = wr_err_set(err, EINVAL,
+				       "%s.%s: %s overlaps %s, which sandboxes can never reach",
+				       where, key, buf, egress_cidr_blocked(buf));
+		if (r < 0) {
+			view_cidrs_free(v);
+			return r;
+		}
+		v[n++] = xstrdup(buf);
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Fields we do not implement are refused when they ask for something. */
+static bool field_set(const json_t *v)
+{
+	if (!v || json_is_null(v) || json_is_false(v))
+		return false;
+	if (json_is_object(v))
+		return json_object_size(v) > 0;
+	if (json_is_array(v))
+		return json_array_size(v) > 0;
+	return true;
+}
+
+static int parse_network_fields(const json_t *net, const char *where, bool update,
+				char ***ret_allow, char ***ret_deny, bool *ret_private,
+				int *ret_internet, struct wr_err *err)
+{
+	if (!json_is_object(net))
+		return wr_err_set(err, EINVAL, "%s must be an object", where);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)net, k, v)
+	{
+		if (!strcmp(k, "allowOut") || !strcmp(k, "denyOut"))
+			continue;
+		if (!update && !strcmp(k, "allowPublicTraffic")) {
+			if (!json_is_boolean(v) && !json_is_null(v))
+				return wr_err_set(err, EINVAL, "%s.%s must be true or false", where,
+						  k);
+			*ret_private = json_is_false(v);
+			continue;
+		}
+		if (update && !strcmp(k, "allow_internet_access")) {
+			if (!json_is_boolean(v) && !json_is_null(v))
+				return wr_err_set(err, EINVAL, "%s must be true or false", k);
+			*ret_internet = json_is_null(v) ? -1 : json_is_true(v);
+			continue;
+		}
+		if (!strcmp(k, "egressProxy") || !strcmp(k, "rules") ||
+		    !strcmp(k, "maskRequestHost") || !strcmp(k, "httpsPorts")) {
+			if (field_set(v))
+				return wr_err_set(err, EINVAL, "%s.%s is not supported by wrenn",
+						  where, k);
+			continue;
+		}
+		return wr_err_set(err, EINVAL, "%s.%s is not a known field", where, k);
+	}
+	int r = cidr_list(net, where, "allowOut", true, ret_allow, err);
+	if (r >= 0 && (r = cidr_list(net, where, "denyOut", false, ret_deny, err)) < 0) {
+		view_cidrs_free(*ret_allow);
+		*ret_allow = NULL;
+	}
+	return r;
+}
+
+int view_parse_network(const json_t *net, const char *where, struct create_req *c,
+		       struct wr_err *err)
+{
+	if (!net || json_is_null(net))
+		return 0;
+	int internet = -1;
+	return parse_network_fields(net, where, false, &c->allow_out, &c->deny_out,
+				    &c->private_traffic, &internet, err);
+}
+
+int view_parse_network_update(const json_t *body, char ***ret_allow, char ***ret_deny,
+			      int *ret_internet, struct wr_err *err)
+{
+	bool priv = false;
+	*ret_allow = *ret_deny = NULL;
+	*ret_internet = -1;
+	return parse_network_fields(body, "network", true, ret_allow, ret_deny, &priv, ret_internet,
+				    err);
+}
+
+/* Every field of a create body must be one this dialect knows; what wrenn does not
+ * implement is refused when it asks for something, never dropped. */
+static int check_fields(const json_t *body, const char *const *known,
+			const char *const *unsupported, struct wr_err *err)
+{
+	if (!json_is_object(body))
+		return wr_err_set(err, EINVAL, "the body must be a JSON object");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)body, k, v)
+	{
+		bool ok = false;
+		for (const char *const *p = known; *p && !ok; p++)
+			ok = !strcmp(*p, k);
+		if (ok)
+			continue;
+		for (const char *const *p = unsupported; *p && !ok; p++)
+			ok = !strcmp(*p, k);
+		if (!ok)
+			return wr_err_set(err, EINVAL, "%s is not a known field", k);
+		/* autoResume: {"enabled": false} asks for nothing */
+		if (!strcmp(k, "autoResume") && json_is_object(v) &&
+		    !json_is_true(json_object_get(v, "enabled")) && json_object_size(v) <= 1)
+			continue;
+		if (field_set(v))
+			return wr_err_set(err, EINVAL, "%s is not supported by wrenn", k);
+	}
+	return 0;
+}
+
+static int check_network(struct create_req *c, const char *name, struct wr_err *err)
+{
+	if (c->allow_out && *c->allow_out && !c->allow_internet)
+		return wr_err_set(err, EINVAL, "network.allowOut needs %s (it is false)", name);
+	return 0;
 }
 
 void create_req_done(struct create_req *c)
 {
+	view_cidrs_free(c->allow_out);
+	view_cidrs_free(c->deny_out);
 	free(c->template);
 	json_decref(c->env);
 	json_decref(c->metadata);
@@ -176,18 +375,33 @@ static int opt_template(const json_t *body, const char *key, char **ret, struct 
 
 #define MAX_TIMEOUT_S (INT64_C(30) * 24 * 3600)
 
+static const char *const v1_fields[] = {
+	"template", "vcpus",	"memoryMB", "timeout", "allowInternetAccess",
+	"envVars",  "metadata", "network",  NULL};
+static const char *const no_fields[] = {NULL};
+static const char *const e2b_fields[] = {"templateID", "timeout",  "allow_internet_access",
+					 "secure",     "cpuCount", "memoryMB",
+					 "envVars",    "metadata", "network",
+					 NULL};
+/* in the SDKs' create bodies, not implemented here */
+static const char *const e2b_unsupported[] = {
+	"mcp", "iam", "autoPause", "autoPauseMemory", "autoResume", "volumeMounts", NULL};
+
 int view_parse_v1_create(const json_t *body, struct create_req *ret, struct wr_err *err)
 {
 	struct create_req c = {.timeout_s = VIEW_DEFAULT_TIMEOUT_S, .secure = true};
 	int64_t vcpus = 0, mem = 0;
 	int r;
-	if ((r = opt_template(body, "template", &c.template, err)) < 0 ||
+	if ((r = check_fields(body, v1_fields, no_fields, err)) < 0 ||
+	    (r = opt_template(body, "template", &c.template, err)) < 0 ||
 	    (r = opt_int(body, "vcpus", 1, 64, &vcpus, err)) < 0 ||
 	    (r = opt_int(body, "memoryMB", 128, 1024 * 1024, &mem, err)) < 0 ||
 	    (r = opt_int(body, "timeout", 0, MAX_TIMEOUT_S, &c.timeout_s, err)) < 0 ||
 	    (r = opt_bool(body, "allowInternetAccess", &c.allow_internet, err)) < 0 ||
 	    (r = str_map(body, "envVars", &c.env, err)) < 0 ||
-	    (r = str_map(body, "metadata", &c.metadata, err)) < 0) {
+	    (r = str_map(body, "metadata", &c.metadata, err)) < 0 ||
+	    (r = view_parse_network(json_object_get(body, "network"), "network", &c, err)) < 0 ||
+	    (r = check_network(&c, "allowInternetAccess", err)) < 0) {
 		create_req_done(&c);
 		return r;
 	}
@@ -203,15 +417,21 @@ int view_parse_e2b_create(const json_t *body, bool v2, struct create_req *ret, s
 		.timeout_s = VIEW_DEFAULT_TIMEOUT_S, .secure = true, .allow_internet = true};
 	int64_t vcpus = 0, mem = 0;
 	int r;
-	if ((r = opt_template(body, "templateID", &c.template, err)) < 0 ||
+	if ((r = check_fields(body, e2b_fields, e2b_unsupported, err)) < 0 ||
+	    (r = opt_template(body, "templateID", &c.template, err)) < 0 ||
 	    (r = opt_int(body, "timeout", 0, MAX_TIMEOUT_S, &c.timeout_s, err)) < 0 ||
 	    (r = opt_bool(body, "allow_internet_access", &c.allow_internet, err)) < 0 ||
-	    (!v2 && (r = opt_bool(body, "secure", &c.secure, err)) < 0) ||
+	    (r = opt_bool(body, "secure", &c.secure, err)) < 0 ||
+	    (v2 && !c.secure &&
+	     (r = wr_err_set(err, EINVAL, "secure: false is not supported on /v2/sandboxes")) <
+		     0) ||
 	    /* not in E2B's schema, but harmless and handy: */
 	    (r = opt_int(body, "cpuCount", 1, 64, &vcpus, err)) < 0 ||
 	    (r = opt_int(body, "memoryMB", 128, 1024 * 1024, &mem, err)) < 0 ||
 	    (r = str_map(body, "envVars", &c.env, err)) < 0 ||
-	    (r = str_map(body, "metadata", &c.metadata, err)) < 0) {
+	    (r = str_map(body, "metadata", &c.metadata, err)) < 0 ||
+	    (r = view_parse_network(json_object_get(body, "network"), "network", &c, err)) < 0 ||
+	    (r = check_network(&c, "allow_internet_access", err)) < 0) {
 		create_req_done(&c);
 		return r;
 	}

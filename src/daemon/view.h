@@ -30,6 +30,10 @@ struct sbx_view {
 	bool allow_internet;
 	const char *error;	 /* NULL = none */
 	const char *create_path; /* "snapshot" | "boot"; NULL/"" = not shown */
+	char *const *allow_out;	 /* NULL-terminated CIDRs, NULL = none */
+	char *const *deny_out;
+	bool private_traffic;	   /* allowPublicTraffic: false */
+	const char *traffic_token; /* NULL = none */
 };
 
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes). */
@@ -52,12 +56,28 @@ struct create_req {
 	json_t *metadata; /* object of strings (owned) */
 	bool allow_internet;
 	bool secure; /* issue an envd access token */
+	/* E2B `network` (both dialects): normalised IPv4 CIDRs (owned, NULL-terminated, NULL =
+	 * none) and allowPublicTraffic: false */
+	char **allow_out, **deny_out;
+	bool private_traffic;
 };
 void create_req_done(struct create_req *c);
 /* Native NewSandbox. -EINVAL with a message on a bad field. */
 int view_parse_v1_create(const json_t *body, struct create_req *ret, struct wr_err *err);
 /* E2B NewSandbox / NewSandboxV2 (v2: secure is always on; allow_internet_access defaults true). */
 int view_parse_e2b_create(const json_t *body, bool v2, struct create_req *ret, struct wr_err *err);
+
+/* A `network` object (create, and the body of PUT /sandboxes/{id}/network with update set:
+ * allow_internet_access read into *ret_internet, -1 when absent).  Unknown or unsupported
+ * fields (domain names, egressProxy, rules, maskRequestHost, httpsPorts) are -EINVAL naming
+ * the field. */
+int view_parse_network(const json_t *net, const char *where, struct create_req *c,
+		       struct wr_err *err);
+int view_parse_network_update(const json_t *body, char ***ret_allow, char ***ret_deny,
+			      int *ret_internet, struct wr_err *err);
+void view_cidrs_free(char **v);
+/* {"allowOut": [...], "denyOut": [...], "allowPublicTraffic": b} of a view */
+json_t *view_network(const struct sbx_view *v);
 
 /* Parse a metadata filter "k=v&k2=v2" (each part URL-encoded) into a NULL-terminated
  * key, value, key, value ... array (malloc'd strings; free with view_strv_free).  The E2B SDKs

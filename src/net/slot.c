@@ -447,3 +447,8 @@ int slot_pool_sweep(struct slot_pool *p, struct slot_sweep_stats *ret_stats, str
 		*ret_stats = st;
 	return ret;
 }
+
+const struct egress_config *slot_pool_egress_config(const struct slot_pool *p)
+{
+	return &p->egress;
+}

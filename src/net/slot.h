@@ -51,3 +51,5 @@ int slot_pool_sweep(struct slot_pool *p, struct slot_sweep_stats *ret_stats, str
 /* Namespace name of slot n into buf. */
 void slot_pool_ns_name(const struct slot_pool *p, unsigned int n, char buf[NETNS_NAME_MAX]);
 unsigned int slot_pool_idle(struct slot_pool *p);
+/* The pool's egress configuration (defaults filled; valid until slot_pool_free). */
+const struct egress_config *slot_pool_egress_config(const struct slot_pool *p);

@@ -162,7 +162,9 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 		slot_pool_ns_name(rt->pool, slot, s->ns);
 	}
 	undo_push(u, "slot", undo_slot, NULL);
-	if (s->allow_internet && (r = slot_pool_egress(rt->pool, (unsigned)s->slot, true, err)) < 0)
+	if (s->allow_internet &&
+	    ((r = slot_pool_egress(rt->pool, (unsigned)s->slot, true, err)) < 0 ||
+	     (r = rt_net_apply(s, err)) < 0))
 		return wr_err_prefix(err, r, "egress");
 	CANCELLED();
 
@@ -333,6 +335,10 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->timeout_s = spec->timeout_s;
 	s->allow_internet = spec->allow_internet;
 	s->token = spec->secure ? runtime_mint_token() : NULL;
+	s->allow_out = rt_strv_dup(spec->allow_out);
+	s->deny_out = rt_strv_dup(spec->deny_out);
+	s->private_traffic = spec->private_traffic;
+	s->traffic_token = spec->private_traffic ? runtime_mint_token() : NULL;
 	free(s->team);
 	s->team = xstrdup(spec->team ? spec->team : "");
 	s->state = STORE_SB_CREATING;

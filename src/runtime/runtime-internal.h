@@ -60,6 +60,9 @@ struct sbx {
 	char *kernel;
 	int vcpus, memory_mb, timeout_s;
 	bool allow_internet;
+	char **allow_out, **deny_out; /* egress policy (network.c), NULL-terminated */
+	bool private_traffic;
+	char *traffic_token;
 	char *token;
 	char *team;	 /* owning team, "" = the operator's (per-team cap) */
 	char *init_auth; /* token envd holds before /init (snapshot's source); NULL = token */
@@ -80,6 +83,16 @@ struct sbx {
 	bool hidden; /* template build: not listed */
 	bool warm;   /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
 };
+
+/* Egress policy (network.c): apply s's allow_out/deny_out to its live slot; re-install both
+ * egress tables after a re-attach; runtime.json fields; runtime_info fields. */
+int rt_net_apply(struct sbx *s, struct wr_err *err);
+int rt_net_reapply(struct sbx *s, struct wr_err *err);
+void rt_net_state_write(const struct sbx *s, json_t *j);
+void rt_net_state_read(struct sbx *s, const json_t *j);
+void rt_net_info(struct runtime_info *ret, const struct sbx *s);
+char **rt_strv_dup(char *const *v);
+void rt_strv_free(char **v);
 
 struct rt_warm_key;
 

@@ -146,6 +146,7 @@ static void info_from_row(struct runtime_info *ret, struct store_sandbox *row, s
 	ret->envd_version = xstrdup(s && s->envd_version ? s->envd_version : RUNTIME_ENVD_VERSION);
 	ret->error = row->error ? xstrdup(row->error) : NULL;
 	ret->create_path = s && s->create_path ? s->create_path : "";
+	rt_net_info(ret, s);
 	ret->team = xstrdup(row->team ? row->team : "");
 }
 
@@ -172,6 +173,9 @@ void runtime_info_done(struct runtime_info *info)
 	free(info->envd_token);
 	free(info->envd_version);
 	free(info->error);
+	rt_strv_free(info->allow_out);
+	rt_strv_free(info->deny_out);
+	free(info->traffic_token);
 	free(info->team);
 	*info = (struct runtime_info){0};
 }

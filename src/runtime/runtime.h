@@ -146,6 +146,9 @@ struct runtime_info {
 	/* How the VM came up: "snapshot" (restored from a snapshot template),
 	 * "boot" (cold boot), or "" when unknown (re-attached). Static string. */
 	const char *create_path;
+	char **allow_out, **deny_out; /* NULL-terminated, NULL = none */
+	bool private_traffic;
+	char *traffic_token; /* NULL unless private_traffic */
 };
 void runtime_info_done(struct runtime_info *info);
 void runtime_info_list_free(struct runtime_info *rows, size_t n);
@@ -169,6 +172,12 @@ struct runtime_create_spec {
 	bool secure;	      /* mint an envd access token (runtime_envd_info) */
 	const char *id;	      /* NULL = mint cl-xxxxxxxx */
 	const char *team;     /* owning team (store row); NULL = the operator's */
+	/* E2B `network`: NULL-terminated normalised IPv4 CIDRs (egress_cidr_parse; allow_out
+	 * needs allow_internet and never reaches a blocked range), and private_traffic
+	 * (allowPublicTraffic: false) mints a traffic access token the proxy demands. */
+	char *const *allow_out;
+	char *const *deny_out;
+	bool private_traffic;
 };
 /* Create and wait until envd accepted /init; *ret (optional) is filled on success. */
 int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
@@ -191,6 +200,13 @@ int runtime_list(struct runtime *rt, const struct runtime_filter *f, struct runt
 
 /* TTL: the sandbox is destroyed timeout_s seconds from now (0 = never). */
 int runtime_set_timeout(struct runtime *rt, const char *id, int timeout_s, struct wr_err *err);
+
+/* E2B updateNetwork: replace allow_out/deny_out of a running or paused sandbox in one batch;
+ * allow_internet < 0 keeps egress as it is, 0/1 switches it (the policy's sets live in the
+ * egress table, so allow_out needs egress on).  Stored with the sandbox and re-applied when
+ * an agent re-attaches it. */
+int runtime_set_network(struct runtime *rt, const char *id, int allow_internet,
+			char *const *allow_out, char *const *deny_out, struct wr_err *err);
 
 /* Pause: VMM pause + snapshot into the sandbox dir + VMM stop; disk and slot
  * kept.  On failure the sandbox is still running (or, if even that cannot be

@@ -65,6 +65,7 @@ int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
 		return wr_err_set(err, EINVAL, "encode sandbox state");
 	if (s->create_path)
 		json_object_set_new(j, "create_path", json_string(s->create_path));
+	rt_net_state_write(s, j);
 	cleanup_free char *txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(j);
 	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
@@ -117,6 +118,7 @@ int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	const char *fmt = json_string_value(json_object_get(d, "format"));
 	s->disk.format = fmt && !strcmp(fmt, "qcow2") ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
 	s->has_disk = s->disk_ops && s->disk.path[0];
+	rt_net_state_read(s, j);
 	json_decref(j);
 	return 0;
 }
@@ -215,6 +217,9 @@ void rt_sbx_free(struct sbx *s)
 	free(s->snapshot_dir);
 	free(s->kernel);
 	free(s->token);
+	rt_strv_free(s->allow_out);
+	rt_strv_free(s->deny_out);
+	free(s->traffic_token);
 	free(s->team);
 	free(s->init_auth);
 	free(s->envd_version);

@@ -356,6 +356,9 @@ int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
 			.metadata = src.metadata,
 			.allow_internet = src.allow_internet,
 			.secure = src.envd_token != NULL,
+			.allow_out = src.allow_out,
+			.deny_out = src.deny_out,
+			.private_traffic = src.private_traffic,
 			.team = src.team, /* forks belong to the source's team */
 		};
 		j->ret = &ret[i];

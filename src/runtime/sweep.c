@@ -87,7 +87,8 @@ static int reattach(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	if (r < 0)
 		return r;
 	slot_pool_ns_name(rt->pool, (unsigned)s->slot, s->ns);
-	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
+	if ((r = rt_net_reapply(s, err)) < 0 || (r = rt_sbx_fill_config(s, err)) < 0 ||
+	    (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
 		goto fail;
 	if ((r = vmm_reattach(s->vmm, s->pid, err)) < 0)
 		goto fail;
@@ -154,7 +155,7 @@ static void sweep_row(struct runtime *rt, struct store_sandbox *row)
 		wr_err_clear(&e);
 		if (access(meta, R_OK) == 0 &&
 		    slot_pool_reserve(rt->pool, (unsigned)s->slot, &e) >= 0) {
-			if (rt_sbx_insert(rt, s, &e) >= 0) {
+			if (rt_net_reapply(s, &e) >= 0 && rt_sbx_insert(rt, s, &e) >= 0) {
 				rt_sbx_put(s);
 				return;
 			}

@@ -13,7 +13,7 @@ NETCTL=$(realpath -m "$B/bin/wrenn-netctl")
 T=wt91$$
 HOST=${T}h UP=${T}u NSP=${T}n- VP=${T}v- TABLE=$T
 DATA=$(mktemp -d /tmp/wrenn-91egress.XXXXXX)
-N=22
+N=34
 n=0 fail=0
 echo "1..$N"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -23,12 +23,12 @@ skip_rest() { while [ $n -lt $N ]; do n=$((n + 1)); echo "ok $n # skip $1"; done
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^($NSP|$HOST|$UP)"); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^($NSP|$HOST|$UP|${T}a-)"); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	[ "$fail" != 0 ] && cat "$DATA"/*.log 2>/dev/null | tail -40 | sed 's/^/# /'
-	rm -rf "$DATA"
+	rm -rf "$DATA" "${ADATA:-}"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -213,4 +213,105 @@ for i in $(seq 200); do kill -0 "$A_PID" 2>/dev/null || break; sleep 0.1; done
 left="$(ip netns list | grep "^$NSP")$(ip netns exec "$HOST" nft list tables | grep " $TABLE\$")"
 [ -z "$left" ] && ok "quit: no namespace or host table left" || nok "quit leaves nothing" "$left"
 grep -E 'AddressSanitizer|runtime error' "$DATA"/*.log >/dev/null 2>&1 && nok "no sanitizer reports" || ok "no sanitizer reports"
+
+# --- the same world through a real wrenn-agent and a real guest -------------------------------
+AGENT=$(realpath -m "$B/bin/wrenn-agent")
+IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
+if [ ! -x "$AGENT" ] || [ ! -r "$IMAGES/vmlinux" ] || [ ! -r "$IMAGES/minimal.ext4" ] ||
+	! command -v jq >/dev/null || ! command -v curl >/dev/null; then
+	skip_rest "needs $AGENT, guest images in $IMAGES, jq and curl"
+fi
+mkdir -p "$DATA/www" && echo hello >"$DATA/www/hi"
+(cd "$DATA/www" && exec ip netns exec "$UP" python3 -m http.server 8080 >"$DATA/http.log" 2>&1) &
+PIDS+=($!)
+ADATA=$(mktemp -d /tmp/wrenn-91agent.XXXXXX)
+X=(nsenter --net=/run/netns/"$HOST")
+PA=18491 PP=18492
+API=http://127.0.0.1:$PA PX=http://127.0.0.1:$PP
+"${X[@]}" "$AGENT" --data-dir "$ADATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "${T}a-" --pool-size 1 --max-sandboxes 4 \
+	>"$DATA/agent.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+for _ in $(seq 1 150); do "${X[@]}" curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
+K=$(cat "$ADATA/admin-key" 2>/dev/null)
+H=(-H "X-API-Key: $K")
+code() { "${X[@]}" curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }
+# gx CMD: run CMD in the guest; prints exit code and stdout
+gx() {
+	"${X[@]}" curl -s "${H[@]}" --max-time 60 -d "$(jq -nc --arg c "$1" '{cmd:$c}')" "$API/v1/sandboxes/$ID/exec" |
+		jq -r '"\(.exitCode) \(.stdout)"' | tr -d '\n'
+}
+fetch() { gx "busybox timeout 4 busybox wget -O - http://$1:8080/hi 2>/dev/null"; } # (-T and -q segfault in bookworm's busybox wget)
+
+c=$(code "${H[@]}" -d '{"templateID":"minimal","network":{"allowOut":["example.com"]}}' "$API/v2/sandboxes")
+[ "$c" = 400 ] && grep -q 'network.allowOut.*domain names are not supported' "$DATA/body" &&
+	ok "create: a domain in allowOut is refused with 400 naming the field" || nok "domain refused" "$c $(cat "$DATA/body")"
+c=$(code "${H[@]}" -d '{"templateID":"minimal","network":{"allowOut":["169.254.169.254"]}}' "$API/v2/sandboxes")
+[ "$c" = 400 ] && grep -q 'overlaps 169.254.0.0/16' "$DATA/body" &&
+	ok "create: allowOut into a blocked range is refused (400)" || nok "blocked allowOut refused" "$c $(cat "$DATA/body")"
+c=$(code "${H[@]}" -d '{"templateID":"minimal","mcp":{"x":{}}}' "$API/v2/sandboxes")
+c2=$(code "${H[@]}" -d '{"template":"minimal","diskSizeMB":1}' "$API/v1/sandboxes")
+[ "$c" = 400 ] && [ "$c2" = 400 ] && grep -q 'diskSizeMB is not a known field' "$DATA/body" &&
+	ok "create: unimplemented (mcp) and unknown (/v1 diskSizeMB) fields are 400" || nok "fields refused" "$c $c2 $(cat "$DATA/body")"
+
+c=$(code "${H[@]}" -d '{"templateID":"minimal","timeout":600,"allow_internet_access":true,"network":{"denyOut":["0.0.0.0/0"],"allowOut":["198.51.100.1"],"allowPublicTraffic":false}}' "$API/v2/sandboxes")
+ID=$(jq -r .sandboxID "$DATA/body" 2>/dev/null)
+TT=$(jq -r .trafficAccessToken "$DATA/body" 2>/dev/null)
+if [ "$c" = 201 ] && [ -n "$TT" ] && [ "$TT" != null ]; then
+	ok "create with network: 201, trafficAccessToken returned"
+else
+	nok "create with network" "$c $(cat "$DATA/body")"
+	skip_rest "no sandbox"
+fi
+r1=$(fetch 198.51.100.1) r2=$(fetch 198.51.100.2)
+[ "$r1" = "0 hello" ] && [ "${r2%% *}" != 0 ] &&
+	ok "guest: allowOut 198.51.100.1 answers, denyOut 0.0.0.0/0 stops 198.51.100.2" || nok "allow/deny from the guest" "$r1 / $r2"
+bad=
+for dst in 169.254.169.254 10.55.0.1 192.168.77.1 100.64.0.1 203.0.113.1; do
+	r=$(fetch $dst)
+	[ "${r%% *}" = 0 ] && bad="$bad $dst"
+done
+[ -z "$bad" ] && ok "guest: metadata, LAN, CGNAT and the host's address are unreachable" || nok "blocked from guest" "reached:$bad"
+
+c=$(code "${H[@]}" -X PUT -d '{"denyOut":["198.51.100.1"]}' "$API/sandboxes/$ID/network")
+r1=$(fetch 198.51.100.1) r2=$(fetch 198.51.100.2)
+[ "$c" = 204 ] && [ "${r1%% *}" != 0 ] && [ "$r2" = "0 hello" ] &&
+	ok "PUT /sandboxes/{id}/network applies live: .1 now denied, .2 reached" || nok "updateNetwork" "$c $(cat "$DATA/body") / $r1 / $r2"
+c=$(code "${H[@]}" "$API/sandboxes/$ID")
+[ "$c" = 200 ] && [ "$(jq -c .network "$DATA/body")" = '{"allowOut":[],"denyOut":["198.51.100.1/32"],"allowPublicTraffic":false}' ] &&
+	ok "GET shows the stored network policy" || nok "GET network" "$(cat "$DATA/body")"
+c=$(code "${H[@]}" -X PUT -d '{"allowOut":["example.org"]}' "$API/sandboxes/$ID/network")
+[ "$c" = 400 ] && ok "updateNetwork with a domain: 400" || nok "updateNetwork domain" "$c"
+
+gx "mkdir -p /tmp/w && echo hi >/tmp/w/x && busybox httpd -p 8000 -h /tmp/w" >/dev/null
+P=(-H "E2b-Sandbox-Id: $ID" -H "E2b-Sandbox-Port: 8000")
+c0=$(code "${P[@]}" "$PX/x")
+c1=$(code "${P[@]}" -H "E2b-Traffic-Access-Token: nope" "$PX/x")
+c2=$(code "${P[@]}" -H "e2b-traffic-access-token: $TT" "$PX/x")
+c3=$(code -H "E2b-Sandbox-Id: $ID" "$PX/health")
+[ "$c0" = 401 ] && [ "$c1" = 403 ] && [ "$c2" = 200 ] && [ "$c3" = 204 ] &&
+	ok "allowPublicTraffic:false: proxy 401 without, 403 wrong, 200 with the token; envd port unaffected" ||
+	nok "traffic token" "$c0 $c1 $c2 $c3"
+
+# re-attach: an agent restart re-installs the namespace table with the stored policy
+ns=$(ip netns list | awk '{print $1}' | grep "^${T}a-" | head -1)
+for n2 in $(ip netns list | awk '{print $1}' | grep "^${T}a-"); do
+	ip netns exec "$n2" nft list set inet wrenn deny_out 2>/dev/null | grep -q 198.51.100.1 && ns=$n2
+done
+ip netns exec "$ns" nft flush set inet wrenn deny_out
+kill -KILL "$APID"; wait "$APID" 2>/dev/null
+"${X[@]}" "$AGENT" --data-dir "$ADATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "${T}a-" --pool-size 1 --max-sandboxes 4 \
+	>>"$DATA/agent.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+for _ in $(seq 1 150); do "${X[@]}" curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
+r1=$(fetch 198.51.100.1)
+ip netns exec "$ns" nft list set inet wrenn deny_out | grep -q '198.51.100.1' && [ "${r1%% *}" != 0 ] &&
+	ok "after kill -9 + restart the stored policy is re-applied" || nok "re-apply" "$r1 $(ip netns exec "$ns" nft list set inet wrenn deny_out)"
+code "${H[@]}" -X DELETE "$API/sandboxes/$ID" >/dev/null
+kill -TERM "$APID"; wait "$APID" 2>/dev/null
+rm -rf "$ADATA"
+grep -E 'AddressSanitizer|runtime error' "$DATA/agent.log" >/dev/null && nok "agent: no sanitizer reports" "$(grep -A5 -E 'AddressSanitizer|runtime error' "$DATA/agent.log")" || ok "agent: no sanitizer reports"
 exit $fail

@@ -58,6 +58,18 @@ static void test_route_match(void **state)
 	assert_false(route_match("/v1/keys", "v1/keys", &c));
 }
 
+static void test_proxy_traffic_check(void **state)
+{
+	(void)state;
+	assert_int_equal(proxy_traffic_check(8000, NULL, NULL), 0);
+	assert_int_equal(proxy_traffic_check(8000, "tok", NULL), 401);
+	assert_int_equal(proxy_traffic_check(8000, "tok", "to"), 403);
+	assert_int_equal(proxy_traffic_check(8000, "tok", "tok2"), 403);
+	assert_int_equal(proxy_traffic_check(8000, "tok", ""), 403);
+	assert_int_equal(proxy_traffic_check(8000, "tok", "tok"), 0);
+	assert_int_equal(proxy_traffic_check(PROXY_ENVD_PORT, "tok", NULL), 0);
+}
+
 static void test_proxy_route(void **state)
 {
 	(void)state;
@@ -261,7 +273,8 @@ static void test_parse_create(void **state)
 	struct wr_err err = {0};
 	json_t *b = js("{\"templateID\":\"minimal\",\"timeout\":60,\"metadata\":{\"k\":\"v\"},"
 		       "\"envVars\":{\"A\":\"1\"},\"secure\":false,\"allow_internet_access\":false,"
-		       "\"autoPause\":true,\"network\":{\"x\":1},\"unknown\":[1,2]}");
+		       "\"autoPause\":false,\"autoResume\":{\"enabled\":false},\"mcp\":null,"
+		       "\"volumeMounts\":[]}");
 	assert_int_equal(view_parse_e2b_create(b, false, &c, &err), 0);
 	assert_string_equal(c.template, "minimal");
 	assert_int_equal(c.timeout_s, 60);
@@ -270,10 +283,9 @@ static void test_parse_create(void **state)
 	assert_string_equal(json_string_value(json_object_get(c.metadata, "k")), "v");
 	assert_string_equal(json_string_value(json_object_get(c.env, "A")), "1");
 	create_req_done(&c);
-	/* v2: secure is always on */
-	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
-	assert_true(c.secure);
-	create_req_done(&c);
+	/* v2: secure is always on; asking for it off is refused */
+	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "secure"));
 	json_decref(b);
 	b = js("{}");
 	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
@@ -296,8 +308,62 @@ static void test_parse_create(void **state)
 		assert_int_equal(view_parse_e2b_create(b, false, &c, &err), -EINVAL);
 		json_decref(b);
 	}
+	/* nothing is silently ignored: the error names the field */
+	const char *refused[][2] = {
+		{"{\"unknown\":[1,2]}", "unknown is not a known field"},
+		{"{\"autoPause\":true}", "autoPause is not supported"},
+		{"{\"autoResume\":{\"enabled\":true}}", "autoResume is not supported"},
+		{"{\"mcp\":{\"s\":{}}}", "mcp is not supported"},
+		{"{\"iam\":{\"tokens\":{}}}", NULL},
+		{"{\"volumeMounts\":[{\"name\":\"v\",\"path\":\"/v\"}]}", "volumeMounts"},
+		{"{\"network\":{\"x\":1}}", "network.x is not a known field"},
+		{"{\"network\":{\"egressProxy\":{\"address\":\"p:1\"}}}", "network.egressProxy"},
+		{"{\"network\":{\"maskRequestHost\":\"h\"}}", "network.maskRequestHost"},
+		{"{\"network\":{\"rules\":{\"a.com\":[{}]}}}", "network.rules"},
+		{"{\"network\":{\"allowOut\":[\"example.com\"]}}",
+		 "domain names are not supported"},
+		{"{\"network\":{\"denyOut\":[\"::/0\"]}}", "IPv6"},
+		{"{\"network\":{\"allowOut\":[\"10.1.0.0/16\"]}}", "overlaps 10.0.0.0/8"},
+		{"{\"network\":{\"allowOut\":\"1.2.3.4\"}}", "network.allowOut must be an array"},
+		{"{\"allow_internet_access\":false,\"network\":{\"allowOut\":[\"1.2.3.4\"]}}",
+		 "needs allow_internet_access"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		b = js(refused[i][0]);
+		wr_err_clear(&err);
+		assert_int_equal(view_parse_e2b_create(b, true, &c, &err), -EINVAL);
+		if (refused[i][1] && !strstr(err.msg, refused[i][1]))
+			fail_msg("%s: %s", refused[i][0], err.msg);
+		json_decref(b);
+	}
+	b = js("{\"network\":{\"allowOut\":[\"8.8.8.8\"],\"denyOut\":[\"0.0.0.0/0\","
+	       "\"10.9.9.9/8\"],\"allowPublicTraffic\":false,\"rules\":{}}}");
+	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
+	assert_string_equal(c.allow_out[0], "8.8.8.8/32");
+	assert_null(c.allow_out[1]);
+	assert_string_equal(c.deny_out[0], "0.0.0.0/0");
+	assert_string_equal(c.deny_out[1], "10.0.0.0/8");
+	assert_true(c.private_traffic);
+	create_req_done(&c);
+	json_decref(b);
+	char **al = NULL, **de = NULL;
+	int inet = 0;
+	b = js("{\"denyOut\":[\"1.1.1.1\"],\"allow_internet_access\":true}");
+	assert_int_equal(view_parse_network_update(b, &al, &de, &inet, &err), 0);
+	assert_null(al);
+	assert_string_equal(de[0], "1.1.1.1/32");
+	assert_int_equal(inet, 1);
+	view_cidrs_free(de);
+	json_decref(b);
+	b = js("{\"allowPublicTraffic\":false}"); /* not changeable live */
+	assert_int_equal(view_parse_network_update(b, &al, &de, &inet, &err), -EINVAL);
+	json_decref(b);
 	b = js("{\"template\":\"minimal\",\"vcpus\":2,\"memoryMB\":256,\"timeout\":0,"
 	       "\"allowInternetAccess\":true}");
+	json_t *b1 = js("{\"template\":\"minimal\",\"cpuCount\":2}");
+	assert_int_equal(view_parse_v1_create(b1, &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "cpuCount is not a known field"));
+	json_decref(b1);
 	assert_int_equal(view_parse_v1_create(b, &c, &err), 0);
 	assert_int_equal(c.vcpus, 2);
 	assert_int_equal(c.memory_mb, 256);
@@ -765,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_view_e2b),
 		cmocka_unit_test(test_view_v1),
 		cmocka_unit_test(test_parse_create),
+		cmocka_unit_test(test_proxy_traffic_check),
 		cmocka_unit_test(test_metadata_query),
 		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_paging),
