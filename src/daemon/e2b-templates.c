@@ -20,20 +20,16 @@
 
 static void reply_build_error(struct http_req *req, int r, const struct wr_err *err)
 {
-	if (r == -ENOTSUP)
-		reply_error(req, 501, "%s", wr_err_msg(err));
-	else if (r == -ESHUTDOWN)
-		reply_error(req, 503, "%s", wr_err_msg(err));
-	else
-		reply_error(req, reply_status_for_errno(r), "%s", wr_err_msg(err));
+	reply_error(req, reply_status_for_errno(r), "%s", wr_err_msg(err));
 }
 
-static bool have_engine(struct agent *a, struct http_req *req)
+/* 0, or -EAGAIN after answering 503 (reply.h's handler convention). */
+static int have_engine(struct agent *a, struct http_req *req)
 {
 	if (a->builds)
-		return true;
+		return 0;
 	reply_error(req, 503, "template builds are not available on this agent");
-	return false;
+	return -EAGAIN;
 }
 
 static int body_size(struct http_req *req, const json_t *body, const char *key, int *ret)
@@ -55,7 +51,7 @@ static int body_size(struct http_req *req, const json_t *body, const char *key, 
 void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
@@ -116,7 +112,7 @@ void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
 /* GET /templates/{id}/files/{hash} -> {present, url} */
 void e2b_template_files(struct agent *a, struct http_req *req, char **caps)
 {
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	const char *hash = caps[1];
 	if (!build_hash_valid(hash)) {
@@ -144,7 +140,7 @@ static ssize_t req_reader(void *ud, void *buf, size_t n)
  * one-time token from the upload link is the authorisation. */
 void e2b_build_files_put(struct agent *a, struct http_req *req)
 {
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	const char *path = http_req_path(req);
 	const char *hash = path + strlen("/build-files/");
@@ -167,7 +163,7 @@ void e2b_build_files_put(struct agent *a, struct http_req *req)
 /* POST /v2/templates/{id}/builds/{build} (TemplateBuildStartV2) */
 void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps)
 {
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY * 8, true, &body) < 0)
@@ -186,7 +182,7 @@ void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps
 /* GET /templates/{id}/builds/{build}/status?logsOffset=&level= */
 void e2b_template_build_status(struct agent *a, struct http_req *req, char **caps)
 {
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	const char *off = http_req_query(req, "logsOffset");
 	char *end = NULL;
@@ -222,7 +218,7 @@ void e2b_template_alias(struct agent *a, struct http_req *req, char **caps)
 void e2b_template_list(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *j = NULL;
 	struct wr_err err = {0};
@@ -259,7 +255,7 @@ void e2b_template_remove(struct agent *a, struct http_req *req, char **caps)
 void e2b_template_tags_assign(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
@@ -280,7 +276,7 @@ void e2b_template_tags_assign(struct agent *a, struct http_req *req, char **caps
 void e2b_template_tags_remove(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
@@ -299,7 +295,7 @@ void e2b_template_tags_remove(struct agent *a, struct http_req *req, char **caps
 /* GET /templates/{id}/tags */
 void e2b_template_tags_list(struct agent *a, struct http_req *req, char **caps)
 {
-	if (!have_engine(a, req))
+	if (have_engine(a, req) < 0)
 		return;
 	json_t *j = NULL;
 	struct wr_err err = {0};

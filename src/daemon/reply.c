@@ -74,6 +74,9 @@ int reply_status_for_errno(int negerr)
 		return 413;
 	case ETIMEDOUT:
 		return 504;
+	case ENOTSUP: /* = EOPNOTSUPP */
+	case ENOSYS:
+		return 501;
 	case EPROTO:
 	case EBADMSG:
 	case ECONNREFUSED:

@@ -33,6 +33,7 @@ void reply_empty(struct http_req *req, int status);
  *   ENOSPC EDQUOT                                  507  no room: disk, network slot, sandbox limit
  *   EAGAIN EMFILE ENFILE ENOBUFS ENOMEM ESHUTDOWN  503  try again later / agent stopping
  *   ETIMEDOUT                                      504  the guest did not answer in time
+ *   ENOTSUP (EOPNOTSUPP) ENOSYS                    501  not supported by this host/backend
  *   EPROTO EBADMSG ECONNREFUSED ECONNRESET         502  the guest (envd) failed or answered badly
  *   ECONNABORTED EPIPE EHOSTUNREACH ENETUNREACH
  *   anything else                                  500  host failure (VMM, disk, netlink)

@@ -501,6 +501,7 @@ static void test_exit_code(void **state)
 	assert_int_equal(reply_status_for_errno(-ESHUTDOWN), 503);
 	assert_int_equal(reply_status_for_errno(-ECANCELED), 409);
 	assert_int_equal(reply_status_for_errno(-EPROTO), 502);
+	assert_int_equal(reply_status_for_errno(-ENOTSUP), 501);
 }
 
 static void test_entry(void **state)
