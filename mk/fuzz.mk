@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CLANG ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
 
 FUZZ_OBJ := $(BUILD)/obj/tests/fuzz
-FUZZ_LIBS := -ljansson -lcrypto -lz -lutil
+FUZZ_LIBS := -ljansson -lcrypto -lz
 FUZZ_DEPS_fuzz-http := $(FUZZ_OBJ)/serve.o $(BUILD)/lib/libenvd.a $(BUILD)/lib/libhttp.a $(BUILD)/lib/libbasic.a
 FUZZ_DEPS_fuzz-connect := $(FUZZ_OBJ)/serve.o $(BUILD)/lib/libhttp.a $(BUILD)/lib/libbasic.a
 FUZZ_DEPS_fuzz-multipart := $(BUILD)/lib/libenvd.a $(BUILD)/lib/libbasic.a
