@@ -13,7 +13,7 @@ NETCTL=$(realpath -m "$B/bin/wrenn-netctl")
 T=wt91$$
 HOST=${T}h UP=${T}u NSP=${T}n- VP=${T}v- TABLE=$T
 DATA=$(mktemp -d /tmp/wrenn-91egress.XXXXXX)
-N=34
+N=35
 n=0 fail=0
 echo "1..$N"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -311,6 +311,42 @@ r1=$(fetch 198.51.100.1)
 ip netns exec "$ns" nft list set inet wrenn deny_out | grep -q '198.51.100.1' && [ "${r1%% *}" != 0 ] &&
 	ok "after kill -9 + restart the stored policy is re-applied" || nok "re-apply" "$r1 $(ip netns exec "$ns" nft list set inet wrenn deny_out)"
 code "${H[@]}" -X DELETE "$API/sandboxes/$ID" >/dev/null
+
+# a real guest's raw socket: forged sources never leave, its own address does (positive control)
+if [ -r "$IMAGES/debian.ext4" ]; then
+	c=$(code "${H[@]}" -d '{"template":"debian","timeout":600,"allowInternetAccess":true}' "$API/v1/sandboxes")
+	ID=$(jq -r .id "$DATA/body")
+	cat >"$DATA/raw.py" <<'PY'
+import socket, struct
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+def pkt(src, dst, port, data):
+    udp = struct.pack("!HHHH", 40001, port, 8 + len(data), 0) + data
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + udp
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for src, w in (("198.51.100.77", "gspoof1"), ("203.0.113.1", "gspoof2"), ("10.55.0.9", "gspoof3"),
+               ("169.254.0.21", "graw")):
+    s.sendto(pkt(src, "198.51.100.1", 7002, w.encode()), ("198.51.100.1", 0))
+print("sent")
+PY
+	out=$("${X[@]}" curl -s "${H[@]}" --max-time 60 -d "$(jq -nc --rawfile p "$DATA/raw.py" '{cmd:["python3","-c",$p],user:"root"}')" "$API/v1/sandboxes/$ID/exec" | jq -r '"\(.exitCode) \(.stdout)\(.stderr)"' | tr -d '\n')
+	sleep 1
+	spoofed=$(ip netns exec "$UP" nft list chain inet cap pre | grep -o 'packets [0-9]*' | awk '{print $2}')
+	if [ "$c" = 201 ] && [ "$out" = "0 sent" ] && grep -q "^203.0.113.1 graw$" "$DATA/up.log" &&
+		! grep -q gspoof "$DATA/up.log" && [ "$spoofed" = 0 ]; then
+		ok "debian guest raw socket: its own address goes out masqueraded, forged sources are seen nowhere in UP"
+	else
+		nok "guest raw-socket spoofing" "$c / $out / UP counter $spoofed / $(cat "$DATA/up.log")"
+	fi
+	code "${H[@]}" -X DELETE "$API/v1/sandboxes/$ID" >/dev/null
+else
+	n=$((n + 1)); echo "ok $n # skip no debian image in $IMAGES"
+fi
 kill -TERM "$APID"; wait "$APID" 2>/dev/null
 rm -rf "$ADATA"
 grep -E 'AddressSanitizer|runtime error' "$DATA/agent.log" >/dev/null && nok "agent: no sanitizer reports" "$(grep -A5 -E 'AddressSanitizer|runtime error' "$DATA/agent.log")" || ok "agent: no sanitizer reports"
