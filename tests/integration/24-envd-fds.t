@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # envd fd hygiene (issue 12): processes started concurrently (half with a pty, half with a
-# stdin pipe) each hold only their own terminal or pipes; none inherits another's pty slave or
-# stdin write end, so closing one process's stdin gives it EOF at once.  Three rounds of 20.
+# stdin pipe, while stdin writes to another process go on) each hold only their own terminal
+# or pipes; none inherits another's pty slave or stdin write end, so closing one process's stdin
+# gives it EOF at once.  Three rounds of 20.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
@@ -14,7 +15,7 @@ PID=
 BG=() KIDS=()
 cleanup() {
 	for p in "${KIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG[@]}" ${PUMPER:-} ${PUMPER2:-} ${PUMP_STREAM:-}; do kill "$p" 2>/dev/null; done
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -24,10 +25,26 @@ envd_start
 # fds KID: "fd=target" lines of a process, sorted
 fds() { for f in /proc/"$1"/fd/*; do printf '%s=%s\n' "${f##*/}" "$(readlink "$f")"; done | sort; }
 
+# A pump: SendInput to a long-running cat all the time, so that starts race with the stdin
+# writes (each write used a plain dup of the stdin pipe, which a concurrent fork inherited).
+(stream process.Process/Start '{"process":{"cmd":"cat"},"stdin":true,"tag":"pump"}' -m 120 >"$TMP/pump.out") &
+PUMP_STREAM=$!
+for _ in $(seq 50); do grep -q start "$TMP/pump.out" 2>/dev/null && break; sleep 0.1; done
+PUMP=$(head -1 "$TMP/pump.out" | cut -d' ' -f2- | jq -r .event.start.pid)
+KIDS+=("$PUMP")
+pump() {
+	local body='{"process":{"pid":'"$PUMP"'},"input":{"stdin":"'"$(printf 'x%.0s' $(seq 512) | base64 -w0)"'"}}'
+	while :; do "${C[@]}" -o /dev/null -H 'Content-Type: application/json' -d "$body" "$U/process.Process/SendInput" || break; done
+}
+
 for round in $(seq "$ROUNDS"); do
 	D=$TMP/r$round
 	mkdir -p "$D"
 	BG=()
+	pump &
+	PUMPER=$!
+	pump &
+	PUMPER2=$!
 	# all 20 requests at once: even ones with a pty, odd ones with a stdin pipe (cat)
 	for i in $(seq "$PER"); do
 		if [ $((i % 2)) = 0 ]; then
@@ -51,6 +68,8 @@ for round in $(seq "$ROUNDS"); do
 		[ -n "$p" ] && KIDS+=("$p")
 	done
 	ok $((1 - all)) "round $round: all $PER processes started"
+	kill $PUMPER $PUMPER2 2>/dev/null
+	wait $PUMPER $PUMPER2 2>/dev/null
 
 	# each child holds exactly fds 0, 1 and 2: its own pts (pty) or three pipes
 	bad= ptys= pipes=
