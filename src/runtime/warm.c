@@ -263,7 +263,8 @@ static size_t detach(struct runtime *rt, const char *dir, struct sbx ***ret)
 			continue;
 		}
 		out = xrealloc(out, (n + k->nready + 1) * sizeof(*out));
-		memcpy(out + n, k->ready, k->nready * sizeof(*out));
+		if (k->nready) /* ready may be NULL: memcpy from NULL is UB even for 0 bytes */
+			memcpy(out + n, k->ready, k->nready * sizeof(*out));
 		n += k->nready;
 		key_free(k);
 		rt->warm[i] = rt->warm[--rt->nwarm];
