@@ -2,6 +2,7 @@
 #include "http/connect.h"
 #include "http/json.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
@@ -157,17 +158,16 @@ static int parse_obj(const char *buf, size_t len, json_t **ret, enum connect_cod
 		     struct wr_err *err)
 {
 	char ebuf[200];
-	json_t *j = wj_parse(buf, len, ebuf, sizeof(ebuf));
+	cleanup_json json_t *j = wj_parse(buf, len, ebuf, sizeof(ebuf));
 	if (!j) {
 		*ret_code = CONNECT_INVALID_ARGUMENT;
 		return wr_err_set(err, EINVAL, "invalid JSON: %s", ebuf);
 	}
 	if (!json_is_object(j)) {
-		json_decref(j);
 		*ret_code = CONNECT_INVALID_ARGUMENT;
 		return wr_err_set(err, EINVAL, "request message is not a JSON object");
 	}
-	*ret = j;
+	*ret = TAKE_PTR(j);
 	return 0;
 }
 
@@ -232,10 +232,10 @@ int connect_reply_error(struct http_req *req, enum connect_code code, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_t *j = json_pack("{s:s, s:s}", "code", connect_code_name(code), "message", msg);
+	cleanup_json json_t *j =
+		json_pack("{s:s, s:s}", "code", connect_code_name(code), "message", msg);
 	size_t len;
 	cleanup_free char *s = wj_dump(j, &len);
-	json_decref(j);
 	return http_resp_send(req, connect_code_http_status(code), "application/json", s, len);
 }
 
@@ -261,12 +261,11 @@ int connect_stream_send(struct http_req *req, json_t *msg)
 
 int connect_stream_end(struct http_req *req, enum connect_code code, const char *message)
 {
-	json_t *j = code == CONNECT_OK
-			    ? json_object()
-			    : json_pack("{s:{s:s, s:s}}", "error", "code", connect_code_name(code),
-					"message", message ? message : "");
+	cleanup_json json_t *j = code == CONNECT_OK ? json_object()
+						    : json_pack("{s:{s:s, s:s}}", "error", "code",
+								connect_code_name(code), "message",
+								message ? message : "");
 	int r = send_env(req, CONNECT_FLAG_END, j);
-	json_decref(j);
 	if (r < 0)
 		return r;
 	return http_resp_end(req);

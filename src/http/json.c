@@ -2,6 +2,7 @@
 #include "http/json.h"
 #include "http/http.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
@@ -126,7 +127,7 @@ void wj_reply_error(struct http_req *req, int status, bool message_first, const 
 	json_t *m = json_string(msg);
 	if (!m) /* invalid UTF-8 in the message */
 		m = json_string(http_status_text(status));
-	json_t *o = json_object();
+	cleanup_json json_t *o = json_object();
 	if (message_first)
 		json_object_set_new(o, "message", m);
 	json_object_set_new(o, "code", json_integer(status));
@@ -134,6 +135,5 @@ void wj_reply_error(struct http_req *req, int status, bool message_first, const 
 		json_object_set_new(o, "message", m);
 	size_t len = 0;
 	cleanup_free char *s = wj_dump(o, &len);
-	json_decref(o);
 	http_resp_send(req, status, "application/json", s, len);
 }
