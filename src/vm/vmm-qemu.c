@@ -24,6 +24,7 @@
  * (read-only to it, except as noted in docs/SECURITY.md) and nothing else.
  */
 #include "basic/cleanup.h"
+#include "basic/spawn.h"
 #include "basic/xalloc.h"
 #include "vm/memfile.h"
 #include "vm/qmp.h"
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,7 @@
 
 struct qemu {
 	struct qmp qmp;
+	bool ro_private; /* RAM file mapped private from a read-only open (QEMU >= 8.2) */
 	bool mem_shared; /* RAM is a file mapped shared (skipped by migration) */
 	char *mem_path;	 /* file behind guest RAM, NULL = anonymous */
 };
@@ -117,8 +120,9 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "%d", c->vcpus);
 	sv_add(a, "-object");
 	if (mem_path)
-		sv_add(a, "memory-backend-file,id=mem,size=%dM,mem-path=%s,share=%s", c->memory_mb,
-		       mem_path, share ? "on" : "off");
+		sv_add(a, "memory-backend-file,id=mem,size=%dM,mem-path=%s,share=%s%s",
+		       c->memory_mb, mem_path, share ? "on" : "off",
+		       !share && Q(v)->ro_private ? ",readonly=on,rom=off" : "");
 	else
 		sv_add(a, "memory-backend-ram,id=mem,size=%dM", c->memory_mb);
 	sv_add(a, "-nodefaults");
@@ -190,17 +194,44 @@ static char *qcow2_backing(const char *path)
 	return xasprintf("%s/%s", dirname(copy), name);
 }
 
+/* QEMU >= 8.2 maps a file opened read-only as private, writable guest RAM
+ * (readonly=on,rom=off), so a clone cannot write its template's RAM file;
+ * older QEMU opens it O_RDWR even for share=off (docs/SECURITY.md).  Probed
+ * once per binary from -object memory-backend-file,help. */
+bool vmm_qemu_ro_private(const char *bin)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *probed_bin;
+	static bool probed;
+	pthread_mutex_lock(&lock);
+	if (!probed_bin || strcmp(probed_bin, bin)) {
+		char out[8192];
+		int st = 0;
+		struct wr_err e = {0};
+		char *argv[] = {(char *)bin, "-object", "memory-backend-file,help", NULL};
+		probed = spawn_capture(argv, NULL, out, sizeof(out), &st, &e) == 0 &&
+			 strstr(out, " rom=") != NULL;
+		free(probed_bin);
+		probed_bin = xstrdup(bin);
+	}
+	bool r = probed;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming,
 		  struct wr_err *err)
 {
 	struct qemu *q = Q(v);
+	q->ro_private =
+		mem_path && !share && vmm_qemu_ro_private(v->p.bin ? v->p.bin : QEMU_DEFAULT_BIN);
 	struct strv a = {0};
 	build_argv(v, mem_path, share, incoming, &a);
 	/* What the jail shows: the kernel and a qcow2 backing chain read-only; the
 	 * disk and a RAM file it writes (share=on) as its own; a RAM file mapped
 	 * private (a clone of a snapshot template) shared with the other clones. */
 	char *backing[4] = {0};
-	const char *ro[6] = {v->p.cfg->kernel_path};
+	const char *ro[7] = {v->p.cfg->kernel_path};
 	size_t nro = 1, nb = 0;
 	for (const char *img = v->p.cfg->rootfs_path; img && nb < ARRAY_SIZE(backing);) {
 		if (!(backing[nb] = qcow2_backing(img)))
@@ -209,7 +240,9 @@ static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming
 		img = backing[nb++];
 	}
 	const char *rw[3] = {v->p.cfg->rootfs_path, mem_path && share ? mem_path : NULL, NULL};
-	const char *shared[2] = {mem_path && !share ? mem_path : NULL, NULL};
+	if (q->ro_private)
+		ro[nro++] = mem_path; /* read-only to every clone */
+	const char *shared[2] = {mem_path && !share && !q->ro_private ? mem_path : NULL, NULL};
 	int r = vmm_launch_files(v, a.v, ro, rw, shared, err);
 	for (size_t i = 0; i < ARRAY_SIZE(backing); i++)
 		free(backing[i]);

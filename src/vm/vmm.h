@@ -154,6 +154,11 @@ pid_t vmm_pid(const struct vmm *v);
 int vmm_pidfd(const struct vmm *v);
 const char *vmm_state_name(enum vmm_state s);
 
+/* QEMU at bin maps a read-only RAM file private and writable (readonly=on,
+ * rom=off, QEMU >= 8.2): clones then get their template's RAM file read-only.
+ * Probed once per binary (vmm-qemu.c). */
+bool vmm_qemu_ro_private(const char *bin);
+
 /* Used by the backends.  vmm_launch: kernel read-only and rootfs read-write
  * in the jail, the backend binds its own API socket.  vmm_launch_files: the
  * launcher binds the API socket (LAUNCH_API_FD) and opens the TAP

@@ -165,6 +165,29 @@ static void test_restore_rejects_bad_snapshots(void **state)
 	vm_config_done(&c);
 }
 
+/* The QEMU >= 8.2 probe (readonly=on,rom=off for clones' template RAM). */
+static void test_qemu_ro_private_probe(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-vmm-probe-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *new_q = xasprintf("%s/qemu-8.2", dir);
+	cleanup_free char *old_q = xasprintf("%s/qemu-7.2", dir);
+	const char *s82 = "#!/bin/sh\n[ \"$2\" = memory-backend-file,help ] && "
+			  "printf 'memory-backend-file options:\\n  readonly=<bool>\\n  "
+			  "rom=<OnOffAuto>\\n'\n";
+	const char *s72 = "#!/bin/sh\nprintf 'memory-backend-file options:\\n  "
+			  "readonly=<bool>\\n  share=<bool>\\n'\n";
+	assert_int_equal(write_file_atomic(new_q, s82, strlen(s82), 0755), 0);
+	assert_int_equal(write_file_atomic(old_q, s72, strlen(s72), 0755), 0);
+	assert_true(vmm_qemu_ro_private(new_q));
+	assert_false(vmm_qemu_ro_private(old_q));
+	assert_true(vmm_qemu_ro_private(new_q)); /* the answer follows the binary */
+	unlink(new_q);
+	unlink(old_q);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_new_checks),
 		cmocka_unit_test(test_restore_rejects_bad_snapshots),
+		cmocka_unit_test(test_qemu_ro_private_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
