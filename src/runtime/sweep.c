@@ -76,6 +76,9 @@ static void cleanup_dead(struct sbx *s, bool keep_dir)
 	if (s->has_disk && s->disk_ops && !keep_dir && s->disk_ops->remove(&s->disk, &e) < 0)
 		log_warn("sweep %s: remove disk: %s", s->id, wr_err_msg(&e));
 	s->has_disk = false;
+	/* its cgroup, left when its VMM died with the previous agent (by name: other
+	 * agents' cgroups in the same slice are not ours to touch) */
+	cgroup_remove_name(s->rt->cgroup_parent, s->id);
 	rmdir(s->vm_dir);
 	if (!keep_dir)
 		rm_rf(s->dir);
@@ -289,10 +292,6 @@ int rt_sweep(struct runtime *rt, struct wr_err *err)
 	} while (cursor);
 	sweep_procs(rt);
 	sweep_dirs(rt);
-	/* cgroups of VMMs that died with the previous agent (live ones are busy) */
-	int ncg = cgroup_sweep();
-	if (ncg > 0)
-		log_info("sweep: removed %d stale cgroups", ncg);
 	sweep_auto_templates(rt);
 	struct slot_sweep_stats st = {0};
 	struct wr_err e = {0};

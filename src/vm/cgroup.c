@@ -5,7 +5,6 @@
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -370,24 +369,15 @@ void cgroup_set_forget(struct cgroup_set *s)
 	s->n = 0;
 }
 
-static int sweep_dir(const char *slice)
+void cgroup_remove_name(const char *parent, const char *name)
 {
-	cleanup_closedir DIR *d = opendir(slice);
-	struct dirent *de;
-	int n = 0;
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", slice, de->d_name);
-		if (rmdir(p) == 0)
-			n++;
+	if (!parent || !name || !*name || strchr(name, '/') || name[0] == '.')
+		return;
+	if (strcmp(parent, CGROUP_AUTO)) {
+		cleanup_free char *p = xasprintf("%s/%s", parent, name);
+		cgroup_remove(p);
+		return;
 	}
-	return n;
-}
-
-int cgroup_sweep(void)
-{
-	int n = 0;
 	const char *mnts[] = {CGROUP_ROOT, CGROUP_ROOT "/unified"};
 	cleanup_free char *own = own_path(NULL);
 	for (size_t i = 0; own && i < ARRAY_SIZE(mnts); i++) {
@@ -398,17 +388,17 @@ int cgroup_sweep(void)
 		size_t bl = strlen(base);
 		if (bl > 6 && !strcmp(base + bl - 6, "/agent"))
 			base[bl - 6] = '\0';
-		cleanup_free char *slice = xasprintf("%s/" CGROUP_SLICE, base);
-		n += sweep_dir(slice);
+		cleanup_free char *p = xasprintf("%s/" CGROUP_SLICE "/%s", base, name);
+		cgroup_remove(p);
 	}
 	char *parents[CGROUP_MAX_DIRS];
 	const char *ctrls[CGROUP_MAX_DIRS];
 	size_t np = v1_parents(parents, ctrls);
 	for (size_t i = 0; i < np; i++) {
-		n += sweep_dir(parents[i]);
+		cleanup_free char *p = xasprintf("%s/%s", parents[i], name);
+		cgroup_remove(p);
 		free(parents[i]);
 	}
-	return n;
 }
 
 int cgroup_remove(const char *path)

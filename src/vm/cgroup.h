@@ -54,9 +54,9 @@ void cgroup_set_close_fds(struct cgroup_set *s);
 void cgroup_set_remove(struct cgroup_set *s);
 /* Free without removing (the VMM lives on after an agent exit). */
 void cgroup_set_forget(struct cgroup_set *s);
-/* Remove every empty cgroup under the CGROUP_AUTO parents (startup sweep: cgroups of
- * VMMs that died with the agent); cgroups that still hold a process stay.  Returns the
- * number removed. */
-int cgroup_sweep(void);
+/* Remove the cgroup(s) named name under parent (a cgroup2 dir or CGROUP_AUTO; NULL =
+ * nothing): the startup sweep's cleanup of a sandbox whose VMM died with the previous
+ * agent.  By name only, so other agents' cgroups in the same slice stay. */
+void cgroup_remove_name(const char *parent, const char *name);
 /* Remove the (now empty) cgroup; 0 when it is gone. */
 int cgroup_remove(const char *path);

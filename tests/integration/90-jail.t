@@ -8,7 +8,7 @@
 # and a restore from a snapshot stay jailed; destroy removes the cgroup.
 set -u
 cd "$(dirname "$0")/../.."
-N=26
+N=27
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -125,6 +125,8 @@ is "team cap 1: first 201, second 429 naming max_sandboxes_per_team" "$c1/$c2/$m
 # --- agent kill -9 + restart: the jailed VMMs are re-attached over their QMP sockets ---
 kill -KILL "$(pgrep -P "$APID" -x wrenn-agent)"
 wait "$APID" 2>/dev/null
+dead=$(vmm_pid "$ID") # this one dies with the agent: the next start sweeps its cgroup
+kill -KILL "$dead"
 timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:${API##*:}" \
 	--proxy-listen "127.0.0.1:${PX##*:}" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 4 \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
@@ -132,14 +134,19 @@ APID=$!
 for _ in $(seq 1 150); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
 r=$(curl -s "${H[@]}" -d '{"cmd":["echo","again"]}' "$API/v1/sandboxes/$ID2/exec" | jq -r .stdout)
 is "after kill -9 + restart: the jailed VMM is re-attached and runs commands" "$r" again
+left=""
+for d in "$mdir" "$cdir" "$pdir"; do [ -d "$d" ] && left="$left $d"; done
+is "a VMM that died with the agent: the startup sweep removed its cgroups" "${dead:-nopid}/${left:-none}" "$dead/none"
 
-# --- destroy (also of re-attached VMMs) removes the cgroups -----------------------------------------------------------------
+# --- destroy of a re-attached VMM removes its cgroups --------------------------------------
 d2=$(cgroup_dir "$ID2" memory)
+d2c=$(cgroup_dir "$ID2" cpu)
+d2p=$(cgroup_dir "$ID2" pids)
 c=$(code "${H[@]}" -X DELETE "$API/v1/sandboxes/$ID")
 c2=$(code "${H[@]}" -X DELETE "$API/v1/sandboxes/$ID2")
 left=""
-for d in "$mdir" "$cdir" "$pdir" "$d2"; do
+for d in "$d2" "$d2c" "$d2p"; do
 	if [ -z "$d" ]; then left="$left (a cgroup was never found)"; elif [ -d "$d" ]; then left="$left $d"; fi
 done
-is "destroy of re-attached sandboxes removes their cgroups" "$c/$c2/${left:-none}" "204/204/none"
+is "destroy of a re-attached sandbox removes its cgroups" "$c2/${left:-none}" "204/none"
 exit 0
