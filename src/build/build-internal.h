@@ -7,7 +7,7 @@
 
 /* One command in a build VM through envd's process service. */
 struct build_exec {
-	const char *cmd;  /* run as /bin/bash -c cmd */
+	const char *cmd;  /* run as /bin/bash -l -c cmd (/bin/sh -c without bash) */
 	const char *user; /* envd user (Basic auth); NULL = root */
 	const char *cwd;  /* NULL = the user's home */
 	json_t *envs;	  /* borrowed object of strings; NULL = none */
@@ -42,7 +42,8 @@ struct build_engine {
 	struct runtime *rt;
 	struct store *st;
 	char *data_dir;
-	char *files_dir; /* <data>/build-files */
+	char *files_dir;      /* <data>/build-files */
+	char *guest_bins_dir; /* static envd + wrenn-init for OCI images; NULL = fromImage refused */
 	bool internet;
 	uint64_t max_upload;
 	pthread_mutex_t lock;

@@ -38,6 +38,9 @@ struct build_config {
 	const char *data_dir;	   /* <data>/build-files lives here */
 	bool internet;		   /* build VMs get egress */
 	uint64_t max_upload_bytes; /* one uploaded archive; 0 = 1 GiB */
+	/* Static envd and wrenn-init injected into OCI images (fromImage); NULL = look next to the
+	 * running program (build/<mode>/bin -> build/static/bin), else fromImage answers 501. */
+	const char *guest_bins_dir;
 };
 
 int build_engine_open(struct runtime *rt, const struct build_config *cfg, struct build_engine **ret,

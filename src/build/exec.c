@@ -96,8 +96,11 @@ static int64_t mono_ms(void)
 int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct build_exec *x,
 		   int *ret_exit, struct wr_err *err)
 {
+	/* bash as E2B runs it where the image has bash, else /bin/sh (busybox images) */
 	json_t *proc =
-		json_pack("{s:s, s:[s,s,s]}", "cmd", "/bin/bash", "args", "-l", "-c", x->cmd);
+		json_pack("{s:s, s:[s,s,s,s]}", "cmd", "/bin/sh", "args", "-c",
+			  "[ -x /bin/bash ] && exec /bin/bash -l -c \"$1\"; exec /bin/sh -c \"$1\"",
+			  "sh", x->cmd);
 	json_object_set_new(proc, "envs", x->envs ? json_deep_copy(x->envs) : json_object());
 	if (x->cwd && *x->cwd)
 		json_object_set_new(proc, "cwd", json_string(x->cwd));

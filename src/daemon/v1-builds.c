@@ -101,8 +101,6 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 		reply_error(req, 400, "force must be true or false");
 		return;
 	}
-	static const char *const known[] = {"dockerfile", "cpuCount", "memoryMB", "force", NULL};
-	(void)known; /* other query parameters are ignored by http_req_query; none are expected */
 	cleanup_free char *ctx = NULL;
 	if (save_body(a, req, &ctx) < 0)
 		return;

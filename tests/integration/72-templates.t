@@ -8,7 +8,7 @@
 # during a build (the next start marks it failed and removes its VM).
 set -u
 cd "$(dirname "$0")/../.."
-N=52
+N=65
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -17,7 +17,7 @@ command -v jq >/dev/null && command -v curl >/dev/null && command -v python3 >/d
 	skip_rest "needs jq, curl, python3"
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/debian.ext4" ] ||
 	skip_rest "no debian guest image in $IMAGES (make guest, or set WRENN_GUEST)"
-AGENT_TIMEOUT=1500 agent_start wt72$$ --pool-size 1 --max-sandboxes 6
+AGENT_TIMEOUT=1500 agent_start wt72$$ --pool-size 1 --max-sandboxes 6 --build-internet=false
 [ -n "$K" ] || skip_rest "agent did not start: $(tail -3 "$DATA/agent.err")"
 
 H=(-H "X-API-Key: $K")
@@ -71,7 +71,7 @@ is "unknown step type -> 400" "$(bad '{"fromTemplate":"base","steps":[{"type":"A
 is "... naming it" "$(jq -r .message "$DATA/body")" 'step 1: step type "ADD" is not supported (RUN, COPY, ENV, WORKDIR, USER)'
 is "COPY of files never uploaded -> 400" "$(bad '{"fromTemplate":"base","steps":[{"type":"COPY","args":["x","/x"],"filesHash":"'"$(printf %064d 0)"'"}]}')" 400
 is "unknown base template -> 400" "$(bad '{"fromTemplate":"no-such-base","steps":[]}')" 400
-is "fromImage (OCI) -> 501" "$(bad '{"fromImage":"python:3.12-slim","steps":[]}')" 501
+is "fromImageRegistry of AWS -> 501" "$(bad '{"fromImage":"x:1","fromImageRegistry":{"type":"aws"},"steps":[]}')" 501
 is "unknown field -> 400 naming it" "$(bad '{"fromTemplate":"base","cache":1}'; jq -r .message "$DATA/body")" '400build: field "cache" is not supported'
 is "unknown build id -> 404" "$(code "${H[@]}" -d '{"fromTemplate":"base"}' "$API/v2/templates/$TID/builds/nope")" 404
 is "legacy v1 build route -> 400 naming it" "$(code "${H[@]}" -d '{}' "$API/templates"; jq -r '.message|test("legacy v1")' "$DATA/body")" 400true
@@ -187,6 +187,70 @@ is "missing COPY source -> 400" "$(dfpost "$DATA/dfbad.tar" df73 ''; jq -r .mess
 is "missing Dockerfile -> 400" "$(dfpost "$DATA/df.tar" df73 'dockerfile=Nope'; jq -r .message "$DATA/body")" '400Nope is not in the build context'
 is "refused builds leave no VM, template or name behind" "$(state) $(code "${H[@]}" "$API/templates/aliases/df73")" "$before 404"
 
+# --- an OCI image as the base (Debian's docker-registry on loopback, an image built here) ---------
+# shellcheck source=tests/lib/oci.sh
+. tests/lib/oci.sh
+trap 'oci_registry_stop; agent_cleanup' EXIT
+BINS=$(dirname "$B")/static/bin
+miss=$(oci_missing)
+[ -x "$BINS/envd" ] && [ -x "$BINS/wrenn-init" ] || miss="$miss $BINS/{envd,wrenn-init}(make guest-bins)"
+if [ -z "$miss" ]; then
+	RPORT=$(oci_free_port)
+	if oci_image_build "$DATA/img" >"$DATA/oci.out" 2>&1 && oci_registry_start "$DATA/reg" "$RPORT" &&
+		oci_push "$DATA/img" "127.0.0.1:$RPORT/test:1" >>"$DATA/oci.out" 2>&1; then
+		read -r OT OB < <(curl -s "${H[@]}" -d '{"name":"oci72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+		code "${H[@]}" -d '{"fromImage":"127.0.0.1:'"$RPORT"'/test:1","readyCmd":"test -d /srv",
+			"steps":[{"type":"RUN","args":["echo from-oci > /srv/built.txt; echo $GREETING > /srv/greet"]}]}' \
+			"$API/v2/templates/$OT/builds/$OB" >/dev/null
+		s=$(poll "$OT" "$OB")
+		curl -s "${H[@]}" "$API/templates/$OT/builds/$OB/status" >"$DATA/oci.json"
+		is "fromImage build from the local registry ready" "$s" ready
+		is "image config applied (ENV, WORKDIR, USER) and its ENTRYPOINT+CMD is the start command" \
+			"$(jq -r '[.logEntries[].message|select(test("^\\[(base|finalize)\\] (ENV GREETING|WORKDIR|USER|start command)"))]|join("|")' "$DATA/oci.json")" \
+			"[base] ENV GREETING=hi|[base] WORKDIR /srv|[base] USER root|[finalize] start command: '/bin/sh' '-c' 'echo started'"
+		OID=$(curl -s "${H[@]}" -d '{"templateID":"oci72"}' "$API/sandboxes" | jq -r .sandboxID)
+		out=$(curl -s "${H[@]}" -d '{"cmd":"cat /srv/hello.txt /srv/built.txt /srv/greet; pwd; id -un"}' "$API/v1/sandboxes/$OID/exec" | jq -r .stdout)
+		is "a sandbox from the image template: image files, RUN output, image ENV/WORKDIR/USER" \
+			"$(echo "$out" | tr '\n' '|')" "hello-oci|from-oci|hi|/srv|root|"
+		curl -s "${H[@]}" -X DELETE "$API/sandboxes/$OID" >/dev/null
+		read -r OT OB < <(curl -s "${H[@]}" -d '{"name":"oci73"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+		code "${H[@]}" -d '{"fromImage":"127.0.0.1:'"$(oci_free_port)"'/nothere:1","steps":[]}' "$API/v2/templates/$OT/builds/$OB" >/dev/null
+		is "an unreachable registry: error naming it" "$(poll "$OT" "$OB" 120) $(curl -s "${H[@]}" "$API/templates/$OT/builds/$OB/status" | jq -r '.reason.message|test("127.0.0.1")')" "error true"
+	else
+		for _ in 1 2 3 4; do nok "OCI image build/push for the fromImage tests" "$(tail -5 "$DATA/oci.out")"; done
+	fi
+	oci_registry_stop
+elif oci_ci; then
+	for _ in 1 2 3 4; do nok "fromImage tests not run under CI: missing$miss"; done
+else
+	for _ in 1 2 3 4; do n=$((n + 1)); echo "ok $n # skip missing$miss"; done
+fi
+
+# --- the unmodified npm SDK (tests/e2b/test/template.test.mjs, both pinned versions) ---------------
+# Template.build with copy/runCmd/setEnvs/setWorkdir/setUser/setStartCmd, Sandbox.create(name), a
+# cache hit, a failing step as BuildError; one TAP line per SDK test.
+SDK_TESTS=8
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
+sdk_ok=1
+for c in node npm; do command -v $c >/dev/null || sdk_ok=0; done
+if [ $sdk_ok = 1 ] && [ "$(node -p 'process.versions.node.split(".")[0] >= 20')" = true ] &&
+	(cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
+		{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
+			{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null 2>&1 &&
+				echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
+	t0=$(date +%s)
+	(cd tests/e2b && exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
+		E2B_API_URL="$API" E2B_SANDBOX_URL="$PX" E2B_API_KEY="$K" \
+		timeout 900 node --test --test-concurrency=1 --test-reporter=./lib/tap-flat.mjs \
+		test/template.test.mjs) >"$DATA/sdk.out" 2>"$DATA/sdk.err"
+	e2b_tap sdk "$DATA/sdk.out" "$DATA/sdk.err" $? "$t0" $SDK_TESTS
+elif e2b_ci; then
+	for _ in $(seq 0 $SDK_TESTS); do nok "SDK template tests not run under CI: needs node >= 20, npm and npm ci in tests/e2b"; done
+else
+	for _ in $(seq 0 $SDK_TESTS); do n=$((n + 1)); echo "ok $n # skip needs node >= 20, npm and tests/e2b's packages"; done
+fi
+
 # --- kill -9 during a build ------------------------------------------------------------------------
 read -r KT KB < <(curl -s "${H[@]}" -d '{"name":"kill72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
 code "${H[@]}" -d '{"fromTemplate":"base","steps":[{"type":"RUN","args":["sleep 300"]}]}' "$API/v2/templates/$KT/builds/$KB" >/dev/null
@@ -200,7 +264,7 @@ wait "$APID" 2>/dev/null
 PA=${API##*:}
 PP=${PX##*:}
 timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 --build-internet=false \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
 for _ in $(seq 1 300); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
