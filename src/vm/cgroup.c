@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -91,42 +92,63 @@ static char *join(const char *mnt, const char *own)
 	return xasprintf("%s%s", mnt, strcmp(own, "/") ? own : "");
 }
 
-/* cgroup2 with the memory controller at the agent's level: <own>/wrenn.slice. */
+/* True when the agent is the only process in cgroup dir. */
+static bool only_us(const char *dir)
+{
+	cleanup_free char *p = xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *buf = NULL;
+	if (read_file(p, 1 << 16, &buf, NULL) < 0)
+		return false;
+	char *save = NULL;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (atoi(l) != (int)getpid())
+			return false;
+	return true;
+}
+
+/*
+ * cgroup2 with the memory controller: <own>/wrenn.slice when the agent's own cgroup can
+ * give controllers to children (cgroup2 allows that only to a cgroup without processes:
+ * an agent alone in it, as under systemd's Delegate=yes, moves itself into <own>/agent);
+ * else <root>/wrenn.slice (the root cgroup may have both), outside the agent's own
+ * limits.
+ */
 static int auto_v2(char **ret, struct wr_err *err)
 {
+	(void)err;
 	const char *mnts[] = {CGROUP_ROOT, CGROUP_ROOT "/unified"};
 	for (size_t i = 0; i < ARRAY_SIZE(mnts); i++) {
 		if (!fs_is(mnts[i], CGROUP2_SUPER_MAGIC))
 			continue;
 		cleanup_free char *own = own_path(NULL);
-		if (!own)
-			continue;
-		cleanup_free char *base = join(mnts[i], own);
+		cleanup_free char *base = own ? join(mnts[i], own) : xstrdup(mnts[i]);
 		/* Moved into <own>/agent by an earlier call (below). */
 		size_t bl = strlen(base);
 		if (bl > 6 && !strcmp(base + bl - 6, "/agent"))
 			base[bl - 6] = '\0';
 		cleanup_free char *ctl = xasprintf("%s/cgroup.controllers", base);
-		if (!file_has_word(ctl, "memory"))
-			continue;
-		if (strcmp(own, "/")) {
+		if (strcmp(base, mnts[i]) && file_has_word(ctl, "memory")) {
 			int r = write_str(base, "cgroup.subtree_control", "+memory +cpu +pids");
-			if (r == -EBUSY) {
-				/* Processes in base (the agent): move it into a leaf of its own. */
+			if (r == -EBUSY && only_us(base)) {
 				cleanup_free char *leaf = xasprintf("%s/agent", base);
-				if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
-					return wr_err_errno(err, errno, "mkdir %s", leaf);
 				char pid[24];
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
-				if ((r = write_str(leaf, "cgroup.procs", pid)) < 0)
-					return wr_err_errno(err, r, "move the agent into %s", leaf);
-				r = write_str(base, "cgroup.subtree_control", "+memory +cpu +pids");
+				if ((mkdir(leaf, 0755) == 0 || errno == EEXIST) &&
+				    write_str(leaf, "cgroup.procs", pid) >= 0)
+					r = write_str(base, "cgroup.subtree_control",
+						      "+memory +cpu +pids");
 			}
-			if (r < 0)
-				return wr_err_errno(err, r, "enable controllers in %s", base);
+			if (r >= 0) {
+				*ret = xasprintf("%s/" CGROUP_SLICE, base);
+				return 1;
+			}
 		}
-		*ret = xasprintf("%s/" CGROUP_SLICE, base);
-		return 1;
+		cleanup_free char *rctl = xasprintf("%s/cgroup.controllers", mnts[i]);
+		if (file_has_word(rctl, "memory")) {
+			write_str(mnts[i], "cgroup.subtree_control", "+memory +cpu +pids");
+			*ret = xasprintf("%s/" CGROUP_SLICE, mnts[i]);
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -390,6 +412,8 @@ void cgroup_remove_name(const char *parent, const char *name)
 			base[bl - 6] = '\0';
 		cleanup_free char *p = xasprintf("%s/" CGROUP_SLICE "/%s", base, name);
 		cgroup_remove(p);
+		cleanup_free char *rp = xasprintf("%s/" CGROUP_SLICE "/%s", mnts[i], name);
+		cgroup_remove(rp);
 	}
 	char *parents[CGROUP_MAX_DIRS];
 	const char *ctrls[CGROUP_MAX_DIRS];

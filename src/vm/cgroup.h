@@ -8,8 +8,8 @@
  *   CGROUP_AUTO                        under the agent's own cgroup, in wrenn.slice:
  *     - cgroup2 with the memory controller (a pure v2 host, or systemd's Delegate=yes):
  *       <own>/wrenn.slice/<name>.  cgroup2 forbids processes in a cgroup whose children
- *       get controllers, so an agent that is not alone at the root of its delegated
- *       subtree moves itself into <own>/agent first;
+ *       get controllers, so an agent alone in its cgroup moves itself into <own>/agent
+ *       first; when others share it (a shell, a CI runner), <root>/wrenn.slice/<name>;
  *     - otherwise, when memory/cpu/pids are bound to cgroup v1 hierarchies (a hybrid
  *       host, like a container host that keeps v1), the same path in each of them:
  *       memory.limit_in_bytes, cpu.cfs_quota_us, pids.max.  The limits are the same;
