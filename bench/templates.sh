@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.." || exit 1
 for c in curl jq tar sha256sum; do
 	command -v $c >/dev/null || { echo "templates: needs $c" >&2; exit 1; }
 done
+# a private agent's build VMs need no egress here (everything is local)
+export WRENN_BUILD_INTERNET=${WRENN_BUILD_INTERNET:-false}
 bench_agent templates || exit 1
 API=$WRENN_API_URL
 H=(-H "X-API-Key: $WRENN_API_KEY")
