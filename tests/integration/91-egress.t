@@ -219,6 +219,10 @@ AGENT=$(realpath -m "$B/bin/wrenn-agent")
 IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
 if [ ! -x "$AGENT" ] || [ ! -r "$IMAGES/vmlinux" ] || [ ! -r "$IMAGES/minimal.ext4" ] ||
 	! command -v jq >/dev/null || ! command -v curl >/dev/null; then
+	if [ -n "${CI:-}" ] && { ! command -v jq >/dev/null || ! command -v curl >/dev/null; }; then
+		nok "jq and curl are needed under CI"
+		exit 1
+	fi
 	skip_rest "needs $AGENT, guest images in $IMAGES, jq and curl"
 fi
 mkdir -p "$DATA/www" && echo hello >"$DATA/www/hi"
