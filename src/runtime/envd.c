@@ -3,6 +3,7 @@
  * sockets made inside the sandbox's network namespace. */
 #include "runtime/runtime-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -112,8 +113,8 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err 
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - n, ".%09ldZ", now.tv_nsec);
 
-	json_t *j = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "sandboxId", s->id, "templateId",
-			      s->template);
+	cleanup_json json_t *j = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "sandboxId", s->id,
+					   "templateId", s->template);
 	/* A built template's envd already holds the user and workdir its steps ended with. */
 	cleanup_free char *mark =
 		s->snapshot_dir ? xasprintf("%s/" RT_BUILD_DEFAULTS_MARK, s->snapshot_dir) : NULL;
@@ -136,7 +137,6 @@ int rt_envd_init(struct sbx *s, json_t *env_vars, bool keep_auth, struct wr_err 
 		json_object_set_new(j, "entropy", json_string(hex));
 	}
 	cleanup_free char *body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
 
 	const char *hdr[2] = {NULL, NULL};
 	cleanup_free char *auth = NULL;
@@ -173,9 +173,8 @@ int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int tim
 	json_t *argv = json_array();
 	for (size_t i = 0; args && args[i]; i++)
 		json_array_append_new(argv, json_string(args[i]));
-	json_t *msg = json_pack("{s:{s:s, s:o}}", "process", "cmd", cmd, "args", argv);
+	cleanup_json json_t *msg = json_pack("{s:{s:s, s:o}}", "process", "cmd", cmd, "args", argv);
 	cleanup_free char *js = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
 	size_t jl = strlen(js);
 	cleanup_free char *body = xmalloc(jl + CONNECT_ENV_HDR);
 	connect_env_header((uint8_t *)body, 0, (uint32_t)jl);
@@ -215,16 +214,14 @@ int rt_envd_run(struct sbx *s, const char *cmd, const char *const *args, int tim
 		if (n < 0)
 			break;
 		off += (size_t)n;
-		json_t *m = json_loadb((const char *)pl, plen, 0, NULL);
+		cleanup_json json_t *m = json_loadb((const char *)pl, plen, 0, NULL);
 		json_t *end = json_object_get(json_object_get(m, "event"), "end");
 		if (end) {
 			int code = (int)json_integer_value(json_object_get(end, "exitCode"));
-			json_decref(m);
 			return code == 0 ? 0
 					 : wr_err_set(err, EIO, "envd run %s: exit code %d", cmd,
 						      code);
 		}
-		json_decref(m);
 	}
 	return wr_err_set(err, EPROTO, "envd run %s: no end event", cmd);
 }

@@ -2,6 +2,7 @@
 /* Open/close, the registry of live sandboxes, and the read-only queries. */
 #include "runtime/runtime-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -119,12 +120,10 @@ void rt_sbx_put(struct sbx *s)
 
 static json_t *parse_obj(const char *txt)
 {
-	json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
-	if (!json_is_object(j)) {
-		json_decref(j);
-		j = json_object();
-	}
-	return j;
+	cleanup_json json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+	if (!json_is_object(j))
+		return json_object();
+	return TAKE_PTR(j);
 }
 
 static void info_from_row(struct runtime_info *ret, struct store_sandbox *row, struct sbx *s)
