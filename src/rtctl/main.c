@@ -22,6 +22,8 @@
  * Each process opens the runtime (sweep + re-attach) and closes it leaving
  * VMs running, so consecutive invocations exercise re-attach.
  */
+#include "basic/base64.h"
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/err.h"
 #include "basic/log.h"
@@ -92,7 +94,7 @@ static int cmd_create(int argc, char **argv)
 {
 	struct runtime_create_spec spec = {0};
 	int n = 1;
-	json_t *env = json_object();
+	cleanup_json json_t *env = json_object();
 	static const struct option o[] = {{"secure", no_argument, NULL, 's'},
 					  {"internet", no_argument, NULL, 'i'},
 					  {"env", required_argument, NULL, 'e'},
@@ -179,7 +181,6 @@ static int cmd_create(int argc, char **argv)
 	if (total)
 		printf("created %d of %d in %.0f ms\n", n - fails, n, now_ms() - t0);
 	free(jobs);
-	json_decref(env);
 	return fails ? 1 : 0;
 }
 
@@ -224,9 +225,9 @@ static int cmd_exec(int argc, char **argv, struct wr_err *err)
 	json_t *args = json_array();
 	for (int i = 3; i < argc; i++)
 		json_array_append_new(args, json_string(argv[i]));
-	json_t *msg = json_pack("{s:{s:s, s:o}}", "process", "cmd", argv[2], "args", args);
+	cleanup_json json_t *msg =
+		json_pack("{s:{s:s, s:o}}", "process", "cmd", argv[2], "args", args);
 	cleanup_free char *js = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
 	size_t jl = strlen(js);
 	cleanup_free char *body = xmalloc(jl + 5);
 	body[0] = 0;
@@ -262,35 +263,19 @@ static int cmd_exec(int argc, char **argv, struct wr_err *err)
 		len = ntohl(len);
 		if (off + 5 + len > rl)
 			break;
-		json_t *m = json_loadb(resp + off + 5, len, 0, NULL);
+		cleanup_json json_t *m = json_loadb(resp + off + 5, len, 0, NULL);
 		json_t *ev = json_object_get(m, "event");
 		const char *b64 =
 			json_string_value(json_object_get(json_object_get(ev, "data"), "stdout"));
-		if (b64) {
-			/* envd sends base64; decode minimal */
-			static const char tbl[] =
-				"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-			unsigned acc = 0;
-			int bits = 0;
-			for (const char *p = b64; *p && *p != '='; p++) {
-				const char *q = strchr(tbl, *p);
-				if (!q)
-					continue;
-				acc = (acc << 6) | (unsigned)(q - tbl);
-				bits += 6;
-				if (bits >= 8) {
-					bits -= 8;
-					if (!quiet_exec)
-						putchar((int)((acc >> bits) & 0xff));
-				}
-			}
-		}
+		cleanup_free uint8_t *out = NULL;
+		size_t outn = 0;
+		if (b64 && base64_decode(b64, &out, &outn) == 0 && !quiet_exec)
+			fwrite(out, 1, outn, stdout);
 		json_t *end = json_object_get(ev, "end");
 		if (end)
 			code = (int)json_integer_value(json_object_get(end, "exitCode"));
 		if (resp[off] & 2 && json_object_get(m, "error"))
 			fprintf(stderr, "exec error: %s\n", resp + off + 5);
-		json_decref(m);
 		off += 5 + len;
 	}
 	free(resp);
