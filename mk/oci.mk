@@ -3,7 +3,7 @@
 LIBDEPS_test-dockerfile := build basic
 LDLIBS_test-dockerfile := -ljansson
 LIBDEPS_test-oci := build basic
-LDLIBS_test-oci := -ljansson
+LDLIBS_test-oci := -ljansson -lcrypto
 # Fuzz target of the Dockerfile parser (only its object: the rest of src/build is not needed).
 FUZZ_TARGETS += fuzz-dockerfile
 FUZZ_DEPS_fuzz-dockerfile := $(BUILD)/obj/src/build/dockerfile.o $(BUILD)/lib/libbasic.a

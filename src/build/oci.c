@@ -17,6 +17,7 @@
  */
 #include "build/oci.h"
 #include "build/oci-rootfs.h"
+#include "basic/base64.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/spawn.h"
@@ -129,28 +130,6 @@ static void skopeo_msg(char *out)
 		if (e)
 			memmove(out, e + 3, strlen(e + 3) + 1);
 	}
-}
-
-static char *base64(const char *in)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in);
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-	const unsigned char *p = (const unsigned char *)in;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -292,7 +271,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 	cleanup_free char *authfile = NULL;
 	if (src->username) {
 		cleanup_free char *pair = xasprintf("%s:%s", src->username, src->password);
-		cleanup_free char *b64 = base64(pair);
+		cleanup_free char *b64 = base64_encode(pair, strlen(pair));
 		json_t *auth = json_pack("{s:{s:{s:s}}}", "auths", registry, "auth", b64);
 		cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
 		json_decref(auth);
