@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* wrenn shell ID: interactive PTY over the wrenn-pty upgrade (docs/openapi.yaml). */
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -150,7 +151,7 @@ int cmd_shell(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *user = NULL, *shcmd = NULL, *cwd = NULL;
 	struct wr_err err = {0};
-	cleanup_cjson json_t *env = json_object();
+	cleanup_json json_t *env = json_object();
 	int o, rc = CLI_EXIT_OK;
 	optind = 0;
 	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {

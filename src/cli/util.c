@@ -272,8 +272,3 @@ int json_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **a
 	}
 	return optind;
 }
-
-void cli_json_freep(json_t **j)
-{
-	json_decref(*j);
-}

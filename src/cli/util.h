@@ -6,9 +6,6 @@
 
 #include <jansson.h>
 
-void cli_json_freep(json_t **j);
-#define cleanup_cjson __attribute__((cleanup(cli_json_freep)))
-
 /* Parse the options of `run` and `create` (argv[0] = command name, cmd's option table) into a
  * NewSandbox body and run_opts.  Returns the index of the first operand, or -1 after printing
  * help or usage (*ret_rc is then the exit code). */
