@@ -103,7 +103,10 @@ sleep 0.5
 
 # send WORD from the guest of slot S1 to DST:PORT; arrived WORD LOG: did it reach the listener?
 send() { ask A "guest-udp $S1 $1 $2 $3"; [ "$R" = ok ] || echo "# send: $R"; }
-arrived() { sleep 0.7; grep -q " $1\$" "$2"; }
+arrived() { # up to 3 s (a positive answer returns at once; absence is waited out)
+	for _ in $(seq 15); do grep -q " $1\$" "$2" && return 0; sleep 0.2; done
+	return 1
+}
 expect_in() { # desc word log
 	if arrived "$2" "$3"; then ok "$1"; else nok "$1" "$(cat "$3")"; fi
 }
