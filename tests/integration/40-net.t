@@ -128,7 +128,10 @@ sleep 0.5
 # The guest stand-in writes an Ethernet frame from 169.254.0.21 into tap0,
 # exactly what a guest's packet looks like to the namespace, so the path
 # tested is the guest's: tap0 -> ns forward + masquerade -> veth -> host.
-got() { sleep 0.7; grep -q " $1\$" "$DATA.udp.log"; }
+got() { # up to 3 s: a positive returns at once, absence is waited out
+	for _ in $(seq 15); do grep -q " $1\$" "$DATA.udp.log" && return 0; sleep 0.2; done
+	return 1
+}
 
 ask A "guest-udp $S1 203.0.113.10 7002 off1"
 if [ "${R%% *}" = ok ] && ! got off1; then ok "egress off: guest packet does not leave"; else nok "egress off: guest packet does not leave" "$R $(cat "$DATA.udp.log")"; fi
