@@ -4,6 +4,7 @@
 #include "build/build.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* One command in a build VM through envd's process service. */
 struct build_exec {
@@ -15,7 +16,8 @@ struct build_exec {
 	/* Each output line (without newline); err = from stderr. */
 	void (*line)(void *ud, const char *line, bool is_err);
 	void *ud;
-	bool background; /* return once started (the process keeps running) */
+	bool background;	 /* return once started (the process keeps running) */
+	const atomic_bool *stop; /* set: give up (within a keepalive interval), -ECANCELED */
 };
 /* 0 with *ret_exit = the exit code (signals 128+N), or -errno when envd could not run it. */
 int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct build_exec *x,
@@ -52,8 +54,8 @@ struct build_engine {
 	size_t ntokens;
 	struct build_run **runs; /* builds of this process (under lock) */
 	size_t nruns;
-	unsigned active; /* running threads */
-	bool closing;
+	unsigned active;     /* running threads */
+	atomic_bool closing; /* build_engine_close: running builds give up */
 };
 
 int64_t build_now_ms(void);

@@ -586,6 +586,7 @@ static int run_as(struct build_run *b, const char *sid, const char *user, const 
 		.timeout_ms = timeout_ms,
 		.line = on_line,
 		.ud = b,
+		.stop = &b->e->closing,
 	};
 	return build_exec_run(b->e->rt, sid, &x, ret_exit, err);
 }
@@ -759,6 +760,8 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 		free(b->cur_step);
 		b->cur_step = xasprintf("%zu", i + 1);
 		cleanup_free char *txt = step_text(s);
+		if (atomic_load(&b->e->closing))
+			return wr_err_set(err, ECANCELED, "cancelled: the agent is stopping");
 		blog(b, "info", "[%zu/%zu] %s", i + 1, n, txt);
 		tail_clear(b);
 		struct wr_err se = {0};
@@ -815,11 +818,12 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 					       .user = b->user,
 					       .cwd = b->workdir,
 					       .envs = b->env,
-					       .timeout_ms = 60000};
+					       .timeout_ms = 60000,
+					       .stop = &b->e->closing};
 			r = build_exec_run(rt, sid, &x, &code, &se);
 			if (r == 0 && code == 0)
 				break;
-			if (build_now_ms() - t0 > READY_TIMEOUT_MS) {
+			if (atomic_load(&b->e->closing) || build_now_ms() - t0 > READY_TIMEOUT_MS) {
 				cleanup_free char *msg =
 					xasprintf("ready command did not succeed within %d s: %s",
 						  READY_TIMEOUT_MS / 1000,
@@ -1458,7 +1462,8 @@ void build_engine_close(struct build_engine *e)
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
-	e->closing = true;
+	/* running builds stop at their next step or keepalive, fail, and remove their VM */
+	atomic_store(&e->closing, true);
 	while (e->active)
 		pthread_cond_wait(&e->cond, &e->lock);
 	pthread_mutex_unlock(&e->lock);

@@ -147,6 +147,10 @@ int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct buil
 	bool ended = false;
 	r = 0;
 	while (!ended) {
+		if (x->stop && atomic_load(x->stop)) {
+			r = wr_err_set(err, ECANCELED, "cancelled: the agent is stopping");
+			break;
+		}
 		if (deadline && mono_ms() > deadline) {
 			r = wr_err_set(err, ETIMEDOUT, "timed out after %d s",
 				       x->timeout_ms / 1000);

@@ -8,7 +8,7 @@
 # during a build (the next start marks it failed and removes its VM).
 set -u
 cd "$(dirname "$0")/../.."
-N=65
+N=67
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -279,4 +279,30 @@ for p in $old_vmms; do # still running (not a zombie awaiting its reaper) and st
 done
 is "... its build VM and template dir are gone" \
 	"$(curl -s "${H[@]}" "$API/v1/sandboxes" | jq '.sandboxes|length') $alive $(find "$DATA/templates" -maxdepth 1 -name 'kill72*' | wc -l)" "0 0 0"
+
+# --- SIGTERM during a build: the build gives up at its next keepalive, fails, the agent exits ------
+read -r ST SB < <(curl -s "${H[@]}" -d '{"name":"term72"}' "$API/v3/templates" | jq -r '"\(.templateID) \(.buildID)"')
+code "${H[@]}" -d '{"fromTemplate":"base","steps":[{"type":"RUN","args":["sleep 300"]}]}' "$API/v2/templates/$ST/builds/$SB" >/dev/null
+for _ in $(seq 1 120); do
+	grep -q '"\[1/1\] RUN sleep 300"' <(curl -s "${H[@]}" "$API/templates/$ST/builds/$SB/status") && break
+	sleep 1
+done
+t0=$(date +%s)
+kill -TERM "$(pgrep -P "$APID" -x wrenn-agent)"
+for _ in $(seq 1 600); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+t1=$(date +%s)
+if ! kill -0 "$APID" 2>/dev/null && [ $((t1 - t0)) -le 40 ]; then
+	ok "SIGTERM during a build: the agent stops in $((t1 - t0)) s (not after the step's 300 s)"
+else
+	nok "SIGTERM during a build: the agent stops within 40 s" "still running after $((t1 - t0)) s"
+fi
+wait "$APID" 2>/dev/null
+timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
+	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 --build-internet=false \
+	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
+APID=$!
+for _ in $(seq 1 300); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
+is "... the build is failed, its reason says so, no VM or template left" \
+	"$(curl -s "${H[@]}" "$API/templates/$ST/builds/$SB/status" | jq -r '.status + " " + (.reason.message|test("stopping")|tostring)') $(curl -s "${H[@]}" "$API/v1/sandboxes" | jq '.sandboxes|length') $(find "$DATA/templates" -maxdepth 1 -name 'term72*' | wc -l)" \
+	"error true 0 0"
 exit $fail
