@@ -136,23 +136,133 @@ static void relay(int a, int b, struct http_server *srv)
 	}
 }
 
+static bool resp_header_dropped(const char *n)
+{
+	static const char *const drop[] = {"Connection",     "Keep-Alive", "Transfer-Encoding",
+					   "Content-Length", "Date",	   "Proxy-Connection",
+					   "Trailer",	     "Upgrade",	   "Server"};
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (!strcasecmp(n, drop[i]))
+			return true;
+	return false;
+}
+
+/* Relay the response whose head c has read to the client: headers (hop-by-hop and, on envd's
+ * port, CORS dropped), then the body as it arrives.  buf: CHUNK bytes of scratch. */
+static void relay_response(struct http_req *req, struct http_client *c,
+			   const struct proxy_target *t, bool head_only, char *buf)
+{
+	size_t nh = http_client_header_count(c);
+	const char *ctype = NULL;
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_client_header_at(c, i, &n, &v);
+		if (!strcasecmp(n, "Content-Type"))
+			ctype = v;
+		else if (!resp_header_dropped(n) &&
+			 !(t->port == PROXY_ENVD_PORT && !strncasecmp(n, "Access-Control-", 15)))
+			http_resp_header(req, n, v);
+	}
+	int status = http_client_status(c);
+	int64_t rlen = http_client_content_length(c);
+	bool bodyless = head_only || status == 204 || status == 304 || status / 100 == 1;
+	if (http_resp_begin(req, status, ctype, bodyless ? 0 : rlen >= 0 ? rlen : HTTP_CHUNKED) < 0)
+		return;
+	http_client_set_timeout(c, 1000);
+	while (!bodyless) {
+		ssize_t n = http_client_read(c, buf, CHUNK);
+		if (n == -ETIMEDOUT) {
+			if (http_server_stopping(http_req_server(req))) {
+				http_resp_close_after(req);
+				break;
+			}
+			continue;
+		}
+		if (n < 0) {
+			/* the upstream broke mid-body: the client must not reuse a short answer */
+			log_debug("proxy %s:%d: %s", t->id, t->port, strerror((int)-n));
+			http_resp_close_after(req);
+			break;
+		}
+		if (n == 0 || http_resp_write(req, buf, (size_t)n) < 0)
+			break;
+	}
+	http_resp_end(req);
+}
+
+/*
+ * Upgrades.  The request head goes upstream alone; the connection becomes a byte relay only
+ * when the upstream answers 101 Switching Protocols.  Anything else is relayed as an ordinary
+ * response and the client connection is closed after it.  Before this, bytes the client sent
+ * after the upgrade request (pipelined requests) were written upstream unparsed, so a request
+ * to a host-only path such as envd's /init could be smuggled behind an Upgrade header that
+ * envd then ignored.  Bytes the client pipelined are forwarded only after a real 101, when
+ * they belong to the new protocol.
+ */
 static void proxy_upgrade(struct agent *a, struct http_req *req, const struct proxy_target *t)
 {
 	int up = -1;
 	if (upstream(a, req, t, &up) < 0)
 		return;
 	cleanup_close int ufd = up;
+	struct http_client *c = http_client_new(ufd, false);
 	cleanup_free char *head = build_head(req, true, 0);
+	struct wr_err err = {0};
+	int r = write_full(ufd, head, strlen(head));
+	http_client_set_timeout(c, 30000);
+	http_client_set_deadline(c, 30000);
+	if (r >= 0)
+		r = http_client_read_head(c, false, &err);
+	else
+		wr_err_errno(&err, -r, "send request");
+	if (r < 0) {
+		http_client_free(c);
+		http_resp_close_after(req);
+		reply_error(req, 502, "port %d of sandbox %s: %s", t->port, t->id,
+			    wr_err_msg(&err));
+		return;
+	}
+	http_client_set_deadline(c, 0);
+	if (http_client_status(c) != 101) {
+		char *buf = xmalloc(CHUNK);
+		http_resp_close_after(req);
+		relay_response(req, c, t, !strcmp(http_req_method(req), "HEAD"), buf);
+		free(buf);
+		http_client_free(c);
+		return;
+	}
 	int cfd = -1;
 	cleanup_free char *pre = NULL;
 	size_t pre_len = 0;
 	if (http_req_take_socket(req, &cfd, &pre, &pre_len) < 0) {
+		http_client_free(c);
 		reply_error(req, 500, "cannot take over the connection");
 		return;
 	}
 	cleanup_close int client = cfd;
-	if (write_full(ufd, head, strlen(head)) < 0 ||
-	    (pre_len && write_full(ufd, pre, pre_len) < 0))
+	/* the upstream's 101 head, as it sent it (headers in order), then any bytes it sent
+	 * after the head, then the client's pipelined bytes */
+	size_t nh = http_client_header_count(c), cap = 128, o = 0;
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_client_header_at(c, i, &n, &v);
+		cap += strlen(n) + strlen(v) + 4;
+	}
+	cleanup_free char *resp = xmalloc(cap);
+	o += (size_t)snprintf(resp + o, cap - o, "HTTP/1.1 101 Switching Protocols\r\n");
+	for (size_t i = 0; i < nh; i++) {
+		const char *n, *v;
+		http_client_header_at(c, i, &n, &v);
+		o += (size_t)snprintf(resp + o, cap - o, "%s: %s\r\n", n, v);
+	}
+	o += (size_t)snprintf(resp + o, cap - o, "\r\n");
+	const char *extra = NULL;
+	size_t extra_len = http_client_buffered(c, &extra);
+	bool ok = write_full(client, resp, o) == 0 &&
+		  (!extra_len || write_full(client, extra, extra_len) == 0) &&
+		  (!pre_len || write_full(ufd, pre, pre_len) == 0);
+	http_client_free(c);
+	if (!ok)
 		return;
 	log_debug("proxy: upgraded connection to %s:%d", t->id, t->port);
 	relay(client, ufd, http_req_server(req));
@@ -168,17 +278,6 @@ static int send_chunk(int fd, const void *d, size_t n)
 	if (r >= 0)
 		r = write_full(fd, "\r\n", 2);
 	return r;
-}
-
-static bool resp_header_dropped(const char *n)
-{
-	static const char *const drop[] = {"Connection",     "Keep-Alive", "Transfer-Encoding",
-					   "Content-Length", "Date",	   "Proxy-Connection",
-					   "Trailer",	     "Upgrade",	   "Server"};
-	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (!strcasecmp(n, drop[i]))
-			return true;
-	return false;
 }
 
 static void proxy_forward(struct agent *a, struct http_req *req, const struct proxy_target *t)
@@ -228,49 +327,9 @@ static void proxy_forward(struct agent *a, struct http_req *req, const struct pr
 			    wr_err_msg(&err));
 		return;
 	}
-	size_t nh = http_client_header_count(c);
-	const char *ctype = NULL;
-	for (size_t i = 0; i < nh; i++) {
-		const char *n, *v;
-		http_client_header_at(c, i, &n, &v);
-		if (!strcasecmp(n, "Content-Type"))
-			ctype = v;
-		else if (!resp_header_dropped(n))
-			http_resp_header(req, n, v);
-	}
-	int status = http_client_status(c);
-	int64_t rlen = http_client_content_length(c);
-	bool bodyless = head_only || status == 204 || status == 304 || status / 100 == 1;
-	if (http_resp_begin(req, status, ctype,
-			    bodyless	? 0
-			    : rlen >= 0 ? rlen
-					: HTTP_CHUNKED) < 0) {
-		free(buf);
-		http_client_free(c);
-		return;
-	}
-	http_client_set_timeout(c, 1000);
-	while (!bodyless) {
-		ssize_t n = http_client_read(c, buf, CHUNK);
-		if (n == -ETIMEDOUT) {
-			if (http_server_stopping(http_req_server(req))) {
-				http_resp_close_after(req);
-				break;
-			}
-			continue;
-		}
-		if (n < 0) {
-			/* the upstream broke mid-body: the client must not reuse a short answer */
-			log_debug("proxy %s:%d: %s", t->id, t->port, strerror((int)-n));
-			http_resp_close_after(req);
-			break;
-		}
-		if (n == 0 || http_resp_write(req, buf, (size_t)n) < 0)
-			break;
-	}
+	relay_response(req, c, t, head_only, buf);
 	free(buf);
 	http_client_free(c);
-	http_resp_end(req);
 }
 
 void proxy_handle(struct http_req *req, void *userdata)

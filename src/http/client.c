@@ -177,6 +177,12 @@ int http_client_read_head(struct http_client *c, bool head, struct wr_err *err)
 	return 0;
 }
 
+size_t http_client_buffered(const struct http_client *c, const char **ret)
+{
+	*ret = c->m.in ? c->m.in + c->m.off : "";
+	return c->m.len - c->m.off;
+}
+
 int http_client_status(const struct http_client *c)
 {
 	return c->have_head ? c->m.p.status_code : 0;

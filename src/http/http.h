@@ -222,6 +222,9 @@ int http_client_end(struct http_client *c, struct wr_err *err);
  * HEAD request has no body: pass head=true. */
 int http_client_read_head(struct http_client *c, bool head, struct wr_err *err);
 int http_client_status(const struct http_client *c);
+/* After a 101 head: the bytes the peer sent behind it (already read, not HTTP), without
+ * consuming them; *ret stays valid until the client is freed. */
+size_t http_client_buffered(const struct http_client *c, const char **ret);
 const char *http_client_header(const struct http_client *c, const char *name);
 size_t http_client_header_count(const struct http_client *c);
 void http_client_header_at(const struct http_client *c, size_t i, const char **ret_name,

@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=63
+N=67
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -138,6 +138,8 @@ is "list paging (X-Next-Token)" "$(jq -r 'length' "$DATA/p1")/$(jq -r 'length' "
 is "list limit 0 -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?limit=0")" 400
 is "GET /sandboxes/{id}/metrics -> 200 array" "$(code "${H[@]}" "$API/sandboxes/$E/metrics")/$(jq -r type "$DATA/body")" "200/array"
 
+is "unknown create field -> 400 naming it" "$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","somethingNew":1}' "$API/sandboxes")/$(jq -r .message "$DATA/body" | grep -c somethingNew)" 400/1
+
 # --- teams (issue 11): a key sees and controls only its team's sandboxes --------------
 KA=$(curl -s "${H[@]}" -d '{"name":"ka","team":"team-a"}' "$API/v1/keys" | jq -r .key)
 KB=$(curl -s "${H[@]}" -d '{"name":"kb","team":"team-b"}' "$API/v1/keys" | jq -r .key)
@@ -168,6 +170,53 @@ if cmp -s "$DATA/blob" "$DATA/blob3"; then ok "proxy /files up + down"; else nok
 # two requests on one keep-alive connection, to two different sandboxes
 k=$(curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "E2b-Sandbox-Id: $E" "$PX/health" --next -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "E2b-Sandbox-Id: $ID" "$PX/health" | tr '\n' ' ')
 is "proxy keep-alive" "$k" "204 1 204 0 "
+
+# upgrades: raw relay only after a real 101 (issue 11).  An Upgrade header envd does not honour
+# must not turn the connection into a relay that carries a pipelined host-only request.
+python3 - "$PX" "$E" >"$DATA/smuggle" 2>&1 <<'PY'
+import socket, sys
+host, port = sys.argv[1].split("//")[1].split(":")
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(("GET /health HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: %s\r\nConnection: Upgrade\r\n"
+           "Upgrade: websocket\r\n\r\nPOST /init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: 2\r\n\r\n{}" % sys.argv[2]).encode())
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    out += b"<timeout>"
+print(out.decode(errors="replace"))
+PY
+is "proxy: Upgrade without 101 -> one plain response, closed, pipelined /init never relayed" \
+	"$(grep -c '^HTTP/1.1 ' "$DATA/smuggle")/$(grep -c 'timeout' "$DATA/smuggle")" "1/0"
+printf '#!/bin/sh\nwhile read -r l; do [ "$l" = "$(printf "\\r")" ] && break; done\nprintf "HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n"\nexec cat\n' >"$DATA/up.sh"
+curl -s -o /dev/null "${H[@]}" -H 'Expect:' -T "$DATA/up.sh" "$API/v1/sandboxes/$ID/files?path=/tmp/up.sh"
+curl -s -o /dev/null "${H[@]}" -d '{"cmd":"chmod +x /tmp/up.sh; (nc -l -p 8081 -e /tmp/up.sh >/dev/null 2>&1 &)"}' "$API/v1/sandboxes/$ID/exec"
+sleep 0.5
+python3 - "$PX" "$ID" >"$DATA/ws" 2>&1 <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].split("//")[1].split(":")
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(("GET /ws HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: %s\r\nE2b-Sandbox-Port: 8081\r\n"
+           "Connection: Upgrade\r\nUpgrade: echo\r\n\r\nping-1\n" % sys.argv[2]).encode())
+out = b""
+deadline = time.time() + 10
+while b"ping-2" not in out and time.time() < deadline:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+    if b"ping-1" in out and b"ping-2" not in out:
+        s.sendall(b"ping-2\n")
+print(out.decode(errors="replace"))
+PY
+is "proxy: a real 101 from a user port becomes a byte relay (pipelined bytes follow it)" \
+	"$(head -1 "$DATA/ws" | tr -d '\r')/$(grep -c '^ping-[12]$' "$DATA/ws")" "HTTP/1.1 101 Switching Protocols/2"
+is "proxy: no CORS headers on envd's port" "$(curl -s -D - -o /dev/null -H "E2b-Sandbox-Id: $E" "$PX/health" | grep -ci '^access-control-')" 0
 
 # --- pause / resume ----------------------------------------------------------------------
 is "POST /sandboxes/{id}/pause -> 204" "$(code "${H[@]}" -X POST "$API/sandboxes/$E/pause")" 204
