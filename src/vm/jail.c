@@ -77,6 +77,9 @@ static int add_bind(struct jail_plan *p, const char *path, unsigned long fl, boo
 	add_parents(p, path);
 	add(p, S_ISDIR(st.st_mode) ? OP_MKDIR : OP_FILE, xasprintf("%s%s", p->root, path), NULL, 0,
 	    false);
+	/* A disk that is a block device (the dm backend) must stay a device. */
+	if (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))
+		fl = (fl & ~MS_NODEV) | MS_NOEXEC;
 	add(p, OP_BIND, xstrdup(path), xasprintf("%s%s", p->root, path), fl, ro);
 	return 0;
 }
@@ -85,7 +88,11 @@ static int add_bind(struct jail_plan *p, const char *path, unsigned long fl, boo
 static int grant(const char *path, uid_t uid, gid_t gid, mode_t set, mode_t clear,
 		 struct wr_err *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* The file a link names (images/vmlinux, /dev/mapper/<name>) is what the VMM opens. */
+	cleanup_free char *real = realpath(path, NULL);
+	if (!real)
+		return wr_err_errno(err, errno, "jail: %s", path);
+	cleanup_close int fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return wr_err_errno(err, errno, "jail: open %s", path);
 	struct stat st;
