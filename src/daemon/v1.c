@@ -278,7 +278,8 @@ static void keys_create(struct agent *a, struct http_req *req, char **caps)
 	const char *unknown = NULL;
 	const char *k_;
 	json_t *v_;
-	json_object_foreach(body, k_, v_) {
+	json_object_foreach(body, k_, v_)
+	{
 		(void)v_;
 		if (strcmp(k_, "name") && strcmp(k_, "team"))
 			unknown = k_;
@@ -388,6 +389,8 @@ const struct agent_route agent_v1_routes[] = {
 	{"DELETE", "/v1/snapshots/*", v1_snapshot_delete},
 	{"GET", "/v1/templates", templates},
 	{"POST", "/v1/templates/*/build", v1_template_build},
+	{"POST", "/v1/templates/*/builds", v1_template_builds_post},
+	{"GET", "/v1/templates/*/builds/*", v1_template_builds_get},
 	{"POST", "/v1/keys", keys_create},
 	{"GET", "/v1/keys", keys_list},
 	{"DELETE", "/v1/keys/*", keys_delete},
