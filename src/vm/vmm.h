@@ -68,7 +68,7 @@ struct vmm_params {
  * template, jailed in its own cgroup (v1 memory controller here); booted to
  * envd, 3 s idle, then 8 HTTP requests to envd; read the cgroup's
  * memory.max_usage_in_bytes and the Rss of the guest-RAM mapping in
- * /proc/<pid>/smaps (/tmp script, 2026-12-04).  Result: peak 566 MiB with
+ * /proc/<pid>/smaps (2026-12-04, this 2-core TCG host).  Result: peak 566 MiB with
  * guest RAM fully resident (512 MiB: init_on_free touches every page), so
  * QEMU itself costs ~54 MiB (heap, thread stacks, TCG translation cache,
  * page cache of the disk it read).  The TCG translation buffer grows with
