@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli/api.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -113,7 +114,7 @@ int api_status_err(long status, const char *body, size_t len, struct wr_err *err
 	else if (status == 400 || status == 413 || status == 422)
 		code = EINVAL;
 	const char *msg = NULL;
-	json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+	cleanup_json json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
 	if (json_is_object(j)) {
 		msg = json_string_value(json_object_get(j, "message"));
 		/* wrenn upstream style: {"error": {"code", "message"}} */
@@ -129,7 +130,6 @@ int api_status_err(long status, const char *body, size_t len, struct wr_err *err
 			       status);
 	else
 		r = wr_err_set(err, code, "request failed (HTTP %ld)", status);
-	json_decref(j);
 	return r;
 }
 
@@ -309,7 +309,7 @@ int api_json(struct api *a, const char *method, const char *path, json_t *body, 
 	int r = api_do(a, &rq, &resp, err);
 	if (r < 0)
 		return r;
-	json_t *j = NULL;
+	cleanup_json json_t *j = NULL;
 	if (resp.len > 0) {
 		json_error_t je;
 		j = json_loadb(resp.body, resp.len, 0, &je);
@@ -320,9 +320,7 @@ int api_json(struct api *a, const char *method, const char *path, json_t *body, 
 		}
 	}
 	if (ret)
-		*ret = j;
-	else
-		json_decref(j);
+		*ret = TAKE_PTR(j);
 	if (ret_next)
 		*ret_next = TAKE_PTR(resp.next_token);
 	api_resp_done(&resp);

@@ -6,28 +6,21 @@
 
 int cmd_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	json_t *body = json_object();
+	cleanup_json json_t *body = json_object();
 	struct run_opts ro = {0};
 	int rc, i = sandbox_opts_parse(c, cmd, argc, argv, body, &ro, &rc);
-	if (i < 0) {
-		json_decref(body);
+	if (i < 0)
 		return rc;
-	}
-	if (i < argc) {
-		json_decref(body);
+	if (i < argc)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-	}
 	struct api a;
 	struct wr_err err = {0};
-	if (api_open(&a, c, &err) < 0) {
-		json_decref(body);
+	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	}
-	json_t *sb = NULL;
+	cleanup_json json_t *sb = NULL;
 	cli_progress(c, "creating sandbox...");
 	int r = api_json(&a, "POST", "/v1/sandboxes", body, &sb, NULL, &err);
 	cli_progress_end(c);
-	json_decref(body);
 	api_close(&a);
 	if (r < 0)
 		return cli_fail(&err);
@@ -35,6 +28,5 @@ int cmd_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		print_json(sb);
 	else
 		printf("%s\n", json_string_value(json_object_get(sb, "id")));
-	json_decref(sb);
 	return CLI_EXIT_OK;
 }

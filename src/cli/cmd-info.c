@@ -26,7 +26,7 @@ int cmd_info(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	cleanup_free char *path = sandbox_path(&a, id, NULL);
-	json_t *sb = NULL;
+	cleanup_json json_t *sb = NULL;
 	int r = api_json(&a, "GET", path, NULL, &sb, NULL, &err);
 	api_close(&a);
 	if (r < 0)
@@ -49,6 +49,5 @@ int cmd_info(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 			}
 		}
 	}
-	json_decref(sb);
 	return CLI_EXIT_OK;
 }

@@ -17,13 +17,12 @@ static const char *s(json_t *o, const char *k)
 static int keys_ls(struct cli *c, struct api *a)
 {
 	struct wr_err err = {0};
-	json_t *resp = NULL;
+	cleanup_json json_t *resp = NULL;
 	if (api_json(a, "GET", "/v1/keys", NULL, &resp, NULL, &err) < 0)
 		return cli_fail(&err);
 	json_t *arr = json_object_get(resp, "keys");
 	if (c->json) {
 		print_json(arr ? arr : resp);
-		json_decref(resp);
 		return CLI_EXIT_OK;
 	}
 	static const char *const hdr[] = {"ID", "NAME", "PREFIX", "CREATED", "LAST USED"};
@@ -52,19 +51,17 @@ static int keys_ls(struct cli *c, struct api *a)
 	}
 	table_print(&t, stdout);
 	table_done(&t);
-	json_decref(resp);
 	return CLI_EXIT_OK;
 }
 
 static int keys_create(struct cli *c, struct api *a, const char *name)
 {
 	struct wr_err err = {0};
-	json_t *body = json_object();
+	cleanup_json json_t *body = json_object();
 	if (name)
 		json_object_set_new(body, "name", json_string(name));
-	json_t *k = NULL;
+	cleanup_json json_t *k = NULL;
 	int r = api_json(a, "POST", "/v1/keys", body, &k, NULL, &err);
-	json_decref(body);
 	if (r < 0)
 		return cli_fail(&err);
 	if (c->json) {
@@ -76,7 +73,6 @@ static int keys_create(struct cli *c, struct api *a, const char *name)
 			fprintf(stderr, "wrenn: key %s created; it is shown only this once\n",
 				s(k, "id") ? s(k, "id") : "?");
 	}
-	json_decref(k);
 	return CLI_EXIT_OK;
 }
 

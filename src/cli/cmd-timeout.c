@@ -21,9 +21,8 @@ int cmd_timeout(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	cleanup_free char *path = sandbox_path(&a, argv[1], "/timeout");
-	json_t *body = json_pack("{sI}", "timeout", (json_int_t)v);
+	cleanup_json json_t *body = json_pack("{sI}", "timeout", (json_int_t)v);
 	int r = api_json(&a, "POST", path, body, NULL, NULL, &err);
-	json_decref(body);
 	api_close(&a);
 	return r < 0 ? cli_fail(&err) : CLI_EXIT_OK;
 }

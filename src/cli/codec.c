@@ -2,6 +2,7 @@
 #include "cli/codec.h"
 
 #include "basic/base64.h"
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -28,15 +29,11 @@ static int ndjson_line(char *line, size_t len, ndjson_cb cb, void *ud, struct wr
 	if (len == 0)
 		return 0; /* blank lines (keepalives) are allowed */
 	json_error_t je;
-	json_t *obj = json_loadb(line, len, 0, &je);
-	if (!obj || !json_is_object(obj)) {
-		json_decref(obj);
+	cleanup_json json_t *obj = json_loadb(line, len, 0, &je);
+	if (!obj || !json_is_object(obj))
 		return wr_err_set(err, EBADMSG, "bad line in event stream: %s",
 				  obj ? "not an object" : je.text);
-	}
-	int r = cb(obj, ud, err);
-	json_decref(obj);
-	return r;
+	return cb(obj, ud, err);
 }
 
 int ndjson_feed(struct ndjson *nd, const char *data, size_t len, ndjson_cb cb, void *ud,

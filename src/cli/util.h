@@ -4,6 +4,8 @@
 #include "cli/api.h"
 #include "cli/cli.h"
 
+#include "basic/cleanup-json.h"
+
 #include <jansson.h>
 
 /* Parse the options of `run` and `create` (argv[0] = command name, cmd's option table) into a
