@@ -8,7 +8,7 @@
 # during a build (the next start marks it failed and removes its VM).
 set -u
 cd "$(dirname "$0")/../.."
-N=67
+N=72
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -106,6 +106,12 @@ is "logsOffset skips what was read" "$(curl -s "${H[@]}" "$API/templates/$TID/bu
 is "level=error filters" "$(curl -s "${H[@]}" "$API/templates/$TID/builds/$BID/status?level=error" | jq '.logEntries|length')" 0
 is "alias resolves" "$(code "${H[@]}" "$API/templates/aliases/tpl72")" 200
 is "GET /templates lists it" "$(curl -s "${H[@]}" "$API/templates" | jq -c '[.[]|select(.templateID=="tpl72")|.names[0]]')" '["tpl72"]'
+
+is "POST /templates/tags -> 201 {buildID, tags}" "$(code "${H[@]}" -d '{"target":"tpl72","tags":["v1","stable"]}' "$API/templates/tags"; jq -c '[.buildID==$b, .tags]' --arg b "$BID" "$DATA/body")" '201[true,["v1","stable"]]'
+is "GET /templates/{id}/tags lists them" "$(curl -s "${H[@]}" "$API/templates/tpl72/tags" | jq -c '[.[]|.tag]|sort')" '["stable","v1"]'
+is "a tag resolves as a template name" "$(code "${H[@]}" "$API/templates/aliases/tpl72:v1")" 200
+is "DELETE /templates/tags -> 204, the tag is gone" "$(code "${H[@]}" -X DELETE -d '{"name":"tpl72","tags":["stable"]}' "$API/templates/tags") $(curl -s "${H[@]}" "$API/templates/tpl72/tags" | jq -c '[.[]|.tag]')" '204 ["v1"]'
+is "tags of an unknown template -> 404" "$(code "${H[@]}" -d '{"target":"nope72","tags":["x"]}' "$API/templates/tags")" 404
 
 # --- a sandbox from it ----------------------------------------------------------------------------
 t0=$(date +%s%N)
