@@ -233,7 +233,7 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		      struct wr_err *err)
 {
 	char out[OUT_MAX];
-	uint32_t key;
+	uint32_t key = 0;
 	int r;
 
 	r = oci_ref_check(src->ref, err);
