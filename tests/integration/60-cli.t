@@ -3,13 +3,14 @@
 # cleanup), create, ls/info (--json, filters), exec (streaming, stdin, env, cwd), cp both ways,
 # shell through a pty (script(1) for input + exit code, a python pty harness for the raw terminal,
 # Ctrl-C and SIGWINCH resize; -w/-e), logs (--tail N/--tail=N, -f until Ctrl-C or the sandbox
-# ends), timeout, pause/resume, keys, templates, kill, and bad input (unknown id, wrong key, no
+# ends), timeout, pause/resume, keys, templates (list; build -f Dockerfile -t NAME with a context
+# and .dockerignore, a failing RUN, a bad line), kill, and bad input (unknown id, wrong key, no
 # agent, bad arguments) -> clear message + exit code.  Options stop at the first operand (docker's
 # rule: `exec ID df -h` runs df -h); exit 127/126 for a missing/non-executable command; --version.
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=63
+N=67
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -260,6 +261,29 @@ c=1
 WRENN_API_KEY=$newkey timeout $TO "$W" ls >/dev/null && timeout $TO "$W" keys rm "$kid" &&
 	! WRENN_API_KEY=$newkey timeout $TO "$W" ls 2>"$DATA/err" >/dev/null && grep -q 401 "$DATA/err" && c=0
 check "keys ls/rm: the new key works, after rm it is refused (401)" [ $c -eq 0 ]
+
+# --- templates build from a Dockerfile -------------------------------------------------------
+mkdir -p "$DATA/bctx/sub"
+echo from-context >"$DATA/bctx/sub/file.txt"
+echo ignored >"$DATA/bctx/skip.log"
+echo '*.log' >"$DATA/bctx/.dockerignore"
+printf 'FROM %s\nCOPY sub/file.txt /opt/file.txt\nRUN echo built-$((6*7)) >/opt/built.txt\nENV BUILT_ENV=yes\n' "$TPL" >"$DATA/bctx/Dockerfile"
+out=$(timeout 600 "$W" templates build -f "$DATA/bctx/Dockerfile" -t cli-built "$DATA/bctx" 2>"$DATA/err"); rc=$?
+c=1; [ $rc -eq 0 ] && grep -Eq '^\[ *[0-9]+\.[0-9]s\] \[[0-9]+/[0-9]+\] RUN echo built' <<<"$out" && grep -q 'ready' "$DATA/err" && c=0
+check "templates build -f -t: build logs with elapsed time and step counter, exit 0" [ $c -eq 0 ]
+[ $c -eq 0 ] || echo "$out" "$(cat "$DATA/err")" | head -20 | sed 's/^/#   /'
+is "a sandbox from the built template sees COPY, RUN and ENV" \
+	"$(timeout $TO "$W" run -t cli-built -- sh -c 'cat /opt/file.txt /opt/built.txt; echo $BUILT_ENV')" "from-context
+built-42
+yes"
+printf 'FROM %s\nRUN false\n' "$TPL" >"$DATA/Dockerfile.fail"
+timeout 600 "$W" templates build --json -f "$DATA/Dockerfile.fail" -t cli-fail "$DATA/bctx" >"$DATA/out" 2>"$DATA/err"; rc=$?
+c=1; [ $rc -eq 1 ] && [ "$(jq -r .status "$DATA/out")" = error ] && grep -q 'failed' "$DATA/err" && c=0
+check "a failing RUN: exit 1, reason on stderr, --json prints the final status (Dockerfile outside the context)" [ $c -eq 0 ]
+printf 'FROM %s\nFROBNICATE x\n' "$TPL" >"$DATA/Dockerfile.bad"
+timeout $TO "$W" templates build -f "$DATA/Dockerfile.bad" -t cli-bad "$DATA/bctx" 2>"$DATA/err"; rc=$?
+c=1; [ $rc -eq 1 ] && grep -q 'line 2' "$DATA/err" && grep -q 400 "$DATA/err" && c=0
+check "a bad Dockerfile line: exit 1, 400 naming the line" [ $c -eq 0 ]
 
 # --- kill ------------------------------------------------------------------------------------
 timeout $TO "$W" logs -f "$id" >/dev/null 2>&1 &
