@@ -267,15 +267,16 @@ mkdir -p "$DATA/bctx/sub"
 echo from-context >"$DATA/bctx/sub/file.txt"
 echo ignored >"$DATA/bctx/skip.log"
 echo '*.log' >"$DATA/bctx/.dockerignore"
-printf 'FROM %s\nCOPY sub/file.txt /opt/file.txt\nRUN echo built-$((6*7)) >/opt/built.txt\nENV BUILT_ENV=yes\n' "$TPL" >"$DATA/bctx/Dockerfile"
+printf 'FROM %s\nCOPY sub/file.txt /opt/file.txt\nCOPY . /ctx\nRUN echo built-$((6*7)) >/opt/built.txt\nENV BUILT_ENV=yes\n' "$TPL" >"$DATA/bctx/Dockerfile"
 out=$(timeout 600 "$W" templates build -f "$DATA/bctx/Dockerfile" -t cli-built "$DATA/bctx" 2>"$DATA/err"); rc=$?
 c=1; [ $rc -eq 0 ] && grep -Eq '^\[ *[0-9]+\.[0-9]s\] \[[0-9]+/[0-9]+\] RUN echo built' <<<"$out" && grep -q 'ready' "$DATA/err" && c=0
 check "templates build -f -t: build logs with elapsed time and step counter, exit 0" [ $c -eq 0 ]
 [ $c -eq 0 ] || echo "$out" "$(cat "$DATA/err")" | head -20 | sed 's/^/#   /'
-is "a sandbox from the built template sees COPY, RUN and ENV" \
-	"$(timeout $TO "$W" run -t cli-built -- sh -c 'cat /opt/file.txt /opt/built.txt; echo $BUILT_ENV')" "from-context
+is "a sandbox from the built template sees COPY, RUN and ENV; .dockerignore kept skip.log out" \
+	"$(timeout $TO "$W" run -u root -t cli-built -- sh -c 'cat /opt/file.txt /opt/built.txt; echo $BUILT_ENV; ls -A /ctx | tr "\n" " "')" "from-context
 built-42
-yes"
+yes
+.dockerignore Dockerfile sub "
 printf 'FROM %s\nRUN false\n' "$TPL" >"$DATA/Dockerfile.fail"
 timeout 600 "$W" templates build --json -f "$DATA/Dockerfile.fail" -t cli-fail "$DATA/bctx" >"$DATA/out" 2>"$DATA/err"; rc=$?
 c=1; [ $rc -eq 1 ] && [ "$(jq -r .status "$DATA/out")" = error ] && grep -q 'failed' "$DATA/err" && c=0
