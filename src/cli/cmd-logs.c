@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,7 +46,15 @@ static int get(struct api *a, const char *path, struct logs_out *o)
 	rq.path = path;
 	rq.sink = to_stdout;
 	rq.sink_ud = o;
-	return api_do(a, &rq, NULL, o->err);
+	struct api_resp resp = {0};
+	int r = api_do(a, &rq, &resp, o->err);
+	/* The agent names the offset to go on from (logs rotate: offsets are logical). */
+	char *end = NULL;
+	long long next = resp.next_token ? strtoll(resp.next_token, &end, 10) : -1;
+	if (r >= 0 && end && !*end && next >= 0)
+		o->written = next;
+	api_resp_done(&resp);
+	return r;
 }
 
 static int follow(struct api *a, const char *base, long tail, struct wr_err *err)

@@ -7,6 +7,7 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
+#include "basic/logrot.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -182,32 +183,41 @@ static void logs(struct agent *a, struct http_req *req, char **caps)
 		agent_reply_rt_error(req, r, &err);
 		return;
 	}
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat stt;
-	if (fd < 0 || fstat(fd, &stt) < 0) {
+	/* Offsets are logical: they go on across rotation (basic/logrot.h); X-Next-Token
+	 * carries the end, the offset to poll with next. */
+	struct logrot_view v;
+	if (logrot_view_open(path, &v, &err) < 0) {
+		http_resp_header(req, "X-Next-Token", "0");
 		http_resp_text(req, 200, "text/plain; charset=utf-8", "");
 		return;
 	}
-	int64_t off = tail && stt.st_size > tail ? stt.st_size - tail : 0;
+	int64_t start = logrot_view_start(&v), end = logrot_view_end(&v);
+	int64_t off = tail && end - start > tail ? end - tail : start;
 	if (from >= 0)
-		off = from < stt.st_size ? from : stt.st_size;
-	int64_t len = stt.st_size - off;
-	if (lseek(fd, off, SEEK_SET) < 0 ||
-	    http_resp_begin(req, 200, "text/plain; charset=utf-8", len) < 0)
+		off = from < start ? start : from < end ? from : end;
+	int64_t len = end - off;
+	http_resp_headerf(req, "X-Next-Token", "%lld", (long long)end);
+	if (http_resp_begin(req, 200, "text/plain; charset=utf-8", len) < 0) {
+		logrot_view_close(&v);
 		return;
+	}
 	char buf[65536];
 	while (len > 0) {
-		ssize_t n = read(fd, buf,
-				 (size_t)(len < (int64_t)sizeof(buf) ? len : (int64_t)sizeof(buf)));
+		ssize_t n = logrot_view_read(
+			&v, off, buf, len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf));
 		if (n <= 0) {
-			/* the file shrank: pad so the declared length holds */
+			/* the file shrank (rotated): pad so the declared length holds */
 			memset(buf, ' ', sizeof(buf));
 			n = len < (int64_t)sizeof(buf) ? (ssize_t)len : (ssize_t)sizeof(buf);
 		}
-		if (http_resp_write(req, buf, (size_t)n) < 0)
+		if (http_resp_write(req, buf, (size_t)n) < 0) {
+			logrot_view_close(&v);
 			return;
+		}
 		len -= n;
+		off += n;
 	}
+	logrot_view_close(&v);
 	http_resp_end(req);
 }
 

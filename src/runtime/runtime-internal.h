@@ -158,7 +158,8 @@ struct runtime {
 	struct sbx *warm_building;
 	pthread_t warm_thread;
 	bool warm_started, warm_stop;
-	atomic_int creates; /* creates in flight: the filler waits for 0 */
+	atomic_int creates;    /* creates in flight: the filler waits for 0 */
+	int64_t log_max_bytes; /* vmm.log rotation size (logcap.c) */
 	pthread_t reaper;
 	bool reaper_running;
 	pthread_mutex_t reaper_lock;
@@ -252,6 +253,9 @@ unsigned rt_warm_ready(struct runtime *rt, const char *snapshot_dir);
 
 /* startup sweep (sweep.c) */
 int rt_sweep(struct runtime *rt, struct wr_err *err);
+
+/* vmm.log size cap (logcap.c): rotate every listed sandbox's log past rt->log_max_bytes. */
+void rt_logs_cap(struct runtime *rt);
 
 /* TTL reaper (reaper.c) */
 int rt_reaper_start(struct runtime *rt, struct wr_err *err);

@@ -6,6 +6,7 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
+#include "basic/logrot.h"
 #include "basic/xalloc.h"
 #include "vm/cgroup.h"
 #include "vm/jail.h"
@@ -395,6 +396,17 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		rt_warm_init(rt, w > 0 ? (unsigned)(w > WARM_MAX ? WARM_MAX : w) : 0);
 	}
 	int r;
+	rt->log_max_bytes = cfg->log_max_bytes;
+	if (rt->log_max_bytes <= 0 && getenv("WRENN_VMM_LOG_MAX") &&
+	    (logrot_parse_size(getenv("WRENN_VMM_LOG_MAX"), RUNTIME_LOG_MAX_LIMIT,
+			       &rt->log_max_bytes) < 0 ||
+	     rt->log_max_bytes < 4096)) {
+		r = wr_err_set(err, EINVAL,
+			       "WRENN_VMM_LOG_MAX must be a byte count from 4096 to 2^40");
+		goto fail;
+	}
+	if (rt->log_max_bytes <= 0)
+		rt->log_max_bytes = RUNTIME_LOG_MAX_DEFAULT;
 	if (rt->jail_uid_base &&
 	    (r = jail_check_range(rt->jail_uid_base, rt->max_sandboxes, err)) < 0)
 		goto fail;

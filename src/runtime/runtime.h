@@ -56,6 +56,9 @@
 
 struct runtime;
 
+#define RUNTIME_LOG_MAX_DEFAULT (INT64_C(4) << 20)
+#define RUNTIME_LOG_MAX_LIMIT (INT64_C(1) << 40)
+
 struct runtime_config {
 	/* Root of all state: sandboxes/, slots/, logs, the store.  NULL = default. */
 	const char *data_dir;
@@ -87,6 +90,11 @@ struct runtime_config {
 	const char *disk_backend;
 	int envd_timeout_ms; /* wait for envd /health after boot; 0 = 60000 */
 	bool no_reaper;	     /* do not start the TTL reaper thread (tests) */
+	/* vmm.log (VMM output + guest serial console) is rotated to vmm.log.1 once it
+	 * passes this size, checked every second by the reaper thread (logs routes
+	 * keep their offsets, see basic/logrot.h).  0 = WRENN_VMM_LOG_MAX from the
+	 * environment, else RUNTIME_LOG_MAX_DEFAULT; the reaper must run. */
+	int64_t log_max_bytes;
 	/* runtime_close policy: false (default) leaves running and paused
 	 * sandboxes as they are for the next runtime_open to re-attach; true stops
 	 * every running VMM and marks those sandboxes killed (paused ones stay). */
@@ -265,6 +273,11 @@ struct runtime_build_hook {
 };
 int runtime_template_build_with(struct runtime *rt, const char *name, const char *from, int vcpus,
 				int memory_mb, const struct runtime_build_hook *hook,
+				struct wr_err *err);
+/* Snapshot the running sandbox id (a build VM) into the snapshot template `name` (RAM, device
+ * state, disk) and let it run on: a build step checkpoint.  No snapshot row is made; the
+ * template's parent is the sandbox's template. */
+int runtime_template_checkpoint(struct runtime *rt, const char *id, const char *name,
 				struct wr_err *err);
 /* Build the automatic snapshot of a built-in template for vcpus/memory_mb
  * (0 = defaults) now, if missing; later creates with those sizes restore it. */
