@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* vmm.log cap: the jailed VMM appends the guest's serial console to vmm.log, and a guest may
  * print without end.  Every reaper tick rotates each registered sandbox's log once it passes
- * rt->log_max_bytes (basic/logrot.h), so vmm.log + vmm.log.1 stay near twice the cap. */
+ * rt->log_max_bytes (basic/logrot.h), so vmm.log + vmm.log.1 stay within twice the cap
+ * plus what the guest prints in one tick (250 ms). */
 #include "runtime/runtime-internal.h"
 
 #include "basic/cleanup.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* TTL reaper: once a second, destroy running sandboxes whose end_at passed (one worker
+/* TTL reaper: every REAPER_TICK_MS, destroy running sandboxes whose end_at passed (one worker
  * thread per expired sandbox) and cap their vmm.log (rt_logs_cap). */
 #include "runtime/runtime-internal.h"
 
@@ -19,6 +19,9 @@
  * per sandbox is in flight; the list belongs to the reaper thread alone, which
  * joins finished workers every tick and all of them when it stops.
  */
+/* Short: the vmm.log cap is only as tight as a tick of console flood allows. */
+#define REAPER_TICK_MS 250
+
 struct reap_job {
 	struct runtime *rt;
 	char *id;
@@ -97,7 +100,11 @@ static void *reaper_main(void *arg)
 	while (rt->reaper_running) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts.tv_nsec += REAPER_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		pthread_cond_timedwait(&rt->reaper_cond, &rt->reaper_lock, &ts);
 		if (!rt->reaper_running)
 			break;

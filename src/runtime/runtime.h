@@ -91,7 +91,7 @@ struct runtime_config {
 	int envd_timeout_ms; /* wait for envd /health after boot; 0 = 60000 */
 	bool no_reaper;	     /* do not start the TTL reaper thread (tests) */
 	/* vmm.log (VMM output + guest serial console) is rotated to vmm.log.1 once it
-	 * passes this size, checked every second by the reaper thread (logs routes
+	 * passes this size, checked 4 times a second by the reaper thread (logs routes
 	 * keep their offsets, see basic/logrot.h).  0 = WRENN_VMM_LOG_MAX from the
 	 * environment, else RUNTIME_LOG_MAX_DEFAULT; the reaper must run. */
 	int64_t log_max_bytes;
