@@ -15,3 +15,5 @@ $(BUILD)/obj/src/daemon/openapi.o: $(O)/gen/daemon/openapi-data.h
 # Unit tests of the pure parts (routing, host parsing, JSON shapes, auth, paging, config).
 LIBDEPS_test-daemon := daemon build runtime vm net disk store http basic
 LDLIBS_test-daemon := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
+LIBDEPS_test-guestint := daemon build runtime vm net disk store http basic
+LDLIBS_test-guestint := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive

@@ -6,6 +6,7 @@
 
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "http/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -206,10 +207,38 @@ int agent_parse_limit(const char *q, int *ret)
 	return 0;
 }
 
+int agent_guest_int(const json_t *obj, const char *camel, int64_t lo, int64_t hi, int64_t *ret,
+		    struct wr_err *err)
+{
+	int64_t v = 0;
+	int r = wj_i64(obj, camel, &v);
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r < 0)
+		return wr_err_set(err, EPROTO, "envd sent a %s that is not an integer", camel);
+	if (v < lo || v > hi)
+		return wr_err_set(err, EPROTO,
+				  "envd sent %s = %" PRId64 ", outside %" PRId64 "..%" PRId64,
+				  camel, v, lo, hi);
+	*ret = v;
+	return 0;
+}
+
 int agent_exit_code(const json_t *end)
 {
 	json_t *c = json_object_get(end, "exitCode");
-	int code = json_is_integer(c) ? (int)json_integer_value(c) : 0;
+	int code = 0;
+	if (c) {
+		/* Go's ExitCode() is -1 for a process a signal ended */
+		int64_t v = 0;
+		struct wr_err e = {0};
+		int r = agent_guest_int(end, "exitCode", -1, 255, &v, &e);
+		if (r < 0 && r != -ENOENT) {
+			log_warn("%s: no exit status", wr_err_msg(&e));
+			return -1;
+		}
+		code = (int)v;
+	}
 	json_t *ex = json_object_get(end, "exited");
 	json_t *st = json_object_get(end, "status");
 	const char *s = json_is_string(st) ? json_string_value(st) : "";
@@ -235,9 +264,11 @@ int agent_exit_code(const json_t *end)
 		     {"alarm clock", 14},
 		     {"terminated", 15}};
 	s += 8;
-	int n = 0;
-	if (sscanf(s, "signal %d", &n) == 1 && n > 0)
-		return 128 + n;
+	if (!strncmp(s, "signal ", 7)) {
+		char *e = NULL;
+		long n = strtol(s + 7, &e, 10);
+		return e != s + 7 && n > 0 && n <= 64 ? 128 + (int)n : 1; /* SIGRTMAX is 64 */
+	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strncmp(s, names[i].name, strlen(names[i].name)))
 			return 128 + names[i].sig;

@@ -68,8 +68,17 @@ void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, i
 		size_t *ret_start, size_t *ret_count, char **ret_next);
 /* limit query: NULL = 100; 1..100; -EINVAL otherwise.  Pure. */
 int agent_parse_limit(const char *q, int *ret);
-/* exitCode of a process end event (envd's end message); signals become 128+N.  Pure. */
+/* exitCode of a process end event (envd's end message); signals become 128+N; -1 (logged)
+ * when envd sent an exit code outside -1..255.  Pure. */
 int agent_exit_code(const json_t *end);
+/* Integers from the guest are range-checked: field camel (or its snake_case form) of an envd
+ * message, a JSON integer or decimal string in lo..hi.  0 and *ret set; -ENOENT when absent
+ * (err untouched); -EPROTO naming the field and the range otherwise.  Pure. */
+int agent_guest_int(const json_t *obj, const char *camel, int64_t lo, int64_t hi, int64_t *ret,
+		    struct wr_err *err);
+/* Ranges for agent_guest_int: Linux PID_MAX_LIMIT (2^22), and byte counts up to 2^62. */
+#define AGENT_GUEST_PID_MAX (INT64_C(1) << 22)
+#define AGENT_GUEST_SIZE_MAX (INT64_C(1) << 62)
 
 /* route handlers (v1*.c, e2b.c); caps[0] is the sandbox id where the path has one */
 typedef void (*agent_route_fn)(struct agent *a, struct http_req *req, char **caps);

@@ -206,8 +206,11 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 	r = envdc_stream_next(s, &first, &err);
 	if (r > 0) {
 		json_t *start = json_object_get(json_object_get(first, "event"), "start");
-		if (wj_i64(start, "pid", &pid) < 0 || pid <= 0)
+		int g = agent_guest_int(start, "pid", 1, AGENT_GUEST_PID_MAX, &pid, &err);
+		if (g == -ENOENT)
 			r = wr_err_set(&err, EPROTO, "envd did not start the process");
+		else if (g < 0)
+			r = g;
 	} else if (r == 0) {
 		r = wr_err_set(&err, EPROTO, "envd ended the stream before starting the process");
 	}

@@ -57,7 +57,14 @@ json_t *v1_entry_from_envd(const json_t *e)
 	}
 	json_object_set_new(o, "type", json_string(type));
 	int64_t v = 0;
-	json_object_set_new(o, "size", json_integer(wj_i64(e, "size", &v) == 0 ? v : 0));
+	struct wr_err err = {0};
+	/* a size out of range is dropped (logged), not passed on */
+	int r = agent_guest_int(e, "size", 0, AGENT_GUEST_SIZE_MAX, &v, &err);
+	if (r == 0 || r == -ENOENT)
+		json_object_set_new(o, "size", json_integer(v));
+	else
+		log_warn("file entry %s: %s", json_string_value(json_object_get(o, "path")) ?: "?",
+			 wr_err_msg(&err));
 	v = 0;
 	if (wj_i64(e, "mode", &v) == 0)
 		json_object_set_new(o, "mode", json_integer(v & 07777));

@@ -284,8 +284,11 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 			r = wr_err_set(&err, EPROTO, "envd ended the stream before starting");
 		if (r > 0) {
 			json_t *s = json_object_get(json_object_get(ev, "event"), "start");
-			if (wj_i64(s, "pid", &p.pid) < 0)
+			int g = agent_guest_int(s, "pid", 1, AGENT_GUEST_PID_MAX, &p.pid, &err);
+			if (g == -ENOENT)
 				r = wr_err_set(&err, EPROTO, "envd did not start the process");
+			else if (g < 0)
+				r = g;
 		}
 	}
 	if (r < 0) {
