@@ -16,6 +16,8 @@
 
 #define ENVDC_MAX_MSG (16u * 1024 * 1024)
 #define ENVDC_MAX_BODY (4u * 1024 * 1024)
+/* a unary RPC (files list/stat/mkdir/move/remove, process signal/input) as a whole */
+#define ENVDC_UNARY_DEADLINE_MS 60000
 
 int envdc_errno_for_code(const char *code)
 {
@@ -97,6 +99,8 @@ int envdc_unary(int fd, const struct envdc_auth *a, const char *rpc, const json_
 		json_t **ret, struct wr_err *err)
 {
 	struct http_client *c = http_client_new(fd, true);
+	/* The guest is untrusted: a trickled or endless answer ends with the call. */
+	http_client_set_deadline(c, ENVDC_UNARY_DEADLINE_MS);
 	struct hdrs h = {0};
 	h.v[h.n++] = xstrdup("Connect-Protocol-Version: 1");
 	hdrs_auth(&h, a);
