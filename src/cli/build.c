@@ -119,12 +119,10 @@ static int start_build(struct cli *c, struct api *a, const struct tpl_build *b, 
 	int r = api_do(a, &rq, &resp, err);
 	if (r < 0)
 		return r;
-	json_t *j = json_loadb(resp.body, resp.len, 0, NULL);
+	cleanup_json json_t *j = json_loadb(resp.body, resp.len, 0, NULL);
 	api_resp_done(&resp);
-	if (!json_string_value(json_object_get(j, "buildID"))) {
-		json_decref(j);
+	if (!json_string_value(json_object_get(j, "buildID")))
 		return wr_err_set(err, EPROTO, "the server's reply to the build has no buildID");
-	}
 	/* what the server accepted but only noted (EXPOSE, LABEL: "Dockerfile line N: ...") */
 	size_t i;
 	json_t *note;
@@ -133,7 +131,7 @@ static int start_build(struct cli *c, struct api *a, const struct tpl_build *b, 
 		if (!c->quiet && json_is_string(note))
 			fprintf(stderr, "wrenn: note: %s\n", json_string_value(note));
 	}
-	*ret = j;
+	*ret = TAKE_PTR(j);
 	return 0;
 }
 
@@ -146,7 +144,7 @@ int tpl_build_run(struct cli *c, const struct tpl_build *b)
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	int rc = CLI_EXIT_FAIL;
-	json_t *started = NULL, *st = NULL;
+	cleanup_json json_t *started = NULL, *st = NULL;
 	cleanup_free char *en = NULL, *eb = NULL;
 	if (start_build(c, &a, b, &started, &err) < 0) {
 		rc = api_interrupted ? 130 : cli_fail(&err);
@@ -162,8 +160,7 @@ int tpl_build_run(struct cli *c, const struct tpl_build *b)
 	for (;;) {
 		cleanup_free char *path =
 			xasprintf("/v1/templates/%s/builds/%s?logsOffset=%zu", en, eb, printed);
-		json_decref(st);
-		st = NULL;
+		json_decref(TAKE_PTR(st)); /* the previous poll's answer */
 		int r = api_json(&a, "GET", path, NULL, &st, NULL, &err);
 		if (r < 0) {
 			if (api_interrupted)
@@ -203,8 +200,6 @@ int tpl_build_run(struct cli *c, const struct tpl_build *b)
 		rc = CLI_EXIT_FAIL;
 	}
 out:
-	json_decref(started);
-	json_decref(st);
 	api_close(&a);
 	return rc;
 }

@@ -16,7 +16,7 @@
 
 int cmd_exec(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	json_t *body = json_object(), *env = json_object();
+	cleanup_json json_t *body = json_object(), *env = json_object();
 	struct wr_err err = {0};
 	bool want_stdin = false;
 	int o, rc = CLI_EXIT_USAGE;
@@ -90,7 +90,5 @@ int cmd_exec(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 usage:
 	rc = cli_usage(cmd, "%s", wr_err_msg(&err));
 out:
-	json_decref(body);
-	json_decref(env);
 	return rc;
 }

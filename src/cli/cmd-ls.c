@@ -13,7 +13,7 @@
 int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *state = NULL, *tpl = NULL;
-	json_t *meta = json_object();
+	cleanup_json json_t *meta = json_object();
 	struct wr_err err = {0};
 	int o, rc = CLI_EXIT_OK;
 	optind = 0;
@@ -29,10 +29,8 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 			tpl = optarg;
 			break;
 		case 'm':
-			if (args_kv_into(meta, optarg, "--metadata", &err) < 0) {
-				json_decref(meta);
+			if (args_kv_into(meta, optarg, "--metadata", &err) < 0)
 				return cli_usage(cmd, "%s", wr_err_msg(&err));
-			}
 			break;
 		case OPT_JSON:
 			c->json = true;
@@ -41,19 +39,13 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 			break;
 		}
 	}
-	if (o == CLI_OPT_EXIT) {
-		json_decref(meta);
+	if (o == CLI_OPT_EXIT)
 		return rc;
-	}
-	if (optind < argc) {
-		json_decref(meta);
+	if (optind < argc)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	}
 	struct api a;
-	if (api_open(&a, c, &err) < 0) {
-		json_decref(meta);
+	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	}
 	/* the query, without the cursor */
 	cleanup_free char *q = xstrdup("limit=100");
 	if (state)
@@ -78,16 +70,15 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		free(q);
 		q = n;
 	}
-	json_decref(meta);
 
-	json_t *all = json_array();
+	cleanup_json json_t *all = json_array();
 	cleanup_free char *cursor = NULL;
 	rc = CLI_EXIT_OK;
 	for (int page = 0; page < 10000; page++) {
 		cleanup_free char *ec = cursor ? api_esc(&a, cursor) : NULL;
 		cleanup_free char *path =
 			xasprintf("/v1/sandboxes?%s%s%s", q, ec ? "&cursor=" : "", ec ? ec : "");
-		json_t *resp = NULL;
+		cleanup_json json_t *resp = NULL;
 		char *next = NULL;
 		if (api_json(&a, "GET", path, NULL, &resp, &next, &err) < 0) {
 			rc = cli_fail(&err);
@@ -95,7 +86,6 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		}
 		json_t *list = json_object_get(resp, "sandboxes");
 		if (!json_is_array(list)) {
-			json_decref(resp);
 			free(next);
 			wr_err_set(&err, EPROTO, "list: response has no 'sandboxes' array");
 			rc = cli_fail(&err);
@@ -106,7 +96,6 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		free(cursor);
 		cursor = nc ? xstrdup(nc) : TAKE_PTR(next);
 		free(next);
-		json_decref(resp);
 		if (!cursor)
 			break;
 	}
@@ -116,7 +105,6 @@ int cmd_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		else
 			print_sandbox_table(all);
 	}
-	json_decref(all);
 	api_close(&a);
 	return rc;
 }

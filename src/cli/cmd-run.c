@@ -21,33 +21,27 @@ static json_t *argv_json(char **cmd, int n)
 int cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct run_opts ro = {0};
-	json_t *body = json_object();
+	cleanup_json json_t *body = json_object();
 	int urc, i = sandbox_opts_parse(c, cmd, argc, argv, body, &ro, &urc);
-	if (i < 0) {
-		json_decref(body);
+	if (i < 0)
 		return urc;
-	}
 	struct wr_err err = {0};
 	char **words;
 	int nwords;
-	if (args_split_cmd(argc - i, argv + i, false, NULL, &words, &nwords, &err) < 0) {
-		json_decref(body);
+	if (args_split_cmd(argc - i, argv + i, false, NULL, &words, &nwords, &err) < 0)
 		return cli_usage(cmd, "%s", wr_err_msg(&err));
-	}
 	install_interrupt_handlers();
 	struct api a;
 	if (api_open(&a, c, &err) < 0) {
-		json_decref(body);
 		cli_fail(&err);
 		return CLI_EXIT_INFRA;
 	}
 	int rc = CLI_EXIT_INFRA;
-	json_t *sb = NULL;
+	cleanup_json json_t *sb = NULL;
 	const char *tpl = json_string_value(json_object_get(body, "template"));
 	cli_progress(c, "creating sandbox (%s)...", tpl ? tpl : "default template");
 	int r = api_json(&a, "POST", "/v1/sandboxes", body, &sb, NULL, &err);
 	cli_progress_end(c);
-	json_decref(body);
 	const char *id = json_string_value(json_object_get(sb, "id"));
 	if (r < 0 || !id) {
 		if (r >= 0)
@@ -55,15 +49,16 @@ int cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		cli_fail(&err);
 		goto out;
 	}
-	json_t *ex = json_object();
-	json_object_set_new(ex, "cmd", argv_json(words, nwords));
-	if (ro.cwd)
-		json_object_set_new(ex, "cwd", json_string(ro.cwd));
-	if (ro.user)
-		json_object_set_new(ex, "user", json_string(ro.user));
 	int code = -1;
-	r = exec_stream(&a, id, ex, &code, &err);
-	json_decref(ex);
+	{
+		cleanup_json json_t *ex = json_object();
+		json_object_set_new(ex, "cmd", argv_json(words, nwords));
+		if (ro.cwd)
+			json_object_set_new(ex, "cwd", json_string(ro.cwd));
+		if (ro.user)
+			json_object_set_new(ex, "user", json_string(ro.user));
+		r = exec_stream(&a, id, ex, &code, &err);
+	}
 	bool interrupted = api_interrupted;
 	if (r < 0) {
 		fprintf(stderr, "wrenn: %s: %s\n", id, wr_err_msg(&err));
@@ -90,7 +85,6 @@ int cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 		cli_progress_end(c);
 	}
 out:
-	json_decref(sb);
 	api_close(&a);
 	return rc;
 }

@@ -16,7 +16,7 @@ static const char *s(json_t *o, const char *k)
 static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 {
 	struct wr_err err = {0};
-	json_t *all = json_array();
+	cleanup_json json_t *all = json_array();
 	cleanup_free char *cursor = NULL;
 	cleanup_free char *q = NULL;
 	if (sandbox) {
@@ -28,7 +28,7 @@ static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 		cleanup_free char *ec = cursor ? api_esc(a, cursor) : NULL;
 		cleanup_free char *path = xasprintf("/v1/snapshots?%slimit=100%s%s", q ? q : "",
 						    ec ? "&cursor=" : "", ec ? ec : "");
-		json_t *resp = NULL;
+		cleanup_json json_t *resp = NULL;
 		char *next = NULL;
 		if (api_json(a, "GET", path, NULL, &resp, &next, &err) < 0) {
 			rc = cli_fail(&err);
@@ -39,7 +39,6 @@ static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 		free(cursor);
 		cursor = nc ? xstrdup(nc) : TAKE_PTR(next);
 		free(next);
-		json_decref(resp);
 		if (!cursor)
 			break;
 	}
@@ -63,7 +62,6 @@ static int snap_ls(struct cli *c, struct api *a, const char *sandbox)
 		table_print(&t, stdout);
 		table_done(&t);
 	}
-	json_decref(all);
 	return rc;
 }
 
@@ -131,21 +129,19 @@ int cmd_snapshot_create(struct cli *c, const struct cli_cmd *cmd, int argc, char
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
 	cleanup_free char *path = sandbox_path(&a, id, "/snapshots");
-	json_t *body = json_object();
+	cleanup_json json_t *body = json_object();
 	if (name)
 		json_object_set_new(body, "name", json_string(name));
-	json_t *sn = NULL;
+	cleanup_json json_t *sn = NULL;
 	cli_progress(c, "snapshotting %s...", id);
 	int r = api_json(&a, "POST", path, body, &sn, NULL, &err);
 	cli_progress_end(c);
-	json_decref(body);
 	if (r < 0)
 		rc = cli_fail(&err);
 	else if (c->json)
 		print_json(sn);
 	else
 		printf("%s\n", s(sn, "id") ? s(sn, "id") : "");
-	json_decref(sn);
 	api_close(&a);
 	return rc;
 }

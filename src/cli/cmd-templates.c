@@ -15,13 +15,12 @@
 static int list(struct cli *c, struct api *a)
 {
 	struct wr_err err = {0};
-	json_t *resp = NULL;
+	cleanup_json json_t *resp = NULL;
 	if (api_json(a, "GET", "/v1/templates", NULL, &resp, NULL, &err) < 0)
 		return cli_fail(&err);
 	json_t *arr = json_object_get(resp, "templates");
 	if (c->json) {
 		print_json(arr ? arr : resp);
-		json_decref(resp);
 		return CLI_EXIT_OK;
 	}
 	static const char *const hdr[] = {"NAME", "KIND", "PARENT", "SIZE", "AGE"};
@@ -40,7 +39,6 @@ static int list(struct cli *c, struct api *a)
 	}
 	table_print(&t, stdout);
 	table_done(&t);
-	json_decref(resp);
 	return CLI_EXIT_OK;
 }
 
@@ -53,7 +51,7 @@ static int resnapshot(struct cli *c, const char *name, json_t *body)
 		return cli_fail(&err);
 	cleanup_free char *en = api_esc(&a, name);
 	cleanup_free char *path = xasprintf("/v1/templates/%s/build", en);
-	json_t *tp = NULL;
+	cleanup_json json_t *tp = NULL;
 	cli_progress(c, "building template %s...", name);
 	int r = api_json(&a, "POST", path, body, &tp, NULL, &err);
 	cli_progress_end(c);
@@ -64,7 +62,6 @@ static int resnapshot(struct cli *c, const char *name, json_t *body)
 		print_json(tp);
 	else
 		printf("%s\n", name);
-	json_decref(tp);
 	return CLI_EXIT_OK;
 }
 
@@ -125,16 +122,14 @@ int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char
 			return cli_usage(cmd, "missing -t NAME (or a template NAME)");
 		if (nops > 1)
 			return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
-		json_t *body = json_object();
+		cleanup_json json_t *body = json_object();
 		if (from)
 			json_object_set_new(body, "from", json_string(from));
 		if (vcpus > 0)
 			json_object_set_new(body, "vcpus", json_integer(vcpus));
 		if (b.memory_mb > 0)
 			json_object_set_new(body, "memoryMB", json_integer(b.memory_mb));
-		rc = resnapshot(c, argv[optind], body);
-		json_decref(body);
-		return rc;
+		return resnapshot(c, argv[optind], body);
 	}
 	if (from)
 		return cli_usage(cmd, "--from is for re-snapshotting; a Dockerfile says FROM");

@@ -18,7 +18,7 @@
 int sandbox_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
 		       json_t *body, struct run_opts *run_opts, int *ret_rc)
 {
-	json_t *env = json_object(), *meta = json_object();
+	cleanup_json json_t *env = json_object(), *meta = json_object();
 	struct wr_err err = {0};
 	int o, rc = -1;
 	optind = 0;
@@ -81,8 +81,6 @@ int sandbox_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char 
 bad:
 	*ret_rc = cli_usage(cmd, "%s", wr_err_msg(&err));
 out:
-	json_decref(env);
-	json_decref(meta);
 	return rc;
 }
 
