@@ -83,6 +83,20 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 			agent_reply_rt_error(req, r, &err);
 		return r;
 	}
+	if (c->lifecycle) {
+		/* set before the reply: the reaper reads it at the timeout, the proxy on traffic */
+		r = store_sandbox_set_lifecycle(a->st, ret->id, c->lifecycle, &err);
+		if (r < 0) {
+			log_error("create %s: lifecycle: %s", ret->id, wr_err_msg(&err));
+			struct wr_err e2 = {0};
+			if (runtime_destroy(a->rt, ret->id, &e2) < 0)
+				log_warn("destroy %s: %s", ret->id, wr_err_msg(&e2));
+			runtime_info_done(ret);
+			reply_error(req, 500, "cannot record the lifecycle policy: %s",
+				    wr_err_msg(&err));
+			return r;
+		}
+	}
 	log_info("created %s from %s (%d vcpu, %d MiB)", ret->id, ret->template, ret->vcpus,
 		 ret->memory_mb);
 	return 0;
@@ -172,6 +186,12 @@ static void e2b_get(struct agent *a, struct http_req *req, char **caps)
 		return;
 	struct sbx_view v;
 	agent_view(&info, &v);
+	struct store_sandbox row = {0};
+	if (store_sandbox_get(a->st, info.id, &row, NULL) == 0) {
+		v.lifecycle_known = true;
+		v.lifecycle = row.lifecycle;
+		store_sandbox_done(&row);
+	}
 	reply_json_new(req, 200, view_e2b_detail(&v, true));
 	runtime_info_done(&info);
 }

@@ -6,6 +6,7 @@
  * can change while running (log level/file, resume_on_traffic).
  */
 #include "daemon/agent.h"
+#include "daemon/proxy-route.h"
 #include "daemon/setup.h"
 
 #include "basic/cleanup.h"
@@ -222,6 +223,9 @@ int main(int argc, char **argv)
 			goto fail_listen;
 		nls++;
 	}
+	char sbx_domain[256];
+	proxy_public_domain(a.cfg.domain, a.cfg.proxy_listen, sbx_domain, sizeof(sbx_domain));
+	view_set_sandbox_domain(sbx_domain);
 	for (size_t i = 0; i < nls; i++) {
 		if (pthread_create(&ls[i].th, NULL, serve, &ls[i]) != 0) {
 			log_error("cannot start a server thread");

@@ -82,6 +82,28 @@ int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, cons
 	return 0;
 }
 
+void proxy_public_domain(const char *domain, const char *listen, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (domain && *domain) {
+		snprintf(buf, len, "%s", domain);
+		return;
+	}
+	if (!listen)
+		return;
+	const char *colon = strrchr(listen, ':');
+	if (!colon || parse_port(colon + 1, strlen(colon + 1)) < 0)
+		return;
+	size_t hl = (size_t)(colon - listen);
+	bool loopback = (hl == 9 && strncasecmp(listen, "localhost", 9) == 0) ||
+			(hl == 5 && strncmp(listen, "[::1]", 5) == 0) ||
+			(hl >= 4 && strncmp(listen, "127.", 4) == 0);
+	if (loopback)
+		snprintf(buf, len, "localhost:%s", colon + 1);
+}
+
 bool proxy_path_host_only(int port, const char *path)
 {
 	static const char *const internal[] = {"/init",	    "/prepare",	 "/upgrade", "/freeze",

@@ -11,6 +11,7 @@
 #include "basic/err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PROXY_ID_MAX 64
 #define PROXY_ENVD_PORT 49983
@@ -24,6 +25,14 @@ struct proxy_target {
  * -EINVAL (bad header values), -ENOENT (nothing says which sandbox), with a message. */
 int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, const char *domain,
 		struct proxy_target *ret, struct wr_err *err);
+
+/*
+ * The `domain` sandbox replies carry, so that the SDK's getHost(port), "<port>-<id>.<domain>",
+ * reaches this proxy: the configured domain; else, when the proxy listens on loopback,
+ * "localhost:<listen port>" (curl and browsers resolve *.localhost to loopback, and Host routing
+ * accepts any domain when none is configured); else "" (no usable name: the reply says null).
+ */
+void proxy_public_domain(const char *domain, const char *listen, char *buf, size_t len);
 
 /* envd routes only the host may call (POST /init and the pause/upgrade hooks). */
 bool proxy_path_host_only(int port, const char *path);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,34 +35,72 @@
 
 #define CHUNK 65536
 
-/* Upstream socket for the target; answers 404/409/502 itself. */
+/*
+ * E2B's proxy error answer: 502 with {"sandboxId", "message", "code"} (+ "port" when the port is
+ * closed).  The SDKs rely on the 502: `isRunning()` is false on it (a 404 would throw
+ * NotFoundError), and envd calls turn it into their "sandbox timeout" error.
+ */
+static void reply_gone(struct http_req *req, const struct proxy_target *t, int port,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_gone(struct http_req *req, const struct proxy_target *t, int port,
+		       const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *o = json_object();
+	json_object_set_new(o, "sandboxId", json_string(t->id));
+	json_object_set_new(o, "message", json_string(msg));
+	json_object_set_new(o, "code", json_integer(502));
+	if (port > 0)
+		json_object_set_new(o, "port", json_integer(port));
+	reply_json_new(req, 502, o);
+}
+
+/* Upstream socket for the target; answers 502 itself when there is none. */
 static int upstream(struct agent *a, struct http_req *req, const struct proxy_target *t,
 		    int *ret_fd)
 {
 	struct wr_err err = {0};
 	int r = runtime_connect(a->rt, t->id, (uint16_t)t->port, 5000, ret_fd, &err);
-	if (r == -EBUSY && atomic_load(&a->resume_on_traffic)) {
+	bool paused = false;
+	if (r == -EBUSY) {
 		struct runtime_info info = {0};
 		if (runtime_get(a->rt, t->id, &info, NULL) == 0) {
-			bool paused = info.state == STORE_SB_PAUSED;
+			paused = info.state == STORE_SB_PAUSED;
+			if (info.state == STORE_SB_KILLED)
+				r = -ENOENT;
 			runtime_info_done(&info);
-			if (paused) {
-				log_info("proxy: resuming %s on traffic", t->id);
-				r = runtime_resume(a->rt, t->id, 0, &err);
-				if (r == 0)
-					r = runtime_connect(a->rt, t->id, (uint16_t)t->port, 5000,
-							    ret_fd, &err);
-			}
+		}
+		bool resume = paused && atomic_load(&a->resume_on_traffic);
+		struct store_sandbox row = {0};
+		if (paused && !resume && store_sandbox_get(a->st, t->id, &row, NULL) == 0) {
+			/* created with autoResume (E2B lifecycle.autoResume) */
+			resume = row.lifecycle & STORE_SB_LC_AUTO_RESUME;
+			store_sandbox_done(&row);
+		}
+		if (resume) {
+			log_info("proxy: resuming %s on traffic", t->id);
+			r = runtime_resume(a->rt, t->id, 0, &err);
+			/* -EBUSY: a concurrent first request resumed it already */
+			if (r == 0 || r == -EBUSY)
+				r = runtime_connect(a->rt, t->id, (uint16_t)t->port, 5000, ret_fd,
+						    &err);
 		}
 	}
 	if (r == -ENOENT || r == -EINVAL)
-		reply_error(req, 404, "sandbox %s not found", t->id);
+		reply_gone(req, t, 0, "The sandbox was not found");
+	else if (r == -EBUSY && paused)
+		reply_gone(req, t, 0, "The sandbox is paused (resume it with connect)");
 	else if (r == -EBUSY)
-		reply_error(req, 409,
-			    "sandbox %s is not running (paused sandboxes must be resumed)", t->id);
+		reply_gone(req, t, 0, "The sandbox is not running: %s", wr_err_msg(&err));
+	else if (r == -ECONNREFUSED)
+		reply_gone(req, t, t->port, "The sandbox is running but port is not open");
 	else if (r < 0)
-		reply_error(req, 502, "cannot reach port %d in sandbox %s: %s", t->port, t->id,
-			    wr_err_msg(&err));
+		reply_gone(req, t, t->port, "cannot reach port %d in sandbox %s: %s", t->port,
+			   t->id, wr_err_msg(&err));
 	return r;
 }
 

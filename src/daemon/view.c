@@ -66,6 +66,13 @@ json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token)
 	return o;
 }
 
+static char sandbox_domain[256];
+
+void view_set_sandbox_domain(const char *domain)
+{
+	snprintf(sandbox_domain, sizeof(sandbox_domain), "%s", domain ? domain : "");
+}
+
 json_t *view_e2b_sandbox(const struct sbx_view *v, bool with_token)
 {
 	json_t *o = json_object();
@@ -79,8 +86,9 @@ json_t *view_e2b_sandbox(const struct sbx_view *v, bool with_token)
 	json_object_set_new(o, "trafficAccessToken",
 			    with_token && v->traffic_token ? json_string(v->traffic_token)
 							   : json_null());
-	/* null: the SDK then uses E2B_SANDBOX_URL / its configured domain */
-	json_object_set_new(o, "domain", json_null());
+	/* the SDK builds getHost(port) = "<port>-<id>.<domain>" from it; null: its E2B_DOMAIN */
+	json_object_set_new(o, "domain",
+			    sandbox_domain[0] ? json_string(sandbox_domain) : json_null());
 	if (v->create_path && *v->create_path)
 		json_object_set_new(o, "createPath", json_string(v->create_path));
 	return o;
@@ -98,6 +106,17 @@ json_t *view_e2b_detail(const struct sbx_view *v, bool with_token)
 	set_time(o, "startedAt", v->started_at);
 	/* endAt is required: "no expiry" is shown as far in the future */
 	set_time(o, "endAt", v->end_at > 0 ? v->end_at : INT64_C(253402300799000));
+	if (v->lifecycle_known) {
+		/* what the SDK's getInfo() returns as `lifecycle` */
+		json_t *lc = json_object();
+		json_object_set_new(lc, "onTimeout",
+				    json_string(v->lifecycle & STORE_SB_LC_PAUSE_ON_TIMEOUT
+							? "pause"
+							: "kill"));
+		json_object_set_new(lc, "autoResume",
+				    json_boolean(v->lifecycle & STORE_SB_LC_AUTO_RESUME));
+		json_object_set_new(o, "lifecycle", lc);
+	}
 	json_object_set_new(o, "metadata", metadata_obj(v->metadata));
 	json_object_set_new(o, "allowInternetAccess", json_boolean(v->allow_internet));
 	json_object_set_new(o, "alias", json_string(v->template ? v->template : ""));
@@ -278,10 +297,6 @@ static int check_fields(const json_t *body, const char *const *known,
 			ok = !strcmp(*p, k);
 		if (!ok)
 			return wr_err_set(err, EINVAL, "%s is not a known field", k);
-		/* autoResume: {"enabled": false} asks for nothing */
-		if (!strcmp(k, "autoResume") && json_is_object(v) &&
-		    !json_is_true(json_object_get(v, "enabled")) && json_object_size(v) <= 1)
-			continue;
 		if (field_set(v))
 			return wr_err_set(err, EINVAL, "%s is not supported by wrenn", k);
 	}
@@ -379,13 +394,55 @@ static const char *const v1_fields[] = {
 	"template", "vcpus",	"memoryMB", "timeout", "allowInternetAccess",
 	"envVars",  "metadata", "network",  NULL};
 static const char *const no_fields[] = {NULL};
-static const char *const e2b_fields[] = {"templateID", "timeout",  "allow_internet_access",
-					 "secure",     "cpuCount", "memoryMB",
-					 "envVars",    "metadata", "network",
+static const char *const e2b_fields[] = {"templateID", "timeout",	  "allow_internet_access",
+					 "secure",     "cpuCount",	  "memoryMB",
+					 "envVars",    "metadata",	  "network",
+					 "autoPause",  "autoPauseMemory", "autoResume",
 					 NULL};
 /* in the SDKs' create bodies, not implemented here */
-static const char *const e2b_unsupported[] = {
-	"mcp", "iam", "autoPause", "autoPauseMemory", "autoResume", "volumeMounts", NULL};
+static const char *const e2b_unsupported[] = {"mcp", "iam", "volumeMounts", NULL};
+
+/*
+ * The SDK's `lifecycle` option as it goes on the wire: autoPause (onTimeout 'pause'),
+ * autoPauseMemory (onTimeout.keepMemory) and autoResume {enabled}.  Pauses always keep memory
+ * here, so a filesystem-only pause (autoPauseMemory: false) is refused, not downgraded.
+ */
+static int parse_lifecycle(const json_t *body, unsigned *ret, struct wr_err *err)
+{
+	bool pause = false, memory = true, resume = false;
+	int r;
+	if ((r = opt_bool(body, "autoPause", &pause, err)) < 0 ||
+	    (r = opt_bool(body, "autoPauseMemory", &memory, err)) < 0)
+		return r;
+	json_t *ar = json_object_get(body, "autoResume");
+	if (ar && !json_is_null(ar)) {
+		const char *k;
+		json_t *v;
+		if (!json_is_object(ar))
+			return wr_err_set(err, EINVAL,
+					  "autoResume must be an object {\"enabled\": bool}");
+		json_object_foreach(ar, k, v)
+		{
+			if (strcmp(k, "enabled") != 0)
+				return wr_err_set(err, EINVAL, "autoResume.%s is not a known field",
+						  k);
+			if (!json_is_boolean(v))
+				return wr_err_set(err, EINVAL,
+						  "autoResume.enabled must be true or false");
+			resume = json_is_true(v);
+		}
+	}
+	if (!memory && pause)
+		return wr_err_set(
+			err, EINVAL,
+			"autoPauseMemory: false (a filesystem-only pause) is not supported "
+			"by wrenn: pauses keep memory");
+	if (resume && !pause)
+		return wr_err_set(err, EINVAL,
+				  "autoResume needs autoPause (lifecycle.onTimeout: 'pause')");
+	*ret = (pause ? STORE_SB_LC_PAUSE_ON_TIMEOUT : 0) | (resume ? STORE_SB_LC_AUTO_RESUME : 0);
+	return 0;
+}
 
 int view_parse_v1_create(const json_t *body, struct create_req *ret, struct wr_err *err)
 {
@@ -431,7 +488,8 @@ int view_parse_e2b_create(const json_t *body, bool v2, struct create_req *ret, s
 	    (r = str_map(body, "envVars", &c.env, err)) < 0 ||
 	    (r = str_map(body, "metadata", &c.metadata, err)) < 0 ||
 	    (r = view_parse_network(json_object_get(body, "network"), "network", &c, err)) < 0 ||
-	    (r = check_network(&c, "allow_internet_access", err)) < 0) {
+	    (r = check_network(&c, "allow_internet_access", err)) < 0 ||
+	    (r = parse_lifecycle(body, &c.lifecycle, err)) < 0) {
 		create_req_done(&c);
 		return r;
 	}

@@ -34,7 +34,13 @@ struct sbx_view {
 	char *const *deny_out;
 	bool private_traffic;	   /* allowPublicTraffic: false */
 	const char *traffic_token; /* NULL = none */
+	bool lifecycle_known;	   /* lifecycle (STORE_SB_LC_* bits) read: getInfo shows it */
+	unsigned lifecycle;
 };
+
+/* The `domain` E2B sandbox replies carry ("" or NULL: null).  Set once at startup, before the
+ * servers run (proxy_public_domain computes it). */
+void view_set_sandbox_domain(const char *domain);
 
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes). */
 void view_rfc3339(int64_t unix_ms, char *buf, size_t len);
@@ -60,6 +66,7 @@ struct create_req {
 	 * none) and allowPublicTraffic: false */
 	char **allow_out, **deny_out;
 	bool private_traffic;
+	unsigned lifecycle; /* STORE_SB_LC_* (E2B autoPause / autoResume) */
 };
 void create_req_done(struct create_req *c);
 /* Native NewSandbox. -EINVAL with a message on a bad field. */

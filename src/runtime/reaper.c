@@ -39,8 +39,17 @@ static void *reap_one(void *arg)
 		bool expired = info.state == STORE_SB_RUNNING && info.end_at > 0 &&
 			       info.end_at <= rt_now_ms();
 		runtime_info_done(&info);
+		/* E2B lifecycle.onTimeout 'pause': keep everything, Sandbox.connect resumes it */
+		struct store_sandbox row = {0};
+		bool pause = expired && store_sandbox_get(j->rt->store, j->id, &row, NULL) == 0 &&
+			     (row.lifecycle & STORE_SB_LC_PAUSE_ON_TIMEOUT);
+		store_sandbox_done(&row);
 		struct wr_err e = {0};
-		if (expired && runtime_destroy(j->rt, j->id, &e) < 0 && e.code != ENOENT)
+		if (pause && runtime_pause(j->rt, j->id, &e) < 0)
+			log_warn("reaper: pause %s at its timeout: %s", j->id, wr_err_msg(&e));
+		else if (pause)
+			log_info("reaper: sandbox %s timed out: paused", j->id);
+		else if (expired && runtime_destroy(j->rt, j->id, &e) < 0 && e.code != ENOENT)
 			log_warn("reaper: destroy %s: %s", j->id, wr_err_msg(&e));
 		else if (expired)
 			log_info("reaper: sandbox %s timed out", j->id);

@@ -57,7 +57,7 @@ void store_sandbox_list_free(struct store_sandbox *rows, size_t n)
 #define SB_COLS                                                                                     \
 	"seq, id, template, state, vcpus, memory_mb, disk_path, disk_format, slot, vmm_kind, pid, " \
 	"created_at, started_at, end_at, metadata, env, envd_token, allow_internet, error, "        \
-	"updated_at, team"
+	"updated_at, team, lifecycle"
 
 static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
@@ -85,6 +85,7 @@ static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 	sb->error = store_col_strdup(st, 18);
 	sb->updated_at = sqlite3_column_int64(st, 19);
 	sb->team = store_col_strdup(st, 20);
+	sb->lifecycle = (unsigned)sqlite3_column_int(st, 21);
 }
 
 static void done_row(void *row)
@@ -217,6 +218,15 @@ int store_sandbox_set_end_at(struct store *s, const char *id, int64_t end_at, st
 		return wr_err_set(err, EINVAL, "negative end time");
 	return set_int64(s, "UPDATE sandboxes SET end_at=?, updated_at=? WHERE id=?", id, end_at,
 			 err);
+}
+
+int store_sandbox_set_lifecycle(struct store *s, const char *id, unsigned lifecycle,
+				struct wr_err *err)
+{
+	if (lifecycle & ~(STORE_SB_LC_PAUSE_ON_TIMEOUT | STORE_SB_LC_AUTO_RESUME))
+		return wr_err_set(err, EINVAL, "unknown lifecycle bits %#x", lifecycle);
+	return set_int64(s, "UPDATE sandboxes SET lifecycle=?, updated_at=? WHERE id=?", id,
+			 lifecycle, err);
 }
 
 int store_sandbox_set_pid(struct store *s, const char *id, int pid, struct wr_err *err)

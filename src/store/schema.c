@@ -103,6 +103,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE sandboxes ADD COLUMN team TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE snapshots ADD COLUMN team TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX sandboxes_team ON sandboxes(team);",
+	/* 3 -> 4: E2B lifecycle policy per sandbox (STORE_SB_LC_* bits): pause instead of kill at
+	 * the timeout, resume on proxy traffic.  0 = kill at the timeout, no auto-resume. */
+	"ALTER TABLE sandboxes ADD COLUMN lifecycle INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100
@@ -70,7 +70,11 @@ struct store_sandbox {
 	char *error; /* may be NULL */
 	int64_t updated_at;
 	char *team; /* owning team; NULL/"" = the operator's.  Set on insert only (immutable). */
+	unsigned lifecycle; /* STORE_SB_LC_* bits; read only: store_sandbox_put leaves it alone */
 };
+/* Lifecycle policy bits (E2B's lifecycle.onTimeout / autoResume). */
+#define STORE_SB_LC_PAUSE_ON_TIMEOUT 1u /* the reaper pauses instead of destroying */
+#define STORE_SB_LC_AUTO_RESUME 2u	/* proxy traffic resumes it when paused */
 void store_sandbox_done(struct store_sandbox *sb);
 void store_sandbox_list_free(struct store_sandbox *rows, size_t n);
 
@@ -82,6 +86,9 @@ int store_sandbox_get(struct store *s, const char *id, struct store_sandbox *ret
 /* error_text is stored for STORE_SB_ERROR and cleared otherwise. */
 int store_sandbox_set_state(struct store *s, const char *id, enum store_sb_state st,
 			    const char *error_text, struct wr_err *err);
+/* Lifecycle policy (STORE_SB_LC_* bits). */
+int store_sandbox_set_lifecycle(struct store *s, const char *id, unsigned lifecycle,
+				struct wr_err *err);
 int store_sandbox_set_end_at(struct store *s, const char *id, int64_t end_at, struct wr_err *err);
 /* VMM pid (0 = none); written on every (re)start so a restarted daemon can find the process. */
 int store_sandbox_set_pid(struct store *s, const char *id, int pid, struct wr_err *err);

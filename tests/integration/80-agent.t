@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=67
+N=78
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -123,6 +123,7 @@ is "chunked upload size" "$(jq -r .size "$DATA/body")" 1500000
 c=$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":600,"secure":true,"metadata":{"t":"80"}}' "$API/sandboxes")
 is "POST /sandboxes -> 201" "$c" 201
 E=$(jq -r .sandboxID "$DATA/body")
+cp "$DATA/body" "$DATA/e2b-create.json"
 TOK=$(jq -r .envdAccessToken "$DATA/body")
 is "Sandbox fields" "$(jq -c '[.clientID, (.envdVersion|type), (.envdAccessToken|length>0), .templateID]' "$DATA/body")" \
 	'["6532622b","string",true,"minimal"]'
@@ -162,7 +163,11 @@ is "team key: kill its own sandbox -> 204" "$(code "${HA[@]}" -X DELETE "$API/sa
 # --- envd proxy ---------------------------------------------------------------------
 is "proxy GET /health -> 204" "$(code -H "E2b-Sandbox-Id: $E" -H "E2b-Sandbox-Port: 49983" "$PX/health")" 204
 is "proxy POST /init -> 403" "$(code -X POST -H "E2b-Sandbox-Id: $E" -d '{}' "$PX/init")" 403
-is "proxy unknown sandbox -> 404" "$(code -H "E2b-Sandbox-Id: cl-nosuch" "$PX/health")" 404
+is "proxy unknown sandbox -> 502 (E2B's: the SDK's isRunning() is false on it)" "$(code -H "E2b-Sandbox-Id: cl-nosuch" "$PX/health")" 502
+is "proxy unknown sandbox: E2B's body" "$(jq -c '[.sandboxId, .code, .message]' "$DATA/body")" '["cl-nosuch",502,"The sandbox was not found"]'
+is "proxy: closed port -> 502 with the port" "$(code -H "E2b-Sandbox-Id: $E" -H "E2b-Sandbox-Port: 4999" "$PX/" >/dev/null; jq -c '[.code, .port, .message]' "$DATA/body")" '[502,4999,"The sandbox is running but port is not open"]'
+is "create reply: domain localhost:<proxy port> (proxy on loopback)" "$(jq -r .domain "$DATA/e2b-create.json" 2>/dev/null)" "localhost:${PX##*:}"
+is "proxy by Host <port>-<id>.localhost:<port> (what getHost(port) gives)" "$(code "http://49983-$E.localhost:${PX##*:}/health")" 204
 curl -s -H "E2b-Sandbox-Id: $E" -H "X-Access-Token: $TOK" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
 	--data-binary @"$DATA/blob" "$PX/files?path=/tmp/viaproxy" >/dev/null
 curl -s -H "E2b-Sandbox-Id: $E" -H "X-Access-Token: $TOK" "$PX/files?path=/tmp/viaproxy" -o "$DATA/blob3"
@@ -221,13 +226,29 @@ is "proxy: no CORS headers on envd's port" "$(curl -s -D - -o /dev/null -H "E2b-
 # --- pause / resume ----------------------------------------------------------------------
 is "POST /sandboxes/{id}/pause -> 204" "$(code "${H[@]}" -X POST "$API/sandboxes/$E/pause")" 204
 is "pause again -> 409" "$(code "${H[@]}" -X POST "$API/sandboxes/$E/pause")" 409
-is "proxy to paused -> 409" "$(code -H "E2b-Sandbox-Id: $E" "$PX/health")" 409
+is "proxy to paused -> 502" "$(code -H "E2b-Sandbox-Id: $E" "$PX/health")" 502
 is "connect (resume) -> 201" "$(code "${H[@]}" -d '{"timeout":600}' "$API/sandboxes/$E/connect")" 201
 is "resumed sandbox answers" "$(code -H "E2b-Sandbox-Id: $E" "$PX/health")" 204
 
 # --- kill --------------------------------------------------------------------------------
 is "DELETE /sandboxes/{id} -> 204" "$(code "${H[@]}" -X DELETE "$API/sandboxes/$E")" 204
 is "killed sandbox -> 404" "$(code "${H[@]}" "$API/sandboxes/$E")" 404
+
+# --- E2B lifecycle: onTimeout pause + autoResume (issue 16) --------------------------------
+is "autoPauseMemory: false -> 400" "$(code "${H[@]}" -d '{"templateID":"minimal","autoPause":true,"autoPauseMemory":false}' "$API/sandboxes")" 400
+c=$(code "${H[@]}" -d '{"templateID":"minimal","timeout":4,"autoPause":true,"autoPauseMemory":true,"autoResume":{"enabled":true}}' "$API/sandboxes")
+L=$(jq -r .sandboxID "$DATA/body")
+is "create with autoPause + autoResume -> 201" "$c" 201
+is "getInfo: lifecycle" "$(curl -s "${H[@]}" "$API/sandboxes/$L" | jq -c .lifecycle)" '{"onTimeout":"pause","autoResume":true}'
+for _ in $(seq 1 120); do
+	st=$(curl -s "${H[@]}" "$API/sandboxes/$L" | jq -r .state)
+	[ "$st" = running ] || break
+	sleep 0.5
+done
+is "the timeout pauses it (autoPause) instead of killing it" "$st" paused
+is "proxy traffic to the paused autoResume sandbox resumes it" "$(code -m 120 -H "E2b-Sandbox-Id: $L" "$PX/health")" 204
+is "... it is running again" "$(curl -s "${H[@]}" "$API/sandboxes/$L" | jq -r .state)" running
+is "DELETE the lifecycle sandbox -> 204" "$(code "${H[@]}" -X DELETE "$API/sandboxes/$L")" 204
 
 # --- SIGTERM: graceful, nothing left ------------------------------------------------------
 kill -TERM "$APID"

@@ -106,6 +106,29 @@ static void test_proxy_route(void **state)
 	assert_int_equal(proxy_route("80-.d", NULL, NULL, NULL, &t, &err), -EINVAL);
 }
 
+static void test_proxy_public_domain(void **state)
+{
+	(void)state;
+	char b[64];
+	proxy_public_domain("sb.example.com", "0.0.0.0:3002", b, sizeof(b));
+	assert_string_equal(b, "sb.example.com");
+	proxy_public_domain(NULL, "127.0.0.1:3002", b, sizeof(b));
+	assert_string_equal(b, "localhost:3002");
+	proxy_public_domain("", "[::1]:4000", b, sizeof(b));
+	assert_string_equal(b, "localhost:4000");
+	proxy_public_domain(NULL, "localhost:80", b, sizeof(b));
+	assert_string_equal(b, "localhost:80");
+	/* no name reaches these: null in replies */
+	proxy_public_domain(NULL, "0.0.0.0:3002", b, sizeof(b));
+	assert_string_equal(b, "");
+	proxy_public_domain(NULL, "192.0.2.1:3002", b, sizeof(b));
+	assert_string_equal(b, "");
+	proxy_public_domain(NULL, "127.0.0.1:0", b, sizeof(b));
+	assert_string_equal(b, "");
+	proxy_public_domain(NULL, NULL, b, sizeof(b));
+	assert_string_equal(b, "");
+}
+
 static void test_proxy_host_only(void **state)
 {
 	(void)state;
@@ -205,6 +228,30 @@ static void test_view_e2b(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "envdAccessToken")), "tok");
 	assert_true(json_is_null(json_object_get(o, "domain")));
 	json_decref(o);
+	view_set_sandbox_domain("localhost:3002");
+	o = view_e2b_sandbox(&sample, true);
+	assert_string_equal(json_string_value(json_object_get(o, "domain")), "localhost:3002");
+	json_decref(o);
+	view_set_sandbox_domain(NULL);
+	/* getInfo's lifecycle: only when known */
+	o = view_e2b_detail(&sample, true);
+	assert_null(json_object_get(o, "lifecycle"));
+	json_decref(o);
+	struct sbx_view lv = sample;
+	lv.lifecycle_known = true;
+	lv.lifecycle = STORE_SB_LC_PAUSE_ON_TIMEOUT | STORE_SB_LC_AUTO_RESUME;
+	o = view_e2b_detail(&lv, true);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(o, "lifecycle"), "onTimeout")),
+		"pause");
+	assert_true(json_is_true(json_object_get(json_object_get(o, "lifecycle"), "autoResume")));
+	json_decref(o);
+	lv.lifecycle = 0;
+	o = view_e2b_detail(&lv, true);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(o, "lifecycle"), "onTimeout")),
+		"kill");
+	json_decref(o);
 	o = view_e2b_sandbox(&sample, false);
 	assert_null(json_object_get(o, "envdAccessToken"));
 	json_decref(o);
@@ -282,7 +329,20 @@ static void test_parse_create(void **state)
 	assert_false(c.allow_internet);
 	assert_string_equal(json_string_value(json_object_get(c.metadata, "k")), "v");
 	assert_string_equal(json_string_value(json_object_get(c.env, "A")), "1");
+	assert_int_equal(c.lifecycle, 0);
 	create_req_done(&c);
+	/* lifecycle as the SDK sends it: onTimeout 'pause' (+ keepMemory) and autoResume */
+	json_t *lb = js(
+		"{\"autoPause\":true,\"autoPauseMemory\":true,\"autoResume\":{\"enabled\":true}}");
+	assert_int_equal(view_parse_e2b_create(lb, true, &c, &err), 0);
+	assert_int_equal(c.lifecycle, STORE_SB_LC_PAUSE_ON_TIMEOUT | STORE_SB_LC_AUTO_RESUME);
+	create_req_done(&c);
+	json_decref(lb);
+	lb = js("{\"autoPause\":true,\"autoResume\":{\"enabled\":false}}");
+	assert_int_equal(view_parse_e2b_create(lb, true, &c, &err), 0);
+	assert_int_equal(c.lifecycle, STORE_SB_LC_PAUSE_ON_TIMEOUT);
+	create_req_done(&c);
+	json_decref(lb);
 	/* v2: secure is always on; asking for it off is refused */
 	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "secure"));
@@ -311,8 +371,12 @@ static void test_parse_create(void **state)
 	/* nothing is silently ignored: the error names the field */
 	const char *refused[][2] = {
 		{"{\"unknown\":[1,2]}", "unknown is not a known field"},
-		{"{\"autoPause\":true}", "autoPause is not supported"},
-		{"{\"autoResume\":{\"enabled\":true}}", "autoResume is not supported"},
+		{"{\"autoPause\":true,\"autoPauseMemory\":false}", "autoPauseMemory: false"},
+		{"{\"autoResume\":{\"enabled\":true}}", "autoResume needs autoPause"},
+		{"{\"autoResume\":{\"enabled\":1}}", "autoResume.enabled must be"},
+		{"{\"autoResume\":{\"x\":true}}", "autoResume.x is not a known field"},
+		{"{\"autoResume\":true}", "autoResume must be an object"},
+		{"{\"autoPause\":\"yes\"}", "autoPause must be true or false"},
 		{"{\"mcp\":{\"s\":{}}}", "mcp is not supported"},
 		{"{\"iam\":{\"tokens\":{}}}", NULL},
 		{"{\"volumeMounts\":[{\"name\":\"v\",\"path\":\"/v\"}]}", "volumeMounts"},
@@ -826,6 +890,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_match),
 		cmocka_unit_test(test_proxy_route),
+		cmocka_unit_test(test_proxy_public_domain),
 		cmocka_unit_test(test_proxy_host_only),
 		cmocka_unit_test(test_auth_headers),
 		cmocka_unit_test(test_view_rfc3339),

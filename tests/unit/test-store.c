@@ -342,7 +342,14 @@ static void test_sandbox_crud(void **state)
 	assert_int_equal(got.end_at, 5);
 	assert_int_equal(got.pid, 0);
 	assert_int_equal(got.created_at, created);
+	assert_int_equal(got.lifecycle, 0);
 	store_sandbox_done(&got);
+	assert_int_equal(
+		store_sandbox_set_lifecycle(
+			f->s, "cl-1", STORE_SB_LC_PAUSE_ON_TIMEOUT | STORE_SB_LC_AUTO_RESUME, &err),
+		0);
+	assert_int_equal(store_sandbox_set_lifecycle(f->s, "cl-1", 8, &err), -EINVAL);
+	assert_int_equal(store_sandbox_set_lifecycle(f->s, "cl-nope", 1, &err), -ENOENT);
 	assert_int_equal(store_sandbox_set_state(f->s, "cl-1", STORE_SB_RUNNING, "ignored", &err),
 			 0);
 	assert_int_equal(store_sandbox_get(f->s, "cl-1", &got, &err), 0);
@@ -357,6 +364,8 @@ static void test_sandbox_crud(void **state)
 	assert_int_equal(got.state, STORE_SB_PAUSED);
 	assert_string_equal(got.metadata_json, "{}");
 	assert_int_equal(got.created_at, created);
+	/* the lifecycle policy outlives puts (the runtime's rows do not carry it) */
+	assert_int_equal(got.lifecycle, STORE_SB_LC_PAUSE_ON_TIMEOUT | STORE_SB_LC_AUTO_RESUME);
 	store_sandbox_done(&got);
 
 	assert_int_equal(store_sandbox_get(f->s, "cl-nope", &got, &err), -ENOENT);

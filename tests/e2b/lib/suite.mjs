@@ -82,6 +82,10 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       sbx = await create()
       assert.equal(typeof sbx.sandboxId, 'string')
       assert.ok(sbx.sandboxId.length > 0)
+      // the reply's domain: the proxy listens on loopback, so hosts are <port>-<id>.localhost:<port>
+      const px = new URL(process.env.E2B_SANDBOX_URL)
+      assert.equal(sbx.getHost(3000), `3000-${sbx.sandboxId}.localhost:${px.port}`)
+      assert.equal(await sbx.isRunning(), true)
     })
 
     it('commands.run foreground, exit codes, envs and cwd', { timeout: OP_TIMEOUT }, async () => {
@@ -193,6 +197,8 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       assert.equal(await sbx.pause(), true)
       const info = await Sandbox.getInfo(sbx.sandboxId)
       assert.equal(info.state, 'paused')
+      // the proxy answers 502 for a paused sandbox, as E2B's: isRunning() is false, no throw
+      assert.equal(await sbx.isRunning(), false)
       const again = await Sandbox.connect(sbx.sandboxId, { timeoutMs: SANDBOX_TTL_MS })
       assert.equal((await again.getInfo()).state, 'running')
       assert.equal(await again.files.read('/tmp/before-pause'), 'kept')
@@ -223,6 +229,24 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       assert.ok(t2 > t1, `background loop stopped across pause/resume (${t1} -> ${t2})`)
       await again.commands.run('kill $(cat /tmp/loop.pid)')
       sbx = again
+    })
+
+    it('lifecycle onTimeout pause: paused at its timeout, listed, connect resumes it with its files', { timeout: OP_TIMEOUT * 2 }, async () => {
+      const s = await create(TEMPLATE, { timeoutMs: 20_000, lifecycle: { onTimeout: 'pause', autoResume: false } })
+      await s.files.write('/tmp/before-timeout', 'kept')
+      const info = await s.getInfo()
+      assert.equal(info.lifecycle?.onTimeout, 'pause')
+      assert.equal(info.lifecycle?.autoResume, false)
+      await until('the timeout to pause it', async () => (await Sandbox.getInfo(s.sandboxId)).state === 'paused', 90_000)
+      const listed = await listAll(Sandbox, { query: { state: ['paused'], metadata: { suite: runId } } })
+      assert.ok(listed.some((x) => x.sandboxId === s.sandboxId && x.state === 'paused'), 'paused sandbox not listed')
+      // no autoResume: traffic does not wake it, and the proxy answers 502 (isRunning false)
+      assert.equal(await s.isRunning(), false)
+      const again = await Sandbox.connect(s.sandboxId, { timeoutMs: SANDBOX_TTL_MS })
+      assert.equal((await again.getInfo()).state, 'running')
+      assert.equal(await again.files.read('/tmp/before-timeout'), 'kept')
+      await again.kill()
+      created.delete(s.sandboxId)
     })
 
     it('createSnapshot, create from it, listSnapshots', { timeout: OP_TIMEOUT * 2 }, async (t) => {
@@ -270,6 +294,7 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
     it('kill', { timeout: OP_TIMEOUT }, async () => {
       await sbx.kill()
       created.delete(sbx.sandboxId)
+      assert.equal(await sbx.isRunning(), false)
       assert.equal(await Sandbox.kill(sbx.sandboxId), false)
       await assert.rejects(Sandbox.getInfo(sbx.sandboxId))
     })
