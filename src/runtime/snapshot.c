@@ -253,6 +253,12 @@ int runtime_snapshot_create(struct runtime *rt, const char *id, const char *name
 	return ret ? runtime_snapshot_get(rt, snap_id, ret, err) : 0;
 }
 
+int runtime_template_checkpoint(struct runtime *rt, const char *id, const char *name,
+				struct wr_err *err)
+{
+	return take(rt, id, name, NULL, false, err);
+}
+
 int runtime_snapshot_get(struct runtime *rt, const char *id_or_name, struct runtime_snapshot *ret,
 			 struct wr_err *err)
 {

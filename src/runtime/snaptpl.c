@@ -91,6 +91,20 @@ int runtime_template_build_with(struct runtime *rt, const char *name, const char
 	if (mkdir(dir, 0750) < 0)
 		return wr_err_errno(err, errno, "mkdir %s", dir);
 
+	/* From a snapshot template (a build step checkpoint, a built template) the build VM
+	 * restores with its RAM in our memory file, so that file starts as a copy of its RAM. */
+	struct store_template ft = {0};
+	if (store_template_get(rt->store, from ? from : "", &ft, NULL) == 0 &&
+	    ft.kind == STORE_TPL_SNAPSHOT && ft.snapshot_dir) {
+		cleanup_free char *fm = xasprintf("%s/memory", ft.snapshot_dir);
+		if (access(fm, F_OK) == 0 && (r = memfile_copy(fm, mem, err)) < 0) {
+			store_template_done(&ft);
+			rm_rf(dir);
+			return wr_err_prefix(err, r, "build template %s", name);
+		}
+	}
+	store_template_done(&ft);
+
 	struct runtime_create_spec spec = {.template = from,
 					   .vcpus = vcpus,
 					   .memory_mb = memory_mb,
