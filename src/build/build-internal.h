@@ -54,8 +54,27 @@ struct build_engine {
 	size_t ntokens;
 	struct build_run **runs; /* builds of this process (under lock) */
 	size_t nruns;
-	unsigned active;     /* running threads */
-	atomic_bool closing; /* build_engine_close: running builds give up */
+	unsigned active;	    /* running threads */
+	atomic_bool closing;	    /* build_engine_close: running builds give up */
+	pthread_mutex_t cache_lock; /* step cache: lookup-until-VM vs eviction (stepcache.c) */
+	int cache_max;		    /* step cache entries kept; 0 = step cache off */
 };
 
 int64_t build_now_ms(void);
+
+/* --- the per-step cache (stepcache.c) ---------------------------------------------------------- */
+
+/* Key of the state before the first step: the base's identity and the VM size. */
+char *build_cache_base_key(struct build_engine *e, const char *from, int vcpus, int memory_mb);
+/* Key after a step: sha256(parent key, type, args, filesHash).  Pure. */
+char *build_cache_step_key(const char *parent, const json_t *step);
+/* 1 with the entry's template name and its meta ({env, user, workdir, key}), 0 when none. */
+int build_cache_lookup(struct build_engine *e, const char *key, json_t **ret_meta,
+		       char **ret_template);
+/* Checkpoint the running build VM as the entry `key` with the engine state `state`. */
+int build_cache_store(struct build_engine *e, const char *sandbox_id, const char *key,
+		      const json_t *state, struct wr_err *err);
+/* Evict least recently used entries beyond cache_max. */
+void build_cache_gc(struct build_engine *e);
+/* At open: remove half-written entries (a crash), then evict. */
+void build_cache_sweep(struct build_engine *e);

@@ -13,7 +13,9 @@
  *
  * Cache: a build whose key (base, steps with their files hashes, start/ready command, sizes) equals
  * a ready build's whose snapshot still exists republishes that snapshot without running anything,
- * unless force is set (end-state cache; steps are not cached one by one).
+ * unless force is set.  Otherwise the step cache (stepcache.c) restores the build VM from the
+ * checkpoint after the longest unchanged prefix of steps and runs only the rest; a step's force
+ * (or the build's) bypasses it from that step on.  The start and ready command always run.
  *
  * Builds and their status are rows in the store; log entries live in memory (the status of a build
  * from before a restart has its status and reason, no log lines).  build_engine_open marks builds
@@ -41,6 +43,9 @@ struct build_config {
 	/* Static envd and wrenn-init injected into OCI images (fromImage); NULL = look next to the
 	 * running program (build/<mode>/bin -> build/static/bin), else fromImage answers 501. */
 	const char *guest_bins_dir;
+	/* Step cache entries kept (least recently used evicted); 0 = $WRENN_BUILD_CACHE_ENTRIES
+	 * or 16; < 0 = no step cache. */
+	int cache_entries;
 };
 
 int build_engine_open(struct runtime *rt, const struct build_config *cfg, struct build_engine **ret,

@@ -57,7 +57,13 @@ struct build_run {
 	char *image_ref, *image_user, *image_pass; /* fromImage (+ registry credentials) */
 	json_t *image_config;			   /* its Env/WorkingDir/User/Cmd/Entrypoint */
 	char *cache_key;
-	bool force;
+	bool force;	   /* the build's force: no cache at all */
+	size_t force_from; /* first step (1-based) with force: the step cache ends before it */
+	/* step cache: keys[0] the base's, keys[i] after step i; the restored prefix */
+	char **keys;
+	size_t resume;
+	json_t *resume_state;
+	bool cache_locked; /* holds e->cache_lock until the build VM exists */
 	json_t *env;
 	char *user, *workdir;
 	size_t nsteps;
@@ -99,6 +105,10 @@ static void run_free(struct build_run *b)
 	free(b->image_pass);
 	json_decref(b->image_config);
 	free(b->cache_key);
+	for (size_t i = 0; b->keys && i <= b->nsteps; i++)
+		free(b->keys[i]);
+	free(b->keys);
+	json_decref(b->resume_state);
 	json_decref(b->env);
 	free(b->user);
 	free(b->workdir);
@@ -453,8 +463,8 @@ static int validate(struct build_engine *e, struct build_run *b, const json_t *b
 		json_array_foreach(args, j, a) if (!json_is_string(a)) return wr_err_set(
 			err, EINVAL, "%s: args must be strings", what);
 #define ARG(n) (json_string_value(json_array_get(args, n)))
-		if (json_is_true(json_object_get(s, "force")))
-			b->force = true;
+		if (json_is_true(json_object_get(s, "force")) && !b->force_from)
+			b->force_from = i + 1;
 		if (!strcmp(type, "RUN")) {
 			if (na < 1 || na > 2 || !*ARG(0))
 				return wr_err_set(err, EINVAL, "%s: RUN takes [command, user?]",
@@ -743,6 +753,48 @@ static void record_sandbox(void *ud, const char *sandbox_id)
 {
 	struct build_run *b = ud;
 	persist(b, sandbox_id);
+	/* the build VM now uses the restored entry: eviction refuses it from here on */
+	if (b->cache_locked) {
+		b->cache_locked = false;
+		pthread_mutex_unlock(&b->e->cache_lock);
+	}
+}
+
+/* After step idx (1-based) succeeded: checkpoint the VM.  ENV and USER change no VM state (the
+ * next checkpoint covers them).  Best effort: a failed checkpoint only costs rebuild time. */
+static void checkpoint(struct build_run *b, const char *sid, size_t idx, const json_t *s)
+{
+	const char *type = json_string_value(json_object_get(s, "type"));
+	if (b->e->cache_max <= 0 || !strcmp(type, "ENV") || !strcmp(type, "USER"))
+		return;
+	json_t *state = json_pack("{s:O, s:s, s:s, s:I}", "env", b->env, "user", b->user, "workdir",
+				  b->workdir ? b->workdir : "", "step", (json_int_t)idx);
+	struct wr_err err = {0};
+	int64_t t0 = build_now_ms();
+	/* flushed here, without the runtime's short quiesce deadline */
+	int code = 0;
+	struct build_exec x = {.cmd = "sync", .user = "root", .timeout_ms = 120000};
+	if (build_exec_run(b->e->rt, sid, &x, &code, &err) < 0)
+		log_debug("build %s: sync before step %zu checkpoint: %s", b->id, idx,
+			  wr_err_msg(&err));
+	wr_err_clear(&err);
+	if (build_cache_store(b->e, sid, b->keys[idx], state, &err) < 0)
+		blog(b, "warn", "step %zu: not cached: %s", idx, wr_err_msg(&err));
+	else
+		blog(b, "debug", "step %zu checkpointed in %.1f s", idx,
+		     (double)(build_now_ms() - t0) / 1000.0);
+	json_decref(state);
+	/* The VM was paused for the capture: under load its guest may take a moment to answer
+	 * again; the next step must not fail on that. */
+	for (int i = 0; i < 12 && !atomic_load(&b->e->closing); i++) {
+		struct build_exec t = {.cmd = "true", .user = "root", .timeout_ms = 30000};
+		struct wr_err te = {0};
+		if (build_exec_run(b->e->rt, sid, &t, &code, &te) == 0)
+			break;
+		log_debug("build %s: envd after the step %zu checkpoint: %s", b->id, idx,
+			  wr_err_msg(&te));
+		usleep(500 * 1000);
+	}
 }
 
 static char *apply_image_config(struct build_run *b);
@@ -755,7 +807,33 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 	size_t n = json_array_size(steps);
 	int r = 0;
 	cleanup_free char *image_cmd = b->image_config ? apply_image_config(b) : NULL;
-	for (size_t i = 0; i < n; i++) {
+	if (b->resume_state) {
+		/* the engine state the cached steps ended with */
+		json_t *st = b->resume_state;
+		json_decref(b->env);
+		b->env = json_deep_copy(json_object_get(st, "env"));
+		if (!json_is_object(b->env)) {
+			json_decref(b->env);
+			b->env = json_object();
+		}
+		const char *u = json_string_value(json_object_get(st, "user"));
+		const char *w = json_string_value(json_object_get(st, "workdir"));
+		free(b->user);
+		b->user = xstrdup(u && *u ? u : "user");
+		free(b->workdir);
+		b->workdir = w && *w ? xstrdup(w) : NULL;
+		for (size_t i = 0; i < b->resume; i++) {
+			cleanup_free char *txt = step_text(json_array_get(steps, i));
+			blog(b, "info", "[%zu/%zu] %s (cached)", i + 1, n, txt);
+		}
+		/* the restored guest's clock stands at the checkpoint's time */
+		cleanup_free char *date = xasprintf("date -u -s @%lld >/dev/null",
+						    (long long)(build_now_ms() / 1000));
+		struct wr_err de = {0};
+		if (root_cmd(b, sid, date, &de) < 0)
+			blog(b, "warn", "set the guest clock: %s", wr_err_msg(&de));
+	}
+	for (size_t i = b->resume; i < n; i++) {
 		json_t *s = json_array_get(steps, i);
 		free(b->cur_step);
 		b->cur_step = xasprintf("%zu", i + 1);
@@ -780,6 +858,7 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 			blog(b, "error", "%s", msg);
 			return wr_err_set(err, EIO, "%s", msg);
 		}
+		checkpoint(b, sid, i + 1, s);
 	}
 	free(b->cur_step);
 	b->cur_step = xstrdup("finalize");
@@ -994,6 +1073,7 @@ static void *build_thread(void *arg)
 	struct build_run *b = arg;
 	struct build_engine *e = b->e;
 	int64_t t0 = build_now_ms();
+	char *resume_tpl = NULL; /* the step cache entry the build VM restores */
 	b->env = json_object();
 	b->user = xstrdup("user");
 	b->workdir = xstrdup("/home/user");
@@ -1014,7 +1094,8 @@ static void *build_thread(void *arg)
 		b->cache_key = cache_key(b);
 	}
 	struct store_build cached = {0};
-	if (!b->force && store_build_find_cached(e->st, b->cache_key, &cached, NULL) == 0) {
+	if (!b->force && !b->force_from &&
+	    store_build_find_cached(e->st, b->cache_key, &cached, NULL) == 0) {
 		blog(b, "info", "cache hit: build %s made the same template (%s); reusing it",
 		     cached.id, cached.target);
 		free(b->target);
@@ -1028,6 +1109,23 @@ static void *build_thread(void *arg)
 	}
 	blog(b, "info", "Building template %s from %s (%zu steps)%s", b->template_id, b->from,
 	     b->nsteps, b->force ? ", cache bypassed (force)" : "");
+	/* The step cache: the longest cached prefix before the first forced step. */
+	json_t *steps = json_object_get(b->body, "steps");
+	b->keys = xcalloc(b->nsteps + 1, sizeof(*b->keys));
+	b->keys[0] = build_cache_base_key(e, b->from, b->vcpus, b->memory_mb);
+	for (size_t i = 1; i <= b->nsteps; i++)
+		b->keys[i] = build_cache_step_key(b->keys[i - 1], json_array_get(steps, i - 1));
+	size_t limit = b->force ? 0 : b->force_from ? b->force_from - 1 : b->nsteps;
+	pthread_mutex_lock(&e->cache_lock);
+	b->cache_locked = true;
+	for (size_t i = limit; i >= 1 && !resume_tpl; i--)
+		if (build_cache_lookup(e, b->keys[i], &b->resume_state, &resume_tpl) == 1)
+			b->resume = i;
+	if (resume_tpl)
+		blog(b, "info", "Cache: steps 1-%zu unchanged, restoring their state (%s)",
+		     b->resume, resume_tpl);
+	if (b->force_from && !b->force)
+		blog(b, "info", "Cache bypassed from step %zu (force)", b->force_from);
 	struct runtime_build_hook hook = {
 		.started = record_sandbox,
 		.run = hook_run,
@@ -1037,8 +1135,13 @@ static void *build_thread(void *arg)
 	struct wr_err err = {0};
 	free(b->cur_step);
 	b->cur_step = xstrdup("base");
-	int r = runtime_template_build_with(e->rt, b->target, b->from, b->vcpus, b->memory_mb,
-					    &hook, &err);
+	int r = runtime_template_build_with(e->rt, b->target, resume_tpl ? resume_tpl : b->from,
+					    b->vcpus, b->memory_mb, &hook, &err);
+	if (b->cache_locked) {
+		b->cache_locked = false;
+		pthread_mutex_unlock(&e->cache_lock);
+	}
+	build_cache_gc(e);
 	if (r < 0) {
 		pthread_mutex_lock(&e->lock);
 		bool have = b->reason != NULL;
@@ -1053,12 +1156,24 @@ static void *build_thread(void *arg)
 	}
 	free(b->cur_step);
 	b->cur_step = NULL;
+	if (resume_tpl) {
+		/* restored from a cache entry: the template descends from the real base, so the
+		 * entry stays evictable */
+		struct store_template t = {0};
+		if (store_template_get(e->st, b->target, &t, NULL) == 0) {
+			free(t.parent);
+			t.parent = xstrdup(b->from);
+			store_template_put(e->st, &t, NULL);
+		}
+		store_template_done(&t);
+	}
 	publish(b);
 	blog(b, "info", "Build finished in %.1f s: template %s",
 	     (double)(build_now_ms() - t0) / 1000.0, b->template_id);
 	log_info("build %s: template %s ready (%s)", b->id, b->template_id, b->target);
 	set_status(b, "ready");
 out:
+	free(resume_tpl);
 	pthread_mutex_lock(&e->lock);
 	e->active--;
 	json_decref(b->body);
@@ -1445,6 +1560,9 @@ int build_engine_open(struct runtime *rt, const struct build_config *cfg, struct
 	}
 	e->max_upload = cfg && cfg->max_upload_bytes ? cfg->max_upload_bytes : UINT64_C(1) << 30;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->cache_lock, NULL);
+	const char *ce = getenv("WRENN_BUILD_CACHE_ENTRIES");
+	e->cache_max = cfg && cfg->cache_entries ? cfg->cache_entries : ce && *ce ? atoi(ce) : 16;
 	pthread_cond_init(&e->cond, NULL);
 	int r = mkdir_p(e->files_dir, 0750);
 	if (r < 0) {
@@ -1453,6 +1571,7 @@ int build_engine_open(struct runtime *rt, const struct build_config *cfg, struct
 		return r;
 	}
 	sweep(e);
+	build_cache_sweep(e);
 	*ret = e;
 	return 0;
 }
@@ -1475,6 +1594,7 @@ void build_engine_close(struct build_engine *e)
 	free(e->files_dir);
 	free(e->guest_bins_dir);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->cache_lock);
 	pthread_cond_destroy(&e->cond);
 	free(e);
 }

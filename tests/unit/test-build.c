@@ -173,13 +173,44 @@ static void test_store_rows(void **state)
 	rm_rf(dir);
 }
 
+/* Step cache keys chain: the same parent and step give the same key; args, files, type or the
+ * parent change it; force and upload options do not. */
+static void test_step_key(void **state)
+{
+	(void)state;
+	json_t *a = json_pack("{s:s, s:[s], s:b}", "type", "RUN", "args", "echo 1", "force", 0);
+	json_t *a2 = json_pack("{s:s, s:[s], s:b, s:b}", "type", "RUN", "args", "echo 1", "force",
+			       1, "forceUpload", 1);
+	json_t *b = json_pack("{s:s, s:[s]}", "type", "RUN", "args", "echo 2");
+	json_t *c = json_pack("{s:s, s:[s,s], s:s}", "type", "COPY", "args", "a", "/a", "filesHash",
+			      "00");
+	json_t *c2 = json_pack("{s:s, s:[s,s], s:s}", "type", "COPY", "args", "a", "/a",
+			       "filesHash", "01");
+	const char *p = "0000000000000000000000000000000000000000000000000000000000000000";
+	cleanup_free char *ka = build_cache_step_key(p, a);
+	cleanup_free char *ka2 = build_cache_step_key(p, a2);
+	cleanup_free char *kb = build_cache_step_key(p, b);
+	cleanup_free char *kc = build_cache_step_key(p, c);
+	cleanup_free char *kc2 = build_cache_step_key(p, c2);
+	cleanup_free char *kpa = build_cache_step_key(ka, a);
+	assert_int_equal(strlen(ka), 64);
+	assert_string_equal(ka, ka2);
+	assert_string_not_equal(ka, kb);
+	assert_string_not_equal(kc, kc2);
+	assert_string_not_equal(ka, kpa);
+	json_decref(a);
+	json_decref(a2);
+	json_decref(b);
+	json_decref(c);
+	json_decref(c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shell_quote),
-		cmocka_unit_test(test_hash_valid),
-		cmocka_unit_test(test_context),
-		cmocka_unit_test(test_store_rows),
+		cmocka_unit_test(test_shell_quote), cmocka_unit_test(test_hash_valid),
+		cmocka_unit_test(test_context),	    cmocka_unit_test(test_store_rows),
+		cmocka_unit_test(test_step_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
