@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -263,6 +264,26 @@ int net_connect_in_ns(const char *ns, const char *ipv4, uint16_t port, int timeo
 	int r = net_socket_in_named_ns(ns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, &fd, err);
 	if (r < 0)
 		return r;
+	/*
+	 * A random source port, not the kernel's choice.  A guest restored from a snapshot
+	 * (fork, createSnapshot clones, warm pool) still holds the TCP connections its source
+	 * had open to the host at snapshot time.  Every namespace derives its ephemeral port
+	 * sequence for a given address pair from the same global secret, so the clone's fresh
+	 * namespace picks exactly the ports the source's namespace picked, and the guest
+	 * answers our SYN as part of an old connection (challenge ACK, then RST): "Broken pipe"
+	 * on the first request to a fork.  A random port makes such a collision ~1 in 28000.
+	 */
+	for (int tries = 0; tries < 16; tries++) {
+		uint16_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			break; /* fall back to the kernel's choice */
+		struct sockaddr_in src = {.sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)(32768 + rnd % 28232))};
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0)
+			break;
+		if (errno != EADDRINUSE)
+			return wr_err_errno(err, errno, "bind a source port in %s", ns);
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EINPROGRESS)
 			return wr_err_errno(err, errno, "connect %s:%u in %s", ipv4, port, ns);
