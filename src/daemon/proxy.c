@@ -354,10 +354,19 @@ static void proxy_forward(struct agent *a, struct http_req *req, const struct pr
 	bool head_only = !strcmp(http_req_method(req), "HEAD");
 	/* a request head in flight to a busy service may take a while; bodies are polled below */
 	http_client_set_timeout(c, 300000);
-	if (r >= 0)
+	if (r >= 0) {
 		r = http_client_read_head(c, head_only, &err);
-	else
-		wr_err_errno(&err, -r, "send request");
+	} else {
+		/* upstream stopped reading (it may have answered early, e.g. an error before the
+		 * body): relay its answer if there is one; the client's unread body ends the
+		 * connection */
+		int w = r;
+		http_resp_close_after(req);
+		log_warn("proxy: %s:%d: sending the request: %s", t->id, t->port, strerror(-w));
+		r = http_client_read_head(c, head_only, &err);
+		if (r < 0)
+			wr_err_errno(&err, -w, "send request");
+	}
 	if (r < 0) {
 		free(buf);
 		http_client_free(c);
