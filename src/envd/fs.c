@@ -91,12 +91,11 @@ json_t *envd_entry_info(const char *path)
 	cleanup_free char *target = NULL;
 	if (S_ISLNK(st.st_mode)) {
 		type = "FILE_TYPE_SYMLINK";
-		char buf[4096];
-		ssize_t n = readlink(path, buf, sizeof(buf) - 1);
-		if (n >= 0) {
-			buf[n] = '\0';
-			target = xstrdup(buf);
-		}
+		/* E2B's envd: the fully resolved absolute path, the link's own path when it
+		 * cannot be resolved (dangling, a loop) */
+		target = realpath(path, NULL);
+		if (!target)
+			target = xstrdup(path);
 	} else if (S_ISDIR(st.st_mode)) {
 		type = "FILE_TYPE_DIRECTORY";
 	}
@@ -147,28 +146,44 @@ static void reply_entry(struct http_req *req, const char *path)
 	connect_reply_json(req, o);
 }
 
+static int not_dots(const struct dirent *de)
+{
+	return strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+}
+
+/* Byte order, whatever the locale: E2B's envd walks directories in lexical order. */
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Entries in lexical order, each directory followed by its own (depth-first), as E2B's. */
 static int list_rec(const char *dir, unsigned depth, json_t *out)
 {
-	cleanup_closedir DIR *d = opendir(dir);
-	if (!d)
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, not_dots, by_name);
+	if (n < 0)
 		return -errno;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (json_array_size(out) >= MAX_ENTRIES)
-			return -E2BIG;
-		cleanup_free char *p = !strcmp(dir, "/") ? xasprintf("/%s", de->d_name)
-							 : xasprintf("%s/%s", dir, de->d_name);
-		json_t *e = envd_entry_info(p);
-		if (!e)
-			continue;
-		json_array_append_new(out, e);
-		struct stat st;
-		if (depth > 1 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			list_rec(p, depth - 1, out);
+	int r = 0;
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && json_array_size(out) >= MAX_ENTRIES)
+			r = -E2BIG;
+		if (r == 0) {
+			cleanup_free char *p = !strcmp(dir, "/")
+						       ? xasprintf("/%s", names[i]->d_name)
+						       : xasprintf("%s/%s", dir, names[i]->d_name);
+			json_t *e = envd_entry_info(p);
+			if (e) {
+				json_array_append_new(out, e);
+				struct stat st;
+				if (depth > 1 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+					list_rec(p, depth - 1, out);
+			}
+		}
+		free(names[i]);
 	}
-	return 0;
+	free(names);
+	return r;
 }
 
 void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)

@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=131
+TESTS=132
 echo "1..$TESTS"
 envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq or perl missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -93,11 +93,13 @@ is "$(ustatus process.Process/Nope '{}')" 501 "unknown method is unimplemented"
 mkdir -p "$TMP/d/sub"; echo abc >"$TMP/d/f.txt"; ln -s f.txt "$TMP/d/link"
 st=$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/f.txt'"}')
 is "$(printf '%s' "$st" | jq -r '[.entry.type,.entry.size,.entry.permissions,.entry.name]|join(" ")')" "FILE_TYPE_FILE 4 -rw-r--r-- f.txt" "Stat entry fields"
-is "$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/link'"}' | jq -r .entry.symlinkTarget)" "f.txt" "symlinkTarget"
+is "$(unary filesystem.Filesystem/Stat '{"path":"'$TMP/d/link'"}' | jq -r .entry.symlinkTarget)" "$(realpath "$TMP/d/f.txt")" "symlinkTarget: the resolved absolute path (E2B's)"
 is "$(ustatus filesystem.Filesystem/Stat '{"path":"'$TMP/none'"}')" 404 "Stat missing is 404"
 is "$(unary filesystem.Filesystem/MakeDir '{"path":"'$TMP/a/b/c'"}' | jq -r .entry.type)" FILE_TYPE_DIRECTORY "MakeDir with parents"
 is "$(unary filesystem.Filesystem/MakeDir '{"path":"'$TMP/a/b/c'"}' | jq -r .code)" already_exists "MakeDir existing: already_exists"
-is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP/d'"}' | jq -r '[.entries[].name]|sort|join(",")')" "f.txt,link,sub" "ListDir depth 1"
+is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP/d'"}' | jq -r '[.entries[].name]|join(",")')" "f.txt,link,sub" "ListDir depth 1 (lexical order)"
+mkdir -p "$TMP/lex"; for f in a m B z; do mkdir "$TMP/lex/$f"; done; for f in y b; do : >"$TMP/lex/m/$f"; done
+is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP/lex'","depth":2}' | jq -r '[.entries[].path|ltrimstr("'$TMP/lex/'")]|join(",")')" "B,a,m,m/b,m/y,z" "ListDir depth 2: byte order, each directory followed by its entries (E2B's)"
 is "$(unary filesystem.Filesystem/ListDir '{"path":"'$TMP'","depth":3}' | jq -r '.entries|length')" "$(find "$TMP" -mindepth 1 -maxdepth 3 | wc -l)" "ListDir depth 3"
 is "$(ustatus filesystem.Filesystem/ListDir '{"path":"'$TMP/d/f.txt'"}')" 400 "ListDir on a file is 400"
 is "$(unary filesystem.Filesystem/Move '{"source":"'$TMP/d/f.txt'","destination":"'$TMP/m/g.txt'"}' | jq -r .entry.path)" "$TMP/m/g.txt" "Move"
