@@ -47,11 +47,10 @@ int rt_sbx_insert(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	for (size_t i = 0; r == 0 && i < rt->nsbx; i++)
 		if (!strcmp(rt->sbx[i]->id, s->id))
 			r = wr_err_set(err, EEXIST, "sandbox %s already exists", s->id);
-	if (r == 0 && rt->nsbx >= rt->max_sandboxes)
-		r = wr_err_set(err, ENOSPC, "sandbox limit reached (%u)", rt->max_sandboxes);
 	if (r == 0 && rt->max_per_team && s->team && *s->team) {
 		/* Counted under the same lock as the insert: concurrent creates cannot
-		 * both take the last place. */
+		 * both take the last place.  Checked before the host-wide limit, so a
+		 * team at its cap hears about its cap (429), not about the host (507). */
 		unsigned n = 0;
 		for (size_t i = 0; i < rt->nsbx; i++)
 			n += rt->sbx[i]->team && !strcmp(rt->sbx[i]->team, s->team);
@@ -61,6 +60,8 @@ int rt_sbx_insert(struct runtime *rt, struct sbx *s, struct wr_err *err)
 				"team %s has %u live sandboxes (max_sandboxes_per_team limit)",
 				s->team, n);
 	}
+	if (r == 0 && rt->nsbx >= rt->max_sandboxes)
+		r = wr_err_set(err, ENOSPC, "sandbox limit reached (%u)", rt->max_sandboxes);
 	if (r == 0) {
 		if (rt->nsbx == rt->capsbx) {
 			rt->capsbx = rt->capsbx ? rt->capsbx * 2 : 16;

@@ -101,8 +101,17 @@ static void __attribute__((noreturn)) child(const struct child_ctx *c)
 		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 		size_t n = strlen(c->tap);
 		memcpy(ifr.ifr_name, c->tap, n < IFNAMSIZ ? n : IFNAMSIZ - 1);
-		if (ioctl(tap, TUNSETIFF, &ifr) < 0)
-			child_fail(report, errno, "attach TAP");
+		/* EBUSY: the slot's previous VMM (destroyed, its slot just handed to this
+		 * create) has not closed the TAP yet; it is on its way out, so wait for it,
+		 * briefly (seen with 20 concurrent creates right after other sandboxes'
+		 * destroys).  Only async-signal-safe calls here: this is a forked child. */
+		int tries = 0;
+		while (ioctl(tap, TUNSETIFF, &ifr) < 0) {
+			if (errno != EBUSY || ++tries > 150)
+				child_fail(report, errno, "attach TAP");
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
 		tap = lift(tap);
 	}
 	int api = lift(c->api_fd);
