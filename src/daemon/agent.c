@@ -160,6 +160,12 @@ int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, in
 void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
 		size_t *ret_start, size_t *ret_count, char **ret_next)
 {
+	agent_page_dir(rows, n, cursor, limit, false, ret_start, ret_count, ret_next);
+}
+
+void agent_page_dir(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
+		    bool asc, size_t *ret_start, size_t *ret_count, char **ret_next)
+{
 	size_t start = 0;
 	if (cursor && *cursor) {
 		char *end = NULL;
@@ -172,10 +178,10 @@ void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, i
 				found = true;
 				break;
 			}
-		if (!found) { /* that row is gone: continue with the older ones */
+		if (!found) { /* that row is gone: continue with the next older (newer) ones */
 			start = n;
 			for (size_t i = 0; i < n; i++)
-				if (rows[i].created_at < at) {
+				if (asc ? rows[i].created_at > at : rows[i].created_at < at) {
 					start = i;
 					break;
 				}

@@ -66,6 +66,9 @@ int agent_envd_connect(struct agent *a, struct http_req *req, const char *id, in
  * the last page.  Pure. */
 void agent_page(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
 		size_t *ret_start, size_t *ret_count, char **ret_next);
+/* The same over a list in the other direction (oldest first) when asc. */
+void agent_page_dir(const struct runtime_info *rows, size_t n, const char *cursor, int limit,
+		    bool asc, size_t *ret_start, size_t *ret_count, char **ret_next);
 /* limit query: NULL = 100; 1..100; -EINVAL otherwise.  Pure. */
 int agent_parse_limit(const char *q, int *ret);
 /* exitCode of a process end event (envd's end message); signals become 128+N; -1 (logged)

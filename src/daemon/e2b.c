@@ -152,15 +152,49 @@ static void list(struct agent *a, struct http_req *req, bool v2)
 		}
 		f.states = bits;
 	}
+	/* v2: order (by start time, newest first by default) and startedAfter */
+	bool asc = false;
+	int64_t after = 0;
+	const char *o = v2 ? http_req_query(req, "order") : NULL;
+	const char *sa = v2 ? http_req_query(req, "startedAfter") : NULL;
+	if (o && *o && strcmp(o, "desc") != 0) {
+		if (strcmp(o, "asc") != 0) {
+			reply_error(req, 400, "order must be asc or desc");
+			return;
+		}
+		asc = true;
+	}
+	if (sa && *sa && view_parse_rfc3339(sa, &after) < 0) {
+		reply_error(req, 400, "startedAfter must be an RFC 3339 time");
+		return;
+	}
 	int limit = 100;
 	struct runtime_info *rows = NULL;
 	size_t n = 0;
 	if (agent_list(a, req, &f, true, &limit, &rows, &n) < 0)
 		return;
+	if (after > 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t started =
+				rows[i].started_at ? rows[i].started_at : rows[i].created_at;
+			if (started >= after)
+				rows[k++] = rows[i];
+			else
+				runtime_info_done(&rows[i]);
+		}
+		n = k;
+	}
+	for (size_t i = 0; asc && i < n / 2; i++) {
+		struct runtime_info tmp = rows[i];
+		rows[i] = rows[n - 1 - i];
+		rows[n - 1 - i] = tmp;
+	}
 	size_t start = 0, count = n;
 	cleanup_free char *next = NULL;
 	if (v2)
-		agent_page(rows, n, http_req_query(req, "nextToken"), limit, &start, &count, &next);
+		agent_page_dir(rows, n, http_req_query(req, "nextToken"), limit, asc, &start,
+			       &count, &next);
 	json_t *arr = agent_view_array(rows, n, start, count, view_e2b_detail);
 	if (next)
 		http_resp_header(req, "X-Next-Token", next);

@@ -23,6 +23,52 @@ void view_rfc3339(int64_t unix_ms, char *buf, size_t len)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
 }
 
+int view_parse_rfc3339(const char *s, int64_t *ret_ms)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+	    y < 1970 || h < 0 || mi < 0 || sec < 0)
+		return -EINVAL;
+	const char *p = s + n;
+	int64_t ms = 0;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		if (digits == 0)
+			return -EINVAL;
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	int64_t off_s = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om, k = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 || om > 59)
+			return -EINVAL;
+		off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	struct tm tm = {.tm_year = y - 1900,
+			.tm_mon = mo - 1,
+			.tm_mday = d,
+			.tm_hour = h,
+			.tm_min = mi,
+			.tm_sec = sec};
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret_ms = ((int64_t)t - off_s) * 1000 + ms;
+	return 0;
+}
+
 static void set_time(json_t *o, const char *key, int64_t ms)
 {
 	char b[40];

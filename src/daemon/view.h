@@ -44,6 +44,8 @@ void view_set_sandbox_domain(const char *domain);
 
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes). */
 void view_rfc3339(int64_t unix_ms, char *buf, size_t len);
+/* RFC 3339 ("2024-05-01T12:00:00.123Z", "...+02:00") into unix ms; -EINVAL otherwise. */
+int view_parse_rfc3339(const char *s, int64_t *ret_ms);
 
 /* native /v1 Sandbox; with_token adds envdAccessToken */
 json_t *view_v1_sandbox(const struct sbx_view *v, bool with_token);

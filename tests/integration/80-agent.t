@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=78
+N=82
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -137,6 +137,13 @@ curl -s -o "$DATA/p2" "${H[@]}" "$API/v2/sandboxes?limit=1&metadata=t%3D80&nextT
 is "list paging (X-Next-Token)" "$(jq -r 'length' "$DATA/p1")/$(jq -r 'length' "$DATA/p2")/$(cat "$DATA/p1" "$DATA/p2" | jq -r '.[].sandboxID' | sort -u | wc -l)/$([ -n "$NEXT" ] && echo next)" \
 	"1/1/2/next"
 is "list limit 0 -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?limit=0")" 400
+desc=$(curl -s "${H[@]}" "$API/v2/sandboxes?metadata=t%3D80" | jq -c '[.[].sandboxID]')
+asc=$(curl -s "${H[@]}" "$API/v2/sandboxes?metadata=t%3D80&order=asc" | jq -c '[.[].sandboxID]|reverse')
+if [ "$asc" = "$desc" ] && [ "$(jq length <<<"$desc")" -ge 2 ]; then ok "list order=asc is desc reversed"; else nok "list order=asc is desc reversed" "asc reversed $asc, desc $desc"; fi
+is "list order=sideways -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?order=sideways")" 400
+is "list startedAfter (not RFC 3339) -> 400" "$(code "${H[@]}" "$API/v2/sandboxes?startedAfter=yesterday")" 400
+is "list startedAfter: before / after E's start" \
+	"$(curl -s "${H[@]}" "$API/v2/sandboxes?startedAfter=2001-01-01T00:00:00.000Z" | jq --arg e "$E" 'map(.sandboxID)|index($e) != null')/$(curl -s "${H[@]}" "$API/v2/sandboxes?startedAfter=2999-01-01T00:00:00Z" | jq length)" true/0
 is "GET /sandboxes/{id}/metrics -> 200 array" "$(code "${H[@]}" "$API/sandboxes/$E/metrics")/$(jq -r type "$DATA/body")" "200/array"
 
 is "unknown create field -> 400 naming it" "$(code "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","somethingNew":1}' "$API/sandboxes")/$(jq -r .message "$DATA/body" | grep -c somethingNew)" 400/1

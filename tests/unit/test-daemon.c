@@ -525,6 +525,40 @@ static void test_paging(void **state)
 	agent_page(rows, 0, NULL, 100, &s, &c, &next);
 	assert_int_equal(c, 0);
 	assert_null(next);
+	/* oldest first (order=asc): the same rows reversed; a gone cursor row continues with
+	 * the newer ones */
+	struct runtime_info up[5];
+	for (int i = 0; i < 5; i++)
+		up[i] = rows[4 - i];
+	agent_page_dir(up, 5, NULL, 2, true, &s, &c, &next);
+	assert_int_equal(s, 0);
+	assert_int_equal(c, 2);
+	assert_string_equal(next, "970_cl-3");
+	free(next);
+	agent_page_dir(up, 5, "975_cl-gone", 100, true, &s, &c, &next);
+	assert_int_equal(s, 2); /* cl-2 (980) onwards */
+	assert_int_equal(c, 3);
+	assert_null(next);
+	int64_t ms = 0;
+	assert_int_equal(view_parse_rfc3339("2024-05-01T12:00:00.123Z", &ms), 0);
+	assert_int_equal(ms, INT64_C(1714564800123));
+	assert_int_equal(view_parse_rfc3339("2024-05-01T14:00:00+02:00", &ms), 0);
+	assert_int_equal(ms, INT64_C(1714564800000));
+	assert_int_equal(view_parse_rfc3339("2024-05-01T12:00:00.5Z", &ms), 0);
+	assert_int_equal(ms, INT64_C(1714564800500));
+	char ts[40];
+	view_rfc3339(INT64_C(1714564800123), ts, sizeof(ts));
+	assert_int_equal(view_parse_rfc3339(ts, &ms), 0);
+	assert_int_equal(ms, INT64_C(1714564800123));
+	const char *badts[] = {"",
+			       "2024-05-01",
+			       "2024-05-01T12:00:00",
+			       "2024-13-01T12:00:00Z",
+			       "2024-05-01T12:00:00.Z",
+			       "2024-05-01T12:00:00Zx",
+			       "yesterday"};
+	for (size_t i = 0; i < ARRAY_SIZE(badts); i++)
+		assert_int_equal(view_parse_rfc3339(badts[i], &ms), -EINVAL);
 	int l = 0;
 	assert_int_equal(agent_parse_limit(NULL, &l), 0);
 	assert_int_equal(l, 100);

@@ -173,6 +173,14 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       const mine = all.find((s) => s.sandboxId === sbx.sandboxId)
       assert.equal(mine.state, 'running')
       assert.equal(mine.metadata.suite, runId)
+      // startedAfter and order go to GET /v2/sandboxes (honoured, not ignored)
+      const later = await listAll(Sandbox, { query: { metadata: { suite: runId }, startedAfter: new Date(Date.now() + 3_600_000) } })
+      assert.equal(later.length, 0)
+      const since = await listAll(Sandbox, {
+        query: { metadata: { suite: runId }, startedAfter: new Date(Date.now() - 3_600_000) },
+        order: 'asc',
+      })
+      assert.ok(since.some((s) => s.sandboxId === sbx.sandboxId))
     })
 
     it('getInfo and setTimeout', { timeout: OP_TIMEOUT }, async () => {
