@@ -46,6 +46,25 @@ static int64_t read_base(const char *path)
 	return logrot_parse_size(txt, LOGROT_BASE_MAX, &v) < 0 ? 0 : v;
 }
 
+/* Replace <path>.base without fsync: every byte written until the truncate is lost, and a
+ * crash may at worst reset the offsets (readers then start over). */
+static int write_base(const char *path, const char *txt, size_t n, struct wr_err *err)
+{
+	cleanup_free char *bp = xasprintf("%s" LOGROT_SUFFIX_BASE, path);
+	cleanup_free char *tmp = xasprintf("%s.tmp", bp);
+	cleanup_close int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return wr_err_errno(err, errno, "create %s", tmp);
+	int r = write_full(fd, txt, n);
+	if (r < 0 || rename(tmp, bp) < 0) {
+		int e = r < 0 ? -r : errno;
+		unlink(tmp);
+		return wr_err_errno(err, e, "write %s", bp);
+	}
+	return 0;
+}
+
 int logrot_cap(const char *path, int64_t max_bytes, struct wr_err *err)
 {
 	if (max_bytes <= 0)
@@ -89,14 +108,14 @@ int logrot_cap(const char *path, int64_t max_bytes, struct wr_err *err)
 		return wr_err_errno(err, e, "rename %s", tmp);
 	}
 	/* Base before the truncate: a reader in between sees the end too far ahead for a
-	 * moment rather than going backwards. */
+	 * moment rather than going backwards.  No fsync anywhere here: what the guest
+	 * prints between the copy and the truncate is lost, so that window stays short. */
+	int r;
 	int64_t base = read_base(path) + size;
 	char txt[32];
 	int tl = snprintf(txt, sizeof(txt), "%lld\n", (long long)base);
-	cleanup_free char *bp = xasprintf("%s" LOGROT_SUFFIX_BASE, path);
-	int r = write_file_atomic(bp, txt, (size_t)tl, 0640);
-	if (r < 0)
-		return wr_err_errno(err, -r, "write %s", bp);
+	if ((r = write_base(path, txt, (size_t)tl, err)) < 0)
+		return r;
 	if (ftruncate(fd, 0) < 0)
 		return wr_err_errno(err, errno, "truncate %s", path);
 	return 1;
