@@ -81,6 +81,8 @@ static const struct option opts_ls[] = {
 	OPT_END,
 };
 static const struct option opts_json[] = {O_JSON, OPT_END};
+static const struct option opts_key_create[] = {
+	{"team", required_argument, NULL, OPT_TEAM}, O_JSON, OPT_END};
 static const struct option opts_exec[] = {
 	O_ENV,
 	{"workdir", required_argument, NULL, 'w'},
@@ -137,9 +139,17 @@ static const struct cli_cmd subs_templates[] = {
 static const struct cli_cmd subs_keys[] = {
 	{"keys ls", cmd_keys_ls, "[--json]", "list API keys", NULL, "", opts_json, NULL,
 	 CLI_ARG_NONE},
-	{"keys create", cmd_keys_create, "[--json] [NAME]", "create an API key and print it", NULL,
-	 "", opts_json, NULL, CLI_ARG_OTHER},
+	{"keys create", cmd_keys_create, "[--team TEAM] [--json] [NAME]",
+	 "create an API key and print it",
+	 "  --team TEAM   the key's team (created if new): it sees and controls only its\n"
+	 "                team's sandboxes; without it the key is an operator key\n",
+	 "", opts_key_create, NULL, CLI_ARG_OTHER},
 	{"keys rm", cmd_keys_rm, "ID", "delete an API key", NULL, "", NULL, NULL, CLI_ARG_OTHER},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+static const struct cli_cmd subs_teams[] = {
+	{"teams ls", cmd_teams_ls, "[--json]", "list teams (operator key)", NULL, "", opts_json,
+	 NULL, CLI_ARG_NONE},
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
 };
 static const struct cli_cmd subs_snapshot[] = {
@@ -157,6 +167,10 @@ static int cmd_templates(struct cli *c, const struct cli_cmd *cmd, int argc, cha
 	return cli_run_sub(c, cmd, argc, argv, "ls");
 }
 static int cmd_keys(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
+static int cmd_teams(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	return cli_run_sub(c, cmd, argc, argv, "ls");
 }
@@ -203,8 +217,10 @@ const struct cli_cmd cli_cmds[] = {
 	 "f", opts_logs, NULL, CLI_ARG_SANDBOX},
 	{"templates", cmd_templates, "[ls | build ...]", "list or build templates", NULL, "",
 	 opts_json, subs_templates, CLI_ARG_NONE},
-	{"keys", cmd_keys, "[ls | create [NAME] | rm ID]", "manage API keys", NULL, "", opts_json,
-	 subs_keys, CLI_ARG_NONE},
+	{"keys", cmd_keys, "[ls | create [--team TEAM] [NAME] | rm ID]", "manage API keys", NULL,
+	 "", opts_json, subs_keys, CLI_ARG_NONE},
+	{"teams", cmd_teams, "[ls]", "teams and their keys and sandboxes", NULL, "", opts_json,
+	 subs_teams, CLI_ARG_NONE},
 	{"snapshot", cmd_snapshot, "[ls [--sandbox ID] | create [--name N] ID | rm SNAPSHOT]",
 	 "snapshots of sandboxes", NULL, "", opts_json, subs_snapshot, CLI_ARG_NONE},
 	{"completion", cmd_completion, "bash | zsh",

@@ -44,6 +44,7 @@ enum cli_opt {
 	OPT_API_URL,
 	OPT_API_KEY,
 	OPT_VERSION,
+	OPT_TEAM,
 };
 
 /* What a command's operands are (for shell completion). */
@@ -125,6 +126,7 @@ int cmd_templates_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **
 int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_teams_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_snapshot_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_snapshot_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* wrenn keys create [NAME] | ls | rm ID */
+/* wrenn keys create [--team TEAM] [NAME] | ls | rm ID; wrenn teams ls */
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 #include "cli/table.h"
@@ -25,9 +25,9 @@ static int keys_ls(struct cli *c, struct api *a)
 		print_json(arr ? arr : resp);
 		return CLI_EXIT_OK;
 	}
-	static const char *const hdr[] = {"ID", "NAME", "PREFIX", "CREATED", "LAST USED"};
+	static const char *const hdr[] = {"ID", "NAME", "TEAM", "PREFIX", "CREATED", "LAST USED"};
 	struct table t;
-	table_init(&t, 5, hdr);
+	table_init(&t, 6, hdr);
 	size_t i;
 	json_t *k;
 	int64_t now = (int64_t)time(NULL);
@@ -45,8 +45,13 @@ static int keys_ls(struct cli *c, struct api *a)
 			strncat(used, " ago", sizeof(used) - strlen(used) - 1);
 		}
 		const char *name = s(k, "name");
-		const char *row[] = {s(k, "id"), name && *name ? name : "-", s(k, "prefix"),
-				     created, used};
+		const char *team = s(k, "team");
+		const char *row[] = {s(k, "id"),
+				     name && *name ? name : "-",
+				     team && *team ? team : "(operator)",
+				     s(k, "prefix"),
+				     created,
+				     used};
 		table_add(&t, row);
 	}
 	table_print(&t, stdout);
@@ -54,12 +59,14 @@ static int keys_ls(struct cli *c, struct api *a)
 	return CLI_EXIT_OK;
 }
 
-static int keys_create(struct cli *c, struct api *a, const char *name)
+static int keys_create(struct cli *c, struct api *a, const char *name, const char *team)
 {
 	struct wr_err err = {0};
 	cleanup_json json_t *body = json_object();
 	if (name)
 		json_object_set_new(body, "name", json_string(name));
+	if (team)
+		json_object_set_new(body, "team", json_string(team));
 	cleanup_json json_t *k = NULL;
 	int r = api_json(a, "POST", "/v1/keys", body, &k, NULL, &err);
 	if (r < 0)
@@ -92,14 +99,25 @@ int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 
 int cmd_keys_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	int rc, i = json_opts_parse(c, cmd, argc, argv, 0, 1, &rc);
-	if (i < 0)
+	int rc = CLI_EXIT_OK, o;
+	const char *team = NULL;
+	optind = 0;
+	while ((o = cli_getopt(cmd, argc, argv, &rc)) >= 0) {
+		if (o == OPT_JSON)
+			c->json = true;
+		else if (o == OPT_TEAM)
+			team = optarg;
+	}
+	if (o == CLI_OPT_EXIT)
 		return rc;
+	int i = optind;
+	if (argc - i > 1)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[i + 1]);
 	struct api a;
 	struct wr_err err = {0};
 	if (api_open(&a, c, &err) < 0)
 		return cli_fail(&err);
-	rc = keys_create(c, &a, i < argc ? argv[i] : NULL);
+	rc = keys_create(c, &a, i < argc ? argv[i] : NULL, team);
 	api_close(&a);
 	return rc;
 }
@@ -119,4 +137,50 @@ int cmd_keys_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 								      : CLI_EXIT_OK;
 	api_close(&a);
 	return rc;
+}
+
+int cmd_teams_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int rc;
+	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
+		return rc;
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_json json_t *resp = NULL;
+	rc = api_json(&a, "GET", "/v1/teams", NULL, &resp, NULL, &err) < 0 ? cli_fail(&err)
+									   : CLI_EXIT_OK;
+	api_close(&a);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	json_t *arr = json_object_get(resp, "teams");
+	if (c->json) {
+		print_json(arr ? arr : resp);
+		return CLI_EXIT_OK;
+	}
+	static const char *const hdr[] = {"TEAM", "KEYS", "SANDBOXES", "CREATED"};
+	struct table t;
+	table_init(&t, 4, hdr);
+	size_t i;
+	json_t *tm;
+	int64_t now = (int64_t)time(NULL);
+	json_array_foreach(arr, i, tm)
+	{
+		char keys[16], sbx[16], created[24] = "-";
+		snprintf(keys, sizeof(keys), "%lld",
+			 (long long)json_integer_value(json_object_get(tm, "keys")));
+		snprintf(sbx, sizeof(sbx), "%lld",
+			 (long long)json_integer_value(json_object_get(tm, "sandboxes")));
+		int64_t cr = parse_rfc3339(s(tm, "createdAt"));
+		if (cr >= 0) {
+			fmt_duration(now - cr, created, sizeof(created));
+			strncat(created, " ago", sizeof(created) - strlen(created) - 1);
+		}
+		const char *row[] = {s(tm, "name"), keys, sbx, created};
+		table_add(&t, row);
+	}
+	table_print(&t, stdout);
+	table_done(&t);
+	return CLI_EXIT_OK;
 }

@@ -10,7 +10,7 @@
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=67
+N=69
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -268,6 +268,12 @@ c=1
 WRENN_API_KEY=$newkey timeout $TO "$W" ls >/dev/null && timeout $TO "$W" keys rm "$kid" &&
 	! WRENN_API_KEY=$newkey timeout $TO "$W" ls 2>"$DATA/err" >/dev/null && grep -q 401 "$DATA/err" && c=0
 check "keys ls/rm: the new key works, after rm it is refused (401)" [ $c -eq 0 ]
+teamkey=$(timeout $TO "$W" -q keys create --team t60 tk 2>"$DATA/err")
+c=1
+[[ "$teamkey" =~ ^e2b_[0-9a-f]{40}$ ]] && [ "$(WRENN_API_KEY=$teamkey timeout $TO "$W" ls --json | jq length)" = 0 ] &&
+	timeout $TO "$W" keys ls | grep -q ' t60 ' && c=0
+check "keys create --team prints only the key; the team key sees none of the operator's sandboxes" [ $c -eq 0 ]
+is "teams ls" "$(timeout $TO "$W" teams ls --json | jq -c '[.[]|select(.name=="t60")|[.name,.keys,.sandboxes]]')" '[["t60",1,0]]'
 
 # --- templates build from a Dockerfile -------------------------------------------------------
 mkdir -p "$DATA/bctx/sub"
