@@ -27,8 +27,13 @@ struct reap_job {
 	char *id;
 	pthread_t thread;
 	atomic_bool done;
+	bool failed;	  /* set by the worker before done */
+	int64_t retry_at; /* after a failure: joined, kept until then so no retry storm */
 	struct reap_job *next;
 };
+
+/* A failed pause/destroy is retried after this long, not every tick. */
+#define REAPER_RETRY_MS 5000
 
 static void *reap_one(void *arg)
 {
@@ -45,12 +50,14 @@ static void *reap_one(void *arg)
 			     (row.lifecycle & STORE_SB_LC_PAUSE_ON_TIMEOUT);
 		store_sandbox_done(&row);
 		struct wr_err e = {0};
-		if (pause && runtime_pause(j->rt, j->id, &e) < 0)
+		if (pause && (j->failed = runtime_pause(j->rt, j->id, &e) < 0))
 			log_warn("reaper: pause %s at its timeout: %s", j->id, wr_err_msg(&e));
 		else if (pause)
 			log_info("reaper: sandbox %s timed out: paused", j->id);
-		else if (expired && runtime_destroy(j->rt, j->id, &e) < 0 && e.code != ENOENT)
-			log_warn("reaper: destroy %s: %s", j->id, wr_err_msg(&e));
+		else if (expired &&
+			 (j->failed = runtime_destroy(j->rt, j->id, &e) < 0 && e.code != ENOENT))
+			log_warn("reaper: destroy %s: %s (retried in %d s)", j->id, wr_err_msg(&e),
+				 REAPER_RETRY_MS / 1000);
 		else if (expired)
 			log_info("reaper: sandbox %s timed out", j->id);
 	}
@@ -69,7 +76,15 @@ static size_t reap_jobs_join(struct reap_job **head, bool wait_all)
 			pp = &j->next;
 			continue;
 		}
-		pthread_join(j->thread, NULL);
+		if (!j->retry_at)
+			pthread_join(j->thread, NULL);
+		if (!wait_all && j->failed && !j->retry_at)
+			j->retry_at = rt_now_ms() + REAPER_RETRY_MS;
+		if (!wait_all && j->retry_at && rt_now_ms() < j->retry_at) {
+			left++;
+			pp = &j->next;
+			continue;
+		}
 		*pp = j->next;
 		free(j->id);
 		free(j);
