@@ -7,10 +7,12 @@
 #  - a sandbox whose envd hangs (SIGSTOPped mid-life: connections are accepted, nothing is ever
 #    answered) holds its own lock only as long as the guest-call deadlines allow: another
 #    sandbox's TTL fires on time meanwhile (one stuck sandbox never stalls the reaper), and the
-#    stuck sandbox itself is still destroyed promptly.
+#    stuck sandbox itself is still destroyed promptly;
+#  - a fake envd (busybox nc on envd's port after envd is killed) that answers every request
+#    with endless `100 Continue`: /metrics, a pause (envd /prepare) and destroy all end in time.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=14
+N=18
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 echo "1..$N"
@@ -116,4 +118,25 @@ td=$(date +%s)
 c=$(code -m 120 -X DELETE "${H[@]}" "$API/v1/sandboxes/$B")
 [ "$c" = 404 ] && c=204 # the reaper may have won
 is "the stuck sandbox B is destroyed ($(($(date +%s) - td)) s; pause answered $(cat "$DATA/pause.code"))" "$c" 204
+
+# --- a fake envd answering endless 100 Continue ------------------------------------------------
+D=$(create 600)
+[ -n "$D" ] && ok "sandbox D created" || { nok "sandbox D created"; skip_rest "no sandbox"; }
+fake=$(printf '#!/bin/sh\nwhile :; do printf "HTTP/1.1 100 Continue\\r\\n\\r\\n"; sleep 0.3; done\n' | base64 -w0)
+x "$D" "{\"cmd\":\"echo $fake | base64 -d >/tmp/fake.sh && chmod +x /tmp/fake.sh && (setsid sh -c 'sleep 1; killall -KILL envd; exec nc -ll -p 49983 -e /tmp/fake.sh' </dev/null >/dev/null 2>&1 &)\",\"user\":\"root\"}" >/dev/null
+sleep 3
+t=$(date +%s)
+c=$(code -m 60 "${H[@]}" "$API/sandboxes/$D/metrics")
+dt=$(($(date +%s) - t))
+if [ "$c" = 200 ] && [ "$(jq -r length "$DATA/body")" = 0 ] && [ $dt -le 8 ]; then
+	ok "metrics of a sandbox whose envd answers endless 100 Continue: 200 [] in ${dt}s"
+else nok "metrics of a sandbox whose envd answers endless 100 Continue: 200 [] in ${dt}s" "got $c $(head -c 200 "$DATA/body")"; fi
+t=$(date +%s)
+c=$(code -m 120 -X POST "${H[@]}" "$API/v1/sandboxes/$D/pause")
+dt=$(($(date +%s) - t))
+grep -q "sandbox $D: quiesce (envd /prepare) failed" "$DATA/agent.err" && q=1 || q=0
+is "pause of it ends (quiesce gives up on the fake envd: $q) in ${dt}s <= 60" "$c/$q/$([ $dt -le 60 ] && echo in-time)" "204/1/in-time"
+t=$(date +%s)
+c=$(code -m 60 -X DELETE "${H[@]}" "$API/v1/sandboxes/$D")
+is "DELETE it -> 204 in $(($(date +%s) - t))s" "$c" 204
 [ $fail -eq 0 ]
