@@ -760,12 +760,13 @@ static void record_sandbox(void *ud, const char *sandbox_id)
 	}
 }
 
-/* After step idx (1-based) succeeded: checkpoint the VM.  ENV and USER change no VM state (the
- * next checkpoint covers them).  Best effort: a failed checkpoint only costs rebuild time. */
+/* After step idx (1-based) succeeded: checkpoint the VM after RUN and COPY.  ENV and USER change
+ * no VM state, WORKDIR only makes a directory: rerunning them after the previous checkpoint is
+ * instant.  Best effort: a failed checkpoint only costs rebuild time. */
 static void checkpoint(struct build_run *b, const char *sid, size_t idx, const json_t *s)
 {
 	const char *type = json_string_value(json_object_get(s, "type"));
-	if (b->e->cache_max <= 0 || !strcmp(type, "ENV") || !strcmp(type, "USER"))
+	if (b->e->cache_max <= 0 || (strcmp(type, "RUN") && strcmp(type, "COPY")))
 		return;
 	json_t *state = json_pack("{s:O, s:s, s:s, s:I}", "env", b->env, "user", b->user, "workdir",
 				  b->workdir ? b->workdir : "", "step", (json_int_t)idx);

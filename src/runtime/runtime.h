@@ -276,7 +276,7 @@ int runtime_template_build_with(struct runtime *rt, const char *name, const char
 				struct wr_err *err);
 /* Snapshot the running sandbox id (a build VM) into the snapshot template `name` (RAM, device
  * state, disk) and let it run on: a build step checkpoint.  No snapshot row is made; the
- * template's parent is the sandbox's template. */
+ * template's parent is the sandbox's template; no envd /prepare (the caller syncs). */
 int runtime_template_checkpoint(struct runtime *rt, const char *id, const char *name,
 				struct wr_err *err);
 /* Build the automatic snapshot of a built-in template for vcpus/memory_mb

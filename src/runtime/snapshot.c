@@ -128,7 +128,7 @@ static int capture(struct sbx *s, const char *dir, char **ret_overlay, struct wr
 /* Snapshot sandbox id into <data>/templates/<snap_id>/ and register the
  * template (and, when listed, the snapshot row). */
 static int take(struct runtime *rt, const char *id, const char *snap_id, const char *name,
-		bool listed, struct wr_err *err)
+		bool listed, bool quiesce, struct wr_err *err)
 {
 	struct sbx *s = runtime_id_valid(id) ? rt_sbx_get(rt, id) : NULL;
 	if (!s)
@@ -165,7 +165,8 @@ static int take(struct runtime *rt, const char *id, const char *snap_id, const c
 		cleanup_free char *tf = xasprintf("%s/" RT_SNAP_TOKEN_FILE, dir);
 		write_file_atomic(tf, s->token, strlen(s->token), 0600);
 	}
-	rt_quiesce(s);
+	if (quiesce)
+		rt_quiesce(s);
 	r = capture(s, dir, &overlay, err);
 	/* The source runs on whatever happened. */
 	struct wr_err e2 = {0};
@@ -248,7 +249,7 @@ int runtime_snapshot_create(struct runtime *rt, const char *id, const char *name
 	int r = mint(SNAP_ID_PREFIX, snap_id);
 	if (r < 0)
 		return wr_err_errno(err, -r, "getrandom");
-	if ((r = take(rt, id, snap_id, name, true, err)) < 0)
+	if ((r = take(rt, id, snap_id, name, true, true, err)) < 0)
 		return r;
 	return ret ? runtime_snapshot_get(rt, snap_id, ret, err) : 0;
 }
@@ -256,7 +257,9 @@ int runtime_snapshot_create(struct runtime *rt, const char *id, const char *name
 int runtime_template_checkpoint(struct runtime *rt, const char *id, const char *name,
 				struct wr_err *err)
 {
-	return take(rt, id, name, NULL, false, err);
+	/* the caller synced the guest; its page cache stays for the next step (memory and disk
+	 * are captured at one instant, so the restore is consistent either way) */
+	return take(rt, id, name, NULL, false, false, err);
 }
 
 int runtime_snapshot_get(struct runtime *rt, const char *id_or_name, struct runtime_snapshot *ret,
@@ -347,7 +350,7 @@ int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
 		runtime_info_done(&src);
 		return wr_err_errno(err, -r, "getrandom");
 	}
-	if ((r = take(rt, id, snap_id, NULL, false, err)) < 0) {
+	if ((r = take(rt, id, snap_id, NULL, false, true, err)) < 0) {
 		runtime_info_done(&src);
 		return wr_err_prefix(err, r, "fork");
 	}
