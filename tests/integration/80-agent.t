@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=82
+N=83
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -255,6 +255,18 @@ done
 is "the timeout pauses it (autoPause) instead of killing it" "$st" paused
 is "proxy traffic to the paused autoResume sandbox resumes it" "$(code -m 120 -H "E2b-Sandbox-Id: $L" "$PX/health")" 204
 is "... it is running again" "$(curl -s "${H[@]}" "$API/sandboxes/$L" | jq -r .state)" running
+# concurrent first requests to a paused autoResume sandbox: each is answered, one resume happens
+resumes() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from events where sandbox_id=? and kind=?", (sys.argv[2], "resumed")).fetchone()[0])' "$DATA/wrenn.db" "$L"; }
+r0=$(resumes)
+code "${H[@]}" -X POST "$API/sandboxes/$L/pause" >/dev/null
+cc=
+for i in 1 2 3; do
+	curl -s -o /dev/null -m 120 -w '%{http_code}\n' -H "E2b-Sandbox-Id: $L" "$PX/health" >"$DATA/cc$i" &
+	cc="$cc $!"
+done
+for p in $cc; do wait "$p"; done
+is "3 concurrent first requests to a paused autoResume sandbox: all answered, resumed once" \
+	"$(cat "$DATA"/cc1 "$DATA"/cc2 "$DATA"/cc3 | tr '\n' ' ')/$(($(resumes) - r0))" "204 204 204 /1"
 is "DELETE the lifecycle sandbox -> 204" "$(code "${H[@]}" -X DELETE "$API/sandboxes/$L")" 204
 
 # --- SIGTERM: graceful, nothing left ------------------------------------------------------
