@@ -36,7 +36,8 @@ $(BUILD)/fuzz/fuzz-%: $(FUZZ_OBJ)/fuzz-%.o $(FUZZ_MAIN) $$(FUZZ_DEPS_fuzz-$$*)
 	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(FUZZ_LIBS)
 
 .PHONY: fuzz-bins fuzz-replay fuzz
-fuzz-bins: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+# second expansion: other fragments (mk/oci.mk) add targets after this one is read
+fuzz-bins: $$(addprefix $(BUILD)/fuzz/,$$(FUZZ_TARGETS))
 
 fuzz-replay:
 	@$(MAKE) --no-print-directory MODE=asan fuzz-bins
