@@ -218,6 +218,10 @@ static void sweep_procs(struct runtime *rt)
 			continue;
 		log_info("sweep: killing stale VMM pid %ld (sandbox %s)", pid, id[0] ? id : "?");
 		kill_wait((pid_t)pid);
+		/* its cgroup too: a VMM without a row (warm pool, template build) has
+		 * no other path to it */
+		if (id[0])
+			cgroup_remove_name(rt->cgroup_parent, id);
 	}
 }
 
