@@ -160,10 +160,42 @@ static void set_close(struct cgroup_set *s, size_t i)
 	s->procs_fd[i] = -1;
 }
 
+/* dir's parent, if it is a wrenn.slice (NULL otherwise; caller frees). */
+static char *slice_of(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	size_t sl = strlen(CGROUP_SLICE);
+	if (!slash || (size_t)(slash - dir) < sl + 1 ||
+	    strncmp(slash - sl, CGROUP_SLICE, sl) != 0 || slash[-(long)sl - 1] != '/')
+		return NULL;
+	return xstrndup(dir, (size_t)(slash - dir));
+}
+
+/*
+ * A wrenn.slice is the agent's: created with its first sandbox's cgroup and removed with the
+ * last one's (rmdir fails while other sandboxes' cgroups are in it, which is fine), so no
+ * agent run leaves an empty slice in any hierarchy.  A create racing with that removal finds
+ * the slice gone (ENOENT) and makes it again.
+ */
+static int mkdir_in_slice(const char *dir)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+		cleanup_free char *slice = slice_of(dir);
+		if (!slice || (mkdir(slice, 0755) < 0 && errno != EEXIST))
+			return -ENOENT;
+	}
+	return -ENOENT;
+}
+
 static int add_dir(struct cgroup_set *s, char *dir, struct wr_err *err)
 {
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		int r = wr_err_errno(err, errno, "mkdir %s", dir);
+	int mr = mkdir_in_slice(dir);
+	if (mr < 0) {
+		int r = wr_err_errno(err, -mr, "mkdir %s", dir);
 		free(dir);
 		return r;
 	}
@@ -430,8 +462,13 @@ int cgroup_remove(const char *path)
 	if (!path)
 		return 0;
 	for (int i = 0; i < 100; i++) {
-		if (rmdir(path) == 0 || errno == ENOENT)
+		if (rmdir(path) == 0 || errno == ENOENT) {
+			/* the last sandbox takes the agent's slice with it (see mkdir_in_slice) */
+			cleanup_free char *slice = slice_of(path);
+			if (slice)
+				(void)rmdir(slice);
 			return 0;
+		}
 		if (errno != EBUSY)
 			return -errno;
 		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);

@@ -8,7 +8,7 @@
 # and a restore from a snapshot stay jailed; destroy removes the cgroup.
 set -u
 cd "$(dirname "$0")/../.."
-N=28
+N=29
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -19,6 +19,8 @@ command -v qemu-system-x86_64 >/dev/null || skip_rest "no qemu-system-x86_64"
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
 # A uid range of its own (agents on one host need distinct ranges), small maxima.
 export WRENN_JAIL_UID_BASE=$((61000 + ($$ % 1000) * 8)) WRENN_MAX_VCPUS=2 WRENN_MAX_MEMORY_MB=1024
+slices() { find /sys/fs/cgroup -maxdepth 5 -type d -name wrenn.slice 2>/dev/null | sort; }
+slices_before=$(slices)
 AGENT_TIMEOUT=600 agent_start wt90$$ --pool-size 1 --max-sandboxes 4 --max-sandboxes-per-team 1
 H=(-H "X-API-Key: $K")
 code() { curl -s -o "$DATA/body" -w '%{http_code}' "$@"; }
@@ -160,4 +162,11 @@ for d in "$d2" "$d2c" "$d2p"; do
 	if [ -z "$d" ]; then left="$left (a cgroup was never found)"; elif [ -d "$d" ]; then left="$left $d"; fi
 done
 is "destroy of a re-attached sandbox removes its cgroups" "$c2/${left:-none}" "204/none"
+
+# --- agent stop: the agent's wrenn.slice goes with its last sandbox ------------------------
+kill -TERM "$APID"
+for _ in $(seq 1 300); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+wait "$APID" 2>/dev/null
+APID=
+is "after the agent stopped: no wrenn.slice left that was not there before" "$(comm -13 <(echo "$slices_before") <(slices) | tr '\n' ' ')" ""
 exit 0
