@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,32 @@ static void set_busy(struct conn *c, bool busy)
 	pthread_mutex_unlock(&c->srv->lock);
 }
 
+/*
+ * Lingering close.  A request refused before its body was read (401, 413, a bad head) is
+ * answered and the connection closed while the client may still be sending the body; closing
+ * with unread bytes makes the kernel send a reset, and the client then sees EPIPE/ECONNRESET
+ * instead of our answer.  So: stop sending, discard what still arrives, bounded (1 s, 4 MiB),
+ * then close.
+ */
+static void linger_close(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	char buf[16384];
+	size_t left = 4u << 20;
+	int64_t until = http_mono_ms() + 1000;
+	while (left > 0) {
+		int64_t w = until - http_mono_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (w <= 0 || poll(&p, 1, (int)w) <= 0)
+			break;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		left -= (size_t)n < left ? (size_t)n : left;
+	}
+	close(fd);
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
@@ -153,7 +180,7 @@ static void *conn_main(void *arg)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (c->fd >= 0)
-		close(c->fd);
+		linger_close(c->fd);
 	free(c);
 	return NULL;
 }
