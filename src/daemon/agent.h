@@ -135,7 +135,6 @@ void e2b_template_tags_list(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_unsupported(struct agent *a, struct http_req *req, char **caps);
 /* v1-builds.c: Dockerfile builds */
 void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps);
-void v1_template_builds_get(struct agent *a, struct http_req *req, char **caps);
 
 /* the embedded docs/openapi.yaml */
 void agent_openapi(struct http_req *req);

@@ -145,27 +145,3 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 	json_decref(notes);
 	reply_json_new(req, 202, out);
 }
-
-void v1_template_builds_get(struct agent *a, struct http_req *req, char **caps)
-{
-	if (!a->builds) {
-		reply_error(req, 503, "template builds are not available on this agent");
-		return;
-	}
-	const char *off = http_req_query(req, "logsOffset");
-	char *end = NULL;
-	long long o = off ? strtoll(off, &end, 10) : 0;
-	if (off && (!*off || *end || o < 0)) {
-		reply_error(req, 400, "logsOffset must be a non-negative integer");
-		return;
-	}
-	json_t *j = NULL;
-	struct wr_err err = {0};
-	int r = build_status(a->builds, caps[0], caps[1], (size_t)o, http_req_query(req, "level"),
-			     &j, &err);
-	if (r < 0) {
-		reply_error(req, reply_status_for_errno(r), "%s", wr_err_msg(&err));
-		return;
-	}
-	reply_json_new(req, 200, j);
-}

@@ -400,7 +400,7 @@ const struct agent_route agent_v1_routes[] = {
 	{"GET", "/v1/templates", templates},
 	{"POST", "/v1/templates/*/build", v1_template_build},
 	{"POST", "/v1/templates/*/builds", v1_template_builds_post},
-	{"GET", "/v1/templates/*/builds/*", v1_template_builds_get},
+	{"GET", "/v1/templates/*/builds/*", e2b_template_build_status}, /* same shape */
 	{"POST", "/v1/keys", keys_create},
 	{"GET", "/v1/keys", keys_list},
 	{"DELETE", "/v1/keys/*", keys_delete},
