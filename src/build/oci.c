@@ -132,6 +132,20 @@ static void skopeo_msg(char *out)
 	}
 }
 
+/* Run skopeo; its failure is reported as "pull REF from registry HOST: <skopeo's message>". */
+static int run_skopeo(char *const argv[], const char *ref, const char *registry, char *out,
+		      struct wr_err *err)
+{
+	int r = run(argv, out, err);
+	if (r == -EIO) {
+		skopeo_msg(out);
+		return wr_err_set(err, EIO, "pull %s from registry %s: %s", ref, registry, out);
+	}
+	if (r < 0)
+		return wr_err_prefix(err, r, "pull %s", ref);
+	return 0;
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
 	for (; *s; s++) {
@@ -301,14 +315,9 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		}
 		argv[a++] = docker_ref;
 		argv[a] = NULL;
-		r = run(argv, out, err);
-		if (r == -EIO) {
-			skopeo_msg(out);
-			return wr_err_set(err, EIO, "pull %s from registry %s: %s", src->ref,
-					  registry, out);
-		}
+		r = run_skopeo(argv, src->ref, registry, out, err);
 		if (r < 0)
-			return wr_err_prefix(err, r, "pull %s", src->ref);
+			return r;
 	}
 	size_t dl = strlen(out);
 	while (dl > 0 && isspace((unsigned char)out[dl - 1]))
@@ -354,14 +363,9 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 		argv[a++] = docker_ref;
 		argv[a++] = oci_ref;
 		argv[a] = NULL;
-		r = run(argv, out, err);
-		if (r == -EIO) {
-			skopeo_msg(out);
-			return wr_err_set(err, EIO, "pull %s from registry %s: %s", src->ref,
-					  registry, out);
-		}
+		r = run_skopeo(argv, src->ref, registry, out, err);
 		if (r < 0)
-			return wr_err_prefix(err, r, "pull %s", src->ref);
+			return r;
 	}
 	cleanup_json json_t *config = NULL;
 	r = oci_layout_config(layout, "img", &config, err);
