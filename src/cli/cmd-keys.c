@@ -14,6 +14,17 @@ static const char *s(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* "3m ago" for an RFC 3339 time, else `none`. */
+static void ago(const char *rfc3339, int64_t now, char buf[24], const char *none)
+{
+	int64_t t = parse_rfc3339(rfc3339);
+	snprintf(buf, 24, "%s", none);
+	if (t >= 0) {
+		fmt_duration(now - t, buf, 24);
+		strncat(buf, " ago", 24 - strlen(buf) - 1);
+	}
+}
+
 static int keys_ls(struct cli *c, struct api *a)
 {
 	struct wr_err err = {0};
@@ -33,17 +44,9 @@ static int keys_ls(struct cli *c, struct api *a)
 	int64_t now = (int64_t)time(NULL);
 	json_array_foreach(arr, i, k)
 	{
-		char created[24] = "-", used[24] = "never";
-		int64_t cr = parse_rfc3339(s(k, "createdAt"));
-		if (cr >= 0) {
-			fmt_duration(now - cr, created, sizeof(created));
-			strncat(created, " ago", sizeof(created) - strlen(created) - 1);
-		}
-		int64_t lu = parse_rfc3339(s(k, "lastUsed"));
-		if (lu >= 0) {
-			fmt_duration(now - lu, used, sizeof(used));
-			strncat(used, " ago", sizeof(used) - strlen(used) - 1);
-		}
+		char created[24], used[24];
+		ago(s(k, "createdAt"), now, created, "-");
+		ago(s(k, "lastUsed"), now, used, "never");
 		const char *name = s(k, "name");
 		const char *team = s(k, "team");
 		const char *row[] = {s(k, "id"),
@@ -167,16 +170,12 @@ int cmd_teams_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv
 	int64_t now = (int64_t)time(NULL);
 	json_array_foreach(arr, i, tm)
 	{
-		char keys[16], sbx[16], created[24] = "-";
+		char keys[16], sbx[16], created[24];
 		snprintf(keys, sizeof(keys), "%lld",
 			 (long long)json_integer_value(json_object_get(tm, "keys")));
 		snprintf(sbx, sizeof(sbx), "%lld",
 			 (long long)json_integer_value(json_object_get(tm, "sandboxes")));
-		int64_t cr = parse_rfc3339(s(tm, "createdAt"));
-		if (cr >= 0) {
-			fmt_duration(now - cr, created, sizeof(created));
-			strncat(created, " ago", sizeof(created) - strlen(created) - 1);
-		}
+		ago(s(tm, "createdAt"), now, created, "-");
 		const char *row[] = {s(tm, "name"), keys, sbx, created};
 		table_add(&t, row);
 	}
