@@ -238,6 +238,17 @@ static int body_timeout(struct http_req *req, const char *field, int *ret_value)
 	int r = reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body);
 	if (r < 0)
 		return r;
+	const char *k;
+	json_t *v;
+	json_object_foreach(body, k, v)
+	{
+		(void)v;
+		if (strcmp(k, field) != 0) { /* e.g. the legacy /resume's autoPause */
+			reply_error(req, 400, "%s is not supported here (this route takes only %s)",
+				    k, field);
+			return -EINVAL;
+		}
+	}
 	json_t *t = json_object_get(body, field);
 	if (!t || json_is_null(t))
 		return 0;

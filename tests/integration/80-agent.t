@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=83
+N=84
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -131,6 +131,7 @@ is "POST /v2/sandboxes/{id}/connect (running) -> 200" "$(code "${H[@]}" -d '{"ti
 is "GET /sandboxes/{id} detail" "$(code "${H[@]}" "$API/sandboxes/$E")/$(jq -c '[.state,.cpuCount,.memoryMB,(.startedAt|type),(.endAt|type)]' "$DATA/body")" \
 	'200/["running",1,512,"string","string"]'
 is "POST /sandboxes/{id}/timeout -> 204" "$(code "${H[@]}" -d '{"timeout":1200}' "$API/sandboxes/$E/timeout")" 204
+is "unknown field on resume/timeout -> 400 naming it" "$(code "${H[@]}" -d '{"timeout":60,"autoPause":true}' "$API/sandboxes/$E/resume")/$(jq -r .message "$DATA/body" | grep -c autoPause)" 400/1
 curl -s -D "$DATA/hdr" -o "$DATA/p1" "${H[@]}" "$API/v2/sandboxes?limit=1&metadata=t%3D80"
 NEXT=$(tr -d '\r' <"$DATA/hdr" | awk 'tolower($1)=="x-next-token:"{print $2}')
 curl -s -o "$DATA/p2" "${H[@]}" "$API/v2/sandboxes?limit=1&metadata=t%3D80&nextToken=$NEXT"
