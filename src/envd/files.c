@@ -338,6 +338,33 @@ static int write_out(struct upload *up, const void *d, size_t n)
 	return r;
 }
 
+/* E2B's contract: each upload replaces the file's user.e2b.* attributes with exactly the
+ * X-Metadata-* headers it carried (none clears them).  Attributes of other namespaces are
+ * left alone.  A filesystem without user xattrs answers -ENOTSUP, reported to the caller
+ * rather than dropping the metadata. */
+static int replace_metadata(struct upload *up)
+{
+	ssize_t nl = listxattr(up->path, NULL, 0);
+	if (nl < 0 && errno != ENOTSUP)
+		return -errno;
+	if (nl > 0) {
+		cleanup_free char *names = xmalloc((size_t)nl);
+		nl = listxattr(up->path, names, (size_t)nl);
+		if (nl < 0)
+			return -errno; /* changed under us (ERANGE): let the caller retry */
+		for (ssize_t i = 0; i < nl; i += (ssize_t)strlen(names + i) + 1)
+			if (!strncmp(names + i, "user.e2b.", 9) &&
+			    removexattr(up->path, names + i) < 0 && errno != ENODATA)
+				return -errno;
+	}
+	for (size_t i = 0; i < up->nmeta; i++) {
+		cleanup_free char *k = xasprintf("user.e2b.%s", up->mkeys[i]);
+		if (setxattr(up->path, k, up->mvals[i], strlen(up->mvals[i]), 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int close_target(struct upload *up)
 {
 	int r = 0;
@@ -365,21 +392,26 @@ static int close_target(struct upload *up)
 	if (r < 0 && up->created)
 		unlink(up->path);
 	up->staged = up->created = false;
+	if (r == 0 && (r = replace_metadata(up)) < 0) {
+		up->err = -r;
+		up->status = r == -ENOTSUP ? 400 : r == -ENOSPC || r == -EDQUOT ? 507 : 500;
+		snprintf(up->errmsg, sizeof(up->errmsg),
+			 r == -ENOTSUP ? "'%s' was written, but its filesystem does not store file "
+					 "metadata (user xattrs): %s"
+				       : "'%s' was written, but storing its metadata failed: %s",
+			 up->path, strerror(-r));
+	}
 	if (r == 0) {
-		/* replace metadata */
-		char names[4096];
-		ssize_t nl = listxattr(up->path, names, sizeof(names));
-		for (ssize_t i = 0; nl > 0 && i < nl; i += (ssize_t)strlen(names + i) + 1)
-			if (!strncmp(names + i, "user.e2b.", 9))
-				removexattr(up->path, names + i);
-		for (size_t i = 0; i < up->nmeta; i++) {
-			cleanup_free char *k = xasprintf("user.e2b.%s", up->mkeys[i]);
-			setxattr(up->path, k, up->mvals[i], strlen(up->mvals[i]), 0);
-		}
 		const char *base = strrchr(up->path, '/');
-		json_array_append_new(up->result,
-				      json_pack("{s:s, s:s, s:s}", "path", up->path, "name",
-						base ? base + 1 : up->path, "type", "file"));
+		json_t *info = json_pack("{s:s, s:s, s:s}", "path", up->path, "name",
+					 base ? base + 1 : up->path, "type", "file");
+		if (up->nmeta) {
+			json_t *meta = json_object();
+			for (size_t i = 0; i < up->nmeta; i++)
+				json_object_set_new(meta, up->mkeys[i], json_string(up->mvals[i]));
+			json_object_set_new(info, "metadata", meta);
+		}
+		json_array_append_new(up->result, info);
 	}
 	return r;
 }

@@ -112,22 +112,27 @@ json_t *envd_entry_info(const char *path)
 			      "group", group, "modifiedTime", mt);
 	if (target)
 		json_object_set_new(o, "symlinkTarget", json_string(target));
-	/* user.e2b.* extended attributes as metadata */
-	char names[4096];
-	ssize_t nl = llistxattr(path, names, sizeof(names));
+	/* user.e2b.* extended attributes as metadata (also ones set out of band: a value that
+	 * is not UTF-8 or longer than 4 KiB is left out rather than sent mangled) */
 	json_t *meta = NULL;
-	for (ssize_t i = 0; nl > 0 && i < nl; i += (ssize_t)strlen(names + i) + 1) {
+	ssize_t nl = llistxattr(path, NULL, 0);
+	cleanup_free char *names = nl > 0 ? xmalloc((size_t)nl) : NULL;
+	if (names)
+		nl = llistxattr(path, names, (size_t)nl);
+	for (ssize_t i = 0; names && nl > 0 && i < nl; i += (ssize_t)strlen(names + i) + 1) {
 		const char *xn = names + i;
-		if (strncmp(xn, "user.e2b.", 9))
+		if (strncmp(xn, "user.e2b.", 9) || !xn[9])
 			continue;
 		char val[4096];
 		ssize_t vl = lgetxattr(path, xn, val, sizeof(val) - 1);
 		if (vl < 0)
 			continue;
-		val[vl] = '\0';
+		json_t *v = json_stringn(val, (size_t)vl);
+		if (!v)
+			continue;
 		if (!meta)
 			meta = json_object();
-		json_object_set_new(meta, xn + 9, json_string(val));
+		json_object_set_new(meta, xn + 9, v);
 	}
 	if (meta)
 		json_object_set_new(o, "metadata", meta);

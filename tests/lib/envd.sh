@@ -18,7 +18,7 @@ tools_missing() {
 	fi
 	skip_all "$1"
 }
-envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null; }
+envd_tools_ok() { [ -x "$ENVD" ] && command -v curl >/dev/null && command -v jq >/dev/null && command -v perl >/dev/null && command -v python3 >/dev/null; }
 
 # envd_start [VAR=value...]: envd on a random loopback port (environment from the arguments),
 # its stderr in $TMP/envd.log (appended: a restart keeps the earlier lines); waits for /health.
