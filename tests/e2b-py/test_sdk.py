@@ -1,0 +1,344 @@
+# The unmodified PyPI e2b SDK (sync `Sandbox` and async `AsyncSandbox`) against a wrenn-agent.
+# Only E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY configure the SDK; WRENN_E2B_TEMPLATE picks
+# the template (default minimal).  The tests of each class run in order and share one sandbox
+# (created by the first, killed by the last), so a run creates two sandboxes per SDK version.
+import asyncio
+import os
+import threading
+import time
+from importlib.metadata import version
+
+import pytest
+from e2b import AsyncSandbox, CommandExitException, FilesystemEventType, PtySize, Sandbox, SandboxQuery
+
+TEMPLATE = os.environ.get("WRENN_E2B_TEMPLATE") or "minimal"
+TTL = 600  # seconds: TCG microVMs are slow
+RUN_ID = f"py-{version('e2b')}-{os.getpid()}-{int(time.time())}"
+DIR = f"/tmp/e2b-py-{os.getpid()}"
+
+
+def setup_module():
+    missing = [v for v in ("E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY") if not os.environ.get(v)]
+    if missing:
+        raise RuntimeError(f"set {', '.join(missing)} (see tests/e2b-py/run.sh)")
+
+
+def until(what, fn, secs=30.0):
+    end = time.monotonic() + secs
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+async def until_async(what, fn, secs=30.0):
+    end = time.monotonic() + secs
+    while True:
+        v = await fn() if asyncio.iscoroutinefunction(fn) else fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def list_all(query):
+    p = Sandbox.list(query=query)
+    out = []
+    while p.has_next:
+        out.extend(p.next_items())
+    return out
+
+
+async def list_all_async(query):
+    p = AsyncSandbox.list(query=query)
+    out = []
+    while p.has_next:
+        out.extend(await p.next_items())
+    return out
+
+
+# Sandboxes still alive at the end (a failed test) are killed by the session fixture.
+CREATED = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kill_leftovers():
+    yield
+    for sid in list(CREATED):
+        try:
+            Sandbox.kill(sid)
+        except Exception:
+            pass
+
+
+class TestSync:
+    sbx = None
+
+    def test_create(self):
+        s = Sandbox.create(TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "sync"})
+        CREATED.add(s.sandbox_id)
+        TestSync.sbx = s
+        assert isinstance(s.sandbox_id, str) and s.sandbox_id
+        assert s.is_running() is True
+        info = s.get_info()
+        assert info.sandbox_id == s.sandbox_id and info.state.value == "running"
+        assert TEMPLATE in (info.template_id, info.name)
+
+    def test_commands_run(self):
+        s = TestSync.sbx
+        r = s.commands.run("echo hello")
+        assert r.exit_code == 0
+        assert r.stdout == "hello\n"
+        e = s.commands.run('cd /tmp && pwd && echo "$FOO"', envs={"FOO": "bar"})
+        assert e.stdout == "/tmp\nbar\n"
+        assert s.commands.run("pwd", cwd="/tmp").stdout.strip() == "/tmp"
+        with pytest.raises(CommandExitException) as ei:
+            s.commands.run("echo to-err >&2; exit 3")
+        assert ei.value.exit_code == 3
+        assert ei.value.stderr == "to-err\n"
+
+    def test_commands_streaming(self):
+        out, err = [], []
+        r = TestSync.sbx.commands.run(
+            "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done",
+            on_stdout=out.append,
+            on_stderr=err.append,
+        )
+        assert r.exit_code == 0
+        assert "".join(out) == "out1\nout2\nout3\n"
+        assert "".join(err) == "err1\nerr2\nerr3\n"
+
+    def test_commands_background_wait_kill(self):
+        s = TestSync.sbx
+        h = s.commands.run("sleep 1; echo done", background=True)
+        assert h.pid > 0
+        r = h.wait()
+        assert r.exit_code == 0 and r.stdout == "done\n"
+        k = s.commands.run("sleep 300", background=True)
+        assert any(p.pid == k.pid for p in s.commands.list())
+        assert k.kill() is True
+        with pytest.raises(CommandExitException):
+            k.wait()
+        until("killed process to leave the list", lambda: all(p.pid != k.pid for p in s.commands.list()))
+
+    def test_files(self):
+        s = TestSync.sbx
+        s.files.write(f"{DIR}/a.txt", "hello file")
+        assert s.files.read(f"{DIR}/a.txt") == "hello file"
+        data = bytes(range(256))
+        s.files.write(f"{DIR}/b.bin", data)
+        assert bytes(s.files.read(f"{DIR}/b.bin", format="bytes")) == data
+        entries = s.files.list(DIR)
+        assert sorted(e.name for e in entries) == ["a.txt", "b.bin"]
+        a = next(e for e in entries if e.name == "a.txt")
+        assert a.type.value == "file" and a.path == f"{DIR}/a.txt"
+        assert s.commands.run(f"cat {DIR}/a.txt").stdout == "hello file"
+        s.files.remove(f"{DIR}/b.bin")
+        assert s.files.exists(f"{DIR}/b.bin") is False
+        assert [e.name for e in s.files.list(DIR)] == ["a.txt"]
+
+    def test_watch_dir(self):
+        s = TestSync.sbx
+        s.files.make_dir(f"{DIR}/w")
+        w = s.files.watch_dir(f"{DIR}/w")
+        s.files.write(f"{DIR}/w/new.txt", "x")
+        seen = []
+
+        def got():
+            seen.extend(w.get_new_events())
+            return any(e.name == "new.txt" and e.type in (FilesystemEventType.CREATE, FilesystemEventType.WRITE) for e in seen)
+
+        until("watch_dir event for new.txt", got)
+        w.stop()
+
+    def test_pty(self):
+        s = TestSync.sbx
+        h = s.pty.create(PtySize(rows=24, cols=80))
+        out = []
+        # the sync handle is read by iterating it: do that in a thread
+        t = threading.Thread(target=lambda: _drain_pty(h, out), daemon=True)
+        t.start()
+        s.pty.send_stdin(h.pid, b"echo pty-$((6*7))\n")
+        until("pty output", lambda: "pty-42" in "".join(out))
+        s.pty.resize(h.pid, PtySize(rows=30, cols=100))
+        s.pty.send_stdin(h.pid, b"stty size\n")
+        until("resized pty", lambda: "30 100" in "".join(out))
+        assert s.pty.kill(h.pid) is True
+        t.join(30)
+        assert not t.is_alive()
+
+    def test_list(self):
+        s = TestSync.sbx
+        mine = [x for x in list_all(SandboxQuery(metadata={"suite": RUN_ID})) if x.sandbox_id == s.sandbox_id]
+        assert len(mine) == 1
+        assert mine[0].metadata.get("suite") == RUN_ID
+        assert mine[0].state.value == "running"
+
+    def test_pause_connect(self):
+        s = TestSync.sbx
+        s.files.write("/tmp/before-pause", "kept")
+        s.pause()
+        assert Sandbox.get_info(s.sandbox_id).state.value == "paused"
+        assert s.is_running() is False
+        again = Sandbox.connect(s.sandbox_id, timeout=TTL)
+        assert again.get_info().state.value == "running"
+        assert again.files.read("/tmp/before-pause") == "kept"
+        assert again.commands.run("echo resumed").stdout == "resumed\n"
+        TestSync.sbx = again
+
+    def test_kill(self):
+        s = TestSync.sbx
+        assert s.kill() is True
+        CREATED.discard(s.sandbox_id)
+        assert s.is_running() is False
+        assert Sandbox.kill(s.sandbox_id) is False
+
+
+def _drain_pty(h, out):
+    try:
+        for _stdout, _stderr, pty in h:
+            if pty is not None:
+                out.append(pty.decode(errors="replace"))
+    except Exception:
+        pass
+
+
+# One event loop for the whole class: AsyncSandbox's connections belong to the loop they were
+# made in.
+LOOP = asyncio.new_event_loop()
+
+
+def run(coro):
+    return LOOP.run_until_complete(coro)
+
+
+class TestAsync:
+    sbx = None
+
+    def test_create(self):
+        async def t():
+            s = await AsyncSandbox.create(TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "async"})
+            CREATED.add(s.sandbox_id)
+            TestAsync.sbx = s
+            assert await s.is_running() is True
+            assert TEMPLATE in ((await s.get_info()).template_id, (await s.get_info()).name)
+
+        run(t())
+
+    def test_commands_run(self):
+        async def t():
+            s = TestAsync.sbx
+            r = await s.commands.run("echo hello")
+            assert r.exit_code == 0 and r.stdout == "hello\n"
+            with pytest.raises(CommandExitException) as ei:
+                await s.commands.run("echo to-err >&2; exit 3")
+            assert ei.value.exit_code == 3 and ei.value.stderr == "to-err\n"
+
+        run(t())
+
+    def test_commands_streaming(self):
+        async def t():
+            out, err = [], []
+            r = await TestAsync.sbx.commands.run(
+                "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done",
+                on_stdout=out.append,
+                on_stderr=err.append,
+            )
+            assert r.exit_code == 0
+            assert "".join(out) == "out1\nout2\nout3\n"
+            assert "".join(err) == "err1\nerr2\nerr3\n"
+
+        run(t())
+
+    def test_commands_background_wait_kill(self):
+        async def t():
+            s = TestAsync.sbx
+            out = []
+            h = await s.commands.run("sleep 1; echo done", background=True, on_stdout=out.append)
+            assert h.pid > 0
+            r = await h.wait()
+            assert r.exit_code == 0 and r.stdout == "done\n"
+            assert "".join(out) == "done\n"
+            k = await s.commands.run("sleep 300", background=True)
+            assert any(p.pid == k.pid for p in await s.commands.list())
+            assert await s.commands.kill(k.pid) is True
+            with pytest.raises(CommandExitException):
+                await k.wait()
+
+        run(t())
+
+    def test_files(self):
+        async def t():
+            s = TestAsync.sbx
+            await s.files.write(f"{DIR}/a.txt", "hello async")
+            assert await s.files.read(f"{DIR}/a.txt") == "hello async"
+            data = bytes(range(256))
+            await s.files.write(f"{DIR}/b.bin", data)
+            assert bytes(await s.files.read(f"{DIR}/b.bin", format="bytes")) == data
+            assert sorted(e.name for e in await s.files.list(DIR)) == ["a.txt", "b.bin"]
+            await s.files.remove(f"{DIR}/b.bin")
+            assert await s.files.exists(f"{DIR}/b.bin") is False
+
+        run(t())
+
+    def test_watch_dir(self):
+        async def t():
+            s = TestAsync.sbx
+            await s.files.make_dir(f"{DIR}/w")
+            seen = []
+            w = await s.files.watch_dir(f"{DIR}/w", on_event=seen.append)
+            await s.files.write(f"{DIR}/w/new.txt", "x")
+            await until_async("watch_dir event for new.txt", lambda: any(e.name == "new.txt" for e in seen))
+            await w.stop()
+
+        run(t())
+
+    def test_pty(self):
+        async def t():
+            s = TestAsync.sbx
+            out = []
+            h = await s.pty.create(PtySize(rows=24, cols=80), on_data=lambda d: out.append(d.decode(errors="replace")))
+            await s.pty.send_stdin(h.pid, b"echo pty-$((6*7))\n")
+            await until_async("pty output", lambda: "pty-42" in "".join(out))
+            await s.pty.resize(h.pid, PtySize(rows=30, cols=100))
+            await s.pty.send_stdin(h.pid, b"stty size\n")
+            await until_async("resized pty", lambda: "30 100" in "".join(out))
+            assert await s.pty.kill(h.pid) is True
+
+        run(t())
+
+    def test_list(self):
+        async def t():
+            s = TestAsync.sbx
+            all_ = await list_all_async(SandboxQuery(metadata={"suite": RUN_ID, "api": "async"}))
+            assert [x.sandbox_id for x in all_] == [s.sandbox_id]
+
+        run(t())
+
+    def test_pause_connect(self):
+        async def t():
+            s = TestAsync.sbx
+            await s.files.write("/tmp/before-pause", "kept-async")
+            await s.pause()
+            assert (await AsyncSandbox.get_info(s.sandbox_id)).state.value == "paused"
+            assert await s.is_running() is False
+            again = await AsyncSandbox.connect(s.sandbox_id, timeout=TTL)
+            assert await again.files.read("/tmp/before-pause") == "kept-async"
+            assert (await again.commands.run("echo resumed")).stdout == "resumed\n"
+            TestAsync.sbx = again
+
+        run(t())
+
+    def test_kill(self):
+        async def t():
+            s = TestAsync.sbx
+            assert await s.kill() is True
+            CREATED.discard(s.sandbox_id)
+            assert await s.is_running() is False
+            assert await AsyncSandbox.kill(s.sandbox_id) is False
+
+        run(t())
