@@ -8,7 +8,7 @@ PKGS=(
 	build-essential pkg-config clang-format cppcheck perl
 	# host libraries (see docs/ARCHITECTURE.md "Dependencies")
 	libjansson-dev libsqlite3-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
-	libssl-dev zlib1g-dev util-linux libarchive-dev
+	libssl-dev zlib1g-dev util-linux libarchive-dev libprotobuf-c-dev protobuf-c-compiler
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools

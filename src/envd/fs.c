@@ -195,9 +195,9 @@ void envd_fs_rpc(struct envd *e, struct http_req *req, const char *method)
 {
 	const char *ct = http_req_header(req, "Content-Type");
 	bool stream = !strcmp(method, "WatchDir");
-	const char *want = stream ? "application/connect+json" : "application/json";
-	if (!ct || strncmp(ct, want, strlen(want)) ||
-	    (ct[strlen(want)] && ct[strlen(want)] != ';')) {
+	const char *want = stream ? "application/connect+json or application/connect+proto"
+				  : "application/json or application/proto";
+	if (!connect_content_type_ok(req, stream)) {
 		http_resp_close_after(req);
 		envd_http_error(req, 415, "unsupported content type %s (want %s)",
 				ct ? ct : "(none)", want);

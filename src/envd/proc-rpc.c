@@ -378,9 +378,9 @@ void envd_process_rpc(struct envd *e, struct http_req *req, const char *method)
 				    "process.Process/%s is not implemented", method);
 		return;
 	}
-	const char *want = stream ? "application/connect+json" : "application/json";
-	if (!ct || strncmp(ct, want, strlen(want)) ||
-	    (ct[strlen(want)] && ct[strlen(want)] != ';')) {
+	const char *want = stream ? "application/connect+json, application/connect+proto"
+				  : "application/json, application/proto";
+	if (!connect_content_type_ok(req, stream)) {
 		http_resp_close_after(req);
 		http_resp_headerf(req, "Accept-Post", "%s", want);
 		envd_http_error(req, 415, "unsupported content type %s (want %s)",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Routing, auth and the small plain-HTTP routes (/health /init /envs /metrics). */
 #include "envd/envd.h"
+#include "envd/codec.h"
 
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
@@ -276,10 +277,15 @@ void envd_route(struct http_req *req, void *userdata)
 						   "invalid Connect-Timeout-Ms"),
 			       (void)0;
 		const char *method = strchr(p + 1, '/') + 1;
+		if (envd_rpc_codec(req, svc, method) == -ENOENT)
+			return connect_reply_error(req, CONNECT_UNIMPLEMENTED,
+						   "%s is not implemented", p + 1),
+			       (void)0;
 		if (svc[0] == 'p')
 			envd_process_rpc(e, req, method);
 		else
 			envd_fs_rpc(e, req, method);
+		connect_use_codec(req, NULL, NULL, NULL);
 		return;
 	}
 	envd_http_error(req, 404, "no route for %s %s", m, p);

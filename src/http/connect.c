@@ -139,6 +139,59 @@ int connect_env_parse(const void *buf, size_t len, size_t max_payload, uint8_t *
 	return (int)(CONNECT_ENV_HDR + n);
 }
 
+/* The codec of the call this thread serves (connect_use_codec); JSON for any other request. */
+static _Thread_local struct {
+	const struct http_req *req;
+	const struct connect_codec *codec;
+	const void *in, *out;
+} cur;
+
+void connect_use_codec(struct http_req *req, const struct connect_codec *codec, const void *in,
+		       const void *out)
+{
+	if (!codec) {
+		if (cur.req == req)
+			memset(&cur, 0, sizeof(cur));
+		return;
+	}
+	cur.req = req;
+	cur.codec = codec;
+	cur.in = in;
+	cur.out = out;
+}
+
+static const struct connect_codec *codec_of(const struct http_req *req)
+{
+	return cur.req == req ? cur.codec : NULL;
+}
+
+const char *connect_content_codec(const struct http_req *req, char *buf, size_t n, bool *ret_stream)
+{
+	const char *ct = http_req_header(req, "Content-Type");
+	if (!ct || strncmp(ct, "application/", 12))
+		return NULL;
+	ct += 12;
+	bool stream = !strncmp(ct, "connect+", 8);
+	if (stream)
+		ct += 8;
+	size_t l = strcspn(ct, "; \t");
+	if (!l || l >= n || (ct[l] && ct[l] != ';'))
+		return NULL;
+	memcpy(buf, ct, l);
+	buf[l] = '\0';
+	*ret_stream = stream;
+	return buf;
+}
+
+bool connect_content_type_ok(const struct http_req *req, bool stream)
+{
+	char name[32];
+	bool is_stream = false;
+	const struct connect_codec *c = codec_of(req);
+	const char *got = connect_content_codec(req, name, sizeof(name), &is_stream);
+	return got && is_stream == stream && !strcmp(got, c ? c->name : "json");
+}
+
 static int read_exact(struct http_req *req, void *buf, size_t n)
 {
 	char *p = buf;
@@ -154,9 +207,16 @@ static int read_exact(struct http_req *req, void *buf, size_t n)
 	return 0;
 }
 
-static int parse_obj(const char *buf, size_t len, json_t **ret, enum connect_code *ret_code,
-		     struct wr_err *err)
+static int parse_obj(const struct http_req *req, const char *buf, size_t len, json_t **ret,
+		     enum connect_code *ret_code, struct wr_err *err)
 {
+	const struct connect_codec *c = codec_of(req);
+	if (c) {
+		int r = c->decode(cur.in, (const uint8_t *)buf, len, ret, err);
+		if (r < 0)
+			*ret_code = CONNECT_INVALID_ARGUMENT;
+		return r;
+	}
 	char ebuf[200];
 	cleanup_json json_t *j = wj_parse(buf, len, ebuf, sizeof(ebuf));
 	if (!j) {
@@ -197,7 +257,7 @@ int connect_read_env_json(struct http_req *req, size_t max, json_t **ret,
 		*ret_code = r == -EFBIG ? CONNECT_RESOURCE_EXHAUSTED : CONNECT_INVALID_ARGUMENT;
 		return wr_err_set(err, EINVAL, "truncated envelope: want %zu bytes", plen);
 	}
-	return parse_obj(buf, plen, ret, ret_code, err);
+	return parse_obj(req, buf, plen, ret, ret_code, err);
 }
 
 int connect_read_json(struct http_req *req, size_t max, json_t **ret, enum connect_code *ret_code,
@@ -211,15 +271,40 @@ int connect_read_json(struct http_req *req, size_t max, json_t **ret, enum conne
 		return wr_err_set(err, -r,
 				  r == -EFBIG ? "request body too large" : "bad request body");
 	}
-	if (len == 0) {
+	if (len == 0 && !codec_of(req)) {
 		*ret = json_object();
 		return 0;
 	}
-	return parse_obj(buf, len, ret, ret_code, err);
+	return parse_obj(req, buf ? buf : "", len, ret, ret_code, err);
+}
+
+/* msg in the codec of req (a new buffer), or -EPROTO with the reason in err. */
+static int encode(const struct http_req *req, const json_t *msg, uint8_t **ret, size_t *ret_len,
+		  struct wr_err *err)
+{
+	const struct connect_codec *c = codec_of(req);
+	if (!c) {
+		*ret = (uint8_t *)wj_dump(msg, ret_len);
+		return 0;
+	}
+	int r = c->encode(cur.out, msg, ret, ret_len, err);
+	return r < 0 ? -EPROTO : 0;
 }
 
 int connect_reply_json(struct http_req *req, json_t *msg)
 {
+	const struct connect_codec *c = codec_of(req);
+	if (c) {
+		struct wr_err err = {0};
+		cleanup_free uint8_t *b = NULL;
+		size_t n = 0;
+		if (encode(req, msg, &b, &n, &err) < 0)
+			return connect_reply_error(req, CONNECT_INTERNAL,
+						   "cannot encode answer: %s", wr_err_msg(&err));
+		char ct[64];
+		snprintf(ct, sizeof(ct), "application/%s", c->name);
+		return http_resp_send(req, 200, ct, b, n);
+	}
 	size_t len;
 	cleanup_free char *s = wj_dump(msg, &len);
 	return http_resp_send(req, 200, "application/json", s, len);
@@ -241,22 +326,43 @@ int connect_reply_error(struct http_req *req, enum connect_code code, const char
 
 int connect_stream_begin(struct http_req *req)
 {
-	return http_resp_begin(req, 200, "application/connect+json", HTTP_CHUNKED);
+	const struct connect_codec *c = codec_of(req);
+	char ct[64];
+	snprintf(ct, sizeof(ct), "application/connect+%s", c ? c->name : "json");
+	return http_resp_begin(req, 200, ct, HTTP_CHUNKED);
 }
 
+static int send_bytes(struct http_req *req, uint8_t flags, const uint8_t *s, size_t len)
+{
+	cleanup_free uint8_t *buf = xmalloc(CONNECT_ENV_HDR + len);
+	connect_env_header(buf, flags, (uint32_t)len);
+	if (len)
+		memcpy(buf + CONNECT_ENV_HDR, s, len);
+	return http_resp_write(req, buf, CONNECT_ENV_HDR + len);
+}
+
+/* The end-of-stream message is JSON whatever the codec (Connect protocol). */
 static int send_env(struct http_req *req, uint8_t flags, json_t *msg)
 {
 	size_t len;
 	cleanup_free char *s = wj_dump(msg, &len);
-	cleanup_free uint8_t *buf = xmalloc(CONNECT_ENV_HDR + len);
-	connect_env_header(buf, flags, (uint32_t)len);
-	memcpy(buf + CONNECT_ENV_HDR, s, len);
-	return http_resp_write(req, buf, CONNECT_ENV_HDR + len);
+	return send_bytes(req, flags, (const uint8_t *)s, len);
 }
 
 int connect_stream_send(struct http_req *req, json_t *msg)
 {
-	return send_env(req, 0, msg);
+	struct wr_err err = {0};
+	cleanup_free uint8_t *b = NULL;
+	size_t n = 0;
+	if (encode(req, msg, &b, &n, &err) < 0) {
+		/* The answer cannot be told in the caller's codec: end the stream saying so;
+		 * the handler sees a failed write and stops. */
+		char why[WR_ERR_MSG_MAX + 32];
+		snprintf(why, sizeof(why), "cannot encode message: %s", wr_err_msg(&err));
+		connect_stream_end(req, CONNECT_INTERNAL, why);
+		return -EPROTO;
+	}
+	return send_bytes(req, 0, b, n);
 }
 
 int connect_stream_end(struct http_req *req, enum connect_code code, const char *message)

@@ -7,6 +7,12 @@
  *
  * Envelope: 1 flag byte, 4-byte big-endian payload length, payload.
  * Flag 0x02 marks the end-of-stream message ({} or {"error":{...}}).
+ *
+ * Codecs: handlers read and write JSON messages.  A call made with another codec
+ * (application/proto, application/connect+proto) is served by the same handlers once the
+ * router named its codec and message types with connect_use_codec(): the readers decode
+ * into JSON, the writers encode from JSON and answer in the caller's content type.  Unary
+ * errors and the end-of-stream message stay JSON, as the Connect protocol has them.
  */
 #include "http/http.h"
 
@@ -36,6 +42,26 @@ enum connect_code {
 	CONNECT_DATA_LOSS,
 	CONNECT_UNAUTHENTICATED,
 };
+
+/* A binary codec: in and out are its descriptions of the call's request and answer types. */
+struct connect_codec {
+	const char *name; /* "proto": application/proto and application/connect+proto */
+	int (*decode)(const void *type, const uint8_t *buf, size_t len, json_t **ret,
+		      struct wr_err *err);
+	int (*encode)(const void *type, const json_t *msg, uint8_t **ret, size_t *ret_len,
+		      struct wr_err *err);
+};
+/* The call req, served on this thread until connect_use_codec(req, NULL, ...), speaks codec
+ * (NULL: JSON) with request messages of type in and answers of type out. */
+void connect_use_codec(struct http_req *req, const struct connect_codec *codec, const void *in,
+		       const void *out);
+/* Content-Type of req: its codec name ("json", "proto", ... NULL when neither
+ * application/<name> nor application/connect+<name>), and whether it is the streaming form. */
+const char *connect_content_codec(const struct http_req *req, char *buf, size_t n,
+				  bool *ret_stream);
+/* Does req's Content-Type match the codec it is served with (JSON unless
+ * connect_use_codec said otherwise), in the unary or the streaming form? */
+bool connect_content_type_ok(const struct http_req *req, bool stream);
 
 /* "not_found" etc.; "unknown" for out-of-range values. */
 const char *connect_code_name(enum connect_code code);
