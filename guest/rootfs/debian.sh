@@ -1,6 +1,8 @@
 #!/bin/bash
-# Debian template (the default users get): debootstrap bookworm minbase + bash coreutils python3
-# ca-certificates procps, user `user` (uid 1000, /home/user).
+# Debian template (the default users get, `base`): debootstrap bookworm minbase + what code written
+# for E2B's base template assumes: bash coreutils procps ca-certificates, sudo (passwordless for
+# `user`), curl, git (the SDK's git module shells out to it), python3 + pip + the `python` alias,
+# node + npm; user `user` (uid 1000, /home/user).
 #   guest/rootfs/debian.sh --init wrenn-init --envd envd --out debian.ext4
 # The mirror is the one this machine's apt uses (WRENN_DEBIAN_MIRROR overrides).
 # shellcheck disable=SC2034 # used by lib.sh
@@ -13,7 +15,10 @@ ROOTFS_LIB=$(dirname "$ROOTFS_RECIPE")/lib.sh
 . "$ROOTFS_LIB"
 
 SUITE=bookworm
-PACKAGES=bash,coreutils,python3,ca-certificates,procps
+PACKAGES=bash,coreutils,procps,ca-certificates,python3
+# Installed with apt inside the bootstrapped tree: debootstrap's own resolver does not follow
+# virtual packages (npm's dependencies need them).
+EXTRA=(sudo curl git python3-pip python-is-python3 nodejs npm)
 
 # First non-security URI that serves $SUITE, from deb822 .sources files or one-line lists.
 apt_mirror() {
@@ -41,7 +46,7 @@ apt_mirror() {
 MIRROR=${WRENN_DEBIAN_MIRROR:-$(apt_mirror | head -1)}
 
 rootfs_inputs() {
-	echo "mirror=$MIRROR suite=$SUITE packages=$PACKAGES"
+	echo "mirror=$MIRROR suite=$SUITE packages=$PACKAGES extra=${EXTRA[*]}"
 	dpkg-query -W -f='${Package} ${Version}\n' debootstrap
 }
 
@@ -72,8 +77,28 @@ debian_base() {
 		"$SUITE" "$tree" "$MIRROR" 2>&1 | debootstrap_progress; then
 		rootfs_die "debootstrap failed (messages above; log: $tree/debootstrap/debootstrap.log)"
 	fi
-	[ -x "$tree/usr/bin/python3" ] && [ -x "$tree/bin/bash" ] ||
-		rootfs_die "debootstrap finished but python3/bash are missing"
+	rootfs_log "apt-get install ${EXTRA[*]}"
+	# Same private mount namespace trick; the .deb cache is shared with debootstrap's.  No
+	# service may start inside the build (policy-rc.d), nothing is recommended beyond the list.
+	mkdir -p "$debs/partial" "$tree/usr/sbin"
+	printf '#!/bin/sh\nexit 101\n' >"$tree/usr/sbin/policy-rc.d"
+	chmod 0755 "$tree/usr/sbin/policy-rc.d"
+	if ! unshare --mount --propagation private sh -ec '
+		root=$1
+		mount -t proc proc "$root/proc"
+		mount --bind "$2" "$root/var/cache/apt/archives"
+		shift 2
+		chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			sh -ec "apt-get -qq update && apt-get -qq install -y --no-install-recommends $*"
+	' - "$tree" "$debs" "${EXTRA[@]}" >"$out.apt.log" 2>&1; then
+		tail -20 "$out.apt.log" >&2
+		rootfs_die "apt-get install in the bootstrapped tree failed (log: $out.apt.log)"
+	fi
+	rm -f "$tree/usr/sbin/policy-rc.d" "$out.apt.log"
+	local tool
+	for tool in bash python3 python pip3 sudo curl git node npm; do
+		[ -x "$tree/usr/bin/$tool" ] || rootfs_die "debootstrap finished but /usr/bin/$tool is missing"
+	done
 	rm -rf "$tree"/var/cache/apt/archives/*.deb "$tree"/var/lib/apt/lists/* "$tree"/debootstrap
 	rootfs_log "saving the bootstrapped tree"
 	tar --numeric-owner --xattrs -cf "$out" -C "$tree" .
@@ -97,6 +122,11 @@ rootfs_populate() {
 	fi
 	tar --numeric-owner --xattrs -xf "$base/base.tar" -C "$d"
 	rootfs_add_user "$d" /bin/bash
+	# E2B's convention: `user` may become root without a password (the sandbox is the boundary,
+	# not the guest's own accounts).  sudo refuses a sudoers.d file that is not 0440 root.
+	mkdir -p "$d/etc/sudoers.d"
+	echo 'user ALL=(ALL:ALL) NOPASSWD: ALL' >"$d/etc/sudoers.d/90-wrenn-user"
+	chmod 0440 "$d/etc/sudoers.d/90-wrenn-user"
 	if [ -d "$d/etc/skel" ]; then
 		cp -a "$d/etc/skel/." "$d/home/user/"
 		chown -R 1000:1000 "$d/home/user"

@@ -41,6 +41,9 @@ static const struct opt opts[] = {
 	O(disk_backend, K_STR),
 	O(admin_key_file, K_STR),
 	O(ns_prefix, K_STR),
+	O(veth_prefix, K_STR),
+	O(nft_table, K_STR),
+	O(egress_base, K_STR),
 	O(max_sandboxes, K_UINT),
 	O(jail_uid_base, K_UINT), /* VMM jail and limits */
 	O(max_vcpus, K_UINT),
@@ -89,6 +92,9 @@ const char *agent_config_usage(void)
 	       "                          template snapshot\n"
 	       "  --ns-prefix PREFIX      network namespace names (default wrenn-ns-); agents on one\n"
 	       "                          host need distinct prefixes or one data dir\n"
+	       "  --veth-prefix P  --nft-table NAME  --egress-base A.B.0.0\n"
+	       "                          egress host links (wrenn-veth-), nft table (wrenn) and /16\n"
+	       "                          (10.200.0.0); agents on one host need distinct ones\n"
 	       "  --admin-key-file PATH   where the first-run admin key is written (<data-dir>/admin-key)\n"
 	       "  --resume-on-traffic     the proxy resumes paused sandboxes instead of answering 409\n"
 	       "  --keep-sandboxes        on SIGTERM leave sandboxes running for the next start\n"

@@ -29,6 +29,9 @@ struct agent_config {
 	char *domain;	    /* sandbox domain for Host routing; NULL = any */
 	char *vmm, *accel, *disk_backend; /* passed to the runtime; NULL = automatic */
 	char *ns_prefix;	/* network namespace prefix; NULL = runtime default "wrenn-ns-" */
+	char *veth_prefix;	/* egress host links; NULL = "wrenn-veth-" */
+	char *nft_table;	/* egress nft table (inet family); NULL = "wrenn" */
+	char *egress_base;	/* egress /16, one /30 per slot; NULL = 10.200.0.0 */
 	char *admin_key_file;	/* NULL = <data_dir>/admin-key */
 	unsigned max_sandboxes; /* 0 = runtime default */
 	unsigned pool_size;	/* 0 = runtime default */

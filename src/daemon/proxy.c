@@ -104,6 +104,16 @@ static int upstream(struct agent *a, struct http_req *req, const struct proxy_ta
 	return r;
 }
 
+static bool sandbox_running(struct agent *a, const char *id)
+{
+	struct runtime_info info = {0};
+	if (runtime_get(a->rt, id, &info, NULL) < 0)
+		return false;
+	bool running = info.state == STORE_SB_RUNNING;
+	runtime_info_done(&info);
+	return running;
+}
+
 static char *build_head(struct http_req *req, bool upgrade, int64_t clen)
 {
 	size_t cap = 512 + strlen(http_req_target(req));
@@ -188,7 +198,7 @@ static bool resp_header_dropped(const char *n)
 
 /* Relay the response whose head c has read to the client: headers (hop-by-hop and, on envd's
  * port, CORS dropped), then the body as it arrives.  buf: CHUNK bytes of scratch. */
-static void relay_response(struct http_req *req, struct http_client *c,
+static void relay_response(struct agent *a, struct http_req *req, struct http_client *c,
 			   const struct proxy_target *t, bool head_only, char *buf)
 {
 	size_t nh = http_client_header_count(c);
@@ -215,13 +225,24 @@ static void relay_response(struct http_req *req, struct http_client *c,
 				http_resp_close_after(req);
 				break;
 			}
+			/* A killed or paused guest never closes its end (its namespace and TAP are
+			 * gone, no FIN or RST comes): the stream is cut here, as E2B's proxy cuts it,
+			 * so the SDK probes health, gets the 502 and reports the sandbox killed. */
+			if (!sandbox_running(a, t->id)) {
+				log_info(
+					"proxy %s:%d: sandbox stopped mid-response, connection cut",
+					t->id, t->port);
+				http_resp_abort(req);
+				return;
+			}
 			continue;
 		}
 		if (n < 0) {
-			/* the upstream broke mid-body: the client must not reuse a short answer */
+			/* the upstream broke mid-body: the client must see the transfer fail, not a
+			 * complete short answer (no terminating chunk) */
 			log_debug("proxy %s:%d: %s", t->id, t->port, strerror((int)-n));
-			http_resp_close_after(req);
-			break;
+			http_resp_abort(req);
+			return;
 		}
 		if (n == 0 || http_resp_write(req, buf, (size_t)n) < 0)
 			break;
@@ -265,7 +286,7 @@ static void proxy_upgrade(struct agent *a, struct http_req *req, const struct pr
 	if (http_client_status(c) != 101) {
 		char *buf = xmalloc(CHUNK);
 		http_resp_close_after(req);
-		relay_response(req, c, t, !strcmp(http_req_method(req), "HEAD"), buf);
+		relay_response(a, req, c, t, !strcmp(http_req_method(req), "HEAD"), buf);
 		free(buf);
 		http_client_free(c);
 		return;
@@ -375,7 +396,7 @@ static void proxy_forward(struct agent *a, struct http_req *req, const struct pr
 			    wr_err_msg(&err));
 		return;
 	}
-	relay_response(req, c, t, head_only, buf);
+	relay_response(a, req, c, t, head_only, buf);
 	free(buf);
 	http_client_free(c);
 }

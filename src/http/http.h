@@ -159,6 +159,10 @@ int http_resp_write(struct http_req *req, const void *data, size_t len);
 /* Finish: the terminating chunk when chunked; checks the byte count when the
  * length was declared (a short body closes the connection). */
 int http_resp_end(struct http_req *req);
+/* Cut a started response short: the connection is closed without the rest of the body (no
+ * terminating chunk), so the client sees the transfer fail instead of a complete answer.  For a
+ * relay whose source died mid-body.  No-op before http_resp_begin or after the socket was taken. */
+void http_resp_abort(struct http_req *req);
 /* True once a response was started (or the socket was taken). */
 bool http_resp_started(const struct http_req *req);
 /* Ask for "Connection: close" after this response. */

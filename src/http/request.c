@@ -363,6 +363,14 @@ int http_resp_end(struct http_req *req)
 	return 0;
 }
 
+void http_resp_abort(struct http_req *req)
+{
+	if (req->taken || !req->started || req->ended)
+		return;
+	req->ended = true;
+	req->write_failed = true; /* not kept alive, nothing more is sent */
+}
+
 int http_resp_send(struct http_req *req, int status, const char *content_type, const void *body,
 		   size_t len)
 {

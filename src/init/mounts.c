@@ -32,7 +32,6 @@ static const struct mount_spec specs[] = {
 	 0755},
 	{"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
 	{"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0755},
-	{"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV_NOEXEC, "nsdelegate", 0555},
 };
 
@@ -77,6 +76,12 @@ int mounts_setup(void)
 	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
 		if (mount_one(&specs[i]) < 0)
 			failures++;
+	/* /tmp lives on the root disk, as in E2B's sandboxes: its files take no guest RAM and
+	 * keep user xattrs (E2B file metadata), which a tmpfs on this kernel (6.1) does not. */
+	if ((mkdir("/tmp", 01777) < 0 && errno != EEXIST) || chmod("/tmp", 01777) < 0) {
+		con_log("error: cannot prepare /tmp: %s", strerror(errno));
+		failures++;
+	}
 	/* /dev/ptmx must point at the devpts instance for ptys to work in containers too */
 	if (access("/dev/ptmx", F_OK) < 0 && symlink("pts/ptmx", "/dev/ptmx") < 0)
 		con_log("warning: cannot create /dev/ptmx: %s", strerror(errno));

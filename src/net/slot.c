@@ -8,6 +8,7 @@
 #include "net/nl.h"
 #include "net/tap.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -46,6 +47,16 @@ void slot_pool_ns_name(const struct slot_pool *p, unsigned int n, char buf[NETNS
 	snprintf(buf, NETNS_NAME_MAX, "%s%u", p->ns_prefix, n);
 }
 
+static bool ident_ok(const char *s, bool table)
+{
+	if (!*s || strlen(s) > 32 || (table && !isalpha((unsigned char)*s)))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && (table || *s != '-'))
+			return false;
+	return true;
+}
+
 int slot_pool_new(const struct slot_pool_config *cfg, struct slot_pool **ret, struct wr_err *err)
 {
 	const char *dd = cfg->data_dir ? cfg->data_dir : "/var/lib/wrenn";
@@ -63,6 +74,16 @@ int slot_pool_new(const struct slot_pool_config *cfg, struct slot_pool **ret, st
 	snprintf(name, sizeof(name), "%s%u", nsp, last);
 	if (!netns_name_valid(name))
 		return wr_err_set(err, EINVAL, "invalid namespace prefix '%s'", nsp);
+	/* Both names are pasted into nft scripts and link names: letters, digits, '_' and '-'
+	 * only, so a setting can never inject a rule or name another link. */
+	if (!ident_ok(eg.veth_prefix, false))
+		return wr_err_set(err, EINVAL,
+				  "invalid veth prefix '%s' (letters, digits, _ and -)",
+				  eg.veth_prefix);
+	if (!ident_ok(eg.nft_table, true))
+		return wr_err_set(err, EINVAL,
+				  "invalid nft table name '%s' (a letter, then letters, digits, _)",
+				  eg.nft_table);
 	char ifn[IFNAMSIZ];
 	int r = net_ifname(ifn, eg.veth_prefix, last, err);
 	if (r < 0)

@@ -461,7 +461,9 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	struct slot_pool_config pc = {
 		.data_dir = rt->data_dir,
 		.ns_prefix = cfg->ns_prefix,
-		.egress = {.veth_prefix = cfg->veth_prefix, .nft_table = cfg->nft_table},
+		.egress = {.veth_prefix = cfg->veth_prefix,
+			   .nft_table = cfg->nft_table,
+			   .base = cfg->egress_base},
 		.first = 1,
 		.last = rt->max_sandboxes,
 		.pool_size = cfg->pool_size ? cfg->pool_size : DEFAULT_POOL,

@@ -79,6 +79,7 @@ struct runtime_config {
 	const char *ns_prefix;
 	const char *veth_prefix;    /* egress host links; NULL = "wrenn-veth-" (same caveat) */
 	const char *nft_table;	    /* egress nft table; NULL = "wrenn" (same caveat) */
+	const char *egress_base;    /* egress /16; NULL = NET_EGRESS_BASE_DEFAULT (same caveat) */
 	unsigned int pool_size;	    /* prepared idle network slots; 0 = 2 */
 	unsigned int max_sandboxes; /* slots 1..max_sandboxes; 0 = 64 */
 	/* VMM/accel override: "qemu" | "cloud-hypervisor", "kvm" | "tcg";

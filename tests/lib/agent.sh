@@ -43,8 +43,21 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 	read -r PA PP <<<"$ports"
 	API=http://127.0.0.1:$PA
 	PX=http://127.0.0.1:$PP
+	# Egress host objects of its own (veth names, nft table, a /16 no other link or route on
+	# this host uses), so agents of tests running side by side never share one.
+	local h x eg='' i
+	h=$(printf '%s' "$T" | cksum | cut -d' ' -f1)
+	for i in $(seq 0 99); do
+		x=$((100 + (h + i) % 100))
+		ip -4 -o addr show | grep -q " 10\.$x\." && continue
+		ip -4 route show | grep -q "^10\.$x\." && continue
+		eg=10.$x.0.0
+		break
+	done
+	[ -n "$eg" ] || eg=10.200.0.0
 	timeout "${AGENT_TIMEOUT:-1200}" "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-		--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" "$@" \
+		--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --veth-prefix "wv$((h % 100000))-" \
+		--nft-table "wt_$((h % 100000))" --egress-base "$eg" "$@" \
 		>"$DATA/agent.out" 2>"$DATA/agent.err" &
 	APID=$!
 	for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done

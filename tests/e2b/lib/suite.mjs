@@ -152,6 +152,15 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       // the file is visible to processes
       const r = await sbx.commands.run(`cat ${dir}/a.txt`)
       assert.equal(r.stdout, 'hello file')
+      // file metadata (envd >= 0.6.2): keys lowercased, returned by getInfo and list, replaced by
+      // the next upload
+      const w = await sbx.files.write(`${dir}/m.txt`, 'meta', { metadata: { Owner: 'suite', kind: 'x' } })
+      assert.deepEqual(w.metadata, { owner: 'suite', kind: 'x' })
+      assert.deepEqual((await sbx.files.getInfo(`${dir}/m.txt`)).metadata, { owner: 'suite', kind: 'x' })
+      await sbx.files.write(`${dir}/m.txt`, 'meta2', { metadata: { kind: 'y' } })
+      const listed = (await sbx.files.list(dir)).find((e) => e.name === 'm.txt')
+      assert.deepEqual(listed.metadata, { kind: 'y' })
+      await sbx.files.remove(`${dir}/m.txt`)
     })
 
     it('pty create + sendInput + output', { timeout: OP_TIMEOUT }, async () => {
@@ -300,7 +309,17 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
     })
 
     it('kill', { timeout: OP_TIMEOUT }, async () => {
+      // a command streaming while its sandbox is killed: the stream is cut (not ended cleanly),
+      // so the SDK probes health, gets the proxy's 502 and reports the sandbox killed
+      const h = await sbx.commands.run('sleep 300', { background: true })
+      const waited = h.wait().then(
+        () => assert.fail('wait() resolved after the sandbox was killed'),
+        (e) => e,
+      )
+      await sleep(500)
       await sbx.kill()
+      const err = await waited
+      assert.match(String(err.message), /killed or reached its end of life/)
       created.delete(sbx.sandboxId)
       assert.equal(await sbx.isRunning(), false)
       assert.equal(await Sandbox.kill(sbx.sandboxId), false)
