@@ -16,8 +16,9 @@ def pytest_configure(config):
 
 
 def _line(report, ok, extra=""):
-    parts = report.nodeid.split("::")[1:]
-    name = ": ".join([_name, *parts]).replace("#", "\\#")
+    file, *parts = report.nodeid.split("::")
+    label = _name if file.endswith("test_sdk.py") else f"{file.rsplit('/', 1)[-1][:-3]} ({_name})"
+    name = ": ".join([label, *parts]).replace("#", "\\#")
     _out.write(f"{'ok' if ok else 'not ok'} - {name}{extra}\n")
 
 

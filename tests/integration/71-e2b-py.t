@@ -5,14 +5,18 @@
 # free ports with a scratch data dir and its own namespace prefix; only E2B_API_URL,
 # E2B_SANDBOX_URL and E2B_API_KEY reach the SDK.  The venvs (`python3 -m venv`, every package
 # pinned in requirements-*.txt) live under ~/.cache/wrenn/e2b-py; under CI a venv that cannot be
-# made (no python3-venv, PyPI unreachable) fails the test.  Budget: < 8 min under TCG.
+# made (no python3-venv, PyPI unreachable) fails the test.  Then test_envd_proto.py (latest
+# venv) sends protobuf requests built with the SDK's generated classes to envd in a sandbox
+# (Connect's application/proto and application/connect+proto codecs).  Budget: < 8 min under TCG.
 # Template: WRENN_E2B_TEMPLATE, default minimal.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 VERSIONS=(latest v249)
-# Every version runs every test of test_sdk.py: 1 + versions x (tests + 1) + 2 lines.
+# Every version runs every test of test_sdk.py, then the protobuf tests:
+# 1 + versions x (tests + 1) + (ptests + 1) + 2 lines.
 tests=$(grep -c '^    def test_' tests/e2b-py/test_sdk.py)
-N=$((1 + ${#VERSIONS[@]} * (tests + 1) + 2))
+ptests=$(grep -c '^def test_' tests/e2b-py/test_envd_proto.py)
+N=$((1 + ${#VERSIONS[@]} * (tests + 1) + ptests + 1 + 2))
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 echo "1..$N"
@@ -45,21 +49,27 @@ fi
 PA=${API##*:} PP=${PX##*:} KEY=$K
 
 # --- the suite per SDK version: its flat lines become numbered TAP lines --------------------------
-for v in "${VERSIONS[@]}"; do
+# run_suite NAME VENV FILE WANT: pytest FILE with VENV's python, its flat lines as TAP lines.
+run_suite() {
+	local t0 src
 	t0=$(date +%s)
-	: >"$DATA/suite-$v.out"
+	: >"$DATA/suite-$1.out"
 	(
 		cd tests/e2b-py &&
 			exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
 				E2B_API_URL="http://127.0.0.1:$PA" E2B_SANDBOX_URL="http://127.0.0.1:$PP" E2B_API_KEY="$KEY" \
-				WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" WRENN_E2B_FLAT="$DATA/suite-$v.out" \
-				timeout 200 "${VENV[$v]}/bin/python" -m pytest -p no:cacheprovider -q test_sdk.py
-	) >"$DATA/suite-$v.err" 2>&1 &
+				WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" WRENN_E2B_FLAT="$DATA/suite-$1.out" \
+				timeout 200 "$2/bin/python" -m pytest -p no:cacheprovider -q "$3"
+	) >"$DATA/suite-$1.err" 2>&1 &
 	SUITE=$!
 	wait $SUITE; src=$?
 	SUITE=
-	e2b_tap "e2b-py $v (pytest)" "$DATA/suite-$v.out" "$DATA/suite-$v.err" $src "$t0" "$tests"
+	e2b_tap "e2b-py $1 (pytest)" "$DATA/suite-$1.out" "$DATA/suite-$1.err" $src "$t0" "$4"
+}
+for v in "${VERSIONS[@]}"; do
+	run_suite "$v" "${VENV[$v]}" test_sdk.py "$tests"
 done
+run_suite envd-proto "${VENV[latest]}" test_envd_proto.py "$ptests"
 
 # --- nothing left ------------------------------------------------------------------------------
 left=$(curl -s -H "X-API-Key: $KEY" "http://127.0.0.1:$PA/v1/sandboxes?state=creating,running,paused" | jq '.sandboxes | length')
