@@ -17,3 +17,6 @@ LIBDEPS_test-daemon := daemon build runtime vm net disk store http basic
 LDLIBS_test-daemon := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
 LIBDEPS_test-guestint := daemon build runtime vm net disk store http basic
 LDLIBS_test-guestint := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
+# runtime/metrics.c (rings, windows, envd range checks) and daemon/prom.c (the text format).
+LIBDEPS_test-metrics := daemon build runtime vm net disk store http basic
+LDLIBS_test-metrics := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lm

@@ -103,6 +103,12 @@ static const struct option opts_logs[] = {
 	{"follow", no_argument, NULL, 'f'},
 	OPT_END,
 };
+static const struct option opts_metrics[] = {
+	{"start", required_argument, NULL, OPT_START_TIME},
+	{"end", required_argument, NULL, OPT_END_TIME},
+	O_JSON,
+	OPT_END,
+};
 static const struct option opts_tpl_build[] = {
 	{"file", required_argument, NULL, 'f'},
 	{"tag", required_argument, NULL, 't'},
@@ -215,6 +221,11 @@ const struct cli_cmd cli_cmds[] = {
 	 "  -f, --follow       keep printing new output until the sandbox ends or Ctrl-C\n"
 	 "  --tail BYTES       start with the last BYTES bytes\n",
 	 "f", opts_logs, NULL, CLI_ARG_SANDBOX},
+	{"metrics", cmd_metrics, "[--start T] [--end T] [--json] ID",
+	 "CPU, memory and disk of a sandbox (a point every 5 s, kept 24 h after it ends)",
+	 "  --start T   from T on (unix seconds or RFC 3339)\n"
+	 "  --end T     up to T\n",
+	 "", opts_metrics, NULL, CLI_ARG_SANDBOX},
 	{"templates", cmd_templates, "[ls | build ...]", "list or build templates", NULL, "",
 	 opts_json, subs_templates, CLI_ARG_NONE},
 	{"keys", cmd_keys, "[ls | create [--team TEAM] [NAME] | rm ID]", "manage API keys", NULL,

@@ -45,6 +45,8 @@ enum cli_opt {
 	OPT_API_KEY,
 	OPT_VERSION,
 	OPT_TEAM,
+	OPT_START_TIME,
+	OPT_END_TIME,
 };
 
 /* What a command's operands are (for shell completion). */
@@ -122,6 +124,7 @@ int cmd_resume(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_kill(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_timeout(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_logs(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_metrics(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_templates_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);

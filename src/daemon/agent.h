@@ -117,6 +117,13 @@ void v1_snapshot_create(struct agent *a, struct http_req *req, char **caps);
 void v1_snapshot_list(struct agent *a, struct http_req *req, char **caps);
 void v1_snapshot_delete(struct agent *a, struct http_req *req, char **caps);
 void v1_template_build(struct agent *a, struct http_req *req, char **caps);
+/* e2b-metrics.c: metrics and logs kept by the runtime (runtime/metrics.h) */
+void e2b_metrics(struct agent *a, struct http_req *req, char **caps);
+void e2b_metrics_list(struct agent *a, struct http_req *req, char **caps);
+void e2b_logs(struct agent *a, struct http_req *req, char **caps);
+void e2b_logs_v2(struct agent *a, struct http_req *req, char **caps);
+/* prom.c: GET /metrics, the Prometheus text format */
+void agent_prometheus(struct agent *a, struct http_req *req, char **caps);
 /* e2b-network.c */
 void e2b_network_update(struct agent *a, struct http_req *req, char **caps);
 

@@ -367,102 +367,12 @@ static void e2b_pause(struct agent *a, struct http_req *req, char **caps)
 	agent_pause(a, req, caps[0]);
 }
 
-/* One E2B metric from envd's /metrics answer; NULL with err set when a value is out of range
- * (integers from the guest are range-checked, not passed on). */
-static json_t *metric_from_envd(const json_t *m, int vcpus, struct wr_err *err)
-{
-	int64_t ts = 0, v = 0;
-	/* seconds since the epoch, before 2^33 (year 2242); a guest clock at 0 means "now" */
-	int r = agent_guest_int(m, "ts", 0, INT64_C(1) << 33, &ts, err);
-	if (r < 0 && r != -ENOENT)
-		return NULL;
-	if (ts <= 0)
-		ts = store_now_ms() / 1000;
-	int64_t cpus = vcpus;
-	if ((r = agent_guest_int(m, "cpu_count", 1, 4096, &cpus, err)) < 0 && r != -ENOENT)
-		return NULL;
-	json_t *pct = json_object_get(m, "cpu_used_pct");
-	double p = json_is_number(pct) ? json_number_value(pct) : 0;
-	if (pct && !json_is_number(pct)) {
-		wr_err_set(err, EPROTO, "envd sent a cpu_used_pct that is not a number");
-		return NULL;
-	}
-	if (!(p >= 0 && p <= 100.5)) { /* also NaN; a little rounding above 100 is clamped */
-		wr_err_set(err, EPROTO, "envd sent cpu_used_pct = %g, outside 0..100", p);
-		return NULL;
-	}
-	json_t *o = json_object();
-	char t[40];
-	view_rfc3339(ts * 1000, t, sizeof(t));
-	json_object_set_new(o, "timestamp", json_string(t));
-	json_object_set_new(o, "timestampUnix", json_integer(ts));
-	json_object_set_new(o, "cpuCount", json_integer(cpus));
-	json_object_set_new(o, "cpuUsedPct", json_real(p > 100 ? 100 : p));
-	static const char *const pairs[][2] = {{"mem_used", "memUsed"},
-					       {"mem_total", "memTotal"},
-					       {"mem_cache", "memCache"},
-					       {"disk_used", "diskUsed"},
-					       {"disk_total", "diskTotal"}};
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		v = 0;
-		r = agent_guest_int(m, pairs[i][0], 0, AGENT_GUEST_SIZE_MAX, &v, err);
-		if (r < 0 && r != -ENOENT) {
-			json_decref(o);
-			return NULL;
-		}
-		json_object_set_new(o, pairs[i][1], json_integer(v));
-	}
-	return o;
-}
-
-static void e2b_metrics(struct agent *a, struct http_req *req, char **caps)
-{
-	struct runtime_info info = {0};
-	if (agent_get_or_reply(a, req, caps[0], &info) < 0)
-		return;
-	json_t *arr = json_array();
-	int fd = -1;
-	struct wr_err err = {0};
-	bool bad = false;
-	if (info.state == STORE_SB_RUNNING &&
-	    runtime_connect(a->rt, caps[0], RUNTIME_ENVD_PORT, 2000, &fd, &err) == 0) {
-		struct http_client *c = http_client_new(fd, true);
-		http_client_set_timeout(c, 5000);
-		http_client_set_deadline(c, 5000); /* the guest is untrusted */
-		cleanup_free char *tok =
-			info.envd_token ? xasprintf("X-Access-Token: %s", info.envd_token) : NULL;
-		const char *hdrs[] = {tok, NULL};
-		struct http_creq rq = {
-			.method = "GET", .target = "/metrics", .headers = tok ? hdrs : NULL};
-		int status = 0;
-		cleanup_free char *body = NULL;
-		if (http_client_do(c, &rq, 65536, &status, &body, NULL, &err) == 0 &&
-		    status == 200) {
-			json_t *m = json_loads(body, 0, NULL);
-			json_t *o =
-				json_is_object(m) ? metric_from_envd(m, info.vcpus, &err) : NULL;
-			if (o)
-				json_array_append_new(arr, o);
-			else if (json_is_object(m))
-				bad = true;
-			json_decref(m);
-		}
-		http_client_free(c);
-	}
-	runtime_info_done(&info);
-	if (bad) {
-		json_decref(arr);
-		reply_error(req, 502, "metrics of %s: %s", caps[0], wr_err_msg(&err));
-		return;
-	}
-	reply_json_new(req, 200, arr);
-}
-
 const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes", e2b_create},
 	{"POST", "/v2/sandboxes", e2b_create_v2},
 	{"GET", "/sandboxes", e2b_list},
 	{"GET", "/v2/sandboxes", e2b_list_v2},
+	{"GET", "/sandboxes/metrics", e2b_metrics_list}, /* before GET /sandboxes/{id} */
 	{"GET", "/sandboxes/*", e2b_get},
 	{"DELETE", "/sandboxes/*", agent_kill},
 	{"POST", "/sandboxes/*/connect", e2b_connect},
@@ -473,6 +383,9 @@ const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes/*/refreshes", e2b_refresh},
 	{"POST", "/sandboxes/*/pause", e2b_pause},
 	{"GET", "/sandboxes/*/metrics", e2b_metrics},
+	{"GET", "/sandboxes/*/logs", e2b_logs},
+	{"GET", "/v2/sandboxes/*/logs", e2b_logs_v2},
+	{"GET", "/metrics", agent_prometheus},
 	{"POST", "/sandboxes/*/snapshots", e2b_snapshot_create},
 	{"POST", "/sandboxes/*/fork", e2b_fork},
 	{"GET", "/snapshots", e2b_snapshot_list},

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,7 +236,12 @@ int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,
 {
 	char id[RUNTIME_ID_MAX];
 	struct rt_create_opts o = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = rt_create(rt, spec, &o, id, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rt_metrics_created(
+		rt, r, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (r < 0 || !ret)
 		return r;
 	return rt_info_fill(rt, id, ret, err);
@@ -291,6 +297,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	struct sbx *ws = !spec->id && t.snapshot_dir && !o->mem_file
 				 ? rt_warm_take(rt, t.snapshot_dir, vcpus, mem)
 				 : NULL;
+	if (!spec->id && t.snapshot_dir && !o->mem_file && rt->warm_target)
+		rt_metrics_warm(rt, ws != NULL);
 	if (ws)
 		snprintf(id, sizeof(id), "%s", ws->id);
 	else if (spec->id)

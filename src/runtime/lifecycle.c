@@ -151,6 +151,7 @@ int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_
 		unlock_put(s);
 		return 0;
 	}
+	int64_t t0 = rt_now_ms(); /* restore latency (GET /metrics) */
 	cleanup_free char *snap = xasprintf("%s/" RT_SNAP_DIR, s->dir);
 	slot_pool_ns_name(rt->pool, (unsigned)s->slot, s->ns);
 	if ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, NULL, err)) < 0)
@@ -173,6 +174,7 @@ int runtime_resume(struct runtime *rt, const char *id, int timeout_s, struct wr_
 	rt_sbx_write_state(s, NULL);
 	store_event_add(rt->store, id, "resumed", NULL, NULL);
 	unlock_put(s);
+	rt_metrics_restored(rt, (double)(rt_now_ms() - t0) / 1000.0);
 	return 0;
 fail:
 	/* Back to cleanly paused: the snapshot, disk and slot are untouched. */

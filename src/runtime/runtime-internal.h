@@ -118,7 +118,9 @@ struct rt_warm_key;
  *                       filler counts sandboxes); nothing is taken under it.  rt->cond is
  *                       broadcast when a reference count drops to 0 (no waiter today).
  *   5. leaves: the store's mutex (every store_* call), the slot pool's mutex (slot_*), taken
- *      under any of the above and never holding another lock.
+ *      under any of the above and never holding another lock; so is the metrics lock
+ *      (metrics.c: points, console lines, counters), which the metrics sampler thread
+ *      (rt->metrics, ticks every second) takes only while it holds nothing else.
  * Atomics without a lock: sbx->cancel, sbx->creating, rt->creates.
  */
 struct runtime {
@@ -164,7 +166,21 @@ struct runtime {
 	bool reaper_running;
 	pthread_mutex_t reaper_lock;
 	pthread_cond_t reaper_cond;
+	struct rt_metrics *metrics; /* metrics.c */
 };
+
+/* metrics and console logs in memory (metrics.c); the sampler runs with the reaper */
+void rt_metrics_init(struct runtime *rt);
+int rt_metrics_start(struct runtime *rt, struct wr_err *err);
+void rt_metrics_stop(struct runtime *rt);
+void rt_metrics_free(struct runtime *rt);
+void rt_metrics_created(struct runtime *rt, int r, double seconds);
+void rt_metrics_restored(struct runtime *rt, double seconds);
+void rt_metrics_warm(struct runtime *rt, bool hit);
+/* envd /metrics fields into p (mem_total set: memory is checked against it); -EPROTO naming
+ * the field when a value is not an integer or out of range.  Pure. */
+int rt_metrics_from_envd(const json_t *m, int64_t mem_total, struct metric_point *p,
+			 struct wr_err *err);
 
 /* registry (runtime.c) */
 struct sbx *rt_sbx_new(struct runtime *rt, const char *id);

@@ -348,6 +348,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	pthread_cond_init(&rt->cond, NULL);
 	pthread_mutex_init(&rt->reaper_lock, NULL);
 	pthread_mutex_init(&rt->auto_lock, NULL);
+	rt_metrics_init(rt);
 	pthread_cond_init(&rt->reaper_cond, NULL);
 	rt->data_dir = xstrdup(cfg->data_dir ? cfg->data_dir : RUNTIME_DATA_DIR_DEFAULT);
 	rt->images_dir =
@@ -490,6 +491,8 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	}
 	if (!cfg->no_reaper && (r = rt_reaper_start(rt, err)) < 0)
 		goto fail;
+	if (!cfg->no_reaper && (r = rt_metrics_start(rt, err)) < 0)
+		goto fail;
 	*ret = rt;
 	return 0;
 fail:
@@ -503,6 +506,7 @@ void runtime_close(struct runtime *rt)
 	if (!rt)
 		return;
 	rt_reaper_stop(rt);
+	rt_metrics_stop(rt);
 	pthread_mutex_lock(&rt->lock);
 	rt->closing = true;
 	/* Ask in-flight creates to stop, then let every operation finish. */
@@ -562,6 +566,7 @@ void runtime_close(struct runtime *rt)
 	free(rt->vmm_bin);
 	free(rt->cgroup_parent);
 	rt_warm_done(rt);
+	rt_metrics_free(rt);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->reaper_lock);

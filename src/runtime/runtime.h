@@ -37,6 +37,7 @@
  *   other      host failure (VMM, disk, netlink)                   (500)
  */
 #include "basic/err.h"
+#include "runtime/metrics.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -325,6 +326,21 @@ int runtime_snapshot_delete(struct runtime *rt, const char *id_or_name, struct w
  * fork snapshot is internal and removed when its last child is destroyed. */
 int runtime_fork(struct runtime *rt, const char *id, int count, int timeout_s,
 		 struct runtime_info *ret, struct wr_err *ret_err, struct wr_err *err);
+
+/* Observability (metrics.c, limits in runtime/metrics.h), kept in memory while a sandbox lives
+ * and METRICS_KEEP_S after.  -ENOENT when nothing is kept for id.
+ * runtime_metrics: points with start <= ts <= end (unix s; 0 = open), oldest first, *ret
+ * malloc'd (NULL when none).  runtime_logs: console lines as log_ring_select picks them,
+ * copies; free with runtime_logs_free. */
+int runtime_metrics(struct runtime *rt, const char *id, int64_t start, int64_t end,
+		    struct metric_point **ret, size_t *ret_n);
+int runtime_metrics_last(struct runtime *rt, const char *id, struct metric_point *ret);
+int runtime_logs(struct runtime *rt, const char *id, int64_t cursor, bool forward,
+		 enum metrics_level min_level, const char *search, size_t limit,
+		 struct log_entry **ret, size_t *ret_n);
+void runtime_logs_free(struct log_entry *v, size_t n);
+/* Create/restore latencies and warm-pool hits for GET /metrics. */
+void runtime_metrics_counters(struct runtime *rt, struct metrics_counters *ret);
 
 /* --- pure helpers, exported for tests --------------------------------------------------- */
 

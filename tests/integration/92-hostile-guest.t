@@ -128,9 +128,11 @@ sleep 3
 t=$(date +%s)
 c=$(code -m 60 "${H[@]}" "$API/sandboxes/$D/metrics")
 dt=$(($(date +%s) - t))
-if [ "$c" = 200 ] && [ "$(jq -r length "$DATA/body")" = 0 ] && [ $dt -le 8 ]; then
-	ok "metrics of a sandbox whose envd answers endless 100 Continue: 200 [] in ${dt}s"
-else nok "metrics of a sandbox whose envd answers endless 100 Continue: 200 [] in ${dt}s" "got $c $(head -c 200 "$DATA/body")"; fi
+# (served from the agent's samples; the sampler gives up on the fake within its deadline and
+# goes on with host-side points, so the newest point is recent)
+if [ "$c" = 200 ] && [ "$(jq -r --argjson now "$(date +%s)" '.[-1].timestampUnix >= $now - 12' "$DATA/body")" = true ] && [ $dt -le 8 ]; then
+	ok "metrics of a sandbox whose envd answers endless 100 Continue: 200, sampling goes on, in ${dt}s"
+else nok "metrics of a sandbox whose envd answers endless 100 Continue: 200, sampling goes on, in ${dt}s" "got $c $(head -c 200 "$DATA/body")"; fi
 t=$(date +%s)
 c=$(code -m 120 -X POST "${H[@]}" "$API/v1/sandboxes/$D/pause")
 dt=$(($(date +%s) - t))
