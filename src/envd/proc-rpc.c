@@ -280,6 +280,32 @@ static struct proc *select_proc(struct envd *e, struct http_req *req, json_t *ms
 	return p;
 }
 
+/* Write one ProcessInput {stdin|pty: base64} to p. */
+static int write_input(struct proc *p, const json_t *in, struct wr_err *err)
+{
+	const char *b64 = NULL;
+	bool pty = false;
+	if (wj_str(in, "stdin", &b64) < 0) {
+		pty = true;
+		if (wj_str(in, "pty", &b64) < 0)
+			b64 = NULL;
+	}
+	cleanup_free uint8_t *data = NULL;
+	size_t n = 0;
+	if (!b64 || wj_b64_decode(b64, &data, &n) < 0)
+		return wr_err_set(err, EBADMSG, "input.stdin or input.pty (base64) required");
+	return proc_write_input(p, pty, data, n, err);
+}
+
+/* The Connect code of a failed input, signal, resize or close. */
+static enum connect_code input_code(int r)
+{
+	return r == -EBADMSG		     ? CONNECT_INVALID_ARGUMENT
+	       : r == -ESRCH		     ? CONNECT_NOT_FOUND
+	       : r == -EINVAL || r == -EPIPE ? CONNECT_FAILED_PRECONDITION
+					     : CONNECT_INTERNAL;
+}
+
 static void reply_result(struct http_req *req, int r, struct wr_err *err)
 {
 	if (r == 0) {
@@ -287,10 +313,7 @@ static void reply_result(struct http_req *req, int r, struct wr_err *err)
 		connect_reply_json(req, o);
 		return;
 	}
-	enum connect_code c = r == -ESRCH		    ? CONNECT_NOT_FOUND
-			      : r == -EINVAL || r == -EPIPE ? CONNECT_FAILED_PRECONDITION
-							    : CONNECT_INTERNAL;
-	connect_reply_error(req, c, "%s", wr_err_msg(err));
+	connect_reply_error(req, input_code(r), "%s", wr_err_msg(err));
 }
 
 static void rpc_unary(struct envd *e, struct http_req *req, const char *method)
@@ -312,24 +335,7 @@ static void rpc_unary(struct envd *e, struct http_req *req, const char *method)
 		return;
 	int r;
 	if (!strcmp(method, "SendInput")) {
-		json_t *in = wj_get(msg, "input");
-		const char *b64 = NULL;
-		bool pty = false;
-		if (wj_str(in, "stdin", &b64) < 0) {
-			pty = true;
-			if (wj_str(in, "pty", &b64) < 0)
-				b64 = NULL;
-		}
-		uint8_t *data = NULL;
-		size_t n = 0;
-		if (!b64 || wj_b64_decode(b64, &data, &n) < 0) {
-			connect_reply_error(req, CONNECT_INVALID_ARGUMENT,
-					    "input.stdin or input.pty (base64) required");
-			proc_unref(p, NULL);
-			return;
-		}
-		r = proc_write_input(p, pty, data, n, &err);
-		free(data);
+		r = write_input(p, wj_get(msg, "input"), &err);
 	} else if (!strcmp(method, "SendSignal")) {
 		json_t *sv = wj_get(msg, "signal");
 		int sig = 0;
@@ -366,9 +372,87 @@ static void rpc_unary(struct envd *e, struct http_req *req, const char *method)
 	reply_result(req, r, &err);
 }
 
+/* StreamInput (client streaming): a start {process} message, then data {input} and keepalive
+ * messages until the request body ends; the answer is one empty message and the end of the
+ * stream, or only an end carrying the error. */
+static void rpc_stream_input(struct envd *e, struct http_req *req)
+{
+	/* the body is a stream of input: no total size limit, only per message */
+	http_req_set_body_limit(req, UINT64_MAX);
+	struct wr_err err = {0};
+	enum connect_code code = CONNECT_OK;
+	struct proc *p = NULL;
+	for (;;) {
+		cleanup_json json_t *msg = NULL;
+		int r = connect_read_env_json(req, MAX_MSG, &msg, &code, &err);
+		if (r == -ENODATA) {
+			code = CONNECT_OK;
+			break;
+		}
+		if (r < 0)
+			break;
+		json_t *start = wj_get(msg, "start"), *data = wj_get(msg, "data");
+		if (start) {
+			uint32_t pid;
+			const char *tag;
+			if (p || selector(start, &pid, &tag) < 0 || (!pid && !tag)) {
+				code = CONNECT_INVALID_ARGUMENT;
+				wr_err_set(&err, EINVAL,
+					   p ? "start sent twice"
+					     : "start.process selector (pid or tag) required");
+				break;
+			}
+			p = procs_find(e->procs, pid, tag, false, NULL);
+			if (!p) {
+				code = CONNECT_NOT_FOUND;
+				if (pid)
+					wr_err_set(&err, ESRCH, "process with pid %u not found",
+						   pid);
+				else
+					wr_err_set(&err, ESRCH, "process with tag %s not found",
+						   tag);
+				break;
+			}
+		} else if (data) {
+			if (!p) {
+				code = CONNECT_FAILED_PRECONDITION;
+				wr_err_set(&err, EINVAL, "data before the start message");
+				break;
+			}
+			r = write_input(p, wj_get(data, "input"), &err);
+			if (r < 0) {
+				code = input_code(r);
+				break;
+			}
+		} else if (!wj_get(msg, "keepalive")) {
+			code = CONNECT_INVALID_ARGUMENT;
+			wr_err_set(&err, EINVAL,
+				   "a StreamInputRequest holds start, data or keepalive");
+			break;
+		}
+	}
+	if (code == CONNECT_OK && !p) {
+		code = CONNECT_INVALID_ARGUMENT;
+		wr_err_set(&err, EINVAL, "the stream ended before its start message");
+	}
+	if (p)
+		proc_unref(p, NULL);
+	if (connect_stream_begin(req) < 0)
+		return;
+	if (code != CONNECT_OK) {
+		http_resp_close_after(req); /* the rest of the body is left unread */
+		connect_stream_end(req, code, wr_err_msg(&err));
+		return;
+	}
+	cleanup_json json_t *o = json_object();
+	if (connect_stream_send(req, o) == 0)
+		connect_stream_end(req, CONNECT_OK, NULL);
+}
+
 void envd_process_rpc(struct envd *e, struct http_req *req, const char *method)
 {
-	bool stream = !strcmp(method, "Start") || !strcmp(method, "Connect");
+	bool stream = !strcmp(method, "Start") || !strcmp(method, "Connect") ||
+		      !strcmp(method, "StreamInput");
 	bool unary = !strcmp(method, "List") || !strcmp(method, "SendInput") ||
 		     !strcmp(method, "SendSignal") || !strcmp(method, "Update") ||
 		     !strcmp(method, "CloseStdin");
@@ -387,7 +471,9 @@ void envd_process_rpc(struct envd *e, struct http_req *req, const char *method)
 				ct ? ct : "(none)", want);
 		return;
 	}
-	if (stream && !strcmp(method, "Start"))
+	if (!strcmp(method, "StreamInput"))
+		rpc_stream_input(e, req);
+	else if (stream && !strcmp(method, "Start"))
 		rpc_start(e, req);
 	else if (stream)
 		rpc_connect(e, req);

@@ -235,7 +235,12 @@ int connect_read_env_json(struct http_req *req, size_t max, json_t **ret,
 			  enum connect_code *ret_code, struct wr_err *err)
 {
 	uint8_t hdr[CONNECT_ENV_HDR];
-	int r = read_exact(req, hdr, sizeof(hdr));
+	ssize_t first = http_req_read(req, hdr, 1);
+	if (first == 0) {
+		*ret_code = CONNECT_INVALID_ARGUMENT;
+		return wr_err_set(err, ENODATA, "missing envelope in request body");
+	}
+	int r = first < 0 ? (int)first : read_exact(req, hdr + 1, sizeof(hdr) - 1);
 	if (r < 0) {
 		*ret_code = r == -EFBIG ? CONNECT_RESOURCE_EXHAUSTED : CONNECT_INVALID_ARGUMENT;
 		return wr_err_set(err, r == -EAGAIN ? EINVAL : -r,

@@ -86,7 +86,8 @@ int connect_env_parse(const void *buf, size_t len, size_t max_payload, uint8_t *
 /* Read one enveloped JSON request message from a streaming call's body
  * (application/connect+json).  Errors carry a Connect code in *ret_code:
  * invalid_argument for truncation / bad JSON / compressed flag,
- * resource_exhausted when larger than max. */
+ * resource_exhausted when larger than max; -ENODATA when the body ended
+ * cleanly before another envelope (the end of a client stream). */
 int connect_read_env_json(struct http_req *req, size_t max, json_t **ret,
 			  enum connect_code *ret_code, struct wr_err *err);
 /* Read a unary request body (application/json) as a JSON object.  An empty

@@ -125,6 +125,20 @@ class TestSync:
             k.wait()
         until("killed process to leave the list", lambda: all(p.pid != k.pid for p in s.commands.list()))
 
+    def test_commands_stdin(self):
+        s = TestSync.sbx
+        h = s.commands.run("head -n 1", background=True, stdin=True)
+        s.commands.send_stdin(h.pid, "from-stdin\n")
+        assert h.wait().stdout == "from-stdin\n"
+
+    def test_commands_stream_input(self):
+        s = TestSync.sbx
+        if not hasattr(s.commands, "stream_input"):
+            pytest.skip(f"e2b {version('e2b')} has no commands.stream_input (StreamInput RPC)")
+        h = s.commands.run("head -n 2", background=True, stdin=True)
+        s.commands.stream_input(h.pid, ["one\n", b"two\n"])
+        assert h.wait().stdout == "one\ntwo\n"
+
     def test_files(self):
         s = TestSync.sbx
         s.files.write(f"{DIR}/a.txt", "hello file")
@@ -268,6 +282,28 @@ class TestAsync:
             assert await s.commands.kill(k.pid) is True
             with pytest.raises(CommandExitException):
                 await k.wait()
+
+        run(t())
+
+    def test_commands_stdin(self):
+        async def t():
+            s = TestAsync.sbx
+            h = await s.commands.run("head -n 1", background=True, stdin=True)
+            await s.commands.send_stdin(h.pid, "from-stdin\n")
+            assert (await h.wait()).stdout == "from-stdin\n"
+
+        run(t())
+
+    def test_commands_stream_input(self):
+        async def t():
+            s = TestAsync.sbx
+            if not hasattr(s.commands, "stream_input"):
+                pytest.skip(f"e2b {version('e2b')} has no commands.stream_input (StreamInput RPC)")
+            h = await s.commands.run("head -n 2", background=True, stdin=True)
+            async with s.commands.stream_input(h.pid) as inp:
+                await inp.send("one\n")
+                await inp.send(b"two\n")
+            assert (await h.wait()).stdout == "one\ntwo\n"
 
         run(t())
 
