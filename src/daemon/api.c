@@ -4,11 +4,13 @@
 #include "daemon/auth.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
+#include "daemon/static.h"
 
 #include "basic/log.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,6 +59,22 @@ static int tenancy(struct agent *a, struct http_req *req, const char *pattern, c
 	return 0;
 }
 
+/* The dashboard's directory when web_dir is not set: found once, next to the binary. */
+static char *default_web_dir;
+static void find_web_dir(void)
+{
+	default_web_dir = static_default_dir("/proc/self/exe");
+}
+
+static const char *web_dir(const struct agent *a)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (a->cfg.web_dir)
+		return a->cfg.web_dir;
+	pthread_once(&once, find_web_dir);
+	return default_web_dir;
+}
+
 /* 1 = served, 0 = path known but not for this method, -1 = unknown path */
 static int dispatch(struct agent *a, struct http_req *req, const struct agent_route *table)
 {
@@ -99,6 +117,8 @@ void api_handle(struct http_req *req, void *userdata)
 		agent_openapi(req);
 		return;
 	}
+	if (static_handle(req, web_dir(a))) /* the dashboard's own files: no data, no key */
+		return;
 	if (!strncmp(path, "/build-files/", 13)) { /* template file uploads: token, no API key */
 		e2b_build_files_put(a, req);
 		return;

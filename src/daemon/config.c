@@ -58,6 +58,7 @@ static const struct opt opts[] = {
 	O(keep_sandboxes, K_BOOL),
 	O(build_internet, K_BOOL),
 	O(auto_snapshot, K_BOOL),
+	O(web_dir, K_STR), /* dashboard */
 	O(help, K_BOOL),
 	O(version, K_BOOL),
 };
@@ -96,6 +97,8 @@ const char *agent_config_usage(void)
 	       "                          egress host links (wrenn-veth-), nft table (wrenn) and /16\n"
 	       "                          (10.200.0.0); agents on one host need distinct ones\n"
 	       "  --admin-key-file PATH   where the first-run admin key is written (<data-dir>/admin-key)\n"
+	       "  --web-dir DIR           dashboard files served at / (build/web next to the binary,\n"
+	       "                          else /usr/share/wrenn/web)\n"
 	       "  --resume-on-traffic     the proxy resumes paused sandboxes instead of answering 409\n"
 	       "  --keep-sandboxes        on SIGTERM leave sandboxes running for the next start\n"
 	       "  --build-internet=false  template build VMs get no egress (default: they do)\n"
@@ -313,7 +316,8 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 	    (r = absolutize(&c->images_dir, "images_dir", err)) < 0 ||
 	    (r = absolutize(&c->unix_socket, "unix_socket", err)) < 0 ||
 	    (r = absolutize(&c->log_file, "log_file", err)) < 0 ||
-	    (r = absolutize(&c->admin_key_file, "admin_key_file", err)) < 0)
+	    (r = absolutize(&c->admin_key_file, "admin_key_file", err)) < 0 ||
+	    (r = absolutize(&c->web_dir, "web_dir", err)) < 0)
 		return r;
 	if (!*c->api_listen && !*c->proxy_listen && !c->unix_socket)
 		return wr_err_set(

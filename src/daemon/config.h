@@ -33,6 +33,8 @@ struct agent_config {
 	char *nft_table;	/* egress nft table (inet family); NULL = "wrenn" */
 	char *egress_base;	/* egress /16, one /30 per slot; NULL = 10.200.0.0 */
 	char *admin_key_file;	/* NULL = <data_dir>/admin-key */
+	char *web_dir;		/* dashboard assets; NULL = build/web next to the binary, else
+				   /usr/share/wrenn/web (static.h) */
 	unsigned max_sandboxes; /* 0 = runtime default */
 	unsigned pool_size;	/* 0 = runtime default */
 	unsigned max_conns;	/* per listener; 0 = 256 */
