@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/auth.h"
+#include "daemon/pty-ws.h"
 #include "daemon/reply.h"
 
 #include "basic/cleanup.h"
@@ -95,6 +96,8 @@ int auth_check(struct store *st, struct http_req *req, struct auth_caller *ret)
 	size_t n = 0;
 	const char *k = auth_key_from_headers(http_req_header(req, "X-API-Key"),
 					      http_req_header(req, "Authorization"), &n);
+	if (!k && pty_ws_requested(req)) /* a browser's WebSocket cannot set headers */
+		k = pty_ws_key(http_req_header(req, "Sec-WebSocket-Protocol"), &n);
 	if (!k) {
 		reply_error(req, 401, "missing API key: send header X-API-Key: e2b_<40 hex>");
 		return -EACCES;

@@ -7,6 +7,7 @@
  */
 #include "daemon/agent.h"
 #include "daemon/envdc.h"
+#include "daemon/pty-ws.h"
 #include "daemon/reply.h"
 
 #include "basic/cleanup-json.h"
@@ -220,11 +221,16 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 {
 	const char *id = caps[0];
 	const char *up = http_req_header(req, "Upgrade");
-	if (!up || strcasecmp(up, "wrenn-pty") != 0) {
+	bool ws = pty_ws_requested(req); /* a browser: the same frames over a WebSocket */
+	if (!ws && (!up || strcasecmp(up, "wrenn-pty") != 0)) {
 		reply_error(req, 400,
-			    "this endpoint needs Connection: Upgrade and Upgrade: wrenn-pty");
+			    "this endpoint needs Connection: Upgrade and Upgrade: wrenn-pty (or "
+			    "websocket)");
 		return;
 	}
+	cleanup_free char *ws_accept = NULL;
+	if (ws && pty_ws_check(req, &ws_accept) < 0)
+		return;
 	bool bad = false;
 	unsigned cols = query_u16(req, "cols", 80, &bad), rows = query_u16(req, "rows", 24, &bad);
 	if (bad) {
@@ -306,10 +312,22 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 	}
 	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
 				 "Upgrade: wrenn-pty\r\n\r\n";
-	log_info("pty %s: pid %lld for %s", id, (long long)p.pid, http_req_peer(req));
+	struct pty_ws *bridge = NULL;
+	if (ws) { /* from here on p.fd is our end of the bridge to the WebSocket */
+		int sock = p.fd;
+		p.fd = -1;
+		if (pty_ws_start(ws_accept, sock, pre, pre_len, &bridge, &p.fd) < 0) {
+			envdc_stream_free(p.s);
+			kill_proc(&p, "SIGNAL_SIGKILL");
+			return;
+		}
+		pre_len = 0;
+	}
+	log_info("pty %s: pid %lld for %s%s", id, (long long)p.pid, http_req_peer(req),
+		 ws ? " (websocket)" : "");
 	pthread_t th;
 	bool started = false;
-	if (write_full(p.fd, ok, sizeof(ok) - 1) == 0)
+	if (ws || write_full(p.fd, ok, sizeof(ok) - 1) == 0)
 		started = pthread_create(&th, NULL, output_thread, &p) == 0;
 	if (started)
 		input_loop(&p, pre, pre_len);
@@ -322,5 +340,6 @@ void v1_pty(struct agent *a, struct http_req *req, char **caps)
 	}
 	envdc_stream_free(p.s);
 	close(p.fd);
+	pty_ws_finish(bridge);
 	log_info("pty %s: pid %lld closed", id, (long long)p.pid);
 }
