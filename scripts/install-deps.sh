@@ -8,11 +8,11 @@ PKGS=(
 	build-essential pkg-config clang-format cppcheck perl
 	# host libraries (see docs/ARCHITECTURE.md "Dependencies")
 	libjansson-dev libsqlite3-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
-	libssl-dev zlib1g-dev util-linux libarchive-dev libprotobuf-c-dev protobuf-c-compiler
+	libssl-dev zlib1g-dev util-linux libarchive-dev libprotobuf-c-dev protobuf-c-compiler libext2fs-dev
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools
-	curl jq iputils-ping zsh python3-venv
+	curl jq iputils-ping zsh python3-venv chromium chromium-driver
 	# custom templates: OCI images (pull, unpack), the local test registry and its htpasswd
 	skopeo umoci docker-registry apache2-utils
 	# guest image: kernel build + root filesystems

@@ -168,6 +168,25 @@ static const struct cli_cmd subs_snapshot[] = {
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
 };
 
+static const struct option opts_vol_create[] = {
+	{"size", required_argument, NULL, OPT_SIZE}, O_JSON, OPT_END};
+static const struct cli_cmd subs_volumes[] = {
+	{"volumes ls", cmd_volumes_ls, "[--json]", "list volumes", NULL, "", opts_json, NULL,
+	 CLI_ARG_NONE},
+	{"volumes create", cmd_volumes_create, "[--size SIZE] [--json] NAME",
+	 "create a persistent volume and print its ID",
+	 "  --size SIZE   e.g. 512M, 10G (default: the agent's volume_default_size_mb); the\n"
+	 "                image is sparse: only what is written takes space\n",
+	 "", opts_vol_create, NULL, CLI_ARG_OTHER},
+	{"volumes rm", cmd_volumes_rm, "NAME-OR-ID",
+	 "delete a volume (not while a sandbox uses it)", NULL, "", NULL, NULL, CLI_ARG_OTHER},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
+static int cmd_volumes(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
+
 static int cmd_templates(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	return cli_run_sub(c, cmd, argc, argv, "ls");
@@ -234,6 +253,9 @@ const struct cli_cmd cli_cmds[] = {
 	 subs_teams, CLI_ARG_NONE},
 	{"snapshot", cmd_snapshot, "[ls [--sandbox ID] | create [--name N] ID | rm SNAPSHOT]",
 	 "snapshots of sandboxes", NULL, "", opts_json, subs_snapshot, CLI_ARG_NONE},
+	{"volumes", cmd_volumes, "[ls | create [--size SIZE] NAME | rm NAME]",
+	 "persistent volumes (mounted into sandboxes with E2B volumeMounts)", NULL, "", opts_json,
+	 subs_volumes, CLI_ARG_NONE},
 	{"completion", cmd_completion, "bash | zsh",
 	 "print a shell completion script (e.g. source <(wrenn completion bash))", NULL, "", NULL,
 	 NULL, CLI_ARG_OTHER},

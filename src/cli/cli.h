@@ -45,6 +45,7 @@ enum cli_opt {
 	OPT_API_KEY,
 	OPT_VERSION,
 	OPT_TEAM,
+	OPT_SIZE,
 	OPT_START_TIME,
 	OPT_END_TIME,
 };
@@ -128,6 +129,11 @@ int cmd_metrics(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 int cmd_templates_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_templates_build(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_volumes_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_volumes_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_volumes_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+/* "512", "512M", "10G", "1T" -> MiB; -EINVAL otherwise (cmd-volumes.c).  Pure. */
+int cli_parse_size_mb(const char *v, long long *ret);
 int cmd_keys_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_teams_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_keys_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);

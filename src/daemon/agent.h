@@ -124,6 +124,13 @@ void e2b_logs(struct agent *a, struct http_req *req, char **caps);
 void e2b_logs_v2(struct agent *a, struct http_req *req, char **caps);
 /* prom.c: GET /metrics, the Prometheus text format */
 void agent_prometheus(struct agent *a, struct http_req *req, char **caps);
+/* e2b-volumes.c: E2B volumes (/volumes with an API key; /volumecontent/... with the volume's
+ * token, dispatched by api.c before API-key auth) */
+void e2b_volumes_create(struct agent *a, struct http_req *req, char **caps);
+void e2b_volumes_list(struct agent *a, struct http_req *req, char **caps);
+void e2b_volumes_get(struct agent *a, struct http_req *req, char **caps);
+void e2b_volumes_delete(struct agent *a, struct http_req *req, char **caps);
+void e2b_volume_content(struct agent *a, struct http_req *req);
 /* e2b-network.c */
 void e2b_network_update(struct agent *a, struct http_req *req, char **caps);
 

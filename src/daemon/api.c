@@ -123,6 +123,10 @@ void api_handle(struct http_req *req, void *userdata)
 		e2b_build_files_put(a, req);
 		return;
 	}
+	if (!strncmp(path, "/volumecontent/", 15)) { /* volume content: the volume's token */
+		e2b_volume_content(a, req);
+		return;
+	}
 	int r = dispatch(a, req, agent_v1_routes);
 	if (r < 0)
 		r = dispatch(a, req, agent_e2b_routes);

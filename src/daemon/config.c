@@ -49,6 +49,9 @@ static const struct opt opts[] = {
 	O(max_vcpus, K_UINT),
 	O(max_memory_mb, K_UINT),
 	O(max_sandboxes_per_team, K_UINT),
+	O(volume_default_size_mb, K_UINT),
+	O(volume_max_size_mb, K_UINT),
+	O(max_volumes_per_team, K_UINT),
 	O(cgroup_parent, K_STR),
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
@@ -81,6 +84,8 @@ const char *agent_config_usage(void)
 	       "  --max-sandboxes N       sandboxes at once (runtime default)\n"
 	       "  --max-vcpus N  --max-memory-mb N  per-create maxima, 400 above (8, 16384)\n"
 	       "  --max-sandboxes-per-team N  live sandboxes per team, 429 above (no cap)\n"
+	       "  --volume-default-size-mb N  --volume-max-size-mb N  volume sizes (1024, 65536)\n"
+	       "  --max-volumes-per-team N  volumes per team, 429 above (64; 0 = no cap)\n"
 	       "  --jail-uid-base N       VMM of slot n runs as uid/gid N+n (64000); the range\n"
 	       "                          must be free of host users; WRENN_JAIL=0 disables the jail\n"
 	       "  --cgroup-parent auto|DIR|none  per-sandbox cgroup (auto: the agent's own)\n"
@@ -119,6 +124,9 @@ void agent_config_init(struct agent_config *c)
 	c->build_internet = true;
 	c->warm_pool = -1;
 	c->auto_snapshot = true;
+	c->volume_default_size_mb = 1024;
+	c->volume_max_size_mb = 65536;
+	c->max_volumes_per_team = 64;
 }
 
 void agent_config_done(struct agent_config *c)
@@ -324,6 +332,12 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 			err, EINVAL,
 			"api_listen, proxy_listen and unix_socket are all off: nothing to "
 			"serve");
+	if (c->volume_max_size_mb < 16)
+		return wr_err_set(err, EINVAL, "volume_max_size_mb must be at least 16");
+	if (c->volume_default_size_mb < 16 || c->volume_default_size_mb > c->volume_max_size_mb)
+		return wr_err_set(err, EINVAL,
+				  "volume_default_size_mb must be 16..volume_max_size_mb (%u)",
+				  c->volume_max_size_mb);
 	static const char *const vmms[] = {"qemu", "cloud-hypervisor", NULL};
 	static const char *const accels[] = {"kvm", "tcg", NULL};
 	static const char *const disks[] = {"auto", "auto+dm", "reflink", "qcow2", "dm", NULL};

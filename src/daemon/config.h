@@ -49,6 +49,9 @@ struct agent_config {
 	/* VMM jail and limits (runtime_config); 0/NULL = runtime default.
 	 * cgroup_parent: "auto", a cgroup2 dir, or "none". */
 	unsigned jail_uid_base, max_vcpus, max_memory_mb, max_sandboxes_per_team;
+	/* volumes (src/runtime/volumes.h): size of a volume created without sizeMB, the largest
+	 * allowed, and volumes per team (0 = no cap) */
+	unsigned volume_default_size_mb, volume_max_size_mb, max_volumes_per_team;
 	char *cgroup_parent;
 };
 

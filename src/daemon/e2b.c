@@ -58,6 +58,13 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 		return r;
 	if (c->timeout_s > INT32_MAX)
 		c->timeout_s = INT32_MAX;
+	struct runtime_volume_mount vm[4] = {0};
+	size_t nvm = 0;
+	for (; c->volume_mounts && nvm < json_array_size(c->volume_mounts) && nvm < 4; nvm++) {
+		json_t *m = json_array_get(c->volume_mounts, nvm);
+		vm[nvm].volume = json_string_value(json_object_get(m, "name"));
+		vm[nvm].path = json_string_value(json_object_get(m, "path"));
+	}
 	struct runtime_create_spec spec = {
 		.template = tpl,
 		.vcpus = c->vcpus,
@@ -71,6 +78,8 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 		.deny_out = c->deny_out,
 		.private_traffic = c->private_traffic,
 		.team = auth_team(req),
+		.volumes = vm,
+		.n_volumes = nvm,
 	};
 	struct wr_err err = {0};
 	r = runtime_create(a->rt, &spec, ret, &err);
@@ -389,6 +398,10 @@ const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes/*/snapshots", e2b_snapshot_create},
 	{"POST", "/sandboxes/*/fork", e2b_fork},
 	{"GET", "/snapshots", e2b_snapshot_list},
+	{"POST", "/volumes", e2b_volumes_create},
+	{"GET", "/volumes", e2b_volumes_list},
+	{"GET", "/volumes/*", e2b_volumes_get},
+	{"DELETE", "/volumes/*", e2b_volumes_delete},
 	{"POST", "/v3/templates", e2b_template_request},
 	{"GET", "/templates/*/files/*", e2b_template_files},
 	{"POST", "/v2/templates/*/builds/*", e2b_template_build_start},

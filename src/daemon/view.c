@@ -363,6 +363,7 @@ void create_req_done(struct create_req *c)
 	free(c->template);
 	json_decref(c->env);
 	json_decref(c->metadata);
+	json_decref(c->volume_mounts);
 	*c = (struct create_req){0};
 }
 
@@ -440,13 +441,57 @@ static const char *const v1_fields[] = {
 	"template", "vcpus",	"memoryMB", "timeout", "allowInternetAccess",
 	"envVars",  "metadata", "network",  NULL};
 static const char *const no_fields[] = {NULL};
-static const char *const e2b_fields[] = {"templateID", "timeout",	  "allow_internet_access",
-					 "secure",     "cpuCount",	  "memoryMB",
-					 "envVars",    "metadata",	  "network",
-					 "autoPause",  "autoPauseMemory", "autoResume",
+static const char *const e2b_fields[] = {"templateID",
+					 "timeout",
+					 "allow_internet_access",
+					 "secure",
+					 "cpuCount",
+					 "memoryMB",
+					 "envVars",
+					 "metadata",
+					 "network",
+					 "autoPause",
+					 "autoPauseMemory",
+					 "autoResume",
+					 "volumeMounts",
 					 NULL};
 /* in the SDKs' create bodies, not implemented here */
-static const char *const e2b_unsupported[] = {"mcp", "iam", "volumeMounts", NULL};
+static const char *const e2b_unsupported[] = {"mcp", "iam", NULL};
+
+/* volumeMounts: [{name, path}] (SandboxVolumeMount); the runtime checks the names and paths. */
+static int parse_volume_mounts(const json_t *body, json_t **ret, struct wr_err *err)
+{
+	json_t *a = json_object_get(body, "volumeMounts");
+	if (!a || json_is_null(a) || (json_is_array(a) && json_array_size(a) == 0))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 4)
+		return wr_err_set(err, EINVAL,
+				  "volumeMounts must be an array of at most 4 {name, path}");
+	size_t i;
+	json_t *m;
+	json_array_foreach(a, i, m)
+	{
+		const char *k;
+		json_t *v;
+		if (!json_is_object(m))
+			return wr_err_set(err, EINVAL,
+					  "volumeMounts[%zu] must be an object {name, path}", i);
+		json_object_foreach(m, k, v)
+		{
+			if (strcmp(k, "name") && strcmp(k, "path"))
+				return wr_err_set(err, EINVAL,
+						  "volumeMounts[%zu].%s is not a known field", i,
+						  k);
+			if (!json_is_string(v))
+				return wr_err_set(err, EINVAL,
+						  "volumeMounts[%zu].%s must be a string", i, k);
+		}
+		if (!json_object_get(m, "name") || !json_object_get(m, "path"))
+			return wr_err_set(err, EINVAL, "volumeMounts[%zu] needs name and path", i);
+	}
+	*ret = json_incref(a);
+	return 0;
+}
 
 /*
  * The SDK's `lifecycle` option as it goes on the wire: autoPause (onTimeout 'pause'),
@@ -535,7 +580,8 @@ int view_parse_e2b_create(const json_t *body, bool v2, struct create_req *ret, s
 	    (r = str_map(body, "metadata", &c.metadata, err)) < 0 ||
 	    (r = view_parse_network(json_object_get(body, "network"), "network", &c, err)) < 0 ||
 	    (r = check_network(&c, "allow_internet_access", err)) < 0 ||
-	    (r = parse_lifecycle(body, &c.lifecycle, err)) < 0) {
+	    (r = parse_lifecycle(body, &c.lifecycle, err)) < 0 ||
+	    (r = parse_volume_mounts(body, &c.volume_mounts, err)) < 0) {
 		create_req_done(&c);
 		return r;
 	}

@@ -68,7 +68,8 @@ struct create_req {
 	 * none) and allowPublicTraffic: false */
 	char **allow_out, **deny_out;
 	bool private_traffic;
-	unsigned lifecycle; /* STORE_SB_LC_* (E2B autoPause / autoResume) */
+	unsigned lifecycle;    /* STORE_SB_LC_* (E2B autoPause / autoResume) */
+	json_t *volume_mounts; /* E2B volumeMounts: array of {name, path} strings (owned), or NULL */
 };
 void create_req_done(struct create_req *c);
 /* Native NewSandbox. -EINVAL with a message on a bad field. */

@@ -207,3 +207,72 @@ int dns_parse(const char *value, char **ret_resolv_conf, struct wr_err *err)
 	*ret_resolv_conf = TAKE_PTR(out);
 	return 0;
 }
+
+bool init_vol_path_ok(const char *p)
+{
+	static const char *const sys[] = {"/proc",  "/sys",    "/dev",	"/run",	  "/etc",
+					  "/usr",   "/bin",    "/sbin", "/lib",	  "/lib32",
+					  "/lib64", "/libx32", "/boot", "/wrenn", NULL};
+	size_t n = p ? strlen(p) : 0;
+	if (n < 2 || n > 200 || p[0] != '/' || p[n - 1] == '/')
+		return false;
+	for (const char *s = p; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._-/", *s)))
+			return false;
+	for (const char *s = p; *s;) {
+		s++;
+		size_t l = strcspn(s, "/");
+		if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += l;
+	}
+	for (size_t i = 0; sys[i]; i++) {
+		size_t l = strlen(sys[i]);
+		if (!strncmp(p, sys[i], l) && (p[l] == '\0' || p[l] == '/'))
+			return false;
+	}
+	return true;
+}
+
+int cmdline_volumes(const char *cmdline, struct init_vol *ret, size_t *ret_n, struct wr_err *err)
+{
+	static const char key[] = "wrenn.vol=";
+	size_t n = 0;
+	for (const char *p = cmdline; *p;) {
+		while (is_space(*p))
+			p++;
+		const char *start = p;
+		while (*p && !is_space(*p))
+			p++;
+		size_t len = (size_t)(p - start);
+		if (len < sizeof(key) - 1 || strncmp(start, key, sizeof(key) - 1))
+			continue;
+		const char *v = start + sizeof(key) - 1;
+		size_t vl = len - (sizeof(key) - 1);
+		const char *colon = memchr(v, ':', vl);
+		size_t sl = colon ? (size_t)(colon - v) : 0;
+		size_t pl = colon ? vl - sl - 1 : 0;
+		if (n == INIT_VOL_MAX)
+			return wr_err_set(err, E2BIG, "more than %d wrenn.vol= arguments",
+					  INIT_VOL_MAX);
+		struct init_vol *o = &ret[n];
+		if (!colon || sl == 0 || sl >= sizeof(o->serial) || pl >= sizeof(o->path))
+			return wr_err_set(err, EINVAL, "wrenn.vol=%.*s: want <serial>:<path>",
+					  (int)vl, v);
+		memcpy(o->serial, v, sl);
+		o->serial[sl] = '\0';
+		memcpy(o->path, colon + 1, pl);
+		o->path[pl] = '\0';
+		for (const char *s = o->serial; *s; s++)
+			if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+				return wr_err_set(err, EINVAL, "wrenn.vol: bad serial \"%s\"",
+						  o->serial);
+		if (!init_vol_path_ok(o->path))
+			return wr_err_set(err, EINVAL,
+					  "wrenn.vol: mount path \"%s\" is not allowed", o->path);
+		n++;
+	}
+	*ret_n = n;
+	return 0;
+}

@@ -37,3 +37,18 @@ int ip_parse(const char *value, struct init_ip *ret, struct wr_err *err);
  * ("nameserver X\n" per entry, malloc'd). Rejects empty entries, invalid addresses and more than
  * INIT_DNS_MAX entries. */
 int dns_parse(const char *value, char **ret_resolv_conf, struct wr_err *err);
+
+/* wrenn.vol=<serial>:<path>, one per volume (the host's vm_config extra disks): the block
+ * device whose /sys/block/<dev>/serial is <serial> is mounted at <path>. */
+#define INIT_VOL_MAX 4
+struct init_vol {
+	char serial[21];
+	char path[201];
+};
+/* Every wrenn.vol= argument, in order, at most INIT_VOL_MAX; an argument that does not parse or
+ * whose path is not allowed (init_vol_path_ok) is an error naming it (the guest checks what the
+ * host checked: nothing is mounted over the system). */
+int cmdline_volumes(const char *cmdline, struct init_vol *ret, size_t *ret_n, struct wr_err *err);
+/* Absolute, <= 200 bytes of [A-Za-z0-9._/-], no empty/./.. component, no trailing '/', not / or
+ * inside /proc /sys /dev /run /etc /usr /bin /sbin /lib* /boot /wrenn. */
+bool init_vol_path_ok(const char *p);

@@ -228,6 +228,7 @@ int main(void)
 	setup_hostname();
 	setup_network(cmdline ? cmdline : "");
 	setup_dns(cmdline ? cmdline : "");
+	mounts_volumes(cmdline ? cmdline : "");
 
 	struct svc envd = {.name = "envd", .path = ENVD_PATH};
 	bool ready = false;

@@ -2,9 +2,12 @@
 #include "init/mounts.h"
 
 #include "basic/cleanup.h"
+#include "init/cmdline.h"
 #include "init/console.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -101,4 +104,93 @@ void mounts_check_root_space(void)
 		con_log("error: root filesystem is full (0 blocks free): writes in the sandbox will fail with ENOSPC");
 	else if (s.f_favail == 0 && s.f_files > 0)
 		con_log("error: root filesystem has no free inodes: creating files will fail");
+}
+
+/* /dev/<name> of the virtio disk whose serial is `serial`, or -ENOENT. */
+static int find_disk(const char *serial, char *dev, size_t devsz)
+{
+	DIR *d = opendir("/sys/block");
+	if (!d)
+		return -errno;
+	int r = -ENOENT;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "vd", 2))
+			continue;
+		char path[300], buf[64] = {0};
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			n--;
+		if (n > 0 && (size_t)n == strlen(serial) && !memcmp(buf, serial, (size_t)n)) {
+			snprintf(dev, devsz, "/dev/%s", e->d_name);
+			r = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* mkdir -p with 0755 (the path was checked: absolute, no . or ..) */
+static int make_dirs(const char *path)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+		*s = c;
+	}
+}
+
+int mounts_volumes(const char *cmdline)
+{
+	struct init_vol v[INIT_VOL_MAX];
+	size_t n = 0;
+	struct wr_err err = {0};
+	if (cmdline_volumes(cmdline, v, &n, &err) < 0) {
+		con_log("error: volumes: %s", wr_err_msg(&err));
+		return 1;
+	}
+	int failures = 0;
+	for (size_t i = 0; i < n; i++) {
+		char dev[300];
+		int r = -ENOENT;
+		/* the disk shows up with the virtio probe; give it a moment */
+		for (int tries = 0;
+		     tries < 50 && (r = find_disk(v[i].serial, dev, sizeof(dev))) < 0; tries++)
+			usleep(20000);
+		if (r < 0) {
+			con_log("error: volume %s: no disk with that serial: %s", v[i].serial,
+				strerror(-r));
+			failures++;
+			continue;
+		}
+		struct stat st;
+		if (lstat(v[i].path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			con_log("error: volume %s: %s exists and is not a directory", v[i].serial,
+				v[i].path);
+			failures++;
+			continue;
+		}
+		if ((r = make_dirs(v[i].path)) < 0 ||
+		    (mount(dev, v[i].path, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0 &&
+		     (r = -errno))) {
+			con_log("error: volume %s: mount %s on %s: %s", v[i].serial, dev, v[i].path,
+				strerror(-r));
+			failures++;
+		}
+	}
+	return failures;
 }

@@ -64,6 +64,12 @@ static void undo_vmm(void *ctx, void *arg)
 	rmdir(s->vm_dir);
 }
 
+static void undo_volumes(void *ctx, void *arg)
+{
+	(void)arg;
+	rt_vol_release(ctx);
+}
+
 static int check_strings(json_t *obj, const char *what, struct wr_err *err)
 {
 	if (!obj)
@@ -121,6 +127,12 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 			return wr_err_set(err, ECANCELED, "create %s cancelled by destroy",        \
 					  s->id);                                                  \
 	} while (0)
+
+	/* Volumes first: a volume another sandbox holds fails the create before any work. */
+	if (sp->n_volumes &&
+	    ((r = rt_vol_resolve(s, sp, err)) < 0 || (r = rt_vol_claim(s, err)) < 0))
+		return r;
+	undo_push(u, "volumes", undo_volumes, NULL);
 
 	cleanup_free char *meta = sp->metadata ? json_dumps(sp->metadata, JSON_COMPACT) : NULL;
 	cleanup_free char *env = sp->env_vars ? json_dumps(sp->env_vars, JSON_COMPACT) : NULL;
@@ -271,6 +283,16 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		return r;
 	}
 	char id[RUNTIME_ID_MAX];
+	if (spec->n_volumes && (t.snapshot_dir || o->mem_file)) {
+		/* a restored VM keeps the devices it was snapshotted with (no hotplug on microvm) */
+		r = wr_err_set(
+			err, EINVAL,
+			"volumeMounts need a template that boots (minimal, base/debian); %s is "
+			"a snapshot template, whose devices are fixed",
+			t.name);
+		rt_template_done(&t);
+		return r;
+	}
 	if (t.snapshot_dir) {
 		/* RAM size and CPUs are baked into the snapshot. */
 		if ((spec->vcpus && spec->vcpus != t.vcpus) ||
@@ -284,7 +306,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		}
 		vcpus = t.vcpus;
 		mem = t.memory_mb;
-	} else if (!o->mem_file && rt_auto_enabled(rt) && rt_template_builtin(rt, t.name)) {
+	} else if (!o->mem_file && !spec->n_volumes && rt_auto_enabled(rt) &&
+		   rt_template_builtin(rt, t.name)) {
 		struct rt_template a = {0};
 		if (rt_auto_lookup(rt, &t, vcpus, mem, &a) == 1) {
 			rt_template_done(&t);

@@ -82,7 +82,22 @@ struct sbx {
 	bool reattached;
 	bool hidden; /* template build: not listed */
 	bool warm;   /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
+	/* attached volumes (volumes.c), recorded in runtime.json */
+	struct rt_vol {
+		char *id, *image, *mount;
+	} vols[VM_MAX_EXTRA_DISKS];
+	int nvols;
 };
+
+/* Volumes of a sandbox (volumes.c): look up spec's mounts in s->team; claim them for s (all or
+ * none, -EBUSY naming the holder); release what s holds; add them to s->cfg; runtime.json. */
+int rt_vol_resolve(struct sbx *s, const struct runtime_create_spec *sp, struct wr_err *err);
+int rt_vol_claim(struct sbx *s, struct wr_err *err);
+void rt_vol_release(struct sbx *s);
+int rt_vol_config(struct sbx *s, struct wr_err *err);
+void rt_vol_free(struct sbx *s);
+void rt_vol_state_write(const struct sbx *s, json_t *j);
+void rt_vol_state_read(struct sbx *s, const json_t *j);
 
 /* Egress policy (network.c): apply s's allow_out/deny_out to its live slot; re-install both
  * egress tables after a re-attach; runtime.json fields; runtime_info fields. */

@@ -171,6 +171,13 @@ void runtime_close(struct runtime *rt);
 /* The store the runtime uses (borrowed; valid until runtime_close). */
 struct store *runtime_store(struct runtime *rt);
 
+/* A volume to attach at create (src/runtime/volumes.h): the team's volume by name or id, and
+ * where the guest mounts it. */
+struct runtime_volume_mount {
+	const char *volume;
+	const char *path;
+};
+
 struct runtime_create_spec {
 	const char *template; /* NULL or "" = RUNTIME_DEFAULT_TEMPLATE */
 	int vcpus;	      /* 0 = 1 */
@@ -188,6 +195,10 @@ struct runtime_create_spec {
 	char *const *allow_out;
 	char *const *deny_out;
 	bool private_traffic;
+	/* Volumes (volumes.h): attached as extra disks; the create boots the template (no
+	 * snapshot restore, no warm pool).  A volume held by another sandbox is -EBUSY. */
+	const struct runtime_volume_mount *volumes;
+	size_t n_volumes;
 };
 /* Create and wait until envd accepted /init; *ret (optional) is filled on success. */
 int runtime_create(struct runtime *rt, const struct runtime_create_spec *spec,

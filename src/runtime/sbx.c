@@ -66,6 +66,7 @@ int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
 	if (s->create_path)
 		json_object_set_new(j, "create_path", json_string(s->create_path));
 	rt_net_state_write(s, j);
+	rt_vol_state_write(s, j);
 	cleanup_free char *txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(j);
 	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
@@ -119,6 +120,7 @@ int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	s->disk.format = fmt && !strcmp(fmt, "qcow2") ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
 	s->has_disk = s->disk_ops && s->disk.path[0];
 	rt_net_state_read(s, j);
+	rt_vol_state_read(s, j);
 	json_decref(j);
 	return 0;
 }
@@ -143,6 +145,9 @@ int rt_sbx_fill_config(struct sbx *s, struct wr_err *err)
 	if (s->rt->vmm_bin)
 		vm_config_set(&c->vmm_bin, s->rt->vmm_bin);
 	vm_config_apply_defaults(c);
+	int r = rt_vol_config(s, err);
+	if (r < 0)
+		return r;
 	return vm_config_validate(c, err);
 }
 
@@ -177,6 +182,9 @@ int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err)
 void rt_sbx_release(struct sbx *s, bool keep)
 {
 	struct wr_err e = {0};
+	/* a volume outlives the sandbox: what the guest wrote reaches the image first */
+	if (!keep && s->nvols && s->vmm && s->state == STORE_SB_RUNNING)
+		rt_quiesce(s);
 	if (s->vmm) {
 		vmm_stop(s->vmm, 1500, NULL);
 		vmm_free(s->vmm);
@@ -187,6 +195,7 @@ void rt_sbx_release(struct sbx *s, bool keep)
 		rmdir(s->vm_dir);
 	if (keep)
 		return;
+	rt_vol_release(s);
 	if (s->has_disk && s->disk_ops) {
 		if (s->disk_ops->remove(&s->disk, &e) < 0)
 			log_warn("sandbox %s: remove disk: %s", s->id, wr_err_msg(&e));
@@ -223,6 +232,7 @@ void rt_sbx_free(struct sbx *s)
 	free(s->team);
 	free(s->init_auth);
 	free(s->envd_version);
+	rt_vol_free(s);
 	free(s->dir);
 	free(s->vm_dir);
 	free(s->log_path);

@@ -145,6 +145,12 @@ static int take(struct runtime *rt, const char *id, const char *snap_id, const c
 	else if (rt->vmm.kind != VMM_KIND_QEMU)
 		r = wr_err_set(err, ENOTSUP,
 			       "snapshots of running sandboxes need the QEMU backend");
+	else if (s->nvols)
+		/* every clone would need the one image the sandbox holds (volumes.h) */
+		r = wr_err_set(err, EBUSY,
+			       "sandbox %s has volume %s attached; a snapshot or fork of it would "
+			       "share the volume, which only one sandbox may use at a time",
+			       id, s->vols[0].id);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
 		rt_sbx_put(s);

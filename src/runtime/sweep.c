@@ -15,6 +15,7 @@
 #include "basic/fdio.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "store/volumes.h"
 #include "vm/cgroup.h"
 
 #include <dirent.h>
@@ -299,6 +300,14 @@ int rt_sweep(struct runtime *rt, struct wr_err *err)
 	sweep_auto_templates(rt);
 	struct slot_sweep_stats st = {0};
 	struct wr_err e = {0};
+	/* volumes held by a sandbox that is gone now (or by a content request of the previous
+	 * agent) are free again */
+	int nrel = 0;
+	if (store_volume_release_orphans(rt->store, NULL, &nrel, &e) < 0)
+		log_warn("sweep: volumes: %s", wr_err_msg(&e));
+	else if (nrel)
+		log_info("sweep: released %d volumes held by sandboxes that are gone", nrel);
+	wr_err_clear(&e);
 	if (slot_pool_sweep(rt->pool, &st, &e) < 0)
 		log_warn("sweep: network slots: %s", wr_err_msg(&e));
 	else if (st.claims || st.namespaces || st.links)

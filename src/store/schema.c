@@ -106,6 +106,21 @@ static const char *const migrations[] = {
 	/* 3 -> 4: E2B lifecycle policy per sandbox (STORE_SB_LC_* bits): pause instead of kill at
 	 * the timeout, resume on proxy traffic.  0 = kill at the timeout, no auto-resume. */
 	"ALTER TABLE sandboxes ADD COLUMN lifecycle INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: volumes (store/volumes.h): persistent ext4 images owned by a team, held by at
+	 * most one sandbox (or content request) at a time */
+	"CREATE TABLE volumes ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  team TEXT NOT NULL DEFAULT '',"
+	"  size_bytes INTEGER NOT NULL CHECK (size_bytes > 0),"
+	"  path TEXT NOT NULL,"
+	"  token TEXT NOT NULL,"
+	"  holder TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (team, name)"
+	") STRICT;"
+	"CREATE INDEX volumes_holder ON volumes(holder);",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100

@@ -39,18 +39,24 @@ json_t *ch_vm_config_json(const struct ch_vm_spec *s)
 	/* CH >= v51 opens a qcow2 backing file only when asked to. */
 	if (qcow2)
 		json_object_set_new(disk, "backing_files", json_true());
+	json_t *disks = json_array();
+	json_array_append_new(disks, disk);
+	for (int i = 0; i < s->n_extra; i++)
+		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "path", s->extra_disks[i],
+						       "image_type", "Raw", "serial",
+						       s->extra_serials[i]));
 	json_t *net = json_pack("{s:s, s:s}", "tap", s->tap, "mac", s->mac);
 	if (s->net_limit.bytes_per_sec || s->net_limit.ops_per_sec)
 		json_object_set_new(net, "rate_limiter_config", rate_limiter_json(&s->net_limit));
 	json_t *serial = s->serial_file
 				 ? json_pack("{s:s, s:s}", "mode", "File", "file", s->serial_file)
 				 : json_pack("{s:s}", "mode", "Tty");
-	return json_pack("{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:[o], s:[o],"
+	return json_pack("{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:o, s:[o],"
 			 " s:{s:s}, s:o, s:{s:s}}",
 			 "payload", "kernel", s->kernel, "cmdline", s->cmdline, "cpus",
 			 "boot_vcpus", s->vcpus, "max_vcpus", s->vcpus, "memory", "size",
 			 (json_int_t)s->memory_bytes, "shared", s->shared_mem, "thp", 0, "disks",
-			 disk, "net", net, "rng", "src", "/dev/urandom", "serial", serial,
+			 disks, "net", net, "rng", "src", "/dev/urandom", "serial", serial,
 			 "console", "mode", "Off");
 }
 

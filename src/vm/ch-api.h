@@ -48,6 +48,10 @@ struct ch_vm_spec {
 	bool shared_mem;
 	const char *disk;
 	const char *disk_format; /* "raw" | "qcow2" */
+	/* Volumes: raw images after the root disk, each with its serial (vm_config extra disks) */
+	const char *const *extra_disks; /* n_extra entries */
+	const char *const *extra_serials;
+	int n_extra;
 	const char *tap;
 	const char *mac;
 	const char *serial_file; /* NULL = serial "Tty" (the VMM's stdout, i.e. its log) */

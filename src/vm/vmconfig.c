@@ -42,6 +42,25 @@ void vm_config_done(struct vm_config *c)
 	}
 	c->vcpus = 0;
 	c->memory_mb = 0;
+	for (int i = 0; i < c->n_extra_disks && i < VM_MAX_EXTRA_DISKS; i++) {
+		free(c->extra_disks[i].path);
+		free(c->extra_disks[i].serial);
+		free(c->extra_disks[i].mount_path);
+		c->extra_disks[i] = (struct vm_disk){0};
+	}
+	c->n_extra_disks = 0;
+}
+
+int vm_config_add_disk(struct vm_config *c, const char *path, const char *serial,
+		       const char *mount_path, struct wr_err *err)
+{
+	if (c->n_extra_disks >= VM_MAX_EXTRA_DISKS)
+		return wr_err_set(err, E2BIG, "at most %d extra disks", VM_MAX_EXTRA_DISKS);
+	struct vm_disk *d = &c->extra_disks[c->n_extra_disks++];
+	d->path = path ? xstrdup(path) : NULL;
+	d->serial = serial ? xstrdup(serial) : NULL;
+	d->mount_path = mount_path ? xstrdup(mount_path) : NULL;
+	return 0;
 }
 
 void vm_config_apply_defaults(struct vm_config *c)
@@ -71,10 +90,61 @@ void vm_config_apply_defaults(struct vm_config *c)
 char *vm_config_kernel_args(const struct vm_config *c)
 {
 	/* ip= format: <client>::<gateway>:<netmask>:<hostname>:<device>:<autoconf> */
-	return xasprintf("console=ttyS0 root=/dev/vda rw reboot=k panic=1 quiet loglevel=1 "
-			 "init_on_free=1 clocksource=kvm-clock init=%s "
-			 "ip=%s::%s:%s:capsule:eth0:off",
-			 str(c->init_path), str(c->guest_ip), str(c->gateway_ip), str(c->net_mask));
+	char *s = xasprintf("console=ttyS0 root=/dev/vda rw reboot=k panic=1 quiet loglevel=1 "
+			    "init_on_free=1 clocksource=kvm-clock init=%s "
+			    "ip=%s::%s:%s:capsule:eth0:off",
+			    str(c->init_path), str(c->guest_ip), str(c->gateway_ip),
+			    str(c->net_mask));
+	for (int i = 0; i < c->n_extra_disks && i < VM_MAX_EXTRA_DISKS; i++) {
+		char *t = xasprintf("%s wrenn.vol=%s:%s", s, str(c->extra_disks[i].serial),
+				    str(c->extra_disks[i].mount_path));
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+bool vm_valid_disk_serial(const char *s)
+{
+	if (!s)
+		return false;
+	size_t n = strlen(s);
+	if (n == 0 || n > VM_DISK_SERIAL_MAX)
+		return false;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-'))
+			return false;
+	return true;
+}
+
+bool vm_valid_mount_path(const char *p)
+{
+	static const char *const sys[] = {"/proc",  "/sys",    "/dev",	"/run",	  "/etc",
+					  "/usr",   "/bin",    "/sbin", "/lib",	  "/lib32",
+					  "/lib64", "/libx32", "/boot", "/wrenn", NULL};
+	if (!p || p[0] != '/')
+		return false;
+	size_t n = strlen(p);
+	if (n < 2 || n > VM_MOUNT_PATH_MAX || p[n - 1] == '/')
+		return false;
+	for (const char *s = p; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '.' || *s == '_' || *s == '-' ||
+		      *s == '/'))
+			return false;
+	/* every component: not empty, not "." or ".." */
+	for (const char *s = p; *s;) {
+		s++; /* past '/' */
+		size_t l = strcspn(s, "/");
+		if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += l;
+	}
+	for (size_t i = 0; sys[i]; i++) {
+		size_t l = strlen(sys[i]);
+		if (!strncmp(p, sys[i], l) && (p[l] == '\0' || p[l] == '/'))
+			return false;
+	}
+	return true;
 }
 
 bool vm_valid_id(const char *s)
@@ -265,6 +335,36 @@ int vm_config_validate(const struct vm_config *c, struct wr_err *err)
 	    (r = check_path("InitPath", c->init_path, err)) < 0 ||
 	    (r = check_path("SnapshotDir", c->snapshot_dir, err)) < 0)
 		return r;
+	if (c->n_extra_disks < 0 || c->n_extra_disks > VM_MAX_EXTRA_DISKS)
+		return wr_err_set(err, EINVAL, "at most %d extra disks", VM_MAX_EXTRA_DISKS);
+	for (int i = 0; i < c->n_extra_disks; i++) {
+		const struct vm_disk *d = &c->extra_disks[i];
+		if (empty(d->path) || !valid_path(d->path))
+			return wr_err_set(err, EINVAL,
+					  "extra disk %d: path must be an absolute path without "
+					  "spaces, commas or control characters",
+					  i);
+		if (!vm_valid_disk_serial(d->serial))
+			return wr_err_set(err, EINVAL,
+					  "extra disk %d: serial must be 1-%d characters from "
+					  "[a-z0-9-]",
+					  i, VM_DISK_SERIAL_MAX);
+		if (!vm_valid_mount_path(d->mount_path))
+			return wr_err_set(
+				err, EINVAL,
+				"extra disk %d: mount path \"%s\" is not allowed (absolute, "
+				"[A-Za-z0-9._/-], no . or .. components, not / or a "
+				"system directory)",
+				i, str(d->mount_path));
+		for (int k = 0; k < i; k++)
+			if (!strcmp(c->extra_disks[k].serial, d->serial) ||
+			    !strcmp(c->extra_disks[k].mount_path, d->mount_path) ||
+			    !strcmp(c->extra_disks[k].path, d->path))
+				return wr_err_set(err, EINVAL,
+						  "extra disks %d and %d share a path, serial or "
+						  "mount path",
+						  k, i);
+	}
 	if (!empty(c->socket_path) && strlen(c->socket_path) > VM_UNIX_PATH_MAX)
 		return wr_err_set(err, ENAMETOOLONG,
 				  "SocketPath is %zu bytes, longer than a unix socket allows (%d)",

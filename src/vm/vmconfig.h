@@ -32,7 +32,24 @@ struct vm_config {
 	char *sandbox_dir;	 /* default "/tmp/ch-vm-<id>" (tmpfs in the VMM's mount ns) */
 	char *init_path;	 /* default "/usr/local/bin/wrenn-init" */
 	char *snapshot_dir;	 /* set only when restoring */
+	/*
+	 * Beyond the seed: extra data disks (volumes), each a raw image attached after the
+	 * root disk as a virtio block device with a serial, mounted by wrenn-init at
+	 * mount_path.  The seed's model has one RootfsPath; these extend it the same way
+	 * (host path, stable across snapshot/restore) and add "wrenn.vol=<serial>:<path>" to
+	 * the kernel command line, after the seed's text (unchanged without extra disks).
+	 */
+	struct vm_disk {
+		char *path;   /* raw image on the host */
+		char *serial; /* [a-z0-9-]{1,20}: how the guest finds it (/sys/block/vdX/serial) */
+		char *mount_path; /* where the guest mounts it (vm_valid_mount_path) */
+	} extra_disks[4];
+	int n_extra_disks;
 };
+
+#define VM_MAX_EXTRA_DISKS 4
+#define VM_DISK_SERIAL_MAX 20 /* virtio-blk's serial field */
+#define VM_MOUNT_PATH_MAX 200 /* keeps 4 of them inside the kernel's 2048-byte command line */
 
 #define VM_DEFAULT_VCPUS 1
 #define VM_DEFAULT_MEMORY_MB 512
@@ -61,7 +78,18 @@ char *vm_config_kernel_args(const struct vm_config *c);
 /* The seed's checks (same messages) then wrenn's own. 0 or -EINVAL. */
 int vm_config_validate(const struct vm_config *c, struct wr_err *err);
 
+/* Add an extra disk (copies of the strings); -E2BIG past VM_MAX_EXTRA_DISKS.  Validated by
+ * vm_config_validate. */
+int vm_config_add_disk(struct vm_config *c, const char *path, const char *serial,
+		       const char *mount_path, struct wr_err *err);
+
 /* Helpers used by validation, exported for other modules. */
+/* A guest mount point for a volume: absolute, 2..VM_MOUNT_PATH_MAX bytes of
+ * [A-Za-z0-9._/-], no empty, "." or ".." component, no trailing '/', and not "/" nor
+ * inside the guest's system directories (/proc /sys /dev /run /etc /usr /bin /sbin /lib*
+ * /boot and wrenn's own).  Pure; also used by wrenn-init. */
+bool vm_valid_mount_path(const char *p);
+bool vm_valid_disk_serial(const char *s);
 bool vm_valid_id(const char *s);
 bool vm_valid_ipv4(const char *s);
 bool vm_valid_netmask(const char *s);

@@ -98,7 +98,16 @@ static int ch_start(struct vmm *v, struct wr_err *err)
 		return r;
 	const struct vm_config *c = v->p.cfg;
 	cleanup_free char *cmdline = vm_config_kernel_args(c);
+	const char *xd[VM_MAX_EXTRA_DISKS], *xs[VM_MAX_EXTRA_DISKS];
+	int nx = 0;
+	for (; nx < c->n_extra_disks && nx < VM_MAX_EXTRA_DISKS; nx++) {
+		xd[nx] = c->extra_disks[nx].path;
+		xs[nx] = c->extra_disks[nx].serial;
+	}
 	struct ch_vm_spec s = {
+		.extra_disks = xd,
+		.extra_serials = xs,
+		.n_extra = nx,
 		.kernel = v->kernel_link,
 		.cmdline = cmdline,
 		.vcpus = c->vcpus,

@@ -159,6 +159,15 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "virtio-net-device,netdev=n0,mac=%s", c->tap_mac);
 	sv_add(a, "-device");
 	sv_add(a, "virtio-rng-device");
+	/* Volumes (vm_config extra disks) after every seed device, so the root disk keeps its
+	 * place; the guest finds each by its serial, not by its name. */
+	for (int i = 0; i < c->n_extra_disks; i++) {
+		sv_add(a, "-drive");
+		sv_add(a, "id=vol%d,file=%s,format=raw,if=none,cache=writeback,discard=unmap", i,
+		       c->extra_disks[i].path);
+		sv_add(a, "-device");
+		sv_add(a, "virtio-blk-device,drive=vol%d,serial=%s", i, c->extra_disks[i].serial);
+	}
 	sv_add(a, "-chardev");
 	sv_add(a, "socket,id=qmp,fd=%d,server=on,wait=off", LAUNCH_API_FD);
 	/* The socket path is no longer an option, yet the agent's startup sweep and
@@ -248,7 +257,12 @@ static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming
 		ro[nro++] = backing[nb];
 		img = backing[nb++];
 	}
-	const char *rw[3] = {v->p.cfg->rootfs_path, mem_path && share ? mem_path : NULL, NULL};
+	const char *rw[3 + VM_MAX_EXTRA_DISKS] = {v->p.cfg->rootfs_path};
+	size_t nrw = 1;
+	if (mem_path && share)
+		rw[nrw++] = mem_path;
+	for (int i = 0; i < v->p.cfg->n_extra_disks && i < VM_MAX_EXTRA_DISKS; i++)
+		rw[nrw++] = v->p.cfg->extra_disks[i].path; /* a volume: its own while attached */
 	if (q->ro_private)
 		ro[nro++] = mem_path; /* read-only to every clone */
 	const char *shared[2] = {mem_path && !share && !q->ro_private ? mem_path : NULL, NULL};

@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * E2B volumes (SDK 2.51 `Volume`): the control plane (/volumes, API key, team-scoped like
+ * sandboxes: another team's volume is the 404 of an unknown one) and the content API
+ * (/volumecontent/{volumeID}/..., authenticated by the volume's own token as the SDK sends it:
+ * `Authorization: Bearer <token>`).  Content is read and written in the image with libext2fs
+ * (src/disk/ext2vol.c) while no sandbox holds the volume (409 while one does); the guest-written
+ * file system is never mounted on the host.
+ */
+#include "daemon/agent.h"
+#include "daemon/auth.h"
+#include "daemon/reply.h"
+
+#include "basic/cleanup-json.h"
+#include "basic/cleanup.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+#include "disk/ext2vol.h"
+#include "runtime/volumes.h"
+#include "store/volumes.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Content requests run one at a time: each holds the image for its whole operation. */
+static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static json_t *volume_json(const struct store_volume *v, bool with_token)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I}", "volumeID", v->id, "name", v->name, "sizeBytes",
+			      (json_int_t)v->size_bytes);
+	if (with_token)
+		json_object_set_new(o, "token", json_string(v->token));
+	if (v->holder && strcmp(v->holder, STORE_VOL_CONTENT_HOLDER))
+		json_object_set_new(o, "sandboxID", json_string(v->holder));
+	return o;
+}
+
+static void reply_vol_error(struct http_req *req, int r, const struct wr_err *err)
+{
+	if (r == -EUSERS) {
+		reply_error(req, 429, "%s", wr_err_msg(err));
+		return;
+	}
+	agent_reply_rt_error(req, r, err);
+}
+
+void e2b_volumes_create(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	cleanup_json json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
+		return;
+	const char *k;
+	json_t *val;
+	json_object_foreach(body, k, val)
+	{
+		(void)val;
+		if (strcmp(k, "name") && strcmp(k, "sizeMB")) {
+			reply_error(req, 400, "%s is not a known field (name, sizeMB)", k);
+			return;
+		}
+	}
+	json_t *n = json_object_get(body, "name");
+	if (!json_is_string(n)) {
+		reply_error(req, 400, "name is required (a string)");
+		return;
+	}
+	int64_t mb = a->cfg.volume_default_size_mb;
+	json_t *sz = json_object_get(body, "sizeMB");
+	if (sz && !json_is_null(sz)) {
+		if (!json_is_integer(sz) || json_integer_value(sz) < 1 ||
+		    json_integer_value(sz) > a->cfg.volume_max_size_mb) {
+			reply_error(req, 400,
+				    "sizeMB must be an integer 16..%u (volume_max_size_mb)",
+				    a->cfg.volume_max_size_mb);
+			return;
+		}
+		mb = json_integer_value(sz);
+	}
+	struct store_volume v = {0};
+	struct wr_err err = {0};
+	const char *team = auth_team(req);
+	int r = runtime_volume_create(a->rt, json_string_value(n), team, mb << 20,
+				      a->cfg.max_volumes_per_team, &v, &err);
+	if (r < 0) {
+		if (r != -EINVAL && r != -EEXIST && r != -EUSERS)
+			log_error("volume create %s: %s", json_string_value(n), wr_err_msg(&err));
+		reply_vol_error(req, r, &err);
+		return;
+	}
+	log_info("volume %s (%s, %lld MiB) created", v.id, v.name, (long long)mb);
+	reply_json_new(req, 201, volume_json(&v, true));
+	store_volume_done(&v);
+}
+
+void e2b_volumes_list(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	struct store_volume *rows = NULL;
+	size_t n = 0;
+	struct wr_err err = {0};
+	int r = store_volume_list(a->st, auth_team(req), &rows, &n, &err);
+	if (r < 0) {
+		agent_reply_rt_error(req, r, &err);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, volume_json(&rows[i], false));
+	store_volume_list_free(rows, n);
+	reply_json_new(req, 200, arr);
+}
+
+/* The caller's volume by id (or name within the team): 0, or < 0 after answering 404. */
+static int get_or_reply(struct agent *a, struct http_req *req, const char *id,
+			struct store_volume *ret)
+{
+	struct wr_err err = {0};
+	const char *team = auth_team(req);
+	int r = store_volume_get(a->st, id, team ? team : NULL, ret, &err);
+	if (r == -ENOENT || r == -EINVAL) {
+		reply_error(req, 404, "volume %s not found", id);
+		return -ENOENT;
+	}
+	if (r < 0)
+		agent_reply_rt_error(req, r, &err);
+	return r;
+}
+
+void e2b_volumes_get(struct agent *a, struct http_req *req, char **caps)
+{
+	struct store_volume v = {0};
+	if (get_or_reply(a, req, caps[0], &v) < 0)
+		return;
+	reply_json_new(req, 200, volume_json(&v, true));
+	store_volume_done(&v);
+}
+
+void e2b_volumes_delete(struct agent *a, struct http_req *req, char **caps)
+{
+	struct store_volume v = {0};
+	if (get_or_reply(a, req, caps[0], &v) < 0)
+		return;
+	struct wr_err err = {0};
+	int r = runtime_volume_delete(a->rt, v.id, &err);
+	if (r < 0)
+		reply_vol_error(req, r, &err);
+	else {
+		log_info("volume %s (%s) deleted", v.id, v.name);
+		reply_empty(req, 204);
+	}
+	store_volume_done(&v);
+}
+
+/* --- content ------------------------------------------------------------------------------ */
+
+static json_t *stat_json(const struct ext2vol_stat *st)
+{
+	char at[40], mt[40], ct[40];
+	view_rfc3339(st->atime * 1000, at, sizeof(at));
+	view_rfc3339(st->mtime * 1000, mt, sizeof(mt));
+	view_rfc3339(st->ctime * 1000, ct, sizeof(ct));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "name",
+			      st->name, "path", st->path, "type", ext2vol_type_name(st->type),
+			      "mode", (json_int_t)(st->mode & 07777), "uid", (json_int_t)st->uid,
+			      "gid", (json_int_t)st->gid, "size", (json_int_t)st->size, "atime", at,
+			      "mtime", mt, "ctime", ct);
+	if (st->target)
+		json_object_set_new(o, "target", json_string(st->target));
+	return o;
+}
+
+/* Optional integer query in lo..hi: 1 given, 0 absent, < 0 after answering 400. */
+static int query_int(struct http_req *req, const char *name, int64_t lo, int64_t hi, int64_t *ret)
+{
+	const char *q = http_req_query(req, name);
+	if (!q || !*q)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(q, &end, 10);
+	if (errno || *end || v < lo || v > hi) {
+		reply_error(req, 400, "%s must be an integer %lld..%lld", name, (long long)lo,
+			    (long long)hi);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 1;
+}
+
+/* Optional boolean query: *ret stays as it is when absent. */
+static int query_bool(struct http_req *req, const char *name, bool *ret)
+{
+	const char *q = http_req_query(req, name);
+	if (!q || !*q)
+		return 0;
+	if (!strcmp(q, "true") || !strcmp(q, "1"))
+		*ret = true;
+	else if (!strcmp(q, "false") || !strcmp(q, "0"))
+		*ret = false;
+	else {
+		reply_error(req, 400, "%s must be true or false", name);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static void content_error(struct http_req *req, int r, const struct wr_err *err)
+{
+	switch (r) {
+	case -ELOOP:
+	case -ENOTDIR:
+	case -EISDIR:
+		reply_error(req, 400, "%s", wr_err_msg(err));
+		return;
+	case -EUCLEAN:
+		reply_error(req, 422, "%s", wr_err_msg(err));
+		return;
+	case -EROFS:
+		reply_error(req, 500, "%s", wr_err_msg(err));
+		return;
+	default:
+		agent_reply_rt_error(req, r, err);
+	}
+}
+
+struct body_src {
+	struct http_req *req;
+};
+
+static ssize_t body_read(void *ud, void *buf, size_t n)
+{
+	struct body_src *b = ud;
+	return http_req_read(b->req, buf, n);
+}
+
+struct resp_sink {
+	struct http_req *req;
+};
+
+static int resp_write(void *ud, const void *buf, size_t n)
+{
+	struct resp_sink *s = ud;
+	return http_resp_write(s->req, buf, n);
+}
+
+enum op { OP_LIST, OP_MKDIR, OP_STAT, OP_SETATTR, OP_REMOVE, OP_READ, OP_WRITE };
+
+static void content_op(struct agent *a, struct http_req *req, struct ext2vol *v, enum op op,
+		       const char *path)
+{
+	struct wr_err err = {0};
+	struct ext2vol_stat st = {0};
+	int64_t uid = -1, gid = -1, mode = -1, depth = 1;
+	bool force = false;
+	int r = 0;
+	if (op == OP_MKDIR || op == OP_WRITE) {
+		if (query_int(req, "uid", 0, UINT32_MAX - 1, &uid) < 0 ||
+		    query_int(req, "gid", 0, UINT32_MAX - 1, &gid) < 0 ||
+		    query_int(req, "mode", 0, 07777, &mode) < 0 ||
+		    query_bool(req, "force", &force) < 0)
+			return;
+	}
+	switch (op) {
+	case OP_LIST: {
+		if (query_int(req, "depth", 1, EXT2VOL_DEPTH_MAX, &depth) < 0)
+			return;
+		struct ext2vol_stat *rows = NULL;
+		size_t n = 0;
+		if ((r = ext2vol_list(v, path, (int)depth, &rows, &n, &err)) < 0)
+			break;
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, stat_json(&rows[i]));
+		ext2vol_stat_list_free(rows, n);
+		reply_json_new(req, 200, arr);
+		return;
+	}
+	case OP_MKDIR:
+		if ((r = ext2vol_mkdir(v, path, force, uid, gid, mode, &err)) < 0 ||
+		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
+			break;
+		reply_json_new(req, 201, stat_json(&st));
+		ext2vol_stat_done(&st);
+		return;
+	case OP_STAT:
+		if ((r = ext2vol_stat(v, path, &st, &err)) < 0)
+			break;
+		reply_json_new(req, 200, stat_json(&st));
+		ext2vol_stat_done(&st);
+		return;
+	case OP_SETATTR: {
+		cleanup_json json_t *body = NULL;
+		if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
+			return;
+		const char *k;
+		json_t *jv;
+		json_object_foreach(body, k, jv)
+		{
+			int64_t *dst = !strcmp(k, "uid")    ? &uid
+				       : !strcmp(k, "gid")  ? &gid
+				       : !strcmp(k, "mode") ? &mode
+							    : NULL;
+			if (!dst) {
+				reply_error(req, 400, "%s is not a known field (uid, gid, mode)",
+					    k);
+				return;
+			}
+			if (json_is_null(jv))
+				continue;
+			int64_t hi = dst == &mode ? 07777 : (int64_t)UINT32_MAX - 1;
+			if (!json_is_integer(jv) || json_integer_value(jv) < 0 ||
+			    json_integer_value(jv) > hi) {
+				reply_error(req, 400, "%s must be an integer 0..%lld", k,
+					    (long long)hi);
+				return;
+			}
+			*dst = json_integer_value(jv);
+		}
+		if ((r = ext2vol_setattr(v, path, uid, gid, mode, &err)) < 0 ||
+		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
+			break;
+		reply_json_new(req, 200, stat_json(&st));
+		ext2vol_stat_done(&st);
+		return;
+	}
+	case OP_REMOVE:
+		if ((r = ext2vol_remove(v, path, &err)) < 0)
+			break;
+		reply_empty(req, 204);
+		return;
+	case OP_READ: {
+		int64_t size = 0;
+		if ((r = ext2vol_file_size(v, path, &size, &err)) < 0)
+			break;
+		if (http_resp_begin(req, 200, "application/octet-stream", size) < 0)
+			return;
+		struct resp_sink s = {req};
+		if (ext2vol_read(v, path, resp_write, &s, &err) < 0) {
+			log_warn("volume content read %s: %s", path, wr_err_msg(&err));
+			http_resp_abort(req);
+			return;
+		}
+		http_resp_end(req);
+		return;
+	}
+	case OP_WRITE: {
+		int64_t max =
+			(int64_t)(a->cfg.max_upload_bytes > INT64_MAX ? INT64_MAX
+								      : a->cfg.max_upload_bytes);
+		http_req_set_body_limit(req, (uint64_t)max);
+		struct body_src b = {req};
+		if ((r = ext2vol_write(v, path, body_read, &b, max, uid, gid, mode, &err)) < 0 ||
+		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
+			break;
+		reply_json_new(req, 201, stat_json(&st));
+		ext2vol_stat_done(&st);
+		return;
+	}
+	}
+	if (r == -EFBIG)
+		http_resp_close_after(req);
+	content_error(req, r, &err);
+}
+
+static bool token_ok(struct http_req *req, const char *token)
+{
+	const char *h = http_req_header(req, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	size_t n = strlen(h);
+	while (n && h[n - 1] == ' ')
+		n--;
+	return token && n == strlen(token) && CRYPTO_memcmp(h, token, n) == 0;
+}
+
+void e2b_volume_content(struct agent *a, struct http_req *req)
+{
+	const char *method = http_req_method(req);
+	const char *p = http_req_path(req) + strlen("/volumecontent/");
+	size_t idl = strcspn(p, "/");
+	cleanup_free char *id = xstrndup(p, idl);
+	const char *what = p[idl] ? p + idl + 1 : "";
+	static const struct {
+		const char *method, *what;
+		enum op op;
+	} ops[] = {
+		{"GET", "dir", OP_LIST},       {"POST", "dir", OP_MKDIR},
+		{"GET", "path", OP_STAT},      {"PATCH", "path", OP_SETATTR},
+		{"DELETE", "path", OP_REMOVE}, {"GET", "file", OP_READ},
+		{"PUT", "file", OP_WRITE},
+	};
+	int found = -1;
+	bool known_path = false;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(what, ops[i].what)) {
+			known_path = true;
+			if (!strcmp(method, ops[i].method))
+				found = (int)i;
+		}
+	if (!known_path || !runtime_volume_id_valid(id)) {
+		reply_error(req, 404, "no route for %s %s", method, http_req_path(req));
+		return;
+	}
+	if (found < 0) {
+		reply_error(req, 405, "method %s not allowed on %s", method, http_req_path(req));
+		return;
+	}
+	struct store_volume v = {0};
+	struct wr_err err = {0};
+	int r = store_volume_get(a->st, id, NULL, &v, &err);
+	/* a wrong token and an unknown volume look the same from outside */
+	if (r < 0 || !token_ok(req, v.token)) {
+		store_volume_done(&v);
+		if (r < 0 && r != -ENOENT) {
+			agent_reply_rt_error(req, r, &err);
+			return;
+		}
+		reply_error(req, 401, "invalid volume token for %s", id);
+		return;
+	}
+	const char *path = http_req_query(req, "path");
+	if (!path || !*path) {
+		store_volume_done(&v);
+		reply_error(req, 400, "path is required");
+		return;
+	}
+	pthread_mutex_lock(&content_lock);
+	r = store_volume_claim(a->st, v.id, STORE_VOL_CONTENT_HOLDER, &err);
+	if (r < 0) {
+		pthread_mutex_unlock(&content_lock);
+		store_volume_done(&v);
+		agent_reply_rt_error(req, r, &err);
+		return;
+	}
+	bool rw = ops[found].op != OP_LIST && ops[found].op != OP_STAT && ops[found].op != OP_READ;
+	struct ext2vol *fs = NULL;
+	r = ext2vol_open(v.path, rw, &fs, &err);
+	if (r < 0) {
+		log_warn("volume %s: %s", v.id, wr_err_msg(&err));
+		content_error(req, r, &err);
+	} else {
+		content_op(a, req, fs, ops[found].op, path);
+		struct wr_err ce = {0};
+		if (ext2vol_close(fs, &ce) < 0)
+			log_error("volume %s: %s", v.id, wr_err_msg(&ce));
+	}
+	store_volume_release(a->st, v.id, STORE_VOL_CONTENT_HOLDER, NULL);
+	pthread_mutex_unlock(&content_lock);
+	store_volume_done(&v);
+}
