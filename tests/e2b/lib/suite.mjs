@@ -206,6 +206,22 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       await sbx.setTimeout(SANDBOX_TTL_MS)
     })
 
+    it('getMetrics with start/end (sampled every 5 s by the agent)', { timeout: OP_TIMEOUT }, async () => {
+      let all = await sbx.getMetrics()
+      for (let i = 0; i < 20 && all.length === 0; i++) { // a young sandbox: the first sample
+        await new Promise((r) => setTimeout(r, 500))
+        all = await sbx.getMetrics()
+      }
+      assert.ok(all.length >= 1, 'no metrics point')
+      const last = all[all.length - 1]
+      assert.ok(last.timestamp instanceof Date && last.cpuCount >= 1 && last.memTotal > 0)
+      assert.ok(last.memUsed > 0 && last.memUsed <= last.memTotal && last.cpuUsedPct >= 0)
+      const one = await sbx.getMetrics({ start: last.timestamp, end: last.timestamp })
+      assert.deepEqual(one.map((m) => m.timestamp.getTime()), [last.timestamp.getTime()])
+      const later = new Date(last.timestamp.getTime() + 2_000)
+      assert.equal((await sbx.getMetrics({ start: later, end: later })).length, 0)
+    })
+
     // --- issue 7: pause / resume / snapshots / fork -----------------------------------------
 
     it('pause and connect (resume) keep files', { timeout: OP_TIMEOUT * 2 }, async (t) => {
