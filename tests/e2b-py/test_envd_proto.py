@@ -6,6 +6,7 @@
 import json
 import os
 import struct
+import threading
 import time
 
 import httpx
@@ -134,6 +135,53 @@ def test_stream_exit_code_and_stderr():
     assert err == b"oops\n"
     end = [e.value for e in events if e.field == "end"][0]
     assert end.exit_code == 7  # sint32 on the wire
+
+
+def test_client_stream_input():
+    # a process reading two lines, fed by StreamInput (client streaming, a chunked body of
+    # envelopes sent one by one) while its Start stream is read in a thread
+    out = {}
+
+    def start():
+        req = pr.StartRequest(process=pr.ProcessConfig(cmd="/bin/sh", args=["-c", "head -n 2"]), tag="si", stdin=True)
+        out["r"] = envd("process.Process/Start", envelope(req.to_binary()), "application/connect+proto")
+
+    t = threading.Thread(target=start)
+    t.start()
+    sel = pr.ProcessSelector(selector=Oneof("tag", "si"))
+
+    def data(b):
+        return pr.StreamInputRequest(event=Oneof("data", pr.StreamInputRequest.DataEvent(input=pr.ProcessInput(input=Oneof("stdin", b)))))
+
+    msgs = [
+        pr.StreamInputRequest(event=Oneof("start", pr.StreamInputRequest.StartEvent(process=sel))),
+        data(b"a\n"),
+        pr.StreamInputRequest(event=Oneof("keepalive", pr.StreamInputRequest.KeepAlive())),
+        data(b"b\n"),
+    ]
+
+    def body():
+        for m in msgs:
+            yield envelope(m.to_binary())
+            time.sleep(0.2)
+
+    # the process must exist before its input stream starts
+    for _ in range(100):
+        r = envd("process.Process/List", pr.ListRequest().to_binary(), "application/proto")
+        if any(x.tag == "si" for x in pr.ListResponse.from_binary(r.content).processes):
+            break
+        time.sleep(0.1)
+    r = envd("process.Process/StreamInput", body(), "application/connect+proto")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/connect+proto"
+    fr = frames(r.content)
+    assert [f[0] for f in fr] == [0, 2], fr
+    assert pr.StreamInputResponse.from_binary(fr[0][1]) == pr.StreamInputResponse()
+    assert json.loads(fr[1][1]) == {}
+    t.join(60)
+    events = [pr.StartResponse.from_binary(p).event.event for fl, p in frames(out["r"].content) if fl == 0]
+    got = b"".join(e.value.output.value for e in events if e.field == "data")
+    assert got == b"a\nb\n"
 
 
 def test_stream_error_end_frame():
