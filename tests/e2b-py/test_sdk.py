@@ -9,7 +9,17 @@ import time
 from importlib.metadata import version
 
 import pytest
-from e2b import AsyncSandbox, CommandExitException, FilesystemEventType, PtySize, Sandbox, SandboxQuery
+from e2b import (
+    AsyncSandbox,
+    CommandExitException,
+    FilesystemEventType,
+    NotFoundException,
+    PtySize,
+    Sandbox,
+    SandboxException,
+    SandboxQuery,
+    TimeoutException,
+)
 
 TEMPLATE = os.environ.get("WRENN_E2B_TEMPLATE") or "minimal"
 TTL = 600  # seconds: TCG microVMs are slow
@@ -79,7 +89,7 @@ class TestSync:
     sbx = None
 
     def test_create(self):
-        s = Sandbox.create(TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "sync"})
+        s = Sandbox.create(TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "sync"}, envs={"SUITE_ENV": "s1"})
         CREATED.add(s.sandbox_id)
         TestSync.sbx = s
         assert isinstance(s.sandbox_id, str) and s.sandbox_id
@@ -100,6 +110,17 @@ class TestSync:
             s.commands.run("echo to-err >&2; exit 3")
         assert ei.value.exit_code == 3
         assert ei.value.stderr == "to-err\n"
+
+    def test_commands_user_envs_timeout_connect(self):
+        s = TestSync.sbx
+        assert s.commands.run("echo $SUITE_ENV").stdout == "s1\n"  # create's envs
+        assert s.commands.run("whoami", user="root").stdout == "root\n"
+        with pytest.raises(TimeoutException):
+            s.commands.run("sleep 30", timeout=1)
+        h = s.commands.run("for i in 1 2 3; do echo $i; sleep 0.3; done", background=True)
+        h.disconnect()
+        r = s.commands.connect(h.pid).wait()
+        assert r.exit_code == 0 and r.stdout.split()[-1] == "3"
 
     def test_commands_streaming(self):
         out, err = [], []
@@ -155,6 +176,21 @@ class TestSync:
         assert s.files.exists(f"{DIR}/b.bin") is False
         assert [e.name for e in s.files.list(DIR)] == ["a.txt"]
 
+    def test_files_extras(self):
+        s = TestSync.sbx
+        d = f"{DIR}/x"
+        assert s.files.make_dir(d) is True
+        assert s.files.make_dir(d) is False  # already there
+        infos = s.files.write_files([{"path": f"{d}/a", "data": "A"}, {"path": f"{d}/sub/b", "data": b"BB"}])
+        assert sorted(i.path for i in infos) == [f"{d}/a", f"{d}/sub/b"]
+        info = s.files.get_info(f"{d}/sub/b")
+        assert info.size == 2 and info.type.value == "file" and info.name == "b"
+        assert s.files.rename(f"{d}/a", f"{d}/c").path == f"{d}/c"
+        assert sorted(e.path for e in s.files.list(d, depth=2)) == [f"{d}/c", f"{d}/sub", f"{d}/sub/b"]
+        with pytest.raises(NotFoundException):
+            s.files.read(f"{d}/a")
+        assert b"".join(s.files.read(f"{d}/c", format="stream")) == b"A"
+
     def test_watch_dir(self):
         s = TestSync.sbx
         s.files.make_dir(f"{DIR}/w")
@@ -206,10 +242,16 @@ class TestSync:
 
     def test_kill(self):
         s = TestSync.sbx
+        h = s.commands.run("sleep 120", background=True)
         assert s.kill() is True
         CREATED.discard(s.sandbox_id)
+        # a command streaming when its sandbox is killed ends with an error, not a result
+        with pytest.raises(SandboxException):
+            h.wait()
         assert s.is_running() is False
         assert Sandbox.kill(s.sandbox_id) is False
+        with pytest.raises(NotFoundException):
+            Sandbox.get_info(s.sandbox_id)
 
 
 def _drain_pty(h, out):
