@@ -622,7 +622,8 @@ static int build_message(const ProtobufCMessageDescriptor *d, const json_t *obj,
 	if (depth > MAX_DEPTH)
 		return wr_err_set(err, EINVAL, "%s: nested deeper than %d", path, MAX_DEPTH);
 	if (!json_is_object(obj))
-		return wr_err_set(err, EINVAL, "%s: want an object (%s)", path, d->name);
+		return wr_err_set(err, EINVAL, "%s%swant an object (%s)", path, *path ? ": " : "",
+				  d->name);
 	ProtobufCMessage *m = arena_alloc(a, d->sizeof_message);
 	protobuf_c_message_init(d, m);
 	char *base = (char *)m;

@@ -3,11 +3,19 @@
  * written out by hand from the protobuf encoding rules). */
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/xalloc.h"
 #include "envd/proto/filesystem.pb-c.h"
 #include "envd/proto/process.pb-c.h"
 #include "http/connect-proto.h"
+#include "http/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,9 +239,208 @@ static void test_codec_vtable(void **state)
 	assert_true(json_equal(in, out));
 }
 
+/* ------------------------------------------ the codec hook of http/connect.c, over HTTP */
+
+/* A Connect handler like envd's: JSON inside, the codec named from the Content-Type.
+ * /unary: Stat-like (reads {path}, answers an entry); /stream: ListDir-like (reads {path},
+ * streams two answers); /bad: streams a message the answer type cannot hold. */
+static void rpc_handler(struct http_req *req, void *ud)
+{
+	(void)ud;
+	const char *path = http_req_path(req);
+	bool unary = !strcmp(path, "/unary");
+	char name[32];
+	bool stream = false;
+	const char *codec = connect_content_codec(req, name, sizeof(name), &stream);
+	if (codec && !strcmp(codec, "proto"))
+		connect_use_codec(req, &connect_proto_codec,
+				  unary ? &filesystem__stat_request__descriptor
+					: &filesystem__list_dir_request__descriptor,
+				  unary ? &filesystem__stat_response__descriptor
+					: &filesystem__list_dir_response__descriptor);
+	struct wr_err err = {0};
+	enum connect_code code;
+	cleanup_json json_t *msg = NULL;
+	if (!connect_content_type_ok(req, !unary)) {
+		http_resp_text(req, 415, "text/plain", "content type\n");
+	} else if (unary) {
+		if (connect_read_json(req, 4096, &msg, &code, &err) < 0) {
+			connect_reply_error(req, code, "%s", wr_err_msg(&err));
+		} else {
+			cleanup_json json_t *o = json_pack("{s:{s:s}}", "entry", "size", "5");
+			json_t *pathv = json_object_get(msg, "path");
+			if (pathv)
+				json_object_set(json_object_get(o, "entry"), "name", pathv);
+			connect_reply_json(req, o);
+		}
+	} else if (connect_read_env_json(req, 4096, &msg, &code, &err) < 0) {
+		if (connect_stream_begin(req) == 0)
+			connect_stream_end(req, code, wr_err_msg(&err));
+	} else {
+		connect_stream_begin(req);
+		cleanup_json json_t *a =
+			json_pack("{s:[{s:O}]}", "entries", "name", json_object_get(msg, "path"));
+		cleanup_json json_t *b = !strcmp(path, "/bad") ? json_pack("{s:i}", "nope", 1)
+							       : json_pack("{s:[]}", "entries");
+		if (connect_stream_send(req, a) == 0 && connect_stream_send(req, b) == 0)
+			connect_stream_end(req, CONNECT_OK, NULL);
+	}
+	connect_use_codec(req, NULL, NULL, NULL);
+}
+
+struct server {
+	struct http_server *srv;
+	int lfd, port;
+	pthread_t thr;
+};
+
+static void *serve(void *arg)
+{
+	struct server *f = arg;
+	http_server_run(f->srv, f->lfd);
+	return NULL;
+}
+
+static int server_up(void **state)
+{
+	struct server *f = xcalloc(1, sizeof(*f));
+	struct http_server_config cfg = {.idle_timeout_ms = 5000};
+	struct wr_err err = {0};
+	assert_int_equal(http_listen_tcp("127.0.0.1:0", &f->lfd, &f->port, &err), 0);
+	f->srv = http_server_new(&cfg, rpc_handler, NULL);
+	assert_int_equal(pthread_create(&f->thr, NULL, serve, f), 0);
+	*state = f;
+	return 0;
+}
+
+static int server_down(void **state)
+{
+	struct server *f = *state;
+	http_server_stop(f->srv, 1000);
+	pthread_join(f->thr, NULL);
+	http_server_free(f->srv);
+	close(f->lfd);
+	free(f);
+	return 0;
+}
+
+struct answer {
+	char head[2048];
+	uint8_t body[4096];
+	size_t len;
+};
+
+/* POST body to path with content type ct ("Connection: close"); the answer's head and its
+ * (de-chunked) body. */
+static void post(struct server *f, const char *path, const char *ct, const void *body, size_t n,
+		 struct answer *a)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char req[512];
+	int k = snprintf(req, sizeof(req),
+			 "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 path, ct, n);
+	assert_int_equal(write_full(fd, req, (size_t)k), 0);
+	if (n)
+		assert_int_equal(write_full(fd, body, n), 0);
+	static char raw[16384];
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(fd, raw + len, sizeof(raw) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	raw[len] = '\0';
+	char *end = strstr(raw, "\r\n\r\n");
+	assert_non_null(end);
+	size_t hl = (size_t)(end - raw);
+	assert_true(hl < sizeof(a->head));
+	memcpy(a->head, raw, hl);
+	a->head[hl] = '\0';
+	const char *p = end + 4, *stop = raw + len;
+	a->len = 0;
+	if (!strstr(a->head, "chunked")) {
+		a->len = (size_t)(stop - p);
+		memcpy(a->body, p, a->len);
+		a->body[a->len] = 0;
+		return;
+	}
+	for (;;) {
+		char *e;
+		unsigned long c = strtoul(p, &e, 16);
+		p = strstr(e, "\r\n") + 2;
+		if (!c)
+			break;
+		memcpy(a->body + a->len, p, c);
+		a->len += c;
+		p += c + 2;
+	}
+	a->body[a->len] = 0;
+}
+
+static void test_codec_over_http(void **state)
+{
+	struct server *f = *state;
+	struct answer a;
+	/* unary: StatRequest{path: "/x"} -> StatResponse{entry: {name: "/x", size: 5}} */
+	static const uint8_t stat[] = {0x0a, 0x02, '/', 'x'};
+	post(f, "/unary", "application/proto", stat, sizeof(stat), &a);
+	assert_non_null(strstr(a.head, " 200 "));
+	assert_non_null(strstr(a.head, "Content-Type: application/proto\r"));
+	static const uint8_t entry[] = {0x0a, 0x06, 0x0a, 0x02, '/', 'x', 0x20, 0x05};
+	assert_int_equal(a.len, sizeof(entry));
+	assert_memory_equal(a.body, entry, sizeof(entry));
+	/* the same handler in JSON, and an empty proto body (all fields absent) */
+	const char *js = "{\"path\":\"/y\"}";
+	post(f, "/unary", "application/json", js, strlen(js), &a);
+	assert_non_null(strstr(a.head, "Content-Type: application/json\r"));
+	assert_non_null(strstr((char *)a.body, "\"name\":\"/y\""));
+	post(f, "/unary", "application/proto", "", 0, &a);
+	assert_non_null(strstr(a.head, " 200 "));
+	static const uint8_t noname[] = {0x0a, 0x02, 0x20, 0x05};
+	assert_int_equal(a.len, sizeof(noname));
+	assert_memory_equal(a.body, noname, sizeof(noname));
+	/* a bad proto body: a Connect error, JSON as the protocol has it */
+	post(f, "/unary", "application/proto", "\x0a\x09/t", 4, &a);
+	assert_non_null(strstr(a.head, " 400 "));
+	assert_non_null(strstr(a.head, "Content-Type: application/json\r"));
+	assert_non_null(strstr((char *)a.body, "invalid_argument"));
+	/* the streaming form of the codec on a unary call */
+	post(f, "/unary", "application/connect+proto", stat, sizeof(stat), &a);
+	assert_non_null(strstr(a.head, " 415 "));
+
+	/* server streaming: two proto messages, then the JSON end-of-stream message */
+	static const uint8_t ls[] = {0, 0, 0, 0, 4, 0x0a, 0x02, '/', 'd'};
+	post(f, "/stream", "application/connect+proto", ls, sizeof(ls), &a);
+	assert_non_null(strstr(a.head, "Content-Type: application/connect+proto\r"));
+	static const uint8_t frames[] = {0, 0, 0, 0, 6, 0x0a, 0x04, 0x0a, 0x02, '/', 'd', 0,
+					 0, 0, 0, 0, 2, 0,    0,    0,	  2,	'{', '}'};
+	assert_int_equal(a.len, sizeof(frames));
+	assert_memory_equal(a.body, frames, sizeof(frames));
+	/* an answer the type cannot hold: the stream ends with an internal error naming it */
+	post(f, "/bad", "application/connect+proto", ls, sizeof(ls), &a);
+	assert_int_equal(a.body[11], CONNECT_FLAG_END);
+	assert_non_null(strstr((char *)a.body + 16, "\"code\":\"internal\""));
+	assert_non_null(strstr((char *)a.body + 16, "nope"));
+	/* a bad request envelope: an end-of-stream error (the JSON stream keeps its JSON) */
+	post(f, "/stream", "application/connect+proto", "\0\0\0\0\2\x0a\x09", 7, &a);
+	assert_int_equal(a.body[0], CONNECT_FLAG_END);
+	assert_non_null(strstr((char *)a.body + 5, "invalid_argument"));
+	static const char jenv[] = "\0\0\0\0\x0d{\"path\":\"/e\"}";
+	post(f, "/stream", "application/connect+json", jenv, sizeof(jenv) - 1, &a);
+	assert_non_null(strstr(a.head, "Content-Type: application/connect+json\r"));
+	assert_non_null(strstr((char *)a.body + 5, "{\"entries\":[{\"name\":\"/e\"}]}"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_codec_over_http, server_up, server_down),
 		cmocka_unit_test(test_nested_oneof_wire),
 		cmocka_unit_test(test_request_decoding),
 		cmocka_unit_test(test_round_trips),
