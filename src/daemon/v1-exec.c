@@ -220,6 +220,10 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 		reply_error(req, reply_status_for_errno(r), "exec: %s", wr_err_msg(&err));
 		return;
 	}
+	const char *cmd0 =
+		json_string_value(json_object_get(json_object_get(msg, "process"), "cmd"));
+	runtime_log_event(a->rt, id, METRICS_INFO, "process", "process %lld started (exec): %s",
+			  (long long)pid, cmd0 ? cmd0 : "?");
 	if (has_stdin) {
 		cleanup_json json_t *in = json_object();
 		json_object_set_new(in, "process", json_pack("{s:I}", "pid", (json_int_t)pid));
@@ -276,6 +280,9 @@ void v1_exec(struct agent *a, struct http_req *req, char **caps)
 			ended = true;
 		}
 	}
+	if (ended)
+		runtime_log_event(a->rt, id, exit_code ? METRICS_WARN : METRICS_INFO, "process",
+				  "process %lld ended: exit code %d", (long long)pid, exit_code);
 	if (client_gone && !ended) {
 		log_info("exec in %s: client went away, killing pid %lld", id, (long long)pid);
 		kill_process(&x, pid);

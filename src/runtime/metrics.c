@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -740,6 +741,26 @@ int runtime_logs(struct runtime *rt, const char *id, int64_t cursor, bool forwar
 	}
 	pthread_mutex_unlock(&m->lock);
 	return e ? 0 : -ENOENT;
+}
+
+void runtime_log_event(struct runtime *rt, const char *id, enum metrics_level level,
+		       const char *source, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	struct rt_metrics *m = rt->metrics;
+	pthread_mutex_lock(&m->lock);
+	/* an ended entry is kept as it is (never replaced by a late event) */
+	struct msbx *e = find(m, id);
+	if (!e)
+		e = find_live(m, id);
+	log_ring_push(&e->logs, rt_now_ms(), level, source, msg, strlen(msg));
+	pthread_mutex_unlock(&m->lock);
 }
 
 void runtime_logs_free(struct log_entry *v, size_t n)

@@ -350,6 +350,10 @@ int runtime_logs(struct runtime *rt, const char *id, int64_t cursor, bool forwar
 		 enum metrics_level min_level, const char *search, size_t limit,
 		 struct log_entry **ret, size_t *ret_n);
 void runtime_logs_free(struct log_entry *v, size_t n);
+/* Add a line to sandbox id's log (e.g. source "process": a start or end the agent saw). */
+void runtime_log_event(struct runtime *rt, const char *id, enum metrics_level level,
+		       const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Create/restore latencies and warm-pool hits for GET /metrics. */
 void runtime_metrics_counters(struct runtime *rt, struct metrics_counters *ret);
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Observability (issue 16 item 3) against a real agent and minimal VMs: metrics sampled every 5 s
 # over a ~20 s window with start/end, /sandboxes/metrics for two ids, console logs v1 and v2
-# (cursor, limit, direction, level, search), Prometheus /metrics and its counters moving after a
+# and the exec's process start/end (cursor, limit, direction, level, search), Prometheus /metrics and its counters moving after a
 # create, team keys kept out of other teams' metrics, `wrenn metrics`, and data kept after a kill.
 set -u
 cd "$(dirname "$0")/../.."
-N=41
+N=42
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -74,8 +74,10 @@ is "101 sandbox_ids -> 400 naming the limit" "$(code "${H[@]}" "$API/sandboxes/m
 c=$(code "${H[@]}" "$API/sandboxes/$A/logs")
 cp "$DATA/body" "$DATA/v1.json"
 is "logs v1: {logs:[{timestamp,line}], logEntries:[{timestamp,level,message,fields}]}, same length" \
-	"$c/$(jq -r '(.logs|length) > 3 and (.logs|length) == (.logEntries|length) and all(.logs[]; (.timestamp|type)=="string" and (.line|type)=="string") and  all(.logEntries[]; (.level|test("^(debug|info|warn|error)$")) and .fields.source=="console" and (.message|type)=="string")' "$DATA/v1.json")" 200/true
+	"$c/$(jq -r '(.logs|length) > 3 and (.logs|length) == (.logEntries|length) and all(.logs[]; (.timestamp|type)=="string" and (.line|type)=="string") and  all(.logEntries[]; (.level|test("^(debug|info|warn|error)$")) and (.fields.source|test("^(console|process)$")) and (.message|type)=="string")' "$DATA/v1.json")" 200/true
 is "logs v1 hold the guest's console line" "$(jq -r '[.logs[].line | select(contains("wrenn-74-console-mark"))] | length' "$DATA/v1.json")" 1
+is "logs v1: the exec's process start and end (source process)" \
+	"$(jq -c '[.logEntries[] | select(.fields.source=="process") | .message | sub("process [0-9]+ ";"")]' "$DATA/v1.json")" '["started (exec): sh","ended: exit code 0"]'
 is "logs v1 ?limit=2 -> the oldest 2" "$(curl -s "${H[@]}" "$API/sandboxes/$A/logs?limit=2" | jq -c '[.logs[].line]')" "$(jq -c '[.logs[0:2][].line]' "$DATA/v1.json")"
 curl -s "${H[@]}" "$API/v2/sandboxes/$A/logs" >"$DATA/v2.json"
 nl=$(jq '.logs|length' "$DATA/v2.json")
