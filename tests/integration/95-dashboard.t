@@ -9,7 +9,7 @@
 # build/test-output/95-dashboard).  Under CI a missing chromium, node or bundle fails.
 set -u
 cd "$(dirname "$0")/../.."
-NB=19 # steps of tests/web/dashboard.mjs
+NB=21 # steps of tests/web/dashboard.mjs
 N=$((6 + NB))
 echo "1..$N"
 . tests/lib/agent.sh
@@ -37,7 +37,7 @@ if [ ! -d tests/web/node_modules/playwright-core ]; then
 fi
 OUT=${WRENN_TEST_OUT:-$(dirname "$(dirname "$AGENT")")/../test-output}/95-dashboard
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
-AGENT_TIMEOUT=400 agent_start wt95$$ --pool-size 1 --max-sandboxes 4 --web-dir "$WEB"
+AGENT_TIMEOUT=600 agent_start wt95$$ --pool-size 1 --max-sandboxes 4 --web-dir "$WEB"
 curl -sf "$API/health" >/dev/null || { nok "agent started"; skip_rest "agent did not start"; }
 
 # --- the files and their headers ------------------------------------------------------------
@@ -68,7 +68,7 @@ is "the API still wants a key" "$(curl -s -o /dev/null -w '%{http_code}' "$API/v
 TK=$(curl -s -H "X-API-Key: $K" -H 'Content-Type: application/json' -d '{"name":"dash","team":"t95"}' \
 	"$API/v1/keys" | jq -r .key)
 log=$DATA/browser.log
-TEAMKEY=$TK API=$API KEY=$K OUT=$OUT CHROMIUM=$CHROMIUM TEMPLATE=minimal timeout 220 node tests/web/dashboard.mjs >"$log" 2>&1
+TEAMKEY=$TK API=$API KEY=$K OUT=$OUT CHROMIUM=$CHROMIUM TEMPLATE=minimal timeout 400 node tests/web/dashboard.mjs >"$log" 2>&1
 rc=$?
 # renumber the script's TAP lines after ours
 while IFS= read -r line; do

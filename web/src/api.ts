@@ -102,6 +102,33 @@ export interface Template {
   sizeBytes?: number;
   createdAt: string;
 }
+/** A template built from a Dockerfile or the E2B SDK (E2B's GET /templates). */
+export interface BuiltTemplate {
+  templateID: string;
+  buildID?: string;
+  cpuCount?: number;
+  memoryMB?: number;
+  aliases?: string[];
+  names?: string[];
+  createdAt?: string;
+  updatedAt?: string;
+  lastSpawnedAt?: string | null;
+  spawnCount?: number;
+  buildCount?: number;
+  buildStatus?: string;
+}
+/** What a create can start from: base images (rootfs) and built templates, by name. */
+export async function templateChoices(signal?: AbortSignal): Promise<{ name: string; label: string }[]> {
+  const [v1, built] = await Promise.all([
+    call<{ templates: Template[] }>("/v1/templates", { signal }),
+    call<BuiltTemplate[]>("/templates", { signal }),
+  ]);
+  const out = v1.templates.filter((t) => t.kind === "rootfs").map((t) => ({ name: t.name, label: `${t.name} (image)` }));
+  for (const b of built)
+    if (b.buildStatus === "ready") out.push({ name: b.aliases?.[0] ?? b.templateID, label: `${b.aliases?.[0] ?? b.templateID} (built)` });
+  return out;
+}
+
 export interface Snapshot {
   id: string;
   name?: string;

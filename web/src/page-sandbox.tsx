@@ -18,11 +18,12 @@ function Metrics(props: { id: string; running: boolean }) {
   const [err, setErr] = useState<string | null>(null);
   useEffect(() => {
     let stop = false;
-    const since = Math.floor(Date.now() / 1000) - 600;
-    const load = async (first: boolean) => {
+    // the last 10 minutes first, then only what is newer than the newest sample seen
+    let since = Math.floor(Date.now() / 1000) - 600;
+    const load = async () => {
       try {
-        const q = first ? `?start=${since}` : "";
-        const a = await call<Metric[]>(`/sandboxes/${enc(props.id)}/metrics${q}`);
+        const a = await call<Metric[]>(`/sandboxes/${enc(props.id)}/metrics?start=${since}`);
+        for (const p of a) since = Math.max(since, p.timestampUnix);
         if (stop) return;
         setErr(null);
         setPts((old) => {
@@ -35,8 +36,8 @@ function Metrics(props: { id: string; running: boolean }) {
         if (!stop) setErr(errText(e));
       }
     };
-    load(true);
-    const t = setInterval(() => !document.hidden && load(false), 2000);
+    load();
+    const t = setInterval(() => !document.hidden && load(), 2000);
     return () => {
       stop = true;
       clearInterval(t);

@@ -1,6 +1,6 @@
 // Sandboxes: the live list (filters, create, pause/resume/kill/timeout) with CPU and memory.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { call, enc, type Metric, type Sandbox, type Template } from "./api";
+import { call, enc, type Metric, type Sandbox, templateChoices } from "./api";
 import { Action, ago, bytes, Card, ErrorBox, errText, StateBadge, until, usePoll, useTick } from "./ui";
 
 const STATES = ["running,paused", "running", "paused", "running,paused,killed,error", "killed", "error"];
@@ -21,25 +21,23 @@ function parseKV(text: string): Record<string, string> | string {
   return out;
 }
 
-/** Latest metric of each running sandbox in `ids`, refreshed every 5 s. */
+/** Latest metric of each running sandbox in `ids` (one call: GET /sandboxes/metrics), every 5 s. */
 function useMetrics(ids: string[]) {
   const [m, setM] = useState<Record<string, Metric>>({});
-  const key = ids.join(",");
+  const key = ids.slice(0, 100).join(",");
   useEffect(() => {
+    if (!key) {
+      setM({});
+      return;
+    }
     let stop = false;
     const load = async () => {
-      const got: Record<string, Metric> = {};
-      await Promise.all(
-        ids.slice(0, 30).map(async (id) => {
-          try {
-            const a = await call<Metric[]>(`/sandboxes/${enc(id)}/metrics`);
-            if (Array.isArray(a) && a.length) got[id] = a[a.length - 1];
-          } catch {
-            /* a sandbox paused meanwhile: no sample */
-          }
-        }),
-      );
-      if (!stop) setM(got);
+      try {
+        const r = await call<{ sandboxes: Record<string, Metric> }>(`/sandboxes/metrics?sandbox_ids=${enc(key)}`);
+        if (!stop) setM(r.sandboxes ?? {});
+      } catch {
+        /* the list shows "—" without samples */
+      }
     };
     load();
     const t = setInterval(() => !document.hidden && load(), 5000);
@@ -47,12 +45,13 @@ function useMetrics(ids: string[]) {
       stop = true;
       clearInterval(t);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   return m;
 }
 
-function CreateDialog(props: { templates: Template[]; onClose: (created?: Sandbox) => void }) {
+type Choice = { name: string; label: string };
+
+function CreateDialog(props: { templates: Choice[]; onClose: (created?: Sandbox) => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [tpl, setTpl] = useState(props.templates.find((t) => t.name === "minimal")?.name ?? props.templates[0]?.name ?? "base");
   const [vcpus, setVcpus] = useState("1");
@@ -95,7 +94,7 @@ function CreateDialog(props: { templates: Template[]; onClose: (created?: Sandbo
           <select value={tpl} onChange={(e) => setTpl((e.target as HTMLSelectElement).value)} name="template">
             {props.templates.map((t) => (
               <option value={t.name} key={t.name}>
-                {t.name} ({t.kind})
+                {t.label}
               </option>
             ))}
           </select>
@@ -207,7 +206,7 @@ export function SandboxesPage() {
   const md = parseKV(meta);
   const metaQ =
     typeof md === "string" ? null : Object.entries(md).map(([k, v]) => `${enc(k)}=${enc(v)}`).join("&");
-  const templates = usePoll((signal) => call<{ templates: Template[] }>("/v1/templates", { signal }), 0, []);
+  const templates = usePoll((signal) => templateChoices(signal), 30000, []);
   const list = usePoll(
     (signal) => {
       const q = [`state=${enc(states)}`];
@@ -244,7 +243,7 @@ export function SandboxesPage() {
             Template
             <select value={tpl} onChange={(e) => setTpl((e.target as HTMLSelectElement).value)} name="template">
               <option value="">any</option>
-              {(templates.data?.templates ?? []).map((t) => (
+              {(templates.data ?? []).map((t) => (
                 <option value={t.name} key={t.name}>
                   {t.name}
                 </option>
@@ -328,7 +327,7 @@ export function SandboxesPage() {
       </Card>
       {creating ? (
         <CreateDialog
-          templates={templates.data?.templates ?? []}
+          templates={templates.data ?? []}
           onClose={(sb) => {
             setCreating(false);
             if (sb) location.hash = `#/sandboxes/${enc(sb.id)}`;

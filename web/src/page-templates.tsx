@@ -1,6 +1,6 @@
 // Templates: the list, delete, and a build from a Dockerfile with its live log.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { type BuildInfo, call, enc, type Template } from "./api";
+import { type BuildInfo, type BuiltTemplate, call, enc, type Template } from "./api";
 import { tar } from "./tar";
 import { Action, ago, bytes, Card, ErrorBox, errText, usePoll } from "./ui";
 
@@ -73,7 +73,7 @@ function Build(props: { onBuilt: () => void }) {
             Name
             <input
               required
-              pattern="[a-z0-9_][a-z0-9._\\-]{0,49}(:[a-z0-9_][a-z0-9._\\-]{0,49})?"
+              pattern="[a-z0-9_][a-z0-9._\-]{0,49}(:[a-z0-9_][a-z0-9._\-]{0,49})?"
               value={name}
               name="name"
               placeholder="my-template"
@@ -116,50 +116,95 @@ function Build(props: { onBuilt: () => void }) {
 }
 
 export function TemplatesPage() {
-  const list = usePoll((signal) => call<{ templates: Template[] }>("/v1/templates", { signal }), 10000, []);
+  const built = usePoll((signal) => call<BuiltTemplate[]>("/templates", { signal }), 10000, []);
+  const images = usePoll((signal) => call<{ templates: Template[] }>("/v1/templates", { signal }), 30000, []);
+  const rows = built.data ?? [];
   return (
     <>
       <div class="page-head">
         <h1>Templates</h1>
       </div>
-      <Card>
-        <ErrorBox error={list.error} />
+      <Card title="Built templates">
+        <ErrorBox error={built.error} />
         <div class="table-wrap">
           <table class="list" aria-label="Templates">
             <thead>
               <tr>
                 <th>Name</th>
-                <th>Kind</th>
-                <th>Parent</th>
-                <th>Size</th>
-                <th class="wide">Created</th>
+                <th>Status</th>
+                <th class="wide">Size</th>
+                <th class="num">Builds</th>
+                <th class="num">Sandboxes</th>
+                <th class="wide">Updated</th>
                 <th />
               </tr>
             </thead>
             <tbody>
-              {(list.data?.templates ?? []).map((t) => (
-                <tr key={t.name} data-name={t.name}>
-                  <td class="mono">{t.name}</td>
-                  <td>{t.kind}</td>
-                  <td>{t.parent ?? ""}</td>
-                  <td class="num">{bytes(t.sizeBytes)}</td>
-                  <td class="wide">{ago(t.createdAt)}</td>
-                  <td>
-                    <Action
-                      label="Delete"
-                      kind="danger"
-                      confirm={`Delete template ${t.name}?`}
-                      run={() => call(`/templates/${enc(t.name)}`, { method: "DELETE" })}
-                      onDone={list.reload}
-                    />
+              {rows.map((t) => {
+                const name = t.aliases?.[0] ?? t.templateID;
+                return (
+                  <tr key={t.templateID} data-name={name}>
+                    <td class="mono">{name}</td>
+                    <td>
+                      <span class={"badge " + (t.buildStatus === "ready" ? "state-running" : t.buildStatus === "error" ? "state-error" : "state-paused")}>
+                        {t.buildStatus ?? "unknown"}
+                      </span>
+                    </td>
+                    <td class="wide">
+                      {t.cpuCount ?? "?"} vCPU · {t.memoryMB ?? "?"} MiB
+                    </td>
+                    <td class="num">{t.buildCount ?? ""}</td>
+                    <td class="num">{t.spawnCount ?? ""}</td>
+                    <td class="wide">{ago(t.updatedAt ?? t.createdAt)}</td>
+                    <td>
+                      <Action
+                        label="Delete"
+                        kind="danger"
+                        confirm={`Delete template ${name}?`}
+                        run={() => call(`/templates/${enc(t.templateID)}`, { method: "DELETE" })}
+                        onDone={built.reload}
+                      />
+                    </td>
+                  </tr>
+                );
+              })}
+              {!rows.length && !built.loading ? (
+                <tr>
+                  <td colSpan={7} class="empty">
+                    No built templates yet: build one below.
                   </td>
                 </tr>
-              ))}
+              ) : null}
             </tbody>
           </table>
         </div>
       </Card>
-      <Build onBuilt={list.reload} />
+      <Build onBuilt={built.reload} />
+      <Card title="Base images">
+        <ErrorBox error={images.error} />
+        <div class="table-wrap">
+          <table class="list" aria-label="Base images">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Size</th>
+                <th class="wide">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(images.data?.templates ?? [])
+                .filter((t) => t.kind === "rootfs")
+                .map((t) => (
+                  <tr key={t.name} data-name={t.name}>
+                    <td class="mono">{t.name}</td>
+                    <td class="num">{bytes(t.sizeBytes)}</td>
+                    <td class="wide">{ago(t.createdAt)}</td>
+                  </tr>
+                ))}
+            </tbody>
+          </table>
+        </div>
+      </Card>
     </>
   );
 }
