@@ -28,6 +28,10 @@ $(WEB_FILES) &: $(WEB_SRCS) web/node_modules/.lock-sha256
 	node web/build.mjs $(WEB_OUT)
 
 web: $(WEB_FILES)
+clean: clean-web
+.PHONY: clean-web
+clean-web:
+	rm -rf $(WEB_OUT)
 # playwright-core for tests/integration/95-dashboard.t (drives Debian's chromium)
 web-test-deps: tests/web/node_modules/.lock-sha256
 
