@@ -170,6 +170,34 @@ void log_ring_done(struct log_ring *r)
 	*r = (struct log_ring){0};
 }
 
+void log_ring_feed(struct log_ring *r, char **partial, size_t *partial_len, const char *data,
+		   size_t n, int64_t ts_ms)
+{
+	size_t i = 0;
+	while (i < n) {
+		const char *nl = memchr(data + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (data + i)) : n - i;
+		size_t room = METRICS_LOG_LINE_MAX - *partial_len;
+		size_t take = len < room ? len : room; /* the rest of a longer line is cut */
+		*partial = xrealloc(*partial, *partial_len + take + 1);
+		memcpy(*partial + *partial_len, data + i, take);
+		*partial_len += take;
+		if (nl) {
+			i += len + 1;
+		} else if (*partial_len < METRICS_LOG_LINE_MAX) {
+			i += len;
+			break; /* wait for the rest of the line */
+		} else {
+			i += take; /* a run without '\n': the rest is the next piece */
+		}
+		size_t l = *partial_len;
+		while (l && (*partial)[l - 1] == '\r')
+			l--;
+		log_ring_push(r, ts_ms, metrics_line_level(*partial, l), "console", *partial, l);
+		*partial_len = 0;
+	}
+}
+
 const struct log_entry *log_ring_at(const struct log_ring *r, size_t i)
 {
 	return &r->v[(r->start + i) % r->cap];
@@ -493,28 +521,8 @@ static void tail_log(struct runtime *rt, struct msbx *e, int64_t now_ms, struct 
 	}
 	logrot_view_close(&v);
 	e->log_off += (int64_t)got;
-	size_t i = 0;
 	pthread_mutex_lock(&m->lock);
-	while (i < got) {
-		char *nl = memchr(buf + i, '\n', got - i);
-		size_t n = nl ? (size_t)(nl - (buf + i)) : got - i;
-		size_t room = METRICS_LOG_LINE_MAX - e->partial_len;
-		size_t take = n < room ? n : room; /* the rest of a longer line is cut */
-		e->partial = xrealloc(e->partial, e->partial_len + take + 1);
-		memcpy(e->partial + e->partial_len, buf + i, take);
-		e->partial_len += take;
-		i += n;
-		if (nl)
-			i++;
-		else if (e->partial_len < METRICS_LOG_LINE_MAX)
-			break; /* wait for the rest of the line */
-		size_t l = e->partial_len;
-		while (l && e->partial[l - 1] == '\r')
-			l--;
-		log_ring_push(&e->logs, now_ms, metrics_line_level(e->partial, l), "console",
-			      e->partial, l);
-		e->partial_len = 0;
-	}
+	log_ring_feed(&e->logs, &e->partial, &e->partial_len, buf, got, now_ms);
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -87,6 +87,12 @@ struct log_ring {
 void log_ring_push(struct log_ring *r, int64_t ts_ms, enum metrics_level level, const char *source,
 		   const char *msg, size_t len);
 void log_ring_done(struct log_ring *r);
+/* Console bytes into lines ("console" entries stamped ts_ms): a line without its '\n' waits in
+ * *partial (malloc'd, *partial_len bytes) for the next call, a line is cut at
+ * METRICS_LOG_LINE_MAX (its rest dropped, a longer run without '\n' goes out in pieces of that
+ * size), a trailing '\r' goes.  Pure. */
+void log_ring_feed(struct log_ring *r, char **partial, size_t *partial_len, const char *data,
+		   size_t n, int64_t ts_ms);
 /* The i-th entry, oldest first (i < n). */
 const struct log_entry *log_ring_at(const struct log_ring *r, size_t i);
 /* Select entries for a logs query: forward = ts >= cursor ascending, backward = ts <= cursor

@@ -152,6 +152,51 @@ static void test_log_select(void **state)
 	assert_string_equal(metrics_level_name(METRICS_ERROR), "error");
 }
 
+static void test_log_feed(void **state)
+{
+	(void)state;
+	struct log_ring r = {0};
+	char *part = NULL;
+	size_t plen = 0;
+	/* lines split across reads, CRLF, an empty line */
+	const char *chunks[] = {"[  1.0] boo", "t\r\nsecond line\n\nthi", "rd", "\n", "no end yet"};
+	for (size_t i = 0; i < 5; i++)
+		log_ring_feed(&r, &part, &plen, chunks[i], strlen(chunks[i]), 100);
+	assert_int_equal(r.n, 4);
+	assert_string_equal(log_ring_at(&r, 0)->msg, "[  1.0] boot");
+	assert_string_equal(log_ring_at(&r, 1)->msg, "second line");
+	assert_string_equal(log_ring_at(&r, 2)->msg, "");
+	assert_string_equal(log_ring_at(&r, 3)->msg, "third");
+	assert_string_equal(log_ring_at(&r, 3)->source, "console");
+	assert_int_equal(plen, 10); /* "no end yet" waits */
+	log_ring_feed(&r, &part, &plen, "!\n", 2, 200);
+	assert_string_equal(log_ring_at(&r, 4)->msg, "no end yet!");
+	assert_int_equal(log_ring_at(&r, 4)->ts_ms, 200);
+	assert_int_equal(plen, 0);
+	/* a line longer than the cap: cut, the rest dropped up to its '\n' */
+	size_t big = METRICS_LOG_LINE_MAX + 500;
+	char *b = xmalloc(big + 8);
+	memset(b, 'y', big);
+	memcpy(b + big, "\nafter\n", 7);
+	log_ring_feed(&r, &part, &plen, b, big + 7, 300);
+	assert_int_equal(r.n, 7);
+	assert_int_equal(strlen(log_ring_at(&r, 5)->msg), METRICS_LOG_LINE_MAX);
+	assert_string_equal(log_ring_at(&r, 6)->msg, "after");
+	/* a run without '\n' (a flood) goes out in pieces instead of growing */
+	log_ring_feed(&r, &part, &plen, b, big, 400);
+	assert_int_equal(r.n, 8);
+	assert_int_equal(plen, 500);
+	free(b);
+	/* the level of a line in log.h's format */
+	const char *w = "2026-12-05T00:00:24.492Z error [envd] boom\n";
+	log_ring_feed(&r, &part, &plen, w, strlen(w), 500);
+	assert_int_equal(log_ring_at(&r, r.n - 1)->level, METRICS_INFO); /* joined the flood */
+	log_ring_feed(&r, &part, &plen, w, strlen(w), 500);
+	assert_int_equal(log_ring_at(&r, r.n - 1)->level, METRICS_ERROR);
+	free(part);
+	log_ring_done(&r);
+}
+
 static void test_from_envd(void **state)
 {
 	(void)state;
@@ -250,9 +295,8 @@ static void test_hist_and_prom(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ring_window),
-		cmocka_unit_test(test_log_select),
-		cmocka_unit_test(test_from_envd),
+		cmocka_unit_test(test_ring_window),   cmocka_unit_test(test_log_select),
+		cmocka_unit_test(test_log_feed),      cmocka_unit_test(test_from_envd),
 		cmocka_unit_test(test_hist_and_prom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
