@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 NB=21 # steps of tests/web/dashboard.mjs
-N=$((6 + NB))
+N=$((7 + NB))
 echo "1..$N"
 . tests/lib/agent.sh
 dash_ci() { [ -n "${WRENN_CI:-}" ] || { [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; }; }
@@ -77,10 +77,21 @@ while IFS= read -r line; do
 	"not ok "*) nok "${line#not ok * - }" "$(awk -v l="$line" '$0 == l {on = 1; next} on && /^#/ {print; next} {on = 0}' "$log" | head -8)" ;;
 	esac
 done < <(grep -E '^(not )?ok [0-9]+ - ' "$log")
-if [ $n -lt "$N" ]; then
+if [ $n -lt $((6 + NB)) ] || [ $rc -ne 0 ]; then
 	echo "# dashboard.mjs exited $rc after $((n - 6)) of $NB steps:"
 	tail -20 "$log" | sed 's/^/# /'
-	while [ $n -lt "$N" ]; do nok "browser step not reached"; done
+	while [ $n -lt $((6 + NB)) ]; do nok "browser step not reached"; done
+fi
+# the agent behind all that (WebSocket bridge threads included): a clean stop, no sanitizer report
+kill -TERM "$APID"
+for _ in $(seq 1 150); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+wait "$APID" 2>/dev/null
+arc=$?
+san=$(grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DATA/agent.err" | head -5)
+if [ "$arc" = 0 ] && [ -z "$san" ]; then
+	ok "the agent stops cleanly, no sanitizer report"
+else
+	nok "the agent stops cleanly, no sanitizer report" "exit $arc; $san"
 fi
 echo "# screenshots in $OUT: $(cd "$OUT" && ls *.png 2>/dev/null | tr '\n' ' ')"
 exit $fail
