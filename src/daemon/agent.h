@@ -131,6 +131,8 @@ void e2b_volumes_list(struct agent *a, struct http_req *req, char **caps);
 void e2b_volumes_get(struct agent *a, struct http_req *req, char **caps);
 void e2b_volumes_delete(struct agent *a, struct http_req *req, char **caps);
 void e2b_volume_content(struct agent *a, struct http_req *req);
+/* [{name, path}] of the volumes attached to a live sandbox (E2B SandboxDetail.volumeMounts) */
+json_t *e2b_volume_mounts_json(struct agent *a, const char *sandbox_id);
 /* e2b-network.c */
 void e2b_network_update(struct agent *a, struct http_req *req, char **caps);
 

@@ -457,3 +457,21 @@ void e2b_volume_content(struct agent *a, struct http_req *req)
 	pthread_mutex_unlock(&content_lock);
 	store_volume_done(&v);
 }
+
+json_t *e2b_volume_mounts_json(struct agent *a, const char *sandbox_id)
+{
+	json_t *arr = json_array();
+	struct runtime_volume_mount *m = NULL;
+	size_t n = 0;
+	if (runtime_volume_mounts(a->rt, sandbox_id, &m, &n, NULL) < 0)
+		return arr;
+	for (size_t i = 0; i < n; i++) {
+		struct store_volume v = {0};
+		if (store_volume_get(a->st, m[i].volume, NULL, &v, NULL) < 0)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", v.name, "path", m[i].path));
+		store_volume_done(&v);
+	}
+	runtime_volume_mounts_free(m, n);
+	return arr;
+}

@@ -235,7 +235,9 @@ static void e2b_get(struct agent *a, struct http_req *req, char **caps)
 		v.lifecycle = row.lifecycle;
 		store_sandbox_done(&row);
 	}
-	reply_json_new(req, 200, view_e2b_detail(&v, true));
+	json_t *o = view_e2b_detail(&v, true);
+	json_object_set_new(o, "volumeMounts", e2b_volume_mounts_json(a, info.id));
+	reply_json_new(req, 200, o);
 	runtime_info_done(&info);
 }
 

@@ -352,9 +352,20 @@ struct list_acc {
 	size_t n, cap;
 };
 
-static int list_rec(struct ext2vol *v, ext2_ino_t ino, const char *path, int depth,
-		    struct list_acc *out, struct wr_err *err)
+/* A guest can hard-link a directory into itself: the directories on the way down are checked
+ * (anc[0..nanc)), so a cycle is an error instead of a walk until a limit. */
+static bool on_path(const ext2_ino_t *anc, int nanc, ext2_ino_t ino)
 {
+	for (int i = 0; i < nanc; i++)
+		if (anc[i] == ino)
+			return true;
+	return false;
+}
+
+static int list_rec(struct ext2vol *v, ext2_ino_t ino, const char *path, int depth, ext2_ino_t *anc,
+		    int nanc, struct list_acc *out, struct wr_err *err)
+{
+	anc[nanc++] = ino;
 	struct dir_acc a;
 	int r = read_dir(v, ino, path, EXT2VOL_LIST_MAX - out->n, &a, err);
 	if (r < 0)
@@ -378,8 +389,10 @@ static int list_rec(struct ext2vol *v, ext2_ino_t ino, const char *path, int dep
 			if (out->n >= EXT2VOL_LIST_MAX)
 				r = wr_err_set(err, E2BIG, "listing %s has more than %d entries",
 					       path, EXT2VOL_LIST_MAX);
+			else if (on_path(anc, nanc, a.v[i].ino))
+				r = wr_err_set(err, EUCLEAN, "%s: a directory cycle", p);
 			else
-				r = list_rec(v, a.v[i].ino, p, depth - 1, out, err);
+				r = list_rec(v, a.v[i].ino, p, depth - 1, anc, nanc, out, err);
 		}
 	}
 	entries_free(&a);
@@ -405,7 +418,8 @@ int ext2vol_list(struct ext2vol *v, const char *path, int depth, struct ext2vol_
 	if (!LINUX_S_ISDIR(in.i_mode))
 		return wr_err_set(err, ENOTDIR, "%s is not a directory", norm);
 	struct list_acc out = {0};
-	r = list_rec(v, l.ino, norm, depth, &out, err);
+	ext2_ino_t anc[EXT2VOL_DEPTH_MAX + 1];
+	r = list_rec(v, l.ino, norm, depth, anc, 0, &out, err);
 	if (r < 0) {
 		ext2vol_stat_list_free(out.v, out.n);
 		return r;
@@ -755,9 +769,18 @@ static int drop_inode(struct ext2vol *v, ext2_ino_t ino, bool dir, const char *p
 	return 0;
 }
 
+struct rm_walk {
+	ext2_ino_t anc[EXT2VOL_DEPTH_MAX + 1]; /* directories on the way down from the target */
+	const ext2_ino_t *above;	       /* the directories above the target, from the root */
+	int nabove;
+	size_t visited; /* entries so far: at most EXT2VOL_REMOVE_MAX */
+};
+
 static int remove_rec(struct ext2vol *v, ext2_ino_t parent, const char *name, ext2_ino_t ino,
-		      const char *path, int depth, struct wr_err *err)
+		      const char *path, int depth, struct rm_walk *w, struct wr_err *err)
 {
+	if (++w->visited > EXT2VOL_REMOVE_MAX)
+		return wr_err_set(err, E2BIG, "removing more than %d entries", EXT2VOL_REMOVE_MAX);
 	struct ext2_inode in;
 	errcode_t e = ext2fs_read_inode(v->fs, ino, &in);
 	if (e)
@@ -767,6 +790,10 @@ static int remove_rec(struct ext2vol *v, ext2_ino_t parent, const char *name, ex
 		if (depth >= EXT2VOL_DEPTH_MAX)
 			return wr_err_set(err, E2BIG, "%s: more than %d levels deep", path,
 					  EXT2VOL_DEPTH_MAX);
+		/* a directory linked back to one above would take the rest of the volume */
+		if (on_path(w->anc, depth, ino) || on_path(w->above, w->nabove, ino))
+			return wr_err_set(err, EUCLEAN, "%s: a directory cycle", path);
+		w->anc[depth] = ino;
 		struct dir_acc a;
 		int r = read_dir(v, ino, path, EXT2VOL_LIST_MAX, &a, err);
 		if (r < 0)
@@ -776,7 +803,7 @@ static int remove_rec(struct ext2vol *v, ext2_ino_t parent, const char *name, ex
 				       EXT2VOL_LIST_MAX);
 		for (size_t i = 0; r >= 0 && i < a.n; i++) {
 			cleanup_free char *p = xasprintf("%s/%s", path, a.v[i].name);
-			r = remove_rec(v, ino, a.v[i].name, a.v[i].ino, p, depth + 1, err);
+			r = remove_rec(v, ino, a.v[i].name, a.v[i].ino, p, depth + 1, w, err);
 		}
 		entries_free(&a);
 		if (r < 0)
@@ -807,7 +834,24 @@ int ext2vol_remove(struct ext2vol *v, const char *path, struct wr_err *err)
 	if (l.ino == EXT2_ROOT_INO)
 		return wr_err_set(err, EINVAL, "the volume's root directory cannot be removed");
 	cleanup_free char *name = xstrdup(strrchr(norm, '/') + 1);
-	return remove_rec(v, l.parent, name, l.ino, norm, 0, err);
+	/* the inodes of the directories above the target: root, then each prefix of norm */
+	size_t ncomp = 0;
+	for (const char *c = norm; *c; c++)
+		ncomp += *c == '/';
+	cleanup_free ext2_ino_t *above = xcalloc(ncomp + 1, sizeof(*above));
+	int nabove = 0;
+	above[nabove++] = EXT2_ROOT_INO;
+	cleanup_free char *prefix = xstrdup(norm);
+	for (char *c = strchr(prefix + 1, '/'); c; c = strchr(c + 1, '/')) {
+		*c = '\0';
+		struct lookup pl;
+		if ((r = lookup(v, prefix, &pl, err)) < 0)
+			return r;
+		above[nabove++] = pl.ino;
+		*c = '/';
+	}
+	struct rm_walk w = {.above = above, .nabove = nabove};
+	return remove_rec(v, l.parent, name, l.ino, norm, 0, &w, err);
 }
 
 int ext2vol_setattr(struct ext2vol *v, const char *path, int64_t uid, int64_t gid, int64_t mode,

@@ -19,9 +19,10 @@
 #include <sys/types.h>
 
 #define EXT2VOL_PATH_MAX 4096
-#define EXT2VOL_LIST_MAX 10000 /* entries in one listing */
-#define EXT2VOL_DEPTH_MAX 16   /* list depth, recursive remove depth */
-#define EXT2VOL_LINK_MAX 4095  /* symlink target bytes reported */
+#define EXT2VOL_LIST_MAX 10000	  /* entries in one listing */
+#define EXT2VOL_DEPTH_MAX 16	  /* list depth, recursive remove depth */
+#define EXT2VOL_LINK_MAX 4095	  /* symlink target bytes reported */
+#define EXT2VOL_REMOVE_MAX 100000 /* entries one recursive remove visits */
 
 enum ext2vol_type { EXT2VOL_UNKNOWN, EXT2VOL_FILE, EXT2VOL_DIR, EXT2VOL_SYMLINK };
 

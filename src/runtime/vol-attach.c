@@ -137,3 +137,32 @@ void rt_vol_state_read(struct sbx *s, const json_t *j)
 		o->mount = xstrdup(p);
 	}
 }
+
+int runtime_volume_mounts(struct runtime *rt, const char *id, struct runtime_volume_mount **ret,
+			  size_t *ret_n, struct wr_err *err)
+{
+	struct sbx *s = runtime_id_valid(id) ? rt_sbx_get(rt, id) : NULL;
+	if (!s)
+		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
+	pthread_mutex_lock(&s->lock);
+	struct runtime_volume_mount *v = xcalloc((size_t)s->nvols + 1, sizeof(*v));
+	size_t n = 0;
+	for (int i = 0; i < s->nvols; i++, n++) {
+		v[n].volume = xstrdup(s->vols[i].id);
+		v[n].path = xstrdup(s->vols[i].mount);
+	}
+	pthread_mutex_unlock(&s->lock);
+	rt_sbx_put(s);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void runtime_volume_mounts_free(struct runtime_volume_mount *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free((char *)v[i].volume);
+		free((char *)v[i].path);
+	}
+	free(v);
+}

@@ -36,3 +36,8 @@ int runtime_volume_delete(struct runtime *rt, const char *id, struct wr_err *err
 /* store_volume_claim, waiting up to 5 s while a content request holds the volume (it answers its
  * client just before letting go). */
 int rt_vol_claim_wait(struct store *st, const char *id, const char *holder, struct wr_err *err);
+/* The volumes attached to live sandbox id (volume = the volume id); free with
+ * runtime_volume_mounts_free.  -ENOENT when the sandbox is not live. */
+int runtime_volume_mounts(struct runtime *rt, const char *id, struct runtime_volume_mount **ret,
+			  size_t *ret_n, struct wr_err *err);
+void runtime_volume_mounts_free(struct runtime_volume_mount *v, size_t n);

@@ -22,6 +22,7 @@ const sbx = await Sandbox.create('minimal', { volumeMounts: { '/mnt/vol': vol },
 try {
 	const r = await sbx.commands.run('cat /mnt/vol/in/from-sdk.txt', { user: 'root' })
 	assert.equal(r.stdout, 'hello volume')
+	assert.deepEqual((await sbx.getInfo()).volumeMounts, [{ name, path: '/mnt/vol' }])
 	await sbx.files.write('/mnt/vol/made/by-sandbox.txt', 'written in the sandbox')
 	await assert.rejects(
 		Sandbox.create('minimal', { volumeMounts: { '/mnt/vol': name }, timeoutMs: 60_000 }),
