@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_MSG (4 * 1024 * 1024)
@@ -87,23 +88,54 @@ static int send_and_free(struct http_req *req, json_t *j_owned)
 	return connect_stream_send(req, j);
 }
 
-/* Follow the process's events until its end (or the client leaves). */
-static void follow(struct http_req *req, struct proc *p, uint64_t *cursor)
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The end of the call's Connect-Timeout-Ms (CLOCK_MONOTONIC ms from now; 0 = none). */
+static int64_t call_deadline(const struct http_req *req)
+{
+	int64_t t = connect_timeout_ms(req);
+	return t > 0 ? mono_ms() + t : 0;
+}
+
+/* Follow the process's events until its end (or the client leaves).  At the call's
+ * deadline the stream ends with deadline_exceeded, as a Connect server's does (E2B's envd
+ * also kills a Start's process then: its end event is not what the caller sees). */
+static void follow(struct http_req *req, struct proc *p, uint64_t *cursor, int64_t deadline)
 {
 	unsigned ka = envd_keepalive_ms(req);
 	int r = send_and_free(
 		req, json_pack("{s:{s:{s:i}}}", "event", "start", "pid", (json_int_t)proc_pid(p)));
 	while (r == 0) {
+		unsigned wait = ka;
+		int64_t left = deadline ? deadline - mono_ms() : 0;
+		if (deadline && left <= 0) {
+			connect_stream_end(req, CONNECT_DEADLINE_EXCEEDED,
+					   "the call's Connect-Timeout-Ms expired");
+			return;
+		}
+		if (deadline && left < (int64_t)wait)
+			wait = (unsigned)left;
 		struct pev ev = {0};
-		int q = proc_next_event(p, cursor, ka, &ev);
+		int q = proc_next_event(p, cursor, wait, &ev);
 		if (q == 0) {
 			if (http_server_stopping(http_req_server(req)))
 				break;
+			if (deadline && mono_ms() >= deadline)
+				continue;
 			r = send_and_free(req, json_pack("{s:{s:{}}}", "event", "keepalive"));
 			continue;
 		}
 		if (q < 0)
 			continue; /* lost events: carry on from the oldest kept */
+		if (deadline && mono_ms() >= deadline) {
+			free(ev.data);
+			continue;
+		}
 		r = send_and_free(req, event_json(&ev));
 		free(ev.data);
 		if (ev.kind == PEV_END) {
@@ -210,6 +242,7 @@ static void rpc_start(struct envd *e, struct http_req *req)
 	const char *tag = NULL;
 	if (wj_str(msg, "tag", &tag) == 0)
 		s.tag = xstrdup(tag);
+	int64_t deadline = call_deadline(req);
 	int64_t tmo = connect_timeout_ms(req);
 	s.timeout_ms = tmo > 0 ? tmo : 0;
 	/* ProcessConfig as given, for List. */
@@ -227,12 +260,13 @@ static void rpc_start(struct envd *e, struct http_req *req)
 		return stream_error(req, CONNECT_INTERNAL, wr_err_msg(&err));
 	log_debug("started pid %d", proc_pid(p));
 	if (connect_stream_begin(req) == 0)
-		follow(req, p, cursor);
+		follow(req, p, cursor, deadline);
 	proc_unref(p, cursor);
 }
 
 static void rpc_connect(struct envd *e, struct http_req *req)
 {
+	int64_t deadline = call_deadline(req);
 	struct wr_err err = {0};
 	enum connect_code code;
 	cleanup_json json_t *msg = NULL;
@@ -254,7 +288,7 @@ static void rpc_connect(struct envd *e, struct http_req *req)
 		return stream_error(req, CONNECT_NOT_FOUND, m);
 	}
 	if (connect_stream_begin(req) == 0)
-		follow(req, p, cursor);
+		follow(req, p, cursor, deadline);
 	proc_unref(p, cursor);
 }
 

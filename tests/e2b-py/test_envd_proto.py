@@ -22,7 +22,7 @@ ENVD_PORT = 49983
 S = {}
 
 
-def envd(path, body, content_type, **kw):
+def envd(path, body, content_type, headers_extra=None, **kw):
     h = {
         "Content-Type": content_type,
         "Connect-Protocol-Version": "1",
@@ -31,6 +31,7 @@ def envd(path, body, content_type, **kw):
     }
     if S.get("token"):
         h["X-Access-Token"] = S["token"]
+    h.update(headers_extra or {})
     return httpx.post(f"{PX}/{path}", content=body, headers=h, timeout=120, **kw)
 
 
@@ -135,6 +136,26 @@ def test_stream_exit_code_and_stderr():
     assert err == b"oops\n"
     end = [e.value for e in events if e.field == "end"][0]
     assert end.exit_code == 7  # sint32 on the wire
+
+
+def test_stream_deadline_exceeded():
+    # Connect-Timeout-Ms bounds the call: the stream ends with deadline_exceeded (not with the
+    # end event of the process envd kills at that moment, as E2B's envd does)
+    req = pr.StartRequest(process=pr.ProcessConfig(cmd="/bin/sh", args=["-c", "sleep 30"]), tag="dl")
+    t0 = time.monotonic()
+    r = envd("process.Process/Start", envelope(req.to_binary()), "application/connect+proto", headers_extra={"Connect-Timeout-Ms": "1500"})
+    assert time.monotonic() - t0 < 20
+    fr = frames(r.content)
+    assert fr[-1][0] == 2 and json.loads(fr[-1][1])["error"]["code"] == "deadline_exceeded", fr[-1]
+    events = [pr.StartResponse.from_binary(p).event.event.field for fl, p in fr if fl == 0]
+    assert "end" not in events, events
+    for _ in range(50):
+        r = envd("process.Process/List", pr.ListRequest().to_binary(), "application/proto")
+        if not any(x.tag == "dl" for x in pr.ListResponse.from_binary(r.content).processes):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the timed-out process is still running")
 
 
 def test_client_stream_input():

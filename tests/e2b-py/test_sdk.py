@@ -277,7 +277,9 @@ class TestAsync:
 
     def test_create(self):
         async def t():
-            s = await AsyncSandbox.create(TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "async"})
+            s = await AsyncSandbox.create(
+                TEMPLATE, timeout=TTL, metadata={"suite": RUN_ID, "api": "async"}, envs={"SUITE_ENV": "a1"}
+            )
             CREATED.add(s.sandbox_id)
             TestAsync.sbx = s
             assert await s.is_running() is True
@@ -293,6 +295,20 @@ class TestAsync:
             with pytest.raises(CommandExitException) as ei:
                 await s.commands.run("echo to-err >&2; exit 3")
             assert ei.value.exit_code == 3 and ei.value.stderr == "to-err\n"
+
+        run(t())
+
+    def test_commands_user_envs_timeout_connect(self):
+        async def t():
+            s = TestAsync.sbx
+            assert (await s.commands.run("echo $SUITE_ENV")).stdout == "a1\n"
+            assert (await s.commands.run("whoami", user="root")).stdout == "root\n"
+            with pytest.raises(TimeoutException):
+                await s.commands.run("sleep 30", timeout=1)
+            h = await s.commands.run("for i in 1 2 3; do echo $i; sleep 0.3; done", background=True)
+            await h.disconnect()
+            r = await (await s.commands.connect(h.pid)).wait()
+            assert r.exit_code == 0 and r.stdout.split()[-1] == "3"
 
         run(t())
 
@@ -363,6 +379,22 @@ class TestAsync:
 
         run(t())
 
+    def test_files_extras(self):
+        async def t():
+            s = TestAsync.sbx
+            d = f"{DIR}/x"
+            assert await s.files.make_dir(d) is True
+            assert await s.files.make_dir(d) is False
+            await s.files.write_files([{"path": f"{d}/a", "data": "A"}, {"path": f"{d}/sub/b", "data": b"BB"}])
+            info = await s.files.get_info(f"{d}/sub/b")
+            assert info.size == 2 and info.type.value == "file"
+            assert (await s.files.rename(f"{d}/a", f"{d}/c")).path == f"{d}/c"
+            assert sorted(e.path for e in await s.files.list(d, depth=2)) == [f"{d}/c", f"{d}/sub", f"{d}/sub/b"]
+            with pytest.raises(NotFoundException):
+                await s.files.read(f"{d}/a")
+
+        run(t())
+
     def test_watch_dir(self):
         async def t():
             s = TestAsync.sbx
@@ -414,9 +446,14 @@ class TestAsync:
     def test_kill(self):
         async def t():
             s = TestAsync.sbx
+            h = await s.commands.run("sleep 120", background=True)
             assert await s.kill() is True
             CREATED.discard(s.sandbox_id)
+            with pytest.raises(SandboxException):
+                await h.wait()
             assert await s.is_running() is False
             assert await AsyncSandbox.kill(s.sandbox_id) is False
+            with pytest.raises(NotFoundException):
+                await AsyncSandbox.get_info(s.sandbox_id)
 
         run(t())
