@@ -469,7 +469,8 @@ json_t *e2b_volume_mounts_json(struct agent *a, const char *sandbox_id)
 		struct store_volume v = {0};
 		if (store_volume_get(a->st, m[i].volume, NULL, &v, NULL) < 0)
 			continue;
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", v.name, "path", m[i].path));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:s}", "name", v.name, "path", m[i].path));
 		store_volume_done(&v);
 	}
 	runtime_volume_mounts_free(m, n);
