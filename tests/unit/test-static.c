@@ -5,6 +5,7 @@
 #include "daemon/static.h"
 
 #include "basic/cleanup.h"
+#include "basic/fdio.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void test_lookup(void **state)
 {
@@ -146,12 +149,102 @@ static void test_ws_frames(void **state)
 	assert_int_equal(h[8], 0);
 }
 
+/* Read from fd until `want` bytes came (or EOF). */
+static size_t read_some(int fd, uint8_t *buf, size_t want)
+{
+	size_t got = 0;
+	while (got < want) {
+		ssize_t r = read(fd, buf + got, want - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/* The bridge over real sockets: the 101 head, client frames (the first came with the request
+ * head) reach the raw end as bytes, raw bytes come back as a binary frame, a ping is answered,
+ * and closing the raw end sends a close frame and ends the thread. */
+static void test_ws_bridge(void **state)
+{
+	(void)state;
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	int client = sp[0];
+	uint8_t pre[64], f[64], buf[256];
+	size_t pre_len = client_frame(pre, 2, (const uint8_t *)"\x00\x00\x00\x00\x02hi", 7);
+	struct pty_ws *w = NULL;
+	int raw = -1;
+	assert_int_equal(pty_ws_start("ACCEPT=", sp[1], (const char *)pre, pre_len, &w, &raw), 0);
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				   "Connection: Upgrade\r\nSec-WebSocket-Accept: ACCEPT=\r\n"
+				   "Sec-WebSocket-Protocol: wrenn-pty\r\n\r\n";
+	assert_int_equal(read_some(client, buf, sizeof(head) - 1), sizeof(head) - 1);
+	assert_memory_equal(buf, head, sizeof(head) - 1);
+	/* the frame sent with the head, then one in two halves */
+	assert_int_equal(read_some(raw, buf, 7), 7);
+	assert_memory_equal(buf, "\x00\x00\x00\x00\x02hi", 7);
+	size_t n = client_frame(f, 2, (const uint8_t *)"abc", 3);
+	assert_int_equal(write_full(client, f, 4), 0);
+	usleep(20000);
+	assert_int_equal(write_full(client, f + 4, n - 4), 0);
+	assert_int_equal(read_some(raw, buf, 3), 3);
+	assert_memory_equal(buf, "abc", 3);
+	/* raw -> one binary frame */
+	assert_int_equal(write_full(raw, "\x00\x00\x00\x00\x01!", 6), 0);
+	assert_int_equal(read_some(client, buf, 8), 8);
+	assert_int_equal(buf[0], 0x82);
+	assert_int_equal(buf[1], 6);
+	assert_memory_equal(buf + 2, "\x00\x00\x00\x00\x01!", 6);
+	/* ping -> pong with the same payload */
+	n = client_frame(f, 9, (const uint8_t *)"pp", 2);
+	assert_int_equal(write_full(client, f, n), 0);
+	assert_int_equal(read_some(client, buf, 4), 4);
+	assert_int_equal(buf[0], 0x8a);
+	assert_int_equal(buf[1], 2);
+	assert_memory_equal(buf + 2, "pp", 2);
+	/* the PTY side ends: a close frame (1000), then EOF */
+	close(raw);
+	assert_int_equal(read_some(client, buf, 4), 4);
+	assert_int_equal(buf[0], 0x88);
+	assert_int_equal(buf[2] << 8 | buf[3], 1000);
+	assert_int_equal(read_some(client, buf, 1), 0);
+	pty_ws_finish(w);
+	close(client);
+}
+
+/* A client that sends an unmasked frame gets close 1002 and the raw end sees EOF. */
+static void test_ws_bridge_protocol_error(void **state)
+{
+	(void)state;
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	struct pty_ws *w = NULL;
+	int raw = -1;
+	uint8_t buf[256];
+	assert_int_equal(pty_ws_start("x", sp[1], NULL, 0, &w, &raw), 0);
+	ssize_t r = read(sp[0], buf, sizeof(buf)); /* the 101 head */
+	assert_true(r > 0);
+	assert_int_equal(write_full(sp[0], "\x82\x01A", 3), 0);
+	assert_int_equal(read_some(sp[0], buf, 4), 4);
+	assert_int_equal(buf[0], 0x88);
+	assert_int_equal(buf[2] << 8 | buf[3], 1002);
+	assert_int_equal(read_some(raw, buf, 1), 0);
+	close(raw);
+	pty_ws_finish(w);
+	close(sp[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lookup),	  cmocka_unit_test(test_default_dir),
-		cmocka_unit_test(test_ws_accept), cmocka_unit_test(test_ws_protocols),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_default_dir),
+		cmocka_unit_test(test_ws_accept),
+		cmocka_unit_test(test_ws_protocols),
 		cmocka_unit_test(test_ws_frames),
+		cmocka_unit_test(test_ws_bridge),
+		cmocka_unit_test(test_ws_bridge_protocol_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
