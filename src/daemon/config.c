@@ -60,6 +60,7 @@ static const struct opt opts[] = {
 	O(resume_on_traffic, K_BOOL),
 	O(keep_sandboxes, K_BOOL),
 	O(build_internet, K_BOOL),
+	O(default_internet, K_BOOL),
 	O(auto_snapshot, K_BOOL),
 	O(web_dir, K_STR), /* dashboard */
 	O(help, K_BOOL),
@@ -107,6 +108,8 @@ const char *agent_config_usage(void)
 	       "  --resume-on-traffic     the proxy resumes paused sandboxes instead of answering 409\n"
 	       "  --keep-sandboxes        on SIGTERM leave sandboxes running for the next start\n"
 	       "  --build-internet=false  template build VMs get no egress (default: they do)\n"
+	       "  --default-internet=false  E2B creates without allow_internet_access get no egress\n"
+	       "                          (default: E2B's, they do; the /v1 API defaults to none)\n"
 	       "  --help  --version\n"
 	       "Every setting also reads from WRENN_<NAME> (e.g. WRENN_DATA_DIR, WRENN_WARM_POOL).\n"
 	       "Relative paths are taken from the working directory at start.\n"
@@ -122,6 +125,7 @@ void agent_config_init(struct agent_config *c)
 	c->log_level = xstrdup("info");
 	c->max_upload_bytes = UINT64_C(1) << 30;
 	c->build_internet = true;
+	c->default_internet = true;
 	c->warm_pool = -1;
 	c->auto_snapshot = true;
 	c->volume_default_size_mb = 1024;

@@ -43,6 +43,7 @@ struct agent_config {
 	bool resume_on_traffic;	   /* proxy resumes a paused sandbox instead of 409 */
 	bool keep_sandboxes;	   /* SIGTERM leaves running VMMs for the next start to re-attach */
 	bool build_internet;	   /* template build VMs get egress (default true) */
+	bool default_internet;	   /* E2B creates without allow_internet_access get egress (true) */
 	bool auto_snapshot; /* creates restore an automatic template snapshot (default true) */
 	bool help, version;
 

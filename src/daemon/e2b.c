@@ -35,7 +35,8 @@ static int resolve_template(struct agent *a, struct http_req *req, const char *n
 	return r;
 }
 
-static int create_req_read(struct http_req *req, enum agent_dialect d, struct create_req *ret)
+static int create_req_read(struct http_req *req, enum agent_dialect d, bool default_internet,
+			   struct create_req *ret)
 {
 	json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, d == AGENT_V1, &body) < 0)
@@ -43,6 +44,11 @@ static int create_req_read(struct http_req *req, enum agent_dialect d, struct cr
 	struct wr_err err = {0};
 	int r = d == AGENT_V1 ? view_parse_v1_create(body, ret, &err)
 			      : view_parse_e2b_create(body, d == AGENT_E2B_V2, ret, &err);
+	/* --default-internet=false: an E2B create that does not ask for internet access (no
+	 * allow_internet_access, no network.allowOut) gets none (E2B's own default is on) */
+	if (r == 0 && d != AGENT_V1 && !default_internet &&
+	    !json_object_get(body, "allow_internet_access") && !(ret->allow_out && *ret->allow_out))
+		ret->allow_internet = false;
 	json_decref(body);
 	if (r < 0)
 		reply_error(req, 400, "%s", wr_err_msg(&err));
@@ -115,7 +121,7 @@ int agent_create(struct agent *a, struct http_req *req, enum agent_dialect d,
 		 struct runtime_info *ret)
 {
 	struct create_req c;
-	int r = create_req_read(req, d, &c);
+	int r = create_req_read(req, d, a->cfg.default_internet, &c);
 	if (r < 0)
 		return r;
 	r = create_from(a, req, &c, ret);

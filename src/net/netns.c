@@ -318,9 +318,12 @@ int net_connect_in_ns(const char *ns, const char *ipv4, uint16_t port, int timeo
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		return wr_err_errno(err, errno, "setsockopt TCP_NODELAY");
 	/* A guest that goes away (destroyed, crashed) sends no FIN or RST: probe an
-	 * idle connection after 5 s, 3 times 2 s apart, so a stream relayed to it
-	 * ends within ~11 s instead of hanging until a read timeout. */
-	int idle = 5, intvl = 2, cnt = 3;
+	 * idle connection after 10 s, 4 times 5 s apart, so a stream relayed to it
+	 * ends within ~30 s instead of hanging until a read timeout.  Not shorter: an
+	 * emulated (TCG) guest busy on a loaded host can go 10 s without running its
+	 * network stack (`npm --version` in the base template cut at 11 s), and a
+	 * killed sandbox's streams are cut by its owner anyway (proxy.c). */
+	int idle = 10, intvl = 5, cnt = 4;
 	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||

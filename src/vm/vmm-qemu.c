@@ -111,7 +111,10 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "microvm,x-option-roms=off,isa-serial=on%s,memory-backend=mem",
 	       kvm ? ",pit=off,pic=off,rtc=off" : ",acpi=off");
 	sv_add(a, "-accel");
-	sv_add(a, "%s", kvm ? "kvm" : "tcg");
+	if (kvm)
+		sv_add(a, "kvm");
+	else /* bounded translation cache: see VMM_TCG_TB_MB */
+		sv_add(a, "tcg,tb-size=%d", VMM_TCG_TB_MB);
 	sv_add(a, "-cpu");
 	sv_add(a, "%s", kvm ? "host" : "max");
 	sv_add(a, "-m");

@@ -78,6 +78,15 @@ struct vmm_params {
  * the limit; only anonymous growth past it ends in the OOM killer.
  */
 #define VMM_OVERHEAD_MB 256
+/*
+ * QEMU's TCG translation cache, bounded (QEMU's own default is up to 1 GiB on a 64-bit host).
+ * A guest running much varied code grows it lazily: `npm --version` twice in the base
+ * template (node's JIT output is new guest code every run) took a 512 MiB guest's QEMU to
+ * 784 MiB anonymous RSS and the cgroup OOM killer ended the sandbox (2026-12-05).  128 MiB
+ * keeps guest RAM + cache + QEMU's ~54 MiB inside VMM_OVERHEAD_MB; a fuller cache is
+ * flushed and refilled, which costs time, not correctness.
+ */
+#define VMM_TCG_TB_MB 128
 #define VMM_PIDS_MAX 256 /* threads: vCPUs, I/O workers (QEMU's pool caps at 64), RCU */
 
 enum vmm_state {

@@ -44,7 +44,9 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 	API=http://127.0.0.1:$PA
 	PX=http://127.0.0.1:$PP
 	# Egress host objects of its own (veth names, nft table, a /16 no other link or route on
-	# this host uses), so agents of tests running side by side never share one.
+	# this host uses), so agents of tests running side by side never share one.  No internet
+	# unless a create asks for it (--default-internet=false): a guest in a test must never reach
+	# an outside address (a tool in the base template may try to, e.g. npm's update check).
 	local h x eg='' i
 	h=$(printf '%s' "$T" | cksum | cut -d' ' -f1)
 	for i in $(seq 0 99); do
@@ -57,7 +59,7 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 	[ -n "$eg" ] || eg=10.200.0.0
 	timeout "${AGENT_TIMEOUT:-1200}" "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
 		--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --veth-prefix "wv$((h % 100000))-" \
-		--nft-table "wt_$((h % 100000))" --egress-base "$eg" "$@" \
+		--nft-table "wt_$((h % 100000))" --egress-base "$eg" --default-internet=false "$@" \
 		>"$DATA/agent.out" 2>"$DATA/agent.err" &
 	APID=$!
 	for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
