@@ -7,4 +7,6 @@ LIBDEPS_test-disk := disk basic
 
 # volumes (src/runtime/volumes.c, src/disk/ext2vol.c): content access with libext2fs
 LIBDEPS_test-volumes := runtime vm net disk store http init basic
-LDLIBS_test-volumes := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -lext2fs -lcom_err
+$(BUILD)/tests/test-volumes: $(BUILD)/obj/tests/unit/fake-ch.o
+LDLIBS_test-volumes := $(BUILD)/obj/tests/unit/fake-ch.o -ljansson -lsqlite3 -lmnl -lcrypto \
+	-lpthread -lext2fs -lcom_err

@@ -11,6 +11,7 @@
 #include "init/cmdline.h"
 #include "runtime/volumes.h"
 #include "store/volumes.h"
+#include "fake-ch.h"
 #include "vm/ch-api.h"
 #include "vm/vmconfig.h"
 
@@ -156,6 +157,65 @@ static void test_config_disks(void **state)
 	assert_int_equal(cmdline_volumes("wrenn.vol=/mnt", v, &n, &err), -EINVAL);
 	assert_int_equal(cmdline_volumes("quiet", v, &n, &err), 0);
 	assert_int_equal(n, 0);
+}
+
+/* Cloud Hypervisor (the fake of tests/unit/fake-ch.c): the volume is a further disk of
+ * vm.create, opened at boot, and in the snapshot's config.json that a restore rebuilds the VM
+ * from, so a restored VM gets the same image again. */
+static void test_ch_volume_disk(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-volch-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *sock = xasprintf("%s/api.sock", dir);
+	cleanup_free char *kernel = xasprintf("%s/vmlinux", dir);
+	cleanup_free char *root = xasprintf("%s/rootfs", dir);
+	cleanup_free char *vol = xasprintf("%s/vol-abcdef012345.ext4", dir);
+	cleanup_free char *snap = xasprintf("%s/snap", dir);
+	const char *files[] = {kernel, root, vol};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(write_file_atomic(files[i], "x", 1, 0600), 0);
+	assert_int_equal(mkdir(snap, 0700), 0);
+	struct fake_ch *f = fake_ch_start(sock, "53.0.0", NULL);
+	assert_non_null(f);
+	struct ch_api a = {.socket_path = sock, .timeout_ms = 5000, .ver = {53, 0}};
+	const char *xd[] = {vol}, *xs[] = {"vol-abcdef012345"};
+	struct ch_vm_spec s = {.kernel = kernel,
+			       .cmdline = "console=ttyS0 wrenn.vol=vol-abcdef012345:/mnt/v",
+			       .vcpus = 1,
+			       .memory_bytes = 512ull << 20,
+			       .disk = root,
+			       .disk_format = "raw",
+			       .tap = "tap0",
+			       .mac = VM_DEFAULT_TAP_MAC,
+			       .extra_disks = xd,
+			       .extra_serials = xs,
+			       .n_extra = 1};
+	struct wr_err err = {0};
+	assert_int_equal(ch_api_create(&a, &s, &err), 0);
+	assert_int_equal(ch_api_put(&a, "vm.boot", &err), 0);
+	assert_string_equal(fake_ch_state(f), "Running");
+	assert_int_equal(ch_api_put(&a, "vm.pause", &err), 0);
+	assert_int_equal(ch_api_snapshot(&a, snap, &err), 0);
+	cleanup_free char *cfgp = xasprintf("%s/config.json", snap);
+	json_t *cfg = json_load_file(cfgp, 0, NULL);
+	assert_non_null(cfg);
+	json_t *disks = json_object_get(cfg, "disks");
+	assert_int_equal(json_array_size(disks), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(disks, 1), "path")),
+			    vol);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(disks, 1), "serial")),
+			    "vol-abcdef012345");
+	json_decref(cfg);
+	fake_ch_free(f);
+	/* booting with the volume image gone fails: the fake opens every disk, as CH does */
+	f = fake_ch_start(sock, "53.0.0", NULL);
+	assert_non_null(f);
+	assert_int_equal(unlink(vol), 0);
+	assert_int_equal(ch_api_create(&a, &s, &err), 0);
+	assert_true(ch_api_put(&a, "vm.boot", &err) < 0);
+	fake_ch_free(f);
+	rm_rf(dir);
 }
 
 /* --- store ------------------------------------------------------------------------------- */
@@ -528,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_mount_paths),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_config_disks),
+		cmocka_unit_test(test_ch_volume_disk),
 		cmocka_unit_test(test_path_norm),
 		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content, img_setup, img_teardown),
