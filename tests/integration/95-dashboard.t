@@ -9,7 +9,7 @@
 # build/test-output/95-dashboard).  Under CI a missing chromium, node or bundle fails.
 set -u
 cd "$(dirname "$0")/../.."
-NB=21 # steps of tests/web/dashboard.mjs
+NB=22 # steps of tests/web/dashboard.mjs
 N=$((7 + NB))
 echo "1..$N"
 . tests/lib/agent.sh

@@ -180,6 +180,11 @@ try {
     if (got !== "uploaded by the browser test\n") throw new Error("downloaded: " + JSON.stringify(got));
   });
 
+  await step("files: delete removes it", async () => {
+    await page.click('tr[data-name="dash-upload.txt"] button:has-text("Delete")');
+    await page.locator('tr[data-name="dash-upload.txt"]').waitFor({ state: "detached", timeout: 15000 });
+  });
+
   await step("metrics: the charts render with points", async () => {
     await page.click('[role=tab]:has-text("Metrics")');
     await page.waitForFunction(() => {

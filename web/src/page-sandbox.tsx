@@ -237,7 +237,20 @@ function Files(props: { id: string; running: boolean }) {
                 <td class="wide mono">{e.permissions}</td>
                 <td class="wide">{ago(e.modifiedTime)}</td>
                 <td>
-                  {e.type === "file" ? <Action label="Download" run={() => download(props.id, e)} /> : null}
+                  <div class="actions">
+                    {e.type === "file" ? <Action label="Download" run={() => download(props.id, e)} /> : null}
+                    <Action
+                      label="Delete"
+                      kind="danger"
+                      confirm={`Delete ${e.path}${e.type === "dir" ? " and everything in it" : ""}?`}
+                      run={() =>
+                        call(`/v1/sandboxes/${enc(props.id)}/files?path=${enc(e.path)}${e.type === "dir" ? "&recursive=true" : ""}`, {
+                          method: "DELETE",
+                        })
+                      }
+                      onDone={list.reload}
+                    />
+                  </div>
                 </td>
               </tr>
             ))}

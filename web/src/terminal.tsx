@@ -17,16 +17,20 @@ export function TerminalView(props: { id: string; running: boolean }) {
   const restart = useRef<() => void>(() => {});
   useEffect(() => {
     if (!props.running || !el.current) return;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+    const scheme = matchMedia("(prefers-color-scheme: dark)");
+    const themeOf = (dark: boolean) =>
+      dark
+        ? { background: "#0d1117", foreground: "#e6edf3" }
+        : { background: "#ffffff", foreground: "#1f2328", cursor: "#1f2328", selectionBackground: "#b6d7ff" };
     const term = new Terminal({
       cursorBlink: true,
       fontSize: 14,
       fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace",
       scrollback: 5000,
-      theme: dark
-        ? { background: "#0d1117", foreground: "#e6edf3" }
-        : { background: "#ffffff", foreground: "#1f2328", cursor: "#1f2328", selectionBackground: "#b6d7ff" },
+      theme: themeOf(scheme.matches),
     });
+    const onScheme = () => (term.options.theme = themeOf(scheme.matches));
+    scheme.addEventListener("change", onScheme);
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(el.current);
@@ -96,6 +100,7 @@ export function TerminalView(props: { id: string; running: boolean }) {
       stopped = true;
       clearTimeout(timer);
       window.removeEventListener("online", online);
+      scheme.removeEventListener("change", onScheme);
       ro.disconnect();
       sess?.close();
       term.dispose();
