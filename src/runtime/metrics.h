@@ -19,7 +19,9 @@
  *                        METRICS_LOG_LINE_MAX bytes;
  *   METRICS_KEEP_S       a sandbox's data is kept this long after it ended (24 h), and at most
  *                        METRICS_FINISHED_MAX ended sandboxes (the oldest-ended go first).
- * So at most (live + METRICS_FINISHED_MAX) * (4320 * 56 B + 512 KiB) ~ 760 KiB per sandbox.
+ * Per sandbox at most 4320 * 56 B of points + 256 KiB of text + 2048 * ~80 B of entry overhead
+ * (~660 KiB); with the default 64 live sandboxes and 128 ended ones, ~125 MiB in the worst case
+ * (every sandbox flooding its console for hours); typical sandboxes hold a few KiB.
  *
  * The sampler thread (metrics.c, one per runtime) ticks every METRICS_TICK_MS, off every request
  * path.  Its lock is a leaf (runtime-internal.h): taken under nothing, nothing taken under it.
@@ -34,11 +36,11 @@
 #define METRICS_SAMPLE_S 5
 #define METRICS_TICK_MS 1000
 #define METRICS_RING_POINTS 4320
-#define METRICS_LOG_ENTRIES 4096
-#define METRICS_LOG_BYTES (512 * 1024)
+#define METRICS_LOG_ENTRIES 2048
+#define METRICS_LOG_BYTES (256 * 1024)
 #define METRICS_LOG_LINE_MAX 2048
 #define METRICS_KEEP_S (24 * 3600)
-#define METRICS_FINISHED_MAX 256
+#define METRICS_FINISHED_MAX 128
 /* sandbox_ids of GET /sandboxes/metrics */
 #define METRICS_IDS_MAX 100
 
