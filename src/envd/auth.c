@@ -35,36 +35,56 @@ static bool same(const char *a, const char *b)
 	return d == 0;
 }
 
-bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const char *path,
-		     const char *user)
+/* E2B envd's answers, word for word (the SDKs and their users see them). */
+#define MSG_UNAUTHORIZED                                                                           \
+	"unauthorized access, please provide a valid access token or method signing if supported"
+#define MSG_HEADER_MISMATCH "access token present in header but does not match"
+#define MSG_NO_SIGNATURE "missing signature query parameter"
+#define MSG_INVALID_SIGNATURE "invalid signature"
+#define MSG_EXPIRED "signature is already expired"
+
+const char *envd_auth_error(struct envd *e, struct http_req *req, const char *op, const char *path,
+			    const char *user)
 {
 	pthread_mutex_lock(&e->lock);
 	cleanup_free char *token = e->access_token ? xstrdup(e->access_token) : NULL;
 	pthread_mutex_unlock(&e->lock);
 	if (!token)
-		return true;
+		return NULL;
 	const char *h = http_req_header(req, "X-Access-Token");
+	if (!op) /* a route that takes only the header */
+		return h && same(h, token) ? NULL : MSG_UNAUTHORIZED;
 	if (h)
-		return same(h, token);
-	if (!op)
-		return false;
+		return same(h, token) ? NULL : MSG_HEADER_MISMATCH;
 	const char *sig = http_req_query(req, "signature");
 	if (!sig)
-		return false;
-	return envd_signature_ok(sig, path ? path : "", op, user ? user : "", token,
-				 http_req_query(req, "signature_expiration"), time(NULL));
+		return MSG_NO_SIGNATURE;
+	return envd_signature_check(sig, path ? path : "", op, user ? user : "", token,
+				    http_req_query(req, "signature_expiration"), time(NULL));
+}
+
+const char *envd_signature_check(const char *sig, const char *path, const char *op,
+				 const char *user, const char *token, const char *exp, time_t now)
+{
+	long long t = 0;
+	if (exp && *exp) {
+		char *end;
+		errno = 0;
+		t = strtoll(exp, &end, 10);
+		if (*end || errno)
+			return MSG_INVALID_SIGNATURE;
+	}
+	cleanup_free char *want = envd_signature(path, op, user, token, exp);
+	if (!same(sig, want))
+		return MSG_INVALID_SIGNATURE;
+	/* checked after the signature, as E2B's envd does: a genuine but stale URL says so */
+	if (exp && *exp && t < (long long)now)
+		return MSG_EXPIRED;
+	return NULL;
 }
 
 bool envd_signature_ok(const char *sig, const char *path, const char *op, const char *user,
 		       const char *token, const char *exp, time_t now)
 {
-	if (exp && *exp) {
-		char *end;
-		errno = 0;
-		long long t = strtoll(exp, &end, 10);
-		if (*end || errno || t < (long long)now)
-			return false;
-	}
-	cleanup_free char *want = envd_signature(path, op, user, token, exp);
-	return same(sig, want);
+	return envd_signature_check(sig, path, op, user, token, exp, now) == NULL;
 }

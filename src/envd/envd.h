@@ -75,15 +75,19 @@ int envd_build_env(const struct envd_user *u, const char *path, const json_t *de
 const char *envd_env_get(char *const *envp, const char *key);
 void envd_env_free(char **envp);
 
-/* auth.c: X-Access-Token or signature check.  op is "read" / "write" for the
- * /files signature; NULL for routes that accept only the header. */
-bool envd_authorized(struct envd *e, struct http_req *req, const char *op, const char *path,
-		     const char *user);
+/* auth.c: X-Access-Token or signature check; NULL when authorized, else E2B envd's message
+ * for why not (401).  op is "read" / "write" for the /files signature; NULL for routes that
+ * accept only the header. */
+const char *envd_auth_error(struct envd *e, struct http_req *req, const char *op, const char *path,
+			    const char *user);
 /* "v1_" + base64(sha256(path:op:user:token[:exp])) without padding. */
 char *envd_signature(const char *path, const char *op, const char *user, const char *token,
 		     const char *exp);
-/* sig matches and exp (decimal Unix seconds, NULL/"" = none) is not before
- * now. */
+/* NULL when sig matches and exp (decimal Unix seconds, NULL/"" = none) is not before now;
+ * else "invalid signature" or "signature is already expired" (expiry checked second). */
+const char *envd_signature_check(const char *sig, const char *path, const char *op,
+				 const char *user, const char *token, const char *exp, time_t now);
+/* envd_signature_check(...) == NULL */
 bool envd_signature_ok(const char *sig, const char *path, const char *op, const char *user,
 		       const char *token, const char *exp, time_t now);
 

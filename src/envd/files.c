@@ -130,8 +130,9 @@ void envd_files_get(struct envd *e, struct http_req *req)
 	struct envd_user u;
 	const char *qpath = http_req_query(req, "path");
 	const char *uname = http_req_query(req, "username");
-	if (!envd_authorized(e, req, "read", qpath, uname ? uname : ""))
-		return envd_http_error(req, 401, "invalid access token or signature");
+	const char *denied = envd_auth_error(e, req, "read", qpath, uname ? uname : "");
+	if (denied)
+		return envd_http_error(req, 401, "%s", denied);
 	if (files_user(e, req, &u, &err) < 0)
 		return envd_http_error(req, 401, "%s", wr_err_msg(&err));
 	cleanup_free char *path = envd_resolve_path(qpath, &u);
@@ -512,8 +513,9 @@ void envd_files_post(struct envd *e, struct http_req *req)
 	struct envd_user u;
 	const char *qpath = http_req_query(req, "path");
 	const char *uname = http_req_query(req, "username");
-	if (!envd_authorized(e, req, "write", qpath, uname ? uname : ""))
-		return envd_http_error(req, 401, "invalid access token or signature");
+	const char *denied = envd_auth_error(e, req, "write", qpath, uname ? uname : "");
+	if (denied)
+		return envd_http_error(req, 401, "%s", denied);
 	if (files_user(e, req, &u, &err) < 0)
 		return envd_http_error(req, 401, "%s", wr_err_msg(&err));
 	const char *ct = http_req_header(req, "Content-Type");

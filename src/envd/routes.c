@@ -239,8 +239,9 @@ void envd_route(struct http_req *req, void *userdata)
 		return envd_http_error(req, 405, "method not allowed");
 	}
 	/* Everything else needs the token when one is set. */
-	if (!envd_authorized(e, req, NULL, NULL, NULL))
-		return envd_http_error(req, 401, "invalid or missing X-Access-Token");
+	const char *denied = envd_auth_error(e, req, NULL, NULL, NULL);
+	if (denied)
+		return envd_http_error(req, 401, "%s", denied);
 	if (!strcmp(p, "/init")) {
 		if (!post)
 			return envd_http_error(req, 405, "method not allowed");

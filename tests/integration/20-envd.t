@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=137
+TESTS=140
 echo "1..$TESTS"
 envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq, perl or python3 missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -261,7 +261,13 @@ if command -v openssl >/dev/null; then
 else
 	n=$((n + 1)); echo "ok $n # skip openssl missing"
 fi
-is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$F?path=$TMP/up/big.bin&username=$USER0&signature=${SIG}x")" 401 "/files with a bad signature is 401"
+is "$("${C[@]}" "$F?path=$TMP/up/big.bin&username=$USER0&signature=${SIG}x" | jq -r .message)" "invalid signature" "/files with a bad signature: 401, E2B's 'invalid signature'"
+# a genuine signature whose expiration has passed: E2B's own message
+EXP=$(($(date +%s) - 60))
+XSIG=v1_$(printf '%s' "$TMP/up/big.bin:read:$USER0:s3cret:$EXP" | openssl dgst -sha256 -binary | base64 -w0 | tr -d = | sed "s|+|%2B|g; s|/|%2F|g")
+is "$("${C[@]}" -w ' %{http_code}' "$F?path=$TMP/up/big.bin&username=$USER0&signature=$XSIG&signature_expiration=$EXP")" '{"message":"signature is already expired","code":401} 401' "expired signed URL: E2B's 'signature is already expired'"
+is "$("${C[@]}" "$F?path=$TMP/up/big.bin" | jq -r .message)" "missing signature query parameter" "no token, no signature: E2B's message"
+is "$("${C[@]}" -X POST $U/prepare | jq -r .message)" "unauthorized access, please provide a valid access token or method signing if supported" "other routes without the token: E2B's message"
 # an error naming a path that is not UTF-8 cannot go into JSON: the status text stands in
 is "$("${C[@]}" -w ' %{http_code}' -H 'X-Access-Token: s3cret' "$F?path=$TMP/nonexist%ff")" '{"message":"Not Found","code":404} 404' "error about a non-UTF-8 path is JSON with the status text"
 kill -0 $PID; ok $? "envd survived everything"

@@ -75,6 +75,13 @@ static void test_signature(void **state)
 				      1700000000));
 	assert_false(envd_signature_ok(s, "/home/user/a.txt", "write", "user", "tok", "1700000000",
 				       1700000001));
+	/* E2B's messages: a genuine signature past its time says so, anything else is invalid */
+	assert_string_equal(envd_signature_check(s, "/home/user/a.txt", "write", "user", "tok",
+						 "1700000000", 1700000001),
+			    "signature is already expired");
+	assert_string_equal(envd_signature_check(s, "/home/user/a.txt", "write", "user", "other",
+						 "1700000000", 1700000001),
+			    "invalid signature");
 	assert_false(envd_signature_ok(s, "/home/user/a.txt", "read", "user", "tok", "1700000000",
 				       0)); /* op is signed */
 	assert_false(
