@@ -137,6 +137,17 @@ int ext2vol_open(const char *image, bool rw, struct ext2vol **ret, struct wr_err
 				  "volume file system needs journal recovery (attach it to a "
 				  "sandbox once to replay it)");
 	}
+	/* The superblock is the guest's: a file system that claims more blocks (or inodes) than its
+	 * image can hold would have libext2fs size its tables after the claim. */
+	struct stat st;
+	uint64_t blocks = ext2fs_blocks_count(fs->super);
+	if (stat(image, &st) < 0 || blocks > (uint64_t)st.st_size / EXT2_BLOCK_SIZE(fs->super) ||
+	    fs->super->s_inodes_count > blocks * 8) {
+		ext2fs_close_free(&fs);
+		return wr_err_set(err, EUCLEAN,
+				  "volume file system claims more blocks or inodes than its image "
+				  "holds");
+	}
 	if ((e = ext2fs_read_bitmaps(fs))) {
 		int r = fail(err, e, "read bitmaps of", image);
 		ext2fs_close_free(&fs);

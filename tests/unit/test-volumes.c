@@ -522,6 +522,12 @@ static void test_hostile_images(void **state)
 	assert_int_equal(sh(mkj), 0);
 	assert_int_equal(ext2vol_open(j, false, &v, &err), -EUCLEAN);
 	assert_non_null(strstr(wr_err_msg(&err), "recovery"));
+	/* an image smaller than its file system claims is refused before any table is sized */
+	cleanup_free char *sm = xasprintf("%s/small.ext4", m->dir);
+	cleanup_free char *mks = xasprintf("cp %s %s && truncate -s 8M %s", m->path, sm, sm);
+	assert_int_equal(sh(mks), 0);
+	assert_int_equal(ext2vol_open(sm, false, &v, &err), -EUCLEAN);
+	assert_non_null(strstr(wr_err_msg(&err), "claims more blocks"));
 	/* a truncated image: open may work, reads past the end are errors, not crashes */
 	cleanup_free char *t = xasprintf("%s/t.ext4", m->dir);
 	cleanup_free char *mkt = xasprintf("cp %s %s && truncate -s 1M %s", m->path, t, t);
