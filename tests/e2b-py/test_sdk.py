@@ -217,6 +217,9 @@ class TestSync:
         s.pty.resize(h.pid, PtySize(rows=30, cols=100))
         s.pty.send_stdin(h.pid, b"stty size\n")
         until("resized pty", lambda: "30 100" in "".join(out))
+        if hasattr(s.pty, "stream_input"):  # StreamInput with pty input (2.5x+)
+            s.pty.stream_input(h.pid, [b"echo si-", b"$((2*3))\n"])
+            until("pty input by stream_input", lambda: "si-6" in "".join(out))
         assert s.pty.kill(h.pid) is True
         t.join(30)
         assert not t.is_alive()
