@@ -13,6 +13,7 @@ for v in E2B_API_URL E2B_SANDBOX_URL E2B_API_KEY; do
 	fi
 done
 unset E2B_DEBUG E2B_DOMAIN E2B_ACCESS_TOKEN
+export PYTHONDONTWRITEBYTECODE=1
 # shellcheck source=tests/e2b-py/venv.sh
 . ./venv.sh
 versions=()

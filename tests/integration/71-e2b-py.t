@@ -56,7 +56,7 @@ run_suite() {
 	: >"$DATA/suite-$1.out"
 	(
 		cd tests/e2b-py &&
-			exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
+			exec env -i PATH="$PATH" HOME="${HOME:-/root}" PYTHONDONTWRITEBYTECODE=1 \
 				E2B_API_URL="http://127.0.0.1:$PA" E2B_SANDBOX_URL="http://127.0.0.1:$PP" E2B_API_KEY="$KEY" \
 				WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" WRENN_E2B_FLAT="$DATA/suite-$1.out" \
 				timeout 200 "$2/bin/python" -m pytest -p no:cacheprovider -q "$3"
