@@ -12,7 +12,7 @@ PKGS=(
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools
-	curl jq iputils-ping zsh python3-venv chromium chromium-driver
+	curl jq iputils-ping zsh python3-venv chromium chromium-driver nginx-light
 	# custom templates: OCI images (pull, unpack), the local test registry and its htpasswd
 	skopeo umoci docker-registry apache2-utils
 	# guest image: kernel build + root filesystems
