@@ -19,16 +19,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Resolve the template (unknown -> 400, as the SDKs treat a bad template as a client error). */
+/* Resolve the template: unknown -> 404 "template 'x' not found" (E2B's answer), a malformed
+ * name -> 400. */
 static int resolve_template(struct agent *a, struct http_req *req, const char *name, char **ret)
 {
 	if (name && !agent_snapshot_visible(a, req, name)) {
-		reply_error(req, 400, "invalid template: template %s not found", name);
+		reply_error(req, 404, "template '%s' not found", name);
 		return -ENOENT;
 	}
 	struct wr_err err = {0};
-	int r = runtime_template_resolve(a->rt, name ? name : RUNTIME_DEFAULT_TEMPLATE, ret, &err);
-	if (r == -ENOENT || r == -EINVAL)
+	const char *want = name ? name : RUNTIME_DEFAULT_TEMPLATE;
+	int r = runtime_template_resolve(a->rt, want, ret, &err);
+	if (r == -ENOENT)
+		reply_error(req, 404, "template '%s' not found", want);
+	else if (r == -EINVAL)
 		reply_error(req, 400, "invalid template: %s", wr_err_msg(&err));
 	else if (r < 0)
 		agent_reply_rt_error(req, r, &err);
@@ -384,6 +388,16 @@ static void e2b_pause(struct agent *a, struct http_req *req, char **caps)
 	agent_pause(a, req, caps[0]);
 }
 
+/* An E2B route wrenn does not serve: 501 naming it, never the 404 an SDK reads as "not found". */
+static void e2b_not_implemented(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)a;
+	(void)caps;
+	reply_error(req, 501,
+		    "%s %s is an E2B API route wrenn does not implement (see docs/E2B-COMPAT.md)",
+		    http_req_method(req), http_req_path(req));
+}
+
 const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/sandboxes", e2b_create},
 	{"POST", "/v2/sandboxes", e2b_create_v2},
@@ -425,5 +439,23 @@ const struct agent_route agent_e2b_routes[] = {
 	{"POST", "/templates/*", e2b_template_unsupported},
 	{"PATCH", "/templates/*", e2b_template_unsupported},
 	{"POST", "/templates/*/builds/*", e2b_template_unsupported},
+	/* E2B routes the SDKs know and wrenn does not serve (docs/E2B-COMPAT.md) */
+	{"GET", "/secrets", e2b_not_implemented},
+	{"POST", "/secrets", e2b_not_implemented},
+	{"GET", "/secrets/*", e2b_not_implemented},
+	{"POST", "/secrets/*", e2b_not_implemented},
+	{"DELETE", "/secrets/*", e2b_not_implemented},
+	{"GET", "/teams", e2b_not_implemented},
+	{"GET", "/teams/*/metrics", e2b_not_implemented},
+	{"GET", "/teams/*/metrics/max", e2b_not_implemented},
+	{"GET", "/templates/*", e2b_not_implemented},
+	{"GET", "/templates/*/builds/*/logs", e2b_not_implemented},
+	{"GET", "/v2/templates", e2b_not_implemented},
+	{"PATCH", "/v2/templates/*", e2b_not_implemented},
+	{"GET", "/default-templates", e2b_not_implemented},
+	{"GET", "/templates/*/tags/count", e2b_not_implemented},
+	{"GET", "/templates/*/tags/exists", e2b_not_implemented},
+	{"GET", "/templates/*/tags/groups", e2b_not_implemented},
+	{"GET", "/templates/*/tags/*/assignments", e2b_not_implemented},
 	{NULL, NULL, NULL},
 };

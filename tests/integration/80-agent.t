@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=84
+N=85
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -80,7 +80,8 @@ is "malformed key -> 401" "$(code -H "X-API-Key: hello" "$API/sandboxes")" 401
 is "error body is {code, message}" "$(jq -c '[.code, (.message|type)]' "$DATA/body")" '[401,"string"]'
 is "bad JSON -> 400" "$(code "${H[@]}" -d '{"template":' "$API/v1/sandboxes")" 400
 is "bad field -> 400" "$(code "${H[@]}" -d '{"vcpus":"two"}' "$API/v1/sandboxes")" 400
-is "invalid template -> 400" "$(code "${H[@]}" -d '{"templateID":"no-such-template"}' "$API/sandboxes")" 400
+is "unknown template -> 404 (E2B's answer)" "$(code "${H[@]}" -d '{"templateID":"no-such-template"}' "$API/sandboxes")" 404
+is "an E2B route wrenn does not serve (GET /secrets) -> 501 naming it" "$(code "${H[@]}" "$API/secrets")/$(jq -r .message "$DATA/body" | grep -c 'GET /secrets is an E2B API route wrenn does not implement')" "501/1"
 head -c 2000000 /dev/zero | tr '\0' ' ' >"$DATA/big.json"
 is "oversized body -> 413" "$(code "${H[@]}" -H 'Expect:' --data-binary @"$DATA/big.json" "$API/v2/sandboxes")" 413
 is "unknown id GET -> 404" "$(code "${H[@]}" "$API/sandboxes/cl-nosuch")" 404
