@@ -116,8 +116,30 @@ static int validate(struct runtime *rt, const struct runtime_create_spec *sp, in
 static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		  const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err);
 
+/* Where a create's time goes, for its log line (bench/create-phases.sh reads it). */
+enum { PH_PREP, PH_SLOT, PH_DISK, PH_VMM, PH_START, PH_ENVD, PH_INIT, PH_N };
+struct phases {
+	struct timespec t0, last;
+	double ms[PH_N];
+};
+
+static double ms_since(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* The time since the previous mark goes to phase i. */
+static void ph_mark(struct phases *p, int i)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	p->ms[i] += ms_since(&p->last, &now);
+	p->last = now;
+}
+
 static int steps(struct sbx *s, const struct runtime_create_spec *sp,
-		 const struct rt_create_opts *o, struct undo_stack *u, struct wr_err *err)
+		 const struct rt_create_opts *o, struct undo_stack *u, struct phases *ph,
+		 struct wr_err *err)
 {
 	struct runtime *rt = s->rt;
 	int r;
@@ -160,6 +182,7 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 		return wr_err_errno(err, errno, "mkdir %s", s->dir);
 	undo_push(u, "dir", undo_dir, NULL);
 	CANCELLED();
+	ph_mark(ph, PH_PREP);
 
 	if (!warm) {
 		unsigned slot;
@@ -180,6 +203,7 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 	     (r = rt_net_apply(s, err)) < 0))
 		return wr_err_prefix(err, r, "egress");
 	CANCELLED();
+	ph_mark(ph, PH_SLOT);
 
 	if (!warm) {
 		s->disk_ops = rt->disk_ops;
@@ -194,11 +218,13 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 	if ((r = rt_sbx_write_state(s, err)) < 0)
 		return r;
 	CANCELLED();
+	ph_mark(ph, PH_DISK);
 
 	if (!warm &&
 	    ((r = rt_sbx_fill_config(s, err)) < 0 || (r = rt_sbx_vmm_new(s, o->mem_file, err)) < 0))
 		return r;
 	undo_push(u, "vmm", undo_vmm, NULL);
+	ph_mark(ph, PH_VMM);
 	log_debug("create %s: slot %d, %s disk ready%s", s->id, s->slot, s->disk_ops->name,
 		  warm ? " (warm pool)" : "");
 	if (warm) {
@@ -226,18 +252,21 @@ static int steps(struct sbx *s, const struct runtime_create_spec *sp,
 	CANCELLED();
 	if (!s->snapshot_dir && (r = vmm_boot(s->vmm, err)) < 0)
 		return r;
+	ph_mark(ph, PH_START);
 	log_debug("create %s: booting", s->id);
 	/* A warm entry's envd answered before it was paused: /init's own
 	 * connect is the readiness check. */
 	if (!warm && (r = rt_envd_wait(s, rt->envd_timeout_ms, err)) < 0)
 		return r;
 	log_debug("create %s: envd %s ready", s->id, s->envd_version);
+	ph_mark(ph, PH_ENVD);
 	CANCELLED();
 	if (o->no_init)
 		return 0;
 	if ((r = rt_envd_init(s, sp->env_vars, false, err)) < 0)
 		return r;
 	rt_sbx_write_state(s, NULL);
+	ph_mark(ph, PH_INIT);
 	log_debug("create %s: /init accepted", s->id);
 	return 0;
 #undef CANCELLED
@@ -385,7 +414,11 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	}
 
 	struct undo_stack u = {0};
-	r = steps(s, spec, o, &u, err);
+	struct phases ph = {0};
+	clock_gettime(CLOCK_MONOTONIC, &ph.t0);
+	ph.last = ph.t0;
+	bool from_warm = s->warm;
+	r = steps(s, spec, o, &u, &ph, err);
 	s->warm = false;
 	if (r < 0) {
 		wr_err_prefix(err, r, "create %s", s->id);
@@ -411,7 +444,19 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		store_sandbox_done(&row);
 	}
 	store_event_add(rt->store, s->id, "created", s->template, NULL);
-	log_info("create %s from %s: %s path", s->id, s->template, s->create_path);
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	/* "start" is the VMM's launch: restore (snapshot path), resume (warm pool) or boot. */
+	log_info(
+		"created %s from %s (%d vCPU, %d MiB, %s path%s) in %.0f ms: prep %.0f, slot %.0f, "
+		"disk %.0f, vmm %.0f, %s %.0f, envd %.0f, init %.0f",
+		s->id, s->template, s->vcpus, s->memory_mb, s->create_path,
+		from_warm ? ", warm pool" : "", ms_since(&ph.t0, &end), ph.ms[PH_PREP],
+		ph.ms[PH_SLOT], ph.ms[PH_DISK], ph.ms[PH_VMM],
+		from_warm	  ? "resume"
+		: s->snapshot_dir ? "restore"
+				  : "boot",
+		ph.ms[PH_START], ph.ms[PH_ENVD], ph.ms[PH_INIT]);
 	s->state = STORE_SB_RUNNING;
 	atomic_store(&s->creating, false);
 	snprintf(ret_id, RUNTIME_ID_MAX, "%s", s->id);
