@@ -68,8 +68,12 @@ int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, cons
 			err, ENOENT,
 			"no sandbox given: send E2b-Sandbox-Id or use Host <port>-<id>.<domain>");
 	if (domain && *domain) {
+		/* <port>-<id>.localhost (the zero-setup local mode) is routed whatever the domain:
+		 * the E2b-Sandbox-Id header reaches any sandbox anyway */
 		size_t dl = strlen(domain), rest = hl - l1 - 1;
-		if (rest != dl || strncasecmp(host + l1 + 1, domain, dl) != 0)
+		bool in_domain = rest == dl && strncasecmp(host + l1 + 1, domain, dl) == 0;
+		bool local = rest == 9 && strncasecmp(host + l1 + 1, "localhost", 9) == 0;
+		if (!in_domain && !local)
 			return wr_err_set(err, ENOENT, "host is not under the sandbox domain %s",
 					  domain);
 	}

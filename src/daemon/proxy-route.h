@@ -21,7 +21,8 @@ struct proxy_target {
 	int port;
 };
 
-/* domain: when non-NULL and non-empty, a Host must end in ".<domain>" to be routed by name.
+/* domain: when non-NULL and non-empty, a Host must end in ".<domain>" (or ".localhost") to be
+ * routed by name.
  * -EINVAL (bad header values), -ENOENT (nothing says which sandbox), with a message. */
 int proxy_route(const char *host, const char *hdr_id, const char *hdr_port, const char *domain,
 		struct proxy_target *ret, struct wr_err *err);

@@ -96,6 +96,16 @@ static void test_proxy_route(void **state)
 			 -ENOENT);
 	assert_int_equal(proxy_route("3000-cl-ab12.xsb.local", NULL, NULL, "sb.local", &t, &err),
 			 -ENOENT);
+	/* <port>-<id>.localhost[:port] (zero-setup local mode) is routed under any domain */
+	assert_int_equal(
+		proxy_route("49983-cl-lo1.LocalHost:3002", NULL, NULL, "sb.local", &t, &err), 0);
+	assert_string_equal(t.id, "cl-lo1");
+	assert_int_equal(t.port, 49983);
+	assert_int_equal(proxy_route("49983-cl-lo1.xlocalhost", NULL, NULL, "sb.local", &t, &err),
+			 -ENOENT);
+	assert_int_equal(
+		proxy_route("49983-cl-lo1.localhost.evil", NULL, NULL, "sb.local", &t, &err),
+		-ENOENT);
 	/* nothing names a sandbox */
 	assert_int_equal(proxy_route("127.0.0.1:3002", NULL, NULL, NULL, &t, &err), -ENOENT);
 	assert_int_equal(proxy_route("localhost", NULL, NULL, NULL, &t, &err), -ENOENT);
