@@ -216,8 +216,14 @@ void e2b_logs(struct agent *a, struct http_req *req, char **caps)
 	for (size_t i = 0; i < n; i++) {
 		char t[40];
 		view_rfc3339(v[i].ts_ms, t, sizeof(t));
-		json_array_append_new(logs,
-				      json_pack("{s:s,s:s}", "timestamp", t, "line", v[i].msg));
+		/* E2B's v1 `line` is one structured log record as a JSON text ({level, logger,
+		 * msg}): the e2b CLI's `sandbox logs` parses it (a plain text line made it throw) */
+		cleanup_json json_t *rec =
+			json_pack("{s:s,s:s,s:s}", "level", metrics_level_name(v[i].level),
+				  "logger", v[i].source, "msg", v[i].msg);
+		cleanup_free char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+		json_array_append_new(
+			logs, json_pack("{s:s,s:s}", "timestamp", t, "line", line ? line : "{}"));
 		json_array_append_new(entries, log_entry_json(&v[i]));
 	}
 	runtime_logs_free(v, n);

@@ -74,7 +74,7 @@ is "101 sandbox_ids -> 400 naming the limit" "$(code "${H[@]}" "$API/sandboxes/m
 c=$(code "${H[@]}" "$API/sandboxes/$A/logs")
 cp "$DATA/body" "$DATA/v1.json"
 is "logs v1: {logs:[{timestamp,line}], logEntries:[{timestamp,level,message,fields}]}, same length" \
-	"$c/$(jq -r '(.logs|length) > 3 and (.logs|length) == (.logEntries|length) and all(.logs[]; (.timestamp|type)=="string" and (.line|type)=="string") and  all(.logEntries[]; (.level|test("^(debug|info|warn|error)$")) and (.fields.source|test("^(console|process)$")) and (.message|type)=="string")' "$DATA/v1.json")" 200/true
+	"$c/$(jq -r '(.logs|length) > 3 and (.logs|length) == (.logEntries|length) and all(.logs[]; (.timestamp|type)=="string" and (.line|fromjson|(.level|type)=="string" and (.logger|type)=="string" and (.msg|type)=="string")) and  all(.logEntries[]; (.level|test("^(debug|info|warn|error)$")) and (.fields.source|test("^(console|process)$")) and (.message|type)=="string")' "$DATA/v1.json")" 200/true
 is "logs v1 hold the guest's console line" "$(jq -r '[.logs[].line | select(contains("wrenn-74-console-mark"))] | length' "$DATA/v1.json")" 1
 is "logs v1: the exec's process start and end (source process)" \
 	"$(jq -c '[.logEntries[] | select(.fields.source=="process") | .message | sub("process [0-9]+ ";"")]' "$DATA/v1.json")" '["started (exec): sh","ended: exit code 0"]'
