@@ -113,6 +113,12 @@ function domainSuite(label, { Sandbox }, createOpts = {}) {
       assert.equal(text, `hi from ${sbx.sandboxId}\n`)
     })
 
+    it('Sandbox.connect(id): the domain from the API, commands and files through it', { timeout: OP_TIMEOUT }, async () => {
+      const c = await Sandbox.connect(sbx.sandboxId)
+      assert.equal(c.getHost(8080), `8080-${sbx.sandboxId}.${DOMAIN}`)
+      assert.equal((await c.commands.run('cat /tmp/up.txt')).stdout, `uploaded ${label}\n`)
+    })
+
     it('isRunning() true, kill, isRunning() false', { timeout: OP_TIMEOUT }, async () => {
       assert.equal(await sbx.isRunning(), true)
       await sbx.kill()
