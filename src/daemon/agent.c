@@ -42,6 +42,7 @@ void agent_view(const struct runtime_info *info, struct sbx_view *v)
 		.deny_out = info->deny_out,
 		.private_traffic = info->private_traffic,
 		.traffic_token = info->traffic_token,
+		.mask_host = info->mask_host,
 	};
 }
 

@@ -87,6 +87,7 @@ static int create_from(struct agent *a, struct http_req *req, struct create_req 
 		.allow_out = c->allow_out,
 		.deny_out = c->deny_out,
 		.private_traffic = c->private_traffic,
+		.mask_host = c->mask_host,
 		.team = auth_team(req),
 		.volumes = vm,
 		.n_volumes = nvm,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/proxy-route.h"
 
+#include "basic/xalloc.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +156,29 @@ int proxy_traffic_check(int port, const char *want, const char *got)
 	for (size_t i = 0; i < n; i++)
 		d |= (unsigned char)(want[i] ^ (i < m ? got[i] : 0));
 	return d ? 403 : 0;
+}
+
+char *proxy_mask_host(const char *mask, int port)
+{
+	if (!mask || !*mask || port == PROXY_ENVD_PORT)
+		return NULL;
+	char ps[16];
+	int pl = snprintf(ps, sizeof(ps), "%d", port);
+	size_t n = 0;
+	for (const char *p = mask; *p; p++, n++)
+		if (!strncmp(p, "${PORT}", 7)) {
+			n += (size_t)pl - 1;
+			p += 6;
+		}
+	char *out = xmalloc(n + 1), *o = out;
+	for (const char *p = mask; *p; p++)
+		if (!strncmp(p, "${PORT}", 7)) {
+			memcpy(o, ps, (size_t)pl);
+			o += pl;
+			p += 6;
+		} else {
+			*o++ = *p;
+		}
+	*o = '\0';
+	return out;
 }

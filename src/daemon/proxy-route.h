@@ -45,6 +45,10 @@ bool proxy_path_host_only(int port, const char *path);
  * (envd checks its access token), as with E2B. Constant-time compare. */
 int proxy_traffic_check(int port, const char *want, const char *got);
 
+/* E2B maskRequestHost: the Host sent to a sandbox's port instead of the client's, each
+ * "${PORT}" replaced by port (malloc'd).  NULL for envd's own port or without a mask. */
+char *proxy_mask_host(const char *mask, int port);
+
 /* Request headers not forwarded upstream: hop-by-hop ones, the framing we redo, and the
  * routing headers themselves. */
 bool proxy_header_dropped(const char *name, bool upgrade);

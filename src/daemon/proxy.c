@@ -114,9 +114,21 @@ static bool sandbox_running(struct agent *a, const char *id)
 	return running;
 }
 
-static char *build_head(struct http_req *req, bool upgrade, int64_t clen)
+/* The sandbox's maskRequestHost for t's port (NULL: the client's Host goes through). */
+static char *target_mask_host(struct agent *a, const struct proxy_target *t)
 {
-	size_t cap = 512 + strlen(http_req_target(req));
+	struct runtime_info info = {0};
+	if (t->port == PROXY_ENVD_PORT || runtime_get(a->rt, t->id, &info, NULL) < 0)
+		return NULL;
+	char *m = proxy_mask_host(info.mask_host, t->port);
+	runtime_info_done(&info);
+	return m;
+}
+
+/* host: the Host to send instead of the client's (maskRequestHost), NULL = the client's. */
+static char *build_head(struct http_req *req, bool upgrade, int64_t clen, const char *host)
+{
+	size_t cap = 512 + strlen(http_req_target(req)) + (host ? strlen(host) : 0);
 	size_t nh = http_req_header_count(req);
 	for (size_t i = 0; i < nh; i++) {
 		const char *n, *v;
@@ -132,11 +144,16 @@ static char *build_head(struct http_req *req, bool upgrade, int64_t clen)
 		http_req_header_at(req, i, &n, &v);
 		if (proxy_header_dropped(n, upgrade) || (!upgrade && !strcasecmp(n, "Expect")))
 			continue;
-		if (!strcasecmp(n, "Host"))
+		if (!strcasecmp(n, "Host")) {
+			if (host)
+				continue;
 			has_host = true;
+		}
 		o += (size_t)snprintf(h + o, cap - o, "%s: %s\r\n", n, v);
 	}
-	if (!has_host)
+	if (host)
+		o += (size_t)snprintf(h + o, cap - o, "Host: %s\r\n", host);
+	else if (!has_host)
 		o += (size_t)snprintf(h + o, cap - o, "Host: localhost\r\n");
 	if (!upgrade) {
 		if (clen < 0)
@@ -266,7 +283,8 @@ static void proxy_upgrade(struct agent *a, struct http_req *req, const struct pr
 		return;
 	cleanup_close int ufd = up;
 	struct http_client *c = http_client_new(ufd, false);
-	cleanup_free char *head = build_head(req, true, 0);
+	cleanup_free char *mask = target_mask_host(a, t);
+	cleanup_free char *head = build_head(req, true, 0, mask);
 	struct wr_err err = {0};
 	int r = write_full(ufd, head, strlen(head));
 	http_client_set_timeout(c, 30000);
@@ -351,7 +369,8 @@ static void proxy_forward(struct agent *a, struct http_req *req, const struct pr
 		return;
 	}
 	struct http_client *c = http_client_new(up, true);
-	cleanup_free char *head = build_head(req, false, clen);
+	cleanup_free char *mask = target_mask_host(a, t);
+	cleanup_free char *head = build_head(req, false, clen, mask);
 	int r = write_full(up, head, strlen(head));
 	char *buf = xmalloc(CHUNK);
 	/* request body, as it arrives */

@@ -8,6 +8,7 @@
 #include "net/egress.h"
 #include "store/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,8 @@ json_t *view_network(const struct sbx_view *v)
 	json_object_set_new(o, "allowOut", cidr_array(v->allow_out));
 	json_object_set_new(o, "denyOut", cidr_array(v->deny_out));
 	json_object_set_new(o, "allowPublicTraffic", json_boolean(!v->private_traffic));
+	if (v->mask_host)
+		json_object_set_new(o, "maskRequestHost", json_string(v->mask_host));
 	return o;
 }
 
@@ -261,9 +264,36 @@ static bool field_set(const json_t *v)
 	return true;
 }
 
+/*
+ * network.maskRequestHost: the Host header the proxy sends to the sandbox's ports instead of
+ * the client's, with each ${PORT} replaced by the port.  It goes into a request head, so only
+ * a host name's characters (letters, digits, '.', '-', ':') besides ${PORT}: no CR/LF, no
+ * spaces, nothing a header could be split or smuggled with.
+ */
+static int parse_mask_host(const json_t *v, const char *where, char **ret, struct wr_err *err)
+{
+	const char *s = json_string_value(v);
+	if (!s || !*s || strlen(s) > 253)
+		return wr_err_set(err, EINVAL,
+				  "%s.maskRequestHost must be a host name (1-253 chars)", where);
+	for (const char *p = s; *p; p++) {
+		if (!strncmp(p, "${PORT}", 7)) {
+			p += 6;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && !strchr(".-:", *p))
+			return wr_err_set(err, EINVAL,
+					  "%s.maskRequestHost: byte 0x%02x is not allowed (a host "
+					  "name, optionally with ${PORT})",
+					  where, (unsigned char)*p);
+	}
+	*ret = xstrdup(s);
+	return 0;
+}
+
 static int parse_network_fields(const json_t *net, const char *where, bool update,
 				char ***ret_allow, char ***ret_deny, bool *ret_private,
-				int *ret_internet, struct wr_err *err)
+				char **ret_mask, int *ret_internet, struct wr_err *err)
 {
 	if (!json_is_object(net))
 		return wr_err_set(err, EINVAL, "%s must be an object", where);
@@ -284,6 +314,16 @@ static int parse_network_fields(const json_t *net, const char *where, bool updat
 			if (!json_is_boolean(v) && !json_is_null(v))
 				return wr_err_set(err, EINVAL, "%s must be true or false", k);
 			*ret_internet = json_is_null(v) ? -1 : json_is_true(v);
+			continue;
+		}
+		if (!update && !strcmp(k, "maskRequestHost")) {
+			if (json_is_null(v))
+				continue;
+			free(*ret_mask);
+			*ret_mask = NULL;
+			int r = parse_mask_host(v, where, ret_mask, err);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (!strcmp(k, "egressProxy") || !strcmp(k, "rules") ||
@@ -310,17 +350,18 @@ int view_parse_network(const json_t *net, const char *where, struct create_req *
 		return 0;
 	int internet = -1;
 	return parse_network_fields(net, where, false, &c->allow_out, &c->deny_out,
-				    &c->private_traffic, &internet, err);
+				    &c->private_traffic, &c->mask_host, &internet, err);
 }
 
 int view_parse_network_update(const json_t *body, char ***ret_allow, char ***ret_deny,
 			      int *ret_internet, struct wr_err *err)
 {
 	bool priv = false;
+	char *mask = NULL; /* refused on update: it stays NULL */
 	*ret_allow = *ret_deny = NULL;
 	*ret_internet = -1;
-	return parse_network_fields(body, "network", true, ret_allow, ret_deny, &priv, ret_internet,
-				    err);
+	return parse_network_fields(body, "network", true, ret_allow, ret_deny, &priv, &mask,
+				    ret_internet, err);
 }
 
 /* Every field of a create body must be one this dialect knows; what wrenn does not
@@ -361,6 +402,7 @@ void create_req_done(struct create_req *c)
 	view_cidrs_free(c->allow_out);
 	view_cidrs_free(c->deny_out);
 	free(c->template);
+	free(c->mask_host);
 	json_decref(c->env);
 	json_decref(c->metadata);
 	json_decref(c->volume_mounts);

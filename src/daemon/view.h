@@ -34,6 +34,7 @@ struct sbx_view {
 	char *const *deny_out;
 	bool private_traffic;	   /* allowPublicTraffic: false */
 	const char *traffic_token; /* NULL = none */
+	const char *mask_host;	   /* network.maskRequestHost; NULL = none */
 	bool lifecycle_known;	   /* lifecycle (STORE_SB_LC_* bits) read: getInfo shows it */
 	unsigned lifecycle;
 };
@@ -68,6 +69,7 @@ struct create_req {
 	 * none) and allowPublicTraffic: false */
 	char **allow_out, **deny_out;
 	bool private_traffic;
+	char *mask_host;       /* network.maskRequestHost (owned, validated), NULL = none */
 	unsigned lifecycle;    /* STORE_SB_LC_* (E2B autoPause / autoResume) */
 	json_t *volume_mounts; /* E2B volumeMounts: array of {name, path} strings (owned), or NULL */
 };

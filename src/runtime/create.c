@@ -399,6 +399,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->deny_out = rt_strv_dup(spec->deny_out);
 	s->private_traffic = spec->private_traffic;
 	s->traffic_token = spec->private_traffic ? runtime_mint_token() : NULL;
+	free(s->mask_host);
+	s->mask_host = spec->mask_host ? xstrdup(spec->mask_host) : NULL;
 	free(s->team);
 	s->team = xstrdup(spec->team ? spec->team : "");
 	s->state = STORE_SB_CREATING;

@@ -84,6 +84,8 @@ void rt_net_state_write(const struct sbx *s, json_t *j)
 	json_object_set_new(n, "deny_out", strv_json(s->deny_out));
 	if (s->traffic_token)
 		json_object_set_new(n, "traffic_token", json_string(s->traffic_token));
+	if (s->mask_host)
+		json_object_set_new(n, "mask_host", json_string(s->mask_host));
 	json_object_set_new(j, "network", n);
 }
 
@@ -98,6 +100,9 @@ void rt_net_state_read(struct sbx *s, const json_t *j)
 	const char *t = json_string_value(json_object_get(n, "traffic_token"));
 	s->traffic_token = t && *t ? xstrdup(t) : NULL;
 	s->private_traffic = s->traffic_token != NULL;
+	free(s->mask_host);
+	const char *m = json_string_value(json_object_get(n, "mask_host"));
+	s->mask_host = m && *m ? xstrdup(m) : NULL;
 }
 
 void rt_net_info(struct runtime_info *ret, const struct sbx *s)
@@ -108,6 +113,7 @@ void rt_net_info(struct runtime_info *ret, const struct sbx *s)
 	ret->deny_out = rt_strv_dup(s->deny_out);
 	ret->private_traffic = s->private_traffic;
 	ret->traffic_token = s->traffic_token ? xstrdup(s->traffic_token) : NULL;
+	ret->mask_host = s->mask_host ? xstrdup(s->mask_host) : NULL;
 }
 
 static int row_set_internet(struct store *st, const char *id, bool on, struct wr_err *err)

@@ -63,6 +63,7 @@ struct sbx {
 	char **allow_out, **deny_out; /* egress policy (network.c), NULL-terminated */
 	bool private_traffic;
 	char *traffic_token;
+	char *mask_host; /* maskRequestHost (network.c), NULL = none */
 	char *token;
 	char *team;	 /* owning team, "" = the operator's (per-team cap) */
 	char *init_auth; /* token envd holds before /init (snapshot's source); NULL = token */

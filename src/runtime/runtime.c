@@ -177,6 +177,7 @@ void runtime_info_done(struct runtime_info *info)
 	rt_strv_free(info->allow_out);
 	rt_strv_free(info->deny_out);
 	free(info->traffic_token);
+	free(info->mask_host);
 	free(info->team);
 	*info = (struct runtime_info){0};
 }

@@ -159,6 +159,7 @@ struct runtime_info {
 	char **allow_out, **deny_out; /* NULL-terminated, NULL = none */
 	bool private_traffic;
 	char *traffic_token; /* NULL unless private_traffic */
+	char *mask_host;     /* NULL = none */
 };
 void runtime_info_done(struct runtime_info *info);
 void runtime_info_list_free(struct runtime_info *rows, size_t n);
@@ -195,6 +196,8 @@ struct runtime_create_spec {
 	char *const *allow_out;
 	char *const *deny_out;
 	bool private_traffic;
+	const char
+		*mask_host; /* E2B maskRequestHost: Host sent to user ports; NULL = the client's */
 	/* Volumes (volumes.h): attached as extra disks; the create boots the template (no
 	 * snapshot restore, no warm pool).  A volume held by another sandbox is -EBUSY. */
 	const struct runtime_volume_mount *volumes;

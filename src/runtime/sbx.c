@@ -229,6 +229,7 @@ void rt_sbx_free(struct sbx *s)
 	rt_strv_free(s->allow_out);
 	rt_strv_free(s->deny_out);
 	free(s->traffic_token);
+	free(s->mask_host);
 	free(s->team);
 	free(s->init_auth);
 	free(s->envd_version);

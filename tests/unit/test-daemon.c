@@ -58,6 +58,20 @@ static void test_route_match(void **state)
 	assert_false(route_match("/v1/keys", "v1/keys", &c));
 }
 
+static void test_proxy_mask_host(void **state)
+{
+	(void)state;
+	char *m = proxy_mask_host("${PORT}-app.example.com:${PORT}", 8080);
+	assert_string_equal(m, "8080-app.example.com:8080");
+	free(m);
+	m = proxy_mask_host("fixed.host", 3000);
+	assert_string_equal(m, "fixed.host");
+	free(m);
+	assert_null(proxy_mask_host("x.${PORT}", PROXY_ENVD_PORT)); /* envd keeps the client's */
+	assert_null(proxy_mask_host(NULL, 80));
+	assert_null(proxy_mask_host("", 80));
+}
+
 static void test_proxy_traffic_check(void **state)
 {
 	(void)state;
@@ -395,7 +409,11 @@ static void test_parse_create(void **state)
 		{"{\"volumeMounts\":{\"/v\":\"v\"}}", "volumeMounts must be an array"},
 		{"{\"network\":{\"x\":1}}", "network.x is not a known field"},
 		{"{\"network\":{\"egressProxy\":{\"address\":\"p:1\"}}}", "network.egressProxy"},
-		{"{\"network\":{\"maskRequestHost\":\"h\"}}", "network.maskRequestHost"},
+		{"{\"network\":{\"maskRequestHost\":\"h\\r\\nX-Evil: 1\"}}",
+		 "network.maskRequestHost: byte 0x0d is not allowed"},
+		{"{\"network\":{\"maskRequestHost\":\"a b\"}}", "network.maskRequestHost"},
+		{"{\"network\":{\"maskRequestHost\":\"\"}}", "network.maskRequestHost must be"},
+		{"{\"network\":{\"maskRequestHost\":7}}", "network.maskRequestHost must be"},
 		{"{\"network\":{\"rules\":{\"a.com\":[{}]}}}", "network.rules"},
 		{"{\"network\":{\"allowOut\":[\"example.com\"]}}",
 		 "domain names are not supported"},
@@ -414,8 +432,10 @@ static void test_parse_create(void **state)
 		json_decref(b);
 	}
 	b = js("{\"network\":{\"allowOut\":[\"8.8.8.8\"],\"denyOut\":[\"0.0.0.0/0\","
-	       "\"10.9.9.9/8\"],\"allowPublicTraffic\":false,\"rules\":{}}}");
+	       "\"10.9.9.9/8\"],\"allowPublicTraffic\":false,\"rules\":{},"
+	       "\"maskRequestHost\":\"${PORT}-app.example.com\"}}");
 	assert_int_equal(view_parse_e2b_create(b, true, &c, &err), 0);
+	assert_string_equal(c.mask_host, "${PORT}-app.example.com");
 	assert_string_equal(c.allow_out[0], "8.8.8.8/32");
 	assert_null(c.allow_out[1]);
 	assert_string_equal(c.deny_out[0], "0.0.0.0/0");
@@ -945,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_view_v1),
 		cmocka_unit_test(test_parse_create),
 		cmocka_unit_test(test_proxy_traffic_check),
+		cmocka_unit_test(test_proxy_mask_host),
 		cmocka_unit_test(test_metadata_query),
 		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_paging),

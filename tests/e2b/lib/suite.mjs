@@ -175,6 +175,28 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       await sbx.pty.kill(h.pid)
     })
 
+    it('network.maskRequestHost: the Host a sandbox port sees', { timeout: OP_TIMEOUT }, async () => {
+      const s = await create(TEMPLATE, { network: { maskRequestHost: '${PORT}-masked.example' } })
+      assert.equal((await s.getInfo()).network?.maskRequestHost, '${PORT}-masked.example')
+      // a listener that records the request it gets (busybox nc in minimal, python3 in base)
+      await s.commands.run(
+        'if command -v nc >/dev/null; then nc -l -p 8080 >/tmp/req; else python3 -c "import socket; l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind((\'\', 8080)); l.listen(1); c=l.accept()[0]; open(\'/tmp/req\', \'wb\').write(c.recv(65536))"; fi',
+        { background: true },
+      )
+      const px = process.env.E2B_SANDBOX_URL
+      let got = ''
+      for (let i = 0; i < 40 && !/Host:/i.test(got); i++) {
+        await fetch(px, {
+          headers: { 'E2b-Sandbox-Id': s.sandboxId, 'E2b-Sandbox-Port': '8080' },
+          signal: AbortSignal.timeout(1500),
+        }).catch(() => {})
+        got = await s.files.read('/tmp/req').catch(() => '')
+      }
+      assert.match(got, /^Host: 8080-masked\.example\r?$/m)
+      await s.kill()
+      created.delete(s.sandboxId)
+    })
+
     it('Sandbox.list', { timeout: OP_TIMEOUT }, async () => {
       const all = await listAll(Sandbox, { query: { metadata: { suite: runId } } })
       const ids = all.map((s) => s.sandboxId)
