@@ -258,7 +258,14 @@ static void rpc_start(struct envd *e, struct http_req *req)
 	proc_spec_done(&s);
 	if (r < 0)
 		return stream_error(req, CONNECT_INTERNAL, wr_err_msg(&err));
-	log_debug("started pid %d", proc_pid(p));
+	/* on the console, so the agent's sandbox logs (GET /sandboxes/{id}/logs) show every
+	 * process an SDK starts; the command's name only, never its arguments (secrets) */
+	char shown[129];
+	size_t k = 0;
+	for (; cmd[k] && k < sizeof(shown) - 1; k++) /* one line: no control bytes */
+		shown[k] = (unsigned char)cmd[k] < 0x20 || cmd[k] == 0x7f ? '?' : cmd[k];
+	shown[k] = '\0';
+	log_info("process %d started: %s", proc_pid(p), shown);
 	if (connect_stream_begin(req) == 0)
 		follow(req, p, cursor, deadline);
 	proc_unref(p, cursor);

@@ -272,6 +272,7 @@ static void *reader_main(void *arg)
 		close(p->pidfd);
 	struct pev ev = {.kind = PEV_END};
 	proc_status_text(st, &ev);
+	log_info("process %d ended: %s", (int)p->pid, ev.status);
 	pthread_mutex_lock(&p->t->lock);
 	push_event(p, &ev);
 	p->ended = true;

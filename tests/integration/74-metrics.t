@@ -5,7 +5,7 @@
 # create, team keys kept out of other teams' metrics, `wrenn metrics`, and data kept after a kill.
 set -u
 cd "$(dirname "$0")/../.."
-N=42
+N=43
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -78,6 +78,8 @@ is "logs v1: {logs:[{timestamp,line}], logEntries:[{timestamp,level,message,fiel
 is "logs v1 hold the guest's console line" "$(jq -r '[.logs[].line | select(contains("wrenn-74-console-mark"))] | length' "$DATA/v1.json")" 1
 is "logs v1: the exec's process start and end (source process)" \
 	"$(jq -c '[.logEntries[] | select(.fields.source=="process") | .message | sub("process [0-9]+ ";"")]' "$DATA/v1.json")" '["started (exec): sh","ended: exit code 0"]'
+is "logs v1: envd's console lines for every process (also the SDK's): started and ended" \
+	"$(jq -r '[.logEntries[] | select(.fields.source=="console") | .message | select(test("process [0-9]+ (started: sh|ended: exit status 0)"))] | length >= 2' "$DATA/v1.json")" true
 is "logs v1 ?limit=2 -> the oldest 2" "$(curl -s "${H[@]}" "$API/sandboxes/$A/logs?limit=2" | jq -c '[.logs[].line]')" "$(jq -c '[.logs[0:2][].line]' "$DATA/v1.json")"
 curl -s "${H[@]}" "$API/v2/sandboxes/$A/logs" >"$DATA/v2.json"
 nl=$(jq '.logs|length' "$DATA/v2.json")
