@@ -304,6 +304,22 @@ export function e2bSuite(label, { Sandbox, CommandExitError }) {
       created.delete(s.sandboxId)
     })
 
+    it('lifecycle autoResume: traffic through the proxy resumes it with its process; an expired sandbox is not running', { timeout: OP_TIMEOUT * 2 }, async () => {
+      const s = await create(TEMPLATE, { timeoutMs: 15_000, lifecycle: { onTimeout: 'pause', autoResume: true } })
+      const bg = await s.commands.run('sleep 600', { background: true })
+      await until('the timeout to pause it', async () => (await Sandbox.getInfo(s.sandboxId)).state === 'paused', 90_000)
+      // isRunning() is a GET /health through the proxy: that traffic resumes the sandbox
+      assert.equal(await s.isRunning(), true)
+      assert.equal((await Sandbox.getInfo(s.sandboxId)).state, 'running')
+      assert.ok((await s.commands.list()).some((p) => p.pid === bg.pid), 'the background process survived')
+      await s.kill()
+      created.delete(s.sandboxId)
+      // a sandbox that expires (onTimeout kill, the default) is gone: isRunning() false, no throw
+      const e = await create(TEMPLATE, { timeoutMs: 5_000 })
+      await until('the sandbox to expire', async () => !(await e.isRunning()), 90_000)
+      created.delete(e.sandboxId)
+    })
+
     it('createSnapshot, create from it, listSnapshots', { timeout: OP_TIMEOUT * 2 }, async (t) => {
       if (typeof sbx.createSnapshot !== 'function') return t.skip('SDK has no createSnapshot()')
       await sbx.files.write('/tmp/in-snapshot', 'snap')
