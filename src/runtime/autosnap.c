@@ -58,6 +58,10 @@ char *rt_auto_name(const struct rt_template *t, int vcpus, int mem)
 	 * a new key makes them be rebuilt instead of restored. */
 	static const char net_gen[] = "tap-mac-02fc00000001";
 	h = fnv(h, net_gen, sizeof(net_gen) - 1);
+	/* A snapshot restores only under the CPU model it was taken with (WRENN_TCG_CPU; under
+	 * KVM always "host": a changed setting there merely rebuilds). */
+	const char *cpu = vmm_qemu_cpu(VM_ACCEL_TCG);
+	h = fnv(h, cpu, strlen(cpu));
 	return xasprintf(AUTO_PREFIX "%s-%dc-%dm-%08x", t->name, vcpus, mem,
 			 (unsigned)(h ^ (h >> 32)));
 }

@@ -116,7 +116,7 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	else /* bounded translation cache: see VMM_TCG_TB_MB */
 		sv_add(a, "tcg,tb-size=%d", VMM_TCG_TB_MB);
 	sv_add(a, "-cpu");
-	sv_add(a, "%s", kvm ? "host" : "max");
+	sv_add(a, "%s", vmm_qemu_cpu(v->p.accel));
 	sv_add(a, "-m");
 	sv_add(a, "%dM", c->memory_mb);
 	sv_add(a, "-smp");
@@ -238,6 +238,14 @@ bool vmm_qemu_ro_private(const char *bin)
 	bool r = probed;
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+const char *vmm_qemu_cpu(enum vm_accel accel)
+{
+	if (accel == VM_ACCEL_KVM)
+		return "host";
+	const char *e = getenv("WRENN_TCG_CPU");
+	return e && *e ? e : VMM_TCG_CPU_DEFAULT;
 }
 
 static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming,
@@ -455,10 +463,11 @@ static int qemu_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
 	v->state = VMM_STATE_PAUSED;
 	v->mem_is_snapshot = in_place;
 
-	json_t *meta = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
-				 vm_accel_name(v->p.accel), "memory_mb", c->memory_mb, "vcpus",
-				 c->vcpus, "memory", q->mem_shared ? "file" : "stream",
-				 "rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
+	json_t *meta = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
+				 vm_accel_name(v->p.accel), "cpu", vmm_qemu_cpu(v->p.accel),
+				 "memory_mb", c->memory_mb, "vcpus", c->vcpus, "memory",
+				 q->mem_shared ? "file" : "stream", "rootfs_format",
+				 v->p.rootfs_format ? v->p.rootfs_format : "raw");
 	r = vmm_write_meta(dir, meta, err);
 	json_decref(meta);
 	return r;
@@ -477,6 +486,15 @@ static int check_meta(struct vmm *v, json_t *m, bool *ret_file, struct wr_err *e
 	if (!accel || strcmp(accel, vm_accel_name(v->p.accel)))
 		return wr_err_set(err, EINVAL, "snapshot was taken under %s, this VMM uses %s",
 				  accel ?: "?", vm_accel_name(v->p.accel));
+	/* Snapshots from before the model was recorded were taken under TCG's old "max". */
+	const char *cpu = json_string_value(json_object_get(m, "cpu"));
+	if (!cpu)
+		cpu = v->p.accel == VM_ACCEL_KVM ? "host" : "max";
+	if (strcmp(cpu, vmm_qemu_cpu(v->p.accel)))
+		return wr_err_set(err, EINVAL,
+				  "snapshot was taken with CPU model %s, this VMM uses %s "
+				  "(WRENN_TCG_CPU)",
+				  cpu, vmm_qemu_cpu(v->p.accel));
 	if (json_integer_value(json_object_get(m, "memory_mb")) != c->memory_mb ||
 	    json_integer_value(json_object_get(m, "vcpus")) != c->vcpus)
 		return wr_err_set(

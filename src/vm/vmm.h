@@ -168,6 +168,12 @@ const char *vmm_state_name(enum vmm_state s);
  * Probed once per binary (vmm-qemu.c). */
 bool vmm_qemu_ro_private(const char *bin);
 
+/* QEMU's guest CPU model: "host" under KVM; under TCG env WRENN_TCG_CPU, else
+ * VMM_TCG_CPU_DEFAULT (measured by bench/cpu-model.sh).  Snapshots record it and
+ * restore only under the same model; automatic snapshot templates key on it. */
+#define VMM_TCG_CPU_DEFAULT "max"
+const char *vmm_qemu_cpu(enum vm_accel accel);
+
 /* Used by the backends.  vmm_launch: kernel read-only and rootfs read-write
  * in the jail, the backend binds its own API socket.  vmm_launch_files: the
  * launcher binds the API socket (LAUNCH_API_FD) and opens the TAP
