@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Files through the E2B SDK (npm e2b, tests/e2b): sbx.files.write of 50 MiB (random bytes, one
+# Blob) and sbx.files.read of it back (format 'bytes'), BENCH_N (5) times each in one sandbox,
+# checked byte for byte; MiB/s medians.  Uses the agent at WRENN_API_URL/WRENN_API_KEY when set,
+# else a private one (bench/cli-lib.sh; template minimal unless WRENN_TEMPLATE).
+#   BENCH sdk_upload_50m_mibs <p50> MiB/s min=<x> n=<N>
+#   BENCH sdk_download_50m_mibs <p50> MiB/s min=<x> n=<N>
+# Env: BENCH_N (5), BENCH_MIB (50), WRENN_BUILD (build/release), WRENN_GUEST, WRENN_TEMPLATE.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=bench/cli-lib.sh
+. bench/cli-lib.sh
+for c in node npm curl; do
+	command -v $c >/dev/null || { echo "sdk-files: needs $c" >&2; exit 1; }
+done
+(cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
+	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
+		{ npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null &&
+			echo "$want" >node_modules/.wrenn-lock.sha256; }; }) ||
+	{ echo "sdk-files: npm ci in tests/e2b failed" >&2; exit 1; }
+bench_agent sdk-files || exit 1
+if [ -z "${WRENN_API_KEY:-}" ]; then
+	echo "sdk-files: set WRENN_API_KEY for the agent at $WRENN_API_URL" >&2
+	exit 1
+fi
+work=$(mktemp -d /tmp/wrenn-bench-sdkf.XXXXXX)
+trap 'rm -rf "$work"; bench_agent_stop' EXIT
+# One line per transfer: "up <MiB/s>" or "down <MiB/s>".
+JS='
+import { Sandbox } from "e2b"
+import { randomBytes } from "node:crypto"
+const n = Number(process.env.BENCH_N || 5), mib = Number(process.env.BENCH_MIB || 50)
+const t = process.env.WRENN_E2B_TEMPLATE || undefined
+const data = randomBytes(mib << 20)
+const sbx = t ? await Sandbox.create(t) : await Sandbox.create()
+try {
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now()
+    await sbx.files.write("/tmp/sdk-files.bin", new Blob([data]))
+    console.log(`up ${(mib / ((performance.now() - t0) / 1000)).toFixed(1)}`)
+    t0 = performance.now()
+    const back = await sbx.files.read("/tmp/sdk-files.bin", { format: "bytes" })
+    console.log(`down ${(mib / ((performance.now() - t0) / 1000)).toFixed(1)}`)
+    if (Buffer.compare(Buffer.from(back), data) !== 0) throw new Error(`run ${i}: read back differs`)
+  }
+} finally {
+  await sbx.kill()
+}
+'
+if ! (cd tests/e2b && env -i PATH="$PATH" HOME="${HOME:-/root}" BENCH_N="${BENCH_N:-5}" BENCH_MIB="${BENCH_MIB:-50}" \
+	E2B_API_URL="$WRENN_API_URL" E2B_SANDBOX_URL="$BENCH_SANDBOX_URL" E2B_API_KEY="$WRENN_API_KEY" \
+	WRENN_E2B_TEMPLATE="$BENCH_TEMPLATE" timeout 600 node --input-type=module -e "$JS") >"$work/t" 2>"$work/err"; then
+	echo "sdk-files: $(tail -5 "$work/err")" >&2
+	exit 1
+fi
+echo "# command: node (tests/e2b) sbx.files.write / files.read of ${BENCH_MIB:-50} MiB x${BENCH_N:-5} (load $(cut -d' ' -f1-3 /proc/loadavg))"
+for d in up down; do
+	name=sdk_upload_50m_mibs
+	[ $d = down ] && name=sdk_download_50m_mibs
+	awk -v d=$d '$1 == d {print $2}' "$work/t" | sort -n | awk -v n="$name" '{v[NR]=$1} END {
+		if (!NR) { print "BENCH " n " NaN MiB/s min=NaN n=0"; exit }
+		printf "BENCH %s %.1f MiB/s min=%.1f n=%d\n", n, (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2, v[1], NR }'
+done
