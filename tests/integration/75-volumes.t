@@ -6,7 +6,7 @@
 # kill -9 recovery of a held volume; and the unmodified npm e2b SDK (Volume + volumeMounts).
 set -u
 cd "$(dirname "$0")/../.."
-N=40
+N=41
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -69,6 +69,7 @@ VM='{"templateID":"minimal","timeout":300,"volumeMounts":[{"name":"data","path":
 A=$(mk "$VM")
 [ -n "$A" ] && ok "create with volumeMounts -> $A" || { nok "create with volumeMounts" "$(cat "$DATA/body")"; skip_rest "no sandbox"; }
 is "GET /sandboxes/{id} reports volumeMounts" "$(curl -s "${H[@]}" "$API/sandboxes/$A" | jq -c .volumeMounts)" '[{"name":"data","path":"/mnt/data"}]'
+is "GET /v2/sandboxes lists its volumeMounts" "$(curl -s "${H[@]}" "$API/v2/sandboxes" | jq -c --arg a "$A" '.[] | select(.sandboxID==$a) | .volumeMounts')" '[{"name":"data","path":"/mnt/data"}]'
 is "the guest sees the host's file" "$(run "$A" 'cat /mnt/data/host/hello.txt')" "from the host"
 run "$A" 'echo written-by-A > /mnt/data/a.txt; mkdir -p /mnt/data/d; echo deep > /mnt/data/d/e.txt' >/dev/null
 is "it is an ext4 mount at the path" "$(run "$A" "awk '\$2==\"/mnt/data\"{print \$3}' /proc/mounts")" ext4
