@@ -56,6 +56,10 @@ static const struct opt opts[] = {
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
 	O(warm_pool, K_WARM),
+	O(warm_pool_max, K_UINT),
+	O(warm_pool_memory_mb, K_UINT),
+	O(warm_pool_idle_s, K_UINT),
+	O(warm_pool_parallel, K_UINT),
 	O(max_upload_bytes, K_U64),
 	O(resume_on_traffic, K_BOOL),
 	O(keep_sandboxes, K_BOOL),
@@ -94,7 +98,11 @@ const char *agent_config_usage(void)
 	       "  --max-conns N           connections per listener (256)\n"
 	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"
 	       "  --warm-pool N           paused VMs kept ready per automatic template (default 2,\n"
-	       "                          0 = off, at most 64)\n"
+	       "                          0 = off, at most 64); the floor of an adaptive pool:\n"
+	       "  --warm-pool-max N       a burst of creates raises a template's pool up to N (32)\n"
+	       "  --warm-pool-memory-mb N host memory for all warm VMs (default 1/8 of RAM)\n"
+	       "  --warm-pool-idle-s S    back to the floor after S s without creates (300)\n"
+	       "  --warm-pool-parallel N  warm VMs restored at once when refilling (2, at most 4)\n"
 	       "  --auto-snapshot=false   every create boots instead of restoring an automatic\n"
 	       "                          template snapshot\n"
 	       "  --ns-prefix PREFIX      network namespace names (default wrenn-ns-); agents on one\n"
@@ -336,6 +344,15 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 			err, EINVAL,
 			"api_listen, proxy_listen and unix_socket are all off: nothing to "
 			"serve");
+	if (c->warm_pool_max > AGENT_WARM_POOL_MAX)
+		return wr_err_set(err, EINVAL, "warm_pool_max: at most %d, got %u",
+				  AGENT_WARM_POOL_MAX, c->warm_pool_max);
+	if (c->warm_pool_parallel > 4)
+		return wr_err_set(err, EINVAL, "warm_pool_parallel: 1..4, got %u",
+				  c->warm_pool_parallel);
+	if (c->warm_pool_idle_s > 86400)
+		return wr_err_set(err, EINVAL, "warm_pool_idle_s: at most 86400, got %u",
+				  c->warm_pool_idle_s);
 	if (c->volume_max_size_mb < 16)
 		return wr_err_set(err, EINVAL, "volume_max_size_mb must be at least 16");
 	if (c->volume_default_size_mb < 16 || c->volume_default_size_mb > c->volume_max_size_mb)

@@ -39,6 +39,10 @@ struct agent_config {
 	unsigned pool_size;	/* 0 = runtime default */
 	unsigned max_conns;	/* per listener; 0 = 256 */
 	int warm_pool;		/* paused VMs kept per auto template; -1 = default (2), 0 = off */
+	/* adaptive warm pool above that floor (runtime.h): per template at most (32, <= 64), host
+	 * MiB for all pools (0 = 1/8 of RAM), idle seconds back to the floor (300), builds at
+	 * once (2, <= 4); 0 = default */
+	unsigned warm_pool_max, warm_pool_memory_mb, warm_pool_idle_s, warm_pool_parallel;
 	uint64_t max_upload_bytes; /* file uploads through /v1; default 1 GiB */
 	bool resume_on_traffic;	   /* proxy resumes a paused sandbox instead of 409 */
 	bool keep_sandboxes;	   /* SIGTERM leaves running VMMs for the next start to re-attach */

@@ -192,6 +192,10 @@ int main(int argc, char **argv)
 		.warm_pool = a.cfg.warm_pool < 0    ? 0
 			     : a.cfg.warm_pool == 0 ? -1
 						    : a.cfg.warm_pool,
+		.warm_pool_max = a.cfg.warm_pool_max,
+		.warm_pool_memory_mb = a.cfg.warm_pool_memory_mb,
+		.warm_pool_idle_s = a.cfg.warm_pool_idle_s,
+		.warm_pool_parallel = a.cfg.warm_pool_parallel,
 		.prewarm = true,
 	};
 	r = runtime_open(&rcfg, &a.rt, &err);

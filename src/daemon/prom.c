@@ -10,6 +10,8 @@
  *   wrenn_sandbox_restore_seconds             histogram  resumes of paused sandboxes
  *   wrenn_warm_pool_hits_total / _misses_total counter   creates from a snapshot template
  *   wrenn_warm_pool_ready                     gauge
+ *   wrenn_warm_pool_target{template,vcpus,memory_mb} gauge  adaptive target per template
+ *   wrenn_warm_pool_template_ready{...}       gauge      ready entries per template
  *   wrenn_template_builds{status}             gauge      build rows by status (the store's)
  * Counters start at 0 when the agent starts.
  */
@@ -18,6 +20,7 @@
 #include "daemon/auth.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
 #include <inttypes.h>
@@ -46,6 +49,21 @@ static void histogram(FILE *f, const char *name, const char *help, const struct 
 				metrics_hist_bounds[i], cum);
 	}
 	fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+/* name{template="..",vcpus="..",memory_mb=".."} v, the label value escaped as the format wants */
+static void warm_gauge(FILE *f, const char *name, const struct runtime_warm_stat *w, unsigned v)
+{
+	fprintf(f, "%s{template=\"", name);
+	for (const char *c = w->template; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			fputc('\\', f);
+		if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+	fprintf(f, "\",vcpus=\"%d\",memory_mb=\"%d\"} %u\n", w->vcpus, w->memory_mb, v);
 }
 
 static void counter(FILE *f, const char *name, const char *help, uint64_t v)
@@ -81,6 +99,15 @@ char *prom_render(const struct prom_data *d)
 			d->c.warm_misses);
 		header(f, "wrenn_warm_pool_ready", "gauge", "Warm VMs ready to be claimed.");
 		fprintf(f, "wrenn_warm_pool_ready %u\n", d->warm_ready);
+		header(f, "wrenn_warm_pool_target", "gauge",
+		       "Warm VMs wanted per template (floor, raised by bursts of creates).");
+		for (size_t i = 0; i < d->nwarm; i++)
+			warm_gauge(f, "wrenn_warm_pool_target", &d->warm[i], d->warm[i].target);
+		header(f, "wrenn_warm_pool_template_ready", "gauge",
+		       "Warm VMs ready to be claimed per template.");
+		for (size_t i = 0; i < d->nwarm; i++)
+			warm_gauge(f, "wrenn_warm_pool_template_ready", &d->warm[i],
+				   d->warm[i].ready);
 		header(f, "wrenn_template_builds", "gauge", "Template builds by status.");
 		for (size_t i = 0; i < PROM_BUILD_STATUSES; i++)
 			fprintf(f, "wrenn_template_builds{status=\"%s\"} %" PRIu64 "\n",
@@ -94,6 +121,7 @@ void agent_prometheus(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
 	struct prom_data d = {.host_wide = auth_is_operator(req)};
+	cleanup_free struct runtime_warm_stat *warm = NULL;
 	struct runtime_filter f = {
 		.states = (1u << STORE_SB_CREATING) | (1u << STORE_SB_RUNNING) |
 			  (1u << STORE_SB_PAUSED) | (1u << STORE_SB_ERROR),
@@ -114,6 +142,8 @@ void agent_prometheus(struct agent *a, struct http_req *req, char **caps)
 	if (d.host_wide) {
 		runtime_metrics_counters(a->rt, &d.c);
 		d.warm_ready = runtime_warm_ready(a->rt);
+		d.nwarm = runtime_warm_stats(a->rt, &warm);
+		d.warm = warm;
 		for (size_t i = 0; i < PROM_BUILD_STATUSES; i++) {
 			struct store_build *b = NULL;
 			size_t nb = 0;

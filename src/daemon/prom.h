@@ -3,6 +3,7 @@
 /* GET /metrics on the API port: the Prometheus text exposition format (version 0.0.4),
  * written by hand (prom.c). */
 #include "runtime/metrics.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -16,6 +17,8 @@ struct prom_data {
 	bool host_wide;				/* an operator key: the host's series too */
 	struct metrics_counters c;
 	unsigned warm_ready;
+	const struct runtime_warm_stat *warm; /* per template: target and ready gauges */
+	size_t nwarm;
 	uint64_t builds[PROM_BUILD_STATUSES];
 };
 

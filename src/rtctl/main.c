@@ -13,8 +13,12 @@
  * Options: --data DIR --images DIR --kernel PATH --disk BACKEND --max N --pool N
  *          --ns-prefix P --veth-prefix P --nft-table T
  *          --vmm-bin PATH --envd-timeout MS --stop-on-close --no-reaper --no-auto-snapshot
- *          --warm N (warm pool size; -1 = off)
- *   wrenn-rtctl [options] warm-wait N [SECONDS]  (until N warm-pool entries are ready; default 60 s)
+ *          --warm N (warm pool floor; -1 = off) --warm-max N --warm-memory-mb N --warm-idle-s S
+ *          --warm-parallel N (adaptive pool above the floor, runtime.h)
+ *   wrenn-rtctl [options] warm-wait N|target [SECONDS]  (until N warm-pool entries are ready, or
+ *                             every template's pool is at its target; default 60 s)
+ *   wrenn-rtctl [options] warm-stat  ("warm-pool TEMPLATE VCPUSc MEMm floor=F target=T ready=R
+ *                             building=B mib=M" per template)
  *   wrenn-rtctl [options] template-build NAME FROM | template-delete NAME
  *   wrenn-rtctl [options] prewarm TEMPLATE [VCPUS [MiB]]
  *   wrenn-rtctl [options] snapshot ID [NAME] | snapshots [ID] | snapshot-delete ID | fork ID N
@@ -401,6 +405,37 @@ static int run_one(int cargc, char **cargv)
 		r = cmd_exec(cargc, cargv, &err);
 		if (r >= 0)
 			rc = r;
+	} else if (!strcmp(cmd, "warm-stat")) {
+		struct runtime_warm_stat *v = NULL;
+		size_t n = runtime_warm_stats(rt, &v);
+		for (size_t i = 0; i < n; i++)
+			printf("warm-pool %s %dc %dm floor=%u target=%u ready=%u building=%u mib=%llu\n",
+			       v[i].template, v[i].vcpus, v[i].memory_mb, v[i].floor, v[i].target,
+			       v[i].ready, v[i].building, (unsigned long long)v[i].cost_mb);
+		free(v);
+	} else if (!strcmp(cmd, "warm-wait") && cargc >= 2 && !strcmp(cargv[1], "target")) {
+		double t0 = now_ms(), limit = (cargc > 2 ? atof(cargv[2]) : 60) * 1000;
+		unsigned ready = 0, target = 0;
+		for (;;) {
+			struct runtime_warm_stat *v = NULL;
+			size_t n = runtime_warm_stats(rt, &v);
+			bool at = n > 0;
+			ready = target = 0;
+			for (size_t i = 0; i < n; i++) {
+				at = at && v[i].target > 0 && v[i].ready >= v[i].target;
+				ready += v[i].ready;
+				target += v[i].target;
+			}
+			free(v);
+			if (at || now_ms() - t0 >= limit)
+				break;
+			usleep(20000);
+		}
+		if (ready < target || !target)
+			r = wr_err_set(&err, ETIMEDOUT, "%u of %u warm entries ready", ready,
+				       target);
+		else
+			printf("warm %u %.0f\n", ready, now_ms() - t0);
 	} else if (!strcmp(cmd, "warm-wait") && cargc >= 2) {
 		unsigned want = (unsigned)atoi(cargv[1]);
 		double t0 = now_ms(), limit = (cargc > 2 ? atof(cargv[2]) : 60) * 1000;
@@ -444,6 +479,10 @@ int main(int argc, char **argv)
 					  {"veth-prefix", required_argument, NULL, 'V'},
 					  {"nft-table", required_argument, NULL, 'F'},
 					  {"warm", required_argument, NULL, 'W'},
+					  {"warm-max", required_argument, NULL, 1001},
+					  {"warm-memory-mb", required_argument, NULL, 1002},
+					  {"warm-idle-s", required_argument, NULL, 1003},
+					  {"warm-parallel", required_argument, NULL, 1004},
 					  {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "+", o, NULL)) != -1) {
@@ -492,6 +531,18 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			cfg.warm_pool = atoi(optarg);
+			break;
+		case 1001:
+			cfg.warm_pool_max = (unsigned)atoi(optarg);
+			break;
+		case 1002:
+			cfg.warm_pool_memory_mb = (unsigned)atoi(optarg);
+			break;
+		case 1003:
+			cfg.warm_pool_idle_s = (unsigned)atoi(optarg);
+			break;
+		case 1004:
+			cfg.warm_pool_parallel = (unsigned)atoi(optarg);
 			break;
 		default:
 			return 2;

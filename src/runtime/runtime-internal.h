@@ -5,6 +5,7 @@
 #include "net/slot.h"
 #include "runtime/runtime.h"
 #include "runtime/undo.h"
+#include "runtime/warm-policy.h"
 #include "vm/kvm.h"
 #include "vm/vmconfig.h"
 #include "vm/vmm.h"
@@ -111,13 +112,14 @@ char **rt_strv_dup(char *const *v);
 void rt_strv_free(char **v);
 
 struct rt_warm_key;
+#define RT_WARM_PAR_MAX 4 /* warm-pool filler threads at most */
 
 /*
  * Threads and locks of the runtime.
  *
  * Threads: the callers (the agent's HTTP connection threads, one per connection; rtctl's main
  * thread), the TTL reaper (reaper.c, rt->reaper), the warm-pool filler (warm.c,
- * rt->warm_thread), the automatic-snapshot builder (autosnap.c, rt->auto_thread, one at a time)
+ * rt->warm_threads, warm_par of them), the automatic-snapshot builder (autosnap.c, rt->auto_thread, one at a time)
  * and short-lived fork workers (snapshot.c, joined by the caller that started them).
  *
  * Locks, outermost first; a thread holding one may take only those below it:
@@ -172,10 +174,14 @@ struct runtime {
 	pthread_cond_t warm_cond;
 	struct rt_warm_key **warm;
 	size_t nwarm;
-	unsigned warm_target; /* ready entries per key; 0 = off */
-	struct sbx *warm_building;
-	pthread_t warm_thread;
-	bool warm_started, warm_stop;
+	unsigned warm_target;	/* the floor: ready entries per key when idle; 0 = off */
+	struct wp_cfg warm_cfg; /* sizing policy (warm-policy.h) */
+	unsigned warm_par;	/* filler threads = entries built at once */
+	uint64_t warm_serial;	/* last key serial */
+	struct sbx *warm_building[RT_WARM_PAR_MAX]; /* per filler thread */
+	pthread_t warm_threads[RT_WARM_PAR_MAX];
+	unsigned warm_nthreads;
+	bool warm_stop;
 	atomic_int creates;    /* creates in flight: the filler waits for 0 */
 	int64_t log_max_bytes; /* vmm.log rotation size (logcap.c) */
 	pthread_t reaper;
@@ -266,9 +272,10 @@ void rt_auto_stop(struct runtime *rt);
 /* Register the ready auto snapshot of built-in `from` with the warm pool. */
 void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem);
 
-/* warm pool of restored, paused VMs per snapshot template (warm.c) */
-void rt_warm_init(struct runtime *rt, unsigned target);
-/* Keep target warm entries of snapshot template t (vcpus/mem) from now on. */
+/* warm pool of restored, paused VMs per snapshot template (warm.c); floor 0 = off; c sizes it
+ * above the floor (c->floor is ignored), par entries are built at once. */
+void rt_warm_init(struct runtime *rt, unsigned floor, const struct wp_cfg *c, unsigned par);
+/* Keep warm entries of snapshot template t (vcpus/mem) from now on (floor, more on demand). */
 void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
 /* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
 struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);

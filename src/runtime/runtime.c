@@ -25,6 +25,16 @@
 #define DEFAULT_MAX_VCPUS 8
 #define DEFAULT_MAX_MEMORY_MB 16384
 #define WARM_MAX 64
+#define WARM_BURST_MS 10000 /* creates this close together are one burst (warm-policy.h) */
+
+/* A warm pool setting: the config's value, else the environment's, else def. */
+static unsigned warm_setting(unsigned v, const char *env, unsigned def)
+{
+	const char *e = getenv(env);
+	if (v)
+		return v;
+	return e && *e ? (unsigned)strtoul(e, NULL, 10) : def;
+}
 
 struct sbx *rt_sbx_new(struct runtime *rt, const char *id)
 {
@@ -396,7 +406,24 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 		int w = cfg->warm_pool;
 		if (w == 0)
 			w = wp && *wp ? atoi(wp) : cfg->prewarm ? DEFAULT_WARM : 0;
-		rt_warm_init(rt, w > 0 ? (unsigned)(w > WARM_MAX ? WARM_MAX : w) : 0);
+		unsigned floor = w > 0 ? (unsigned)(w > WARM_MAX ? WARM_MAX : w) : 0;
+		unsigned wmax = warm_setting(cfg->warm_pool_max, "WRENN_WARM_POOL_MAX", 32);
+		unsigned wmem =
+			warm_setting(cfg->warm_pool_memory_mb, "WRENN_WARM_POOL_MEMORY_MB", 0);
+		unsigned widle = warm_setting(cfg->warm_pool_idle_s, "WRENN_WARM_POOL_IDLE_S", 300);
+		unsigned wpar =
+			warm_setting(cfg->warm_pool_parallel, "WRENN_WARM_POOL_PARALLEL", 2);
+		if (!wmem) {
+			long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+			wmem = pages > 0 && psz > 0
+				       ? (unsigned)((uint64_t)pages * (uint64_t)psz / 8 / (1 << 20))
+				       : 1024;
+		}
+		struct wp_cfg wc = {.max_per_key = wmax > WARM_MAX ? WARM_MAX : wmax,
+				    .budget_mb = wmem,
+				    .idle_ms = (int64_t)widle * 1000,
+				    .burst_ms = WARM_BURST_MS};
+		rt_warm_init(rt, floor, &wc, wpar);
 	}
 	int r;
 	rt->log_max_bytes = cfg->log_max_bytes;

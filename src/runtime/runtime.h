@@ -114,6 +114,14 @@ struct runtime_config {
 	 * and are released at close.  0 = WRENN_WARM_POOL from the environment,
 	 * else 2 when prewarm is set (a long-lived agent), else off; negative = off. */
 	int warm_pool;
+	/* Adaptive warm pool above that floor (src/runtime/warm-policy.h): a template's target
+	 * follows its peak burst of creates (those within 10 s) over the last
+	 * warm_pool_idle_s, at most warm_pool_max per template, all templates' entries within
+	 * warm_pool_memory_mb of host memory (measured private MiB per paused VMM); back to the
+	 * floor after warm_pool_idle_s without creates; warm_pool_parallel entries are built at
+	 * once (1..4).  0 = WRENN_WARM_POOL_MAX / _MEMORY_MB / _IDLE_S / _PARALLEL from the
+	 * environment, else 32, 1/8 of host RAM, 300 s, 2. */
+	unsigned warm_pool_max, warm_pool_memory_mb, warm_pool_idle_s, warm_pool_parallel;
 	/* VMM jail (src/vm/jail.h): the VMM of network slot n runs as uid/gid
 	 * jail_uid_base + n, template files are readable by gid jail_uid_base.
 	 * 0 = WRENN_JAIL_UID_BASE, else 64000; the range base..base+max_sandboxes
@@ -254,6 +262,16 @@ int runtime_log_path(struct runtime *rt, const char *id, char **ret_path, struct
 
 /* Warm-pool entries ready to be claimed (all templates). */
 unsigned runtime_warm_ready(struct runtime *rt);
+/* Per key (template, vCPUs, memory) of the warm pool: its floor, current target (raised by
+ * bursts of creates, back to the floor when idle, within the memory budget), entries ready and
+ * being built, measured MiB per entry (0 = not yet).  *ret is caller-freed (never NULL). */
+struct runtime_warm_stat {
+	char template[128];
+	int vcpus, memory_mb;
+	unsigned floor, target, ready, building;
+	uint64_t cost_mb;
+};
+size_t runtime_warm_stats(struct runtime *rt, struct runtime_warm_stat **ret);
 
 /* Templates known to the runtime (built-ins registered at open, plus the
  * store's); "base" is listed as its own alias row. */

@@ -14,8 +14,17 @@
  * Entries are named like sandboxes (cl-xxxxxxxx, minted here; the claim
  * keeps the id), so a crashed agent's pool is swept like its sandboxes: the
  * VMM (its argv names the sandbox dir), the dir and disk (runtime.json), the
- * slot.  One filler thread refills, one entry at a time, and only while no
- * create is in flight so refills never compete with a create for the CPU.
+ * slot.
+ *
+ * Sizing (warm-policy.h): every create that asks a key for an entry (hit or
+ * miss) is recorded; each key's target is its peak burst within the idle
+ * horizon, at least the floor (--warm-pool), at most the per-template
+ * maximum, and all keys together fit the memory budget, costed by the
+ * measured private memory of the key's last built VMM.  After idle_ms without
+ * creates the target is the floor again and the extra entries are released.
+ * warm_par filler threads build entries in parallel, only while no create is
+ * in flight so refills never compete with a create for the CPU; a target
+ * change is logged at info with its reason.
  */
 #include "runtime/runtime-internal.h"
 
@@ -39,6 +48,17 @@ struct rt_warm_key {
 	unsigned fails;
 	struct sbx **ready;
 	size_t nready;
+	uint64_t serial;    /* identifies the key across a forget + register */
+	unsigned nbuilding; /* entries being built now */
+	unsigned target;    /* current target (retarget) */
+	enum wp_reason why;
+	struct wp_hist hist; /* arrivals of creates asking for an entry */
+	uint64_t cost_mb;    /* host MiB per entry (measured, see entry_cost_mb) */
+};
+
+struct filler_arg {
+	struct runtime *rt;
+	unsigned idx; /* its rt->warm_building[] slot */
 };
 
 static void key_free(struct rt_warm_key *k)
@@ -55,6 +75,74 @@ static void entry_drop(struct sbx *s)
 {
 	rt_sbx_release(s, false);
 	rt_sbx_put(s);
+}
+
+static struct rt_warm_key *key_by_serial(struct runtime *rt, uint64_t serial)
+{
+	for (size_t i = 0; i < rt->nwarm; i++)
+		if (rt->warm[i]->serial == serial)
+			return rt->warm[i];
+	return NULL;
+}
+
+/* Private memory of the entry's (paused) VMM in MiB: what it costs the host beyond the shared
+ * QEMU binary and page cache.  0 when unreadable. */
+static uint64_t entry_cost_mb(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t n = 0;
+	if (pid <= 0 || read_file(path, 1 << 16, &buf, &n) < 0)
+		return 0;
+	uint64_t kb = 0;
+	for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		unsigned long long v;
+		if (sscanf(l, "Private_Clean: %llu kB", &v) == 1 ||
+		    sscanf(l, "Private_Dirty: %llu kB", &v) == 1)
+			kb += v;
+	}
+	return (kb + 1023) / 1024;
+}
+
+/* Recompute every key's target (under warm_lock); log changes with their reason. */
+static void retarget(struct runtime *rt, int64_t now)
+{
+	if (!rt->nwarm)
+		return;
+	const struct wp_cfg *c = &rt->warm_cfg;
+	cleanup_free unsigned *t = xcalloc(rt->nwarm, sizeof(*t));
+	cleanup_free uint64_t *cost = xcalloc(rt->nwarm, sizeof(*cost));
+	cleanup_free enum wp_reason *why = xcalloc(rt->nwarm, sizeof(*why));
+	for (size_t i = 0; i < rt->nwarm; i++) {
+		struct rt_warm_key *k = rt->warm[i];
+		t[i] = wp_target(c, &k->hist, now, &why[i]);
+		/* Until one is measured: a paused, restored guest touched about a quarter of
+		 * its RAM (the rest of the snapshot is zero pages). */
+		cost[i] = k->cost_mb ? k->cost_mb : (uint64_t)(k->mem > 0 ? k->mem : 512) / 4;
+	}
+	wp_fit_budget(c, t, cost, why, rt->nwarm);
+	for (size_t i = 0; i < rt->nwarm; i++) {
+		struct rt_warm_key *k = rt->warm[i];
+		if (t[i] == k->target)
+			continue;
+		char detail[160] = "";
+		if (why[i] == WP_BURST || why[i] == WP_MAX)
+			snprintf(detail, sizeof(detail), ": peak of %u creates within %lld ms",
+				 wp_peak(&k->hist, now, c->idle_ms, c->burst_ms),
+				 (long long)c->burst_ms);
+		else if (why[i] == WP_IDLE)
+			snprintf(detail, sizeof(detail), ": no create for %lld s",
+				 (long long)(c->idle_ms / 1000));
+		else if (why[i] == WP_BUDGET)
+			snprintf(detail, sizeof(detail),
+				 ": %llu MiB for all pools, ~%llu MiB per VM",
+				 (unsigned long long)c->budget_mb, (unsigned long long)cost[i]);
+		log_info("warm pool %s (%dc/%dm): target %u -> %u (%s%s)", k->template, k->vcpus,
+			 k->mem, k->target, t[i], wp_reason_str(why[i]), detail);
+		k->target = t[i];
+		k->why = why[i];
+	}
 }
 
 static struct rt_warm_key *key_find(struct runtime *rt, const char *dir, int vcpus, int mem)
@@ -109,18 +197,37 @@ static int build(struct runtime *rt, struct sbx *s, struct wr_err *err)
 
 static void *filler(void *arg)
 {
-	struct runtime *rt = arg;
+	struct filler_arg *fa = arg;
+	struct runtime *rt = fa->rt;
+	unsigned idx = fa->idx;
+	free(fa);
 	pthread_mutex_lock(&rt->warm_lock);
 	while (!rt->warm_stop) {
+		retarget(rt, rt_now_ms());
+		/* Shrink: release one entry past its key's target. */
+		struct sbx *extra = NULL;
+		for (size_t i = 0; i < rt->nwarm && !extra; i++)
+			if (rt->warm[i]->nready > rt->warm[i]->target)
+				extra = rt->warm[i]->ready[--rt->warm[i]->nready];
+		if (extra) {
+			pthread_mutex_unlock(&rt->warm_lock);
+			log_debug("warm %s released (over target)", extra->id);
+			entry_drop(extra);
+			pthread_mutex_lock(&rt->warm_lock);
+			continue;
+		}
+		/* The key furthest below its target. */
 		struct rt_warm_key *k = NULL;
-		for (size_t i = 0; i < rt->nwarm && !k; i++)
-			if (rt->warm[i]->nready < rt->warm_target &&
-			    rt->warm[i]->fails < WARM_MAX_FAILS)
-				k = rt->warm[i];
-		/* Leave a slot for creates the pool does not serve. */
 		size_t total = 0;
-		for (size_t i = 0; i < rt->nwarm; i++)
-			total += rt->warm[i]->nready;
+		for (size_t i = 0; i < rt->nwarm; i++) {
+			struct rt_warm_key *w = rt->warm[i];
+			total += w->nready + w->nbuilding;
+			if (w->nready + w->nbuilding < w->target && w->fails < WARM_MAX_FAILS &&
+			    (!k || w->target - w->nready - w->nbuilding >
+					   k->target - k->nready - k->nbuilding))
+				k = w;
+		}
+		/* Leave a slot for creates the pool does not serve. */
 		pthread_mutex_lock(&rt->lock);
 		bool room = rt->nsbx + total + 1 < rt->max_sandboxes;
 		pthread_mutex_unlock(&rt->lock);
@@ -151,23 +258,29 @@ static void *filler(void *arg)
 		size_t tl = 0;
 		if (read_file(tf, 256, &s->init_auth, &tl) < 0)
 			s->init_auth = NULL;
-		cleanup_free char *dir = xstrdup(k->snapshot_dir);
-		int vcpus = k->vcpus, mem = k->mem;
-		rt->warm_building = s;
+		uint64_t serial = k->serial;
+		k->nbuilding++;
+		rt->warm_building[idx] = s;
 		pthread_mutex_unlock(&rt->warm_lock);
 
 		struct wr_err e = {0};
 		int r = build(rt, s, &e);
+		uint64_t cost = r >= 0 ? entry_cost_mb(s->pid) : 0;
 
 		pthread_mutex_lock(&rt->warm_lock);
-		rt->warm_building = NULL;
+		rt->warm_building[idx] = NULL;
 		/* The key may have been forgotten (template deleted) meanwhile. */
-		k = key_find(rt, dir, vcpus, mem);
+		k = key_by_serial(rt, serial);
+		if (k)
+			k->nbuilding--;
 		if (r >= 0 && k && !rt->warm_stop) {
 			k->ready = xrealloc(k->ready, (k->nready + 1) * sizeof(*k->ready));
 			k->ready[k->nready++] = s;
 			k->fails = 0;
-			log_debug("warm %s ready for %s (%zu)", s->id, k->template, k->nready);
+			if (cost)
+				k->cost_mb = cost;
+			log_debug("warm %s ready for %s (%zu of %u, %llu MiB)", s->id, k->template,
+				  k->nready, k->target, (unsigned long long)cost);
 			continue;
 		}
 		if (r < 0 && k && !rt->warm_stop && r != -ECANCELED) {
@@ -182,11 +295,20 @@ static void *filler(void *arg)
 	return NULL;
 }
 
-void rt_warm_init(struct runtime *rt, unsigned target)
+void rt_warm_init(struct runtime *rt, unsigned floor, const struct wp_cfg *c, unsigned par)
 {
 	pthread_mutex_init(&rt->warm_lock, NULL);
 	pthread_cond_init(&rt->warm_cond, NULL);
-	rt->warm_target = target;
+	rt->warm_target = floor;
+	rt->warm_cfg = *c;
+	rt->warm_cfg.floor = floor;
+	rt->warm_par = par < 1 ? 1 : par > RT_WARM_PAR_MAX ? RT_WARM_PAR_MAX : par;
+	if (floor)
+		log_debug(
+			"warm pool: floor %u, at most %u per template, %llu MiB budget, idle after "
+			"%lld ms, %u builds at once",
+			floor, c->max_per_key, (unsigned long long)c->budget_mb,
+			(long long)c->idle_ms, rt->warm_par);
 }
 
 void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem)
@@ -202,10 +324,19 @@ void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus
 		k->kernel = xstrdup(t->kernel);
 		k->vcpus = vcpus;
 		k->mem = mem;
+		k->serial = ++rt->warm_serial;
 		rt->warm = xrealloc(rt->warm, (rt->nwarm + 1) * sizeof(*rt->warm));
 		rt->warm[rt->nwarm++] = k;
-		if (!rt->warm_started && pthread_create(&rt->warm_thread, NULL, filler, rt) == 0)
-			rt->warm_started = true;
+		while (rt->warm_nthreads < rt->warm_par) {
+			struct filler_arg *fa = xcalloc(1, sizeof(*fa));
+			*fa = (struct filler_arg){rt, rt->warm_nthreads};
+			if (pthread_create(&rt->warm_threads[rt->warm_nthreads], NULL, filler,
+					   fa)) {
+				free(fa);
+				break;
+			}
+			rt->warm_nthreads++;
+		}
 	}
 	pthread_cond_broadcast(&rt->warm_cond);
 	pthread_mutex_unlock(&rt->warm_lock);
@@ -216,6 +347,8 @@ struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus
 	struct sbx *s = NULL;
 	pthread_mutex_lock(&rt->warm_lock);
 	struct rt_warm_key *k = rt->nwarm ? key_find(rt, snapshot_dir, vcpus, mem) : NULL;
+	if (k) /* demand, served or not; the fillers retarget when the creates end */
+		wp_hist_add(&k->hist, rt_now_ms());
 	if (k && k->nready) {
 		s = k->ready[0];
 		memmove(k->ready, k->ready + 1, --k->nready * sizeof(*k->ready));
@@ -280,8 +413,10 @@ void rt_warm_forget(struct runtime *rt, const char *snapshot_dir)
 	pthread_mutex_lock(&rt->warm_lock);
 	struct sbx **v = NULL;
 	size_t n = detach(rt, snapshot_dir, &v);
-	if (rt->warm_building && !strcmp(rt->warm_building->snapshot_dir, snapshot_dir))
-		atomic_store(&rt->warm_building->cancel, true);
+	for (unsigned i = 0; i < RT_WARM_PAR_MAX; i++)
+		if (rt->warm_building[i] &&
+		    !strcmp(rt->warm_building[i]->snapshot_dir, snapshot_dir))
+			atomic_store(&rt->warm_building[i]->cancel, true);
 	pthread_mutex_unlock(&rt->warm_lock);
 	for (size_t i = 0; i < n; i++)
 		entry_drop(v[i]);
@@ -292,14 +427,15 @@ void rt_warm_stop(struct runtime *rt)
 {
 	pthread_mutex_lock(&rt->warm_lock);
 	rt->warm_stop = true;
-	if (rt->warm_building)
-		atomic_store(&rt->warm_building->cancel, true);
+	for (unsigned i = 0; i < RT_WARM_PAR_MAX; i++)
+		if (rt->warm_building[i])
+			atomic_store(&rt->warm_building[i]->cancel, true);
 	pthread_cond_broadcast(&rt->warm_cond);
-	bool started = rt->warm_started;
-	rt->warm_started = false;
+	unsigned nthreads = rt->warm_nthreads;
+	rt->warm_nthreads = 0;
 	pthread_mutex_unlock(&rt->warm_lock);
-	if (started)
-		pthread_join(rt->warm_thread, NULL);
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(rt->warm_threads[i], NULL);
 	pthread_mutex_lock(&rt->warm_lock);
 	struct sbx **v = NULL;
 	size_t n = detach(rt, NULL, &v);
@@ -325,5 +461,26 @@ unsigned rt_warm_ready(struct runtime *rt, const char *snapshot_dir)
 		if (!snapshot_dir || !strcmp(rt->warm[i]->snapshot_dir, snapshot_dir))
 			n += (unsigned)rt->warm[i]->nready;
 	pthread_mutex_unlock(&rt->warm_lock);
+	return n;
+}
+
+size_t runtime_warm_stats(struct runtime *rt, struct runtime_warm_stat **ret)
+{
+	pthread_mutex_lock(&rt->warm_lock);
+	size_t n = rt->nwarm;
+	struct runtime_warm_stat *v = xcalloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		const struct rt_warm_key *k = rt->warm[i];
+		snprintf(v[i].template, sizeof(v[i].template), "%s", k->template);
+		v[i].vcpus = k->vcpus;
+		v[i].memory_mb = k->mem;
+		v[i].floor = rt->warm_target;
+		v[i].target = k->target;
+		v[i].ready = (unsigned)k->nready;
+		v[i].building = k->nbuilding;
+		v[i].cost_mb = k->cost_mb;
+	}
+	pthread_mutex_unlock(&rt->warm_lock);
+	*ret = v;
 	return n;
 }

@@ -4,10 +4,12 @@
 # token and ids come from its own /init), entries are not listed as
 # sandboxes, a pool smaller than a burst falls back to restoring, and the
 # pool leaves nothing behind: not at close, not after kill -9 + the next
-# runtime's sweep.
+# runtime's sweep.  The pool adapts: a burst of creates raises the template's
+# target above the floor and refills it, idle time (--warm-idle-s) lowers it
+# back and releases the extra VMs.
 set -u
 cd "$(dirname "$0")/../.."
-PLAN=9
+PLAN=11
 # shellcheck source=tests/lib/rt.sh
 . tests/lib/rt.sh
 rt_init "wt52$$" 52warm data
@@ -89,4 +91,24 @@ fi
 timeout 120 $RT --warm -1 open >"$OUT" 2>"$ERR"
 l=$(leftovers)
 if [ -z "$l" ]; then ok "the next runtime's sweep removes them"; else nok "sweep after kill -9" "left: $l $(cat "$ERR")"; fi
+# 10-11: adaptive size: a burst of 4 raises the target from the floor of 1 to 4 and the pool refills
+# to it; after 10 s without creates (--warm-idle-s 10) it is back to 1 entry.
+if timeout 300 $RT --warm 1 --warm-idle-s 10 prewarm minimal + warm-wait 1 120 + create -n 4 -t minimal \
+	+ warm-wait target 120 + warm-stat + wait 11 + warm-stat >"$OUT" 2>"$ERR" &&
+	[ "$(grep -c '^cl-.* snapshot$' "$OUT")" = 4 ] &&
+	grep -q '^warm-pool minimal .* target=4 ready=4 ' "$OUT" &&
+	grep -q 'warm pool minimal .*target [0-9]* -> 4 (burst' "$ERR"; then
+	ok "a burst of 4 raises the target to 4 and the pool refills ($(grep -m1 '^warm 4' "$OUT"))"
+else
+	nok "burst raises the pool" "$(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
+ids=$(awk '/^cl-/ {print $1}' "$OUT")
+[ -n "$ids" ] && timeout 120 $RT destroy $ids >/dev/null 2>&1
+l=$(leftovers)
+if grep -q 'warm pool minimal .*target 4 -> 1 (idle' "$ERR" && [ -z "$l" ] &&
+	[ "$(grep '^warm-pool minimal' "$OUT" | tail -1 | grep -o 'target=[0-9]* ready=[0-9]*')" = "target=1 ready=1" ]; then
+	ok "idle lowers the target back to the floor and releases the extra VMs"
+else
+	nok "idle shrinks the pool" "left: $l; $(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
 exit $fail

@@ -242,6 +242,10 @@ static void test_hist_and_prom(void **state)
 	d.c.warm_hits = 3;
 	d.c.warm_misses = 1;
 	d.warm_ready = 2;
+	struct runtime_warm_stat ws = {
+		.template = "min\"i", .vcpus = 1, .memory_mb = 512, .target = 20, .ready = 7};
+	d.warm = &ws;
+	d.nwarm = 1;
 	d.builds[2] = 5;
 	assert_int_equal(d.c.create.count, 3);
 	assert_int_equal(d.c.create.bucket[2], 2);
@@ -263,6 +267,8 @@ static void test_hist_and_prom(void **state)
 		"\nwrenn_warm_pool_hits_total 3\n",
 		"\nwrenn_warm_pool_misses_total 1\n",
 		"\nwrenn_warm_pool_ready 2\n",
+		"\nwrenn_warm_pool_target{template=\"min\\\"i\",vcpus=\"1\",memory_mb=\"512\"} 20\n",
+		"\nwrenn_warm_pool_template_ready{template=\"min\\\"i\",vcpus=\"1\",memory_mb=\"512\"} 7\n",
 		"\nwrenn_template_builds{status=\"ready\"} 5\n",
 		"\nwrenn_template_builds{status=\"error\"} 0\n",
 	};
