@@ -84,7 +84,7 @@ struct sbx {
 	bool reattached;
 	bool hidden; /* template build: not listed */
 	bool warm;   /* a warm-pool entry: VM restored and paused, no row yet (warm.c) */
-	/* attached volumes (volumes.c), recorded in runtime.json */
+	/* attached volumes (vol-attach.c), recorded in runtime.json; added under rt->lock */
 	struct rt_vol {
 		char *id, *image, *mount;
 	} vols[VM_MAX_EXTRA_DISKS];

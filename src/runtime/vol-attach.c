@@ -40,10 +40,15 @@ int rt_vol_resolve(struct sbx *s, const struct runtime_create_spec *sp, struct w
 						  "volumeMounts[%zu]: volume or path given twice",
 						  i);
 			}
-		struct rt_vol *o = &s->vols[s->nvols++];
+		/* published under the registry lock: runtime_volume_mounts reads them without
+		 * waiting for this sandbox's lock (held across a whole create or pause) */
+		pthread_mutex_lock(&s->rt->lock);
+		struct rt_vol *o = &s->vols[s->nvols];
 		o->id = TAKE_PTR(v.id);
 		o->image = TAKE_PTR(v.path);
 		o->mount = xstrdup(m->path);
+		s->nvols++;
+		pthread_mutex_unlock(&s->rt->lock);
 		store_volume_done(&v);
 	}
 	return 0;
@@ -144,14 +149,14 @@ int runtime_volume_mounts(struct runtime *rt, const char *id, struct runtime_vol
 	struct sbx *s = runtime_id_valid(id) ? rt_sbx_get(rt, id) : NULL;
 	if (!s)
 		return wr_err_set(err, ENOENT, "sandbox %s not found", id ? id : "(null)");
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&rt->lock);
 	struct runtime_volume_mount *v = xcalloc((size_t)s->nvols + 1, sizeof(*v));
 	size_t n = 0;
 	for (int i = 0; i < s->nvols; i++, n++) {
 		v[n].volume = xstrdup(s->vols[i].id);
 		v[n].path = xstrdup(s->vols[i].mount);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&rt->lock);
 	rt_sbx_put(s);
 	*ret = v;
 	*ret_n = n;
