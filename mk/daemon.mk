@@ -1,7 +1,7 @@
 # src/daemon: wrenn-agent (native /v1 API, E2B-compatible API, envd proxy).
 PROGRAMS += wrenn-agent:daemon
 LIBDEPS_wrenn-agent := daemon build runtime vm net disk store http basic
-LDLIBS_wrenn-agent := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lext2fs -lcom_err
+LDLIBS_wrenn-agent := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
 
 # docs/openapi.yaml is served at GET /openapi.yaml: embedded as a byte array so the repo keeps
 # exactly one copy.
@@ -14,9 +14,9 @@ $(BUILD)/obj/src/daemon/openapi.o: $(O)/gen/daemon/openapi-data.h
 
 # Unit tests of the pure parts (routing, host parsing, JSON shapes, auth, paging, config).
 LIBDEPS_test-daemon := daemon build runtime vm net disk store http basic
-LDLIBS_test-daemon := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lext2fs -lcom_err
+LDLIBS_test-daemon := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
 LIBDEPS_test-guestint := daemon build runtime vm net disk store http basic
-LDLIBS_test-guestint := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lext2fs -lcom_err
+LDLIBS_test-guestint := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
 # runtime/metrics.c (rings, windows, envd range checks) and daemon/prom.c (the text format).
 LIBDEPS_test-metrics := daemon build runtime vm net disk store http basic
 LDLIBS_test-metrics := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lm

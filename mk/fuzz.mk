@@ -7,7 +7,7 @@
 #                               and libclang-rt-14-dev), each target in turn, on a
 #                               scratch copy of its corpus; crashes land in
 #                               $(O)/fuzzer/crashes/
-FUZZ_TARGETS := fuzz-http fuzz-connect fuzz-multipart fuzz-vmconfig
+FUZZ_TARGETS := fuzz-http fuzz-connect fuzz-multipart fuzz-vmconfig fuzz-ext2vol
 FUZZ_SECONDS ?= 60
 FUZZ_CLANG ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
 
@@ -18,6 +18,9 @@ FUZZ_DEPS_fuzz-connect := $(FUZZ_OBJ)/serve.o $(BUILD)/lib/libhttp.a $(BUILD)/li
 FUZZ_DEPS_fuzz-multipart := $(BUILD)/lib/libenvd.a $(BUILD)/lib/libbasic.a
 # Only the one object: the rest of src/vm is not needed (nor always buildable).
 FUZZ_DEPS_fuzz-vmconfig := $(BUILD)/obj/src/vm/vmconfig.o $(BUILD)/lib/libbasic.a
+# volume content access on damaged images (libext2fs; mkfs.ext4 and debugfs make the base image)
+FUZZ_DEPS_fuzz-ext2vol := $(BUILD)/obj/src/disk/ext2vol.o $(BUILD)/lib/libbasic.a
+FUZZ_LIBS_fuzz-ext2vol := -lext2fs -lcom_err
 
 # serve.c drives the server internals (http/msg.h includes llhttp.h).
 $(FUZZ_OBJ)/serve.o: MODE_CFLAGS += -I$(LLHTTP_INC)
@@ -33,7 +36,7 @@ endif
 
 $(BUILD)/fuzz/fuzz-%: $(FUZZ_OBJ)/fuzz-%.o $(FUZZ_MAIN) $$(FUZZ_DEPS_fuzz-$$*)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(FUZZ_LIBS)
+	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(FUZZ_LIBS) $(FUZZ_LIBS_fuzz-$*)
 
 .PHONY: fuzz-bins fuzz-replay fuzz
 # second expansion: other fragments (mk/oci.mk) add targets after this one is read

@@ -15,6 +15,7 @@
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
+#include "disk/ext2vol-run.h"
 #include "disk/ext2vol.h"
 #include "runtime/volumes.h"
 #include "store/volumes.h"
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Content requests run one at a time: each holds the image for its whole operation. */
 static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -159,23 +161,46 @@ void e2b_volumes_delete(struct agent *a, struct http_req *req, char **caps)
 
 /* --- content ------------------------------------------------------------------------------ */
 
-static json_t *stat_json(const struct ext2vol_stat *st)
+/* A VolumeEntryStat from one entry of wrenn-volfs's answer (untrusted: it parsed what a guest
+ * wrote), every field type- and range-checked; NULL when one is not. */
+static json_t *stat_json(const json_t *in)
 {
+	static const char *const types[] = {"file", "directory", "symlink", "unknown", NULL};
+	const char *name = json_string_value(json_object_get(in, "name"));
+	const char *path = json_string_value(json_object_get(in, "path"));
+	const char *type = json_string_value(json_object_get(in, "type"));
+	const json_t *target = json_object_get(in, "target");
+	if (!name || !path || !type || path[0] != '/' || (target && !json_is_string(target)))
+		return NULL;
+	bool known = false;
+	for (size_t i = 0; types[i]; i++)
+		known = known || !strcmp(type, types[i]);
+	if (!known)
+		return NULL;
+	static const char *const ints[] = {"mode", "uid", "gid", "size", "atime", "mtime", "ctime"};
+	static const int64_t his[] = {07777,	  UINT32_MAX, UINT32_MAX, INT64_MAX,
+				      UINT32_MAX, UINT32_MAX, UINT32_MAX};
+	int64_t v[7];
+	for (size_t i = 0; i < 7; i++) {
+		const json_t *j = json_object_get(in, ints[i]);
+		if (!json_is_integer(j) || json_integer_value(j) < 0 ||
+		    json_integer_value(j) > his[i])
+			return NULL;
+		v[i] = json_integer_value(j);
+	}
 	char at[40], mt[40], ct[40];
-	view_rfc3339(st->atime * 1000, at, sizeof(at));
-	view_rfc3339(st->mtime * 1000, mt, sizeof(mt));
-	view_rfc3339(st->ctime * 1000, ct, sizeof(ct));
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "name",
-			      st->name, "path", st->path, "type", ext2vol_type_name(st->type),
-			      "mode", (json_int_t)(st->mode & 07777), "uid", (json_int_t)st->uid,
-			      "gid", (json_int_t)st->gid, "size", (json_int_t)st->size, "atime", at,
-			      "mtime", mt, "ctime", ct);
-	if (st->target)
-		json_object_set_new(o, "target", json_string(st->target));
+	view_rfc3339(v[4] * 1000, at, sizeof(at));
+	view_rfc3339(v[5] * 1000, mt, sizeof(mt));
+	view_rfc3339(v[6] * 1000, ct, sizeof(ct));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "name", name,
+			      "path", path, "type", type, "mode", (json_int_t)v[0], "uid",
+			      (json_int_t)v[1], "gid", (json_int_t)v[2], "size", (json_int_t)v[3],
+			      "atime", at, "mtime", mt, "ctime", ct);
+	if (o && target)
+		json_object_set_new(o, "target", json_string(json_string_value(target)));
 	return o;
 }
 
-/* Optional integer query in lo..hi: 1 given, 0 absent, < 0 after answering 400. */
 static int query_int(struct http_req *req, const char *name, int64_t lo, int64_t hi, int64_t *ret)
 {
 	const char *q = http_req_query(req, name);
@@ -239,26 +264,64 @@ static ssize_t body_read(void *ud, void *buf, size_t n)
 	return http_req_read(b->req, buf, n);
 }
 
-struct resp_sink {
+struct read_ctx {
 	struct http_req *req;
+	bool started;
 };
 
-static int resp_write(void *ud, const void *buf, size_t n)
+static int read_head(void *ud, int64_t size)
 {
-	struct resp_sink *s = ud;
-	return http_resp_write(s->req, buf, n);
+	struct read_ctx *c = ud;
+	c->started = true;
+	return http_resp_begin(c->req, 200, "application/octet-stream", size);
+}
+
+static int read_sink(void *ud, const void *buf, size_t n)
+{
+	struct read_ctx *c = ud;
+	return http_resp_write(c->req, buf, n);
 }
 
 enum op { OP_LIST, OP_MKDIR, OP_STAT, OP_SETATTR, OP_REMOVE, OP_READ, OP_WRITE };
 
-static void content_op(struct agent *a, struct http_req *req, struct ext2vol *v, enum op op,
+/* wrenn-volfs next to this program (or $WRENN_VOLFS) */
+static char *helper_path;
+static void find_helper(void)
+{
+	const char *env = getenv("WRENN_VOLFS");
+	if (env && *env) {
+		helper_path = xstrdup(env);
+		return;
+	}
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		helper_path = xstrdup("wrenn-volfs");
+		return;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	helper_path = xasprintf("%s/wrenn-volfs", exe);
+}
+
+static const char *helper(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, find_helper);
+	return helper_path;
+}
+
+#define CONTENT_JSON_MAX (32 << 20) /* a listing of EXT2VOL_LIST_MAX entries fits */
+
+/* One content operation on the image through wrenn-volfs; answers the request. */
+static void content_op(struct agent *a, struct http_req *req, const char *image, enum op op,
 		       const char *path)
 {
 	struct wr_err err = {0};
-	struct ext2vol_stat st = {0};
 	int64_t uid = -1, gid = -1, mode = -1, depth = 1;
 	bool force = false;
-	int r = 0;
 	if (op == OP_MKDIR || op == OP_WRITE) {
 		if (query_int(req, "uid", 0, UINT32_MAX - 1, &uid) < 0 ||
 		    query_int(req, "gid", 0, UINT32_MAX - 1, &gid) < 0 ||
@@ -266,35 +329,9 @@ static void content_op(struct agent *a, struct http_req *req, struct ext2vol *v,
 		    query_bool(req, "force", &force) < 0)
 			return;
 	}
-	switch (op) {
-	case OP_LIST: {
-		if (query_int(req, "depth", 1, EXT2VOL_DEPTH_MAX, &depth) < 0)
-			return;
-		struct ext2vol_stat *rows = NULL;
-		size_t n = 0;
-		if ((r = ext2vol_list(v, path, (int)depth, &rows, &n, &err)) < 0)
-			break;
-		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, stat_json(&rows[i]));
-		ext2vol_stat_list_free(rows, n);
-		reply_json_new(req, 200, arr);
+	if (op == OP_LIST && query_int(req, "depth", 1, EXT2VOL_DEPTH_MAX, &depth) < 0)
 		return;
-	}
-	case OP_MKDIR:
-		if ((r = ext2vol_mkdir(v, path, force, uid, gid, mode, &err)) < 0 ||
-		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
-			break;
-		reply_json_new(req, 201, stat_json(&st));
-		ext2vol_stat_done(&st);
-		return;
-	case OP_STAT:
-		if ((r = ext2vol_stat(v, path, &st, &err)) < 0)
-			break;
-		reply_json_new(req, 200, stat_json(&st));
-		ext2vol_stat_done(&st);
-		return;
-	case OP_SETATTR: {
+	if (op == OP_SETATTR) {
 		cleanup_json json_t *body = NULL;
 		if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 			return;
@@ -322,49 +359,105 @@ static void content_op(struct agent *a, struct http_req *req, struct ext2vol *v,
 			}
 			*dst = json_integer_value(jv);
 		}
-		if ((r = ext2vol_setattr(v, path, uid, gid, mode, &err)) < 0 ||
-		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
-			break;
-		reply_json_new(req, 200, stat_json(&st));
-		ext2vol_stat_done(&st);
-		return;
 	}
+	char su[24], sg[24], sm[24], sd[24], smax[24];
+	snprintf(su, sizeof(su), "%lld", (long long)uid);
+	snprintf(sg, sizeof(sg), "%lld", (long long)gid);
+	snprintf(sm, sizeof(sm), "%lld", (long long)mode);
+	snprintf(sd, sizeof(sd), "%lld", (long long)depth);
+	uint64_t maxu = a->cfg.max_upload_bytes > INT64_MAX ? INT64_MAX : a->cfg.max_upload_bytes;
+	snprintf(smax, sizeof(smax), "%llu", (unsigned long long)maxu);
+	const char *args[10] = {0};
+	switch (op) {
+	case OP_LIST:
+		args[0] = "list", args[1] = path, args[2] = sd;
+		break;
+	case OP_STAT:
+		args[0] = "stat", args[1] = path;
+		break;
+	case OP_READ:
+		args[0] = "read", args[1] = path;
+		break;
 	case OP_REMOVE:
-		if ((r = ext2vol_remove(v, path, &err)) < 0)
-			break;
-		reply_empty(req, 204);
-		return;
-	case OP_READ: {
-		int64_t size = 0;
-		if ((r = ext2vol_file_size(v, path, &size, &err)) < 0)
-			break;
-		if (http_resp_begin(req, 200, "application/octet-stream", size) < 0)
-			return;
-		struct resp_sink s = {req};
-		if (ext2vol_read(v, path, resp_write, &s, &err) < 0) {
+		args[0] = "remove", args[1] = path;
+		break;
+	case OP_MKDIR:
+		args[0] = "mkdir", args[1] = path, args[2] = force ? "1" : "0", args[3] = su,
+		args[4] = sg, args[5] = sm;
+		break;
+	case OP_SETATTR:
+		args[0] = "setattr", args[1] = path, args[2] = su, args[3] = sg, args[4] = sm;
+		break;
+	case OP_WRITE:
+		args[0] = "write", args[1] = path, args[2] = smax, args[3] = su, args[4] = sg,
+		args[5] = sm;
+		break;
+	}
+	uid_t hu;
+	gid_t hg;
+	runtime_volume_helper_ids(a->rt, &hu, &hg);
+	struct body_src b = {req};
+	if (op == OP_WRITE)
+		http_req_set_body_limit(req, maxu);
+	struct ext2vol_run run = {.helper = helper(),
+				  .image = image,
+				  .uid = hu,
+				  .gid = hg,
+				  .args = args,
+				  .src = op == OP_WRITE ? body_read : NULL,
+				  .src_ud = &b};
+	int r;
+	if (op == OP_READ) {
+		struct read_ctx rc = {req, false};
+		r = ext2vol_run_read(&run, read_head, read_sink, &rc, &err);
+		if (r < 0 && rc.started) {
 			log_warn("volume content read %s: %s", path, wr_err_msg(&err));
 			http_resp_abort(req);
 			return;
 		}
-		http_resp_end(req);
-		return;
-	}
-	case OP_WRITE: {
-		int64_t max =
-			(int64_t)(a->cfg.max_upload_bytes > INT64_MAX ? INT64_MAX
-								      : a->cfg.max_upload_bytes);
-		http_req_set_body_limit(req, (uint64_t)max);
-		struct body_src b = {req};
-		if ((r = ext2vol_write(v, path, body_read, &b, max, uid, gid, mode, &err)) < 0 ||
-		    (r = ext2vol_stat(v, path, &st, &err)) < 0)
-			break;
-		reply_json_new(req, 201, stat_json(&st));
-		ext2vol_stat_done(&st);
-		return;
-	}
+		if (r >= 0) {
+			http_resp_end(req);
+			return;
+		}
+	} else {
+		cleanup_free char *out = NULL;
+		r = ext2vol_run_json(&run, CONTENT_JSON_MAX, &out, &err);
+		if (r >= 0) {
+			cleanup_json json_t *j = json_loads(out, 0, NULL);
+			json_t *ans = NULL;
+			if (op == OP_REMOVE && json_is_object(j)) {
+				reply_empty(req, 204);
+				return;
+			}
+			if (op == OP_LIST && json_is_array(j)) {
+				ans = json_array();
+				size_t i;
+				json_t *e;
+				json_array_foreach(j, i, e)
+				{
+					json_t *o = stat_json(e);
+					if (!o) {
+						json_decref(ans);
+						ans = NULL;
+						break;
+					}
+					json_array_append_new(ans, o);
+				}
+			} else if (op != OP_LIST && json_is_object(j)) {
+				ans = stat_json(j);
+			}
+			if (!ans) {
+				reply_error(req, 502, "the volume reader sent a malformed answer");
+				return;
+			}
+			reply_json_new(req, op == OP_MKDIR || op == OP_WRITE ? 201 : 200, ans);
+			return;
+		}
 	}
 	if (r == -EFBIG)
 		http_resp_close_after(req);
+	if (r == -EUCLEAN)
+		log_warn("volume content %s %s: %s", args[0], path, wr_err_msg(&err));
 	content_error(req, r, &err);
 }
 
@@ -441,18 +534,7 @@ void e2b_volume_content(struct agent *a, struct http_req *req)
 		agent_reply_rt_error(req, r, &err);
 		return;
 	}
-	bool rw = ops[found].op != OP_LIST && ops[found].op != OP_STAT && ops[found].op != OP_READ;
-	struct ext2vol *fs = NULL;
-	r = ext2vol_open(v.path, rw, &fs, &err);
-	if (r < 0) {
-		log_warn("volume %s: %s", v.id, wr_err_msg(&err));
-		content_error(req, r, &err);
-	} else {
-		content_op(a, req, fs, ops[found].op, path);
-		struct wr_err ce = {0};
-		if (ext2vol_close(fs, &ce) < 0)
-			log_error("volume %s: %s", v.id, wr_err_msg(&ce));
-	}
+	content_op(a, req, v.path, ops[found].op, path);
 	store_volume_release(a->st, v.id, STORE_VOL_CONTENT_HOLDER, NULL);
 	pthread_mutex_unlock(&content_lock);
 	store_volume_done(&v);

@@ -216,6 +216,14 @@ static void list(struct agent *a, struct http_req *req, bool v2)
 		agent_page_dir(rows, n, http_req_query(req, "nextToken"), limit, asc, &start,
 			       &count, &next);
 	json_t *arr = agent_view_array(rows, n, start, count, view_e2b_detail);
+	size_t vi;
+	json_t *item;
+	json_array_foreach(arr, vi, item)
+	{
+		const char *sid = json_string_value(json_object_get(item, "sandboxID"));
+		if (sid)
+			json_object_set_new(item, "volumeMounts", e2b_volume_mounts_json(a, sid));
+	}
 	if (next)
 		http_resp_header(req, "X-Next-Token", next);
 	reply_json_new(req, 200, arr);

@@ -139,6 +139,12 @@ int ext2vol_open(const char *image, bool rw, struct ext2vol **ret, struct wr_err
 	}
 	/* The superblock is the guest's: a file system that claims more blocks (or inodes) than its
 	 * image can hold would have libext2fs size its tables after the claim. */
+	/* s_first_data_block is 1 with 1 KiB blocks, else 0; another value overflows a heap
+	 * buffer in libext2fs's bitmap reader (found by tests/fuzz/fuzz-ext2vol.c) */
+	if (fs->super->s_first_data_block != (EXT2_BLOCK_SIZE(fs->super) == 1024 ? 1u : 0u)) {
+		ext2fs_close_free(&fs);
+		return wr_err_set(err, EUCLEAN, "volume file system has a bad first data block");
+	}
 	struct stat st;
 	uint64_t blocks = ext2fs_blocks_count(fs->super);
 	if (stat(image, &st) < 0 || blocks > (uint64_t)st.st_size / EXT2_BLOCK_SIZE(fs->super) ||

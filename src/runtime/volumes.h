@@ -16,6 +16,8 @@
 #include "runtime/runtime.h"
 #include "store/volumes.h"
 
+#include <sys/types.h>
+
 #define RUNTIME_VOLUME_ID_PREFIX "vol-"
 #define RUNTIME_VOLUME_MIN_BYTES (INT64_C(16) << 20) /* ext4 with a journal needs a few MiB */
 #define RUNTIME_VOLUME_NAME_MAX 64
@@ -41,3 +43,5 @@ int rt_vol_claim_wait(struct store *st, const char *id, const char *holder, stru
 int runtime_volume_mounts(struct runtime *rt, const char *id, struct runtime_volume_mount **ret,
 			  size_t *ret_n, struct wr_err *err);
 void runtime_volume_mounts_free(struct runtime_volume_mount *v, size_t n);
+/* Who wrenn-volfs (the content helper) runs as: nobody:nogroup. */
+void runtime_volume_helper_ids(struct runtime *rt, uid_t *ret_uid, gid_t *ret_gid);

@@ -50,6 +50,7 @@ struct qemu {
 	bool ro_private; /* RAM file mapped private from a read-only open (QEMU >= 8.2) */
 	bool mem_shared; /* RAM is a file mapped shared (skipped by migration) */
 	char *mem_path;	 /* file behind guest RAM, NULL = anonymous */
+	char *cpu;	 /* -cpu of this VMM: a restore keeps its snapshot's */
 };
 
 struct strv {
@@ -116,7 +117,7 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	else /* bounded translation cache: see VMM_TCG_TB_MB */
 		sv_add(a, "tcg,tb-size=%d", VMM_TCG_TB_MB);
 	sv_add(a, "-cpu");
-	sv_add(a, "%s", vmm_qemu_cpu(v->p.accel));
+	sv_add(a, "%s", Q(v)->cpu);
 	sv_add(a, "-m");
 	sv_add(a, "%dM", c->memory_mb);
 	sv_add(a, "-smp");
@@ -254,6 +255,8 @@ static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming
 	struct qemu *q = Q(v);
 	q->ro_private =
 		mem_path && !share && vmm_qemu_ro_private(v->p.bin ? v->p.bin : QEMU_DEFAULT_BIN);
+	if (!q->cpu)
+		q->cpu = xstrdup(vmm_qemu_cpu(v->p.accel));
 	struct strv a = {0};
 	build_argv(v, mem_path, share, incoming, &a);
 	/* What the jail shows: the kernel and a qcow2 backing chain read-only; the
@@ -363,6 +366,22 @@ static int qemu_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 	return 0;
 }
 
+/* The argument after -cpu in /proc/PID/cmdline; NULL when unreadable. */
+static char *cmdline_cpu(pid_t pid)
+{
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	for (const char *p = buf; p < buf + n; p += strlen(p) + 1)
+		if (!strcmp(p, "-cpu") && p + strlen(p) + 1 < buf + n)
+			return xstrdup(p + strlen(p) + 1);
+	return NULL;
+}
+
 static int qemu_attach(struct vmm *v, struct wr_err *err)
 {
 	struct qemu *q = Q(v);
@@ -370,6 +389,9 @@ static int qemu_attach(struct vmm *v, struct wr_err *err)
 	 * shared only means a later snapshot carries RAM in the stream, which
 	 * restores into any memory kind. */
 	q->mem_shared = false;
+	/* Its -cpu (a later snapshot records it): the running process's own argument. */
+	free(q->cpu);
+	q->cpu = cmdline_cpu(v->proc.pid);
 	q->qmp.timeout_ms = v->p.api_timeout_ms;
 	int r = qmp_connect(&q->qmp, v->socket_path, 2000, v->proc.pidfd, err);
 	if (r < 0)
@@ -464,16 +486,17 @@ static int qemu_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
 	v->mem_is_snapshot = in_place;
 
 	json_t *meta = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
-				 vm_accel_name(v->p.accel), "cpu", vmm_qemu_cpu(v->p.accel),
-				 "memory_mb", c->memory_mb, "vcpus", c->vcpus, "memory",
-				 q->mem_shared ? "file" : "stream", "rootfs_format",
-				 v->p.rootfs_format ? v->p.rootfs_format : "raw");
+				 vm_accel_name(v->p.accel), "cpu",
+				 q->cpu ?: vmm_qemu_cpu(v->p.accel), "memory_mb", c->memory_mb,
+				 "vcpus", c->vcpus, "memory", q->mem_shared ? "file" : "stream",
+				 "rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
 	r = vmm_write_meta(dir, meta, err);
 	json_decref(meta);
 	return r;
 }
 
-static int check_meta(struct vmm *v, json_t *m, bool *ret_file, struct wr_err *err)
+static int check_meta(struct vmm *v, json_t *m, bool *ret_file, const char **ret_cpu,
+		      struct wr_err *err)
 {
 	const struct vm_config *c = v->p.cfg;
 	const char *backend = json_string_value(json_object_get(m, "backend"));
@@ -486,15 +509,15 @@ static int check_meta(struct vmm *v, json_t *m, bool *ret_file, struct wr_err *e
 	if (!accel || strcmp(accel, vm_accel_name(v->p.accel)))
 		return wr_err_set(err, EINVAL, "snapshot was taken under %s, this VMM uses %s",
 				  accel ?: "?", vm_accel_name(v->p.accel));
-	/* Snapshots from before the model was recorded were taken under TCG's old "max". */
+	/* A snapshot restores under the CPU model it was taken with, whatever WRENN_TCG_CPU
+	 * says now; those from before the model was recorded ran TCG's then-fixed "max". */
 	const char *cpu = json_string_value(json_object_get(m, "cpu"));
 	if (!cpu)
 		cpu = v->p.accel == VM_ACCEL_KVM ? "host" : "max";
-	if (strcmp(cpu, vmm_qemu_cpu(v->p.accel)))
-		return wr_err_set(err, EINVAL,
-				  "snapshot was taken with CPU model %s, this VMM uses %s "
-				  "(WRENN_TCG_CPU)",
-				  cpu, vmm_qemu_cpu(v->p.accel));
+	if (!*cpu || (v->p.accel == VM_ACCEL_KVM) != !strcmp(cpu, "host"))
+		return wr_err_set(err, EINVAL, "snapshot CPU model \"%s\" does not fit %s", cpu,
+				  vm_accel_name(v->p.accel));
+	*ret_cpu = cpu;
 	if (json_integer_value(json_object_get(m, "memory_mb")) != c->memory_mb ||
 	    json_integer_value(json_object_get(m, "vcpus")) != c->vcpus)
 		return wr_err_set(
@@ -517,7 +540,12 @@ static int qemu_restore(struct vmm *v, const char *dir, bool resume, struct wr_e
 	if (r < 0)
 		return r;
 	bool file = false;
-	r = check_meta(v, meta, &file, err);
+	const char *cpu = NULL;
+	r = check_meta(v, meta, &file, &cpu, err);
+	if (r == 0) {
+		free(Q(v)->cpu);
+		Q(v)->cpu = xstrdup(cpu);
+	}
 	json_decref(meta);
 	if (r < 0)
 		return r;
@@ -575,6 +603,7 @@ static void qemu_free_priv(struct vmm *v)
 		return;
 	qmp_close(&q->qmp);
 	free(q->mem_path);
+	free(q->cpu);
 	free(q);
 	v->priv = NULL;
 }

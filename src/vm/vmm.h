@@ -169,9 +169,11 @@ const char *vmm_state_name(enum vmm_state s);
 bool vmm_qemu_ro_private(const char *bin);
 
 /* QEMU's guest CPU model: "host" under KVM; under TCG env WRENN_TCG_CPU, else
- * VMM_TCG_CPU_DEFAULT (measured by bench/cpu-model.sh).  Snapshots record it and
- * restore only under the same model; automatic snapshot templates key on it. */
-#define VMM_TCG_CPU_DEFAULT "max"
+ * VMM_TCG_CPU_DEFAULT.  Nehalem (x86-64-v2: SSE4.2, POPCNT) boots faster and runs
+ * `bash -l` and envd file transfer faster than "max" under TCG (bench/cpu-model.sh,
+ * docs/ARCHITECTURE.md); WRENN_TCG_CPU=max gives guests AVX/AVX2.  Snapshots record
+ * the model and restore only under the same one; automatic snapshot templates key on it. */
+#define VMM_TCG_CPU_DEFAULT "Nehalem"
 const char *vmm_qemu_cpu(enum vm_accel accel);
 
 /* Used by the backends.  vmm_launch: kernel read-only and rootfs read-write

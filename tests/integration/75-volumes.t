@@ -2,11 +2,11 @@
 # Volumes (issue 16 item 4) against a real agent and minimal VMs: a volume written by one sandbox
 # is read by the next after a kill; one running sandbox per volume (409 for a second one, for a
 # delete, for /volumecontent); content read and written through /volumecontent while detached
-# (libext2fs in the agent, no host mount); pause + resume with a volume attached; the CLI; the
+# (libext2fs in the confined wrenn-volfs, no host mount); pause + resume with a volume attached; the CLI; the
 # kill -9 recovery of a held volume; and the unmodified npm e2b SDK (Volume + volumeMounts).
 set -u
 cd "$(dirname "$0")/../.."
-N=38
+N=41
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -55,11 +55,21 @@ is "a wrong token -> 401" "$(code -H 'Authorization: Bearer nope' "$API/volumeco
 is "a path with .. -> 400" "$(code "${VC[@]}" "$API/volumecontent/$V/path?path=/host/../x")" 400
 is "a missing path -> 404" "$(code "${VC[@]}" "$API/volumecontent/$V/path?path=/nope")" 404
 
+# a guest-damaged file system: an error from the confined reader, the agent unharmed
+c=$(code "${H[@]}" -d '{"name":"bad","sizeMB":16}' "$API/volumes")
+VB=$(jq -r .volumeID "$DATA/body"); TB=$(jq -r .token "$DATA/body")
+printf '\055' | dd of="$DATA/volumes/$VB.ext4" bs=1 seek=1044 conv=notrunc status=none # s_first_data_block
+is "a damaged volume -> 422, and the agent answers on" \
+	"$(code -H "Authorization: Bearer $TB" "$API/volumecontent/$VB/dir?path=/") $(curl -s -o /dev/null -w '%{http_code}' "$API/health")" "422 200"
+is "wrenn-agent does not link libext2fs (wrenn-volfs does)" "$(ldd "$AGENT" | grep -c ext2fs) $(ldd "$B/bin/wrenn-volfs" | grep -c ext2fs)" "0 1"
+curl -s -o /dev/null "${H[@]}" -X DELETE "$API/volumes/$VB"
+
 # --- attached: a sandbox writes, another reads after a kill ----------------------------------
 VM='{"templateID":"minimal","timeout":300,"volumeMounts":[{"name":"data","path":"/mnt/data"}]}'
 A=$(mk "$VM")
 [ -n "$A" ] && ok "create with volumeMounts -> $A" || { nok "create with volumeMounts" "$(cat "$DATA/body")"; skip_rest "no sandbox"; }
 is "GET /sandboxes/{id} reports volumeMounts" "$(curl -s "${H[@]}" "$API/sandboxes/$A" | jq -c .volumeMounts)" '[{"name":"data","path":"/mnt/data"}]'
+is "GET /v2/sandboxes lists its volumeMounts" "$(curl -s "${H[@]}" "$API/v2/sandboxes" | jq -c --arg a "$A" '.[] | select(.sandboxID==$a) | .volumeMounts')" '[{"name":"data","path":"/mnt/data"}]'
 is "the guest sees the host's file" "$(run "$A" 'cat /mnt/data/host/hello.txt')" "from the host"
 run "$A" 'echo written-by-A > /mnt/data/a.txt; mkdir -p /mnt/data/d; echo deep > /mnt/data/d/e.txt' >/dev/null
 is "it is an ext4 mount at the path" "$(run "$A" "awk '\$2==\"/mnt/data\"{print \$3}' /proc/mounts")" ext4

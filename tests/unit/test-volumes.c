@@ -7,6 +7,7 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
+#include "disk/ext2vol-run.h"
 #include "disk/ext2vol.h"
 #include "init/cmdline.h"
 #include "runtime/volumes.h"
@@ -566,6 +567,57 @@ static void test_hostile_images(void **state)
 	ext2vol_close(v, NULL);
 }
 
+/* The agent's side of wrenn-volfs: whatever the helper does, the caller gets an error. */
+static void fake_helper(const char *path, const char *script)
+{
+	cleanup_free char *text = xasprintf("#!/bin/sh\n%s\n", script);
+	assert_int_equal(write_file_atomic(path, text, strlen(text), 0700), 0);
+}
+
+static void test_helper_answers(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-volrun-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *img = xasprintf("%s/img", dir);
+	cleanup_free char *h = xasprintf("%s/helper", dir);
+	assert_int_equal(write_file_atomic(img, "x", 1, 0644), 0);
+	const char *args[] = {"stat", "/a", NULL};
+	struct ext2vol_run run = {
+		.helper = h, .image = img, .uid = getuid(), .gid = getgid(), .args = args};
+	struct wr_err err = {0};
+	char *out = NULL;
+	/* it crashed (a libext2fs bug on a guest's image): an error, and we live on */
+	fake_helper(h, "kill -SEGV $$");
+	assert_int_equal(ext2vol_run_json(&run, 1 << 20, &out, &err), -EUCLEAN);
+	assert_non_null(strstr(wr_err_msg(&err), "crashed"));
+	/* errno values it may send, and no others; its message is cleaned */
+	fake_helper(h, "echo 'ERR 2 /a not found'; exit 1");
+	assert_int_equal(ext2vol_run_json(&run, 1 << 20, &out, &err), -ENOENT);
+	assert_string_equal(wr_err_msg(&err), "/a not found");
+	fake_helper(h, "printf 'ERR 99999 bad\\001msg\\n'; exit 1");
+	assert_int_equal(ext2vol_run_json(&run, 1 << 20, &out, &err), -EUCLEAN);
+	assert_null(strchr(wr_err_msg(&err), '\001'));
+	fake_helper(h, "echo garbage");
+	assert_int_equal(ext2vol_run_json(&run, 1 << 20, &out, &err), -EUCLEAN);
+	/* an OK that it does not stand by (exit status) is not an answer */
+	fake_helper(h, "printf 'OK\\n{}'; exit 3");
+	assert_int_equal(ext2vol_run_json(&run, 1 << 20, &out, &err), -EUCLEAN);
+	/* too much JSON */
+	fake_helper(h, "printf 'OK\\n'; head -c 100000 /dev/zero");
+	assert_int_equal(ext2vol_run_json(&run, 4096, &out, &err), -E2BIG);
+	fake_helper(h, "printf 'OK\\n{\"a\":1}'");
+	assert_int_equal(ext2vol_run_json(&run, 4096, &out, &err), 0);
+	assert_string_equal(out, "{\"a\":1}");
+	free(out);
+	/* the image was the helper's fd 3, read-write */
+	fake_helper(h, "printf 'OK\\n'; readlink /proc/self/fd/3");
+	assert_int_equal(ext2vol_run_json(&run, 4096, &out, &err), 0);
+	assert_non_null(strstr(out, "/img"));
+	free(out);
+	rm_rf(dir);
+}
+
 static void test_path_norm(void **state)
 {
 	(void)state;
@@ -596,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_config_disks),
 		cmocka_unit_test(test_ch_volume_disk),
 		cmocka_unit_test(test_path_norm),
+		cmocka_unit_test(test_helper_answers),
 		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content, img_setup, img_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_images, img_setup, img_teardown),
