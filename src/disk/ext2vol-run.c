@@ -185,7 +185,7 @@ static int status_line(struct child *c, char *line, size_t max, char **ret_arg, 
 	const char *msg = end && *end == ' ' ? end + 1 : "";
 	char clean[301];
 	size_t k = 0;
-	for (; msg[k] && k < sizeof(clean) - 1; k++)
+	for (; k < sizeof(clean) - 1 && msg[k]; k++)
 		clean[k] = (unsigned char)msg[k] < ' ' || msg[k] == 0x7f ? '?' : msg[k];
 	clean[k] = '\0';
 	return wr_err_set(err, code, "%s", clean);
