@@ -728,6 +728,26 @@ static void test_config(void **state)
 	assert_int_equal(c.warm_pool, 3);
 	agent_config_done(&c);
 	unsetenv("WRENN_WARM_POOL");
+
+	/* volume limits: defaults, and a default above the maximum or below 16 MiB is refused */
+	agent_config_init(&c);
+	assert_int_equal(c.volume_default_size_mb, 1024);
+	assert_int_equal(c.volume_max_size_mb, 65536);
+	assert_int_equal(c.max_volumes_per_team, 64);
+	agent_config_done(&c);
+	char *vol_bad[] = {"wrenn-agent", "--volume-max-size-mb", "512", NULL};
+	assert_int_equal(agent_config_load(&c, 3, vol_bad, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "volume_default_size_mb"));
+	agent_config_done(&c);
+	char *vol_small[] = {"wrenn-agent", "--volume-default-size-mb=8", NULL};
+	assert_int_equal(agent_config_load(&c, 2, vol_small, &err), -EINVAL);
+	agent_config_done(&c);
+	char *vol_ok[] = {"wrenn-agent", "--volume-max-size-mb=512", "--volume-default-size-mb",
+			  "256",	 "--max-volumes-per-team=0", NULL};
+	assert_int_equal(agent_config_load(&c, 5, vol_ok, &err), 0);
+	assert_int_equal(c.volume_max_size_mb, 512);
+	assert_int_equal(c.max_volumes_per_team, 0);
+	agent_config_done(&c);
 	const char *usage = agent_config_usage();
 	for (const char *f = "--warm-pool\0--auto-snapshot\0--max-sandboxes\0--pool-size\0"
 			     "--max-conns\0--max-upload-bytes\0--ns-prefix\0--admin-key-file\0";
