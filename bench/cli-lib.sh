@@ -47,7 +47,7 @@ s=[socket.socket() for _ in range(2)]
 print(" ".join(str(x.getsockname()[1]) for x in s))') || return 1
 	read -r pa pp <<<"$ports"
 	"$agent" --data-dir "$BENCH_DATA/agent" --images-dir "$images" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" --ns-prefix "$BENCH_NS" --pool-size "${BENCH_POOL:-0}" --max-sandboxes 4 \
+		--proxy-listen "127.0.0.1:$pp" --ns-prefix "$BENCH_NS" --pool-size "${BENCH_POOL:-0}" --max-sandboxes "${BENCH_MAX_SANDBOXES:-4}" \
 		>"$BENCH_DATA/agent.out" 2>"$BENCH_DATA/agent.err" &
 	BENCH_APID=$!
 	export WRENN_API_URL=http://127.0.0.1:$pa

@@ -5,7 +5,8 @@
  * background, a snapshot template "auto-<template>-<vcpus>c-<mem>m-<key>" is
  * built; later creates restore it.  The key hashes the image's and kernel's
  * path, inode, size and mtime, so a rebuilt image gets a new snapshot instead
- * of restoring a stale one.  One build runs at a time.
+ * of restoring a stale one.  One build runs at a time; builds asked for meanwhile wait in a
+ * short queue (RT_AUTO_PENDING_MAX) and run next on the same thread.
  */
 #include "runtime/runtime-internal.h"
 
@@ -66,32 +67,62 @@ char *rt_auto_name(const struct rt_template *t, int vcpus, int mem)
 			 (unsigned)(h ^ (h >> 32)));
 }
 
+static void job_free(struct auto_job *j)
+{
+	free(j->name);
+	free(j->from);
+	free(j);
+}
+
+/* The builder thread: the job it was started with, then each one queued meanwhile. */
 static void *build_main(void *arg)
 {
 	struct auto_job *j = arg;
 	struct runtime *rt = j->rt;
-	struct wr_err e = {0};
-	log_info("auto snapshot %s: building from %s in the background", j->name, j->from);
-	int r = runtime_template_build(rt, j->name, j->from, j->vcpus, j->mem, &e);
-	if (r < 0 && r != -EEXIST)
-		log_warn("auto snapshot %s: %s (creates keep booting)", j->name, wr_err_msg(&e));
-	else if (r == 0)
-		log_info("auto snapshot %s ready", j->name);
-	if (r == 0)
-		rt_auto_warm(rt, j->from, j->vcpus, j->mem);
-	pthread_mutex_lock(&rt->auto_lock);
-	rt->auto_busy = false;
-	pthread_mutex_unlock(&rt->auto_lock);
-	free(j->name);
-	free(j->from);
-	free(j);
+	while (j) {
+		struct wr_err e = {0};
+		log_info("auto snapshot %s: building from %s in the background", j->name, j->from);
+		int r = runtime_template_build(rt, j->name, j->from, j->vcpus, j->mem, &e);
+		if (r < 0 && r != -EEXIST)
+			log_warn("auto snapshot %s: %s (creates keep booting)", j->name,
+				 wr_err_msg(&e));
+		else if (r == 0)
+			log_info("auto snapshot %s ready", j->name);
+		if (r == 0)
+			rt_auto_warm(rt, j->from, j->vcpus, j->mem);
+		job_free(j);
+		j = NULL;
+		pthread_mutex_lock(&rt->auto_lock);
+		if (rt->auto_npending && !rt->auto_closed) {
+			j = rt->auto_pending[0];
+			memmove(rt->auto_pending, rt->auto_pending + 1,
+				--rt->auto_npending * sizeof(rt->auto_pending[0]));
+		} else {
+			rt->auto_busy = false;
+		}
+		pthread_mutex_unlock(&rt->auto_lock);
+	}
 	return NULL;
 }
 
 void rt_auto_build(struct runtime *rt, const char *name, const char *from, int vcpus, int mem)
 {
 	pthread_mutex_lock(&rt->auto_lock);
-	if (rt->auto_busy || rt->auto_closed) {
+	if (rt->auto_closed) {
+		pthread_mutex_unlock(&rt->auto_lock);
+		return;
+	}
+	if (rt->auto_busy) {
+		/* queued for the running builder, once; a full queue drops it (the next create of
+		 * that shape asks again) */
+		bool queued = false;
+		for (size_t i = 0; i < rt->auto_npending && !queued; i++)
+			queued = !strcmp(rt->auto_pending[i]->name, name);
+		if (!queued && rt->auto_npending < RT_AUTO_PENDING_MAX) {
+			struct auto_job *q = xcalloc(1, sizeof(*q));
+			*q = (struct auto_job){rt, xstrdup(name), xstrdup(from), vcpus, mem};
+			rt->auto_pending[rt->auto_npending++] = q;
+		}
 		pthread_mutex_unlock(&rt->auto_lock);
 		return;
 	}
@@ -107,9 +138,7 @@ void rt_auto_build(struct runtime *rt, const char *name, const char *from, int v
 		rt->auto_started = true;
 	} else {
 		rt->auto_busy = false;
-		free(j->name);
-		free(j->from);
-		free(j);
+		job_free(j);
 	}
 	pthread_mutex_unlock(&rt->auto_lock);
 }
@@ -123,6 +152,10 @@ void rt_auto_stop(struct runtime *rt)
 	pthread_mutex_unlock(&rt->auto_lock);
 	if (started)
 		pthread_join(rt->auto_thread, NULL);
+	/* the builder takes no queued job once closed: what is left is ours to free */
+	for (size_t i = 0; i < rt->auto_npending; i++)
+		job_free(rt->auto_pending[i]);
+	rt->auto_npending = 0;
 }
 
 int rt_auto_lookup(struct runtime *rt, const struct rt_template *t, int vcpus, int mem,

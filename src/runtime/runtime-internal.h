@@ -141,6 +141,9 @@ struct rt_warm_key;
  *      (rt->metrics, ticks every second) takes only while it holds nothing else.
  * Atomics without a lock: sbx->cancel, sbx->creating, rt->creates.
  */
+#define RT_AUTO_PENDING_MAX 8
+struct auto_job;
+
 struct runtime {
 	char *data_dir, *images_dir, *kernel_path, *sandboxes_dir, *vmroot_dir;
 	struct store *store;
@@ -169,6 +172,10 @@ struct runtime {
 	pthread_mutex_t auto_lock; /* the background auto-snapshot builder */
 	pthread_t auto_thread;
 	bool auto_busy, auto_started, auto_closed;
+	/* builds asked for while one runs, run by the same builder thread after it, in order (a
+	 * request dropped here left a template shape booting until its next create) */
+	struct auto_job *auto_pending[RT_AUTO_PENDING_MAX];
+	size_t auto_npending;
 	/* warm pool (warm.c) */
 	pthread_mutex_t warm_lock;
 	pthread_cond_t warm_cond;
