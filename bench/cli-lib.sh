@@ -37,6 +37,11 @@ bench_agent() { # NAME (for messages)
 		return 1
 	fi
 	BENCH_DATA=$(mktemp -d "/tmp/wrenn-bench-$name.XXXXXX")
+	# own namespaces, egress links, nft table and /16 (tests/lib/agent-net.sh): never another
+	# agent's, and no internet unless a create asks for it
+	# shellcheck source=tests/lib/agent-net.sh
+	. tests/lib/agent-net.sh
+	agent_net_args "wb$$a"
 	BENCH_NS=wb$$a-
 	trap bench_agent_stop EXIT
 	trap 'exit 1' INT TERM
@@ -47,7 +52,7 @@ s=[socket.socket() for _ in range(2)]
 print(" ".join(str(x.getsockname()[1]) for x in s))') || return 1
 	read -r pa pp <<<"$ports"
 	"$agent" --data-dir "$BENCH_DATA/agent" --images-dir "$images" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" --ns-prefix "$BENCH_NS" --pool-size "${BENCH_POOL:-0}" --max-sandboxes "${BENCH_MAX_SANDBOXES:-4}" \
+		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" --pool-size "${BENCH_POOL:-0}" --max-sandboxes "${BENCH_MAX_SANDBOXES:-4}" \
 		>"$BENCH_DATA/agent.out" 2>"$BENCH_DATA/agent.err" &
 	BENCH_APID=$!
 	export WRENN_API_URL=http://127.0.0.1:$pa

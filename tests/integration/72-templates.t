@@ -337,7 +337,7 @@ wait "$APID" 2>/dev/null
 PA=${API##*:}
 PP=${PX##*:}
 timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 --build-internet=false \
+	--proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" --pool-size 1 --max-sandboxes 6 --build-internet=false \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
 for _ in $(seq 1 300); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done
@@ -373,7 +373,7 @@ else
 fi
 wait "$APID" 2>/dev/null
 timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 6 --build-internet=false \
+	--proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" --pool-size 1 --max-sandboxes 6 --build-internet=false \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
 for _ in $(seq 1 300); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done

@@ -104,7 +104,7 @@ pkill -KILL -f "$DATA/sandboxes/$B2/" 2>/dev/null
 for _ in $(seq 1 50); do pgrep -f "$DATA/sandboxes/$B2/" >/dev/null || break; sleep 0.1; done
 PA=${API##*:}; PP=${PX##*:}
 timeout 200 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-	--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --warm-pool 0 --auto-snapshot=false \
+	--proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" --warm-pool 0 --auto-snapshot=false \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
 for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done

@@ -130,7 +130,7 @@ wait "$APID" 2>/dev/null
 dead=$(vmm_pid "$ID") # this one dies with the agent: the next start sweeps its cgroup
 kill -KILL "$dead"
 timeout 600 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:${API##*:}" \
-	--proxy-listen "127.0.0.1:${PX##*:}" --ns-prefix "$T-" --pool-size 1 --max-sandboxes 4 \
+	--proxy-listen "127.0.0.1:${PX##*:}" "${AGENT_NET[@]}" --pool-size 1 --max-sandboxes 4 \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
 for _ in $(seq 1 150); do curl -sf "$API/health" >/dev/null && break; sleep 0.2; done

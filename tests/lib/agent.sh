@@ -11,6 +11,9 @@ nok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# 
 is() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got '$2', want '$3'"; fi; }
 skip_rest() { while [ $n -lt "$N" ]; do n=$((n + 1)); echo "ok $n # skip $1"; done; exit 0; }
 
+# shellcheck source=tests/lib/agent-net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/agent-net.sh"
+
 APID=
 agent_cleanup() {
 	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
@@ -43,23 +46,9 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 	read -r PA PP <<<"$ports"
 	API=http://127.0.0.1:$PA
 	PX=http://127.0.0.1:$PP
-	# Egress host objects of its own (veth names, nft table, a /16 no other link or route on
-	# this host uses), so agents of tests running side by side never share one.  No internet
-	# unless a create asks for it (--default-internet=false): a guest in a test must never reach
-	# an outside address (a tool in the base template may try to, e.g. npm's update check).
-	local h x eg='' i
-	h=$(printf '%s' "$T" | cksum | cut -d' ' -f1)
-	for i in $(seq 0 99); do
-		x=$((100 + (h + i) % 100))
-		ip -4 -o addr show | grep -q " 10\.$x\." && continue
-		ip -4 route show | grep -q "^10\.$x\." && continue
-		eg=10.$x.0.0
-		break
-	done
-	[ -n "$eg" ] || eg=10.200.0.0
+	agent_net_args "$T"
 	timeout "${AGENT_TIMEOUT:-1200}" "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" \
-		--proxy-listen "127.0.0.1:$PP" --ns-prefix "$T-" --veth-prefix "wv$((h % 100000))-" \
-		--nft-table "wt_$((h % 100000))" --egress-base "$eg" --default-internet=false "$@" \
+		--proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" "$@" \
 		>"$DATA/agent.out" 2>"$DATA/agent.err" &
 	APID=$!
 	for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
