@@ -9,6 +9,8 @@ PKGS=(
 	# host libraries (see docs/ARCHITECTURE.md "Dependencies")
 	libjansson-dev libsqlite3-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
 	libssl-dev zlib1g-dev util-linux libarchive-dev libprotobuf-c-dev protobuf-c-compiler libext2fs-dev
+	# scale-out control plane: PostgreSQL client library; tests start a throwaway cluster
+	postgresql libpq-dev
 	# VMM and host tools
 	qemu-system-x86 qemu-utils nftables iproute2 e2fsprogs xfsprogs util-linux
 	# test tools

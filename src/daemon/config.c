@@ -67,6 +67,13 @@ static const struct opt opts[] = {
 	O(default_internet, K_BOOL),
 	O(auto_snapshot, K_BOOL),
 	O(web_dir, K_STR), /* dashboard */
+	O(role, K_STR),	   /* multiple hosts */
+	O(database, K_STR),
+	O(control, K_STR),
+	O(host_id, K_STR),
+	O(host_credential_file, K_STR),
+	O(advertise_api, K_STR),
+	O(advertise_proxy, K_STR),
 	O(help, K_BOOL),
 	O(version, K_BOOL),
 };
@@ -118,6 +125,12 @@ const char *agent_config_usage(void)
 	       "  --build-internet=false  template build VMs get no egress (default: they do)\n"
 	       "  --default-internet=false  E2B creates without allow_internet_access get no egress\n"
 	       "                          (default: E2B's, they do; the /v1 API defaults to none)\n"
+	       "  --role agent|control|host  one host on its own (default); the control plane of\n"
+	       "                          many hosts (state in PostgreSQL, no VMs); a host of one\n"
+	       "  --database URL          control: postgres://user:pw@host:port/db (libpq)\n"
+	       "  --control URL --host-id ID --host-credential-file F  host: where to heartbeat,\n"
+	       "                          as which host, with the credential POST /v1/hosts issued\n"
+	       "  --advertise-api URL  --advertise-proxy URL  host: URLs told to the control plane\n"
 	       "  --help  --version\n"
 	       "Every setting also reads from WRENN_<NAME> (e.g. WRENN_DATA_DIR, WRENN_WARM_POOL).\n"
 	       "Relative paths are taken from the working directory at start.\n"
@@ -359,6 +372,25 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 		return wr_err_set(err, EINVAL,
 				  "volume_default_size_mb must be 16..volume_max_size_mb (%u)",
 				  c->volume_max_size_mb);
+	if ((r = absolutize(&c->host_credential_file, "host_credential_file", err)) < 0)
+		return r;
+	static const char *const roles[] = {"agent", "control", "host", NULL};
+	if ((r = one_of(c->role, "role", roles, "agent, control or host", err)) < 0)
+		return r;
+	bool control = c->role && !strcmp(c->role, "control");
+	bool host = c->role && !strcmp(c->role, "host");
+	if (control && (!c->database || !*c->api_listen))
+		return wr_err_set(err, EINVAL,
+				  "role control needs database (postgres://...) and api_listen");
+	if (!control && c->database)
+		return wr_err_set(err, EINVAL, "database is a setting of role control");
+	if (host && (!c->control || !c->host_id || !c->host_credential_file))
+		return wr_err_set(err, EINVAL,
+				  "role host needs control, host_id and host_credential_file");
+	if (!host && (c->control || c->host_id || c->host_credential_file))
+		return wr_err_set(err, EINVAL,
+				  "control, host_id and host_credential_file are settings of role "
+				  "host");
 	static const char *const vmms[] = {"qemu", "cloud-hypervisor", NULL};
 	static const char *const accels[] = {"kvm", "tcg", NULL};
 	static const char *const disks[] = {"auto", "auto+dm", "reflink", "qcow2", "dm", NULL};

@@ -58,6 +58,11 @@ struct agent_config {
 	 * allowed, and volumes per team (0 = no cap) */
 	unsigned volume_default_size_mb, volume_max_size_mb, max_volumes_per_team;
 	char *cgroup_parent;
+
+	/* multiple hosts (control.h): role "agent" (NULL, the default: one host, SQLite),
+	 * "control" (PostgreSQL at database, no runtime) or "host" (reports to control) */
+	char *role, *database, *control, *host_id, *host_credential_file;
+	char *advertise_api, *advertise_proxy; /* URLs the control plane is told; NULL = listen */
 };
 
 void agent_config_init(struct agent_config *c);

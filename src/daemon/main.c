@@ -6,6 +6,7 @@
  * can change while running (log level/file, resume_on_traffic).
  */
 #include "daemon/agent.h"
+#include "daemon/control.h"
 #include "daemon/proxy-route.h"
 #include "daemon/setup.h"
 
@@ -132,8 +133,17 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (a.cfg.role && !strcmp(a.cfg.role, "control")) { /* no runtime, no SQLite */
+		int crc = control_run(&a.cfg, &sigs);
+		log_info("wrenn-agent control plane stopped");
+		agent_config_done(&a.cfg);
+		if (g_log_fd >= 0)
+			close(g_log_fd);
+		return crc;
+	}
 
 	int rc = 1;
+	struct heartbeat *hb = NULL;
 	struct listener ls[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
 	size_t nls = 0;
 	cleanup_free char *images = NULL, *dbpath = NULL;
@@ -240,6 +250,10 @@ int main(int argc, char **argv)
 		}
 		ls[i].running = true;
 	}
+	if (a.cfg.role && !strcmp(a.cfg.role, "host") && heartbeat_start(&a, &hb, &err) < 0) {
+		log_error("host role: %s", wr_err_msg(&err));
+		goto stop;
+	}
 	log_info("wrenn-agent %s ready (data %s)", AGENT_VERSION, a.cfg.data_dir);
 	for (;;) {
 		int sig = 0;
@@ -258,6 +272,7 @@ int main(int argc, char **argv)
 fail_listen:
 	log_error("%s", wr_err_msg(&err));
 stop:
+	heartbeat_stop(hb);
 	for (size_t i = 0; i < nls; i++)
 		if (ls[i].srv)
 			http_server_stop(ls[i].srv, GRACE_MS);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#include "basic/hmac.h"
+
+#include "basic/cleanup.h"
+#include "basic/hex.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+	/* HMAC() with EVP_sha256 cannot fail for in-memory input short of OOM, which aborts. */
+	if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n))
+		abort();
+}
+
+void sha256_digest(const void *data, size_t len, uint8_t out[32])
+{
+	if (!EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL))
+		abort();
+}
+
+static void sign_raw(const uint8_t key[32], const char *method, const char *path,
+		     const char *host_id, int64_t ts_ms, const void *body, size_t body_len,
+		     uint8_t out[32])
+{
+	uint8_t bh[32];
+	char bhex[HMAC_SHA256_HEX];
+	sha256_digest(body ? body : "", body ? body_len : 0, bh);
+	hex_encode(bh, sizeof(bh), bhex);
+	cleanup_free char *canon = xasprintf("WRENN-HMAC-SHA256\n%s\n%s\n%s\n%" PRId64 "\n%s",
+					     method, path, host_id, ts_ms, bhex);
+	hmac_sha256(key, 32, canon, strlen(canon), out);
+}
+
+void hmac_req_sign(const uint8_t key[32], const char *method, const char *path, const char *host_id,
+		   int64_t ts_ms, const void *body, size_t body_len, char out[HMAC_SHA256_HEX])
+{
+	uint8_t mac[32];
+	sign_raw(key, method, path, host_id, ts_ms, body, body_len, mac);
+	hex_encode(mac, sizeof(mac), out);
+}
+
+int hmac_req_verify(const uint8_t key[32], const char *method, const char *path,
+		    const char *host_id, int64_t ts_ms, const void *body, size_t body_len,
+		    const char *sig_hex, int64_t now_ms, int64_t last_ts_ms)
+{
+	uint8_t want[32], got[32];
+	if (!sig_hex || strlen(sig_hex) != 64)
+		return -EACCES;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_digit(sig_hex[2 * i]), lo = hex_digit(sig_hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EACCES;
+		got[i] = (uint8_t)(hi << 4 | lo);
+	}
+	sign_raw(key, method, path, host_id, ts_ms, body, body_len, want);
+	if (CRYPTO_memcmp(want, got, sizeof(want)) != 0)
+		return -EACCES;
+	/* only a genuine request tells about the clock or a replay */
+	if (ts_ms < now_ms - HMAC_REQ_WINDOW_MS || ts_ms > now_ms + HMAC_REQ_WINDOW_MS)
+		return -ETIME;
+	if (ts_ms <= last_ts_ms)
+		return -EALREADY;
+	return 0;
+}

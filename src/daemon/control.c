@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/* The control plane role: host registry and heartbeats over PostgreSQL (control.h). */
+#include "daemon/control.h"
+
+#include "daemon/agent.h"
+#include "daemon/auth.h"
+#include "daemon/reply.h"
+#include "daemon/route.h"
+
+#include "basic/cleanup-json.h"
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/hex.h"
+#include "basic/hmac.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+#include "pg/pg.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GRACE_MS 10000
+#define HEARTBEAT_MAX_BODY (256 * 1024)
+
+struct control {
+	const struct agent_config *cfg;
+	struct pg *db;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reply_pg_error(struct http_req *req, int r, const struct wr_err *err)
+{
+	int st = r == -ECONNREFUSED ? 503 : reply_status_for_errno(r);
+	if (st >= 500)
+		log_error("%s %s: %s", http_req_method(req), http_req_path(req), wr_err_msg(err));
+	reply_error(req, st, "%s", wr_err_msg(err));
+}
+
+static json_t *host_json(const struct pg_host *h)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:O,s:I}", "id", h->id, "name", h->name,
+			      "state", h->state, "draining", h->draining, "apiUrl", h->api_url,
+			      "proxyUrl", h->proxy_url, "capacity", h->capacity, "createdAtMs",
+			      (json_int_t)h->created_at);
+	json_object_set_new(o, "lastHeartbeatMs",
+			    h->last_heartbeat ? json_integer(h->last_heartbeat) : json_null());
+	return o;
+}
+
+/* The admin key of the request; answers 401 itself (< 0). */
+static int admin_or_reply(struct control *c, struct http_req *req)
+{
+	size_t n = 0;
+	const char *k = auth_key_from_headers(http_req_header(req, "X-API-Key"),
+					      http_req_header(req, "Authorization"), &n);
+	if (!k || !auth_key_well_formed(k, n)) {
+		reply_error(req, 401, "missing API key: send header X-API-Key: e2b_<40 hex>");
+		return -EACCES;
+	}
+	uint8_t h[32];
+	sha256_digest(k, n, h);
+	struct wr_err err = {0};
+	int r = pg_admin_key_check(c->db, h, &err);
+	if (r == -EACCES) {
+		reply_error(req, 401, "invalid API key");
+		return r;
+	}
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return r;
+	}
+	return 0;
+}
+
+static void hosts_create(struct control *c, struct http_req *req)
+{
+	cleanup_json json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
+		return;
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "name") != 0) {
+			reply_error(req, 400, "unknown field \"%s\" (POST /v1/hosts takes name)",
+				    key);
+			return;
+		}
+	}
+	json_t *jn = json_object_get(body, "name");
+	if (jn && (!json_is_string(jn) || json_string_length(jn) > 64)) {
+		reply_error(req, 400, "name: a string of at most 64 characters");
+		return;
+	}
+	uint8_t rnd[36];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		reply_error(req, 500, "getrandom failed");
+		return;
+	}
+	char idhex[9], credhex[65], id[16], cred[4 + 65];
+	hex_encode(rnd, 4, idhex);
+	hex_encode(rnd + 4, 32, credhex);
+	snprintf(id, sizeof(id), "host-%s", idhex);
+	snprintf(cred, sizeof(cred), "whc_%s", credhex);
+	uint8_t keyh[32];
+	sha256_digest(cred, strlen(cred), keyh);
+	explicit_bzero(rnd, sizeof(rnd));
+	struct wr_err err = {0};
+	const char *name = jn ? json_string_value(jn) : "";
+	int r = pg_host_create(c->db, id, name, keyh, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	log_info("host %s (%s) registered", id, name);
+	reply_json_new(req, 201,
+		       json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "credential", cred,
+				 "note",
+				 "the credential is shown once; the control plane keeps only its "
+				 "SHA-256"));
+	explicit_bzero(cred, sizeof(cred));
+}
+
+static void hosts_list(struct control *c, struct http_req *req)
+{
+	struct pg_host *rows = NULL;
+	size_t n = 0;
+	struct wr_err err = {0};
+	int r = pg_host_list(c->db, &rows, &n, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, host_json(&rows[i]));
+	pg_host_list_free(rows, n);
+	reply_json_new(req, 200, arr);
+}
+
+static void hosts_get(struct control *c, struct http_req *req, const char *id)
+{
+	struct pg_host h = {0};
+	struct wr_err err = {0};
+	int r = pg_host_get(c->db, id, &h, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	reply_json_new(req, 200, host_json(&h));
+	pg_host_done(&h);
+}
+
+static void hosts_drain(struct control *c, struct http_req *req, const char *id)
+{
+	struct wr_err err = {0};
+	int r = pg_host_drain(c->db, id, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	log_info("host %s: draining (admin request): no new sandboxes go there", id);
+	hosts_get(c, req, id);
+}
+
+static void hosts_delete(struct control *c, struct http_req *req, const char *id)
+{
+	struct wr_err err = {0};
+	int r = pg_host_delete(c->db, id, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	log_info("host %s removed", id);
+	reply_empty(req, 204);
+}
+
+static bool parse_i64(const char *s, int64_t *ret)
+{
+	if (!s || !*s)
+		return false;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static void hosts_heartbeat(struct control *c, struct http_req *req, const char *id)
+{
+	const char *hid = http_req_header(req, "X-Wrenn-Host");
+	const char *sig = http_req_header(req, "X-Wrenn-Signature");
+	int64_t ts = 0;
+	if (!hid || !sig || !parse_i64(http_req_header(req, "X-Wrenn-Timestamp"), &ts)) {
+		reply_error(req, 401,
+			    "heartbeat must be signed: X-Wrenn-Host, X-Wrenn-Timestamp, "
+			    "X-Wrenn-Signature");
+		return;
+	}
+	if (strcmp(hid, id) != 0) {
+		reply_error(req, 401, "X-Wrenn-Host %s does not match the path's host %s", hid, id);
+		return;
+	}
+	cleanup_free char *raw = NULL;
+	size_t len = 0;
+	int r = http_req_read_all(req, HEARTBEAT_MAX_BODY, &raw, &len);
+	if (r < 0) {
+		reply_error(req, r == -EFBIG ? 413 : 400, "heartbeat body: %s", strerror(-r));
+		return;
+	}
+	uint8_t key[32];
+	int64_t last = 0;
+	struct wr_err err = {0};
+	r = pg_host_key(c->db, id, key, &last, &err);
+	if (r == -ENOENT) {
+		log_warn("heartbeat from unknown host %s (%s) refused", id, http_req_peer(req));
+		reply_error(req, 401, "unknown host %s", id);
+		return;
+	}
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	r = hmac_req_verify(key, http_req_method(req), http_req_target(req), id, ts, raw, len, sig,
+			    now_ms(), last);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0) {
+		const char *why = r == -ETIME	   ? "timestamp outside the ±60 s clock window"
+				  : r == -EALREADY ? "timestamp not newer than the last accepted "
+						     "one (replay)"
+						   : "bad signature";
+		log_warn("heartbeat of host %s from %s refused: %s", id, http_req_peer(req), why);
+		reply_error(req, 401, "heartbeat refused: %s", why);
+		return;
+	}
+	json_error_t jerr;
+	cleanup_json json_t *body = json_loadb(raw, len, 0, &jerr);
+	json_t *cap = json_object_get(body, "capacity");
+	json_t *au = json_object_get(body, "apiUrl"), *pu = json_object_get(body, "proxyUrl");
+	if (!json_is_object(body) || !json_is_object(cap) || !json_is_string(au) ||
+	    !json_is_string(pu)) {
+		reply_error(req, 400, "heartbeat body: object with apiUrl, proxyUrl, capacity");
+		return;
+	}
+	r = pg_host_heartbeat(c->db, id, ts, json_string_value(au), json_string_value(pu), cap,
+			      &err);
+	if (r == -EALREADY) {
+		reply_error(req, 401, "heartbeat refused: %s", wr_err_msg(&err));
+		return;
+	}
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	struct pg_host h = {0};
+	if (pg_host_get(c->db, id, &h, &err) < 0) {
+		reply_pg_error(req, -EIO, &err);
+		return;
+	}
+	log_debug("heartbeat of host %s: %s", id, h.state);
+	reply_json_new(req, 200, json_pack("{s:s,s:b}", "state", h.state, "draining", h.draining));
+	pg_host_done(&h);
+}
+
+static void control_handle(struct http_req *req, void *userdata)
+{
+	struct control *c = userdata;
+	const char *method = http_req_method(req), *path = http_req_path(req);
+	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+	if (!strcmp(path, "/health") && (get || !strcmp(method, "HEAD"))) {
+		struct wr_err err = {0};
+		if (pg_ping(c->db, &err) < 0) {
+			reply_error(req, 503, "database: %s", wr_err_msg(&err));
+			return;
+		}
+		reply_json_new(req, 200,
+			       json_pack("{s:s,s:s,s:s}", "status", "ok", "role", "control",
+					 "version", AGENT_VERSION));
+		return;
+	}
+	struct route_caps caps = {0};
+	if (route_match("/v1/hosts/*/heartbeat", path, &caps)) {
+		if (post)
+			hosts_heartbeat(c, req, caps.v[0]);
+		else
+			reply_error(req, 405, "method %s not allowed on %s", method, path);
+		route_caps_done(&caps);
+		return;
+	}
+	if (route_match("/v1/hosts", path, &caps)) {
+		if ((get || post) && admin_or_reply(c, req) == 0)
+			get ? hosts_list(c, req) : hosts_create(c, req);
+		else if (!get && !post)
+			reply_error(req, 405, "method %s not allowed on %s", method, path);
+	} else if (route_match("/v1/hosts/*/drain", path, &caps)) {
+		if (!post)
+			reply_error(req, 405, "method %s not allowed on %s", method, path);
+		else if (admin_or_reply(c, req) == 0)
+			hosts_drain(c, req, caps.v[0]);
+	} else if (route_match("/v1/hosts/*", path, &caps)) {
+		bool del = !strcmp(method, "DELETE");
+		if (!get && !del)
+			reply_error(req, 405, "method %s not allowed on %s", method, path);
+		else if (admin_or_reply(c, req) == 0)
+			del ? hosts_delete(c, req, caps.v[0]) : hosts_get(c, req, caps.v[0]);
+	} else {
+		reply_error(req, 501,
+			    "%s %s is not served by the control plane yet: this release has "
+			    "/health and the host registry (/v1/hosts); sandboxes are created on a "
+			    "host agent's own API",
+			    method, path);
+	}
+	route_caps_done(&caps);
+}
+
+/* The admin key: the file's key becomes the first admin key, or a new one is minted into the
+ * file when the database has none; a replica that finds keys issued elsewhere keeps them. */
+static int admin_key(struct control *c, struct wr_err *err)
+{
+	cleanup_free char *path = c->cfg->admin_key_file
+					  ? xstrdup(c->cfg->admin_key_file)
+					  : xasprintf("%s/admin-key", c->cfg->data_dir);
+	cleanup_free char *text = NULL;
+	char plain[STORE_KEY_LEN + 1];
+	bool from_file = read_file(path, 4096, &text, NULL) >= 0;
+	if (from_file) {
+		size_t n = strcspn(text, " \t\r\n");
+		if (!auth_key_well_formed(text, n))
+			return wr_err_set(err, EINVAL, "%s: not an API key (e2b_<40 hex>)", path);
+		memcpy(plain, text, STORE_KEY_LEN);
+		plain[STORE_KEY_LEN] = '\0';
+	} else {
+		int r = store_key_mint(plain, err);
+		if (r < 0)
+			return r;
+	}
+	uint8_t h[32];
+	sha256_digest(plain, strlen(plain), h);
+	bool created = false;
+	int r = pg_admin_key_ensure(c->db, h, &created, err);
+	if (r < 0)
+		return wr_err_prefix(err, r, "admin key");
+	if (created && !from_file) {
+		int dr = mkdir_p(c->cfg->data_dir, 0700);
+		cleanup_free char *line = xasprintf("%s\n", plain);
+		r = dr < 0 ? dr : write_file_atomic(path, line, strlen(line), 0600);
+		if (r < 0)
+			return wr_err_errno(err, -r, "write %s", path);
+		printf("wrenn-agent: control plane admin key written to %s\n", path);
+		fflush(stdout);
+	} else if (!created && from_file && pg_admin_key_check(c->db, h, NULL) < 0) {
+		log_warn("%s holds a key the database does not know: admin keys were issued by "
+			 "another replica",
+			 path);
+	} else if (!created && !from_file) {
+		log_info("admin keys exist in the database (issued by another replica)");
+	}
+	explicit_bzero(plain, sizeof(plain));
+	return 0;
+}
+
+struct serve_arg {
+	struct http_server *srv;
+	int fd;
+};
+
+static void *serve(void *arg)
+{
+	struct serve_arg *s = arg;
+	int r = http_server_run(s->srv, s->fd);
+	if (r < 0)
+		log_error("control plane server: accept failed: %s", strerror(-r));
+	return NULL;
+}
+
+int control_run(const struct agent_config *cfg, const sigset_t *sigs)
+{
+	struct control c = {.cfg = cfg};
+	struct wr_err err = {0};
+	int r = pg_open(cfg->database, &c.db, &err);
+	if (r < 0) {
+		log_error("database: %s", wr_err_msg(&err));
+		return 1;
+	}
+	int rc = 1, port = 0;
+	struct serve_arg s = {.fd = -1};
+	r = admin_key(&c, &err);
+	if (r < 0) {
+		log_error("%s", wr_err_msg(&err));
+		goto out;
+	}
+	r = http_listen_tcp(cfg->api_listen, &s.fd, &port, &err);
+	if (r < 0) {
+		log_error("api listener %s: %s", cfg->api_listen, wr_err_msg(&err));
+		goto out;
+	}
+	struct http_server_config scfg = {.max_conns = cfg->max_conns,
+					  .server_name = "wrenn-agent/" AGENT_VERSION};
+	s.srv = http_server_new(&scfg, control_handle, &c);
+	pthread_t th;
+	if (pthread_create(&th, NULL, serve, &s) != 0) {
+		log_error("cannot start the server thread");
+		goto out;
+	}
+	log_info("wrenn-agent %s control plane ready on %s (port %d), hosts lost after %d ms "
+		 "without a heartbeat",
+		 AGENT_VERSION, cfg->api_listen, port, PG_HOST_LOST_MS);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: the control plane reloads nothing yet");
+			continue;
+		}
+		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	http_server_stop(s.srv, GRACE_MS);
+	pthread_join(th, NULL);
+	rc = 0;
+out:
+	http_server_free(s.srv);
+	if (s.fd >= 0)
+		close(s.fd);
+	pg_close(c.db);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Multiple hosts (docs/ARCHITECTURE.md "Multiple hosts").
+ *
+ * control_run: `wrenn-agent --role control --database postgres://...`: no runtime, no VMs; the
+ * state lives in PostgreSQL (src/pg).  Serves GET /health and the host registry under /v1/hosts
+ * (admin key), and POST /v1/hosts/{id}/heartbeat signed by the host (basic/hmac.h).  Every other
+ * route answers 501 naming what is not there yet.  Returns the process exit code.
+ *
+ * heartbeat_start: `--role host --control URL --host-id ID --host-credential-file F`: the
+ * ordinary agent plus a thread that posts a signed heartbeat with the host's capacity every
+ * HEARTBEAT_INTERVAL_MS.
+ */
+#include "daemon/config.h"
+
+#include <signal.h>
+
+#define HEARTBEAT_INTERVAL_MS 3000
+
+int control_run(const struct agent_config *cfg, const sigset_t *sigs);
+
+struct agent;
+struct heartbeat;
+int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err);
+/* Stop the thread and free; NULL-safe. */
+void heartbeat_stop(struct heartbeat *hb);

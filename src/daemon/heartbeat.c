@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/* The host role's heartbeat thread (control.h): capacity, signed, every few seconds. */
+#include "daemon/agent.h"
+#include "daemon/control.h"
+
+#include "basic/cleanup-json.h"
+#include "basic/cleanup.h"
+#include "basic/fdio.h"
+#include "basic/hmac.h"
+#include "basic/log.h"
+#include "basic/xalloc.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEARTBEAT_TIMEOUT_MS 5000
+
+struct heartbeat {
+	struct agent *a;
+	char *host, *port; /* the control plane's address */
+	char *target;	   /* /v1/hosts/<id>/heartbeat */
+	char *api_url, *proxy_url;
+	uint8_t key[32];
+	int64_t last_ts;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	int last_status; /* for logging changes only */
+	bool draining;
+};
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "http://HOST:PORT[/]" -> host, port. */
+static int parse_control_url(const char *url, char **ret_host, char **ret_port, struct wr_err *err)
+{
+	if (!strncmp(url, "https://", 8))
+		return wr_err_set(err, ENOTSUP,
+				  "control %s: https is not supported yet (requests are signed, "
+				  "not encrypted: keep the control channel on a private network)",
+				  url);
+	if (strncmp(url, "http://", 7) != 0)
+		return wr_err_set(err, EINVAL, "control %s: expected http://HOST:PORT", url);
+	const char *h = url + 7;
+	size_t hl = strcspn(h, "/");
+	if (h[hl] && strcmp(h + hl, "/") != 0)
+		return wr_err_set(err, EINVAL, "control %s: expected http://HOST:PORT (no path)",
+				  url);
+	cleanup_free char *hp = xstrndup(h, hl);
+	char *colon = strrchr(hp, ':');
+	if (!colon || colon == hp || !colon[1])
+		return wr_err_set(err, EINVAL, "control %s: expected http://HOST:PORT", url);
+	*colon = '\0';
+	char *host = hp;
+	size_t n = strlen(host);
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		host++;
+	}
+	*ret_host = xstrdup(host);
+	*ret_port = xstrdup(colon + 1);
+	return 0;
+}
+
+/* "127.0.0.1:3000" -> "http://127.0.0.1:3000" */
+static char *url_of_listen(const char *listen)
+{
+	if (!listen || !*listen)
+		return xstrdup("");
+	return xasprintf("http://%s%s", listen[0] == ':' ? "127.0.0.1" : "", listen);
+}
+
+static int tcp_connect(const char *host, const char *port, int *ret_fd, struct wr_err *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int r = getaddrinfo(host, port, &hints, &ai);
+	if (r != 0)
+		return wr_err_set(err, EHOSTUNREACH, "resolve %s: %s", host, gai_strerror(r));
+	r = -ECONNREFUSED;
+	for (struct addrinfo *p = ai; p; p = p->ai_next) {
+		int fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+		if (fd < 0)
+			continue;
+		struct timeval tv = {.tv_sec = HEARTBEAT_TIMEOUT_MS / 1000};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) {
+			*ret_fd = fd;
+			freeaddrinfo(ai);
+			return 0;
+		}
+		r = -errno;
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return wr_err_errno(err, -r, "connect %s:%s", host, port);
+}
+
+static void meminfo(int64_t *ret_total_mb, int64_t *ret_avail_mb)
+{
+	cleanup_free char *text = NULL;
+	*ret_total_mb = *ret_avail_mb = 0;
+	if (read_file("/proc/meminfo", 65536, &text, NULL) < 0)
+		return;
+	const char *p;
+	if ((p = strstr(text, "MemTotal:")))
+		*ret_total_mb = strtoll(p + 9, NULL, 10) / 1024;
+	if ((p = strstr(text, "MemAvailable:")))
+		*ret_avail_mb = strtoll(p + 13, NULL, 10) / 1024;
+}
+
+static json_t *capacity(struct heartbeat *hb)
+{
+	struct agent *a = hb->a;
+	struct runtime_info *rows = NULL;
+	size_t n = 0;
+	struct wr_err err = {0};
+	if (runtime_list(a->rt, NULL, &rows, &n, &err) < 0) {
+		log_warn("heartbeat: sandbox list: %s", wr_err_msg(&err));
+		n = 0;
+	}
+	runtime_info_list_free(rows, n);
+	int64_t max = a->cfg.max_sandboxes ? a->cfg.max_sandboxes : 64; /* runtime default */
+	int64_t total = 0, avail = 0;
+	meminfo(&total, &avail);
+	json_t *tpls = json_array();
+	struct store_template *t = NULL;
+	size_t nt = 0;
+	if (runtime_template_list(a->rt, &t, &nt, &err) >= 0) {
+		for (size_t i = 0; i < nt; i++)
+			json_array_append_new(tpls, json_string(t[i].name));
+		store_template_list_free(t, nt);
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "maxSandboxes", (json_int_t)max,
+			 "sandboxes", (json_int_t)n, "freeSlots",
+			 (json_int_t)(max > (int64_t)n ? max - (int64_t)n : 0), "memoryTotalMb",
+			 (json_int_t)total, "memoryAvailableMb", (json_int_t)avail, "cpus",
+			 (json_int_t)(cpus > 0 ? cpus : 1), "templates", tpls, "warmVms",
+			 (json_int_t)runtime_warm_ready(a->rt));
+}
+
+/* One heartbeat; the HTTP status (or -errno). */
+static int beat(struct heartbeat *hb, struct wr_err *err)
+{
+	cleanup_json json_t *body = json_pack("{s:s,s:s,s:o}", "apiUrl", hb->api_url, "proxyUrl",
+					      hb->proxy_url, "capacity", capacity(hb));
+	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
+	int64_t ts = real_ms();
+	if (ts <= hb->last_ts)
+		ts = hb->last_ts + 1;
+	hb->last_ts = ts;
+	char sig[HMAC_SHA256_HEX];
+	hmac_req_sign(hb->key, "POST", hb->target, hb->a->cfg.host_id, ts, text, strlen(text), sig);
+	cleanup_free char *h1 = xasprintf("X-Wrenn-Host: %s", hb->a->cfg.host_id);
+	cleanup_free char *h2 = xasprintf("X-Wrenn-Timestamp: %" PRId64, ts);
+	cleanup_free char *h3 = xasprintf("X-Wrenn-Signature: %s", sig);
+	const char *hdrs[] = {h1, h2, h3, NULL};
+	int fd = -1;
+	int r = tcp_connect(hb->host, hb->port, &fd, err);
+	if (r < 0)
+		return r;
+	struct http_client *cl = http_client_new(fd, true);
+	http_client_set_deadline(cl, HEARTBEAT_TIMEOUT_MS);
+	struct http_creq rq = {.method = "POST",
+			       .target = hb->target,
+			       .host = hb->host,
+			       .headers = hdrs,
+			       .content_type = "application/json",
+			       .body = text,
+			       .body_len = strlen(text)};
+	int status = 0;
+	cleanup_free char *resp = NULL;
+	r = http_client_do(cl, &rq, 65536, &status, &resp, NULL, err);
+	http_client_free(cl);
+	if (r < 0)
+		return r;
+	if (status != 200) {
+		wr_err_set(err, EPROTO, "control plane answered %d: %.200s", status,
+			   resp ? resp : "");
+		return status;
+	}
+	cleanup_json json_t *j = json_loads(resp ? resp : "", 0, NULL);
+	bool draining = json_is_true(json_object_get(j, "draining"));
+	if (draining != hb->draining)
+		log_info("control plane: this host is %s", draining ? "draining" : "not draining");
+	hb->draining = draining;
+	return status;
+}
+
+static void *run(void *arg)
+{
+	struct heartbeat *hb = arg;
+	pthread_mutex_lock(&hb->lock);
+	while (!hb->stop) {
+		pthread_mutex_unlock(&hb->lock);
+		struct wr_err err = {0};
+		int r = beat(hb, &err);
+		if (r != hb->last_status) {
+			if (r == 200)
+				log_info(
+					"heartbeat: host %s reporting to the control plane every %d "
+					"ms",
+					hb->a->cfg.host_id, HEARTBEAT_INTERVAL_MS);
+			else
+				log_warn("heartbeat: %s", wr_err_msg(&err));
+		}
+		hb->last_status = r;
+		pthread_mutex_lock(&hb->lock);
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += HEARTBEAT_INTERVAL_MS / 1000;
+		until.tv_nsec += (HEARTBEAT_INTERVAL_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!hb->stop &&
+		       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&hb->lock);
+	return NULL;
+}
+
+static void heartbeat_free(struct heartbeat *hb)
+{
+	if (!hb)
+		return;
+	explicit_bzero(hb->key, sizeof(hb->key));
+	free(hb->host);
+	free(hb->port);
+	free(hb->target);
+	free(hb->api_url);
+	free(hb->proxy_url);
+	pthread_cond_destroy(&hb->cond);
+	pthread_mutex_destroy(&hb->lock);
+	free(hb);
+}
+
+int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err)
+{
+	const struct agent_config *c = &a->cfg;
+	cleanup_free char *cred = NULL;
+	int r = read_file(c->host_credential_file, 4096, &cred, NULL);
+	if (r < 0)
+		return wr_err_errno(err, -r, "host credential file %s", c->host_credential_file);
+	size_t n = strcspn(cred, " \t\r\n");
+	if (n < 16) {
+		explicit_bzero(cred, strlen(cred));
+		return wr_err_set(err, EINVAL, "host credential file %s: no credential in it",
+				  c->host_credential_file);
+	}
+	struct heartbeat *hb = xcalloc(1, sizeof(*hb));
+	hb->a = a;
+	pthread_mutex_init(&hb->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hb->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* the signing key is the credential's SHA-256, what the control plane stores */
+	sha256_digest(cred, n, hb->key);
+	explicit_bzero(cred, strlen(cred));
+	r = parse_control_url(c->control, &hb->host, &hb->port, err);
+	if (r < 0) {
+		heartbeat_free(hb);
+		return r;
+	}
+	hb->target = xasprintf("/v1/hosts/%s/heartbeat", c->host_id);
+	hb->api_url = c->advertise_api ? xstrdup(c->advertise_api) : url_of_listen(c->api_listen);
+	hb->proxy_url =
+		c->advertise_proxy ? xstrdup(c->advertise_proxy) : url_of_listen(c->proxy_listen);
+	if (pthread_create(&hb->th, NULL, run, hb) != 0) {
+		heartbeat_free(hb);
+		return wr_err_set(err, EAGAIN, "cannot start the heartbeat thread");
+	}
+	*ret = hb;
+	return 0;
+}
+
+void heartbeat_stop(struct heartbeat *hb)
+{
+	if (!hb)
+		return;
+	pthread_mutex_lock(&hb->lock);
+	hb->stop = true;
+	pthread_cond_signal(&hb->cond);
+	pthread_mutex_unlock(&hb->lock);
+	pthread_join(hb->th, NULL);
+	heartbeat_free(hb);
+}

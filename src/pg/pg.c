@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+#include "pg/pg.h"
+
+#include "basic/cleanup.h"
+#include "basic/hex.h"
+#include "basic/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pg {
+	PGconn *conn;
+	pthread_mutex_t lock;
+};
+
+static void pq_clear(PGresult **r)
+{
+	if (*r)
+		PQclear(*r);
+}
+#define cleanup_pq __attribute__((cleanup(pq_clear)))
+
+/* libpq's messages end with a newline */
+static const char *pq_msg(const char *m)
+{
+	static __thread char buf[256];
+	snprintf(buf, sizeof(buf), "%s", m ? m : "");
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* The connection is up, else reset it once.  Called with the lock held. */
+static int ensure_conn(struct pg *db, struct wr_err *err)
+{
+	if (PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	PQreset(db->conn);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return wr_err_set(err, ECONNREFUSED, "postgresql: %s",
+				  pq_msg(PQerrorMessage(db->conn)));
+	return 0;
+}
+
+/* Run one statement with text parameters; *ret holds the result (tuples or command).  A
+ * unique violation is -EEXIST, a broken connection -ECONNREFUSED, anything else -EIO.
+ * Called with the lock held. */
+static int run(struct pg *db, const char *sql, int n, const char *const *params, PGresult **ret,
+	       struct wr_err *err)
+{
+	int r = ensure_conn(db, err);
+	if (r < 0)
+		return r;
+	/* without parameters, the simple protocol: a migration is several statements */
+	PGresult *res = n ? PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0)
+			  : PQexec(db->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (ret)
+			*ret = res;
+		else
+			PQclear(res);
+		return 0;
+	}
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int code = !res || PQstatus(db->conn) != CONNECTION_OK ? ECONNREFUSED
+		   : state && !strcmp(state, "23505")	       ? EEXIST
+							       : EIO;
+	wr_err_set(err, code, "postgresql: %s",
+		   pq_msg(res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn)));
+	PQclear(res);
+	return -code;
+}
+
+static int run_simple(struct pg *db, const char *sql, struct wr_err *err)
+{
+	return run(db, sql, 0, NULL, NULL, err);
+}
+
+static void rollback(struct pg *db)
+{
+	PGresult *res = PQexec(db->conn, "ROLLBACK");
+	PQclear(res);
+}
+
+/* Schema migrations, index i brings the schema from version i to i + 1.  Append only. */
+static const char *const migrations[] = {
+	"CREATE TABLE admin_keys (hash bytea PRIMARY KEY,"
+	" created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE hosts (id text PRIMARY KEY, name text NOT NULL DEFAULT '',"
+	" key_hash bytea NOT NULL, draining boolean NOT NULL DEFAULT false,"
+	" created_at timestamptz NOT NULL DEFAULT now(), last_heartbeat timestamptz,"
+	" last_sig_ts bigint NOT NULL DEFAULT 0, api_url text NOT NULL DEFAULT '',"
+	" proxy_url text NOT NULL DEFAULT '', capacity jsonb NOT NULL DEFAULT '{}');",
+};
+
+/* An arbitrary constant naming wrenn's migration lock among advisory locks. */
+#define MIGRATION_LOCK "7263656e6e01"
+
+static int migrate(struct pg *db, struct wr_err *err)
+{
+	int r = run_simple(db, "BEGIN", err);
+	if (r < 0)
+		return r;
+	if ((r = run_simple(db, "SELECT pg_advisory_xact_lock(x'" MIGRATION_LOCK "'::bigint)",
+			    err)) < 0 ||
+	    (r = run_simple(db,
+			    "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);",
+			    err)) < 0)
+		goto fail;
+	cleanup_pq PGresult *res = NULL;
+	if ((r = run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
+		     err)) < 0)
+		goto fail;
+	int have = atoi(PQgetvalue(res, 0, 0));
+	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	if (have > want) {
+		r = wr_err_set(err, EPROTO,
+			       "database schema is version %d, this wrenn-agent knows up to %d: "
+			       "upgrade wrenn-agent",
+			       have, want);
+		goto fail;
+	}
+	for (int v = have; v < want; v++) {
+		if ((r = run_simple(db, migrations[v], err)) < 0) {
+			wr_err_prefix(err, r, "migration %d", v + 1);
+			goto fail;
+		}
+	}
+	if (want > have) {
+		char vbuf[16];
+		snprintf(vbuf, sizeof(vbuf), "%d", want);
+		const char *p[] = {vbuf};
+		if ((r = run_simple(db, "DELETE FROM schema_version", err)) < 0 ||
+		    (r = run(db, "INSERT INTO schema_version VALUES ($1::integer)", 1, p, NULL,
+			     err)) < 0)
+			goto fail;
+	}
+	return run_simple(db, "COMMIT", err);
+fail:
+	rollback(db);
+	return r;
+}
+
+int pg_open(const char *url, struct pg **ret, struct wr_err *err)
+{
+	struct pg *db = xmalloc(sizeof(*db));
+	pthread_mutex_init(&db->lock, NULL);
+	db->conn = PQconnectdb(url);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		int r = wr_err_set(err, ECONNREFUSED, "postgresql: %s",
+				   pq_msg(PQerrorMessage(db->conn)));
+		pg_close(db);
+		return r;
+	}
+	int r = run_simple(db, "SET client_min_messages = warning", err);
+	if (r >= 0)
+		r = migrate(db, err);
+	if (r < 0) {
+		pg_close(db);
+		return r;
+	}
+	*ret = db;
+	return 0;
+}
+
+void pg_close(struct pg *db)
+{
+	if (!db)
+		return;
+	PQfinish(db->conn);
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}
+
+#define LOCKED(db)                                                                                 \
+	for (int _once = (pthread_mutex_lock(&(db)->lock), 1); _once;                              \
+	     _once = (pthread_mutex_unlock(&(db)->lock), 0))
+
+int pg_ping(struct pg *db, struct wr_err *err)
+{
+	int r;
+	LOCKED(db) r = run_simple(db, "SELECT 1", err);
+	return r;
+}
+
+int pg_schema_version(struct pg *db, int *ret, struct wr_err *err)
+{
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
+			err);
+		if (r >= 0)
+			*ret = atoi(PQgetvalue(res, 0, 0));
+	}
+	return r;
+}
+
+static void hex32(const uint8_t h[32], char out[65])
+{
+	hex_encode(h, 32, out);
+}
+
+int pg_admin_key_ensure(struct pg *db, const uint8_t hash[32], bool *ret_created,
+			struct wr_err *err)
+{
+	char hx[65];
+	hex32(hash, hx);
+	const char *p[] = {hx};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		bool created = false;
+		if ((r = run_simple(db, "BEGIN", err)) < 0)
+			continue;
+		if ((r = run_simple(db, "LOCK TABLE admin_keys IN EXCLUSIVE MODE", err)) < 0 ||
+		    (r = run(db, "SELECT count(*) FROM admin_keys", 0, NULL, &res, err)) < 0) {
+			rollback(db);
+			continue;
+		}
+		if (atoll(PQgetvalue(res, 0, 0)) == 0) {
+			if ((r = run(db, "INSERT INTO admin_keys (hash) VALUES (decode($1, 'hex'))",
+				     1, p, NULL, err)) < 0) {
+				rollback(db);
+				continue;
+			}
+			created = true;
+		}
+		if ((r = run_simple(db, "COMMIT", err)) >= 0)
+			*ret_created = created;
+	}
+	return r;
+}
+
+int pg_admin_key_check(struct pg *db, const uint8_t hash[32], struct wr_err *err)
+{
+	char hx[65];
+	hex32(hash, hx);
+	const char *p[] = {hx};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT 1 FROM admin_keys WHERE hash = decode($1, 'hex')", 1, p, &res,
+			err);
+		if (r >= 0 && PQntuples(res) == 0)
+			r = wr_err_set(err, EACCES, "unknown API key");
+	}
+	return r;
+}
+
+void pg_host_done(struct pg_host *h)
+{
+	if (!h)
+		return;
+	free(h->id);
+	free(h->name);
+	free(h->state);
+	free(h->api_url);
+	free(h->proxy_url);
+	json_decref(h->capacity);
+	memset(h, 0, sizeof(*h));
+}
+
+void pg_host_list_free(struct pg_host *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++)
+		pg_host_done(&rows[i]);
+	free(rows);
+}
+
+#define HOST_COLS                                                                                  \
+	"id, name, CASE WHEN last_heartbeat IS NULL THEN 'pending'"                                \
+	" WHEN now() - last_heartbeat > make_interval(secs => $1::double precision / 1000)"        \
+	" THEN 'lost' WHEN draining THEN 'draining' ELSE 'ready' END,"                             \
+	" draining, api_url, proxy_url, capacity::text,"                                           \
+	" (extract(epoch FROM created_at) * 1000)::bigint,"                                        \
+	" coalesce((extract(epoch FROM last_heartbeat) * 1000)::bigint, 0)"
+
+static void read_host(PGresult *res, int i, struct pg_host *h)
+{
+	json_t *cap = json_loads(PQgetvalue(res, i, 6), 0, NULL);
+	if (!json_is_object(cap)) {
+		json_decref(cap);
+		cap = json_object();
+	}
+	*h = (struct pg_host){
+		.id = xstrdup(PQgetvalue(res, i, 0)),
+		.name = xstrdup(PQgetvalue(res, i, 1)),
+		.state = xstrdup(PQgetvalue(res, i, 2)),
+		.draining = PQgetvalue(res, i, 3)[0] == 't',
+		.api_url = xstrdup(PQgetvalue(res, i, 4)),
+		.proxy_url = xstrdup(PQgetvalue(res, i, 5)),
+		.capacity = cap,
+		.created_at = strtoll(PQgetvalue(res, i, 7), NULL, 10),
+		.last_heartbeat = strtoll(PQgetvalue(res, i, 8), NULL, 10),
+	};
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+int pg_host_create(struct pg *db, const char *id, const char *name, const uint8_t key[32],
+		   struct wr_err *err)
+{
+	char hx[65];
+	hex32(key, hx);
+	const char *p[] = {id, name ? name : "", hx};
+	int r;
+	LOCKED(db)
+	r = run(db, "INSERT INTO hosts (id, name, key_hash) VALUES ($1, $2, decode($3, 'hex'))", 3,
+		p, NULL, err);
+	if (r == -EEXIST)
+		return wr_err_set(err, EEXIST, "host %s exists", id);
+	return r;
+}
+
+int pg_host_list(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct wr_err *err)
+{
+	const char *p[] = {STR(PG_HOST_LOST_MS)};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT " HOST_COLS " FROM hosts ORDER BY created_at, id", 1, p, &res,
+			err);
+		if (r < 0)
+			continue;
+		size_t n = (size_t)PQntuples(res);
+		struct pg_host *rows = xcalloc(n ? n : 1, sizeof(*rows));
+		for (size_t i = 0; i < n; i++)
+			read_host(res, (int)i, &rows[i]);
+		*ret_rows = rows;
+		*ret_n = n;
+	}
+	return r;
+}
+
+int pg_host_get(struct pg *db, const char *id, struct pg_host *ret, struct wr_err *err)
+{
+	const char *p[] = {STR(PG_HOST_LOST_MS), id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT " HOST_COLS " FROM hosts WHERE id = $2", 2, p, &res, err);
+		if (r < 0)
+			continue;
+		if (PQntuples(res) == 0)
+			r = wr_err_set(err, ENOENT, "host %s not found", id);
+		else
+			read_host(res, 0, ret);
+	}
+	return r;
+}
+
+int pg_host_key(struct pg *db, const char *id, uint8_t ret_key[32], int64_t *ret_last_ts,
+		struct wr_err *err)
+{
+	const char *p[] = {id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT encode(key_hash, 'hex'), last_sig_ts FROM hosts WHERE id = $1",
+			1, p, &res, err);
+		if (r < 0)
+			continue;
+		if (PQntuples(res) == 0) {
+			r = wr_err_set(err, ENOENT, "host %s not found", id);
+			continue;
+		}
+		const char *hx = PQgetvalue(res, 0, 0);
+		if (strlen(hx) != 64) {
+			r = wr_err_set(err, EIO, "host %s: bad key in the database", id);
+			continue;
+		}
+		for (int i = 0; i < 32; i++)
+			ret_key[i] =
+				(uint8_t)(hex_digit(hx[2 * i]) << 4 | hex_digit(hx[2 * i + 1]));
+		*ret_last_ts = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	return r;
+}
+
+int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *api_url,
+		      const char *proxy_url, const json_t *capacity, struct wr_err *err)
+{
+	char tsb[24];
+	snprintf(tsb, sizeof(tsb), "%" PRId64, ts_ms);
+	cleanup_free char *cap = json_dumps(capacity, JSON_COMPACT);
+	const char *p[] = {id, tsb, api_url, proxy_url, cap ? cap : "{}"};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db,
+			"UPDATE hosts SET last_heartbeat = now(), last_sig_ts = $2::bigint,"
+			" api_url = $3, proxy_url = $4, capacity = $5::jsonb"
+			" WHERE id = $1 AND last_sig_ts < $2::bigint",
+			5, p, &res, err);
+		if (r >= 0 && atoi(PQcmdTuples(res)) == 0)
+			r = wr_err_set(err, EALREADY,
+				       "host %s: signature timestamp not newer than the last one "
+				       "(replay) or host removed",
+				       id);
+	}
+	return r;
+}
+
+static int update_one(struct pg *db, const char *sql, const char *id, struct wr_err *err)
+{
+	const char *p[] = {id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, sql, 1, p, &res, err);
+		if (r >= 0 && atoi(PQcmdTuples(res)) == 0)
+			r = wr_err_set(err, ENOENT, "host %s not found", id);
+	}
+	return r;
+}
+
+int pg_host_drain(struct pg *db, const char *id, struct wr_err *err)
+{
+	return update_one(db, "UPDATE hosts SET draining = true WHERE id = $1", id, err);
+}
+
+int pg_host_delete(struct pg *db, const char *id, struct wr_err *err)
+{
+	return update_one(db, "DELETE FROM hosts WHERE id = $1", id, err);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * The control plane's state in PostgreSQL (libpq, Debian's libpq-dev).  One connection guarded
+ * by a mutex, re-established when it breaks; every statement that changes state runs in its
+ * own transaction (a single statement) or in an explicit BEGIN/COMMIT.  pg_open applies the
+ * migrations below the schema_version table under an advisory lock, so replicas starting at
+ * once migrate exactly once.
+ *
+ * Hosts: id, name, the SHA-256 of the host credential (the request-signing key, basic/hmac.h),
+ * drain flag, last heartbeat (database clock), last accepted signature timestamp, advertised
+ * URLs and the capacity object of the last heartbeat.  A host's state is derived when read:
+ * pending (no heartbeat yet), lost (none for PG_HOST_LOST_MS), draining, ready.
+ */
+#include "basic/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PG_HOST_LOST_MS 15000
+#define PG_SCHEMA_VERSION 1
+
+struct pg;
+
+/* Connect (url: postgres://user:pw@host:port/db or a libpq keyword string) and migrate. */
+int pg_open(const char *url, struct pg **ret, struct wr_err *err);
+void pg_close(struct pg *db);
+/* SELECT 1; -ECONNREFUSED with libpq's message when the database is unreachable. */
+int pg_ping(struct pg *db, struct wr_err *err);
+/* The schema version the database is at. */
+int pg_schema_version(struct pg *db, int *ret, struct wr_err *err);
+
+/* Admin keys (SHA-256 of the plaintext).  ensure: insert hash when no admin key exists yet
+ * (under a table lock), *ret_created tells whether it did.  check: 0 when known, -EACCES not. */
+int pg_admin_key_ensure(struct pg *db, const uint8_t hash[32], bool *ret_created,
+			struct wr_err *err);
+int pg_admin_key_check(struct pg *db, const uint8_t hash[32], struct wr_err *err);
+
+struct pg_host {
+	char *id, *name;
+	char *state; /* pending | ready | draining | lost */
+	bool draining;
+	char *api_url, *proxy_url; /* "" until the first heartbeat */
+	json_t *capacity;	   /* object, {} until the first heartbeat */
+	int64_t created_at;	   /* unix ms */
+	int64_t last_heartbeat;	   /* unix ms, 0 = never */
+};
+void pg_host_done(struct pg_host *h);
+void pg_host_list_free(struct pg_host *rows, size_t n);
+
+/* -EEXIST when the id is taken. */
+int pg_host_create(struct pg *db, const char *id, const char *name, const uint8_t key[32],
+		   struct wr_err *err);
+int pg_host_list(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct wr_err *err);
+int pg_host_get(struct pg *db, const char *id, struct pg_host *ret, struct wr_err *err);
+/* The signing key and the newest accepted signature timestamp; -ENOENT. */
+int pg_host_key(struct pg *db, const char *id, uint8_t ret_key[32], int64_t *ret_last_ts,
+		struct wr_err *err);
+/* Record a heartbeat whose signature was checked: atomically only when ts_ms is newer than the
+ * last accepted one (-EALREADY otherwise: a replay that raced), -ENOENT for an unknown host. */
+int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *api_url,
+		      const char *proxy_url, const json_t *capacity, struct wr_err *err);
+int pg_host_drain(struct pg *db, const char *id, struct wr_err *err);
+int pg_host_delete(struct pg *db, const char *id, struct wr_err *err);

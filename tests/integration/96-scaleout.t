@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Multiple hosts, first slice (issue #15): a throwaway PostgreSQL cluster (tests/lib/pg.sh), a
+# control plane (--role control) and two host agents (--role host) on loopback with their own
+# ports, namespace prefixes, egress objects and data dirs.  Hosts are registered (credential
+# shown once, stored hashed), heartbeat with signed requests, a kill -9'd host turns lost within
+# 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
+set -u
+cd "$(dirname "$0")/../.."
+N=29
+echo "1..$N"
+. tests/lib/agent.sh
+. tests/lib/pg.sh
+
+CPID= HPIDS=() DIRS=()
+cleanup() {
+	local p
+	for p in "${HPIDS[@]}" $CPID; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${HPIDS[@]}" $CPID; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	local d
+	for d in "${DIRS[@]}"; do
+		pkill -KILL -f "$d/" 2>/dev/null
+		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
+			echo "# --- $d log (tail) ---"; tail -25 "$d/agent.err" | sed 's/^/# /'
+		fi
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^so96[ab]-'); do ip netns del "$ns"; done
+	for d in "${DIRS[@]}"; do rm -rf "$d"; done
+	pg_stop
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+[ -x "$AGENT" ] || skip_rest "$AGENT not built"
+pg_start
+rc=$?
+if [ $rc -eq 1 ]; then
+	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
+		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
+	fi
+	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
+fi
+[ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
+ok "throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
+PSQL() { psql "$PGURL" -qAtX -c "$1"; }
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# the control plane: no runtime, no VMs, state in PostgreSQL
+CDIR=$(mktemp -d /tmp/wrenn-so96c.XXXXXX); DIRS+=("$CDIR")
+PC=$(freeport); CP=http://127.0.0.1:$PC
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "" \
+	--data-dir "$CDIR" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
+CPID=$!
+for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
+is "control plane /health" "$(curl -s "$CP/health" | jq -r '.status + " " + .role')" "ok control"
+bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
+[ $fail -eq 0 ] || bail "control plane did not start"
+AK=$(cat "$CDIR/admin-key" 2>/dev/null)
+is "admin key written once, 0600" "$(stat -c %a "$CDIR/admin-key" 2>/dev/null) ${#AK}" "600 44"
+is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 1
+is "admin key stored as its SHA-256 only" \
+	"$(PSQL "SELECT encode(hash,'hex') FROM admin_keys")" "$(printf '%s' "$AK" | sha256sum | cut -d' ' -f1)"
+if [ ! -e "$CDIR/wrenn.db" ]; then ok "control plane keeps no SQLite"; else nok "control plane keeps no SQLite"; fi
+
+H=(-H "X-API-Key: $AK")
+is "GET /v1/hosts without a key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$CP/v1/hosts")" 401
+is "GET /v1/hosts with a wrong key: 401" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: e2b_$(printf '0%.0s' $(seq 40))" "$CP/v1/hosts")" 401
+is "unknown field refused" "$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"nme":"x"}' "$CP/v1/hosts")" 400
+
+declare -A ID CRED
+for h in a b c; do
+	j=$(curl -s "${H[@]}" -d "{\"name\":\"so96-$h\"}" "$CP/v1/hosts")
+	ID[$h]=$(jq -r .id <<<"$j"); CRED[$h]=$(jq -r .credential <<<"$j")
+	printf '%s\n' "${CRED[$h]}" >"$CDIR/cred-$h"; chmod 600 "$CDIR/cred-$h"
+done
+if [[ ${ID[a]} == host-* && ${CRED[a]} == whc_* && ${ID[a]} != "${ID[b]}" ]]; then
+	ok "hosts registered, credential issued"
+else
+	nok "hosts registered" "${ID[*]}"
+fi
+is "credential stored as SHA-256, never in plain" \
+	"$(PSQL "SELECT encode(key_hash,'hex') FROM hosts WHERE id='${ID[a]}'") $(PSQL "SELECT count(*) FROM hosts WHERE capacity::text LIKE '%${CRED[a]#whc_}%' OR name LIKE '%${CRED[a]#whc_}%'")" \
+	"$(printf '%s' "${CRED[a]}" | sha256sum | cut -d' ' -f1) 0"
+is "a new host is pending" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)" pending
+
+# host agents: the ordinary agent plus the heartbeat
+start_host() { # tag credential-file host-id
+	local d pa pp hsh eg x i
+	d=$(mktemp -d "/tmp/wrenn-so96$1.XXXXXX"); DIRS+=("$d")
+	pa=$(freeport); pp=$(freeport)
+	hsh=$(printf 'so96%s' "$1" | cksum | cut -d' ' -f1)
+	eg=
+	for i in $(seq 0 99); do
+		x=$((100 + (hsh + i) % 100))
+		ip -4 -o addr show | grep -q " 10\.$x\." && continue
+		ip -4 route show | grep -q "^10\.$x\." && continue
+		eg=10.$x.0.0; break
+	done
+	timeout 600 "$AGENT" --role host --control "$CP" --host-id "$3" --host-credential-file "$2" \
+		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
+		--proxy-listen "127.0.0.1:$pp" --ns-prefix "so96$1-" --veth-prefix "wv$((hsh % 100000))-" \
+		--nft-table "wt_$((hsh % 100000))" --egress-base "${eg:-10.201.0.0}" --default-internet=false \
+		--auto-snapshot=false --warm-pool 0 --pool-size 1 >"$d/agent.out" 2>"$d/agent.err" &
+	HPIDS+=($!)
+	eval "HAPI_$1=http://127.0.0.1:$pa HDIR_$1=$d"
+}
+start_host a "$CDIR/cred-a" "${ID[a]}"
+start_host b "$CDIR/cred-b" "${ID[b]}"
+PA=${HPIDS[0]}
+both=
+for _ in $(seq 1 150); do
+	both=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r --arg a "${ID[a]}" --arg b "${ID[b]}" \
+		'[.[] | select(.id == $a or .id == $b) | .state] | join(",")')
+	[ "$both" = "ready,ready" ] && break
+	sleep 0.2
+done
+is "both hosts ready after their first heartbeat" "$both" "ready,ready"
+[ "$both" = "ready,ready" ] || bail "hosts did not report"
+ja=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}")
+is "host reports its API URL" "$(jq -r .apiUrl <<<"$ja")" "$HAPI_a"
+is "capacity: free slots, memory, templates, warm VMs" \
+	"$(jq -r '.capacity | [(.freeSlots > 0), (.memoryAvailableMb > 0), (.templates | index("minimal") != null), (.warmVms >= 0), .sandboxes] | map(tostring) | join(" ")' <<<"$ja")" \
+	"true true true true 0"
+if curl -sf "$HAPI_a/health" >/dev/null; then ok "host agent serves its own API"; else nok "host agent serves its own API"; fi
+t1=$(jq -r .lastHeartbeatMs <<<"$ja"); sleep 3.5
+t2=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .lastHeartbeatMs)
+if [ "$t2" -gt "$t1" ] 2>/dev/null; then ok "heartbeats keep coming (every 3 s)"; else nok "heartbeats keep coming" "$t1 -> $t2"; fi
+
+# signed requests from the shell, as host c: valid, replayed, tampered, stale, unsigned
+KEYHEX=$(printf '%s' "${CRED[c]}" | sha256sum | cut -d' ' -f1)
+HB=/v1/hosts/${ID[c]}/heartbeat
+sign() { # ts body -> hex signature
+	local bh
+	bh=$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)
+	printf 'WRENN-HMAC-SHA256\nPOST\n%s\n%s\n%s\n%s' "$HB" "${ID[c]}" "$1" "$bh" |
+		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEYHEX" -r | cut -d' ' -f1
+}
+post_hb() { # ts body sig -> status
+	curl -s -o /dev/null -w '%{http_code}' -H "X-Wrenn-Host: ${ID[c]}" -H "X-Wrenn-Timestamp: $1" \
+		-H "X-Wrenn-Signature: $3" -H 'Content-Type: application/json' --data-binary "$2" "$CP$HB"
+}
+BODY='{"apiUrl":"http://127.0.0.1:9","proxyUrl":"http://127.0.0.1:9","capacity":{"freeSlots":1}}'
+TS=$(date +%s%3N); SIG=$(sign "$TS" "$BODY")
+is "signed heartbeat accepted" "$(post_hb "$TS" "$BODY" "$SIG")" 200
+is "the same request replayed: 401" "$(post_hb "$TS" "$BODY" "$SIG")" 401
+T2=$((TS + 1))
+is "tampered body: 401" "$(post_hb "$T2" "${BODY/:1/:99}" "$(sign "$T2" "$BODY")")" 401
+OLD=$((TS - 120000))
+is "timestamp outside the 60 s window: 401" "$(post_hb "$OLD" "$BODY" "$(sign "$OLD" "$BODY")")" 401
+is "unsigned heartbeat: 401" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -d "$BODY" "$CP$HB")" 401
+if grep -q "${CRED[a]}" "$CDIR/agent.err" "$HDIR_a/agent.err" 2>/dev/null; then nok "credential never logged"; else ok "credential never logged"; fi
+
+# kill -9 a host: lost within 20 s, the other stays ready
+kill -KILL "$(pgrep -P "$PA" -x wrenn-agent)" # the agent itself, not its timeout(1)
+{ wait "$PA"; } 2>/dev/null
+t0=$(date +%s); st=
+while [ $(($(date +%s) - t0)) -lt 20 ]; do
+	st=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)
+	[ "$st" = lost ] && break
+	sleep 0.5
+done
+is "kill -9'd host is lost within 20 s" "$st" lost
+is "the other host stays ready" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" ready
+
+# drain and remove
+is "drain" "$(curl -s -X POST "${H[@]}" "$CP/v1/hosts/${ID[b]}/drain" | jq -r .state)" draining
+sleep 3.5
+jb=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}")
+is "a draining host keeps heartbeating and stays draining" "$(jq -r '.state + " " + (.draining|tostring)' <<<"$jb")" "draining true"
+is "remove" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/hosts/${ID[a]}") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "204 404"
+is "sandbox routes answer 501 on the control plane (not in this slice)" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 501
+exit $fail

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* Multiple hosts: request signing (basic/hmac.c) and the scheduler's choice (control-sched.c). */
+#include "basic/hmac.h"
+#include "daemon/control-sched.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+/* RFC 4231 test case 2 */
+static void test_hmac_rfc4231(void **state)
+{
+	(void)state;
+	uint8_t out[32];
+	const char *data = "what do ya want for nothing?";
+	hmac_sha256("Jefe", 4, data, strlen(data), out);
+	static const uint8_t want[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e,
+					 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
+					 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+					 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+	assert_memory_equal(out, want, 32);
+}
+
+static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+static const char body[] = "{\"capacity\":{}}";
+#define NOW INT64_C(1800000000000)
+#define P "/v1/hosts/host-1/heartbeat"
+
+static void test_sign_verify(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX];
+	hmac_req_sign(key, "POST", P, "host-1", NOW, body, strlen(body), sig);
+	assert_int_equal(strlen(sig), 64);
+	assert_int_equal(
+		hmac_req_verify(key, "POST", P, "host-1", NOW, body, strlen(body), sig, NOW, 0), 0);
+	/* deterministic */
+	char sig2[HMAC_SHA256_HEX];
+	hmac_req_sign(key, "POST", P, "host-1", NOW, body, strlen(body), sig2);
+	assert_string_equal(sig, sig2);
+	/* upper-case hex is the same signature */
+	for (char *p = sig2; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	assert_int_equal(
+		hmac_req_verify(key, "POST", P, "host-1", NOW, body, strlen(body), sig2, NOW, 0),
+		0);
+}
+
+static void test_tampering(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX];
+	hmac_req_sign(key, "POST", P, "host-1", NOW, body, strlen(body), sig);
+	size_t bl = strlen(body);
+	/* every part of the request is covered */
+	assert_int_equal(hmac_req_verify(key, "PUT", P, "host-1", NOW, body, bl, sig, NOW, 0),
+			 -EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", "/v1/hosts/host-2/heartbeat", "host-1", NOW,
+					 body, bl, sig, NOW, 0),
+			 -EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-2", NOW, body, bl, sig, NOW, 0),
+			 -EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW + 1, body, bl, sig, NOW, 0),
+			 -EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, "{\"capacity\":{ }}",
+					 bl + 1, sig, NOW, 0),
+			 -EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl - 1, sig, NOW, 0),
+			 -EACCES);
+	uint8_t other[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11};
+	assert_int_equal(hmac_req_verify(other, "POST", P, "host-1", NOW, body, bl, sig, NOW, 0),
+			 -EACCES);
+	/* one flipped digit, truncated, garbage, missing */
+	char bad[HMAC_SHA256_HEX];
+	memcpy(bad, sig, sizeof(bad));
+	bad[10] = bad[10] == '0' ? '1' : '0';
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, bad, NOW, 0),
+			 -EACCES);
+	bad[63] = '\0';
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, bad, NOW, 0),
+			 -EACCES);
+	assert_int_equal(
+		hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl,
+				"zz"
+				"00000000000000000000000000000000000000000000000000000000000000",
+				NOW, 0),
+		-EACCES);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, NULL, NOW, 0),
+			 -EACCES);
+}
+
+static void test_window_and_replay(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX];
+	size_t bl = strlen(body);
+	hmac_req_sign(key, "POST", P, "host-1", NOW, body, bl, sig);
+	/* the edges of the ±60 s window are inside, one millisecond more is outside */
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig,
+					 NOW + HMAC_REQ_WINDOW_MS, 0),
+			 0);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig,
+					 NOW - HMAC_REQ_WINDOW_MS, 0),
+			 0);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig,
+					 NOW + HMAC_REQ_WINDOW_MS + 1, 0),
+			 -ETIME);
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig,
+					 NOW - HMAC_REQ_WINDOW_MS - 1, 0),
+			 -ETIME);
+	/* replay: the same or an older timestamp than the last accepted one */
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig, NOW, NOW),
+			 -EALREADY);
+	assert_int_equal(
+		hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig, NOW, NOW + 5),
+		-EALREADY);
+	assert_int_equal(
+		hmac_req_verify(key, "POST", P, "host-1", NOW, body, bl, sig, NOW, NOW - 1), 0);
+	/* a forged request learns nothing about the clock: bad signature first */
+	assert_int_equal(hmac_req_verify(key, "POST", P, "host-1", NOW + 1, body, bl, sig,
+					 NOW + 10 * HMAC_REQ_WINDOW_MS, NOW + 5),
+			 -EACCES);
+}
+
+#define H(id_, ready_, sb_, free_, mem_, tpl_, warm_)                                              \
+	{                                                                                          \
+		.id = id_, .ready = ready_, .sandboxes = sb_, .free_slots = free_,                 \
+		.memory_available_mb = mem_, .has_template = tpl_, .warm_vms = warm_               \
+	}
+
+static void test_sched_least_loaded(void **state)
+{
+	(void)state;
+	char why[256];
+	struct sched_host hs[] = {
+		H("a", true, 10, 54, 8000, false, 0), H("b", true, 3, 61, 8000, false, 0),
+		H("c", true, 3, 61, 9000, false, 0), /* same load as b, more memory */
+	};
+	assert_int_equal(sched_pick(hs, 3, NULL, 512, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "c: template absent, 3 sandboxes"));
+	hs[2].memory_available_mb = 8000; /* tie: the id decides */
+	assert_int_equal(sched_pick(hs, 3, NULL, 512, why, sizeof(why)), 1);
+	/* load is a fraction: 2 of 4 slots is busier than 3 of 64 */
+	struct sched_host small[] = {H("s", true, 2, 2, 8000, false, 0),
+				     H("t", true, 3, 61, 8000, false, 0)};
+	assert_int_equal(sched_pick(small, 2, NULL, 512, why, sizeof(why)), 1);
+}
+
+static void test_sched_locality(void **state)
+{
+	(void)state;
+	char why[256];
+	struct sched_host hs[] = {
+		H("idle", true, 0, 64, 8000, false, 0),
+		H("tpl", true, 20, 44, 8000, true, 0),
+		H("warm", true, 30, 34, 8000, true, 2),
+	};
+	/* the warm host wins despite its load, then the one with the template */
+	assert_int_equal(sched_pick(hs, 3, NULL, 512, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "warm VMs"));
+	hs[2].warm_vms = 0;
+	assert_int_equal(sched_pick(hs, 3, NULL, 512, why, sizeof(why)), 1);
+	hs[1].has_template = hs[2].has_template = false;
+	assert_int_equal(sched_pick(hs, 3, NULL, 512, why, sizeof(why)), 0);
+}
+
+static void test_sched_eligibility_and_retry(void **state)
+{
+	(void)state;
+	char why[256];
+	struct sched_host hs[] = {
+		H("lost", false, 0, 64, 8000, true, 5), H("full", true, 64, 0, 8000, true, 5),
+		H("small", true, 0, 64, 100, true, 5),	H("ok1", true, 5, 59, 8000, false, 0),
+		H("ok2", true, 6, 58, 8000, false, 0),
+	};
+	assert_int_equal(sched_pick(hs, 5, NULL, 512, why, sizeof(why)), 3);
+	assert_non_null(strstr(why, "of 2 eligible"));
+	/* the retry after a failed placement on ok1 goes elsewhere */
+	assert_int_equal(sched_pick(hs, 5, "ok1", 512, why, sizeof(why)), 4);
+	hs[4].ready = false;
+	assert_int_equal(sched_pick(hs, 5, "ok1", 512, why, sizeof(why)), -ENOSPC);
+	assert_string_equal(why, "no eligible host among 5: 2 not ready, 1 without free slots, 1 "
+				 "without 512 MB free, 1 excluded after a failed placement");
+	assert_int_equal(sched_pick(NULL, 0, NULL, 512, why, sizeof(why)), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hmac_rfc4231),
+		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_tampering),
+		cmocka_unit_test(test_window_and_replay),
+		cmocka_unit_test(test_sched_least_loaded),
+		cmocka_unit_test(test_sched_locality),
+		cmocka_unit_test(test_sched_eligibility_and_retry),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
