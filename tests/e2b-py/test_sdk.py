@@ -460,3 +460,26 @@ class TestAsync:
                 await AsyncSandbox.get_info(s.sandbox_id)
 
         run(t())
+
+
+class TestTemplate:
+    """The Template SDK from Python: build on the test template, then create from the result."""
+
+    def test_build_then_create(self):
+        from e2b import Template
+
+        name = f"py-tpl-{version('e2b').replace('.', '-')}-{os.getpid()}"
+        tpl = (
+            Template()
+            .from_template(TEMPLATE)
+            .run_cmd("echo built-by-py > /tmp/py-tpl")
+            .set_envs({"PYTPL": "yes"})
+        )
+        logs = []
+        Template.build(tpl, name, cpu_count=1, memory_mb=512, on_build_logs=logs.append)
+        assert logs, "no build log entries reached on_build_logs"
+        s = Sandbox.create(name, timeout=TTL, metadata={"suite": RUN_ID})
+        try:
+            assert s.commands.run("cat /tmp/py-tpl; echo $PYTPL").stdout == "built-by-py\nyes\n"
+        finally:
+            s.kill()
