@@ -9,6 +9,11 @@
 #   BENCH snap_create_20_concurrent <total> ms n=<ok> cpu=<VMM CPU ms>  20 creates at once, wall
 #                                                        time, pool off (CPU: user+sys of the VMMs)
 #   BENCH snap_create_20_concurrent_warm2 / _warm20      same with a full warm pool of 2 / 20
+#   BENCH snap_create_20_concurrent_second <total> ms n=<ok> first=<ms> refill=<ms>  the agent's
+#                                                        default pool (floor 2, adaptive): a first
+#                                                        burst of 20 (first=, mostly restores),
+#                                                        the pool grows to the burst and refills
+#                                                        (refill=), then a second burst of 20
 #   BENCH pause_512m / resume_512m <p50> ms p95=<x>        (pause includes the guest sync quiesce)
 #   BENCH idle_private_mib <per-sandbox MiB> n=<N> mem=<MiB>  Private_Clean+Private_Dirty of each
 #                                                        VMM (smaps_rollup) with N idle sandboxes up
@@ -73,6 +78,13 @@ for w in 2 20; do
 	[ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
 done
 
+# Adaptive pool, agent defaults: the first burst raises the target, the second finds it ready.
+out=$($RT --warm 2 prewarm minimal + warm-wait 2 120 + create -n 20 -t minimal --total \
+	+ warm-wait target 180 + create -n 20 -t minimal --total 2>>"$WORK/err")
+ids=$(echo "$out" | awk '/^cl-/ {print $1}')
+echo "# command: $RT --warm 2 prewarm minimal + warm-wait 2 120 + create -n 20 -t minimal --total + warm-wait target 180 + create -n 20 -t minimal --total"
+echo "BENCH snap_create_20_concurrent_second $(echo "$out" | awk '/^created/ {print $6}' | sed -n 2p) ms n=$(echo "$out" | awk '/^created/ {print $2}' | sed -n 2p) first=$(echo "$out" | awk '/^created/ {print $6}' | sed -n 1p) refill=$(echo "$out" | awk '/^warm / {print $3}' | sed -n 2p)"
+[ -n "$ids" ] && $RT destroy $ids >/dev/null 2>&1
 [ "$idle_n" -gt 0 ] || exit 0
 $RT prewarm minimal 1 "$idle_mem" >/dev/null 2>>"$WORK/err"
 ids=$($RT create -n "$idle_n" -t minimal -m "$idle_mem" 2>>"$WORK/err" | awk '/^cl-/ {print $1}')

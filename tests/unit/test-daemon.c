@@ -728,6 +728,26 @@ static void test_config(void **state)
 	assert_int_equal(c.warm_pool, 3);
 	agent_config_done(&c);
 	unsetenv("WRENN_WARM_POOL");
+	/* the adaptive pool's settings, and their limits checked at load */
+	char *wa[] = {"wrenn-agent", "--warm-pool-max",
+		      "20",	     "--warm-pool-idle-s",
+		      "5",	     "--warm-pool-memory-mb",
+		      "2048",	     "--warm-pool-parallel",
+		      "3",	     NULL};
+	assert_int_equal(agent_config_load(&c, 9, wa, &err), 0);
+	assert_int_equal(c.warm_pool_max, 20);
+	assert_int_equal(c.warm_pool_idle_s, 5);
+	assert_int_equal(c.warm_pool_memory_mb, 2048);
+	assert_int_equal(c.warm_pool_parallel, 3);
+	agent_config_done(&c);
+	char *wpar[] = {"wrenn-agent", "--warm-pool-parallel", "5", NULL};
+	assert_int_equal(agent_config_load(&c, 3, wpar, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "warm_pool_parallel"));
+	agent_config_done(&c);
+	char *wmax[] = {"wrenn-agent", "--warm-pool-max", "65", NULL};
+	assert_int_equal(agent_config_load(&c, 3, wmax, &err), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "warm_pool_max"));
+	agent_config_done(&c);
 
 	/* volume limits: defaults, and a default above the maximum or below 16 MiB is refused */
 	agent_config_init(&c);
