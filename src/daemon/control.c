@@ -4,6 +4,7 @@
 
 #include "daemon/agent.h"
 #include "daemon/auth.h"
+#include "daemon/control-sched.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
 
@@ -29,6 +30,10 @@
 
 #define GRACE_MS 10000
 #define HEARTBEAT_MAX_BODY (256 * 1024)
+#define FORWARD_TIMEOUT_MS 120000
+#define FORWARD_MAX_BODY (16 * 1024 * 1024)
+/* E2B creates name no memory size (the template has one): what the scheduler reserves. */
+#define SCHED_MEMORY_MB 512
 
 struct control {
 	const struct agent_config *cfg;
@@ -278,6 +283,201 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	pg_host_done(&h);
 }
 
+/* Send method+target+body to a host's API with the control plane's key for that host. */
+static int forward(struct control *c, const char *host_id, const char *api_url, const char *method,
+		   const char *target, const char *body, size_t len, int *ret_status,
+		   char **ret_body, size_t *ret_len, struct wr_err *err)
+{
+	uint8_t key[32];
+	int64_t last = 0;
+	int r = pg_host_key(c->db, host_id, key, &last, err);
+	if (r < 0)
+		return r;
+	char apikey[STORE_KEY_LEN + 1];
+	control_host_api_key(key, apikey);
+	explicit_bzero(key, sizeof(key));
+	cleanup_free char *hdr = xasprintf("X-API-Key: %s", apikey);
+	explicit_bzero(apikey, sizeof(apikey));
+	cleanup_free char *host = NULL, *port = NULL;
+	int fd = -1;
+	if ((r = control_parse_url(api_url, &host, &port, err)) < 0 ||
+	    (r = control_tcp_connect(host, port, &fd, err)) < 0)
+		return wr_err_prefix(err, r, "host %s", host_id);
+	const char *hdrs[] = {hdr, NULL};
+	struct http_client *cl = http_client_new(fd, true);
+	http_client_set_deadline(cl, FORWARD_TIMEOUT_MS);
+	struct http_creq rq = {.method = method,
+			       .target = target,
+			       .host = host,
+			       .headers = hdrs,
+			       .content_type = len ? "application/json" : NULL,
+			       .body = body,
+			       .body_len = len};
+	r = http_client_do(cl, &rq, FORWARD_MAX_BODY, ret_status, ret_body, ret_len, err);
+	explicit_bzero(hdr, strlen(hdr));
+	http_client_free(cl);
+	if (r < 0)
+		return wr_err_prefix(err, r, "host %s (%s)", host_id, api_url);
+	return 0;
+}
+
+static int64_t cap_int(const json_t *cap, const char *name)
+{
+	return (int64_t)json_integer_value(json_object_get(cap, name));
+}
+
+static bool cap_has_template(const json_t *cap, const char *tpl)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(cap, "templates"), i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), tpl))
+			return true;
+	}
+	return false;
+}
+
+/* E2B POST /sandboxes: pick a host, forward, record the placement; one retry elsewhere. */
+static void sandboxes_create(struct control *c, struct http_req *req)
+{
+	cleanup_free char *raw = NULL;
+	size_t len = 0;
+	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &raw, &len);
+	if (r < 0) {
+		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+		return;
+	}
+	cleanup_json json_t *body = len ? json_loadb(raw, len, 0, NULL) : json_object();
+	if (!json_is_object(body)) {
+		reply_error(req, 400, "body: a JSON object");
+		return;
+	}
+	json_t *jt = json_object_get(body, "templateID");
+	if (jt && !json_is_string(jt)) {
+		reply_error(req, 400, "templateID: a string");
+		return;
+	}
+	const char *tpl = jt ? json_string_value(jt) : "base";
+	struct wr_err err = {0};
+	struct pg_host *rows = NULL;
+	size_t n = 0;
+	r = pg_host_list(c->db, &rows, &n, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
+	for (size_t i = 0; i < n; i++) {
+		const json_t *cap = rows[i].capacity;
+		int64_t recent = rows[i].recent_placements;
+		sh[i] = (struct sched_host){
+			.id = rows[i].id,
+			.ready = !strcmp(rows[i].state, "ready"),
+			.sandboxes = cap_int(cap, "sandboxes") + recent,
+			.free_slots = cap_int(cap, "freeSlots") - recent,
+			.memory_available_mb =
+				cap_int(cap, "memoryAvailableMb") - recent * SCHED_MEMORY_MB,
+			.has_template = cap_has_template(cap, tpl),
+			.warm_vms = cap_int(cap, "warmVms"),
+		};
+	}
+	const char *exclude = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		char why[512];
+		int k = sched_pick(sh, n, exclude, SCHED_MEMORY_MB, why, sizeof(why));
+		if (k < 0) {
+			log_warn("placement of a %s sandbox refused: %s", tpl, why);
+			reply_error(req, 503, "no host can take the sandbox: %s", why);
+			break;
+		}
+		const struct pg_host *h = &rows[k];
+		log_info("placement of a %s sandbox (attempt %d): %s", tpl, attempt + 1, why);
+		int status = 0;
+		cleanup_free char *resp = NULL;
+		size_t rlen = 0;
+		wr_err_clear(&err);
+		r = forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len, &status,
+			    &resp, &rlen, &err);
+		if (r < 0 || status >= 500) {
+			log_warn("placement on host %s failed: %s%s", h->id,
+				 r < 0 ? wr_err_msg(&err) : "host answered ",
+				 r < 0 ? "" : (resp ? resp : ""));
+			exclude = h->id;
+			if (attempt == 0)
+				continue;
+			reply_error(req, 502, "placement failed on two hosts; last: host %s",
+				    h->id);
+			break;
+		}
+		cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
+		const char *sid = json_string_value(json_object_get(jr, "sandboxID"));
+		if (status / 100 == 2 && sid) {
+			r = pg_placement_put(c->db, sid, h->id, tpl, &err);
+			if (r < 0) /* the sandbox runs but cannot be found through us: undo it */
+				log_error("placement of %s on %s not recorded: %s", sid, h->id,
+					  wr_err_msg(&err));
+			else
+				log_info("sandbox %s placed on host %s", sid, h->id);
+		}
+		if (r < 0 && status / 100 == 2 && sid) {
+			cleanup_free char *t = xasprintf("/sandboxes/%s", sid);
+			int st2 = 0;
+			struct wr_err e2 = {0};
+			forward(c, h->id, h->api_url, "DELETE", t, NULL, 0, &st2, NULL, NULL, &e2);
+			reply_pg_error(req, r, &err);
+			break;
+		}
+		http_resp_header(req, "X-Wrenn-Host", h->id);
+		http_resp_send(req, status, "application/json", resp ? resp : "", rlen);
+		break;
+	}
+	free(sh);
+	pg_host_list_free(rows, n);
+}
+
+/* GET / DELETE /sandboxes/{id}: forwarded to the host the placement names. */
+static void sandbox_forward(struct control *c, struct http_req *req, const char *id)
+{
+	struct wr_err err = {0};
+	cleanup_free char *hid = NULL;
+	int r = pg_placement_get(c->db, id, &hid, &err);
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
+	}
+	struct pg_host h = {0};
+	r = pg_host_get(c->db, hid, &h, &err);
+	if (r < 0) {
+		reply_error(req, r == -ENOENT ? 404 : 500, "sandbox %s: its host %s: %s", id, hid,
+			    wr_err_msg(&err));
+		return;
+	}
+	if (!strcmp(h.state, "lost") || !*h.api_url) {
+		reply_error(req, 503, "sandbox %s: its host %s is %s", id, hid, h.state);
+		pg_host_done(&h);
+		return;
+	}
+	const char *method = http_req_method(req);
+	int status = 0;
+	cleanup_free char *resp = NULL;
+	size_t rlen = 0;
+	r = forward(c, h.id, h.api_url, method, http_req_target(req), NULL, 0, &status, &resp,
+		    &rlen, &err);
+	if (r < 0) {
+		log_warn("sandbox %s: %s", id, wr_err_msg(&err));
+		reply_error(req, 502, "sandbox %s: %s", id, wr_err_msg(&err));
+	} else {
+		if (!strcmp(method, "DELETE") && (status / 100 == 2 || status == 404) &&
+		    pg_placement_delete(c->db, id, &err) < 0)
+			log_error("sandbox %s: placement not removed: %s", id, wr_err_msg(&err));
+		http_resp_header(req, "X-Wrenn-Host", h.id);
+		http_resp_send(req, status, rlen ? "application/json" : NULL, resp ? resp : "",
+			       rlen);
+	}
+	pg_host_done(&h);
+}
+
 static void control_handle(struct http_req *req, void *userdata)
 {
 	struct control *c = userdata;
@@ -319,11 +519,17 @@ static void control_handle(struct http_req *req, void *userdata)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
 		else if (admin_or_reply(c, req) == 0)
 			del ? hosts_delete(c, req, caps.v[0]) : hosts_get(c, req, caps.v[0]);
+	} else if (route_match("/sandboxes", path, &caps) && post) {
+		if (admin_or_reply(c, req) == 0)
+			sandboxes_create(c, req);
+	} else if (route_match("/sandboxes/*", path, &caps) && (get || !strcmp(method, "DELETE"))) {
+		if (admin_or_reply(c, req) == 0)
+			sandbox_forward(c, req, caps.v[0]);
 	} else {
 		reply_error(req, 501,
 			    "%s %s is not served by the control plane yet: this release has "
-			    "/health and the host registry (/v1/hosts); sandboxes are created on a "
-			    "host agent's own API",
+			    "/health, the host registry (/v1/hosts) and E2B POST /sandboxes, GET "
+			    "and DELETE /sandboxes/{id}",
 			    method, path);
 	}
 	route_caps_done(&caps);

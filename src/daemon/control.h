@@ -13,8 +13,10 @@
  * HEARTBEAT_INTERVAL_MS.
  */
 #include "daemon/config.h"
+#include "store/store.h"
 
 #include <signal.h>
+#include <stdint.h>
 
 #define HEARTBEAT_INTERVAL_MS 3000
 
@@ -25,3 +27,14 @@ struct heartbeat;
 int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err);
 /* Stop the thread and free; NULL-safe. */
 void heartbeat_stop(struct heartbeat *hb);
+
+/* "http://HOST:PORT[/]" -> host and port (https: -ENOTSUP, named). */
+int control_parse_url(const char *url, char **ret_host, char **ret_port, struct wr_err *err);
+/* A blocking TCP connection (SOCK_CLOEXEC, 5 s send/connect timeout). */
+int control_tcp_connect(const char *host, const char *port, int *ret_fd, struct wr_err *err);
+/*
+ * The API key the control plane uses on a host: derived from the host's signing key on both
+ * sides (e2b_ + 40 hex of HMAC(key, label)), never sent by the host; the host agent imports
+ * it as an operator key at start.
+ */
+void control_host_api_key(const uint8_t host_key[32], char out[STORE_KEY_LEN + 1]);

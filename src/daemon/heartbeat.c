@@ -6,6 +6,7 @@
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
+#include "basic/hex.h"
 #include "basic/hmac.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -48,7 +49,7 @@ static int64_t real_ms(void)
 }
 
 /* "http://HOST:PORT[/]" -> host, port. */
-static int parse_control_url(const char *url, char **ret_host, char **ret_port, struct wr_err *err)
+int control_parse_url(const char *url, char **ret_host, char **ret_port, struct wr_err *err)
 {
 	if (!strncmp(url, "https://", 8))
 		return wr_err_set(err, ENOTSUP,
@@ -86,7 +87,7 @@ static char *url_of_listen(const char *listen)
 	return xasprintf("http://%s%s", listen[0] == ':' ? "127.0.0.1" : "", listen);
 }
 
-static int tcp_connect(const char *host, const char *port, int *ret_fd, struct wr_err *err)
+int control_tcp_connect(const char *host, const char *port, int *ret_fd, struct wr_err *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	int r = getaddrinfo(host, port, &hints, &ai);
@@ -122,6 +123,18 @@ static void meminfo(int64_t *ret_total_mb, int64_t *ret_avail_mb)
 		*ret_total_mb = strtoll(p + 9, NULL, 10) / 1024;
 	if ((p = strstr(text, "MemAvailable:")))
 		*ret_avail_mb = strtoll(p + 13, NULL, 10) / 1024;
+}
+
+void control_host_api_key(const uint8_t host_key[32], char out[STORE_KEY_LEN + 1])
+{
+	static const char label[] = "wrenn control plane API key v1";
+	uint8_t mac[32];
+	char hx[65];
+	hmac_sha256(host_key, 32, label, sizeof(label) - 1, mac);
+	hex_encode(mac, sizeof(mac), hx);
+	snprintf(out, STORE_KEY_LEN + 1, "e2b_%.40s", hx);
+	explicit_bzero(hx, sizeof(hx));
+	explicit_bzero(mac, sizeof(mac));
 }
 
 static json_t *capacity(struct heartbeat *hb)
@@ -172,7 +185,7 @@ static int beat(struct heartbeat *hb, struct wr_err *err)
 	cleanup_free char *h3 = xasprintf("X-Wrenn-Signature: %s", sig);
 	const char *hdrs[] = {h1, h2, h3, NULL};
 	int fd = -1;
-	int r = tcp_connect(hb->host, hb->port, &fd, err);
+	int r = control_tcp_connect(hb->host, hb->port, &fd, err);
 	if (r < 0)
 		return r;
 	struct http_client *cl = http_client_new(fd, true);
@@ -277,10 +290,21 @@ int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err)
 	/* the signing key is the credential's SHA-256, what the control plane stores */
 	sha256_digest(cred, n, hb->key);
 	explicit_bzero(cred, strlen(cred));
-	r = parse_control_url(c->control, &hb->host, &hb->port, err);
+	r = control_parse_url(c->control, &hb->host, &hb->port, err);
 	if (r < 0) {
 		heartbeat_free(hb);
 		return r;
+	}
+	/* the control plane's key on this host, derived from the shared key on both sides */
+	char cpkey[STORE_KEY_LEN + 1];
+	control_host_api_key(hb->key, cpkey);
+	cleanup_free char *kid = NULL;
+	if (store_key_verify(a->st, cpkey, &kid, NULL) < 0)
+		r = store_key_import(a->st, "control-plane", cpkey, err);
+	explicit_bzero(cpkey, sizeof(cpkey));
+	if (r < 0) {
+		heartbeat_free(hb);
+		return wr_err_prefix(err, r, "control plane API key");
 	}
 	hb->target = xasprintf("/v1/hosts/%s/heartbeat", c->host_id);
 	hb->api_url = c->advertise_api ? xstrdup(c->advertise_api) : url_of_listen(c->api_listen);

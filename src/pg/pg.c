@@ -98,6 +98,9 @@ static const char *const migrations[] = {
 	" created_at timestamptz NOT NULL DEFAULT now(), last_heartbeat timestamptz,"
 	" last_sig_ts bigint NOT NULL DEFAULT 0, api_url text NOT NULL DEFAULT '',"
 	" proxy_url text NOT NULL DEFAULT '', capacity jsonb NOT NULL DEFAULT '{}');",
+	"CREATE TABLE placements (sandbox_id text PRIMARY KEY, host_id text NOT NULL,"
+	" template text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX placements_host ON placements (host_id, created_at);",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
@@ -284,7 +287,9 @@ void pg_host_list_free(struct pg_host *rows, size_t n)
 	" THEN 'lost' WHEN draining THEN 'draining' ELSE 'ready' END,"                             \
 	" draining, api_url, proxy_url, capacity::text,"                                           \
 	" (extract(epoch FROM created_at) * 1000)::bigint,"                                        \
-	" coalesce((extract(epoch FROM last_heartbeat) * 1000)::bigint, 0)"
+	" coalesce((extract(epoch FROM last_heartbeat) * 1000)::bigint, 0),"                       \
+	" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id"                           \
+	" AND p.created_at >= coalesce(hosts.last_heartbeat, 'epoch'))"
 
 static void read_host(PGresult *res, int i, struct pg_host *h)
 {
@@ -303,6 +308,7 @@ static void read_host(PGresult *res, int i, struct pg_host *h)
 		.capacity = cap,
 		.created_at = strtoll(PQgetvalue(res, i, 7), NULL, 10),
 		.last_heartbeat = strtoll(PQgetvalue(res, i, 8), NULL, 10),
+		.recent_placements = strtoll(PQgetvalue(res, i, 9), NULL, 10),
 	};
 }
 
@@ -439,4 +445,42 @@ int pg_host_drain(struct pg *db, const char *id, struct wr_err *err)
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err)
 {
 	return update_one(db, "DELETE FROM hosts WHERE id = $1", id, err);
+}
+
+int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
+		     const char *template, struct wr_err *err)
+{
+	const char *p[] = {sandbox_id, host_id, template ? template : ""};
+	int r;
+	LOCKED(db)
+	r = run(db, "INSERT INTO placements (sandbox_id, host_id, template) VALUES ($1, $2, $3)", 3,
+		p, NULL, err);
+	return r;
+}
+
+int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err)
+{
+	const char *p[] = {sandbox_id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db, "SELECT host_id FROM placements WHERE sandbox_id = $1", 1, p, &res,
+			err);
+		if (r < 0)
+			continue;
+		if (PQntuples(res) == 0)
+			r = wr_err_set(err, ENOENT, "sandbox %s not found", sandbox_id);
+		else
+			*ret_host_id = xstrdup(PQgetvalue(res, 0, 0));
+	}
+	return r;
+}
+
+int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err)
+{
+	const char *p[] = {sandbox_id};
+	int r;
+	LOCKED(db) r = run(db, "DELETE FROM placements WHERE sandbox_id = $1", 1, p, NULL, err);
+	return r;
 }

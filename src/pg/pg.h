@@ -20,7 +20,6 @@
 #include <stdint.h>
 
 #define PG_HOST_LOST_MS 15000
-#define PG_SCHEMA_VERSION 1
 
 struct pg;
 
@@ -46,6 +45,7 @@ struct pg_host {
 	json_t *capacity;	   /* object, {} until the first heartbeat */
 	int64_t created_at;	   /* unix ms */
 	int64_t last_heartbeat;	   /* unix ms, 0 = never */
+	int64_t recent_placements; /* placed since its last heartbeat (not in capacity yet) */
 };
 void pg_host_done(struct pg_host *h);
 void pg_host_list_free(struct pg_host *rows, size_t n);
@@ -64,3 +64,10 @@ int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *
 		      const char *proxy_url, const json_t *capacity, struct wr_err *err);
 int pg_host_drain(struct pg *db, const char *id, struct wr_err *err);
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err);
+
+/* Placements: which host a sandbox was created on (the control plane forwards by it). */
+int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
+		     const char *template, struct wr_err *err);
+/* -ENOENT for an unknown sandbox. */
+int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err);
+int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err);

@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=29
+N=40
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -60,7 +60,7 @@ bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
 [ $fail -eq 0 ] || bail "control plane did not start"
 AK=$(cat "$CDIR/admin-key" 2>/dev/null)
 is "admin key written once, 0600" "$(stat -c %a "$CDIR/admin-key" 2>/dev/null) ${#AK}" "600 44"
-is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 1
+is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 2
 is "admin key stored as its SHA-256 only" \
 	"$(PSQL "SELECT encode(hash,'hex') FROM admin_keys")" "$(printf '%s' "$AK" | sha256sum | cut -d' ' -f1)"
 if [ ! -e "$CDIR/wrenn.db" ]; then ok "control plane keeps no SQLite"; else nok "control plane keeps no SQLite"; fi
@@ -143,17 +143,59 @@ post_hb() { # ts body sig -> status
 	curl -s -o /dev/null -w '%{http_code}' -H "X-Wrenn-Host: ${ID[c]}" -H "X-Wrenn-Timestamp: $1" \
 		-H "X-Wrenn-Signature: $3" -H 'Content-Type: application/json' --data-binary "$2" "$CP$HB"
 }
-BODY='{"apiUrl":"http://127.0.0.1:9","proxyUrl":"http://127.0.0.1:9","capacity":{"freeSlots":1}}'
+# host c claims to be empty with plenty of room but its API is a closed port: the scheduler picks it
+# first and the placement is retried on a real host
+BODY='{"apiUrl":"http://127.0.0.1:9","proxyUrl":"http://127.0.0.1:9","capacity":{"freeSlots":64,"sandboxes":0,"memoryAvailableMb":1000000,"warmVms":0,"templates":["minimal"]}}'
 TS=$(date +%s%3N); SIG=$(sign "$TS" "$BODY")
 is "signed heartbeat accepted" "$(post_hb "$TS" "$BODY" "$SIG")" 200
 is "the same request replayed: 401" "$(post_hb "$TS" "$BODY" "$SIG")" 401
 T2=$((TS + 1))
-is "tampered body: 401" "$(post_hb "$T2" "${BODY/:1/:99}" "$(sign "$T2" "$BODY")")" 401
+is "tampered body: 401" "$(post_hb "$T2" "${BODY/freeSlots/freeSlotz}" "$(sign "$T2" "$BODY")")" 401
 OLD=$((TS - 120000))
 is "timestamp outside the 60 s window: 401" "$(post_hb "$OLD" "$BODY" "$(sign "$OLD" "$BODY")")" 401
 is "unsigned heartbeat: 401" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -d "$BODY" "$CP$HB")" 401
 if grep -q "${CRED[a]}" "$CDIR/agent.err" "$HDIR_a/agent.err" 2>/dev/null; then nok "credential never logged"; else ok "credential never logged"; fi
+
+# scheduling creates: least loaded first, placements recorded, GET/DELETE forwarded by placement
+declare -a SB
+declare -A ON
+for i in 1 2 3 4; do
+	hdr=$(mktemp); out=$(curl -s -D "$hdr" "${H[@]}" -H 'Content-Type: application/json' \
+		-d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes")
+	sid=$(jq -r '.sandboxID // empty' <<<"$out" 2>/dev/null)
+	hid=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r'); rm -f "$hdr"
+	SB+=("$sid"); ON[$sid]=$hid
+	[ -n "$sid" ] || echo "# create $i: $out"
+done
+n_ok=0; for sid in "${SB[@]}"; do [ -n "$sid" ] && n_ok=$((n_ok + 1)); done
+is "4 creates through the control plane" "$n_ok" 4
+is "creates spread over both hosts" \
+	"$(for sid in "${SB[@]}"; do echo "${ON[$sid]}"; done | sort | uniq -c | awk '{print $1}' | sort | tr '\n' ' ')" "2 2 "
+if grep -q "placement on host ${ID[c]} failed" "$CDIR/agent.err" && ! printf '%s\n' "${ON[@]}" | grep -q "${ID[c]}"; then
+	ok "a failed placement (unreachable host) is retried on another host"
+else
+	nok "a failed placement is retried on another host" "$(grep placement "$CDIR/agent.err" | tail -3)"
+fi
+if grep -q "placement of a minimal sandbox (attempt 1): host-.*least loaded" "$CDIR/agent.err"; then
+	ok "every decision logged with its reason"
+else
+	nok "decisions logged"
+fi
+is "placements recorded in PostgreSQL" \
+	"$(PSQL "SELECT count(*) FROM placements WHERE host_id IN ('${ID[a]}','${ID[b]}')")" 4
+S0=${SB[0]}
+is "GET /sandboxes/{id} forwarded to its host" \
+	"$(curl -s "${H[@]}" "$CP/sandboxes/$S0" | jq -r '.sandboxID + " " + .state')" "$S0 running"
+hdir=$HDIR_a; [ "${ON[$S0]}" = "${ID[b]}" ] && hdir=$HDIR_b
+hapi=$HAPI_a; [ "${ON[$S0]}" = "${ID[b]}" ] && hapi=$HAPI_b
+is "the sandbox runs on the host it was placed on" \
+	"$(curl -s -H "X-API-Key: $(cat "$hdir/admin-key")" "$hapi/sandboxes/$S0" | jq -r .sandboxID)" "$S0"
+is "DELETE forwarded, placement removed" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$S0") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S0") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$S0'")" \
+	"204 404 0"
+# a sandbox of host a, for after the kill
+SA=; for sid in "${SB[@]}"; do [ "${ON[$sid]}" = "${ID[a]}" ] && [ "$sid" != "$S0" ] && SA=$sid; done
 
 # kill -9 a host: lost within 20 s, the other stays ready
 kill -KILL "$(pgrep -P "$PA" -x wrenn-agent)" # the agent itself, not its timeout(1)
@@ -166,6 +208,10 @@ while [ $(($(date +%s) - t0)) -lt 20 ]; do
 done
 is "kill -9'd host is lost within 20 s" "$st" lost
 is "the other host stays ready" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" ready
+is "a sandbox on the lost host: 503 naming it" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$SA")" 503
+hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
+is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
 
 # drain and remove
 is "drain" "$(curl -s -X POST "${H[@]}" "$CP/v1/hosts/${ID[b]}/drain" | jq -r .state)" draining
@@ -173,6 +219,8 @@ sleep 3.5
 jb=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}")
 is "a draining host keeps heartbeating and stays draining" "$(jq -r '.state + " " + (.draining|tostring)' <<<"$jb")" "draining true"
 is "remove" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/hosts/${ID[a]}") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "204 404"
-is "sandbox routes answer 501 on the control plane (not in this slice)" \
-	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 501
+is "routes not in this slice answer 501" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/sandboxes")" 501
+is "a draining host takes no new sandbox" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 503
 exit $fail
