@@ -188,6 +188,7 @@ struct runtime {
 	struct sbx *warm_building[RT_WARM_PAR_MAX]; /* per filler thread */
 	pthread_t warm_threads[RT_WARM_PAR_MAX];
 	unsigned warm_nthreads;
+	unsigned long warm_gen; /* bumped (+ warm_cond) when a build ends: ready or dropped */
 	bool warm_stop;
 	atomic_int creates;    /* creates in flight: the filler waits for 0 */
 	int64_t log_max_bytes; /* vmm.log rotation size (logcap.c) */
@@ -286,7 +287,8 @@ void rt_warm_init(struct runtime *rt, unsigned floor, const struct wp_cfg *c, un
 void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
 /* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
 struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);
-/* Release one ready entry (any template) to free its slot; false if none. */
+/* Free one slot held by the pool for a create: release a ready entry (any template), else cancel
+ * the builds in flight and wait until one has let its slot go; false if the pool held none. */
 bool rt_warm_drop_one(struct runtime *rt);
 void rt_warm_create_begin(struct runtime *rt);
 void rt_warm_create_end(struct runtime *rt);

@@ -281,6 +281,8 @@ static void *filler(void *arg)
 				k->cost_mb = cost;
 			log_debug("warm %s ready for %s (%zu of %u, %llu MiB)", s->id, k->template,
 				  k->nready, k->target, (unsigned long long)cost);
+			rt->warm_gen++;
+			pthread_cond_broadcast(&rt->warm_cond);
 			continue;
 		}
 		if (r < 0 && k && !rt->warm_stop && r != -ECANCELED) {
@@ -290,6 +292,8 @@ static void *filler(void *arg)
 		pthread_mutex_unlock(&rt->warm_lock);
 		entry_drop(s);
 		pthread_mutex_lock(&rt->warm_lock);
+		rt->warm_gen++; /* its slot is free: rt_warm_drop_one may be waiting */
+		pthread_cond_broadcast(&rt->warm_cond);
 	}
 	pthread_mutex_unlock(&rt->warm_lock);
 	return NULL;
@@ -357,17 +361,46 @@ struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus
 	return s;
 }
 
+static struct sbx *pop_any_ready(struct runtime *rt)
+{
+	for (size_t i = 0; i < rt->nwarm; i++)
+		if (rt->warm[i]->nready)
+			return rt->warm[i]->ready[--rt->warm[i]->nready];
+	return NULL;
+}
+
 bool rt_warm_drop_one(struct runtime *rt)
 {
-	struct sbx *s = NULL;
 	pthread_mutex_lock(&rt->warm_lock);
-	for (size_t i = 0; i < rt->nwarm && !s; i++)
-		if (rt->warm[i]->nready)
-			s = rt->warm[i]->ready[--rt->warm[i]->nready];
+	struct sbx *s = pop_any_ready(rt);
+	bool freed = s != NULL;
+	if (!s) {
+		/* Entries being built hold slots too: cancel them and wait until one has let its
+		 * slot go (a build notices at its end; bounded). */
+		unsigned long gen = rt->warm_gen;
+		bool any = false;
+		for (unsigned i = 0; i < RT_WARM_PAR_MAX; i++)
+			if (rt->warm_building[i]) {
+				atomic_store(&rt->warm_building[i]->cancel, true);
+				any = true;
+			}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 30;
+		while (any && rt->warm_gen == gen &&
+		       pthread_cond_timedwait(&rt->warm_cond, &rt->warm_lock, &ts) == 0)
+			;
+		freed = any && rt->warm_gen != gen;
+		/* A build that finished before it saw the cancel is ready now: take its slot. */
+		s = freed ? pop_any_ready(rt) : NULL;
+		if (freed)
+			log_info("warm pool: a create needed a network slot; cancelled the builds "
+				 "holding them");
+	}
 	pthread_mutex_unlock(&rt->warm_lock);
 	if (s)
 		entry_drop(s);
-	return s != NULL;
+	return freed;
 }
 
 void rt_warm_create_begin(struct runtime *rt)

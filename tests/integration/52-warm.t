@@ -9,7 +9,7 @@
 # back and releases the extra VMs.
 set -u
 cd "$(dirname "$0")/../.."
-PLAN=11
+PLAN=12
 # shellcheck source=tests/lib/rt.sh
 . tests/lib/rt.sh
 rt_init "wt52$$" 52warm data
@@ -111,4 +111,16 @@ if grep -q 'warm pool minimal .*target 4 -> 1 (idle' "$ERR" && [ -z "$l" ] &&
 else
 	nok "idle shrinks the pool" "left: $l; $(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
 fi
+# 12: slots held by entries still being built go to creates too: --max 3 leaves room for one build
+# right after open; two creates at once need it (the build is cancelled, or taken if already ready).
+if timeout 300 $RT --max 3 --warm 2 prewarm minimal + create -n 2 -t minimal >"$OUT" 2>"$ERR" &&
+	[ "$(grep -c '^cl-.* snapshot$' "$OUT")" = 2 ]; then
+	how="ready entry released"
+	grep -q 'cancelled the builds' "$ERR" && how="build cancelled"
+	ok "--max 3: two creates take the slot of the entry being built ($how)"
+else
+	nok "creates take a building entry's slot" "$(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
+ids=$(awk '/^cl-/ {print $1}' "$OUT")
+[ -n "$ids" ] && timeout 120 $RT destroy $ids >/dev/null 2>&1
 exit $fail
