@@ -606,6 +606,14 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 	}
 	int rc = 1, port = 0;
 	struct serve_arg s = {.fd = -1};
+	if (cfg->unix_socket) {
+		log_error("unix_socket: the control plane serves TCP (api_listen) only");
+		goto out;
+	}
+	if (cfg->proxy_listen && *cfg->proxy_listen)
+		log_warn("proxy_listen %s: the control plane does not serve the sandbox proxy yet "
+			 "(SDKs reach the host's proxy); not listening there",
+			 cfg->proxy_listen);
 	r = admin_key(&c, &err);
 	if (r < 0) {
 		log_error("%s", wr_err_msg(&err));

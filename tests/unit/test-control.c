@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Multiple hosts: request signing (basic/hmac.c) and the scheduler's choice (control-sched.c). */
 #include "basic/hmac.h"
+#include "daemon/config.h"
 #include "daemon/control-sched.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* RFC 4231 test case 2 */
@@ -189,6 +191,65 @@ static void test_sched_eligibility_and_retry(void **state)
 	assert_int_equal(sched_pick(NULL, 0, NULL, 512, why, sizeof(why)), -ENOSPC);
 }
 
+/* --role and its settings: the default stays the single host; each role's needs are checked */
+static int load(struct agent_config *c, struct wr_err *err, int argc, char **argv)
+{
+	return agent_config_load(c, argc, argv, err);
+}
+
+static void test_config_roles(void **state)
+{
+	(void)state;
+	struct agent_config c;
+	struct wr_err err = {0};
+	unsetenv("WRENN_ROLE");
+	setenv("WRENN_CONFIG", "/dev/null", 1);
+	char *def[] = {"wrenn-agent", "--data-dir=/tmp/x"};
+	assert_int_equal(load(&c, &err, 2, def), 0);
+	assert_null(c.role);
+	assert_null(c.database);
+	agent_config_done(&c);
+
+	char *ctl[] = {"wrenn-agent", "--role", "control", "--database", "postgres://h/db"};
+	assert_int_equal(load(&c, &err, 5, ctl), 0);
+	assert_string_equal(c.role, "control");
+	assert_string_equal(c.database, "postgres://h/db");
+	agent_config_done(&c);
+
+	char *ctl_nodb[] = {"wrenn-agent", "--role=control"};
+	assert_int_equal(load(&c, &err, 2, ctl_nodb), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "role control needs database"));
+	agent_config_done(&c);
+
+	char *db_alone[] = {"wrenn-agent", "--database=postgres://h/db"};
+	assert_int_equal(load(&c, &err, 2, db_alone), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "database is a setting of role control"));
+	agent_config_done(&c);
+
+	char *bad[] = {"wrenn-agent", "--role=boss"};
+	assert_int_equal(load(&c, &err, 2, bad), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "agent, control or host"));
+	agent_config_done(&c);
+
+	char *host[] = {"wrenn-agent", "--role=host", "--control=http://c:3000", "--host-id=host-1",
+			"--host-credential-file=cred"};
+	assert_int_equal(load(&c, &err, 5, host), 0);
+	assert_string_equal(c.host_id, "host-1");
+	assert_true(c.host_credential_file[0] == '/'); /* made absolute */
+	agent_config_done(&c);
+
+	char *host_half[] = {"wrenn-agent", "--role=host", "--control=http://c:3000"};
+	assert_int_equal(load(&c, &err, 3, host_half), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "role host needs control, host_id"));
+	agent_config_done(&c);
+
+	char *stray[] = {"wrenn-agent", "--host-id=host-1"};
+	assert_int_equal(load(&c, &err, 2, stray), -EINVAL);
+	assert_non_null(strstr(wr_err_msg(&err), "settings of role host"));
+	agent_config_done(&c);
+	unsetenv("WRENN_CONFIG");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_sched_least_loaded),
 		cmocka_unit_test(test_sched_locality),
 		cmocka_unit_test(test_sched_eligibility_and_retry),
+		cmocka_unit_test(test_config_roles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
