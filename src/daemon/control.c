@@ -453,12 +453,21 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 			    wr_err_msg(&err));
 		return;
 	}
+	const char *method = http_req_method(req);
+	if (!strcmp(h.state, "lost") && !strcmp(method, "GET")) {
+		/* what is known without the host: where it was placed, and that it is out of reach */
+		reply_json_new(req, 200,
+			       json_pack("{s:s,s:s,s:s,s:s}", "sandboxID", id, "state", "lost",
+					 "hostID", hid, "message",
+					 "the sandbox's host missed its heartbeats"));
+		pg_host_done(&h);
+		return;
+	}
 	if (!strcmp(h.state, "lost") || !*h.api_url) {
 		reply_error(req, 503, "sandbox %s: its host %s is %s", id, hid, h.state);
 		pg_host_done(&h);
 		return;
 	}
-	const char *method = http_req_method(req);
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;

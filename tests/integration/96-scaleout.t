@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=40
+N=43
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -194,6 +194,33 @@ is "the sandbox runs on the host it was placed on" \
 is "DELETE forwarded, placement removed" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$S0") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S0") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$S0'")" \
 	"204 404 0"
+# the control plane is stateless apart from PostgreSQL: a second replica serves the same hosts and
+# sandboxes, and the first one survives kill -9 and a restart
+S1=${SB[1]}
+CDIR2=$(mktemp -d /tmp/wrenn-so96d.XXXXXX); DIRS+=("$CDIR2")
+PC2=$(freeport); CP2=http://127.0.0.1:$PC2
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC2" --proxy-listen "" \
+	--data-dir "$CDIR2" >"$CDIR2/agent.out" 2>"$CDIR2/agent.err" &
+HPIDS+=($!)
+for _ in $(seq 1 100); do curl -sf "$CP2/health" >/dev/null && break; sleep 0.1; done
+is "a second replica serves the same hosts and sandboxes with the same admin key" \
+	"$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/sandboxes/$S1" | jq -r .state) $([ -e "$CDIR2/admin-key" ] && echo minted || echo shared)" \
+	"3 running shared"
+kill -KILL "$CPID"; { wait "$CPID"; } 2>/dev/null
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "" \
+	--data-dir "$CDIR" >>"$CDIR/agent.out" 2>>"$CDIR/agent.err" &
+CPID=$!
+for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
+tb=$(date +%s%3N); hb_after=0
+for _ in $(seq 1 40); do
+	hb_after=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .lastHeartbeatMs)
+	[ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && break
+	sleep 0.25
+done
+is "control plane kill -9 + restart: heartbeats resume, placements intact" \
+	"$([ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && echo resumed) $(curl -s "${H[@]}" "$CP/sandboxes/$S1" | jq -r .state)" \
+	"resumed running"
+
 # a sandbox of host a, for after the kill
 SA=; for sid in "${SB[@]}"; do [ "${ON[$sid]}" = "${ID[a]}" ] && [ "$sid" != "$S0" ] && SA=$sid; done
 
@@ -208,8 +235,10 @@ while [ $(($(date +%s) - t0)) -lt 20 ]; do
 done
 is "kill -9'd host is lost within 20 s" "$st" lost
 is "the other host stays ready" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" ready
-is "a sandbox on the lost host: 503 naming it" \
-	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$SA")" 503
+is "a sandbox on the lost host is reported lost" \
+	"$(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r '.state + " " + .hostID')" "lost ${ID[a]}"
+is "deleting it answers 503 naming the lost host" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA")" 503
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
 is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
 
