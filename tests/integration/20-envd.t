@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=140
+TESTS=141
 echo "1..$TESTS"
 envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq, perl or python3 missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -138,6 +138,10 @@ has "$(tr -d '\r' <"$TMP/gz.h")" "Transfer-Encoding: chunked" "gzip download is 
 seq 1 20000 >"$TMP/text.txt"
 is "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | gunzip | cmp - "$TMP/text.txt" && echo same)" same "raw gzip body gunzips to the file"
 [ "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | wc -c)" -lt "$(wc -c <"$TMP/text.txt")" ]; ok $? "gzip body is smaller than the text file"
+# past the 256 KiB probe: a compressible body stays deflated, an incompressible one (big.bin,
+# random) goes on stored and still round-trips (checked above)
+seq 1 300000 >"$TMP/text2.txt"
+[ "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text2.txt" | wc -c)" -lt "$(($(wc -c <"$TMP/text2.txt") / 2))" ]; ok $? "a 2 MB text file is still deflated past the probe"
 hasnt "$("${C[@]}" -D - -o /dev/null "$F?path=$TMP/text.txt" | tr -d '\r')" "Content-Encoding" "no Accept-Encoding: identity"
 is "$("${C[@]}" -H 'Accept-Encoding: gzip' -H 'Range: bytes=0-4' "$F?path=$TMP/text.txt" | od -An -c | tr -d ' \n')" '1\n2\n3' "Range with gzip accepted is served identity"
 is "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip;q=0, identity;q=0' "$F?path=$TMP/text.txt")" 406 "nothing acceptable is 406"
