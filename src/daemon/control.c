@@ -34,6 +34,9 @@
 #define FORWARD_MAX_BODY (16 * 1024 * 1024)
 /* E2B creates name no memory size (the template has one): what the scheduler reserves. */
 #define SCHED_MEMORY_MB 512
+/* A placement younger than this is kept even when a heartbeat does not list it: the host may
+ * have made its list before the create reached it (a heartbeat takes at most 5 s). */
+#define PLACEMENT_GRACE_MS 15000
 
 struct control {
 	const struct agent_config *cfg;
@@ -273,6 +276,22 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		reply_pg_error(req, r, &err);
 		return;
 	}
+	json_t *ids = json_object_get(body, "sandboxIds");
+	bool ids_ok = json_is_array(ids);
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		if (!json_is_string(v))
+			ids_ok = false;
+	}
+	int released = 0;
+	if (ids_ok &&
+	    pg_placement_reconcile(c->db, id, ids, PLACEMENT_GRACE_MS, &released, &err) < 0)
+		log_error("host %s: reconcile placements: %s", id, wr_err_msg(&err));
+	else if (released > 0)
+		log_info("host %s: released %d placement(s) of sandboxes it no longer has", id,
+			 released);
 	struct pg_host h = {0};
 	if (pg_host_get(c->db, id, &h, &err) < 0) {
 		reply_pg_error(req, -EIO, &err);

@@ -137,15 +137,22 @@ void control_host_api_key(const uint8_t host_key[32], char out[STORE_KEY_LEN + 1
 	explicit_bzero(mac, sizeof(mac));
 }
 
-static json_t *capacity(struct heartbeat *hb)
+/* The capacity object; *ret_ids the ids of the sandboxes this host has (creating, running,
+ * paused), NULL when the list failed (the control plane then releases nothing). */
+static json_t *capacity(struct heartbeat *hb, json_t **ret_ids)
 {
 	struct agent *a = hb->a;
 	struct runtime_info *rows = NULL;
 	size_t n = 0;
 	struct wr_err err = {0};
+	*ret_ids = NULL;
 	if (runtime_list(a->rt, NULL, &rows, &n, &err) < 0) {
 		log_warn("heartbeat: sandbox list: %s", wr_err_msg(&err));
 		n = 0;
+	} else {
+		*ret_ids = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(*ret_ids, json_string(rows[i].id));
 	}
 	runtime_info_list_free(rows, n);
 	int64_t max = a->cfg.max_sandboxes ? a->cfg.max_sandboxes : 64; /* runtime default */
@@ -171,8 +178,12 @@ static json_t *capacity(struct heartbeat *hb)
 /* One heartbeat; the HTTP status (or -errno). */
 static int beat(struct heartbeat *hb, struct wr_err *err)
 {
+	json_t *ids = NULL;
+	json_t *cap = capacity(hb, &ids);
 	cleanup_json json_t *body = json_pack("{s:s,s:s,s:o}", "apiUrl", hb->api_url, "proxyUrl",
-					      hb->proxy_url, "capacity", capacity(hb));
+					      hb->proxy_url, "capacity", cap);
+	if (ids)
+		json_object_set_new(body, "sandboxIds", ids);
 	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
 	int64_t ts = real_ms();
 	if (ts <= hb->last_ts)

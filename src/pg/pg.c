@@ -484,3 +484,24 @@ int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *er
 	LOCKED(db) r = run(db, "DELETE FROM placements WHERE sandbox_id = $1", 1, p, NULL, err);
 	return r;
 }
+
+int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids, int64_t grace_ms,
+			   int *ret_released, struct wr_err *err)
+{
+	cleanup_free char *list = json_dumps(ids, JSON_COMPACT);
+	char g[24];
+	snprintf(g, sizeof(g), "%" PRId64, grace_ms);
+	const char *p[] = {host_id, list ? list : "[]", g};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db,
+			"DELETE FROM placements WHERE host_id = $1 AND NOT ($2::jsonb ? sandbox_id)"
+			" AND created_at < now() - make_interval(secs => $3::double precision / 1000)",
+			3, p, &res, err);
+		if (r >= 0)
+			*ret_released = atoi(PQcmdTuples(res));
+	}
+	return r;
+}

@@ -71,3 +71,7 @@ int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 /* -ENOENT for an unknown sandbox. */
 int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err);
 int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err);
+/* A host's heartbeat listed the sandboxes it has (ids: array of strings): placements on it of
+ * other sandboxes, older than grace_ms (so a create that raced the list is kept), are released. */
+int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids, int64_t grace_ms,
+			   int *ret_released, struct wr_err *err);

@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=43
+N=47
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -88,9 +88,9 @@ is "credential stored as SHA-256, never in plain" \
 is "a new host is pending" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)" pending
 
 # host agents: the ordinary agent plus the heartbeat
-start_host() { # tag credential-file host-id
+start_host() { # tag credential-file host-id [existing data dir: a restart]
 	local d pa pp hsh eg x i
-	d=$(mktemp -d "/tmp/wrenn-so96$1.XXXXXX"); DIRS+=("$d")
+	if [ -n "${4:-}" ]; then d=$4; else d=$(mktemp -d "/tmp/wrenn-so96$1.XXXXXX"); DIRS+=("$d"); fi
 	pa=$(freeport); pp=$(freeport)
 	hsh=$(printf 'so96%s' "$1" | cksum | cut -d' ' -f1)
 	eg=
@@ -104,7 +104,7 @@ start_host() { # tag credential-file host-id
 		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
 		--proxy-listen "127.0.0.1:$pp" --ns-prefix "so96$1-" --veth-prefix "wv$((hsh % 100000))-" \
 		--nft-table "wt_$((hsh % 100000))" --egress-base "${eg:-10.201.0.0}" --default-internet=false \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 >"$d/agent.out" 2>"$d/agent.err" &
+		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
 	HPIDS+=($!)
 	eval "HAPI_$1=http://127.0.0.1:$pa HDIR_$1=$d"
 }
@@ -221,8 +221,15 @@ is "control plane kill -9 + restart: heartbeats resume, placements intact" \
 	"$([ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && echo resumed) $(curl -s "${H[@]}" "$CP/sandboxes/$S1" | jq -r .state)" \
 	"resumed running"
 
-# a sandbox of host a, for after the kill
-SA=; for sid in "${SB[@]}"; do [ "${ON[$sid]}" = "${ID[a]}" ] && [ "$sid" != "$S0" ] && SA=$sid; done
+# a sandbox of host a, for after the kill; one of host b's destroyed behind the control plane's back
+SA=; SBD=
+for sid in "${SB[@]}"; do
+	[ "$sid" = "$S0" ] && continue
+	[ "${ON[$sid]}" = "${ID[a]}" ] && SA=$sid
+	[ "${ON[$sid]}" = "${ID[b]}" ] && [ "$sid" != "$S1" ] && SBD=$sid
+done
+is "a sandbox destroyed on its host directly" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "X-API-Key: $(cat "$HDIR_b/admin-key")" "$HAPI_b/sandboxes/$SBD")" 204
 
 # kill -9 a host: lost within 20 s, the other stays ready
 kill -KILL "$(pgrep -P "$PA" -x wrenn-agent)" # the agent itself, not its timeout(1)
@@ -241,6 +248,16 @@ is "deleting it answers 503 naming the lost host" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA")" 503
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
 is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
+# the host comes back (same data dir): ready again, and what still runs is re-adopted
+start_host a "$CDIR/cred-a" "${ID[a]}" "$HDIR_a"
+st=
+for _ in $(seq 1 100); do
+	st=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)
+	[ "$st" = ready ] && break
+	sleep 0.2
+done
+is "a returning host is ready again, its sandbox running" \
+	"$st $(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r .state)" "ready running"
 
 # drain and remove
 is "drain" "$(curl -s -X POST "${H[@]}" "$CP/v1/hosts/${ID[b]}/drain" | jq -r .state)" draining
@@ -248,6 +265,15 @@ sleep 3.5
 jb=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}")
 is "a draining host keeps heartbeating and stays draining" "$(jq -r '.state + " " + (.draining|tostring)' <<<"$jb")" "draining true"
 is "remove" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/hosts/${ID[a]}") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "204 404"
+left=1
+for _ in $(seq 1 60); do
+	left=$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$SBD'")
+	[ "$left" = 0 ] && break
+	sleep 0.5
+done
+is "a placement whose sandbox its host no longer has is released" "$left" 0
+is "placements of sandboxes that still run are kept" \
+	"$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$S1','$SA')")" 2
 is "routes not in this slice answer 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/sandboxes")" 501
 is "a draining host takes no new sandbox" \
