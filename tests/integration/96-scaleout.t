@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=47
+N=48
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -274,6 +274,22 @@ done
 is "a placement whose sandbox its host no longer has is released" "$left" 0
 is "placements of sandboxes that still run are kept" \
 	"$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$S1','$SA')")" 2
+# the database restarts under the control plane: it reconnects, heartbeats go on
+pg_restart
+code=
+for _ in $(seq 1 40); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts")
+	[ "$code" = 200 ] && break
+	sleep 0.25
+done
+tb=$(date +%s%3N); hb_after=0
+for _ in $(seq 1 40); do
+	hb_after=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .lastHeartbeatMs)
+	[ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && break
+	sleep 0.25
+done
+is "PostgreSQL restart: the control plane reconnects, heartbeats resume" \
+	"$code $([ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && echo resumed)" "200 resumed"
 is "routes not in this slice answer 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/sandboxes")" 501
 is "a draining host takes no new sandbox" \

@@ -4,6 +4,7 @@
 #              authentication (scram) for one role; creates database "wrenn".  Sets PGURL
 #              (postgres://wrenn:PW@127.0.0.1:PORT/wrenn), PGDIR, PGPORT.  Returns 1 when
 #              PostgreSQL is not installed (the caller skips, or fails under CI).
+#   pg_restart restarts the server (fast shutdown: open connections are cut).
 #   pg_stop    stops the cluster and removes the dir (idempotent; call it from the EXIT trap).
 PGDIR= PGURL= PGPORT=
 pg_bin() {
@@ -41,6 +42,14 @@ pg_start() {
 		-c 'CREATE DATABASE wrenn' >/dev/null || return 2
 	PGURL="postgres://wrenn:$pw@127.0.0.1:$PGPORT/wrenn"
 	return 0
+}
+
+pg_restart() {
+	local bin
+	bin=$(pg_bin) || return 1
+	runuser -u postgres -- "$bin/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 30 -m fast \
+		-o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR/sock -c fsync=off" restart \
+		>/dev/null 2>&1
 }
 
 pg_stop() {
