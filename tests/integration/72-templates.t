@@ -216,7 +216,7 @@ is "no template published" "$(code "${H[@]}" "$API/templates/aliases/bad72")" 40
 # --- delete ---------------------------------------------------------------------------------------
 curl -s "${H[@]}" -X DELETE "$API/sandboxes/$ID" >/dev/null
 is "DELETE the template -> 204" "$(code "${H[@]}" -X DELETE "$API/templates/tpl72")" 204
-is "gone: alias 404, create 400" "$(code "${H[@]}" "$API/templates/aliases/tpl72") $(code "${H[@]}" -d '{"templateID":"tpl72"}' "$API/sandboxes")" "404 400"
+is "gone: alias 404, create 404 (template not found)" "$(code "${H[@]}" "$API/templates/aliases/tpl72") $(code "${H[@]}" -d '{"templateID":"tpl72"}' "$API/sandboxes")" "404 404"
 is "its snapshot dirs are removed" "$(find "$DATA/templates" -maxdepth 1 -name 'tpl72*' | wc -l)" 0
 
 # --- Dockerfile builds through /v1 (the CLI's route) ---------------------------------------------
