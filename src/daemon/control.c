@@ -285,13 +285,15 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		if (!json_is_string(v))
 			ids_ok = false;
 	}
-	int released = 0;
-	if (ids_ok &&
-	    pg_placement_reconcile(c->db, id, ids, PLACEMENT_GRACE_MS, &released, &err) < 0)
+	int released = 0, adopted = 0;
+	if (ids_ok && pg_placement_reconcile(c->db, id, ids, PLACEMENT_GRACE_MS, &released,
+					     &adopted, &err) < 0)
 		log_error("host %s: reconcile placements: %s", id, wr_err_msg(&err));
-	else if (released > 0)
+	if (released > 0)
 		log_info("host %s: released %d placement(s) of sandboxes it no longer has", id,
 			 released);
+	if (adopted > 0)
+		log_info("host %s: adopted %d sandbox(es) it has without a placement", id, adopted);
 	struct pg_host h = {0};
 	if (pg_host_get(c->db, id, &h, &err) < 0) {
 		reply_pg_error(req, -EIO, &err);

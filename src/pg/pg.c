@@ -453,8 +453,11 @@ int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 	const char *p[] = {sandbox_id, host_id, template ? template : ""};
 	int r;
 	LOCKED(db)
-	r = run(db, "INSERT INTO placements (sandbox_id, host_id, template) VALUES ($1, $2, $3)", 3,
-		p, NULL, err);
+	r = run(db,
+		"INSERT INTO placements (sandbox_id, host_id, template) VALUES ($1, $2, $3)"
+		" ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
+		" template = excluded.template",
+		3, p, NULL, err);
 	return r;
 }
 
@@ -486,7 +489,7 @@ int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *er
 }
 
 int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids, int64_t grace_ms,
-			   int *ret_released, struct wr_err *err)
+			   int *ret_released, int *ret_adopted, struct wr_err *err)
 {
 	cleanup_free char *list = json_dumps(ids, JSON_COMPACT);
 	char g[24];
@@ -495,13 +498,25 @@ int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids
 	int r;
 	LOCKED(db)
 	{
-		cleanup_pq PGresult *res = NULL;
-		r = run(db,
-			"DELETE FROM placements WHERE host_id = $1 AND NOT ($2::jsonb ? sandbox_id)"
-			" AND created_at < now() - make_interval(secs => $3::double precision / 1000)",
-			3, p, &res, err);
-		if (r >= 0)
-			*ret_released = atoi(PQcmdTuples(res));
+		cleanup_pq PGresult *res = NULL, *ins = NULL;
+		if ((r = run_simple(db, "BEGIN", err)) < 0)
+			continue;
+		if ((r = run(db,
+			     "DELETE FROM placements WHERE host_id = $1 AND NOT ($2::jsonb ? sandbox_id)"
+			     " AND created_at < now() - make_interval(secs => $3::double precision "
+			     "/ 1000)",
+			     3, p, &res, err)) < 0 ||
+		    (r = run(db,
+			     "INSERT INTO placements (sandbox_id, host_id)"
+			     " SELECT jsonb_array_elements_text($2::jsonb), $1 ON CONFLICT DO NOTHING",
+			     2, p, &ins, err)) < 0) {
+			rollback(db);
+			continue;
+		}
+		if ((r = run_simple(db, "COMMIT", err)) < 0)
+			continue;
+		*ret_released = atoi(PQcmdTuples(res));
+		*ret_adopted = atoi(PQcmdTuples(ins));
 	}
 	return r;
 }

@@ -65,13 +65,17 @@ int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *
 int pg_host_drain(struct pg *db, const char *id, struct wr_err *err);
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err);
 
-/* Placements: which host a sandbox was created on (the control plane forwards by it). */
+/* Placements: which host a sandbox was created on (the control plane forwards by it).  put
+ * replaces a row a heartbeat adopted while the create was still running. */
 int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 		     const char *template, struct wr_err *err);
 /* -ENOENT for an unknown sandbox. */
 int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err);
 int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err);
-/* A host's heartbeat listed the sandboxes it has (ids: array of strings): placements on it of
- * other sandboxes, older than grace_ms (so a create that raced the list is kept), are released. */
+/* A host's heartbeat listed the sandboxes it has (ids: array of strings), in one transaction:
+ * placements on it of other sandboxes, older than grace_ms (so a create that raced the list is
+ * kept), are released, and listed sandboxes without a placement are adopted (a placement whose
+ * recording failed, a sandbox made on the host's own API); an id placed on another host keeps
+ * that placement. */
 int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids, int64_t grace_ms,
-			   int *ret_released, struct wr_err *err);
+			   int *ret_released, int *ret_adopted, struct wr_err *err);

@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=48
+N=49
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -274,6 +274,16 @@ done
 is "a placement whose sandbox its host no longer has is released" "$left" 0
 is "placements of sandboxes that still run are kept" \
 	"$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$S1','$SA')")" 2
+SD=$(curl -s -H "X-API-Key: $(cat "$HDIR_b/admin-key")" -H 'Content-Type: application/json' \
+	-d '{"templateID":"minimal","timeout":300}' "$HAPI_b/sandboxes" | jq -r .sandboxID)
+st=
+for _ in $(seq 1 40); do
+	st=$(curl -s "${H[@]}" "$CP/sandboxes/$SD" | jq -r .state)
+	[ "$st" = running ] && break
+	sleep 0.25
+done
+is "a sandbox made on a host's own API is adopted from its heartbeat" \
+	"$st $(PSQL "SELECT host_id FROM placements WHERE sandbox_id='$SD'")" "running ${ID[b]}"
 # the database restarts under the control plane: it reconnects, heartbeats go on
 pg_restart
 code=
