@@ -457,12 +457,44 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 	pg_host_list_free(rows, n);
 }
 
-/* GET / DELETE /sandboxes/{id}: forwarded to the host the placement names. */
+/* E2B operations on one sandbox that stay on its host, forwarded by placement (fork and
+ * snapshots make new sandboxes or templates: not yet). */
+static const char *const sandbox_ops[] = {
+	"GET",	"/sandboxes/*",		  "DELETE", "/sandboxes/*",
+	"POST", "/sandboxes/*/connect",	  "POST",   "/sandboxes/*/resume",
+	"POST", "/sandboxes/*/timeout",	  "PUT",    "/sandboxes/*/network",
+	"POST", "/sandboxes/*/refreshes", "POST",   "/sandboxes/*/pause",
+	"GET",	"/sandboxes/*/metrics",	  "GET",    "/sandboxes/*/logs",
+	NULL,
+};
+
+/* The sandbox id when method + path is one of sandbox_ops (caps filled), else NULL. */
+static const char *sandbox_op(const char *method, const char *path, struct route_caps *caps)
+{
+	for (size_t i = 0; sandbox_ops[i]; i += 2) {
+		if (strcmp(sandbox_ops[i], method) != 0)
+			continue;
+		if (route_match(sandbox_ops[i + 1], path, caps)) {
+			if (strcmp(caps->v[0], "metrics") != 0) /* GET /sandboxes/metrics: a list */
+				return caps->v[0];
+			route_caps_done(caps);
+		}
+	}
+	return NULL;
+}
+
+/* One of sandbox_ops: forwarded with its body to the host the placement names. */
 static void sandbox_forward(struct control *c, struct http_req *req, const char *id)
 {
 	struct wr_err err = {0};
-	cleanup_free char *hid = NULL;
-	int r = pg_placement_get(c->db, id, &hid, &err);
+	cleanup_free char *hid = NULL, *body = NULL;
+	size_t blen = 0;
+	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &body, &blen);
+	if (r < 0) {
+		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+		return;
+	}
+	r = pg_placement_get(c->db, id, &hid, &err);
 	if (r < 0) {
 		reply_pg_error(req, r, &err);
 		return;
@@ -475,7 +507,9 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 		return;
 	}
 	const char *method = http_req_method(req);
-	if (!strcmp(h.state, "lost") && !strcmp(method, "GET")) {
+	cleanup_free char *info_path = xasprintf("/sandboxes/%s", id);
+	if (!strcmp(h.state, "lost") && !strcmp(method, "GET") &&
+	    !strcmp(http_req_path(req), info_path)) {
 		/* what is known without the host: where it was placed, and that it is out of reach */
 		reply_json_new(req, 200,
 			       json_pack("{s:s,s:s,s:s,s:s}", "sandboxID", id, "state", "lost",
@@ -492,7 +526,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	r = forward(c, h.id, h.api_url, method, http_req_target(req), NULL, 0, &status, &resp,
+	r = forward(c, h.id, h.api_url, method, http_req_target(req), body, blen, &status, &resp,
 		    &rlen, &err);
 	if (r < 0) {
 		log_warn("sandbox %s: %s", id, wr_err_msg(&err));
@@ -552,15 +586,17 @@ static void control_handle(struct http_req *req, void *userdata)
 	} else if (route_match("/sandboxes", path, &caps) && post) {
 		if (admin_or_reply(c, req) == 0)
 			sandboxes_create(c, req);
-	} else if (route_match("/sandboxes/*", path, &caps) && (get || !strcmp(method, "DELETE"))) {
+	} else if (sandbox_op(method, path, &caps)) {
 		if (admin_or_reply(c, req) == 0)
 			sandbox_forward(c, req, caps.v[0]);
 	} else {
-		reply_error(req, 501,
-			    "%s %s is not served by the control plane yet: this release has "
-			    "/health, the host registry (/v1/hosts) and E2B POST /sandboxes, GET "
-			    "and DELETE /sandboxes/{id}",
-			    method, path);
+		reply_error(
+			req, 501,
+			"%s %s is not served by the control plane yet: this release has "
+			"/health, the host registry (/v1/hosts), E2B POST /sandboxes and, by "
+			"placement, GET/DELETE /sandboxes/{id} and its connect, resume, timeout, "
+			"network, refreshes, pause, metrics and logs",
+			method, path);
 	}
 	route_caps_done(&caps);
 }

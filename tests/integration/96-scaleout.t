@@ -6,7 +6,7 @@
 # 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
 set -u
 cd "$(dirname "$0")/../.."
-N=49
+N=52
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -194,9 +194,20 @@ is "the sandbox runs on the host it was placed on" \
 is "DELETE forwarded, placement removed" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$S0") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S0") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$S0'")" \
 	"204 404 0"
+# per-sandbox operations forwarded by placement: timeout, pause, connect (resume), logs
+S1=${SB[1]}
+is "timeout and pause through the control plane" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"timeout":600}' "$CP/sandboxes/$S1/timeout") $(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/pause") $(curl -s "${H[@]}" "$CP/sandboxes/$S1" | jq -r .state)" \
+	"204 204 paused"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"timeout":600}' "$CP/sandboxes/$S1/connect")
+is "connect resumes it through the control plane" \
+	"$([[ $code == 20[01] ]] && echo 2xx) $(curl -s "${H[@]}" "$CP/sandboxes/$S1" | jq -r .state) $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S1/logs")" \
+	"2xx running 200"
+is "fork is not forwarded yet: 501" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
+
 # the control plane is stateless apart from PostgreSQL: a second replica serves the same hosts and
 # sandboxes, and the first one survives kill -9 and a restart
-S1=${SB[1]}
 CDIR2=$(mktemp -d /tmp/wrenn-so96d.XXXXXX); DIRS+=("$CDIR2")
 PC2=$(freeport); CP2=http://127.0.0.1:$PC2
 "$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC2" --proxy-listen "" \
