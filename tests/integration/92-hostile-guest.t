@@ -126,11 +126,18 @@ fake=$(printf '#!/bin/sh\nwhile :; do printf "HTTP/1.1 100 Continue\\r\\n\\r\\n"
 x "$D" "{\"cmd\":\"echo $fake | base64 -d >/tmp/fake.sh && chmod +x /tmp/fake.sh && (setsid sh -c 'sleep 1; killall -KILL envd; exec nc -ll -p 49983 -e /tmp/fake.sh' </dev/null >/dev/null 2>&1 &)\",\"user\":\"root\"}" >/dev/null
 sleep 3
 t=$(date +%s)
-c=$(code -m 60 "${H[@]}" "$API/sandboxes/$D/metrics")
-dt=$(($(date +%s) - t))
 # (served from the agent's samples; the sampler gives up on the fake within its deadline and
-# goes on with host-side points, so the newest point is recent)
-if [ "$c" = 200 ] && [ "$(jq -r --argjson now "$(date +%s)" '.[-1].timestampUnix >= $now - 12' "$DATA/body")" = true ] && [ $dt -le 8 ]; then
+# goes on with host-side points: a point newer than the fake appears within a few sample
+# periods, and no call waits on the fake)
+dt=0
+for _ in $(seq 1 10); do
+	t1=$(date +%s)
+	c=$(code -m 60 "${H[@]}" "$API/sandboxes/$D/metrics")
+	d=$(($(date +%s) - t1)); [ $d -gt $dt ] && dt=$d
+	[ "$c" = 200 ] && [ "$(jq -r --argjson t "$t" '(length > 0) and (.[-1].timestampUnix >= $t)' "$DATA/body")" = true ] && break
+	sleep 2
+done
+if [ "$c" = 200 ] && [ "$(jq -r --argjson t "$t" '(length > 0) and (.[-1].timestampUnix >= $t)' "$DATA/body")" = true ] && [ $dt -le 8 ]; then
 	ok "metrics of a sandbox whose envd answers endless 100 Continue: 200, sampling goes on, in ${dt}s"
 else nok "metrics of a sandbox whose envd answers endless 100 Continue: 200, sampling goes on, in ${dt}s" "got $c $(head -c 200 "$DATA/body")"; fi
 t=$(date +%s)
