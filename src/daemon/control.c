@@ -326,6 +326,7 @@ static int forward(struct control *c, const char *host_id, const char *api_url, 
 		return wr_err_prefix(err, r, "host %s", host_id);
 	const char *hdrs[] = {hdr, NULL};
 	struct http_client *cl = http_client_new(fd, true);
+	http_client_set_timeout(cl, FORWARD_TIMEOUT_MS); /* a create under load takes long */
 	http_client_set_deadline(cl, FORWARD_TIMEOUT_MS);
 	struct http_creq rq = {.method = method,
 			       .target = target,
@@ -359,7 +360,7 @@ static bool cap_has_template(const json_t *cap, const char *tpl)
 	return false;
 }
 
-/* E2B POST /sandboxes: pick a host, forward, record the placement; one retry elsewhere. */
+/* E2B POST /sandboxes (and /v2/sandboxes, forwarded as such): pick a host, forward, record the placement; one retry elsewhere. */
 static void sandboxes_create(struct control *c, struct http_req *req)
 {
 	cleanup_free char *raw = NULL;
@@ -420,6 +421,15 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		wr_err_clear(&err);
 		r = forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len, &status,
 			    &resp, &rlen, &err);
+		if (r == -ETIMEDOUT) {
+			/* the host may still be creating it: a second host would make a twin */
+			log_warn(
+				"placement on host %s: no answer in %d s; not retried elsewhere (if "
+				"the sandbox comes up there, the host's heartbeat adopts it)",
+				h->id, FORWARD_TIMEOUT_MS / 1000);
+			reply_error(req, 504, "host %s did not answer the create in time", h->id);
+			break;
+		}
 		if (r < 0 || status >= 500) {
 			log_warn("placement on host %s failed: %s%s", h->id,
 				 r < 0 ? wr_err_msg(&err) : "host answered ",
@@ -460,11 +470,18 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 /* E2B operations on one sandbox that stay on its host, forwarded by placement (fork and
  * snapshots make new sandboxes or templates: not yet). */
 static const char *const sandbox_ops[] = {
-	"GET",	"/sandboxes/*",		  "DELETE", "/sandboxes/*",
-	"POST", "/sandboxes/*/connect",	  "POST",   "/sandboxes/*/resume",
-	"POST", "/sandboxes/*/timeout",	  "PUT",    "/sandboxes/*/network",
-	"POST", "/sandboxes/*/refreshes", "POST",   "/sandboxes/*/pause",
-	"GET",	"/sandboxes/*/metrics",	  "GET",    "/sandboxes/*/logs",
+	"GET",	  "/sandboxes/*",
+	"DELETE", "/sandboxes/*",
+	"POST",	  "/sandboxes/*/connect",
+	"POST",	  "/sandboxes/*/resume",
+	"POST",	  "/sandboxes/*/timeout",
+	"PUT",	  "/sandboxes/*/network",
+	"POST",	  "/sandboxes/*/refreshes",
+	"POST",	  "/sandboxes/*/pause",
+	"GET",	  "/sandboxes/*/metrics",
+	"GET",	  "/sandboxes/*/logs",
+	"POST",	  "/v2/sandboxes/*/connect",
+	"GET",	  "/v2/sandboxes/*/logs",
 	NULL,
 };
 
@@ -583,7 +600,9 @@ static void control_handle(struct http_req *req, void *userdata)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
 		else if (admin_or_reply(c, req) == 0)
 			del ? hosts_delete(c, req, caps.v[0]) : hosts_get(c, req, caps.v[0]);
-	} else if (route_match("/sandboxes", path, &caps) && post) {
+	} else if ((route_match("/sandboxes", path, &caps) ||
+		    route_match("/v2/sandboxes", path, &caps)) &&
+		   post) {
 		if (admin_or_reply(c, req) == 0)
 			sandboxes_create(c, req);
 	} else if (sandbox_op(method, path, &caps)) {
