@@ -63,6 +63,7 @@ char *rt_auto_name(const struct rt_template *t, int vcpus, int mem)
 	 * KVM always "host": a changed setting there merely rebuilds). */
 	const char *cpu = vmm_qemu_cpu(VM_ACCEL_TCG);
 	h = fnv(h, cpu, strlen(cpu));
+	h = fnv(h, VMM_TCG_KERNEL_ARGS, sizeof(VMM_TCG_KERNEL_ARGS) - 1);
 	return xasprintf(AUTO_PREFIX "%s-%dc-%dm-%08x", t->name, vcpus, mem,
 			 (unsigned)(h ^ (h >> 32)));
 }

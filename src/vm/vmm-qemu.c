@@ -143,12 +143,9 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	sv_add(a, "-append");
 	a->v[a->n] = vm_config_kernel_args(c);
 	if (!kvm) {
-		/* The seed's command line, plus one TCG adaptation: on a loaded host the
-		 * kernel's boot-time IO-APIC timer check can miss its window and panic ("IO-APIC
-		 * + timer doesn't work!", 1 cold boot in 10 with 10 concurrent boots at load
-		 * ~28); the emulated PIT works, only the check is timing-sensitive. */
+		/* The seed's command line, plus VMM_TCG_KERNEL_ARGS (see vmm.h). */
 		char *args = a->v[a->n];
-		a->v[a->n] = xasprintf("%s no_timer_check", args);
+		a->v[a->n] = xasprintf("%s " VMM_TCG_KERNEL_ARGS, args);
 		free(args);
 	}
 	a->v[++a->n] = NULL;

@@ -174,6 +174,19 @@ bool vmm_qemu_ro_private(const char *bin);
  * docs/ARCHITECTURE.md); WRENN_TCG_CPU=max gives guests AVX/AVX2.  Snapshots record
  * the model and restore only under the same one; automatic snapshot templates key on it. */
 #define VMM_TCG_CPU_DEFAULT "Nehalem"
+/*
+ * Kernel arguments a TCG guest gets after the seed's command line (no kvm-clock there):
+ * - no_timer_check: on a loaded host the boot-time IO-APIC timer check can miss its window and
+ *   panic ("IO-APIC + timer doesn't work!", 1 cold boot in 10 with 10 concurrent boots at load
+ *   ~28); the emulated PIT works, only the check is timing-sensitive.
+ * - tsc=reliable: the clocksource watchdog compared the TSC with jiffies (whose ticks an emulated
+ *   guest on a busy host loses), marked the TSC unstable and fell back to refined-jiffies, which
+ *   needs the periodic 250 Hz tick: every idle sandbox burned ~1.2% of a host core (1255 local
+ *   timer interrupts in 5 s).  QEMU's emulated TSC follows the host clock, so it is kept, and
+ *   NO_HZ_IDLE stops the tick of an idle guest.
+ * Part of the automatic snapshot key: snapshots of guests booted without them are rebuilt.
+ */
+#define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable"
 const char *vmm_qemu_cpu(enum vm_accel accel);
 
 /* Used by the backends.  vmm_launch: kernel read-only and rootfs read-write
