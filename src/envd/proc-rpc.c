@@ -262,7 +262,7 @@ static void rpc_start(struct envd *e, struct http_req *req)
 	 * process an SDK starts; the command's name only, never its arguments (secrets) */
 	char shown[129];
 	size_t k = 0;
-	for (; cmd[k] && k < sizeof(shown) - 1; k++) /* one line: no control bytes */
+	for (; k < sizeof(shown) - 1 && cmd[k]; k++) /* one line: no control bytes */
 		shown[k] = (unsigned char)cmd[k] < 0x20 || cmd[k] == 0x7f ? '?' : cmd[k];
 	shown[k] = '\0';
 	log_info("process %d started: %s", proc_pid(p), shown);
