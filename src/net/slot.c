@@ -9,6 +9,7 @@
 #include "net/tap.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -136,6 +137,20 @@ static void slot_teardown(struct slot_pool *p, unsigned int n, bool egress)
 		netns_delete(ns, NULL);
 }
 
+/* No slot claim file left in dir (other files do not count). */
+static bool claims_none(const char *dir)
+{
+	cleanup_closedir DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	bool none = true;
+	struct dirent *de;
+	unsigned int n;
+	while (none && (de = readdir(d)))
+		none = net_parse_slot_name(de->d_name, "", &n) < 0;
+	return none;
+}
+
 void slot_pool_free(struct slot_pool *p)
 {
 	if (!p)
@@ -149,6 +164,11 @@ void slot_pool_free(struct slot_pool *p)
 			close(e->claim_fd);
 		}
 	}
+	/* The host's egress table goes with the last user of this data dir: no slot of ours holds
+	 * egress any more (a sandbox left running keeps its claim) and no other agent claims a
+	 * slot.  Else the next start's sweep removes it. */
+	if (claims_none(p->claims_dir))
+		egress_shutdown(&p->egress, NULL);
 	pthread_mutex_destroy(&p->lock);
 	free(p->slots);
 	free(p->data_dir);
