@@ -13,14 +13,7 @@ echo "1..$N"
 e2b_need_tools node npm curl jq
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
-npmlog=$(mktemp /tmp/wrenn-77-npm.XXXXXX)
-if ! (cd tests/e2b-cli && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
-	{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
-		{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
-			echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
-	e2b_missing "npm ci in tests/e2b-cli failed: $(tail -1 "$npmlog")"
-fi
-rm -f "$npmlog"
+e2b_npm_ci 77cli tests/e2b-cli
 
 agent_start "wt77$$" --pool-size 1 --max-sandboxes 2
 H=(-H "X-API-Key: $K")

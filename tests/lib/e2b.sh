@@ -29,17 +29,18 @@ e2b_need_tools() {
 		e2b_missing "needs node >= 20"
 }
 
-# e2b_npm_ci TAG: npm ci only when node_modules is stale (as tests/e2b/run.sh does), from the
-# npm cache if possible; when it fails, e2b_missing (skip, or fail under CI).
+# e2b_npm_ci TAG [DIR]: npm ci in DIR (default tests/e2b) only when node_modules is stale (as
+# tests/e2b/run.sh does), from the npm cache if possible; when it fails, e2b_missing (skip, or
+# fail under CI).
 e2b_npm_ci() {
-	local npmlog msg
+	local npmlog msg dir=${2:-tests/e2b}
 	npmlog=$(mktemp "/tmp/wrenn-$1-npm.XXXXXX")
-	if ! (cd tests/e2b && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
+	if ! (cd "$dir" && want=$(sha256sum package-lock.json | cut -d' ' -f1) &&
 		{ [ "$(cat node_modules/.wrenn-lock.sha256 2>/dev/null)" = "$want" ] ||
 			{ timeout 120 npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$npmlog" 2>&1 &&
 				echo "$want" >node_modules/.wrenn-lock.sha256; }; }); then
 		msg=$(tail -1 "$npmlog"); rm -f "$npmlog"
-		e2b_missing "npm ci in tests/e2b failed (registry unreachable?): $msg"
+		e2b_missing "npm ci in $dir failed (registry unreachable?): $msg"
 	fi
 	rm -f "$npmlog"
 }
