@@ -89,21 +89,13 @@ is "a new host is pending" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r 
 
 # host agents: the ordinary agent plus the heartbeat
 start_host() { # tag credential-file host-id [existing data dir: a restart]
-	local d pa pp hsh eg x i
+	local d pa pp
 	if [ -n "${4:-}" ]; then d=$4; else d=$(mktemp -d "/tmp/wrenn-so96$1.XXXXXX"); DIRS+=("$d"); fi
 	pa=$(freeport); pp=$(freeport)
-	hsh=$(printf 'so96%s' "$1" | cksum | cut -d' ' -f1)
-	eg=
-	for i in $(seq 0 99); do
-		x=$((100 + (hsh + i) % 100))
-		ip -4 -o addr show | grep -q " 10\.$x\." && continue
-		ip -4 route show | grep -q "^10\.$x\." && continue
-		eg=10.$x.0.0; break
-	done
+	agent_net_args "so96$1" # the host-network objects of its own, as every test agent (agent.sh)
 	timeout 600 "$AGENT" --role host --control "$CP" --host-id "$3" --host-credential-file "$2" \
 		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" --ns-prefix "so96$1-" --veth-prefix "wv$((hsh % 100000))-" \
-		--nft-table "wt_$((hsh % 100000))" --egress-base "${eg:-10.201.0.0}" --default-internet=false \
+		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" \
 		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
 	HPIDS+=($!)
 	eval "HAPI_$1=http://127.0.0.1:$pa HPROXY_$1=http://127.0.0.1:$pp HDIR_$1=$d"
