@@ -164,11 +164,10 @@ int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err)
 		.api_timeout_ms = 20000,
 		.cgroup_parent = s->rt->cgroup_parent,
 	};
-	/* The VMM of slot n is uid base + n (jail.h); slots start at 1.  Cloud
-	 * Hypervisor binds its API socket and opens the TAP by name itself, which
-	 * the jail forbids: it stays unjailed (cgroup only) until vmm-ch.c takes
-	 * them as fds (vmm_launch_files). */
-	if (s->rt->jail_uid_base && s->rt->vmm.kind == VMM_KIND_QEMU) {
+	/* The VMM of slot n is uid base + n (jail.h); slots start at 1.  Both
+	 * backends: Cloud Hypervisor takes its API socket and TAP as fds
+	 * (vmm-ch.c). */
+	if (s->rt->jail_uid_base) {
 		p.jail_uid = s->rt->jail_uid_base + (uid_t)s->slot;
 		p.jail_gid = s->rt->jail_uid_base + (gid_t)s->slot;
 		p.jail_shared_gid = s->rt->jail_uid_base;

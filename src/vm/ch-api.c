@@ -45,19 +45,24 @@ json_t *ch_vm_config_json(const struct ch_vm_spec *s)
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "path", s->extra_disks[i],
 						       "image_type", "Raw", "serial",
 						       s->extra_serials[i]));
-	json_t *net = json_pack("{s:s, s:s}", "tap", s->tap, "mac", s->mac);
-	if (s->net_limit.bytes_per_sec || s->net_limit.ops_per_sec)
-		json_object_set_new(net, "rate_limiter_config", rate_limiter_json(&s->net_limit));
 	json_t *serial = s->serial_file
 				 ? json_pack("{s:s, s:s}", "mode", "File", "file", s->serial_file)
 				 : json_pack("{s:s}", "mode", "Tty");
-	return json_pack("{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:o, s:[o],"
+	return json_pack("{s:{s:s, s:s}, s:{s:i, s:i}, s:{s:I, s:b, s:b}, s:o,"
 			 " s:{s:s}, s:o, s:{s:s}}",
 			 "payload", "kernel", s->kernel, "cmdline", s->cmdline, "cpus",
 			 "boot_vcpus", s->vcpus, "max_vcpus", s->vcpus, "memory", "size",
 			 (json_int_t)s->memory_bytes, "shared", s->shared_mem, "thp", 0, "disks",
-			 disks, "net", net, "rng", "src", "/dev/urandom", "serial", serial,
-			 "console", "mode", "Off");
+			 disks, "rng", "src", "/dev/urandom", "serial", serial, "console", "mode",
+			 "Off");
+}
+
+json_t *ch_net_config_json(const struct ch_vm_spec *s)
+{
+	json_t *net = json_pack("{s:s, s:s, s:i}", "id", CH_NET_ID, "mac", s->mac, "num_queues", 2);
+	if (s->net_limit.bytes_per_sec || s->net_limit.ops_per_sec)
+		json_object_set_new(net, "rate_limiter_config", rate_limiter_json(&s->net_limit));
+	return net;
 }
 
 static bool parse_mm(const char *s, struct ch_version *ret)
@@ -145,6 +150,12 @@ static char *error_text(const char *resp, size_t len)
 int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
 		json_t **ret, struct wr_err *err)
 {
+	return ch_api_call_fds(a, method, endpoint, body, NULL, 0, ret, err);
+}
+
+int ch_api_call_fds(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
+		    const int *fds, size_t nfds, json_t **ret, struct wr_err *err)
+{
 	cleanup_free char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	int fd = -1;
@@ -160,6 +171,8 @@ int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint
 		.content_type = payload ? "application/json" : NULL,
 		.body = payload,
 		.body_len = payload ? strlen(payload) : 0,
+		.fds = fds,
+		.nfds = nfds,
 	};
 	int status = 0;
 	cleanup_free char *resp = NULL;
@@ -222,18 +235,33 @@ int ch_api_snapshot(const struct ch_api *a, const char *dir, struct wr_err *err)
 			   NULL, err);
 }
 
-int ch_api_restore(const struct ch_api *a, const char *dir, bool resume, struct wr_err *err)
+int ch_api_add_net(const struct ch_api *a, const struct ch_vm_spec *s, int tap_fd,
+		   struct wr_err *err)
+{
+	return ch_api_call_fds(a, "PUT", "vm.add-net", ch_net_config_json(s), &tap_fd, 1, NULL,
+			       err);
+}
+
+int ch_api_restore(const struct ch_api *a, const char *dir, const struct ch_restore *o,
+		   struct wr_err *err)
 {
 	cleanup_free char *url = xasprintf("file://%s", dir);
-	if (a->ver.major >= CH_RESTORE_OPTS_MAJOR)
-		return ch_api_call(a, "PUT", "vm.restore",
-				   json_pack("{s:s, s:s, s:b}", "source_url", url,
-					     "memory_restore_mode", "OnDemand", "resume", resume),
-				   NULL, err);
+	json_t *body = json_pack("{s:s}", "source_url", url);
+	bool fd = o->net_id && o->tap_fd >= 0;
+	/* RestoreConfig.net_fds (v51+): the NIC's new fds, num_fds of them, in order. */
+	if (fd)
+		json_object_set_new(body, "net_fds",
+				    json_pack("[{s:s, s:i}]", "id", o->net_id, "num_fds", 1));
+	bool opts = a->ver.major >= CH_RESTORE_OPTS_MAJOR;
+	if (opts) {
+		json_object_set_new(body, "memory_restore_mode",
+				    json_string(o->on_demand ? "OnDemand" : "Copy"));
+		json_object_set_new(body, "resume", json_boolean(o->resume));
+	}
+	int r = ch_api_call_fds(a, "PUT", "vm.restore", body, fd ? &o->tap_fd : NULL, fd ? 1 : 0,
+				NULL, err);
 	/* Older: the fields would be ignored; copy restore, then resume. */
-	int r = ch_api_call(a, "PUT", "vm.restore", json_pack("{s:s}", "source_url", url), NULL,
-			    err);
-	if (r < 0 || !resume)
+	if (r < 0 || opts || !o->resume)
 		return r;
 	return ch_api_put(a, "vm.resume", err);
 }

@@ -20,8 +20,10 @@
  *             and /dev/kvm with KVM.  Nothing else of the host exists there:
  *             no /proc, /sys, /etc, /home, /var, no other sandbox;
  *   network   the slot's namespace only; the TAP is opened by the launcher
- *             before the drop and handed over as an fd, so no CAP_NET_ADMIN
- *             and no /dev/net/tun in the jail;
+ *             before the drop and handed over as an fd (QEMU), or opened by
+ *             the agent and sent over the API socket with SCM_RIGHTS (Cloud
+ *             Hypervisor, vmm-ch.c), so no CAP_NET_ADMIN and no /dev/net/tun
+ *             in the jail;
  *   API       the QMP/API socket is bound by the launcher (root, 0600) and
  *             handed over listening, so the VMM needs no writable directory
  *             and only root (the agent) can connect, also after a restart.

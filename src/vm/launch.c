@@ -13,6 +13,7 @@
 #include <linux/close_range.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,11 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+
+/* QEMU's own TAP flags; Cloud Hypervisor attaches with the same (net_util
+ * Tap::open_named / from_tap_fd: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, plus
+ * IFF_MULTI_QUEUE only for more than one queue pair, which we never ask for). */
+#define LAUNCH_TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
 
 /* What the child reports through the pipe when a step fails. */
 struct child_fail {
@@ -65,6 +71,27 @@ struct child_ctx {
 	const struct jail_plan *jail;
 };
 
+/* TUNSETIFF on an open /dev/net/tun, waiting out EBUSY: the slot's previous VMM
+ * (destroyed, its slot just handed to this create) may not have closed the TAP
+ * yet; it is on its way out, so wait for it, briefly (seen with 20 concurrent
+ * creates right after other sandboxes' destroys).  Async-signal-safe: the
+ * forked child uses it too. */
+static int attach_tap(int fd, const char *name)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = LAUNCH_TAP_FLAGS;
+	size_t n = strlen(name);
+	memcpy(ifr.ifr_name, name, n < IFNAMSIZ ? n : IFNAMSIZ - 1);
+	for (int tries = 0; ioctl(fd, TUNSETIFF, &ifr) < 0;) {
+		if (errno != EBUSY || ++tries > 150)
+			return -errno;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* Move fd to a number >= 5 (CLOEXEC), out of the way of the fixed fds 3 and 4. */
 static int lift(int fd)
 {
@@ -96,22 +123,9 @@ static void __attribute__((noreturn)) child(const struct child_ctx *c)
 		tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (tap < 0)
 			child_fail(report, errno, "open /dev/net/tun");
-		struct ifreq ifr;
-		memset(&ifr, 0, sizeof(ifr));
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-		size_t n = strlen(c->tap);
-		memcpy(ifr.ifr_name, c->tap, n < IFNAMSIZ ? n : IFNAMSIZ - 1);
-		/* EBUSY: the slot's previous VMM (destroyed, its slot just handed to this
-		 * create) has not closed the TAP yet; it is on its way out, so wait for it,
-		 * briefly (seen with 20 concurrent creates right after other sandboxes'
-		 * destroys).  Only async-signal-safe calls here: this is a forked child. */
-		int tries = 0;
-		while (ioctl(tap, TUNSETIFF, &ifr) < 0) {
-			if (errno != EBUSY || ++tries > 150)
-				child_fail(report, errno, "attach TAP");
-			struct timespec ts = {0, 20 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
+		int r = attach_tap(tap, c->tap);
+		if (r < 0)
+			child_fail(report, -r, "attach TAP");
 		tap = lift(tap);
 	}
 	int api = lift(c->api_fd);
@@ -144,6 +158,63 @@ static void __attribute__((noreturn)) child(const struct child_ctx *c)
 		child_fail(report, errno, step);
 	execve(c->exe, c->argv, c->envp);
 	child_fail(report, errno, "exec");
+}
+
+struct tap_open {
+	int nsfd;
+	const char *name;
+	int fd, r;
+	const char *step;
+};
+
+static void *tap_open_thread(void *arg)
+{
+	struct tap_open *t = arg;
+	/* setns(CLONE_NEWNET) changes only this thread, which ends here. */
+	if (t->nsfd >= 0 && setns(t->nsfd, CLONE_NEWNET) < 0) {
+		t->r = -errno;
+		t->step = "setns network namespace";
+		return NULL;
+	}
+	/* /dev/net/tun binds the device to the namespace of the opener. */
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (t->fd < 0) {
+		t->r = -errno;
+		t->step = "open /dev/net/tun";
+		return NULL;
+	}
+	if ((t->r = attach_tap(t->fd, t->name)) < 0) {
+		close(t->fd);
+		t->fd = -1;
+		t->step = "attach TAP";
+	}
+	return NULL;
+}
+
+int launch_open_tap(const char *netns, const char *name, int *ret_fd, struct wr_err *err)
+{
+	if (!name || !*name || strlen(name) >= IFNAMSIZ)
+		return wr_err_set(err, EINVAL, "bad TAP name \"%s\"", name ? name : "");
+	cleanup_close int nsfd = -1;
+	if (netns) {
+		if (!*netns || strchr(netns, '/'))
+			return wr_err_set(err, EINVAL, "bad network namespace name \"%s\"", netns);
+		cleanup_free char *p = xasprintf("/run/netns/%s", netns);
+		nsfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			return wr_err_errno(err, errno, "network namespace %s", p);
+	}
+	struct tap_open t = {.nsfd = nsfd, .name = name, .fd = -1};
+	pthread_t th;
+	int r = pthread_create(&th, NULL, tap_open_thread, &t);
+	if (r != 0)
+		return wr_err_errno(err, r, "pthread_create");
+	pthread_join(th, NULL);
+	if (t.r < 0)
+		return wr_err_errno(err, -t.r, "%s %s%s%s", t.step, name, netns ? " in " : "",
+				    netns ? netns : "");
+	*ret_fd = t.fd;
+	return 0;
 }
 
 /* PATH lookup in the parent (execvp is not async-signal-safe). */

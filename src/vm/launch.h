@@ -75,6 +75,12 @@ struct launched {
 #define VMM_KERNEL_LINK "vmlinux"
 #define VMM_ROOTFS_LINK "rootfs"
 
+/* Attach to the persistent TAP name in /run/netns/<netns> (NULL = the caller's
+ * namespace) with the launcher's flags, from a short-lived thread that joins the
+ * namespace (the caller's threads never do); *ret_fd is the caller's.  For a
+ * VMM that takes its TAP over its API socket (SCM_RIGHTS) rather than as an
+ * inherited fd: Cloud Hypervisor (vmm-ch.c). */
+int launch_open_tap(const char *netns, const char *name, int *ret_fd, struct wr_err *err);
 /* Start the process; on failure nothing is left (child killed and reaped). */
 int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err *err);
 /* True while the process has not exited. */

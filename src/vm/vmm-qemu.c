@@ -187,32 +187,6 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 	}
 }
 
-/* The backing file named in a qcow2 header (absolute, or relative to the image's
- * directory); NULL when there is none or the file is not qcow2. */
-static char *qcow2_backing(const char *path)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned char h[20];
-	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
-		return NULL;
-	uint64_t off;
-	uint32_t len;
-	memcpy(&off, h + 8, 8);
-	memcpy(&len, h + 16, 4);
-	off = be64toh(off);
-	len = be32toh(len);
-	if (!off || !len || len > 1023)
-		return NULL;
-	char name[1024];
-	if (pread(fd, name, len, (off_t)off) != (ssize_t)len)
-		return NULL;
-	name[len] = '\0';
-	if (name[0] == '/')
-		return xstrdup(name);
-	cleanup_free char *copy = xstrdup(path);
-	return xasprintf("%s/%s", dirname(copy), name);
-}
-
 /* QEMU >= 8.2 maps a file opened read-only as private, writable guest RAM
  * (readonly=on,rom=off), so a clone cannot write its template's RAM file;
  * older QEMU opens it O_RDWR even for share=off (docs/SECURITY.md).  Probed
@@ -263,7 +237,7 @@ static int launch(struct vmm *v, const char *mem_path, bool share, bool incoming
 	const char *ro[7] = {v->p.cfg->kernel_path};
 	size_t nro = 1, nb = 0;
 	for (const char *img = v->p.cfg->rootfs_path; img && nb < ARRAY_SIZE(backing);) {
-		if (!(backing[nb] = qcow2_backing(img)))
+		if (!(backing[nb] = vmm_qcow2_backing(img)))
 			break;
 		ro[nro++] = backing[nb];
 		img = backing[nb++];

@@ -6,7 +6,10 @@
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -75,7 +78,8 @@ int vmm_new(const struct vmm_params *p, struct vmm **ret, struct wr_err *err)
 	return 0;
 }
 
-static int launch_common(struct vmm *v, char *const *argv, bool fds, const char *const *ro,
+/* The launcher always binds the API socket (LAUNCH_API_FD); tap: it also opens the TAP. */
+static int launch_common(struct vmm *v, char *const *argv, bool tap, const char *const *ro,
 			 const char *const *rw, const char *const *shared_rw, struct wr_err *err)
 {
 	if (v->proc.pid > 0)
@@ -106,24 +110,47 @@ static int launch_common(struct vmm *v, char *const *argv, bool fds, const char 
 			   .vcpus = v->p.cfg->vcpus,
 			   .pids_max = v->p.pids_max,
 			   .cpu_weight = v->p.cpu_weight},
-		.tap_name = fds ? v->p.cfg->tap_device : NULL,
-		.api_socket = fds ? v->socket_path : NULL,
+		.tap_name = tap ? v->p.cfg->tap_device : NULL,
+		.api_socket = v->socket_path,
 		.jail = v->p.jail_uid ? &j : NULL,
 	};
 	return launch_vmm(&s, &v->proc, err);
-}
-
-int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err)
-{
-	const char *ro[] = {v->p.cfg->kernel_path, NULL};
-	const char *rw[] = {v->p.cfg->rootfs_path, NULL};
-	return launch_common(v, argv, false, ro, rw, NULL, err);
 }
 
 int vmm_launch_files(struct vmm *v, char *const *argv, const char *const *ro, const char *const *rw,
 		     const char *const *shared_rw, struct wr_err *err)
 {
 	return launch_common(v, argv, true, ro, rw, shared_rw, err);
+}
+
+int vmm_launch_api(struct vmm *v, char *const *argv, const char *const *ro, const char *const *rw,
+		   struct wr_err *err)
+{
+	return launch_common(v, argv, false, ro, rw, NULL, err);
+}
+
+char *vmm_qcow2_backing(const char *path)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char h[20];
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
+		return NULL;
+	uint64_t off;
+	uint32_t len;
+	memcpy(&off, h + 8, 8);
+	memcpy(&len, h + 16, 4);
+	off = be64toh(off);
+	len = be32toh(len);
+	if (!off || !len || len > 1023)
+		return NULL;
+	char name[1024];
+	if (pread(fd, name, len, (off_t)off) != (ssize_t)len)
+		return NULL;
+	name[len] = '\0';
+	if (name[0] == '/')
+		return xstrdup(name);
+	cleanup_free char *copy = xstrdup(path);
+	return xasprintf("%s/%s", dirname(copy), name);
 }
 
 int vmm_fail(struct vmm *v, int r, struct wr_err *err)

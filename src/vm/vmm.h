@@ -189,13 +189,19 @@ bool vmm_qemu_ro_private(const char *bin);
 #define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable"
 const char *vmm_qemu_cpu(enum vm_accel accel);
 
-/* Used by the backends.  vmm_launch: kernel read-only and rootfs read-write
- * in the jail, the backend binds its own API socket.  vmm_launch_files: the
- * launcher binds the API socket (LAUNCH_API_FD) and opens the TAP
- * (LAUNCH_TAP_FD); ro/rw/shared_rw are the jail's extra files (jail.h). */
-int vmm_launch(struct vmm *v, char *const *argv, struct wr_err *err);
+/* Used by the backends.  vmm_launch_files: the launcher binds the API socket
+ * (LAUNCH_API_FD) and opens the TAP (LAUNCH_TAP_FD); ro/rw/shared_rw are the
+ * jail's files (jail.h). */
 int vmm_launch_files(struct vmm *v, char *const *argv, const char *const *ro, const char *const *rw,
 		     const char *const *shared_rw, struct wr_err *err);
+/* Like vmm_launch_files with the API socket only: no TAP at LAUNCH_TAP_FD (Cloud
+ * Hypervisor takes it over the API socket, see vmm-ch.c). */
+int vmm_launch_api(struct vmm *v, char *const *argv, const char *const *ro, const char *const *rw,
+		   struct wr_err *err);
+/* The backing file named in a qcow2 header (absolute, or relative to the image's
+ * directory), malloc'd; NULL when there is none or the file is not qcow2.  Both
+ * backends show a disk's backing chain read-only in the jail. */
+char *vmm_qcow2_backing(const char *path);
 /* Error with the tail of the VMM log appended when the process is gone. */
 int vmm_fail(struct vmm *v, int r, struct wr_err *err);
 int vmm_write_meta(const char *dir, json_t *meta, struct wr_err *err);

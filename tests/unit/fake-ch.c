@@ -14,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_REQ 64
 #define MAX_BODY (4 << 20)
+#define MAX_FDS 8
 
 enum vm_state { VM_NONE, VM_RUNNING, VM_PAUSED };
 
@@ -37,6 +41,14 @@ struct fake_ch {
 	bool exited;
 	int nreq;
 	struct fake_ch_req req[MAX_REQ];
+	/* fds that arrived with the request being routed (SCM_RIGHTS) */
+	int in_fds[MAX_FDS];
+	int n_in;
+	/* NIC fds the VM holds (from vm.add-net / vm.restore), closed at free */
+	int nic_fds[MAX_FDS];
+	int n_nic;
+	char tap_name[IFNAMSIZ]; /* what TUNGETIFF said of the NIC fd at boot */
+	bool log;		 /* each request on stderr */
 };
 
 struct reply {
@@ -289,6 +301,138 @@ static const char *open_disk(const struct fake_ch *f, json_t *d)
 	return NULL;
 }
 
+/* What CH does with each NetConfig when it builds the device: a NIC with fds
+ * uses them (Tap::from_tap_fd: TUNGETIFF, TUNSETIFF); one with a tap name opens
+ * /dev/net/tun and attaches by name (open_tap), which this fake only models
+ * as "needs /dev/net/tun"; one with neither creates a new TAP, which needs
+ * CAP_NET_ADMIN: refused here.  NULL = fine, else the message. */
+static const char *open_nics(struct fake_ch *f)
+{
+	json_t *n;
+	size_t i;
+	json_array_foreach(json_object_get(f->config, "net"), i, n)
+	{
+		json_t *fds = json_object_get(n, "fds");
+		if (json_array_size(fds)) {
+			int fd = (int)json_integer_value(json_array_get(fds, 0));
+			struct ifreq ifr;
+			memset(&ifr, 0, sizeof(ifr));
+			if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0) {
+				snprintf(why, sizeof(why),
+					 "Failed to open tap device from fd %d: %s", fd,
+					 strerror(errno));
+				return why;
+			}
+			snprintf(f->tap_name, sizeof(f->tap_name), "%s", ifr.ifr_name);
+			continue;
+		}
+		if (!json_string_value(json_object_get(n, "tap")))
+			return "Failed to create tap device: Operation not permitted";
+		if (access("/dev/net/tun", R_OK | W_OK) < 0) {
+			snprintf(why, sizeof(why), "Failed to open /dev/net/tun: %s",
+				 strerror(errno));
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* Take the request's SCM_RIGHTS fds as the NIC's, as CH's attach_fds_to_cfg:
+ * "fds" numbers in the body are never trusted (reset), n fds from the socket. */
+static const char *take_nic_fds(struct fake_ch *f, json_t *net, int n)
+{
+	json_object_del(net, "fds");
+	if (n == 0)
+		return NULL;
+	if (f->n_in < n || f->n_nic + n > MAX_FDS)
+		return "Expected more FDs than were sent";
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		int fd = f->in_fds[--f->n_in];
+		f->nic_fds[f->n_nic++] = fd;
+		json_array_append_new(a, json_integer(fd));
+	}
+	json_object_set_new(net, "fds", a);
+	return NULL;
+}
+
+/* PUT vm.add-net: NetConfig with fds from the socket; on a VM not booted yet
+ * it only joins the config (Vmm::vm_add_net), NetConfig::validate first. */
+static struct reply vm_add_net(struct fake_ch *f, json_t *body)
+{
+	if (!json_is_object(body))
+		return bad_json("invalid type: expected struct NetConfig");
+	json_t *net = json_deep_copy(body);
+	json_t *arr = json_array();
+	json_array_append(arr, net);
+	json_t *wrap = json_pack("{s:o}", "net", arr);
+	const char *e = check_vm_config(f, wrap);
+	json_decref(wrap);
+	if (e) {
+		json_decref(net);
+		return bad_json(e);
+	}
+	if (!f->config) {
+		json_decref(net);
+		return api_fail(500, "The network device could not be added", "VM is not created",
+				NULL);
+	}
+	json_int_t nq = json_object_get(net, "num_queues")
+				? json_integer_value(json_object_get(net, "num_queues"))
+				: 2;
+	int n = f->n_in;
+	if ((e = take_nic_fds(f, net, n))) {
+		json_decref(net);
+		return api_fail(400, "Bad Request", e, NULL);
+	}
+	if (nq < 2 || (n && nq != 2 * n)) {
+		json_decref(net);
+		return api_fail(500, "The network device could not be added", "Invalid VM config",
+				"Number of queues does not match the fds");
+	}
+	json_t *nets = json_object_get(f->config, "net");
+	if (!nets)
+		json_object_set_new(f->config, "net", nets = json_array());
+	json_array_append_new(nets, net);
+	return ok(f->vm == VM_NONE ? 204 : 200, f->vm == VM_NONE ? NULL : json_object());
+}
+
+/* vm.restore's net_fds (RestoreConfig::validate): every fd-backed NIC of the
+ * snapshot must get its fds, by id, num_fds of them. */
+static const char *restore_nics(struct fake_ch *f, json_t *cfg, json_t *net_fds)
+{
+	json_t *n, *r;
+	size_t i, j;
+	int want = 0;
+	json_array_foreach(net_fds, j, r) want +=
+		(int)json_integer_value(json_object_get(r, "num_fds"));
+	if (want != f->n_in)
+		return "Expected FDs in VmRestore request do not match those received";
+	json_array_foreach(json_object_get(cfg, "net"), i, n)
+	{
+		if (!json_object_get(n, "fds"))
+			continue; /* by name: CH opens it again */
+		const char *id = json_string_value(json_object_get(n, "id"));
+		json_t *match = NULL;
+		json_array_foreach(
+			net_fds, j,
+			r) if (id && !strcmp(id, json_string_value(json_object_get(r, "id")) ?: ""))
+			match = r;
+		if (!match) {
+			snprintf(why, sizeof(why), "Missing required net id for restore: %s",
+				 id ? id : "(none)");
+			return why;
+		}
+		int k = (int)json_integer_value(json_object_get(match, "num_fds"));
+		if (k != (int)json_array_size(json_object_get(n, "fds")))
+			return "Net fd count mismatch for restore";
+		const char *e = take_nic_fds(f, n, k);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
 /* --- endpoints ---------------------------------------------------------------- */
 
 static struct reply vm_boot(struct fake_ch *f)
@@ -311,6 +455,9 @@ static struct reply vm_boot(struct fake_ch *f)
 			return api_fail(500, "The VM could not boot",
 					"Error creating device manager", e);
 	}
+	const char *e = open_nics(f);
+	if (e)
+		return api_fail(500, "The VM could not boot", "Error creating device manager", e);
 	f->vm = VM_RUNNING;
 	return ok(204, NULL);
 }
@@ -391,7 +538,27 @@ static struct reply vm_restore(struct fake_ch *f, json_t *body)
 	if (!cfg)
 		return api_fail(500, "The VM could not be restored", "Error restoring VM",
 				"Failed to read the VM config from the snapshot");
-	f->config = cfg;
+	/* CH reads the state and the memory too (Copy: all of it, now). */
+	const char *parts[] = {"state.json", "memory-ranges"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, parts[i]);
+		if (access(p, R_OK) < 0) {
+			json_decref(cfg);
+			snprintf(why, sizeof(why), "Failed to read %.200s: %s", p, strerror(errno));
+			return api_fail(500, "The VM could not be restored", "Error restoring VM",
+					why);
+		}
+	}
+	const char *ne = restore_nics(f, cfg, json_object_get(body, "net_fds"));
+	if (!ne)
+		ne = (f->config = cfg, open_nics(f));
+	if (ne) {
+		if (f->config != cfg)
+			json_decref(cfg);
+		json_decref(f->config);
+		f->config = NULL;
+		return api_fail(500, "The VM could not be restored", "Error restoring VM", ne);
+	}
 	f->vm = VM_PAUSED;
 	if (knows(f, 52) && json_is_true(json_object_get(body, "resume")))
 		f->vm = VM_RUNNING;
@@ -415,7 +582,7 @@ static struct reply route(struct fake_ch *f, const char *method, const char *pat
 	static const char *const actions[] = {"vm.create",  "vm.boot",	   "vm.pause",
 					      "vm.resume",  "vm.shutdown", "vm.snapshot",
 					      "vm.restore", "vm.delete",   "vmm.shutdown",
-					      "vm.reboot",  NULL};
+					      "vm.reboot",  "vm.add-net",  NULL};
 	if (strncmp(path, "/api/v1/", 8))
 		return fail(404, "Not Found", NULL, NULL, NULL);
 	const char *ep = path + 8;
@@ -440,8 +607,8 @@ static struct reply route(struct fake_ch *f, const char *method, const char *pat
 	}
 
 	json_t *body = NULL;
-	bool needs_body =
-		!strcmp(ep, "vm.create") || !strcmp(ep, "vm.snapshot") || !strcmp(ep, "vm.restore");
+	bool needs_body = !strcmp(ep, "vm.create") || !strcmp(ep, "vm.snapshot") ||
+			  !strcmp(ep, "vm.restore") || !strcmp(ep, "vm.add-net");
 	if (needs_body) {
 		if (!raw_len)
 			return (struct reply){400, NULL};
@@ -459,6 +626,12 @@ static struct reply route(struct fake_ch *f, const char *method, const char *pat
 			r = api_fail(500, "The VM could not be created", "VM is already created",
 				     NULL);
 		else {
+			/* VmCreate takes no fds: those in the body are reset (and any sent
+			 * with the request are dropped below). */
+			json_t *n;
+			size_t i;
+			json_array_foreach(json_object_get(body, "net"), i, n)
+				json_object_del(n, "fds");
 			f->config = json_incref(body);
 			r = ok(204, NULL);
 		}
@@ -477,6 +650,8 @@ static struct reply route(struct fake_ch *f, const char *method, const char *pat
 			f->vm = VM_NONE; /* the config stays: vm.info says Created */
 			r = ok(204, NULL);
 		}
+	} else if (!strcmp(ep, "vm.add-net")) {
+		r = vm_add_net(f, body);
 	} else if (!strcmp(ep, "vm.snapshot")) {
 		r = vm_snapshot(f, body);
 	} else if (!strcmp(ep, "vm.restore")) {
@@ -527,6 +702,36 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* read() that also collects SCM_RIGHTS fds (micro_http's recvmsg) into f->in_fds. */
+static ssize_t recv_fds(struct fake_ch *f, int fd, void *buf, size_t n)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {buf, n};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.b,
+			   .msg_controllen = sizeof(u.b)};
+	ssize_t r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return r;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < k; i++) {
+			if (f->n_in < MAX_FDS)
+				f->in_fds[f->n_in++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	return r;
+}
+
 /* One request from buf (len bytes so far); false at EOF or on garbage. */
 static bool serve_one(struct fake_ch *f, int fd, char **buf, size_t *len)
 {
@@ -535,7 +740,7 @@ static bool serve_one(struct fake_ch *f, int fd, char **buf, size_t *len)
 		if (*len >= 65536)
 			return false;
 		char tmp[4096];
-		ssize_t n = read(fd, tmp, sizeof(tmp));
+		ssize_t n = recv_fds(f, fd, tmp, sizeof(tmp));
 		if (n <= 0)
 			return false;
 		*buf = realloc(*buf, *len + (size_t)n + 1);
@@ -555,19 +760,33 @@ static bool serve_one(struct fake_ch *f, int fd, char **buf, size_t *len)
 		return false;
 	while (*len < head + clen) {
 		*buf = realloc(*buf, head + clen + 1);
-		ssize_t n = read(fd, *buf + *len, head + clen - *len);
+		ssize_t n = recv_fds(f, fd, *buf + *len, head + clen - *len);
 		if (n <= 0)
 			return false;
 		*len += (size_t)n;
 	}
 	pthread_mutex_lock(&f->mu);
+	int nfds = f->n_in;
 	struct reply r = route(f, method, path, *buf + head, clen);
+	/* vmm.shutdown: nobody is accepted any more once the answer is out (closed
+	 * before it, so a client's next connect is refused, never half-accepted) */
+	if (f->exited && f->lfd >= 0) {
+		close(f->lfd);
+		f->lfd = -1;
+	}
+	/* fds the endpoint did not take are dropped (closed), as CH's Vec<File> */
+	while (f->n_in > 0)
+		close(f->in_fds[--f->n_in]);
+	if (f->log)
+		fprintf(stderr, "fake-ch: %s %s nfds=%d status=%d body=%.*s\n", method, path, nfds,
+			r.status, (int)clen, *buf + head);
 	if (f->nreq < MAX_REQ) {
 		struct fake_ch_req *q = &f->req[f->nreq++];
 		snprintf(q->method, sizeof(q->method), "%s", method);
 		snprintf(q->path, sizeof(q->path), "%s", path);
 		q->body = strndup(*buf + head, clen);
 		q->status = r.status;
+		q->nfds = nfds;
 	}
 	pthread_mutex_unlock(&f->mu);
 	char hdr[256];
@@ -615,7 +834,8 @@ void fake_ch_serve(struct fake_ch *f)
 			serve_conn(f, fd);
 	}
 	/* Like CH after vmm.shutdown: nobody listens any more. */
-	close(f->lfd);
+	if (f->lfd >= 0)
+		close(f->lfd);
 	f->lfd = -1;
 }
 
@@ -659,6 +879,42 @@ fail:
 	return NULL;
 }
 
+struct fake_ch *fake_ch_new_fd(int lfd, const char *version, const char *build_version)
+{
+	struct fake_ch *f = calloc(1, sizeof(*f));
+	f->version = strdup(version);
+	if (build_version)
+		f->build_version = strdup(build_version);
+	else if (asprintf(&f->build_version, "v%s", version) < 0)
+		f->build_version = NULL;
+	sscanf(version, "%d.%d", &f->major, &f->minor);
+	pthread_mutex_init(&f->mu, NULL);
+	f->lfd = lfd;
+	if (pipe2(f->stop_pipe, O_CLOEXEC) < 0) {
+		fake_ch_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+const char *fake_ch_tap(struct fake_ch *f)
+{
+	return f->tap_name;
+}
+
+void fake_ch_set_log(struct fake_ch *f)
+{
+	f->log = true;
+}
+
+int fake_ch_req_nfds(struct fake_ch *f, int i)
+{
+	pthread_mutex_lock(&f->mu);
+	int n = i >= 0 && i < f->nreq ? f->req[i].nfds : -1;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
 struct fake_ch *fake_ch_start(const char *socket_path, const char *version,
 			      const char *build_version)
 {
@@ -691,6 +947,8 @@ void fake_ch_free(struct fake_ch *f)
 	}
 	for (int i = 0; i < f->nreq; i++)
 		free(f->req[i].body);
+	for (int i = 0; i < f->n_nic; i++)
+		close(f->nic_fds[i]);
 	json_decref(f->config);
 	pthread_mutex_destroy(&f->mu);
 	free(f->sock);

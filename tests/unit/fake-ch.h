@@ -32,6 +32,15 @@
  * - From v53 it holds <socket>.lock beside the socket (and leaves it there
  *   when it exits, as CH does).
  * - vmm.shutdown answers, then the server stops accepting connections.
+ * - fds arrive with a request by SCM_RIGHTS (micro_http's recvmsg).  vm.create
+ *   takes none (its handler drops them and resets "fds" in the body);
+ *   vm.add-net takes them as the NIC's queues (NetConfig::validate:
+ *   num_queues == 2 * fds); vm.restore gives them to the snapshot's fd-backed
+ *   NICs by id (net_fds, num_fds each; RestoreConfig::validate refuses a
+ *   snapshot NIC with fds but no net_fds entry).  A NIC's fd must be a TAP at
+ *   boot/restore (TUNGETIFF, as Tap::from_tap_fd); a NIC by tap name needs
+ *   /dev/net/tun; a NIC with neither needs CAP_NET_ADMIN (refused).
+ * - vm.restore reads config.json, state.json and memory-ranges.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -43,6 +52,7 @@ struct fake_ch_req {
 	char path[64];
 	char *body; /* "" when none */
 	int status; /* what the fake answered */
+	int nfds;   /* fds that came with it (SCM_RIGHTS) */
 };
 
 /* Serve socket_path in a thread. version: the crate version ("53.0.0"),
@@ -53,6 +63,14 @@ struct fake_ch *fake_ch_start(const char *socket_path, const char *version,
 void fake_ch_free(struct fake_ch *f);
 /* Serve in this process until vmm.shutdown (for a forked child). */
 void fake_ch_serve(struct fake_ch *f);
+/* Serve an already listening socket lfd (`--api-socket fd=N`): no path, no lock. */
+struct fake_ch *fake_ch_new_fd(int lfd, const char *version, const char *build_version);
+/* Write each request to stderr ("fake-ch: PUT /api/v1/... nfds=N status=S body=..."). */
+void fake_ch_set_log(struct fake_ch *f);
+/* fds that came with request i. */
+int fake_ch_req_nfds(struct fake_ch *f, int i);
+/* The TAP name TUNGETIFF gave for the NIC fd at boot/restore ("" = none). */
+const char *fake_ch_tap(struct fake_ch *f);
 /* Like fake_ch_start without the thread (then fake_ch_serve). */
 struct fake_ch *fake_ch_new(const char *socket_path, const char *version,
 			    const char *build_version);

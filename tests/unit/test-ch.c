@@ -24,6 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,10 +94,26 @@ static struct ch_vm_spec spec(const struct fixture *x)
 		.shared_mem = true,
 		.disk = x->disk,
 		.disk_format = "raw",
-		.tap = "tap0",
 		.mac = "02:FC:00:00:00:05",
 		.serial_file = "/var/lib/wrenn/sandboxes/cl-1/serial.log",
 	};
+}
+
+/* main() moved the test into a network namespace of its own when it could (root). */
+static bool own_netns;
+
+/* A TAP (not persistent: it goes with the fd) in the test's own namespace, as
+ * the agent hands CH one; -1 and the test skipped without a namespace. */
+static int test_tap(const char *name)
+{
+	if (!own_netns)
+		return -1;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	assert_int_equal(ioctl(fd, TUNSETIFF, &ifr), 0);
+	return fd;
 }
 
 /* Request i as method, endpoint and answered status; returns its JSON body (or NULL). */
@@ -138,10 +158,18 @@ static void test_lifecycle(void **state)
 	assert_int_equal(ch_api_ping(&x.a, &ver, &err), 0);
 	assert_int_equal(ver.major, 53);
 	assert_int_equal(ver.minor, 0);
+	int tap = test_tap("wrtap-life");
+	if (tap < 0) {
+		teardown(&x);
+		skip();
+	}
 	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
 	assert_string_equal(fake_ch_state(x.f), "Created");
+	assert_int_equal(ch_api_add_net(&x.a, &s, tap, &err), 0);
+	close(tap); /* CH holds its own copy now */
 	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
 	assert_string_equal(fake_ch_state(x.f), "Running");
+	assert_string_equal(fake_ch_tap(x.f), "wrtap-life"); /* what TUNGETIFF said at boot */
 	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), 0);
 	cleanup_free char *st = NULL;
 	assert_int_equal(ch_api_state(&x.a, &st, &err), 0);
@@ -155,9 +183,10 @@ static void test_lifecycle(void **state)
 	/* CH is gone: nobody answers any more */
 	assert_int_equal(ch_api_ping(&x.a, NULL, &err), -ECONNREFUSED);
 
-	assert_int_equal(fake_ch_nreq(x.f), 9);
+	assert_int_equal(fake_ch_nreq(x.f), 10);
 	json_decref(expect_req(x.f, 0, "GET", "vmm.ping", 200));
 	json_t *c = expect_req(x.f, 1, "PUT", "vm.create", 204);
+	assert_int_equal(fake_ch_req_nfds(x.f, 1), 0);
 	assert_string_equal(sget(c, "payload", "kernel"), x.kernel);
 	assert_string_equal(sget(c, "payload", "cmdline"), "console=ttyS0 root=/dev/vda rw");
 	json_t *cpus = json_object_get(c, "cpus");
@@ -171,28 +200,34 @@ static void test_lifecycle(void **state)
 	assert_string_equal(sget(disk, "path", NULL), x.disk);
 	assert_string_equal(sget(disk, "image_type", NULL), "Raw");
 	assert_null(json_object_get(disk, "backing_files")); /* raw: nothing to open */
-	assert_int_equal(json_array_size(json_object_get(c, "net")), 1);
-	json_t *net = json_array_get(json_object_get(c, "net"), 0);
-	assert_string_equal(sget(net, "tap", NULL), "tap0");
-	assert_string_equal(sget(net, "mac", NULL), "02:FC:00:00:00:05");
-	assert_null(json_object_get(net, "rate_limiter_config")); /* off by default */
+	assert_null(json_object_get(c, "net")); /* vm.create drops fds: the NIC comes next */
 	assert_string_equal(sget(c, "rng", "src"), "/dev/urandom");
 	assert_string_equal(sget(c, "serial", "mode"), "File");
 	assert_string_equal(sget(c, "serial", "file"), "/var/lib/wrenn/sandboxes/cl-1/serial.log");
 	assert_string_equal(sget(c, "console", "mode"), "Off");
 	json_decref(c);
-	assert_null(expect_req(x.f, 2, "PUT", "vm.boot", 204));
-	assert_null(expect_req(x.f, 3, "PUT", "vm.pause", 204));
-	assert_null(expect_req(x.f, 4, "GET", "vm.info", 200));
-	json_t *sn = expect_req(x.f, 5, "PUT", "vm.snapshot", 204);
+	/* the NIC: the TAP by SCM_RIGHTS, never by name */
+	json_t *net = expect_req(x.f, 2, "PUT", "vm.add-net", 204);
+	assert_int_equal(fake_ch_req_nfds(x.f, 2), 1);
+	assert_string_equal(sget(net, "id", NULL), CH_NET_ID);
+	assert_string_equal(sget(net, "mac", NULL), "02:FC:00:00:00:05");
+	assert_int_equal(json_integer_value(json_object_get(net, "num_queues")), 2);
+	assert_null(json_object_get(net, "tap"));
+	assert_null(json_object_get(net, "fds"));
+	assert_null(json_object_get(net, "rate_limiter_config")); /* off by default */
+	json_decref(net);
+	assert_null(expect_req(x.f, 3, "PUT", "vm.boot", 204));
+	assert_null(expect_req(x.f, 4, "PUT", "vm.pause", 204));
+	assert_null(expect_req(x.f, 5, "GET", "vm.info", 200));
+	json_t *sn = expect_req(x.f, 6, "PUT", "vm.snapshot", 204);
 	char url[160];
 	snprintf(url, sizeof(url), "file://%s", snap);
 	assert_string_equal(sget(sn, "destination_url", NULL), url);
 	assert_int_equal(json_object_size(sn), 1);
 	json_decref(sn);
-	assert_null(expect_req(x.f, 6, "PUT", "vm.resume", 204));
-	assert_null(expect_req(x.f, 7, "PUT", "vm.shutdown", 204));
-	assert_null(expect_req(x.f, 8, "PUT", "vmm.shutdown", 200)); /* CH: 200, no body */
+	assert_null(expect_req(x.f, 7, "PUT", "vm.resume", 204));
+	assert_null(expect_req(x.f, 8, "PUT", "vm.shutdown", 204));
+	assert_null(expect_req(x.f, 9, "PUT", "vmm.shutdown", 200)); /* CH: 200, no body */
 	char p[192];
 	snprintf(p, sizeof(p), "%s/config.json", snap);
 	assert_int_equal(access(p, R_OK), 0);
@@ -308,10 +343,14 @@ static void test_state_machine(void **state)
 	assert_int_equal(ch_api_state(&x.a, &st, &err), 0);
 	assert_string_equal(st, "Paused");
 	/* a restore needs a fresh VMM */
-	assert_int_equal(ch_api_restore(&x.a, x.dir, true, &err), -EIO);
+	assert_int_equal(ch_api_restore(&x.a, x.dir,
+					&(struct ch_restore){.resume = true, .tap_fd = -1}, &err),
+			 -EIO);
 	assert_msg(&err, "The VM could not be restored: VM is already created");
 	assert_int_equal(ch_api_put(&x.a, "vm.shutdown", &err), 0);
-	assert_int_equal(ch_api_restore(&x.a, x.dir, true, &err), -EIO); /* config stays */
+	assert_int_equal(ch_api_restore(&x.a, x.dir,
+					&(struct ch_restore){.resume = true, .tap_fd = -1}, &err),
+			 -EIO); /* config stays */
 	/* wrong method, unknown endpoint */
 	assert_int_equal(ch_api_call(&x.a, "GET", "vm.boot", NULL, NULL, &err), -EIO);
 	assert_msg(&err, "HTTP 400: Bad Request");
@@ -329,7 +368,10 @@ static struct fake_ch *restored(struct fixture *x, const char *version, bool res
 	char snap[128];
 	snprintf(snap, sizeof(snap), "%s/snap", x->dir);
 	mkdir(snap, 0700);
+	int tap = test_tap("wrtap-snap");
 	assert_int_equal(ch_api_create(&x->a, &s, err), 0);
+	assert_int_equal(ch_api_add_net(&x->a, &s, tap, err), 0);
+	close(tap);
 	assert_int_equal(ch_api_put(&x->a, "vm.boot", err), 0);
 	assert_int_equal(ch_api_put(&x->a, "vm.pause", err), 0);
 	assert_int_equal(ch_api_snapshot(&x->a, snap, err), 0);
@@ -339,7 +381,13 @@ static struct fake_ch *restored(struct fixture *x, const char *version, bool res
 	struct ch_version v = {0};
 	assert_int_equal(ch_api_ping(&x->a, &v, err), 0);
 	x->a.ver = as ? *as : v;
-	*ret = ch_api_restore(&x->a, snap, resume, err);
+	/* The snapshot's NIC was fd-backed: restore must hand it a TAP again
+	 * (the first VMM is gone, so is its TAP: a new one of the same name). */
+	tap = test_tap("wrtap-snap");
+	struct ch_restore o = {
+		.resume = resume, .on_demand = true, .net_id = CH_NET_ID, .tap_fd = tap};
+	*ret = ch_api_restore(&x->a, snap, &o, err);
+	close(tap);
 	return x->f;
 }
 
@@ -350,6 +398,10 @@ static void test_restore_v53_resumes_in_one_call(void **state)
 	setup(&x, "53.0.0");
 	struct wr_err err = {0};
 	int r;
+	if (!own_netns) {
+		teardown(&x);
+		skip();
+	}
 	struct fake_ch *f = restored(&x, "53.0.0", true, NULL, &err, &r);
 	assert_int_equal(r, 0);
 	assert_string_equal(fake_ch_state(f), "Running");
@@ -358,6 +410,12 @@ static void test_restore_v53_resumes_in_one_call(void **state)
 	assert_non_null(strstr(sget(b, "source_url", NULL), "file:///tmp/test-ch-"));
 	assert_string_equal(sget(b, "memory_restore_mode", NULL), "OnDemand");
 	assert_true(json_is_true(json_object_get(b, "resume")));
+	/* the TAP again, by SCM_RIGHTS, for the snapshot's NIC by id */
+	assert_int_equal(fake_ch_req_nfds(f, 1), 1);
+	json_t *nf = json_array_get(json_object_get(b, "net_fds"), 0);
+	assert_string_equal(sget(nf, "id", NULL), CH_NET_ID);
+	assert_int_equal(json_integer_value(json_object_get(nf, "num_fds")), 1);
+	assert_string_equal(fake_ch_tap(f), "wrtap-snap");
 	json_decref(b);
 	json_t *cfg = fake_ch_config(f);
 	assert_string_equal(sget(cfg, "payload", "kernel"), x.kernel);
@@ -382,12 +440,17 @@ static void test_restore_v51_resumes_explicitly(void **state)
 	setup(&x, "51.0.0");
 	struct wr_err err = {0};
 	int r;
+	if (!own_netns) {
+		teardown(&x);
+		skip();
+	}
 	struct fake_ch *f = restored(&x, "51.0.0", true, NULL, &err, &r);
 	assert_int_equal(r, 0);
 	assert_string_equal(fake_ch_state(f), "Running");
 	assert_int_equal(fake_ch_nreq(f), 3);
 	json_t *b = expect_req(f, 1, "PUT", "vm.restore", 204);
-	assert_int_equal(json_object_size(b), 1); /* only source_url */
+	assert_int_equal(json_object_size(b), 2); /* source_url and net_fds (v51 has both) */
+	assert_non_null(json_object_get(b, "net_fds"));
 	json_decref(b);
 	assert_null(expect_req(f, 2, "PUT", "vm.resume", 204));
 	teardown(&x);
@@ -452,10 +515,13 @@ static void test_net_rate_limit(void **state)
 	struct ch_vm_spec s = spec(&x);
 	s.net_limit = (struct ch_rate_limit){.bytes_per_sec = 12500000, .ops_per_sec = 0};
 	struct wr_err err = {0};
+	/* any fd does until boot, which these tests never reach */
+	int nic[2];
+	assert_int_equal(pipe2(nic, O_CLOEXEC), 0);
 	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
-	json_t *c = expect_req(x.f, 0, "PUT", "vm.create", 204);
-	json_t *rl = json_object_get(json_array_get(json_object_get(c, "net"), 0),
-				     "rate_limiter_config");
+	assert_int_equal(ch_api_add_net(&x.a, &s, nic[0], &err), 0);
+	json_t *c = expect_req(x.f, 1, "PUT", "vm.add-net", 204);
+	json_t *rl = json_object_get(c, "rate_limiter_config");
 	json_t *bw = json_object_get(rl, "bandwidth");
 	assert_int_equal(json_integer_value(json_object_get(bw, "size")), 12500000);
 	assert_int_equal(json_integer_value(json_object_get(bw, "refill_time")), 1000);
@@ -466,6 +532,7 @@ static void test_net_rate_limit(void **state)
 	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
 	s.net_limit = (struct ch_rate_limit){.bytes_per_sec = 0, .ops_per_sec = 2000};
 	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_add_net(&x.a, &s, nic[0], &err), 0);
 	c = fake_ch_config(x.f);
 	rl = json_object_get(json_array_get(json_object_get(c, "net"), 0), "rate_limiter_config");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(rl, "ops"), "size")),
@@ -476,15 +543,16 @@ static void test_net_rate_limit(void **state)
 
 	/* CH's RateLimiterConfig denies unknown fields; the rest of VmConfig ignores them */
 	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
-	json_t *bad = ch_vm_config_json(&s);
-	json_t *net0 = json_array_get(json_object_get(bad, "net"), 0);
-	json_object_set_new(json_object_get(net0, "rate_limiter_config"), "tx",
-			    json_pack("{s:i, s:i}", "size", 1, "refill_time", 1));
-	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", bad, NULL, &err), -EIO);
-	assert_msg(&err, "HTTP 400: Failed to deserialize JSON: unknown field `tx`");
 	json_t *extra = ch_vm_config_json(&s);
 	json_object_set_new(extra, "not_a_ch_field", json_true());
 	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.create", extra, NULL, &err), 0);
+	json_t *bad = ch_net_config_json(&s);
+	json_object_set_new(json_object_get(bad, "rate_limiter_config"), "tx",
+			    json_pack("{s:i, s:i}", "size", 1, "refill_time", 1));
+	assert_int_equal(ch_api_call(&x.a, "PUT", "vm.add-net", bad, NULL, &err), -EIO);
+	assert_msg(&err, "HTTP 400: Failed to deserialize JSON: unknown field `tx`");
+	close(nic[0]);
+	close(nic[1]);
 	teardown(&x);
 }
 
@@ -511,6 +579,76 @@ static void test_fake_rejects_bad_json(void **state)
 			 -EIO);
 	assert_msg(&err, "unknown variant `Lazy`");
 	assert_string_equal(fake_ch_state(x.f), "none");
+	teardown(&x);
+}
+
+/* Why the NIC is not in vm.create: CH drops fds sent with it (and resets those
+ * in the body), so the VM would boot without its TAP; one by name needs
+ * /dev/net/tun, which the jail does not have, and then CAP_NET_ADMIN-free
+ * ownership of the TAP.  A non-TAP fd is refused at boot. */
+static void test_nic_needs_add_net(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	json_t *c = ch_vm_config_json(&s);
+	json_t *net = ch_net_config_json(&s);
+	json_object_set_new(net, "fds", json_pack("[i]", p[0]));
+	json_object_set_new(c, "net", json_pack("[o]", net));
+	assert_int_equal(ch_api_call_fds(&x.a, "PUT", "vm.create", c, &p[0], 1, NULL, &err), 0);
+	assert_int_equal(fake_ch_req_nfds(x.f, 0), 1);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "Failed to create tap device: Operation not permitted");
+	fake_ch_free(x.f);
+
+	/* vm.add-net with a pipe instead of a TAP: accepted, refused at boot */
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_add_net(&x.a, &s, p[0], &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), -EIO);
+	assert_msg(&err, "Failed to open tap device from fd");
+	close(p[0]);
+	close(p[1]);
+	teardown(&x);
+}
+
+/* A snapshot whose NIC took fds cannot be restored without new ones (CH's
+ * RestoreConfig::validate), and restore reads the snapshot's three files. */
+static void test_restore_needs_net_fds(void **state)
+{
+	(void)state;
+	struct fixture x;
+	setup(&x, "53.0.0");
+	int tap = test_tap("wrtap-nofd");
+	if (tap < 0) {
+		teardown(&x);
+		skip();
+	}
+	struct ch_vm_spec s = spec(&x);
+	struct wr_err err = {0};
+	char snap[128], mem[160];
+	snprintf(snap, sizeof(snap), "%s/snap", x.dir);
+	snprintf(mem, sizeof(mem), "%s/memory-ranges", snap);
+	assert_int_equal(mkdir(snap, 0700), 0);
+	assert_int_equal(ch_api_create(&x.a, &s, &err), 0);
+	assert_int_equal(ch_api_add_net(&x.a, &s, tap, &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.boot", &err), 0);
+	assert_int_equal(ch_api_put(&x.a, "vm.pause", &err), 0);
+	assert_int_equal(ch_api_snapshot(&x.a, snap, &err), 0);
+	fake_ch_free(x.f);
+	x.f = fake_ch_start(x.sock, "53.0.0", NULL);
+	struct ch_restore o = {.resume = true, .on_demand = false, .tap_fd = -1};
+	assert_int_equal(ch_api_restore(&x.a, snap, &o, &err), -EIO);
+	assert_msg(&err, "Missing required net id for restore: " CH_NET_ID);
+	o = (struct ch_restore){.resume = true, .net_id = CH_NET_ID, .tap_fd = tap};
+	assert_int_equal(unlink(mem), 0);
+	assert_int_equal(ch_api_restore(&x.a, snap, &o, &err), -EIO);
+	assert_msg(&err, "memory-ranges");
+	close(tap);
 	teardown(&x);
 }
 
@@ -634,6 +772,8 @@ static void test_qemu_refuses_net_limit(void **state)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* TAPs made by the tests live and die in a namespace of their own */
+	own_netns = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_qcow2_overlay_needs_backing_files),
@@ -644,6 +784,8 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_net_rate_limit),
 		cmocka_unit_test(test_fake_rejects_bad_json),
+		cmocka_unit_test(test_nic_needs_add_net),
+		cmocka_unit_test(test_restore_needs_net_fds),
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_backend_reattach_snapshot_stop),
 		cmocka_unit_test(test_qemu_refuses_net_limit),
