@@ -45,11 +45,12 @@
  *   into the directory of its destination_url; no fd variant exists.  The
  *   target directory is only known at snapshot time, long after the jail was
  *   built, so the jail shows one staging directory read-write,
- *   <dir of the API socket>/ch-snapshot (the sandbox's own directory), CH
- *   writes there, and the agent moves the files into the target (rename;
- *   copy across file systems), owned by root, mode 0640.  The staging
+ *   <API socket>.snapshot (beside the socket, as CH's own <socket>.lock: one
+ *   per VMM, never shared with another sandbox's), CH writes there, and the
+ *   agent moves the files into the target (rename; copy across file
+ *   systems), owned by root, mode 0640.  While the VMM lives the staging
  *   directory is only ever emptied, never replaced: the jail's bind mount
- *   holds that inode.
+ *   holds that inode; vmm_stop removes it with the socket.
  *
  * - Restore.  The snapshot's own files (config.json, state.json,
  *   memory-ranges*) are shown read-only at their paths.  OnDemand memory
@@ -68,7 +69,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +77,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CH_STAGE_DIR "ch-snapshot"
 #define CH_MAX_SNAP_FILES 8
 
 struct ch_priv {
@@ -122,12 +121,10 @@ static bool jailed(const struct vmm *v)
 	return v->p.jail_uid != 0;
 }
 
-/* Where a jailed CH writes its snapshots: beside the API socket, in the
- * sandbox's own directory. */
+/* Where a jailed CH writes its snapshots: beside its API socket. */
 static char *stage_dir(const struct vmm *v)
 {
-	cleanup_free char *copy = xstrdup(v->socket_path);
-	return xasprintf("%s/" CH_STAGE_DIR, dirname(copy));
+	return xasprintf("%s" VMM_CH_STAGE_SUFFIX, v->socket_path);
 }
 
 /* Remove what is in dir (CH writes plain files), keeping dir itself. */

@@ -298,9 +298,13 @@ int vmm_stop(struct vmm *v, int timeout_ms, struct wr_err *err)
 	/* Not after vmm_detach: the socket belongs to a VMM still running. */
 	if (had_proc) {
 		unlink(v->socket_path);
-		/* Cloud Hypervisor >= v53 keeps <socket>.lock beside its socket. */
+		/* Cloud Hypervisor >= v53 keeps <socket>.lock beside its socket (path=
+		 * only), and a jailed one its snapshot staging directory (emptied after
+		 * each snapshot; rmdir leaves a non-empty one alone). */
 		cleanup_free char *lock = xasprintf("%s.lock", v->socket_path);
 		unlink(lock);
+		cleanup_free char *stage = xasprintf("%s" VMM_CH_STAGE_SUFFIX, v->socket_path);
+		rmdir(stage);
 	}
 	v->state = VMM_STATE_NONE;
 	return r;

@@ -189,6 +189,8 @@ bool vmm_qemu_ro_private(const char *bin);
 #define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable"
 const char *vmm_qemu_cpu(enum vm_accel accel);
 
+/* Cloud Hypervisor's snapshot staging directory: <socket path> + this (vmm-ch.c). */
+#define VMM_CH_STAGE_SUFFIX ".snapshot"
 /* Used by the backends.  vmm_launch_files: the launcher binds the API socket
  * (LAUNCH_API_FD) and opens the TAP (LAUNCH_TAP_FD); ro/rw/shared_rw are the
  * jail's files (jail.h). */

@@ -259,7 +259,7 @@ static void test_jailed_lifecycle(void **state)
 	cleanup_free char *disk = wpath("rootfs.img");
 	cleanup_free char *log = wpath("vmm.log");
 	cleanup_free char *snap = wpath("snap");
-	cleanup_free char *stage = wpath("ch-snapshot");
+	cleanup_free char *stage = wpath("api.sock.snapshot");
 	cleanup_free char *sock = wpath("api.sock");
 	/* the kernel root's and unreadable to others (the jail grants its shared group) */
 	assert_int_equal(write_file_atomic(kernel, "kernel", 6, 0600), 0);
@@ -303,16 +303,17 @@ static void test_jailed_lifecycle(void **state)
 		assert_int_equal(st.st_uid, 0);
 		assert_int_equal(st.st_mode & 0777, 0640);
 	}
-	OK(vmm_stop(v, 5000, err));
-	vmm_free(v);
-	v = NULL;
 	DIR *d = opendir(stage);
 	assert_non_null(d);
 	int n = 0;
 	for (struct dirent *de; (de = readdir(d));)
 		n += de->d_name[0] != '.';
 	closedir(d);
-	assert_int_equal(n, 0); /* emptied */
+	assert_int_equal(n, 0); /* emptied into snap */
+	OK(vmm_stop(v, 5000, err));
+	vmm_free(v);
+	v = NULL;
+	assert_int_equal(access(stage, F_OK), -1); /* gone with the socket */
 
 	/* restore: a fresh jailed VMM, the snapshot files read-only, the TAP again */
 	OK(vmm_new(&p, &v, err));
