@@ -158,6 +158,15 @@ static void test_errors(void **state)
 	}
 	/* nothing leaked: no pidfd, no dir */
 	assert_int_equal(l.pidfd, -1);
+
+	/* the agent-side TAP open (Cloud Hypervisor's): errors name the namespace or the TAP */
+	int fd = -1;
+	assert_int_equal(launch_open_tap("wrenn-no-such-ns", "tap0", &fd, &err), -ENOENT);
+	assert_non_null(strstr(wr_err_msg(&err), "/run/netns/wrenn-no-such-ns"));
+	assert_int_equal(launch_open_tap("a/b", "tap0", &fd, &err), -EINVAL);
+	assert_int_equal(launch_open_tap(NULL, "", &fd, &err), -EINVAL);
+	assert_int_equal(launch_open_tap(NULL, "tap-name-far-too-long", &fd, &err), -EINVAL);
+	assert_int_equal(fd, -1);
 }
 
 /* The jail (jail.h) with /bin/sh as the "VMM": its identity, capabilities, what
