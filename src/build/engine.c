@@ -939,25 +939,29 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 	return 0;
 }
 
-/* Point name (and tags) at target; remove what the name pointed at before when unused. */
-static void publish(struct build_run *b)
+/* Point name (and tags) at target; remove what the name pointed at before when unused.  The
+ * name is one row written in one statement: when that write fails (the data disk is full, the
+ * database is locked) the name keeps what it had and the build fails; a tag that cannot be
+ * written is a warning in the build log (the template itself is whole). */
+static int publish(struct build_run *b, struct wr_err *err)
 {
 	struct build_engine *e = b->e;
 	struct store_alias old = {0};
 	bool had = store_alias_get(e->st, b->template_id, &old, NULL) == 0;
-	struct wr_err err = {0};
-	if (store_alias_put(e->st, b->template_id, b->target, b->id, &err) < 0)
-		log_warn("build %s: %s", b->id, wr_err_msg(&err));
-	if (b->tag) {
-		cleanup_free char *a = xasprintf("%s:%s", b->template_id, b->tag);
-		store_alias_put(e->st, a, b->target, b->id, NULL);
+	int r = store_alias_put(e->st, b->template_id, b->target, b->id, err);
+	if (r < 0) {
+		store_alias_done(&old);
+		return wr_err_prefix(err, r, "publish %s", b->template_id);
 	}
-	size_t i;
-	json_t *t;
-	json_array_foreach(b->tags, i, t)
-	{
-		cleanup_free char *a = xasprintf("%s:%s", b->template_id, json_string_value(t));
-		store_alias_put(e->st, a, b->target, b->id, NULL);
+	for (size_t i = 0; i <= json_array_size(b->tags); i++) {
+		const char *tag =
+			i == 0 ? b->tag : json_string_value(json_array_get(b->tags, i - 1));
+		if (!tag)
+			continue;
+		cleanup_free char *a = xasprintf("%s:%s", b->template_id, tag);
+		struct wr_err te = {0};
+		if (store_alias_put(e->st, a, b->target, b->id, &te) < 0)
+			blog(b, "warn", "tag %s not recorded: %s", a, wr_err_msg(&te));
 	}
 	if (had && strcmp(old.target, b->target)) {
 		struct store_alias *rows = NULL;
@@ -972,6 +976,7 @@ static void publish(struct build_run *b)
 		store_alias_list_free(rows, n);
 	}
 	store_alias_done(&old);
+	return 0;
 }
 
 static void set_status(struct build_run *b, const char *status)
@@ -1102,7 +1107,16 @@ static void *build_thread(void *arg)
 		free(b->target);
 		b->target = xstrdup(cached.target);
 		store_build_done(&cached);
-		publish(b);
+		struct wr_err pe = {0};
+		if (publish(b, &pe) < 0) {
+			/* the snapshot stays: it is the earlier build's */
+			fail_reason(b, NULL, wr_err_msg(&pe));
+			blog(b, "error", "%s", wr_err_msg(&pe));
+			log_warn("build %s of %s failed: %s", b->id, b->template_id,
+				 wr_err_msg(&pe));
+			set_status(b, "error");
+			goto out;
+		}
 		blog(b, "info", "Build finished in %.1f s (cached)",
 		     (double)(build_now_ms() - t0) / 1000.0);
 		set_status(b, "ready");
@@ -1168,7 +1182,17 @@ static void *build_thread(void *arg)
 		}
 		store_template_done(&t);
 	}
-	publish(b);
+	if (publish(b, &err) < 0) {
+		/* nothing half-registered: the snapshot no name points at goes */
+		struct wr_err de = {0};
+		if (runtime_template_delete(e->rt, b->target, &de) < 0)
+			log_warn("build %s: remove %s: %s", b->id, b->target, wr_err_msg(&de));
+		fail_reason(b, NULL, wr_err_msg(&err));
+		blog(b, "error", "%s", wr_err_msg(&err));
+		log_warn("build %s of %s failed: %s", b->id, b->template_id, wr_err_msg(&err));
+		set_status(b, "error");
+		goto out;
+	}
 	blog(b, "info", "Build finished in %.1f s: template %s",
 	     (double)(build_now_ms() - t0) / 1000.0, b->template_id);
 	log_info("build %s: template %s ready (%s)", b->id, b->template_id, b->target);
