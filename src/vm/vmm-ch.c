@@ -130,19 +130,15 @@ static char *stage_dir(const struct vmm *v)
 /* Remove what is in dir (CH writes plain files), keeping dir itself. */
 static int empty_dir(const char *dir, struct wr_err *err)
 {
-	DIR *d = opendir(dir);
+	cleanup_closedir DIR *d = opendir(dir);
 	if (!d)
 		return wr_err_errno(err, errno, "open %s", dir);
-	int r = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
-			r = wr_err_errno(err, errno, "remove %s/%s", dir, de->d_name);
-			break;
-		}
-	closedir(d);
-	return r;
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+			return wr_err_errno(err, errno, "remove %s/%s", dir, de->d_name);
+	return 0;
 }
 
 /* The staging directory, present and empty. */
@@ -182,37 +178,32 @@ static int copy_file(const char *src, const char *dst, struct wr_err *err)
  * wrote them: nothing else is taken), root's, 0640. */
 static int unstage(const char *stage, const char *dir, struct wr_err *err)
 {
-	DIR *d = opendir(stage);
+	cleanup_closedir DIR *d = opendir(stage);
 	if (!d)
 		return wr_err_errno(err, errno, "open %s", stage);
-	int r = 0;
 	struct dirent *de;
-	while (r >= 0 && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		cleanup_free char *from = xasprintf("%s/%s", stage, de->d_name);
 		cleanup_free char *to = xasprintf("%s/%s", dir, de->d_name);
 		struct stat st;
-		if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode)) {
-			r = wr_err_set(err, EPERM, "snapshot staging: %s is not a regular file",
-				       from);
-			break;
-		}
+		if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode))
+			return wr_err_set(err, EPERM, "snapshot staging: %s is not a regular file",
+					  from);
 		if (rename(from, to) < 0) {
-			if (errno != EXDEV) {
-				r = wr_err_errno(err, errno, "move %s to %s", from, to);
-				break;
-			}
-			if ((r = copy_file(from, to, err)) < 0)
-				break;
+			if (errno != EXDEV)
+				return wr_err_errno(err, errno, "move %s to %s", from, to);
+			int r = copy_file(from, to, err);
+			if (r < 0)
+				return r;
 		}
 		/* O_NOFOLLOW: to is ours now, but never follow a link the VMM might have made. */
 		cleanup_close int fd = open(to, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, 0640) < 0)
-			r = wr_err_errno(err, errno, "own %s", to);
+			return wr_err_errno(err, errno, "own %s", to);
 	}
-	closedir(d);
-	return r;
+	return 0;
 }
 
 /* Launch and wait until vmm.ping answers (or the process dies).  snap_ro: a
@@ -388,7 +379,7 @@ static int snapshot_net(const char *dir, char **ret_id, struct wr_err *err)
  * in ret (NULL-terminated, at most max - 1). */
 static int snapshot_files(const char *dir, char **ret, size_t max, struct wr_err *err)
 {
-	DIR *d = opendir(dir);
+	cleanup_closedir DIR *d = opendir(dir);
 	if (!d)
 		return wr_err_errno(err, errno, "open %s", dir);
 	size_t n = 0;
@@ -398,7 +389,6 @@ static int snapshot_files(const char *dir, char **ret, size_t max, struct wr_err
 		    !strncmp(de->d_name, "memory-ranges", 13))
 			ret[n++] = xasprintf("%s/%s", dir, de->d_name);
 	ret[n] = NULL;
-	closedir(d);
 	return 0;
 }
 
