@@ -138,6 +138,7 @@ void e2b_network_update(struct agent *a, struct http_req *req, char **caps);
 
 /* e2b-templates.c: E2B's template build API */
 void e2b_template_request(struct agent *a, struct http_req *req, char **caps);
+void e2b_template_request_v2(struct agent *a, struct http_req *req, char **caps);
 void e2b_template_files(struct agent *a, struct http_req *req, char **caps);
 void e2b_build_files_put(struct agent *a, struct http_req *req);
 void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps);

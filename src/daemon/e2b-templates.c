@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * E2B's template build API as the npm SDK (2.51.0, 2.49.1) calls it: POST /v3/templates, the
- * files upload link and the upload itself (served here, PUT /build-files/<hash>?token=),
- * POST /v2/templates/{id}/builds/{build}, the status poll, aliases, tags, list and delete.
+ * E2B's template build API as the npm SDK (2.51.0, 2.49.1) calls it: POST /v3/templates (and
+ * POST /v2/templates, the create route of SDKs before v3), the files upload link and the upload
+ * itself (served here, PUT /build-files/<hash>?token=), POST /v2/templates/{id}/builds/{build},
+ * the status poll, aliases, tags, list and delete.
  * The engine is src/build.
  */
 #include "daemon/agent.h"
 #include "daemon/reply.h"
+#include "daemon/view.h"
 
 #include "basic/cleanup.h"
 #include "basic/log.h"
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void reply_build_error(struct http_req *req, int r, const struct wr_err *err)
 {
@@ -47,10 +50,11 @@ static int body_size(struct http_req *req, const json_t *body, const char *key, 
 	return 0;
 }
 
-/* POST /v3/templates {name, tags, cpuCount, memoryMB, minFreeDiskMb} */
-void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
+/* POST /v3/templates {name, tags, cpuCount, memoryMB, minFreeDiskMb} -> TemplateRequestResponseV3;
+ * v2: POST /v2/templates {alias, cpuCount, memoryMB, teamID} (what Template.build sent before the
+ * SDK moved to v3) -> E2B's Template object.  Both register the same waiting build. */
+static void template_request(struct agent *a, struct http_req *req, bool v2)
 {
-	(void)caps;
 	if (have_engine(a, req) < 0)
 		return;
 	json_t *body = NULL;
@@ -61,13 +65,14 @@ void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
 		name = json_string_value(json_object_get(body, "alias"));
 	static const char *const known[] = {"name",	"alias",  "tags",	   "cpuCount",
 					    "memoryMB", "teamID", "minFreeDiskMb", NULL};
+	static const char *const known_v2[] = {"alias", "cpuCount", "memoryMB", "teamID", NULL};
 	const char *k;
 	json_t *v;
 	json_object_foreach(body, k, v)
 	{
 		bool ok = false;
-		for (size_t i = 0; known[i]; i++)
-			ok |= !strcmp(k, known[i]);
+		for (const char *const *kn = v2 ? known_v2 : known; *kn; kn++)
+			ok |= !strcmp(k, *kn);
 		if (!ok) {
 			reply_error(req, 400, "field \"%s\" is not supported", k);
 			json_decref(body);
@@ -103,10 +108,41 @@ void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
 	if (json_array_size(out_tags))
 		build_set_tags(a->builds, bid, out_tags);
 	json_decref(body);
-	log_info("template %s: build %s requested", tid, bid);
+	log_info("template %s: build %s requested%s", tid, bid, v2 ? " (v2)" : "");
+	if (!v2) {
+		reply_json_new(req, 202,
+			       json_pack("{s:s, s:s, s:[s], s:[s], s:o, s:b}", "templateID", tid,
+					 "buildID", bid, "names", tid, "aliases", tid, "tags",
+					 out_tags, "public", 0));
+		return;
+	}
+	json_decref(out_tags);
+	/* E2B's Template: the sizes the build will use (0 = the runtime's 1 vCPU, 512 MiB), not
+	 * built yet (no disk size, no spawns) */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char now[40];
+	view_rfc3339((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, now, sizeof(now));
 	reply_json_new(req, 202,
-		       json_pack("{s:s, s:s, s:[s], s:[s], s:o, s:b}", "templateID", tid, "buildID",
-				 bid, "names", tid, "aliases", tid, "tags", out_tags, "public", 0));
+		       json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:[s], s:[s], s:s, s:s, s:n, "
+				 "s:n, s:i, s:i, s:s, s:s}",
+				 "templateID", tid, "buildID", bid, "cpuCount", vcpus ? vcpus : 1,
+				 "memoryMB", mem ? mem : 512, "diskSizeMB", 0, "public", 0,
+				 "aliases", tid, "names", tid, "createdAt", now, "updatedAt", now,
+				 "createdBy", "lastSpawnedAt", "spawnCount", 0, "buildCount", 1,
+				 "buildStatus", "waiting", "envdVersion", RUNTIME_ENVD_VERSION));
+}
+
+void e2b_template_request(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	template_request(a, req, false);
+}
+
+void e2b_template_request_v2(struct agent *a, struct http_req *req, char **caps)
+{
+	(void)caps;
+	template_request(a, req, true);
 }
 
 /* GET /templates/{id}/files/{hash} -> {present, url} */
@@ -202,13 +238,24 @@ void e2b_template_build_status(struct agent *a, struct http_req *req, char **cap
 	reply_json_new(req, 200, j);
 }
 
-/* GET /templates/aliases/{alias} */
+/* GET /templates/aliases/{alias}: a built template's name or tag, or a built-in image (base,
+ * minimal, debian), so Template.exists('base') is true as on E2B.  Snapshots are not names here:
+ * they belong to a team, and this route answers every key alike. */
 void e2b_template_alias(struct agent *a, struct http_req *req, char **caps)
 {
 	struct store_alias al = {0};
 	if (store_alias_get(a->st, caps[0], &al, NULL) < 0) {
-		reply_error(req, 404, "template alias %s not found", caps[0]);
-		return;
+		cleanup_free char *resolved = NULL;
+		struct store_template t = {0};
+		bool builtin = *caps[0] &&
+			       runtime_template_resolve(a->rt, caps[0], &resolved, NULL) == 0 &&
+			       store_template_get(a->st, resolved, &t, NULL) == 0 &&
+			       t.kind == STORE_TPL_ROOTFS && strncmp(resolved, "oci-", 4);
+		store_template_done(&t);
+		if (!builtin) {
+			reply_error(req, 404, "template alias %s not found", caps[0]);
+			return;
+		}
 	}
 	store_alias_done(&al);
 	reply_json_new(req, 200, json_pack("{s:s, s:b}", "templateID", caps[0], "public", 0));

@@ -444,7 +444,7 @@ const struct agent_route agent_e2b_routes[] = {
 	{"GET", "/templates", e2b_template_list},
 	{"DELETE", "/templates/*", e2b_template_remove},
 	{"POST", "/templates", e2b_template_unsupported},
-	{"POST", "/v2/templates", e2b_template_unsupported},
+	{"POST", "/v2/templates", e2b_template_request_v2},
 	{"POST", "/templates/*", e2b_template_unsupported},
 	{"PATCH", "/templates/*", e2b_template_unsupported},
 	{"POST", "/templates/*/builds/*", e2b_template_unsupported},
