@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,14 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 		r = build_start(a->builds, tid, bid, build, &err);
 		if (r < 0)
 			build_abandon(a->builds, bid);
+	}
+	/* A bare FROM name is a template (dockerfile.h); Docker would have pulled an image. */
+	const char *ft = json_string_value(json_object_get(build, "fromTemplate"));
+	if (r == -EINVAL && ft && !strncmp(wr_err_msg(&err), "fromTemplate:", 13)) {
+		char msg[sizeof(err.msg)];
+		snprintf(msg, sizeof(msg), "%s", wr_err_msg(&err));
+		wr_err_set(&err, EINVAL, "%s; an image needs a tag or a registry (FROM %s:latest)",
+			   msg, ft);
 	}
 	json_decref(build);
 	if (r < 0) {

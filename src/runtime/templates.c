@@ -77,6 +77,21 @@ static const char *alias_target(struct runtime *rt)
 	return to;
 }
 
+/* Templates of the agent's own making a user never names: automatic snapshots, build step
+ * checkpoints, OCI bases, and the snapshots built templates publish under their name. */
+static bool internal_name(const char *n)
+{
+	const char *b = strstr(n, ".b");
+	return !strncmp(n, "auto-", 5) || !strncmp(n, "bc-", 3) || !strncmp(n, "oci-", 4) ||
+	       (b && strlen(b + 2) == 8 && strspn(b + 2, "0123456789abcdef") == 8);
+}
+
+static void known_add(char *known, size_t size, size_t *off, const char *n)
+{
+	if (*off < size)
+		*off += (size_t)snprintf(known + *off, size - *off, "%s%s", *off ? ", " : "", n);
+}
+
 static int unknown(struct runtime *rt, const char *name, struct wr_err *err)
 {
 	struct store_template *rows = NULL;
@@ -84,10 +99,17 @@ static int unknown(struct runtime *rt, const char *name, struct wr_err *err)
 	char known[256] = "";
 	size_t off = 0;
 	if (store_template_list(rt->store, &rows, &n, NULL) >= 0)
-		for (size_t i = 0; i < n && off < sizeof(known); i++)
-			off += (size_t)snprintf(known + off, sizeof(known) - off, "%s%s",
-						off ? ", " : "", rows[i].name);
+		for (size_t i = 0; i < n; i++)
+			if (!internal_name(rows[i].name))
+				known_add(known, sizeof(known), &off, rows[i].name);
 	store_template_list_free(rows, n);
+	/* built templates are known by their names (aliases) */
+	struct store_alias *al = NULL;
+	if (store_alias_list(rt->store, NULL, &al, &n, NULL) >= 0)
+		for (size_t i = 0; i < n; i++)
+			if (!strchr(al[i].alias, ':'))
+				known_add(known, sizeof(known), &off, al[i].alias);
+	store_alias_list_free(al, n);
 	return wr_err_set(err, ENOENT, "template \"%s\" not found (known: %s%s%s)", name,
 			  alias_target(rt) ? "base, " : "", known[0] ? known : "none", "");
 }
