@@ -4,7 +4,9 @@
 
 #include "daemon/agent.h"
 #include "daemon/auth.h"
+#include "daemon/control-internal.h"
 #include "daemon/control-sched.h"
+#include "daemon/proxy-route.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
 
@@ -37,11 +39,6 @@
 /* A placement younger than this is kept even when a heartbeat does not list it: the host may
  * have made its list before the create reached it (a heartbeat takes at most 5 s). */
 #define PLACEMENT_GRACE_MS 15000
-
-struct control {
-	const struct agent_config *cfg;
-	struct pg *db;
-};
 
 static int64_t now_ms(void)
 {
@@ -304,10 +301,9 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	pg_host_done(&h);
 }
 
-/* Send method+target+body to a host's API with the control plane's key for that host. */
-static int forward(struct control *c, const char *host_id, const char *api_url, const char *method,
-		   const char *target, const char *body, size_t len, int *ret_status,
-		   char **ret_body, size_t *ret_len, struct wr_err *err)
+int control_forward(struct control *c, const char *host_id, const char *api_url, const char *method,
+		    const char *target, const char *body, size_t len, unsigned timeout_ms,
+		    int *ret_status, char **ret_body, size_t *ret_len, struct wr_err *err)
 {
 	uint8_t key[32];
 	int64_t last = 0;
@@ -326,8 +322,8 @@ static int forward(struct control *c, const char *host_id, const char *api_url, 
 		return wr_err_prefix(err, r, "host %s", host_id);
 	const char *hdrs[] = {hdr, NULL};
 	struct http_client *cl = http_client_new(fd, true);
-	http_client_set_timeout(cl, FORWARD_TIMEOUT_MS); /* a create under load takes long */
-	http_client_set_deadline(cl, FORWARD_TIMEOUT_MS);
+	http_client_set_timeout(cl, timeout_ms);
+	http_client_set_deadline(cl, timeout_ms);
 	struct http_creq rq = {.method = method,
 			       .target = target,
 			       .host = host,
@@ -358,6 +354,27 @@ static bool cap_has_template(const json_t *cap, const char *tpl)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * A host's answer about a sandbox, relayed.  When the control plane serves the sandbox traffic,
+ * the `domain` of a sandbox reply (what the SDK's getHost(port) and, without E2B_SANDBOX_URL,
+ * its envd calls use) names the control plane's proxy instead of the host's, so that SDKs need
+ * one entry point.
+ */
+static void send_host_reply(struct control *c, struct http_req *req, const char *host_id,
+			    int status, const char *resp, size_t rlen)
+{
+	http_resp_header(req, "X-Wrenn-Host", host_id);
+	cleanup_json json_t *o = NULL;
+	if (*c->public_domain && status / 100 == 2 && rlen)
+		o = json_loadb(resp, rlen, 0, NULL);
+	if (json_is_object(o) && json_object_get(o, "domain")) {
+		json_object_set_new(o, "domain", json_string(c->public_domain));
+		reply_json_new(req, status, json_incref(o));
+		return;
+	}
+	http_resp_send(req, status, rlen ? "application/json" : NULL, resp ? resp : "", rlen);
 }
 
 /* E2B POST /sandboxes (and /v2/sandboxes, forwarded as such): pick a host, forward, record the placement; one retry elsewhere. */
@@ -419,8 +436,9 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		cleanup_free char *resp = NULL;
 		size_t rlen = 0;
 		wr_err_clear(&err);
-		r = forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len, &status,
-			    &resp, &rlen, &err);
+		/* a create under load takes long */
+		r = control_forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len,
+				    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 		if (r == -ETIMEDOUT) {
 			/* the host may still be creating it: a second host would make a twin */
 			log_warn(
@@ -455,12 +473,12 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 			cleanup_free char *t = xasprintf("/sandboxes/%s", sid);
 			int st2 = 0;
 			struct wr_err e2 = {0};
-			forward(c, h->id, h->api_url, "DELETE", t, NULL, 0, &st2, NULL, NULL, &e2);
+			control_forward(c, h->id, h->api_url, "DELETE", t, NULL, 0,
+					FORWARD_TIMEOUT_MS, &st2, NULL, NULL, &e2);
 			reply_pg_error(req, r, &err);
 			break;
 		}
-		http_resp_header(req, "X-Wrenn-Host", h->id);
-		http_resp_send(req, status, "application/json", resp ? resp : "", rlen);
+		send_host_reply(c, req, h->id, status, resp, rlen);
 		break;
 	}
 	free(sh);
@@ -543,8 +561,8 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	r = forward(c, h.id, h.api_url, method, http_req_target(req), body, blen, &status, &resp,
-		    &rlen, &err);
+	r = control_forward(c, h.id, h.api_url, method, http_req_target(req), body, blen,
+			    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 	if (r < 0) {
 		log_warn("sandbox %s: %s", id, wr_err_msg(&err));
 		reply_error(req, 502, "sandbox %s: %s", id, wr_err_msg(&err));
@@ -552,9 +570,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 		if (!strcmp(method, "DELETE") && (status / 100 == 2 || status == 404) &&
 		    pg_placement_delete(c->db, id, &err) < 0)
 			log_error("sandbox %s: placement not removed: %s", id, wr_err_msg(&err));
-		http_resp_header(req, "X-Wrenn-Host", h.id);
-		http_resp_send(req, status, rlen ? "application/json" : NULL, resp ? resp : "",
-			       rlen);
+		send_host_reply(c, req, h.id, status, resp, rlen);
 	}
 	pg_host_done(&h);
 }
@@ -614,7 +630,8 @@ static void control_handle(struct http_req *req, void *userdata)
 			"%s %s is not served by the control plane yet: this release has "
 			"/health, the host registry (/v1/hosts), E2B POST /sandboxes and, by "
 			"placement, GET/DELETE /sandboxes/{id} and its connect, resume, timeout, "
-			"network, refreshes, pause, metrics and logs",
+			"network, refreshes, pause, metrics and logs; sandbox traffic on the proxy "
+			"port",
 			method, path);
 	}
 	route_caps_done(&caps);
@@ -669,6 +686,8 @@ static int admin_key(struct control *c, struct wr_err *err)
 struct serve_arg {
 	struct http_server *srv;
 	int fd;
+	pthread_t th;
+	bool running;
 };
 
 static void *serve(void *arg)
@@ -680,6 +699,15 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+static void serve_stop(struct serve_arg *s)
+{
+	if (!s->running)
+		return;
+	http_server_stop(s->srv, GRACE_MS);
+	pthread_join(s->th, NULL);
+	s->running = false;
+}
+
 int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 {
 	struct control c = {.cfg = cfg};
@@ -689,16 +717,12 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 		log_error("database: %s", wr_err_msg(&err));
 		return 1;
 	}
-	int rc = 1, port = 0;
-	struct serve_arg s = {.fd = -1};
+	int rc = 1, port = 0, pport = 0;
+	struct serve_arg s = {.fd = -1}, px = {.fd = -1};
 	if (cfg->unix_socket) {
 		log_error("unix_socket: the control plane serves TCP (api_listen) only");
 		goto out;
 	}
-	if (cfg->proxy_listen && *cfg->proxy_listen)
-		log_warn("proxy_listen %s: the control plane does not serve the sandbox proxy yet "
-			 "(SDKs reach the host's proxy); not listening there",
-			 cfg->proxy_listen);
 	r = admin_key(&c, &err);
 	if (r < 0) {
 		log_error("%s", wr_err_msg(&err));
@@ -712,10 +736,32 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 	struct http_server_config scfg = {.max_conns = cfg->max_conns,
 					  .server_name = "wrenn-agent/" AGENT_VERSION};
 	s.srv = http_server_new(&scfg, control_handle, &c);
-	pthread_t th;
-	if (pthread_create(&th, NULL, serve, &s) != 0) {
+	if (cfg->proxy_listen && *cfg->proxy_listen) {
+		r = http_listen_tcp(cfg->proxy_listen, &px.fd, &pport, &err);
+		if (r < 0) {
+			log_error("sandbox proxy listener %s: %s", cfg->proxy_listen,
+				  wr_err_msg(&err));
+			goto out;
+		}
+		struct http_server_config pcfg = scfg;
+		pcfg.max_body_bytes = UINT64_MAX; /* bodies are streamed through */
+		px.srv = http_server_new(&pcfg, control_proxy_handle, &c);
+		proxy_public_domain(cfg->domain, cfg->proxy_listen, c.public_domain,
+				    sizeof(c.public_domain));
+	}
+	if (pthread_create(&s.th, NULL, serve, &s) != 0) {
 		log_error("cannot start the server thread");
-		goto out;
+		goto stop;
+	}
+	s.running = true;
+	if (px.srv) {
+		if (pthread_create(&px.th, NULL, serve, &px) != 0) {
+			log_error("cannot start the proxy server thread");
+			goto stop;
+		}
+		px.running = true;
+		log_info("sandbox proxy listening on %s (port %d), sandbox domain \"%s\"",
+			 cfg->proxy_listen, pport, c.public_domain);
 	}
 	log_info("wrenn-agent %s control plane ready on %s (port %d), hosts lost after %d ms "
 		 "without a heartbeat",
@@ -731,13 +777,17 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
-	http_server_stop(s.srv, GRACE_MS);
-	pthread_join(th, NULL);
 	rc = 0;
+stop:
+	serve_stop(&s);
+	serve_stop(&px);
 out:
 	http_server_free(s.srv);
+	http_server_free(px.srv);
 	if (s.fd >= 0)
 		close(s.fd);
+	if (px.fd >= 0)
+		close(px.fd);
 	pg_close(c.db);
 	return rc;
 }

@@ -520,3 +520,36 @@ int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids
 	}
 	return r;
 }
+
+#define HOST_STATE_OF(h)                                                                           \
+	"CASE WHEN " h ".id IS NULL THEN 'removed' WHEN " h                                        \
+	".last_heartbeat IS NULL THEN 'pending'"                                                   \
+	" WHEN now() - " h ".last_heartbeat > make_interval(secs => $1::double precision / 1000)"  \
+	" THEN 'lost' WHEN " h ".draining THEN 'draining' ELSE 'ready' END"
+
+int pg_placement_route(struct pg *db, const char *sandbox_id, char **ret_host_id,
+		       char **ret_host_state, char **ret_proxy_url, struct wr_err *err)
+{
+	const char *p[] = {STR(PG_HOST_LOST_MS), sandbox_id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db,
+			"SELECT p.host_id, " HOST_STATE_OF(
+				"h") ", coalesce(h.proxy_url, '')"
+				     " FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
+				     " WHERE p.sandbox_id = $2",
+			2, p, &res, err);
+		if (r < 0)
+			continue;
+		if (PQntuples(res) == 0) {
+			r = wr_err_set(err, ENOENT, "sandbox %s not found", sandbox_id);
+			continue;
+		}
+		*ret_host_id = xstrdup(PQgetvalue(res, 0, 0));
+		*ret_host_state = xstrdup(PQgetvalue(res, 0, 1));
+		*ret_proxy_url = xstrdup(PQgetvalue(res, 0, 2));
+	}
+	return r;
+}

@@ -79,3 +79,9 @@ int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *er
  * that placement. */
 int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids, int64_t grace_ms,
 			   int *ret_released, int *ret_adopted, struct wr_err *err);
+
+/* Where a sandbox's traffic goes, in one query: its host, the host's state (pending | ready |
+ * draining | lost, or "removed" when the host row is gone) and the proxy URL the host
+ * advertised ("" when unknown).  -ENOENT for an unknown sandbox. */
+int pg_placement_route(struct pg *db, const char *sandbox_id, char **ret_host_id,
+		       char **ret_host_state, char **ret_proxy_url, struct wr_err *err);

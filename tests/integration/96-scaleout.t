@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Multiple hosts, first slice (issue #15): a throwaway PostgreSQL cluster (tests/lib/pg.sh), a
-# control plane (--role control) and two host agents (--role host) on loopback with their own
-# ports, namespace prefixes, egress objects and data dirs.  Hosts are registered (credential
-# shown once, stored hashed), heartbeat with signed requests, a kill -9'd host turns lost within
-# 20 s, drain and remove work, forged / stale / replayed heartbeats are refused.
+# Multiple hosts (issue #15): a throwaway PostgreSQL cluster (tests/lib/pg.sh), a control plane
+# (--role control, API and sandbox-traffic ports) and two host agents (--role host) on loopback
+# with their own ports, namespace prefixes, egress objects and data dirs (agent_net_args).  Hosts
+# are registered (credential shown once, stored hashed), heartbeat with signed requests, a kill
+# -9'd host turns lost within 20 s, drain and remove work, forged / stale / replayed heartbeats are
+# refused; the npm E2B SDK creates, runs commands and moves files through the control plane
+# alone.
 set -u
 cd "$(dirname "$0")/../.."
-N=53
+N=57
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
 
 CPID= HPIDS=() DIRS=()
 cleanup() {
@@ -44,6 +48,13 @@ if [ $rc -eq 1 ]; then
 fi
 [ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
 ok "throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
+# the npm e2b SDK for the one-entry-point check (tests/lib/e2b.sh; in a subshell: a failed npm ci
+# skips, or under CI fails, that check only, not the whole file)
+SDK_OK=
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	(e2b_npm_ci so96) >/dev/null 2>&1
+	[ -d tests/e2b/node_modules/e2b ] && SDK_OK=1
+fi
 PSQL() { psql "$PGURL" -qAtX -c "$1"; }
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -51,7 +62,8 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 # the control plane: no runtime, no VMs, state in PostgreSQL
 CDIR=$(mktemp -d /tmp/wrenn-so96c.XXXXXX); DIRS+=("$CDIR")
 PC=$(freeport); CP=http://127.0.0.1:$PC
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "" \
+PCX=$(freeport); CPX=http://127.0.0.1:$PCX # its sandbox-traffic port
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
 	--data-dir "$CDIR" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
 CPID=$!
 for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
@@ -151,14 +163,14 @@ if grep -q "${CRED[a]}" "$CDIR/agent.err" "$HDIR_a/agent.err" 2>/dev/null; then 
 
 # scheduling creates: least loaded first, placements recorded, GET/DELETE forwarded by placement
 declare -a SB
-declare -A ON
+declare -A ON TOK
 for i in 1 2 3 4; do
 	hdr=$(mktemp); out=$(curl -s -D "$hdr" "${H[@]}" -H 'Content-Type: application/json' \
 		-d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes")
 	sid=$(jq -r '.sandboxID // empty' <<<"$out" 2>/dev/null)
 	hid=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r'); rm -f "$hdr"
 	[ -n "$sid" ] || { echo "# create $i: $out"; sid=none-$i; }
-	SB+=("$sid"); ON[$sid]=$hid
+	SB+=("$sid"); ON[$sid]=$hid; TOK[$sid]=$(jq -r '.envdAccessToken // empty' <<<"$out" 2>/dev/null)
 done
 n_ok=0; for sid in "${SB[@]}"; do [[ $sid == none-* ]] || n_ok=$((n_ok + 1)); done
 is "4 creates through the control plane" "$n_ok" 4
@@ -195,6 +207,55 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: applic
 is "connect resumes it through the control plane" \
 	"$([[ $code == 20[01] ]] && echo 2xx) $(curl -s "${H[@]}" "$CP/sandboxes/$S1" | jq -r .state) $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S1/logs")" \
 	"2xx running 200"
+
+# sandbox traffic through the control plane's proxy port, routed by placement to the host's proxy
+is "proxy: envd reached by the E2b-Sandbox-Id header and by Host <port>-<id>.<domain>" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "E2b-Sandbox-Id: $S1" "$CPX/health") $(curl -s -o /dev/null -w '%{http_code}' -H "Host: 49983-$S1.localhost" "$CPX/health")" \
+	"204 204"
+is "proxy: an unknown sandbox is E2B's 502 with its id" \
+	"$(curl -s -w ' %{http_code}' -H 'E2b-Sandbox-Id: nosuch' "$CPX/health" | sed 's/^{.*"sandboxId":"\([^"]*\)".*} /\1 /')" "nosuch 502"
+is "proxy: envd's host-only paths refused" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "E2b-Sandbox-Id: $S1" -d '{}' "$CPX/init")" 403
+# the unmodified npm e2b SDK with one entry point: API and sandbox traffic both at the control plane;
+# two sandboxes created one after the other land on both hosts (least loaded)
+if [ -n "$SDK_OK" ]; then
+	sdk=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$AK timeout 180 \
+		node --input-type=module -e "
+import { Sandbox } from 'e2b'
+const boxes = [], out = []
+for (const i of [1, 2]) boxes.push(await Sandbox.create('minimal', { timeoutMs: 300_000 }))
+for (const [i, sbx] of boxes.entries()) {
+	const r = await sbx.commands.run('echo scale-\$((40 + ' + i + '))')
+	await sbx.files.write('/tmp/so96.txt', 'file-' + i)
+	out.push(r.stdout.trim() + '/' + await sbx.files.read('/tmp/so96.txt'))
+}
+const ids = boxes.map((b) => b.sandboxId)
+for (const sbx of boxes) await sbx.kill()
+const gone = await Promise.all(ids.map((id) => Sandbox.getInfo(id).then(() => 'alive', () => 'gone')))
+console.log(out.join(' '), gone.join(' '), ids.join(' '))
+" 2>&1 | tail -3)
+	is "E2B SDK, one entry point: create x2, commands.run, files.write/read, kill" \
+		"$(cut -d' ' -f1-4 <<<"$sdk")" "scale-40/file-0 scale-41/file-1 gone gone"
+elif e2b_ci; then
+	nok "E2B SDK through the control plane" "node or tests/e2b/node_modules missing under CI"
+else
+	n=$((n + 1)); echo "ok $n # skip node or the npm e2b package missing"
+fi
+# one proxy port, sandboxes on both hosts: a command through envd's Connect API on each
+both=
+for h in a b; do
+	for sid in "${SB[@]}"; do
+		[ "$sid" != "$S0" ] && [ "${ON[$sid]}" = "${ID[$h]}" ] || continue
+		req='{"process":{"cmd":"/bin/sh","args":["-c","echo on-'"$h"'"]}}'
+		both+=$(perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
+			curl -s -m 30 -N -H "E2b-Sandbox-Id: $sid" -H "X-Access-Token: ${TOK[$sid]}" -H 'Content-Type: application/connect+json' \
+				--data-binary @- "$CPX/process.Process/Start" | grep -ao '"stdout":"[^"]*"' | head -1 |
+			cut -d'"' -f4 | base64 -d)" "
+		break
+	done
+done
+is "one proxy port: a command streamed from a sandbox on each host" "$both" "on-a on-b "
+
 is "fork is not forwarded yet: 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
 
@@ -210,7 +271,7 @@ is "a second replica serves the same hosts and sandboxes with the same admin key
 	"$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/sandboxes/$S1" | jq -r .state) $([ -e "$CDIR2/admin-key" ] && echo minted || echo shared)" \
 	"3 running shared"
 kill -KILL "$CPID"; { wait "$CPID"; } 2>/dev/null
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "" \
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
 	--data-dir "$CDIR" >>"$CDIR/agent.out" 2>>"$CDIR/agent.err" &
 CPID=$!
 for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
@@ -251,25 +312,6 @@ is "deleting it answers 503 naming the lost host" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA")" 503
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
 is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
-# the unmodified npm e2b SDK with the control plane as its API (creates can only land on host b
-# now, whose proxy carries the sandbox traffic: the control plane does not proxy it yet)
-if command -v node >/dev/null && [ -d tests/e2b/node_modules/e2b ]; then
-	sdk=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$HPROXY_b E2B_API_KEY=$AK timeout 120 \
-		node --input-type=module -e "
-import { Sandbox } from 'e2b'
-const sbx = await Sandbox.create('minimal', { timeoutMs: 300_000 })
-const r = await sbx.commands.run('echo scale-\$((40 + 2))')
-const info = await Sandbox.getInfo(sbx.sandboxId)
-await sbx.kill()
-console.log(r.stdout.trim(), info.sandboxId === sbx.sandboxId, await Sandbox.getInfo(sbx.sandboxId).then(() => 'alive', (e) => 'gone'))
-" 2>&1 | tail -3)
-	is "E2B SDK through the control plane: create, command, getInfo, kill" "$sdk" "scale-42 true gone"
-elif [ -n "${CI:-}${WRENN_CI:-}" ]; then
-	nok "E2B SDK through the control plane" "node or tests/e2b/node_modules missing under CI"
-else
-	n=$((n + 1)); echo "ok $n # skip node or tests/e2b/node_modules missing (npm ci in tests/e2b)"
-fi
-
 # the host comes back (same data dir): ready again, and what still runs is re-adopted
 start_host a "$CDIR/cred-a" "${ID[a]}" "$HDIR_a"
 st=

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * What the control plane's files share (control.c: routes, hosts, creates and per-sandbox
+ * forwarding; control-proxy.c: the sandbox-traffic port).
+ */
+#include "daemon/config.h"
+#include "http/http.h"
+
+#include <stddef.h>
+
+struct pg;
+
+struct control {
+	const struct agent_config *cfg;
+	struct pg *db;
+	/* the `domain` sandbox replies carry when the control plane serves the sandbox traffic
+	 * (proxy_public_domain of its own proxy listener); "" = keep the host's */
+	char public_domain[256];
+};
+
+/* Send method+target(+body) to a host's API with the control plane's key for that host; the
+ * whole exchange bounded by timeout_ms (-ETIMEDOUT). */
+int control_forward(struct control *c, const char *host_id, const char *api_url, const char *method,
+		    const char *target, const char *body, size_t len, unsigned timeout_ms,
+		    int *ret_status, char **ret_body, size_t *ret_len, struct wr_err *err);
+
+/* The sandbox-traffic port: the agent's proxy routing (Host <port>-<id>.<domain> or the
+ * E2b-Sandbox-Id/-Port headers), relayed to the proxy of the host the placement names. */
+void control_proxy_handle(struct http_req *req, void *userdata);
