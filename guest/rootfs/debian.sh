@@ -111,9 +111,17 @@ rootfs_populate() {
 	basekey=$( { rootfs_inputs; sed -n '/^debian_base()/,/^}/p' "$ROOTFS_RECIPE"; } | sha256sum | cut -c1-16)
 	local base=$cache/debian-base-$basekey
 	if [ ! -f "$base/.complete" ]; then
-		rm -rf "$base" "$base.tmp"
-		mkdir -p "$base.tmp/tree"
-		debian_base "$base.tmp/tree" "$base.tmp/base.tar"
+		# The mirror is the network: a transient failure to fetch (seen in CI: "Couldn't download
+		# .../Packages") gets two more tries from a clean tree before the build fails.
+		local try
+		for try in 1 2 3; do
+			rm -rf "$base" "$base.tmp"
+			mkdir -p "$base.tmp/tree"
+			(debian_base "$base.tmp/tree" "$base.tmp/base.tar") && break
+			[ "$try" -lt 3 ] || rootfs_die "bootstrapping the Debian tree failed 3 times (messages above)"
+			rootfs_log "bootstrap attempt $try failed; retrying in $((try * 10)) s"
+			sleep $((try * 10))
+		done
 		rm -rf "$base.tmp/tree"
 		touch "$base.tmp/.complete"
 		mv "$base.tmp" "$base"
