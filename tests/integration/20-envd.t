@@ -73,11 +73,13 @@ for _ in $(seq 50); do grep -q start "$TMP/pty.out" 2>/dev/null && break; sleep 
 PTPID=$(head -1 "$TMP/pty.out" | cut -d' ' -f2- | jq -r .event.start.pid)
 is "$(unary process.Process/Update '{"process":{"pid":'"$PTPID"'},"pty":{"size":{"cols":123,"rows":45}}}')" "{}" "pty resize"
 unary process.Process/SendInput '{"process":{"pid":'"$PTPID"'},"input":{"pty":"'"$(b64 $'stty size\n')"'"}}' >/dev/null
-sleep 0.5
+pty_text() { jq -r 'select(.event.data.pty)|.event.data.pty' <(cut -d' ' -f2- "$TMP/pty.out") 2>/dev/null | base64 -d 2>/dev/null; }
+# bash -i answers when it gets the CPU: wait for the answer (up to 10 s on a loaded machine), not a fixed time
+for _ in $(seq 100); do pty_text | grep -q "45 123" && break; sleep 0.1; done
 is "$(ustatus process.Process/SendInput '{"process":{"pid":'"$PTPID"'},"input":{"stdin":"eA=="}}')" 400 "stdin write to a pty process refused"
 is "$(ustatus process.Process/SendSignal '{"process":{"pid":'"$PTPID"'},"signal":"SIGNAL_SIGKILL"}')" 200 "pty kill"
 wait $PP
-has "$(jq -r 'select(.event.data.pty)|.event.data.pty' <(cut -d' ' -f2- "$TMP/pty.out") 2>/dev/null | base64 -d)" "45 123" "resize visible inside the pty"
+has "$(pty_text)" "45 123" "resize visible inside the pty"
 has "$(cat "$TMP/pty.out")" 'signal: killed' "pty ends killed"
 
 # --- bad input on RPCs
