@@ -10,7 +10,7 @@
 # WRENN_BUILD_CACHE_ENTRIES, half-written entries swept at start.
 set -u
 cd "$(dirname "$0")/../.."
-N=84
+N=88
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -296,8 +296,9 @@ fi
 
 # --- the unmodified npm SDK (tests/e2b/test/template.test.mjs, both pinned versions) ---------------
 # Template.build with copy/runCmd/setEnvs/setWorkdir/setUser/setStartCmd, Sandbox.create(name), a
-# cache hit, a failing step as BuildError; one TAP line per SDK test.
-SDK_TESTS=8
+# cache hit (Template.build, and buildInBackground + getBuildStatus polling), tags, a failing step
+# as BuildError; one TAP line per SDK test.
+SDK_TESTS=12
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 sdk_ok=1

@@ -1,8 +1,10 @@
 // Template builds with the unmodified npm SDK (issue 10), both pinned versions: Template.build
 // from 'base' with a copied local directory, RUN, ENV, WORKDIR, USER and a start command with a
 // ready check (a small HTTP server), then Sandbox.create(name) sees the files, env, workdir and
-// user and the server answers through the proxy; a failing step is a BuildError naming it; an
-// identical rebuild is a cache hit.  Needs E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY.
+// user and the server answers through the proxy; an identical rebuild is a cache hit, also through
+// Template.buildInBackground + Template.getBuildStatus polling; tags (assign, list, create from
+// name:tag, remove); a failing step is a BuildError naming it.  Needs E2B_API_URL,
+// E2B_SANDBOX_URL, E2B_API_KEY.
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -62,6 +64,45 @@ for (const [label, sdk] of [['latest', latest], ['v24', v24]]) {
       await Template.build(template(), name, { cpuCount: 1, memoryMB: 512, onBuildLogs: (e) => logs.push(String(e.message ?? e)) })
       assert.ok(logs.some((l) => l.includes('cache hit')), logs.join('\n'))
       assert.ok(Date.now() - t0 < 30_000)
+    })
+
+    it('Template.buildInBackground + getBuildStatus polling with logsOffset', async () => {
+      // the identical template again: the server finds it in its cache, yet every status field
+      // the SDK reads comes through the ordinary poll
+      const data = await Template.buildInBackground(template(), name, { cpuCount: 1, memoryMB: 512 })
+      assert.equal(data.templateId, name)
+      assert.match(data.buildId, /^[0-9a-f-]{36}$/)
+      let offset = 0
+      let st
+      const msgs = []
+      for (let i = 0; i < 600; i++) {
+        st = await Template.getBuildStatus(data, { logsOffset: offset })
+        assert.equal(st.buildID, data.buildId)
+        assert.equal(st.templateID, name)
+        for (const e of st.logEntries) {
+          assert.ok(e.timestamp instanceof Date && !isNaN(e.timestamp), String(e.timestamp))
+          msgs.push(e.message)
+        }
+        offset += st.logEntries.length
+        if (st.status === 'ready' || st.status === 'error') break
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      assert.equal(st.status, 'ready', msgs.join('\n'))
+      assert.ok(msgs.some((m) => m.includes('cache hit')), msgs.join('\n'))
+      const rest = await Template.getBuildStatus(data, { logsOffset: offset })
+      assert.equal(rest.logEntries.length, 0)
+    })
+
+    it('tags: assignTags, getTags, removeTags; a tag creates sandboxes', async () => {
+      const r = await Template.assignTags(name, ['stable'])
+      assert.deepEqual(r.tags, ['stable'])
+      assert.match(r.buildId, /^[0-9a-f-]{36}$/)
+      assert.deepEqual((await Template.getTags(name)).map((t) => t.tag), ['stable'])
+      const sbx = await Sandbox.create(`${name}:stable`, { timeoutMs: 120_000 })
+      sandboxes.push(sbx)
+      assert.equal((await sbx.commands.run('cat /home/user/app/hello.txt')).stdout, `hello ${label}\n`)
+      await Template.removeTags(name, 'stable')
+      assert.deepEqual(await Template.getTags(name), [])
     })
 
     it('a failing step is a BuildError naming it', async () => {
