@@ -2,7 +2,7 @@
 #pragma once
 /*
  * What the control plane's files share (control.c: routes, hosts, creates and per-sandbox
- * forwarding; control-proxy.c: the sandbox-traffic port).
+ * forwarding; control-proxy.c: the sandbox-traffic port; control-list.c: lists across hosts).
  */
 #include "daemon/config.h"
 #include "http/http.h"
@@ -28,3 +28,7 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 /* The sandbox-traffic port: the agent's proxy routing (Host <port>-<id>.<domain> or the
  * E2b-Sandbox-Id/-Port headers), relayed to the proxy of the host the placement names. */
 void control_proxy_handle(struct http_req *req, void *userdata);
+
+/* GET /sandboxes, GET /v2/sandboxes (E2B) and GET /v1/sandboxes (native), merged over the hosts;
+ * the caller checked the admin key. */
+void control_list(struct control *c, struct http_req *req);

@@ -621,6 +621,11 @@ static void control_handle(struct http_req *req, void *userdata)
 		   post) {
 		if (admin_or_reply(c, req) == 0)
 			sandboxes_create(c, req);
+	} else if (get && (route_match("/sandboxes", path, &caps) ||
+			   route_match("/v2/sandboxes", path, &caps) ||
+			   route_match("/v1/sandboxes", path, &caps))) {
+		if (admin_or_reply(c, req) == 0)
+			control_list(c, req);
 	} else if (sandbox_op(method, path, &caps)) {
 		if (admin_or_reply(c, req) == 0)
 			sandbox_forward(c, req, caps.v[0]);
@@ -628,10 +633,10 @@ static void control_handle(struct http_req *req, void *userdata)
 		reply_error(
 			req, 501,
 			"%s %s is not served by the control plane yet: this release has "
-			"/health, the host registry (/v1/hosts), E2B POST /sandboxes and, by "
-			"placement, GET/DELETE /sandboxes/{id} and its connect, resume, timeout, "
-			"network, refreshes, pause, metrics and logs; sandbox traffic on the proxy "
-			"port",
+			"/health, the host registry (/v1/hosts), E2B POST /sandboxes, the lists "
+			"(GET /sandboxes, /v2/sandboxes, /v1/sandboxes) and, by placement, "
+			"GET/DELETE /sandboxes/{id} and its connect, resume, timeout, network, "
+			"refreshes, pause, metrics and logs; sandbox traffic on the proxy port",
 			method, path);
 	}
 	route_caps_done(&caps);

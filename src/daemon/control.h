@@ -4,9 +4,11 @@
  * Multiple hosts (docs/ARCHITECTURE.md "Multiple hosts").
  *
  * control_run: `wrenn-agent --role control --database postgres://...`: no runtime, no VMs; the
- * state lives in PostgreSQL (src/pg).  Serves GET /health and the host registry under /v1/hosts
- * (admin key), and POST /v1/hosts/{id}/heartbeat signed by the host (basic/hmac.h).  Every other
- * route answers 501 naming what is not there yet.  Returns the process exit code.
+ * state lives in PostgreSQL (src/pg).  Serves GET /health, the host registry under /v1/hosts
+ * (admin key), POST /v1/hosts/{id}/heartbeat signed by the host (basic/hmac.h), E2B creates
+ * (scheduled), the lists (merged over the hosts) and the per-sandbox routes (forwarded by
+ * placement), and on proxy_listen the sandbox traffic (control-internal.h).  Every other route
+ * answers 501 naming what is not there yet.  Returns the process exit code.
  *
  * heartbeat_start: `--role host --control URL --host-id ID --host-credential-file F`: the
  * ordinary agent plus a thread that posts a signed heartbeat with the host's capacity every

@@ -553,3 +553,49 @@ int pg_placement_route(struct pg *db, const char *sandbox_id, char **ret_host_id
 	}
 	return r;
 }
+
+void pg_placement_list_free(struct pg_placement *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].sandbox_id);
+		free(rows[i].host_id);
+		free(rows[i].template);
+		free(rows[i].host_state);
+	}
+	free(rows);
+}
+
+int pg_placement_list(struct pg *db, struct pg_placement **ret_rows, size_t *ret_n,
+		      struct wr_err *err)
+{
+	const char *p[] = {STR(PG_HOST_LOST_MS)};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = run(db,
+			"SELECT p.sandbox_id, p.host_id, p.template, " HOST_STATE_OF(
+				"h") ","
+				     " (extract(epoch FROM p.created_at) * 1000)::bigint"
+				     " FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
+				     " ORDER BY p.created_at DESC, p.sandbox_id",
+			1, p, &res, err);
+		if (r < 0)
+			continue;
+		size_t n = (size_t)PQntuples(res);
+		struct pg_placement *rows = xcalloc(n ? n : 1, sizeof(*rows));
+		for (size_t i = 0; i < n; i++) {
+			int k = (int)i;
+			rows[i] = (struct pg_placement){
+				.sandbox_id = xstrdup(PQgetvalue(res, k, 0)),
+				.host_id = xstrdup(PQgetvalue(res, k, 1)),
+				.template = xstrdup(PQgetvalue(res, k, 2)),
+				.host_state = xstrdup(PQgetvalue(res, k, 3)),
+				.created_at = strtoll(PQgetvalue(res, k, 4), NULL, 10),
+			};
+		}
+		*ret_rows = rows;
+		*ret_n = n;
+	}
+	return r;
+}

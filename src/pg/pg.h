@@ -85,3 +85,13 @@ int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids
  * advertised ("" when unknown).  -ENOENT for an unknown sandbox. */
 int pg_placement_route(struct pg *db, const char *sandbox_id, char **ret_host_id,
 		       char **ret_host_state, char **ret_proxy_url, struct wr_err *err);
+
+struct pg_placement {
+	char *sandbox_id, *host_id, *template;
+	char *host_state;   /* as in pg_placement_route */
+	int64_t created_at; /* unix ms */
+};
+void pg_placement_list_free(struct pg_placement *rows, size_t n);
+/* Every placement, newest first, with its host's state. */
+int pg_placement_list(struct pg *db, struct pg_placement **ret_rows, size_t *ret_n,
+		      struct wr_err *err);

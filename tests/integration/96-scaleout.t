@@ -5,10 +5,10 @@
 # are registered (credential shown once, stored hashed), heartbeat with signed requests, a kill
 # -9'd host turns lost within 20 s, drain and remove work, forged / stale / replayed heartbeats are
 # refused; the npm E2B SDK creates, runs commands and moves files through the control plane
-# alone.
+# alone; lists merge the hosts' sandboxes (lost ones in /v1).
 set -u
 cd "$(dirname "$0")/../.."
-N=57
+N=66
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -256,6 +256,29 @@ for h in a b; do
 done
 is "one proxy port: a command streamed from a sandbox on each host" "$both" "on-a on-b "
 
+# lists across hosts: the control plane's lists are the union of the hosts' own
+ids_of() { jq -r 'if type == "object" then .sandboxes else . end | .[] | (.sandboxID // .id)' | sort | tr '\n' ' '; }
+union=$({ curl -s -H "X-API-Key: $(cat "$HDIR_a/admin-key")" "$HAPI_a/sandboxes"
+	curl -s -H "X-API-Key: $(cat "$HDIR_b/admin-key")" "$HAPI_b/sandboxes"; } | jq -s 'add' | ids_of)
+is "GET /sandboxes (E2B) merges the hosts' sandboxes" "$(curl -s "${H[@]}" "$CP/sandboxes" | ids_of)" "$union"
+is "three running sandboxes on two hosts" "$(wc -w <<<"$union")" 3
+is "GET /v2/sandboxes with a state filter" \
+	"$(curl -s "${H[@]}" "$CP/v2/sandboxes?state=running" | ids_of)|$(curl -s "${H[@]}" "$CP/v2/sandboxes?state=paused" | jq length)" \
+	"$union|0"
+pages= tok= np=0
+while :; do
+	hdr=$(mktemp)
+	pg=$(curl -s -D "$hdr" "${H[@]}" "$CP/v2/sandboxes?limit=2${tok:+&nextToken=$tok}")
+	tok=$(awk -F': ' 'tolower($1)=="x-next-token"{print $2}' "$hdr" | tr -d '\r'); rm -f "$hdr"
+	pages+=$(jq -r '.[].sandboxID' <<<"$pg")$'\n'; np=$((np + 1))
+	[ -n "$tok" ] && [ $np -lt 5 ] || break
+done
+is "GET /v2/sandboxes pages (limit=2) across hosts: every sandbox once" \
+	"$np $(grep . <<<"$pages" | sort | tr '\n' ' ')" "2 $union"
+v1=$(curl -s "${H[@]}" "$CP/v1/sandboxes")
+is "GET /v1/sandboxes: every sandbox with the host it runs on" \
+	"$(ids_of <<<"$v1")|$(jq -r '.sandboxes[] | .id + "=" + .hostId' <<<"$v1" | sort | tr '\n' ' ')" \
+	"$union|$(PSQL "SELECT sandbox_id || '=' || host_id FROM placements WHERE host_id IN ('${ID[a]}','${ID[b]}') ORDER BY 1" | tr '\n' ' ')"
 is "fork is not forwarded yet: 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
 
@@ -308,6 +331,16 @@ is "kill -9'd host is lost within 20 s" "$st" lost
 is "the other host stays ready" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" ready
 is "a sandbox on the lost host is reported lost" \
 	"$(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r '.state + " " + .hostID')" "lost ${ID[a]}"
+v1=$(curl -s "${H[@]}" "$CP/v1/sandboxes")
+is "GET /v1/sandboxes: the lost host's sandbox is listed as lost" \
+	"$(jq -r --arg s "$SA" '.sandboxes[] | select(.id == $s) | .state + " " + .hostId' <<<"$v1")" "lost ${ID[a]}"
+is "GET /v1/sandboxes?state=lost: only lost ones" \
+	"$(curl -s "${H[@]}" "$CP/v1/sandboxes?state=lost" | jq -r '[.sandboxes[] | .state] | unique | join(",")')" lost
+hdr=$(mktemp)
+e2l=$(curl -s -D "$hdr" "${H[@]}" "$CP/sandboxes" | jq -r --arg s "$SA" '[.[] | select(.sandboxID == $s)] | length')
+is "E2B lists leave it out and name the host that did not answer" \
+	"$e2l $(awk -F': ' 'tolower($1)=="x-wrenn-unreachable-hosts"{print $2}' "$hdr" | tr -d '\r' | tr ',' '\n' | grep -c "^${ID[a]}$")" "0 1"
+rm -f "$hdr"
 is "deleting it answers 503 naming the lost host" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA")" 503
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
@@ -329,6 +362,9 @@ sleep 3.5
 jb=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}")
 is "a draining host keeps heartbeating and stays draining" "$(jq -r '.state + " " + (.draining|tostring)' <<<"$jb")" "draining true"
 is "remove" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/hosts/${ID[a]}") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "204 404"
+is "GET /v1/sandboxes: a removed host's sandbox is lost" \
+	"$(curl -s "${H[@]}" "$CP/v1/sandboxes?state=lost" | jq -r --arg s "$SA" '.sandboxes[] | select(.id == $s) | .state + " " + .message')" \
+	"lost its host was removed"
 left=1
 for _ in $(seq 1 60); do
 	left=$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$SBD'")
@@ -365,7 +401,7 @@ done
 is "PostgreSQL restart: the control plane reconnects, heartbeats resume" \
 	"$code $([ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && echo resumed)" "200 resumed"
 is "routes not in this slice answer 501" \
-	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/sandboxes")" 501
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/templates")" 501
 is "a draining host takes no new sandbox" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 503
 exit $fail
