@@ -263,16 +263,6 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		reply_error(req, 400, "heartbeat body: object with apiUrl, proxyUrl, capacity");
 		return;
 	}
-	r = pg_host_heartbeat(c->db, id, ts, json_string_value(au), json_string_value(pu), cap,
-			      &err);
-	if (r == -EALREADY) {
-		reply_error(req, 401, "heartbeat refused: %s", wr_err_msg(&err));
-		return;
-	}
-	if (r < 0) {
-		reply_pg_error(req, r, &err);
-		return;
-	}
 	json_t *ids = json_object_get(body, "sandboxIds");
 	bool ids_ok = json_is_array(ids);
 	size_t i;
@@ -281,6 +271,18 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	{
 		if (!json_is_string(v))
 			ids_ok = false;
+	}
+	/* the list makes the scheduler's count exact: placements it does not name are the ones
+	 * its capacity does not count yet (whatever the order of creates and heartbeats) */
+	r = pg_host_heartbeat(c->db, id, ts, json_string_value(au), json_string_value(pu), cap,
+			      ids_ok ? ids : NULL, &err);
+	if (r == -EALREADY) {
+		reply_error(req, 401, "heartbeat refused: %s", wr_err_msg(&err));
+		return;
+	}
+	if (r < 0) {
+		reply_pg_error(req, r, &err);
+		return;
 	}
 	int released = 0, adopted = 0;
 	if (ids_ok && pg_placement_reconcile(c->db, id, ids, PLACEMENT_GRACE_MS, &released,

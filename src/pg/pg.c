@@ -101,6 +101,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE placements (sandbox_id text PRIMARY KEY, host_id text NOT NULL,"
 	" template text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now());"
 	"CREATE INDEX placements_host ON placements (host_id, created_at);",
+	/* the sandboxes the last heartbeat listed (NULL: the host did not list them) */
+	"ALTER TABLE hosts ADD COLUMN sandbox_ids jsonb;",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
@@ -288,8 +290,10 @@ void pg_host_list_free(struct pg_host *rows, size_t n)
 	" draining, api_url, proxy_url, capacity::text,"                                           \
 	" (extract(epoch FROM created_at) * 1000)::bigint,"                                        \
 	" coalesce((extract(epoch FROM last_heartbeat) * 1000)::bigint, 0),"                       \
-	" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id"                           \
-	" AND p.created_at >= coalesce(hosts.last_heartbeat, 'epoch'))"
+	" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id AND"                       \
+	" CASE WHEN hosts.sandbox_ids IS NULL"                                                     \
+	" THEN p.created_at >= coalesce(hosts.last_heartbeat, 'epoch')"                            \
+	" ELSE NOT (hosts.sandbox_ids ? p.sandbox_id) END)"
 
 static void read_host(PGresult *res, int i, struct pg_host *h)
 {
@@ -399,21 +403,23 @@ int pg_host_key(struct pg *db, const char *id, uint8_t ret_key[32], int64_t *ret
 }
 
 int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *api_url,
-		      const char *proxy_url, const json_t *capacity, struct wr_err *err)
+		      const char *proxy_url, const json_t *capacity, const json_t *sandbox_ids,
+		      struct wr_err *err)
 {
 	char tsb[24];
 	snprintf(tsb, sizeof(tsb), "%" PRId64, ts_ms);
 	cleanup_free char *cap = json_dumps(capacity, JSON_COMPACT);
-	const char *p[] = {id, tsb, api_url, proxy_url, cap ? cap : "{}"};
+	cleanup_free char *ids = sandbox_ids ? json_dumps(sandbox_ids, JSON_COMPACT) : NULL;
+	const char *p[] = {id, tsb, api_url, proxy_url, cap ? cap : "{}", ids};
 	int r;
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
 		r = run(db,
 			"UPDATE hosts SET last_heartbeat = now(), last_sig_ts = $2::bigint,"
-			" api_url = $3, proxy_url = $4, capacity = $5::jsonb"
+			" api_url = $3, proxy_url = $4, capacity = $5::jsonb, sandbox_ids = $6::jsonb"
 			" WHERE id = $1 AND last_sig_ts < $2::bigint",
-			5, p, &res, err);
+			6, p, &res, err);
 		if (r >= 0 && atoi(PQcmdTuples(res)) == 0)
 			r = wr_err_set(err, EALREADY,
 				       "host %s: signature timestamp not newer than the last one "

@@ -45,7 +45,9 @@ struct pg_host {
 	json_t *capacity;	   /* object, {} until the first heartbeat */
 	int64_t created_at;	   /* unix ms */
 	int64_t last_heartbeat;	   /* unix ms, 0 = never */
-	int64_t recent_placements; /* placed since its last heartbeat (not in capacity yet) */
+	/* placements not in its last heartbeat's sandbox list (so not in capacity yet); for a
+	 * host that sends no list, those made since its last heartbeat */
+	int64_t recent_placements;
 };
 void pg_host_done(struct pg_host *h);
 void pg_host_list_free(struct pg_host *rows, size_t n);
@@ -59,9 +61,11 @@ int pg_host_get(struct pg *db, const char *id, struct pg_host *ret, struct wr_er
 int pg_host_key(struct pg *db, const char *id, uint8_t ret_key[32], int64_t *ret_last_ts,
 		struct wr_err *err);
 /* Record a heartbeat whose signature was checked: atomically only when ts_ms is newer than the
- * last accepted one (-EALREADY otherwise: a replay that raced), -ENOENT for an unknown host. */
+ * last accepted one (-EALREADY otherwise: a replay that raced), -ENOENT for an unknown host.
+ * sandbox_ids: the sandboxes it listed (array of strings), NULL when it listed none. */
 int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *api_url,
-		      const char *proxy_url, const json_t *capacity, struct wr_err *err);
+		      const char *proxy_url, const json_t *capacity, const json_t *sandbox_ids,
+		      struct wr_err *err);
 int pg_host_drain(struct pg *db, const char *id, struct wr_err *err);
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err);
 
