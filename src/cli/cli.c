@@ -158,6 +158,17 @@ static const struct cli_cmd subs_teams[] = {
 	 NULL, CLI_ARG_NONE},
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
 };
+static const struct cli_cmd subs_hosts[] = {
+	{"hosts ls", cmd_hosts_ls, "[--json]", "list hosts (control plane, admin key)", NULL, "",
+	 opts_json, NULL, CLI_ARG_NONE},
+	{"hosts add", cmd_hosts_add, "[--json] NAME",
+	 "register a host and print its credential (shown once)", NULL, "", opts_json, NULL,
+	 CLI_ARG_OTHER},
+	{"hosts drain", cmd_hosts_drain, "[--json] ID", "no new sandboxes on a host", NULL, "",
+	 opts_json, NULL, CLI_ARG_OTHER},
+	{"hosts rm", cmd_hosts_rm, "ID", "remove a host", NULL, "", NULL, NULL, CLI_ARG_OTHER},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE},
+};
 static const struct cli_cmd subs_snapshot[] = {
 	{"snapshot create", cmd_snapshot_create, "[--name N] [--json] ID", "snapshot a sandbox",
 	 NULL, "", opts_snap_create, NULL, CLI_ARG_SANDBOX},
@@ -196,6 +207,10 @@ static int cmd_keys(struct cli *c, const struct cli_cmd *cmd, int argc, char **a
 	return cli_run_sub(c, cmd, argc, argv, "ls");
 }
 static int cmd_teams(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return cli_run_sub(c, cmd, argc, argv, "ls");
+}
+static int cmd_hosts(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	return cli_run_sub(c, cmd, argc, argv, "ls");
 }
@@ -256,6 +271,8 @@ const struct cli_cmd cli_cmds[] = {
 	{"volumes", cmd_volumes, "[ls | create [--size SIZE] NAME | rm NAME]",
 	 "persistent volumes (mounted into sandboxes with E2B volumeMounts)", NULL, "", opts_json,
 	 subs_volumes, CLI_ARG_NONE},
+	{"hosts", cmd_hosts, "[ls | add NAME | drain ID | rm ID]",
+	 "hosts of a control plane (several hosts)", NULL, "", opts_json, subs_hosts, CLI_ARG_NONE},
 	{"completion", cmd_completion, "bash | zsh",
 	 "print a shell completion script (e.g. source <(wrenn completion bash))", NULL, "", NULL,
 	 NULL, CLI_ARG_OTHER},

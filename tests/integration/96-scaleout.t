@@ -8,7 +8,7 @@
 # alone; lists merge the hosts' sandboxes (lost ones in /v1).
 set -u
 cd "$(dirname "$0")/../.."
-N=66
+N=74
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -356,12 +356,40 @@ done
 is "a returning host is ready again, its sandbox running" \
 	"$st $(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r .state)" "ready running"
 
+# the wrenn CLI against the control plane (60-cli.t style): hosts ls / add / drain / rm
+W=$B/bin/wrenn
+export WRENN_API_URL=$CP WRENN_API_KEY=$AK
+out=$("$W" hosts ls); rc=$?
+is "wrenn hosts ls: a table with every host and its state" \
+	"$rc $(head -1 <<<"$out" | awk '{print $1, $2, $3}') $(grep -c '^host-' <<<"$out") $(awk -v h="${ID[b]}" '$1 == h {print $3}' <<<"$out")" \
+	"0 ID NAME STATE 3 ready"
+is "wrenn hosts (no subcommand) is ls; --json is /v1/hosts" \
+	"$("$W" hosts | grep -c '^host-') $("$W" hosts ls --json | jq -r 'map(.id) | sort | join(",")')" \
+	"3 $(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r 'map(.id) | sort | join(",")')"
+out=$("$W" hosts add so96-d 2>"$CDIR/cli.err"); rc=$?
+did=$(grep -o 'host-[0-9a-f]*' "$CDIR/cli.err" | head -1)
+is "wrenn hosts add: only the credential on stdout, the id on stderr" \
+	"$rc $([[ $out =~ ^whc_[0-9a-f]{64}$ ]] && echo credential) $(curl -s "${H[@]}" "$CP/v1/hosts/$did" | jq -r '.name + " " + .state')" \
+	"0 credential so96-d pending"
+is "the credential it printed is the host's (its SHA-256 stored)" \
+	"$(PSQL "SELECT encode(key_hash,'hex') FROM hosts WHERE id='$did'")" "$(printf '%s' "$out" | sha256sum | cut -d' ' -f1)"
+"$W" hosts rm "$did"; rc=$?
+is "wrenn hosts rm" "$rc $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/$did")" "0 404"
+"$W" hosts rm "$did" 2>"$CDIR/cli.err"; rc=$?
+is "wrenn hosts rm of an unknown host: exit 1 with the server's message" \
+	"$rc $(grep -c 'not found' "$CDIR/cli.err")" "1 1"
+"$W" hosts drain 2>/dev/null; rc1=$?
+"$W" hosts frobnicate 2>/dev/null; rc2=$?
+is "usage errors: exit 2" "$rc1 $rc2" "2 2"
+is "completion knows hosts and its subcommands" \
+	"$("$W" completion bash | grep -c "^	'hosts') .*_s='ls add drain rm'")" 1
 # drain and remove
-is "drain" "$(curl -s -X POST "${H[@]}" "$CP/v1/hosts/${ID[b]}/drain" | jq -r .state)" draining
+"$W" hosts drain "${ID[b]}" 2>"$CDIR/cli.err"; rc=$?
+is "wrenn hosts drain" "$rc $(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" "0 draining"
 sleep 3.5
 jb=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}")
 is "a draining host keeps heartbeating and stays draining" "$(jq -r '.state + " " + (.draining|tostring)' <<<"$jb")" "draining true"
-is "remove" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/hosts/${ID[a]}") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "204 404"
+is "remove (wrenn hosts rm)" "$("$W" hosts rm "${ID[a]}"; echo $?) $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/hosts/${ID[a]}")" "0 404"
 is "GET /v1/sandboxes: a removed host's sandbox is lost" \
 	"$(curl -s "${H[@]}" "$CP/v1/sandboxes?state=lost" | jq -r --arg s "$SA" '.sandboxes[] | select(.id == $s) | .state + " " + .message')" \
 	"lost its host was removed"
