@@ -47,6 +47,13 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void reply_pg_error(struct http_req *req, int r, const struct wr_err *err)
 {
 	int st = r == -ECONNREFUSED ? 503 : reply_status_for_errno(r);
@@ -362,12 +369,14 @@ static bool cap_has_template(const json_t *cap, const char *tpl)
  * A host's answer about a sandbox, relayed.  When the control plane serves the sandbox traffic,
  * the `domain` of a sandbox reply (what the SDK's getHost(port) and, without E2B_SANDBOX_URL,
  * its envd calls use) names the control plane's proxy instead of the host's, so that SDKs need
- * one entry point.
+ * one entry point.  Server-Timing "host;dur=MS" is how long the host took (connection, request,
+ * answer): the rest of what a client waits is the control plane's (bench/scaleout.sh).
  */
 static void send_host_reply(struct control *c, struct http_req *req, const char *host_id,
-			    int status, const char *resp, size_t rlen)
+			    double host_ms, int status, const char *resp, size_t rlen)
 {
 	http_resp_header(req, "X-Wrenn-Host", host_id);
+	http_resp_headerf(req, "Server-Timing", "host;dur=%.2f", host_ms);
 	cleanup_json json_t *o = NULL;
 	if (*c->public_domain && status / 100 == 2 && rlen)
 		o = json_loadb(resp, rlen, 0, NULL);
@@ -439,8 +448,10 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		size_t rlen = 0;
 		wr_err_clear(&err);
 		/* a create under load takes long */
+		double t0 = mono_ms();
 		r = control_forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len,
 				    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
+		double host_ms = mono_ms() - t0;
 		if (r == -ETIMEDOUT) {
 			/* the host may still be creating it: a second host would make a twin */
 			log_warn(
@@ -480,7 +491,7 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 			reply_pg_error(req, r, &err);
 			break;
 		}
-		send_host_reply(c, req, h->id, status, resp, rlen);
+		send_host_reply(c, req, h->id, host_ms, status, resp, rlen);
 		break;
 	}
 	free(sh);
@@ -563,8 +574,10 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
+	double t0 = mono_ms();
 	r = control_forward(c, h.id, h.api_url, method, http_req_target(req), body, blen,
 			    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
+	double host_ms = mono_ms() - t0;
 	if (r < 0) {
 		log_warn("sandbox %s: %s", id, wr_err_msg(&err));
 		reply_error(req, 502, "sandbox %s: %s", id, wr_err_msg(&err));
@@ -572,7 +585,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 		if (!strcmp(method, "DELETE") && (status / 100 == 2 || status == 404) &&
 		    pg_placement_delete(c->db, id, &err) < 0)
 			log_error("sandbox %s: placement not removed: %s", id, wr_err_msg(&err));
-		send_host_reply(c, req, h.id, status, resp, rlen);
+		send_host_reply(c, req, h.id, host_ms, status, resp, rlen);
 	}
 	pg_host_done(&h);
 }
