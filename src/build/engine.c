@@ -800,6 +800,56 @@ static void checkpoint(struct build_run *b, const char *sid, size_t idx, const j
 
 static char *apply_image_config(struct build_run *b);
 
+static void first_line(void *ud, const char *line, bool is_err)
+{
+	char **out = ud;
+	if (!is_err && !*out && *line)
+		*out = xstrdup(line);
+}
+
+/* An image's User may be "uid", "name:group" or "uid:gid" (OCI image spec); envd runs a process
+ * as an account name, with that account's groups.  The group part is dropped and a uid becomes
+ * the name /etc/passwd gives it in the guest; a uid without an account is an error naming it. */
+static int image_user(struct build_run *b, const char *sid, struct wr_err *err)
+{
+	char *colon = strchr(b->user, ':');
+	if (colon)
+		*colon = '\0';
+	if (!*b->user) {
+		free(b->user);
+		b->user = xstrdup("root");
+	}
+	if (strspn(b->user, "0123456789") != strlen(b->user))
+		return 0;
+	cleanup_free char *cmd =
+		xasprintf("awk -F: -v u=%s '$3 == u { print $1; exit }' /etc/passwd", b->user);
+	char *name = NULL;
+	int code = 0;
+	struct build_exec x = {.cmd = cmd,
+			       .user = "root",
+			       .timeout_ms = 60000,
+			       .line = first_line,
+			       .ud = &name,
+			       .stop = &b->e->closing};
+	int r = build_exec_run(b->e->rt, sid, &x, &code, err);
+	if (r < 0)
+		return r;
+	if (code || !name) {
+		free(name);
+		return code ? wr_err_set(err, EINVAL,
+					 "the image's user %s: looking it up in /etc/passwd failed "
+					 "(exit code %d)",
+					 b->user, code)
+			    : wr_err_set(err, EINVAL,
+					 "the image's user %s has no account in its /etc/passwd",
+					 b->user);
+	}
+	blog(b, "info", "[base] USER %s is %s", b->user, name);
+	free(b->user);
+	b->user = name;
+	return 0;
+}
+
 static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err *err)
 {
 	(void)rt;
@@ -808,6 +858,14 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 	size_t n = json_array_size(steps);
 	int r = 0;
 	cleanup_free char *image_cmd = b->image_config ? apply_image_config(b) : NULL;
+	if (b->image_config && !b->resume_state) {
+		struct wr_err ue = {0};
+		if ((r = image_user(b, sid, &ue)) < 0) {
+			fail_reason(b, "base", wr_err_msg(&ue));
+			blog(b, "error", "%s", wr_err_msg(&ue));
+			return wr_err_set(err, -r, "%s", wr_err_msg(&ue));
+		}
+	}
 	if (b->resume_state) {
 		/* the engine state the cached steps ended with */
 		json_t *st = b->resume_state;

@@ -11,10 +11,10 @@
 # link refuses an archive over the agent's size limit (413) and stores nothing; an OCI image from
 # a registry on loopback as the Dockerfile's FROM, and from a private one (basic auth) with E2B's
 # fromImageRegistry credentials; E2B's pre-v3 create route POST /v2/templates (older SDKs) through
-# a whole build.
+# a whole build; an image whose config gives its user as uid:gid.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=31
+N=33
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -213,6 +213,25 @@ if [ -z "$miss" ]; then
 		is "... a sandbox of it: the image's files, the RUN output, E2B's user account" \
 			"$(timeout $TO "$W" run -t oci78 -- sh -c 'cat /srv/hello.txt /srv/cli.txt; id -u; pwd' | tr '\n' '|')" \
 			"hello-oci|from-cli-oci hi|1000|/home/user|"
+		# an image whose config names its user by uid:gid (OCI allows "uid", "name:group", "uid:gid")
+		if umoci config --image "$DATA/img/layout:test" --tag num --config.user 1000:1000 >>"$DATA/oci.out" 2>&1 &&
+			skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$DATA/img/layout:num" \
+				"docker://127.0.0.1:$RPORT/test:num" >>"$DATA/oci.out" 2>&1; then
+			NB=$(curl -s "${H[@]}" -d '{"name":"num78","memoryMB":256}' "$API/v3/templates" | jq -r .buildID)
+			curl -s "${H[@]}" -d '{"fromImage":"127.0.0.1:'"$RPORT"'/test:num","readyCmd":"true","steps":[{"type":"RUN","args":["id -un > /tmp/who"]}]}' \
+				"$API/v2/templates/num78/builds/$NB" >/dev/null
+			for _ in $(seq 1 400); do
+				curl -s "${H[@]}" "$API/templates/num78/builds/$NB/status" >"$DATA/num.json"
+				case $(jq -r .status "$DATA/num.json") in ready | error) break ;; esac
+				sleep 1
+			done
+			is "an image with USER 1000:1000: its uid is the account named in the image's passwd" \
+				"$(jq -r '.status + " " + ([.logEntries[].message|select(. == "[base] USER 1000 is user")]|length|tostring)' "$DATA/num.json")" "ready 1"
+			is "... steps and sandboxes run as that user" \
+				"$(timeout $TO "$W" run -t num78 -- sh -c 'cat /tmp/who; id -un' | tr '\n' '|')" "user|user|"
+		else
+			for _ in 1 2; do nok "numeric-user image tag/push" "$(tail -5 "$DATA/oci.out")"; done
+		fi
 		# a private registry (basic auth): E2B's fromImageRegistry credentials
 		PPORT=$(oci_free_port)
 		htpasswd -Bbn bob 'pa55!' >"$DATA/htpasswd" 2>/dev/null
@@ -244,13 +263,13 @@ if [ -z "$miss" ]; then
 		is "an unreachable registry: exit 1, the error names it, nothing left behind" \
 			"$rc $(grep -c 'failed at step base: .*127\.0\.0\.1:' "$DATA/err") $(code "${H[@]}" "$API/templates/aliases/oci78-gone")" "1 1 404"
 	else
-		for _ in 1 2 3 4 5; do nok "OCI image build/push for the FROM image tests" "$(tail -5 "$DATA/oci.out")"; done
+		for _ in 1 2 3 4 5 6 7; do nok "OCI image build/push for the FROM image tests" "$(tail -5 "$DATA/oci.out")"; done
 	fi
 	oci_registry_stop
 elif oci_ci; then
-	for _ in 1 2 3 4 5; do nok "FROM image tests not run under CI: missing$miss"; done
+	for _ in 1 2 3 4 5 6 7; do nok "FROM image tests not run under CI: missing$miss"; done
 else
-	for _ in 1 2 3 4 5; do n=$((n + 1)); echo "ok $n # skip missing$miss"; done
+	for _ in 1 2 3 4 5 6 7; do n=$((n + 1)); echo "ok $n # skip missing$miss"; done
 fi
 
 grep -E 'AddressSanitizer|runtime error' "$DATA/agent.err" >/dev/null &&
