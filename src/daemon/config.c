@@ -4,7 +4,9 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
+#include "basic/logrot.h"
 #include "basic/xalloc.h"
+#include "runtime/runtime.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +19,9 @@
 
 #define DEFAULT_CONFIG_FILE "/etc/wrenn/agent.conf"
 
-enum kind { K_STR, K_UINT, K_U64, K_BOOL, K_LEVEL, K_WARM };
+/* K_INT: an int where -1 means unset; K_ENV: a string agent_config_export puts in the
+ * environment for the layer that reads it there. */
+enum kind { K_STR, K_UINT, K_U64, K_BOOL, K_LEVEL, K_WARM, K_INT, K_ENV };
 struct opt {
 	const char *name;
 	enum kind kind;
@@ -53,6 +57,13 @@ static const struct opt opts[] = {
 	O(volume_max_size_mb, K_UINT),
 	O(max_volumes_per_team, K_UINT),
 	O(cgroup_parent, K_STR),
+	O(jail, K_BOOL),
+	O(vmm_log_max, K_STR),
+	O(tcg_cpu, K_ENV),
+	O(nft, K_ENV),
+	O(qemu_img, K_ENV),
+	O(volfs, K_ENV),
+	O(build_cache_entries, K_INT),
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
 	O(warm_pool, K_WARM),
@@ -99,8 +110,15 @@ const char *agent_config_usage(void)
 	       "  --volume-default-size-mb N  --volume-max-size-mb N  volume sizes (1024, 65536)\n"
 	       "  --max-volumes-per-team N  volumes per team, 429 above (64; 0 = no cap)\n"
 	       "  --jail-uid-base N       VMM of slot n runs as uid/gid N+n (64000); the range\n"
-	       "                          must be free of host users; WRENN_JAIL=0 disables the jail\n"
+	       "                          must be free of host users\n"
+	       "  --jail=false            VMMs run as root, unconfined (debugging only)\n"
 	       "  --cgroup-parent auto|DIR|none  per-sandbox cgroup (auto: the agent's own)\n"
+	       "  --vmm-log-max BYTES     a sandbox's vmm.log is rotated past BYTES (4194304;\n"
+	       "                          4096..2^40)\n"
+	       "  --tcg-cpu MODEL         QEMU guest CPU model under TCG (Nehalem; max for AVX)\n"
+	       "  --nft PATH  --qemu-img PATH  --volfs PATH  helper programs (nft: /usr/sbin/nft,\n"
+	       "                          else PATH; /usr/bin/qemu-img; wrenn-volfs next to the agent)\n"
+	       "  --build-cache-entries N template build step cache entries (16; 0 = off)\n"
 	       "  --pool-size N           network slots prepared ahead (runtime default)\n"
 	       "  --max-conns N           connections per listener (256)\n"
 	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"
@@ -152,13 +170,15 @@ void agent_config_init(struct agent_config *c)
 	c->volume_default_size_mb = 1024;
 	c->volume_max_size_mb = 65536;
 	c->max_volumes_per_team = 64;
+	c->jail = true;
+	c->build_cache_entries = -1;
 }
 
 void agent_config_done(struct agent_config *c)
 {
 	free(c->config_file);
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if (opts[i].kind == K_STR || opts[i].kind == K_LEVEL) {
+		if (opts[i].kind == K_STR || opts[i].kind == K_LEVEL || opts[i].kind == K_ENV) {
 			char **p = (char **)((char *)c + opts[i].off);
 			free(*p);
 			*p = NULL;
@@ -196,6 +216,7 @@ int agent_config_set(struct agent_config *c, const char *name, const char *value
 						  name, value ? value : "");
 			/* fall through */
 		case K_STR:
+		case K_ENV:
 			if (!value)
 				return wr_err_set(err, EINVAL, "%s needs a value", name);
 			free(*(char **)p);
@@ -207,18 +228,20 @@ int agent_config_set(struct agent_config *c, const char *name, const char *value
 			return 0;
 		case K_UINT:
 		case K_U64:
-		case K_WARM: {
+		case K_WARM:
+		case K_INT: {
 			if (!value || !*value || !isdigit((unsigned char)*value))
 				return wr_err_set(err, EINVAL, "%s needs a number", name);
 			errno = 0;
 			unsigned long long v = strtoull(value, &end, 10);
-			if (errno || *end || (o->kind == K_UINT && v > 1000000))
+			if (errno || *end ||
+			    ((o->kind == K_UINT || o->kind == K_INT) && v > 1000000))
 				return wr_err_set(err, EINVAL, "%s: bad number \"%s\"", name,
 						  value);
 			if (o->kind == K_WARM && v > AGENT_WARM_POOL_MAX)
 				return wr_err_set(err, EINVAL, "%s: at most %d, got %s", name,
 						  AGENT_WARM_POOL_MAX, value);
-			if (o->kind == K_WARM)
+			if (o->kind == K_WARM || o->kind == K_INT)
 				*(int *)p = (int)v;
 			else if (o->kind == K_UINT)
 				*(unsigned *)p = (unsigned)v;
@@ -338,6 +361,28 @@ static int one_of(const char *v, const char *name, const char *const *ok, const 
 	return wr_err_set(err, EINVAL, "%s: expected %s, got \"%s\"", name, list, v);
 }
 
+/* A DNS name: labels of letters, digits and '-' joined by dots (the proxy compares it with what
+ * a Host header carries after <port>-<id>., and the SDK builds host names from it). */
+static bool dns_name(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+	if (n == 0 || n > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || *p == '-') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0;
+}
+
 int agent_config_check(struct agent_config *c, struct wr_err *err)
 {
 	if (!c->data_dir || !*c->data_dir)
@@ -350,8 +395,31 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 	    (r = absolutize(&c->unix_socket, "unix_socket", err)) < 0 ||
 	    (r = absolutize(&c->log_file, "log_file", err)) < 0 ||
 	    (r = absolutize(&c->admin_key_file, "admin_key_file", err)) < 0 ||
-	    (r = absolutize(&c->web_dir, "web_dir", err)) < 0)
+	    (r = absolutize(&c->web_dir, "web_dir", err)) < 0 ||
+	    (r = absolutize(&c->nft, "nft", err)) < 0 ||
+	    (r = absolutize(&c->qemu_img, "qemu_img", err)) < 0 ||
+	    (r = absolutize(&c->volfs, "volfs", err)) < 0)
 		return r;
+	/* a cgroup dir relative to the working directory means nothing: refused, not guessed */
+	if (c->cgroup_parent && strcmp(c->cgroup_parent, "auto") &&
+	    strcmp(c->cgroup_parent, "none") && c->cgroup_parent[0] != '/')
+		return wr_err_set(err, EINVAL,
+				  "cgroup_parent: expected auto, none or an absolute cgroup2 "
+				  "directory, got \"%s\"",
+				  c->cgroup_parent);
+	if (c->domain && !dns_name(c->domain))
+		return wr_err_set(err, EINVAL,
+				  "domain: expected a DNS name (letters, digits, '-' and dots, no "
+				  "port), got \"%s\"",
+				  c->domain);
+	c->vmm_log_max_bytes = 0;
+	if (c->vmm_log_max &&
+	    (logrot_parse_size(c->vmm_log_max, RUNTIME_LOG_MAX_LIMIT, &c->vmm_log_max_bytes) < 0 ||
+	     c->vmm_log_max_bytes < 4096))
+		return wr_err_set(
+			err, EINVAL,
+			"vmm_log_max: expected a byte count from 4096 to 2^40, got \"%s\"",
+			c->vmm_log_max);
 	if (!*c->api_listen && !*c->proxy_listen && !c->unix_socket)
 		return wr_err_set(
 			err, EINVAL,
@@ -402,6 +470,29 @@ int agent_config_check(struct agent_config *c, struct wr_err *err)
 	return 0;
 }
 
+/* data_dir -> WRENN_DATA_DIR */
+static void env_name(const char *name, char *buf, size_t size)
+{
+	size_t k = (size_t)snprintf(buf, size, "WRENN_");
+	for (; *name && k + 1 < size; name++)
+		buf[k++] = (char)toupper((unsigned char)*name);
+	buf[k] = '\0';
+}
+
+void agent_config_export(const struct agent_config *c)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (opts[i].kind != K_ENV)
+			continue;
+		const char *v = *(char *const *)((const char *)c + opts[i].off);
+		if (!v)
+			continue;
+		char env[64];
+		env_name(opts[i].name, env, sizeof(env));
+		setenv(env, v, 1);
+	}
+}
+
 int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err)
 {
 	agent_config_init(c);
@@ -430,11 +521,8 @@ int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_e
 		c->config_file = xstrdup(file);
 	}
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		char env[64] = "WRENN_";
-		size_t k = 6;
-		for (const char *p = opts[i].name; *p && k < sizeof(env) - 1; p++)
-			env[k++] = (char)toupper((unsigned char)*p);
-		env[k] = '\0';
+		char env[64];
+		env_name(opts[i].name, env, sizeof(env));
 		const char *v = getenv(env);
 		if (!v && !strcmp(opts[i].name, "log_level"))
 			v = getenv("WRENN_LOG");

@@ -58,6 +58,14 @@ struct agent_config {
 	 * allowed, and volumes per team (0 = no cap) */
 	unsigned volume_default_size_mb, volume_max_size_mb, max_volumes_per_team;
 	char *cgroup_parent;
+	bool jail;	   /* false: VMMs run as root, unconfined (WRENN_JAIL=0; debugging) */
+	char *vmm_log_max; /* vmm.log rotation size in bytes; NULL = runtime default (4 MiB) */
+	int64_t vmm_log_max_bytes; /* vmm_log_max parsed by agent_config_check; 0 = default */
+	int build_cache_entries;   /* template build step cache entries; -1 = default, 0 = off */
+	/* Read by lower layers from their environment (vm, net, disk, the volumes helper):
+	 * agent_config_export puts them there under their WRENN_ names at start.  tcg_cpu: the
+	 * guest CPU model under TCG (vmm.h); nft, qemu_img, volfs: the helper programs. */
+	char *tcg_cpu, *nft, *qemu_img, *volfs;
 
 	/* multiple hosts (control.h): role "agent" (NULL, the default: one host, SQLite),
 	 * "control" (PostgreSQL at database, no runtime) or "host" (reports to control) */
@@ -77,9 +85,15 @@ int agent_config_parse_text(struct agent_config *c, const char *text, const char
  * --version). */
 int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err);
 /* Validate the settings together, at start rather than at the first create: relative paths
- * (data_dir, images_dir, unix_socket, log_file, admin_key_file) are made absolute against the
- * working directory, an empty data_dir, both listeners off, or an unknown vmm / accel /
- * disk_backend are refused (-EINVAL, naming the setting). */
+ * (data_dir, images_dir, unix_socket, log_file, admin_key_file, web_dir, the helper programs)
+ * are made absolute against the working directory; an empty data_dir, both listeners off, an
+ * unknown vmm / accel / disk_backend, a cgroup_parent that is not auto, none or an absolute
+ * directory, a domain that is not a DNS name, or a vmm_log_max that is not a size are refused
+ * (-EINVAL, naming the setting). */
 int agent_config_check(struct agent_config *c, struct wr_err *err);
+/* Put the settings lower layers read from the environment (tcg_cpu, nft, qemu_img, volfs)
+ * there, under their WRENN_ names, so a flag or file line reaches them like the variable does.
+ * Call once at start, before any thread (setenv). */
+void agent_config_export(const struct agent_config *c);
 /* Usage text for --help. */
 const char *agent_config_usage(void);

@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	apply_logging(&a.cfg);
+	agent_config_export(&a.cfg); /* before any thread: setenv */
 	atomic_store(&a.resume_on_traffic, a.cfg.resume_on_traffic);
 	signal(SIGPIPE, SIG_IGN);
 	/* signals go to sigwait below, never to a server thread */
@@ -188,6 +189,8 @@ int main(int argc, char **argv)
 		.pool_size = a.cfg.pool_size,
 		.max_sandboxes = a.cfg.max_sandboxes,
 		.jail_uid_base = a.cfg.jail_uid_base,
+		.no_jail = !a.cfg.jail,
+		.log_max_bytes = a.cfg.vmm_log_max_bytes,
 		.cgroup_parent = a.cfg.cgroup_parent,
 		.max_vcpus = (int)a.cfg.max_vcpus,
 		.max_memory_mb = (int)a.cfg.max_memory_mb,
@@ -215,7 +218,12 @@ int main(int argc, char **argv)
 	}
 	struct build_config bcfg = {.data_dir = a.cfg.data_dir,
 				    .internet = a.cfg.build_internet,
-				    .max_upload_bytes = a.cfg.max_upload_bytes};
+				    .max_upload_bytes = a.cfg.max_upload_bytes,
+				    /* agent: -1 default, 0 off; build: 0 default, < 0 off */
+				    .cache_entries = a.cfg.build_cache_entries < 0 ? 0
+						     : a.cfg.build_cache_entries == 0
+							     ? -1
+							     : a.cfg.build_cache_entries};
 	if (build_engine_open(a.rt, &bcfg, &a.builds, &err) < 0)
 		log_warn("template builds unavailable: %s", wr_err_msg(&err));
 	struct http_server_config api_cfg = {.max_conns = a.cfg.max_conns,

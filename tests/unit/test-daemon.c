@@ -804,6 +804,126 @@ static void test_config(void **state)
 	agent_config_done(&c);
 }
 
+/* Every WRENN_ variable the agent's layers read (grep getenv src/daemon src/runtime src/vm
+ * src/net src/disk src/build) is also a setting: a flag, a file line and the variable. */
+static void test_config_every_setting_a_flag(void **state)
+{
+	(void)state;
+	static const char *const vars[] = {
+		"DATA_DIR",
+		"JAIL",
+		"JAIL_UID_BASE",
+		"CGROUP_PARENT",
+		"MAX_VCPUS",
+		"MAX_MEMORY_MB",
+		"MAX_SANDBOXES_PER_TEAM",
+		"AUTO_SNAPSHOT",
+		"WARM_POOL",
+		"WARM_POOL_MAX",
+		"WARM_POOL_MEMORY_MB",
+		"WARM_POOL_IDLE_S",
+		"WARM_POOL_PARALLEL",
+		"VMM_LOG_MAX",
+		"TCG_CPU",
+		"NFT",
+		"QEMU_IMG",
+		"VOLFS",
+		"BUILD_CACHE_ENTRIES",
+		"VMM",
+		"ACCEL",
+	};
+	const char *usage = agent_config_usage();
+	struct agent_config c;
+	struct wr_err err = {0};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++) {
+		char name[64], flag[80];
+		size_t k = 0;
+		for (const char *p = vars[i]; *p; p++)
+			name[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		name[k] = '\0';
+		snprintf(flag, sizeof(flag), "--%s", name);
+		for (char *p = flag + 2; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		agent_config_init(&c);
+		if (agent_config_set(&c, name, "1", &err) == -EINVAL &&
+		    strstr(wr_err_msg(&err), "unknown setting"))
+			fail_msg("WRENN_%s is read but %s is not a setting", vars[i], name);
+		agent_config_done(&c);
+		if (!strstr(usage, flag))
+			fail_msg("%s is not in --help", flag);
+	}
+
+	/* the new ones: as flags, checked at start */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	char *argv[] = {"wrenn-agent",
+			"--jail=false",
+			"--vmm-log-max",
+			"65536",
+			"--tcg-cpu=max",
+			"--nft",
+			"bin/nft",
+			"--qemu-img=/opt/qemu-img",
+			"--build-cache-entries=0",
+			"--cgroup-parent=none",
+			"--domain=sbx.example.com",
+			NULL};
+	assert_int_equal(agent_config_load(&c, 11, argv, &err), 0);
+	assert_false(c.jail);
+	assert_int_equal(c.vmm_log_max_bytes, 65536);
+	assert_int_equal(c.build_cache_entries, 0);
+	cleanup_free char *want_nft = xasprintf("%s/bin/nft", cwd);
+	assert_string_equal(c.nft, want_nft);
+	unsetenv("WRENN_TCG_CPU");
+	unsetenv("WRENN_NFT");
+	unsetenv("WRENN_QEMU_IMG");
+	unsetenv("WRENN_VOLFS");
+	agent_config_export(&c);
+	assert_string_equal(getenv("WRENN_TCG_CPU"), "max");
+	assert_string_equal(getenv("WRENN_NFT"), want_nft);
+	assert_string_equal(getenv("WRENN_QEMU_IMG"), "/opt/qemu-img");
+	assert_null(getenv("WRENN_VOLFS")); /* not set: left to its default */
+	unsetenv("WRENN_TCG_CPU");
+	unsetenv("WRENN_NFT");
+	unsetenv("WRENN_QEMU_IMG");
+	agent_config_done(&c);
+
+	/* defaults, and the variable still works */
+	setenv("WRENN_JAIL", "0", 1);
+	char *none[] = {"wrenn-agent", NULL};
+	assert_int_equal(agent_config_load(&c, 1, none, &err), 0);
+	unsetenv("WRENN_JAIL");
+	assert_false(c.jail);
+	assert_int_equal(c.vmm_log_max_bytes, 0);
+	assert_int_equal(c.build_cache_entries, -1);
+	agent_config_done(&c);
+	assert_int_equal(agent_config_load(&c, 1, none, &err), 0);
+	assert_true(c.jail);
+	agent_config_done(&c);
+
+	/* refused at start, naming the setting */
+	static const struct {
+		const char *arg, *msg;
+	} bad[] = {
+		{"--vmm-log-max=4M", "vmm_log_max"},
+		{"--vmm-log-max=100", "vmm_log_max"},
+		{"--cgroup-parent=wrenn/sandboxes", "cgroup_parent"},
+		{"--domain=sbx.example.com:3002", "domain"},
+		{"--domain=a/b", "domain"},
+		{"--domain=.example.com", "domain"},
+		{"--build-cache-entries=-1", "build_cache_entries"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *b[] = {"wrenn-agent", (char *)bad[i].arg, NULL};
+		err = (struct wr_err){0};
+		if (agent_config_load(&c, 2, b, &err) != -EINVAL ||
+		    !strstr(wr_err_msg(&err), bad[i].msg))
+			fail_msg("%s: got \"%s\"", bad[i].arg, wr_err_msg(&err));
+		agent_config_done(&c);
+	}
+}
+
 /* ------------------------------------------------------------------ the API server, no runtime */
 
 struct srvfix {
@@ -1012,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_exit_code),
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_every_setting_a_flag),
 		cmocka_unit_test_setup_teardown(test_api_errors, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_api_keys, srv_setup, srv_teardown),
 	};
