@@ -7,20 +7,20 @@
 #include "daemon/agent.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/log.h"
 
 #include <errno.h>
 
 void e2b_network_update(struct agent *a, struct http_req *req, char **caps)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 		return;
 	struct wr_err err = {0};
 	char **allow = NULL, **deny = NULL;
 	int internet = -1;
 	int r = view_parse_network_update(body, &allow, &deny, &internet, &err);
-	json_decref(body);
 	if (r < 0) {
 		reply_error(req, 400, "%s", wr_err_msg(&err));
 		return;

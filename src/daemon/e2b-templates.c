@@ -10,6 +10,7 @@
 #include "daemon/reply.h"
 #include "daemon/view.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
@@ -57,7 +58,7 @@ static void template_request(struct agent *a, struct http_req *req, bool v2)
 {
 	if (have_engine(a, req) < 0)
 		return;
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 		return;
 	const char *name = json_string_value(json_object_get(body, "name"));
@@ -75,7 +76,6 @@ static void template_request(struct agent *a, struct http_req *req, bool v2)
 			ok |= !strcmp(k, *kn);
 		if (!ok) {
 			reply_error(req, 400, "field \"%s\" is not supported", k);
-			json_decref(body);
 			return;
 		}
 	}
@@ -83,23 +83,20 @@ static void template_request(struct agent *a, struct http_req *req, bool v2)
 	json_t *tags = json_object_get(body, "tags");
 	if (body_size(req, body, "cpuCount", &vcpus) < 0 ||
 	    body_size(req, body, "memoryMB", &mem) < 0) {
-		json_decref(body);
 		return;
 	}
 	if (tags && !json_is_array(tags) && !json_is_null(tags)) {
 		reply_error(req, 400, "tags must be an array of strings");
-		json_decref(body);
 		return;
 	}
 	cleanup_free char *tid = NULL, *bid = NULL;
 	struct wr_err err = {0};
 	int r = build_request(a->builds, name, vcpus, mem, &tid, &bid, &err);
 	if (r < 0) {
-		json_decref(body);
 		reply_build_error(req, r, &err);
 		return;
 	}
-	json_t *out_tags = json_array();
+	cleanup_json json_t *out_tags = json_array();
 	const char *colon = name ? strchr(name, ':') : NULL;
 	if (colon)
 		json_array_append_new(out_tags, json_string(colon + 1));
@@ -107,16 +104,14 @@ static void template_request(struct agent *a, struct http_req *req, bool v2)
 	json_array_foreach(tags, i, v) if (json_is_string(v)) json_array_append(out_tags, v);
 	if (json_array_size(out_tags))
 		build_set_tags(a->builds, bid, out_tags);
-	json_decref(body);
 	log_info("template %s: build %s requested%s", tid, bid, v2 ? " (v2)" : "");
 	if (!v2) {
 		reply_json_new(req, 202,
 			       json_pack("{s:s, s:s, s:[s], s:[s], s:o, s:b}", "templateID", tid,
 					 "buildID", bid, "names", tid, "aliases", tid, "tags",
-					 out_tags, "public", 0));
+					 TAKE_PTR(out_tags), "public", 0));
 		return;
 	}
-	json_decref(out_tags);
 	/* E2B's Template: the sizes the build will use (0 = the runtime's 1 vCPU, 512 MiB), not
 	 * built yet (no disk size, no spawns) */
 	struct timespec ts;
@@ -201,12 +196,11 @@ void e2b_template_build_start(struct agent *a, struct http_req *req, char **caps
 {
 	if (have_engine(a, req) < 0)
 		return;
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY * 8, true, &body) < 0)
 		return;
 	struct wr_err err = {0};
 	int r = build_start(a->builds, caps[0], caps[1], body, &err);
-	json_decref(body);
 	if (r < 0) {
 		log_warn("template %s build %s: %s", caps[0], caps[1], wr_err_msg(&err));
 		reply_build_error(req, r, &err);
@@ -304,14 +298,13 @@ void e2b_template_tags_assign(struct agent *a, struct http_req *req, char **caps
 	(void)caps;
 	if (have_engine(a, req) < 0)
 		return;
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 		return;
 	json_t *j = NULL;
 	struct wr_err err = {0};
 	int r = build_tags_assign(a->builds, json_string_value(json_object_get(body, "target")),
 				  json_object_get(body, "tags"), &j, &err);
-	json_decref(body);
 	if (r < 0) {
 		reply_build_error(req, r, &err);
 		return;
@@ -325,13 +318,12 @@ void e2b_template_tags_remove(struct agent *a, struct http_req *req, char **caps
 	(void)caps;
 	if (have_engine(a, req) < 0)
 		return;
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
 		return;
 	struct wr_err err = {0};
 	int r = build_tags_remove(a->builds, json_string_value(json_object_get(body, "name")),
 				  json_object_get(body, "tags"), &err);
-	json_decref(body);
 	if (r < 0) {
 		reply_build_error(req, r, &err);
 		return;

@@ -424,11 +424,12 @@ static void content_op(struct agent *a, struct http_req *req, const char *image,
 		r = ext2vol_run_json(&run, CONTENT_JSON_MAX, &out, &err);
 		if (r >= 0) {
 			cleanup_json json_t *j = json_loads(out, 0, NULL);
-			json_t *ans = NULL;
+			cleanup_json json_t *ans = NULL;
 			if (op == OP_REMOVE && json_is_object(j)) {
 				reply_empty(req, 204);
 				return;
 			}
+			bool malformed = false;
 			if (op == OP_LIST && json_is_array(j)) {
 				ans = json_array();
 				size_t i;
@@ -437,8 +438,7 @@ static void content_op(struct agent *a, struct http_req *req, const char *image,
 				{
 					json_t *o = stat_json(e);
 					if (!o) {
-						json_decref(ans);
-						ans = NULL;
+						malformed = true;
 						break;
 					}
 					json_array_append_new(ans, o);
@@ -446,11 +446,12 @@ static void content_op(struct agent *a, struct http_req *req, const char *image,
 			} else if (op != OP_LIST && json_is_object(j)) {
 				ans = stat_json(j);
 			}
-			if (!ans) {
+			if (!ans || malformed) {
 				reply_error(req, 502, "the volume reader sent a malformed answer");
 				return;
 			}
-			reply_json_new(req, op == OP_MKDIR || op == OP_WRITE ? 201 : 200, ans);
+			reply_json_new(req, op == OP_MKDIR || op == OP_WRITE ? 201 : 200,
+				       TAKE_PTR(ans));
 			return;
 		}
 	}

@@ -42,7 +42,7 @@ static int resolve_template(struct agent *a, struct http_req *req, const char *n
 static int create_req_read(struct http_req *req, enum agent_dialect d, bool default_internet,
 			   struct create_req *ret)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, d == AGENT_V1, &body) < 0)
 		return -EINVAL;
 	struct wr_err err = {0};
@@ -53,7 +53,6 @@ static int create_req_read(struct http_req *req, enum agent_dialect d, bool defa
 	if (r == 0 && d != AGENT_V1 && !default_internet &&
 	    !json_object_get(body, "allow_internet_access") && !(ret->allow_out && *ret->allow_out))
 		ret->allow_internet = false;
-	json_decref(body);
 	if (r < 0)
 		reply_error(req, 400, "%s", wr_err_msg(&err));
 	return r;
@@ -381,10 +380,9 @@ static void e2b_refresh(struct agent *a, struct http_req *req, char **caps)
 
 static void e2b_pause(struct agent *a, struct http_req *req, char **caps)
 {
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL; /* read to validate it; nothing in it is used */
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
 		return;
-	json_decref(body);
 	struct runtime_info info = {0};
 	if (agent_get_or_reply(a, req, caps[0], &info) < 0)
 		return;

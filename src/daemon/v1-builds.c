@@ -10,6 +10,7 @@
 #include "daemon/agent.h"
 #include "daemon/reply.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -108,7 +109,7 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	struct wr_err err = {0};
-	json_t *build = NULL, *notes = NULL;
+	cleanup_json json_t *build = NULL, *notes = NULL;
 	int r = build_context_read(ctx, df && *df ? df : "Dockerfile", DOCKERFILE_MAX, &text, &len,
 				   &err);
 	if (r >= 0)
@@ -120,8 +121,6 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 	}
 	unlink(ctx);
 	if (r < 0) {
-		json_decref(build);
-		json_decref(notes);
 		reply_error(req, r == -EFBIG ? 413 : 400, "%s", wr_err_msg(&err));
 		return;
 	}
@@ -140,17 +139,13 @@ void v1_template_builds_post(struct agent *a, struct http_req *req, char **caps)
 		wr_err_set(&err, EINVAL, "%s; an image needs a tag or a registry (FROM %s:latest)",
 			   msg, ft);
 	}
-	json_decref(build);
 	if (r < 0) {
-		json_decref(notes);
-		reply_error(req, r == -ENOTSUP ? 501 : reply_status_for_errno(r), "%s",
-			    wr_err_msg(&err));
+		reply_error(req, reply_status_for_errno(r), "%s", wr_err_msg(&err));
 		return;
 	}
 	log_info("template %s: Dockerfile build %s started", tid, bid);
 	json_t *out = json_pack("{s:s, s:s, s:s}", "templateID", tid, "buildID", bid, "name", tid);
 	if (notes && json_array_size(notes))
 		json_object_set(out, "notes", notes);
-	json_decref(notes);
 	reply_json_new(req, 202, out);
 }

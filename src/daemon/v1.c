@@ -270,18 +270,16 @@ static json_t *key_json(const struct store_key *k)
 static void keys_create(struct agent *a, struct http_req *req, char **caps)
 {
 	(void)caps;
-	json_t *body = NULL;
+	cleanup_json json_t *body = NULL;
 	if (reply_read_json(req, REPLY_MAX_JSON_BODY, false, &body) < 0)
 		return;
 	json_t *nm = json_object_get(body, "name");
 	if (nm && !json_is_null(nm) && (!json_is_string(nm) || json_string_length(nm) > 64)) {
-		json_decref(body);
 		reply_error(req, 400, "name must be a string of at most 64 characters");
 		return;
 	}
 	json_t *tm = json_object_get(body, "team");
 	if (tm && !json_is_null(tm) && !json_is_string(tm)) {
-		json_decref(body);
 		reply_error(req, 400, "team must be a string (a team name; empty = operator key)");
 		return;
 	}
@@ -296,12 +294,10 @@ static void keys_create(struct agent *a, struct http_req *req, char **caps)
 	}
 	if (unknown) {
 		reply_error(req, 400, "unknown field '%s' (a key has: name, team)", unknown);
-		json_decref(body);
 		return;
 	}
 	cleanup_free char *name = xstrdup(json_is_string(nm) ? json_string_value(nm) : "");
 	cleanup_free char *team = xstrdup(json_is_string(tm) ? json_string_value(tm) : "");
-	json_decref(body);
 	struct wr_err err = {0};
 	cleanup_free char *plain = NULL;
 	struct store_key k = {0};
