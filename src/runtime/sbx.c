@@ -5,6 +5,7 @@
  */
 #include "runtime/runtime-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -51,7 +52,7 @@ void rt_sbx_log_note(struct sbx *s, const char *fmt, ...)
 
 int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
 {
-	json_t *j = json_pack(
+	cleanup_json json_t *j = json_pack(
 		"{s:s, s:s, s:s?, s:s?, s:i, s:i, s:i, s:b, s:i, s:i, s:s?, s:{s:s?, s:s, s:s, "
 		"s:s, s:s}}",
 		"id", s->id, "template", s->template, "rootfs_template", s->rootfs_template,
@@ -68,7 +69,6 @@ int rt_sbx_write_state(struct sbx *s, struct wr_err *err)
 	rt_net_state_write(s, j);
 	rt_vol_state_write(s, j);
 	cleanup_free char *txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(j);
 	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
 	int r = write_file_atomic(path, txt, strlen(txt), 0600);
 	if (r < 0)
@@ -94,7 +94,7 @@ int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	rt_sbx_paths(rt, s);
 	cleanup_free char *path = xasprintf("%s/" RT_STATE_FILE, s->dir);
 	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
+	cleanup_json json_t *j = json_load_file(path, 0, &je);
 	if (!j)
 		return wr_err_set(err, access(path, F_OK) < 0 ? ENOENT : EINVAL, "%s: %s", path,
 				  je.text);
@@ -121,7 +121,6 @@ int rt_sbx_read_state(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	s->has_disk = s->disk_ops && s->disk.path[0];
 	rt_net_state_read(s, j);
 	rt_vol_state_read(s, j);
-	json_decref(j);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm/qmp.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
@@ -130,44 +131,36 @@ static int send_json(struct qmp *q, json_t *msg, int fd, struct wr_err *err)
 int qmp_execute_fd(struct qmp *q, const char *cmd, json_t *args, int fd, json_t **ret_return,
 		   struct wr_err *err)
 {
-	if (q->fd < 0) {
-		json_decref(args);
+	cleanup_json json_t *owned_args = args; /* ours from here on, whatever happens */
+	if (q->fd < 0)
 		return wr_err_set(err, ENOTCONN, "qmp %s: not connected", cmd);
-	}
 	unsigned long id = ++q->next_id;
-	json_t *msg = json_pack("{s:s, s:I}", "execute", cmd, "id", (json_int_t)id);
-	if (args)
-		json_object_set_new(msg, "arguments", args);
+	cleanup_json json_t *msg = json_pack("{s:s, s:I}", "execute", cmd, "id", (json_int_t)id);
+	if (owned_args)
+		json_object_set_new(msg, "arguments", TAKE_PTR(owned_args));
 	int r = send_json(q, msg, fd, err);
-	json_decref(msg);
 	if (r < 0)
 		return wr_err_prefix(err, r, "qmp %s", cmd);
 	long long deadline = now_ms() + q->timeout_ms;
 	for (;;) {
-		json_t *reply = NULL;
+		cleanup_json json_t *reply = NULL;
 		r = read_msg(q, deadline, &reply, err);
 		if (r < 0)
 			return wr_err_prefix(err, r, "qmp %s", cmd);
 		json_t *rid = json_object_get(reply, "id");
 		if (json_object_get(reply, "event") || !json_is_integer(rid) ||
-		    (unsigned long)json_integer_value(rid) != id) {
-			json_decref(reply);
-			continue;
-		}
+		    (unsigned long)json_integer_value(rid) != id)
+			continue; /* an event or another answer: the next message */
 		json_t *e = json_object_get(reply, "error");
-		if (e) {
-			r = wr_err_set(err, EIO, "qmp %s: %s (%s)", cmd,
-				       json_string_value(json_object_get(e, "desc"))
-					       ?: "unknown error",
-				       json_string_value(json_object_get(e, "class")) ?: "?");
-			json_decref(reply);
-			return r;
-		}
+		if (e)
+			return wr_err_set(err, EIO, "qmp %s: %s (%s)", cmd,
+					  json_string_value(json_object_get(e, "desc"))
+						  ?: "unknown error",
+					  json_string_value(json_object_get(e, "class")) ?: "?");
 		if (ret_return) {
 			json_t *ret = json_object_get(reply, "return");
 			*ret_return = ret ? json_incref(ret) : json_object();
 		}
-		json_decref(reply);
 		return 0;
 	}
 }
@@ -181,12 +174,11 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret_retur
 int qmp_attach(struct qmp *q, int fd, struct wr_err *err)
 {
 	q->fd = fd;
-	json_t *greeting = NULL;
+	cleanup_json json_t *greeting = NULL;
 	int r = read_msg(q, now_ms() + q->timeout_ms, &greeting, err);
 	if (r < 0)
 		return wr_err_prefix(err, r, "qmp greeting");
 	bool ok = json_object_get(greeting, "QMP") != NULL;
-	json_decref(greeting);
 	if (!ok)
 		return wr_err_set(err, EPROTO, "qmp: peer did not greet with a QMP object");
 	return qmp_execute(q, "qmp_capabilities", NULL, NULL, err);

@@ -23,6 +23,7 @@
  * disk and RAM file (its own), a qcow2 backing chain and a template's RAM
  * (read-only to it, except as noted in docs/SECURITY.md) and nothing else.
  */
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/spawn.h"
 #include "basic/xalloc.h"
@@ -323,12 +324,11 @@ static enum vmm_state map_status(const char *s)
 
 static int qemu_info(struct vmm *v, enum vmm_state *ret, struct wr_err *err)
 {
-	json_t *st = NULL;
+	cleanup_json json_t *st = NULL;
 	int r = qmp_execute(&Q(v)->qmp, "query-status", NULL, &st, err);
 	if (r < 0)
 		return r;
 	enum vmm_state s = map_status(json_string_value(json_object_get(st, "status")));
-	json_decref(st);
 	/* "prelaunch" after a restore that was not resumed is a paused VM. */
 	if (s == VMM_STATE_CREATED && v->state == VMM_STATE_PAUSED)
 		s = VMM_STATE_PAUSED;
@@ -381,23 +381,17 @@ static int wait_migration(struct vmm *v, const char *what, struct wr_err *err)
 {
 	struct qemu *q = Q(v);
 	for (int waited = 0;; waited++) {
-		json_t *m = NULL;
+		cleanup_json json_t *m = NULL;
 		int r = qmp_execute(&q->qmp, "query-migrate", NULL, &m, err);
 		if (r < 0)
 			return r;
 		const char *st = json_string_value(json_object_get(m, "status"));
-		if (st && !strcmp(st, "completed")) {
-			json_decref(m);
+		if (st && !strcmp(st, "completed"))
 			return 0;
-		}
-		if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
-			r = wr_err_set(err, EIO, "%s %s: %s", what, st,
-				       json_string_value(json_object_get(m, "error-desc"))
-					       ?: "no reason given");
-			json_decref(m);
-			return r;
-		}
-		json_decref(m);
+		if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled")))
+			return wr_err_set(err, EIO, "%s %s: %s", what, st,
+					  json_string_value(json_object_get(m, "error-desc"))
+						  ?: "no reason given");
 		if (waited * 1 > v->p.api_timeout_ms * 6)
 			return wr_err_set(err, ETIMEDOUT, "%s did not complete", what);
 		sleep_ms(1);
@@ -456,14 +450,12 @@ static int qemu_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
 	v->state = VMM_STATE_PAUSED;
 	v->mem_is_snapshot = in_place;
 
-	json_t *meta = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
-				 vm_accel_name(v->p.accel), "cpu",
-				 q->cpu ?: vmm_qemu_cpu(v->p.accel), "memory_mb", c->memory_mb,
-				 "vcpus", c->vcpus, "memory", q->mem_shared ? "file" : "stream",
-				 "rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
-	r = vmm_write_meta(dir, meta, err);
-	json_decref(meta);
-	return r;
+	cleanup_json json_t *meta = json_pack(
+		"{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "backend", "qemu", "accel",
+		vm_accel_name(v->p.accel), "cpu", q->cpu ?: vmm_qemu_cpu(v->p.accel), "memory_mb",
+		c->memory_mb, "vcpus", c->vcpus, "memory", q->mem_shared ? "file" : "stream",
+		"rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
+	return vmm_write_meta(dir, meta, err);
 }
 
 static int check_meta(struct vmm *v, json_t *m, bool *ret_file, const char **ret_cpu,
@@ -506,7 +498,7 @@ static int check_meta(struct vmm *v, json_t *m, bool *ret_file, const char **ret
 
 static int qemu_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err)
 {
-	json_t *meta = NULL;
+	cleanup_json json_t *meta = NULL;
 	int r = vmm_read_meta(dir, &meta, err);
 	if (r < 0)
 		return r;
@@ -517,7 +509,6 @@ static int qemu_restore(struct vmm *v, const char *dir, bool resume, struct wr_e
 		free(Q(v)->cpu);
 		Q(v)->cpu = xstrdup(cpu);
 	}
-	json_decref(meta);
 	if (r < 0)
 		return r;
 	uint64_t size = (uint64_t)v->p.cfg->memory_mb << 20;
