@@ -160,18 +160,20 @@ int tpl_build_run(struct cli *c, const struct tpl_build *b)
 	for (;;) {
 		cleanup_free char *path =
 			xasprintf("/v1/templates/%s/builds/%s?logsOffset=%zu", en, eb, printed);
-		json_decref(TAKE_PTR(st)); /* the previous poll's answer */
-		int r = api_json(&a, "GET", path, NULL, &st, NULL, &err);
+		cleanup_json json_t *poll = NULL; /* this poll's answer; kept as st when final */
+		int r = api_json(&a, "GET", path, NULL, &poll, NULL, &err);
 		if (r < 0) {
 			if (api_interrupted)
 				break;
 			rc = cli_fail(&err);
 			goto out;
 		}
-		tpl_build_print_logs(st, now_s() - t0, &printed, c->json ? NULL : stdout);
-		status = json_string_value(json_object_get(st, "status"));
-		if (status && (strcmp(status, "ready") == 0 || strcmp(status, "error") == 0))
+		tpl_build_print_logs(poll, now_s() - t0, &printed, c->json ? NULL : stdout);
+		status = json_string_value(json_object_get(poll, "status"));
+		if (status && (strcmp(status, "ready") == 0 || strcmp(status, "error") == 0)) {
+			st = TAKE_PTR(poll);
 			break;
+		}
 		struct timespec ts = {0, POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 		if (api_interrupted)

@@ -3,6 +3,7 @@
 #include "envd/envd.h"
 #include "envd/multipart.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -548,8 +549,9 @@ void envd_files_post(struct envd *e, struct http_req *req)
 			return envd_http_error(req, 500, "zlib init failed");
 		up.zinit = true;
 	}
-	http_req_set_body_limit(req, 0); /* files: bounded by the disk, not memory */
-	up.result = json_array();
+	http_req_set_body_limit(req, 0);	    /* files: bounded by the disk, not memory */
+	cleanup_json json_t *result = json_array(); /* up borrows it */
+	up.result = result;
 	int r;
 	if (collect_metadata(&up) < 0) {
 		up.status = 400;
@@ -616,13 +618,11 @@ void envd_files_post(struct envd *e, struct http_req *req)
 	free(up.mvals);
 	free(up.path);
 	if (r < 0) {
-		json_decref(up.result);
 		http_resp_close_after(req);
 		return envd_http_error(req, up.status ? up.status : 500, "%s",
 				       up.errmsg[0] ? up.errmsg : strerror(-r));
 	}
 	size_t len;
 	cleanup_free char *s = wj_dump(up.result, &len);
-	json_decref(up.result);
 	http_resp_send(req, 200, "application/json", s, len);
 }

@@ -2,6 +2,7 @@
 /* envd: guest agent.  `envd [--port N | --listen ADDR:PORT]`. */
 #include "envd/envd.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
 
@@ -99,7 +100,8 @@ int main(int argc, char **argv)
 	/* Test hook: users from a scratch passwd/group instead of the system's
 	 * (integration tests switch to a user that does not exist on the host). */
 	const char *pw = getenv("WRENN_ENVD_PASSWD"), *gr = getenv("WRENN_ENVD_GROUP");
-	struct envd e = {.env = json_object(),
+	cleanup_json json_t *env = json_object(); /* e.env for envd's whole life */
+	struct envd e = {.env = env,
 			 .passwd_path = pw && *pw ? pw : "/etc/passwd",
 			 .group_path = gr && *gr ? gr : "/etc/group"};
 	/* Test hook: /prepare writes here instead of /proc/sys/vm/drop_caches
@@ -112,7 +114,6 @@ int main(int argc, char **argv)
 	/* Fail closed: a token we cannot read would leave a secure sandbox open to anyone. */
 	if (envd_token_load(e.token_path, &e.access_token, &err) < 0) {
 		log_error("access token: %s", wr_err_msg(&err));
-		json_decref(e.env);
 		free(listen_addr);
 		return 1;
 	}
@@ -139,7 +140,6 @@ int main(int argc, char **argv)
 	/* Processes we started keep running in the guest; their readers hold
 	 * references, so the tables are not freed under them. */
 	watchers_free(e.watchers);
-	json_decref(e.env);
 	free(e.access_token);
 	free(e.default_user);
 	free(e.default_workdir);

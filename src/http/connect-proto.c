@@ -274,7 +274,7 @@ static json_t *message_json(const ProtobufCMessage *m, int depth, struct wr_err 
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		char name[128];
 		json_name(f->name, name, sizeof(name));
-		json_t *v = NULL;
+		cleanup_json json_t *v = NULL;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
 			const char *arr = *(char *const *)(base + f->offset);
@@ -292,15 +292,12 @@ static json_t *message_json(const ProtobufCMessage *m, int depth, struct wr_err 
 						value_json(&ed->fields[0],
 							   (const char *)e + ed->fields[0].offset,
 							   depth + 1, err);
-					json_t *val =
+					cleanup_json json_t *val =
 						value_json(&ed->fields[1],
 							   (const char *)e + ed->fields[1].offset,
 							   depth + 1, err);
-					if (!key || !val) {
-						json_decref(val);
-						json_decref(v);
+					if (!key || !val)
 						return NULL;
-					}
 					const char *ks =
 						json_is_string(key) ? json_string_value(key) : NULL;
 					char kb[32];
@@ -309,13 +306,11 @@ static json_t *message_json(const ProtobufCMessage *m, int depth, struct wr_err 
 							 json_integer_value(key));
 						ks = kb;
 					}
-					json_object_set_new(v, ks, val);
+					json_object_set_new(v, ks, TAKE_PTR(val));
 				} else {
 					json_t *x = value_json(f, elt, depth, err);
-					if (!x) {
-						json_decref(v);
+					if (!x)
 						return NULL;
-					}
 					json_array_append_new(v, x);
 				}
 			}
@@ -326,7 +321,7 @@ static json_t *message_json(const ProtobufCMessage *m, int depth, struct wr_err 
 			if (!v)
 				return NULL;
 		}
-		json_object_set_new(o, name, v);
+		json_object_set_new(o, name, TAKE_PTR(v));
 	}
 	return TAKE_PTR(o);
 }

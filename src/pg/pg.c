@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "pg/pg.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/hex.h"
 #include "basic/xalloc.h"
@@ -297,11 +298,8 @@ void pg_host_list_free(struct pg_host *rows, size_t n)
 
 static void read_host(PGresult *res, int i, struct pg_host *h)
 {
-	json_t *cap = json_loads(PQgetvalue(res, i, 6), 0, NULL);
-	if (!json_is_object(cap)) {
-		json_decref(cap);
-		cap = json_object();
-	}
+	cleanup_json json_t *loaded = json_loads(PQgetvalue(res, i, 6), 0, NULL);
+	json_t *cap = json_is_object(loaded) ? TAKE_PTR(loaded) : json_object(); /* h owns it */
 	*h = (struct pg_host){
 		.id = xstrdup(PQgetvalue(res, i, 0)),
 		.name = xstrdup(PQgetvalue(res, i, 1)),

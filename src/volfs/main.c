@@ -17,6 +17,7 @@
  * Answer on stdout: "OK\n" + JSON (a stat or an array of them), or for read "OK <size>\n" + the
  * bytes; "ERR <errno> <message>\n" on failure.  Exit 0 after OK, 1 after ERR.
  */
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -74,12 +75,11 @@ static json_t *stat_json(const struct ext2vol_stat *st)
 	return o;
 }
 
-static int ok_json(json_t *j)
+static int ok_json(const json_t *j)
 {
 	if (!j)
 		return fail(EUCLEAN, "cannot encode the answer (a name is not valid UTF-8?)");
 	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
 	if (!s)
 		return fail(EUCLEAN, "cannot encode the answer (a name is not valid UTF-8?)");
 	printf("OK\n%s", s);
@@ -95,7 +95,7 @@ static int ok_stat(struct ext2vol *v, const char *path)
 	int r = ext2vol_stat(v, path, &st, &err);
 	if (r < 0)
 		return fail_err(r, &err);
-	json_t *j = stat_json(&st);
+	cleanup_json json_t *j = stat_json(&st);
 	ext2vol_stat_done(&st);
 	return ok_json(j);
 }
@@ -170,14 +170,12 @@ int main(int argc, char **argv)
 		else if ((r = ext2vol_list(v, path, depth, &rows, &n, &err)) < 0)
 			rc = fail_err(r, &err);
 		else {
-			json_t *a = json_array();
-			for (size_t i = 0; i < n && a; i++)
-				if (json_array_append_new(a, stat_json(&rows[i])) < 0) {
-					json_decref(a);
-					a = NULL;
-				}
+			cleanup_json json_t *a = json_array();
+			bool bad = false; /* a row jansson refused (a name not valid UTF-8) */
+			for (size_t i = 0; i < n && !bad; i++)
+				bad = json_array_append_new(a, stat_json(&rows[i])) < 0;
 			ext2vol_stat_list_free(rows, n);
-			rc = ok_json(a);
+			rc = ok_json(bad ? NULL : a);
 		}
 	} else if (!strcmp(op, "read") && argc == 5) {
 		int64_t size = 0;
@@ -213,8 +211,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "remove") && argc == 5) {
 		if ((r = ext2vol_remove(v, path, &err)) < 0)
 			rc = fail_err(r, &err);
-		else
-			rc = ok_json(json_object());
+		else {
+			cleanup_json json_t *done = json_object();
+			rc = ok_json(done);
+		}
 	} else if (!strcmp(op, "setattr") && argc == 8) {
 		long long u = num(argv[5], -1, UINT32_MAX - 1, &ok);
 		long long g = num(argv[6], -1, UINT32_MAX - 1, &ok);
