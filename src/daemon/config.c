@@ -64,6 +64,7 @@ static const struct opt opts[] = {
 	O(qemu_img, K_ENV),
 	O(volfs, K_ENV),
 	O(build_cache_entries, K_INT),
+	O(net_rate_limit, K_U64),
 	O(pool_size, K_UINT),
 	O(max_conns, K_UINT),
 	O(warm_pool, K_WARM),
@@ -119,6 +120,8 @@ const char *agent_config_usage(void)
 	       "  --nft PATH  --qemu-img PATH  --volfs PATH  helper programs (nft: /usr/sbin/nft,\n"
 	       "                          else PATH; /usr/bin/qemu-img; wrenn-volfs next to the agent)\n"
 	       "  --build-cache-entries N template build step cache entries (16; 0 = off)\n"
+	       "  --net-rate-limit BYTES  a guest NIC's bytes per second, each way (Cloud Hypervisor\n"
+	       "                          only; default none)\n"
 	       "  --pool-size N           network slots prepared ahead (runtime default)\n"
 	       "  --max-conns N           connections per listener (256)\n"
 	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"

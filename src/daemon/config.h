@@ -62,6 +62,7 @@ struct agent_config {
 	char *vmm_log_max; /* vmm.log rotation size in bytes; NULL = runtime default (4 MiB) */
 	int64_t vmm_log_max_bytes; /* vmm_log_max parsed by agent_config_check; 0 = default */
 	int build_cache_entries;   /* template build step cache entries; -1 = default, 0 = off */
+	uint64_t net_rate_limit;   /* guest NIC bytes/s (Cloud Hypervisor only); 0 = none */
 	/* Read by lower layers from their environment (vm, net, disk, the volumes helper):
 	 * agent_config_export puts them there under their WRENN_ names at start.  tcg_cpu: the
 	 * guest CPU model under TCG (vmm.h); nft, qemu_img, volfs: the helper programs. */

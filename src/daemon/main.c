@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 		.jail_uid_base = a.cfg.jail_uid_base,
 		.no_jail = !a.cfg.jail,
 		.log_max_bytes = a.cfg.vmm_log_max_bytes,
+		.net_bytes_per_sec = a.cfg.net_rate_limit,
 		.cgroup_parent = a.cfg.cgroup_parent,
 		.max_vcpus = (int)a.cfg.max_vcpus,
 		.max_memory_mb = (int)a.cfg.max_memory_mb,

@@ -190,8 +190,9 @@ struct runtime {
 	unsigned warm_nthreads;
 	unsigned long warm_gen; /* bumped (+ warm_cond) when a build ends: ready or dropped */
 	bool warm_stop;
-	atomic_int creates;    /* creates in flight: the filler waits for 0 */
-	int64_t log_max_bytes; /* vmm.log rotation size (logcap.c) */
+	atomic_int creates;	    /* creates in flight: the filler waits for 0 */
+	int64_t log_max_bytes;	    /* vmm.log rotation size (logcap.c) */
+	uint64_t net_bytes_per_sec; /* guest NIC limit (Cloud Hypervisor only); 0 = none */
 	pthread_t reaper;
 	bool reaper_running;
 	pthread_mutex_t reaper_lock;

@@ -485,6 +485,14 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	}
 	if (r < 0)
 		goto fail;
+	rt->net_bytes_per_sec = cfg->net_bytes_per_sec;
+	if (rt->net_bytes_per_sec && rt->vmm.kind != VMM_KIND_CH) {
+		r = wr_err_set(
+			err, ENOTSUP,
+			"a guest NIC rate limit needs Cloud Hypervisor (QEMU has no NIC rate "
+			"limiter)");
+		goto fail;
+	}
 	if ((r = disk_detect(rt->data_dir, cfg->disk_backend, &rt->disk_ops, err)) < 0)
 		goto fail;
 	struct slot_pool_config pc = {

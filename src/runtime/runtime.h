@@ -97,6 +97,11 @@ struct runtime_config {
 	 * keep their offsets, see basic/logrot.h).  0 = WRENN_VMM_LOG_MAX from the
 	 * environment, else RUNTIME_LOG_MAX_DEFAULT; the reaper must run. */
 	int64_t log_max_bytes;
+	/* Guest NIC limit, bytes per second (a token bucket refilled every second): Cloud
+	 * Hypervisor's NetConfig.rate_limiter_config, which CH applies to the device's transmit and
+	 * receive queues alike.  0 = none; refused by runtime_open (-ENOTSUP) when the VMM is not
+	 * Cloud Hypervisor (QEMU has no NIC rate limiter). */
+	uint64_t net_bytes_per_sec;
 	/* runtime_close policy: false (default) leaves running and paused
 	 * sandboxes as they are for the next runtime_open to re-attach; true stops
 	 * every running VMM and marks those sandboxes killed (paused ones stay). */

@@ -162,6 +162,7 @@ int rt_sbx_vmm_new(struct sbx *s, const char *mem_file, struct wr_err *err)
 		.mem_file = mem_file,
 		.api_timeout_ms = 20000,
 		.cgroup_parent = s->rt->cgroup_parent,
+		.net_bytes_per_sec = s->rt->net_bytes_per_sec,
 	};
 	/* The VMM of slot n is uid base + n (jail.h); slots start at 1.  Both
 	 * backends: Cloud Hypervisor takes its API socket and TAP as fds

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Pure logic of src/runtime: ids, tokens, the undo stack, the state machine. */
+/* Pure logic of src/runtime: ids, tokens, the undo stack, the state machine; and what
+ * runtime_open refuses up front. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include "runtime/runtime-internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,12 +131,37 @@ static void test_state_machine(void **state)
 	assert_int_equal(rt_state_check(RT_OP_SET_TIMEOUT, STORE_SB_KILLED, "cl-a", &e), -ENOENT);
 }
 
+/* A guest NIC rate limit is Cloud Hypervisor's (NetConfig.rate_limiter_config): under QEMU the
+ * runtime refuses it at open instead of failing every create. */
+static void test_net_limit_needs_ch(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-runtime-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct runtime_config cfg = {.data_dir = dir,
+				     .vmm = "qemu",
+				     .accel = "tcg",
+				     .no_jail = true,
+				     .no_reaper = true,
+				     .no_auto_snapshot = true,
+				     .warm_pool = -1,
+				     .net_bytes_per_sec = 25u << 20};
+	struct runtime *rt = NULL;
+	struct wr_err err = {0};
+	assert_int_equal(runtime_open(&cfg, &rt, &err), -ENOTSUP);
+	assert_null(rt);
+	assert_non_null(strstr(wr_err_msg(&err), "Cloud Hypervisor"));
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mint_id),	      cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_token),	      cmocka_unit_test(test_undo),
-		cmocka_unit_test(test_state_machine),
+		cmocka_unit_test(test_state_machine), cmocka_unit_test(test_net_limit_needs_ch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
