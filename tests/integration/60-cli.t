@@ -6,11 +6,12 @@
 # ends), timeout, pause/resume, keys, templates (list; build -f Dockerfile -t NAME with a context
 # and .dockerignore, a failing RUN, a bad line), kill, and bad input (unknown id, wrong key, no
 # agent, bad arguments) -> clear message + exit code.  Options stop at the first operand (docker's
-# rule: `exec ID df -h` runs df -h); exit 127/126 for a missing/non-executable command; --version.
+# rule: `exec ID df -h` runs df -h); exit 127/126 for a missing/non-executable command; --version;
+# bash completion of sandbox ids.
 # The agent runs on free ports with a scratch data dir and its own namespace prefix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=69
+N=70
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -152,6 +153,11 @@ timeout $TO "$W" exec "$id" /no/such/file 2>/dev/null; rc1=$?
 timeout $TO "$W" exec "$id" /etc/passwd 2>"$DATA/err"; rc2=$?
 is "exec of a missing path: 127; of a non-executable file: 126" "$rc1/$rc2" "127/126"
 is "exec of 5 MB of output" "$(timeout $TO "$W" exec "$id" -- sh -c 'yes | head -c 5000000' | wc -c)" 5000000
+# completion generated from the command table: after `wrenn exec ` it offers the live sandboxes
+out=$(PATH="$(dirname "$W"):$PATH" timeout $TO bash -c 'source <(wrenn completion bash) &&
+	COMP_WORDS=(wrenn exec "") COMP_CWORD=2 && _wrenn && echo "${COMPREPLY[*]}"' 2>&1)
+c=1; grep -qw -- "$id" <<<"$out" && c=0
+check "bash completion (wrenn completion bash) offers the sandbox ids after 'wrenn exec '" [ $c -eq 0 ]
 
 # --- cp --------------------------------------------------------------------------------------
 head -c 1048577 /dev/urandom >"$DATA/up.bin"
