@@ -130,7 +130,7 @@ static const struct cli_cmd subs_templates[] = {
 	 CLI_ARG_NONE},
 	{"templates build", cmd_templates_build,
 	 "-f DOCKERFILE -t NAME [--cpu N] [--memory MB] [--no-cache] [--json] [CONTEXT_DIR]\n"
-	 "       wrenn templates build NAME [--from TEMPLATE] [--vcpus N] [--memory MB]",
+	 "       wrenn templates build [--from TEMPLATE] [--vcpus N] [--memory MB] NAME",
 	 "build a template from a Dockerfile (or re-snapshot one at another size)",
 	 "  -f, --file PATH       the Dockerfile (may be outside CONTEXT_DIR, default .)\n"
 	 "  -t, --tag NAME        the template's name\n"

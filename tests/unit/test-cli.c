@@ -522,6 +522,61 @@ static void test_getopt_rule(void **state)
 	}
 }
 
+/* A usage form that names an option after an operand ("build NAME [--from T]") advertises
+ * what the parser refuses: options stop at the first operand.  Each form of args (one per
+ * line) is read up to a '(' remark; an operand is an upper-case word that is not an option's
+ * value. */
+static const char *usage_option_after_operand(const char *args)
+{
+	static char bad[128];
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", args);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *w = strstr(line, "wrenn ");
+		if (w) /* a further form: "       wrenn templates build NAME ..." */
+			line = strchr(w + 6, ' ') ? strchr(w + 6, ' ') : line;
+		char *paren = strchr(line, '(');
+		if (paren)
+			*paren = '\0';
+		bool operand = false, prev_opt = false;
+		for (char *save = NULL, *t = strtok_r(line, " ", &save); t;
+		     t = strtok_r(NULL, " ", &save)) {
+			const char *u = t + strspn(t, "[");
+			if (*u == '-') {
+				if (operand) {
+					snprintf(bad, sizeof(bad), "%s after an operand", t);
+					return bad;
+				}
+				prev_opt = !strchr(t, ']') && !strchr(t, '|');
+				continue;
+			}
+			if (*u >= 'A' && *u <= 'Z' && !prev_opt)
+				operand = true;
+			prev_opt = false;
+		}
+	}
+	return NULL;
+}
+
+static void test_usage_options_before_operands(void **state)
+{
+	(void)state;
+	for (const struct cli_cmd *c = cli_cmds; c->name; c++) {
+		const struct cli_cmd *one[8] = {c};
+		size_t n = 1;
+		for (const struct cli_cmd *s = c->subs; s && s->name; s++)
+			one[n++] = s;
+		for (size_t k = 0; k < n; k++) {
+			const char *why = usage_option_after_operand(one[k]->args);
+			if (why)
+				fail_msg("usage of '%s' (%s): %s", one[k]->name, one[k]->args, why);
+		}
+	}
+	assert_non_null(usage_option_after_operand("NAME [--from TEMPLATE]"));
+	assert_null(usage_option_after_operand("-f DOCKERFILE -t NAME [--cpu N] [CONTEXT_DIR]"));
+	assert_null(usage_option_after_operand("SRC DST   (one of them ID:/path; - is stdin)"));
+}
+
 static void test_cli_commands(void **state)
 {
 	(void)state;
@@ -872,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_usage_exit_codes),
 		cmocka_unit_test(test_getopt_rule),
+		cmocka_unit_test(test_usage_options_before_operands),
 		cmocka_unit_test(test_cli_commands),
 		cmocka_unit_test(test_exec_exit_codes),
 		cmocka_unit_test(test_completion),
