@@ -186,8 +186,16 @@ int tpl_build_run(struct cli *c, const struct tpl_build *b)
 		rc = 130;
 		goto out;
 	}
-	if (c->json)
-		print_json(st);
+	if (c->json) {
+		/* the whole final status: every log entry, not the last poll's new ones */
+		cleanup_free char *path = xasprintf("/v1/templates/%s/builds/%s", en, eb);
+		cleanup_json json_t *all = NULL;
+		if (api_json(&a, "GET", path, NULL, &all, NULL, &err) < 0) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+		print_json(all);
+	}
 	if (strcmp(status, "ready") == 0) {
 		if (!c->json)
 			fprintf(stderr, "wrenn: template %s ready (%.1fs)\n", b->name,

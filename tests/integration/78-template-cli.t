@@ -11,10 +11,11 @@
 # link refuses an archive over the agent's size limit (413) and stores nothing; an OCI image from
 # a registry on loopback as the Dockerfile's FROM, and from a private one (basic auth) with E2B's
 # fromImageRegistry credentials; E2B's pre-v3 create route POST /v2/templates (older SDKs) through
-# a whole build; an image whose config gives its user as uid:gid.
+# a whole build; an image whose config gives its user as uid:gid; a build VM has egress by
+# default yet never reaches the host's API or proxy port.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-N=33
+N=35
 # shellcheck source=tests/lib/agent.sh
 . tests/lib/agent.sh
 W=$B/bin/wrenn
@@ -29,8 +30,9 @@ nok() { # multi-line details, each line a TAP comment
 for c in jq curl python3; do command -v $c >/dev/null || skip_rest "needs $c"; done
 [ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
 	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
-AGENT_TIMEOUT=1800 agent_start "wt78$$" --pool-size 1 --max-sandboxes 6 --build-internet=false \
-	--max-upload-bytes 1048576
+# build VMs get egress (the agent's default; nothing here reaches outside: the guests only probe
+# the host's own addresses, which the egress rules drop)
+AGENT_TIMEOUT=1800 agent_start "wt78$$" --pool-size 1 --max-sandboxes 6 --max-upload-bytes 1048576
 [ -n "$K" ] || skip_rest "agent did not start: $(tail -3 "$DATA/agent.err")"
 export WRENN_API_URL=$API WRENN_API_KEY=$K
 H=(-H "X-API-Key: $K")
@@ -152,6 +154,32 @@ is "... the message lists the names a user can give (built templates), not inter
 bad "no FROM" 'RUN true\n' 'Dockerfile line 1'
 is "bad inputs leave nothing behind and publish no name" \
 	"$(state) $(code "${H[@]}" "$API/templates/aliases/cli78-bad")" "$before 404"
+
+# --- network during builds: egress on, never the host's own ports ----------------------------------------
+# The host end of slot n's egress link is <egress base> + 4n + 1 (src/net/addr.h); the build VM
+# probes the agent's API and proxy ports there for slots 0-3: each SYN must be dropped (a missing
+# rule would show as "refused": those ports listen on loopback only), none may connect.  An address
+# of a slot not in use is not local and goes to the forward chain, which drops 10.0.0.0/8 for guests.
+VP=${AGENT_NET[3]} EB=${AGENT_NET[7]}
+PA=${API##*:} PP=${PX##*:}
+pre=${EB%.0.0}
+probe='for a in '"$pre.0.1 $pre.0.5 $pre.0.9 $pre.0.13"'; do for p in '"$PA $PP"'; do
+timeout 3 bash -c "exec 3<>/dev/tcp/$a/$p" 2>/dev/null; rc=$?
+case $rc in 0) r=connected ;; 1) r=refused ;; *) r=dropped ;; esac; echo "probe $a:$p $r"; done; done'
+NB=$(curl -s "${H[@]}" -d '{"name":"net78","memoryMB":256}' "$API/v3/templates" | jq -r .buildID)
+curl -s "${H[@]}" -d "$(jq -nc --arg p "$probe" '{fromTemplate:"minimal",steps:[{type:"RUN",args:["sleep 8; \($p)"]}]}')" \
+	"$API/v2/templates/net78/builds/$NB" >/dev/null
+links=0
+for _ in $(seq 1 200); do
+	s=$(curl -s "${H[@]}" "$API/templates/net78/builds/$NB/status" | jq -r .status)
+	[ "$links" = 0 ] && links=$(ip -4 -o addr show | grep -c " $VP[0-9]*[ @]")
+	case $s in ready | error) break ;; esac
+	sleep 1
+done
+curl -s "${H[@]}" "$API/templates/net78/builds/$NB/status" >"$DATA/net.json"
+is "a build VM gets egress by default (its slot's host link is up during the build)" "$s $([ "$links" -ge 1 ] && echo link)" "ready link"
+is "... and reaches neither the API nor the proxy port on any host address (every SYN dropped)" \
+	"$(jq -r '[.logEntries[].message|select(startswith("probe "))|split(" ")[2]]|group_by(.)|map("\(.[0])=\(length)")|join(" ")' "$DATA/net.json")" "dropped=8"
 
 # --- delete while a snapshot of a sandbox of it exists: 409, then 204 -----------------------------------
 SID=$(curl -s "${H[@]}" -d '{"templateID":"cli78","timeout":300}' "$API/sandboxes" | jq -r .sandboxID)
