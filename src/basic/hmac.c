@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
 {
@@ -48,6 +49,20 @@ void hmac_req_sign(const uint8_t key[32], const char *method, const char *path, 
 	hex_encode(mac, sizeof(mac), out);
 }
 
+/* hex -> 32 bytes; false when not 64 hex digits */
+static bool parse_mac(const char *sig_hex, uint8_t got[32])
+{
+	if (!sig_hex || strlen(sig_hex) != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_digit(sig_hex[2 * i]), lo = hex_digit(sig_hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		got[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
 int hmac_req_verify(const uint8_t key[32], const char *method, const char *path,
 		    const char *host_id, int64_t ts_ms, const void *body, size_t body_len,
 		    const char *sig_hex, int64_t now_ms, int64_t last_ts_ms)
@@ -69,5 +84,70 @@ int hmac_req_verify(const uint8_t key[32], const char *method, const char *path,
 		return -ETIME;
 	if (ts_ms <= last_ts_ms)
 		return -EALREADY;
+	return 0;
+}
+
+int hmac_nonce(char out[HMAC_NONCE_HEX])
+{
+	uint8_t rnd[16];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	hex_encode(rnd, sizeof(rnd), out);
+	return 0;
+}
+
+bool hmac_nonce_well_formed(const char *nonce)
+{
+	if (!nonce || strlen(nonce) != HMAC_NONCE_HEX - 1)
+		return false;
+	for (const char *p = nonce; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+void sha256_hex(const void *data, size_t len, char out[HMAC_SHA256_HEX])
+{
+	uint8_t h[32];
+	sha256_digest(data ? data : "", data ? len : 0, h);
+	hex_encode(h, sizeof(h), out);
+}
+
+static void call_raw(const uint8_t key[32], const char *method, const char *target,
+		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		     size_t body_len, uint8_t out[32])
+{
+	char bhex[HMAC_SHA256_HEX];
+	sha256_hex(body, body_len, bhex);
+	cleanup_free char *canon =
+		xasprintf("WRENN-CALL-HMAC-SHA256\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s", method, target,
+			  host_id, ts_ms, nonce, bhex);
+	hmac_sha256(key, 32, canon, strlen(canon), out);
+}
+
+void hmac_call_sign(const uint8_t key[32], const char *method, const char *target,
+		    const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		    size_t body_len, char out[HMAC_SHA256_HEX])
+{
+	uint8_t mac[32];
+	call_raw(key, method, target, host_id, ts_ms, nonce, body, body_len, mac);
+	hex_encode(mac, sizeof(mac), out);
+}
+
+int hmac_call_verify(const uint8_t key[32], const char *method, const char *target,
+		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		     size_t body_len, const char *sig_hex, int64_t now_ms)
+{
+	uint8_t want[32], got[32];
+	/* a nonce with a newline would let two different calls share a canonical string */
+	if (!parse_mac(sig_hex, got) || !hmac_nonce_well_formed(nonce) || strchr(method, '\n') ||
+	    strchr(target, '\n') || strchr(host_id, '\n'))
+		return -EACCES;
+	call_raw(key, method, target, host_id, ts_ms, nonce, body, body_len, want);
+	if (CRYPTO_memcmp(want, got, sizeof(want)) != 0)
+		return -EACCES;
+	/* only a genuine call tells about the clock */
+	if (ts_ms < now_ms - HMAC_CALL_WINDOW_MS || ts_ms > now_ms + HMAC_CALL_WINDOW_MS)
+		return -ETIME;
 	return 0;
 }

@@ -39,3 +39,43 @@ void hmac_req_sign(const uint8_t key[32], const char *method, const char *path, 
 int hmac_req_verify(const uint8_t key[32], const char *method, const char *path,
 		    const char *host_id, int64_t ts_ms, const void *body, size_t body_len,
 		    const char *sig_hex, int64_t now_ms, int64_t last_ts_ms);
+
+/*
+ * Calls from the control plane to a host (every request it forwards: creates, per-sandbox
+ * operations, lists).  The same key as the heartbeats (the SHA-256 of the host's credential,
+ * which both sides hold: it is never sent), a different label, so that neither kind of
+ * signature is valid as the other, and a random nonce instead of a per-host counter, so that
+ * any number of control-plane replicas can call a host without sharing a clock or a sequence:
+ *
+ *   X-Wrenn-Host: <host id>
+ *   X-Wrenn-Timestamp: <unix milliseconds>
+ *   X-Wrenn-Nonce: <32 hex: 16 random bytes>
+ *   X-Wrenn-Content-SHA256: hex(SHA-256(body))
+ *   X-Wrenn-Signature: hex(HMAC-SHA256(key, "WRENN-CALL-HMAC-SHA256\n" METHOD "\n" TARGET "\n"
+ *                          HOST-ID "\n" TIMESTAMP "\n" NONCE "\n" hex(SHA-256(body))))
+ *
+ * TARGET is the request target as sent, path and query.  The host accepts a timestamp within
+ * HMAC_CALL_WINDOW_MS of its clock and a nonce it has not seen in that window (nonce-cache.h):
+ * a captured call cannot be replayed, nor its method, target, body or host changed.
+ */
+#define HMAC_CALL_WINDOW_MS 30000
+#define HMAC_NONCE_HEX (32 + 1)
+
+/* A fresh nonce (getrandom); -errno when the kernel gives no randomness. */
+int hmac_nonce(char out[HMAC_NONCE_HEX]);
+/* True for 32 lower-case hex digits. */
+bool hmac_nonce_well_formed(const char *nonce);
+/* hex(SHA-256(data)) */
+void sha256_hex(const void *data, size_t len, char out[HMAC_SHA256_HEX]);
+
+void hmac_call_sign(const uint8_t key[32], const char *method, const char *target,
+		    const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		    size_t body_len, char out[HMAC_SHA256_HEX]);
+/*
+ * Check a call's signature and freshness (the nonce's novelty is the caller's: nonce-cache.h).
+ * Returns 0, -EACCES for a wrong or malformed signature or nonce, -ETIME outside
+ * HMAC_CALL_WINDOW_MS of now_ms.  Constant-time comparison.
+ */
+int hmac_call_verify(const uint8_t key[32], const char *method, const char *target,
+		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		     size_t body_len, const char *sig_hex, int64_t now_ms);

@@ -19,8 +19,9 @@ struct control {
 	char public_domain[256];
 };
 
-/* Send method+target(+body) to a host's API with the control plane's key for that host; the
- * whole exchange bounded by timeout_ms (-ETIMEDOUT). */
+/* Send method+target(+body) to a host's API as a signed call (basic/hmac.h: timestamp, nonce,
+ * body digest, HMAC with the host's key; no secret on the wire); the whole exchange bounded by
+ * timeout_ms (-ETIMEDOUT). */
 int control_forward(struct control *c, const char *host_id, const char *api_url, const char *method,
 		    const char *target, const char *body, size_t len, unsigned timeout_ms,
 		    int *ret_status, char **ret_body, size_t *ret_len, struct wr_err *err);

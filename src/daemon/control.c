@@ -310,6 +310,12 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	pg_host_done(&h);
 }
 
+/*
+ * Every call to a host is signed (basic/hmac.h "Calls from the control plane to a host"): the
+ * host's key never leaves the database and this process, and a captured call is worth nothing
+ * after its nonce is used or its 30 s window is past.  Calls are plain HTTP: they are
+ * authenticated, not encrypted (docs/SECURITY.md).
+ */
 int control_forward(struct control *c, const char *host_id, const char *api_url, const char *method,
 		    const char *target, const char *body, size_t len, unsigned timeout_ms,
 		    int *ret_status, char **ret_body, size_t *ret_len, struct wr_err *err)
@@ -319,17 +325,26 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 	int r = pg_host_key(c->db, host_id, key, &last, err);
 	if (r < 0)
 		return r;
-	char apikey[STORE_KEY_LEN + 1];
-	control_host_api_key(key, apikey);
+	char nonce[HMAC_NONCE_HEX], sig[HMAC_SHA256_HEX], digest[HMAC_SHA256_HEX];
+	if ((r = hmac_nonce(nonce)) < 0) {
+		explicit_bzero(key, sizeof(key));
+		return wr_err_errno(err, -r, "nonce for a call to host %s", host_id);
+	}
+	int64_t ts = now_ms();
+	hmac_call_sign(key, method, target, host_id, ts, nonce, body, len, sig);
 	explicit_bzero(key, sizeof(key));
-	cleanup_free char *hdr = xasprintf("X-API-Key: %s", apikey);
-	explicit_bzero(apikey, sizeof(apikey));
+	sha256_hex(body, len, digest);
+	cleanup_free char *h1 = xasprintf("X-Wrenn-Host: %s", host_id);
+	cleanup_free char *h2 = xasprintf("X-Wrenn-Timestamp: %" PRId64, ts);
+	cleanup_free char *h3 = xasprintf("X-Wrenn-Nonce: %s", nonce);
+	cleanup_free char *h4 = xasprintf("X-Wrenn-Content-SHA256: %s", digest);
+	cleanup_free char *h5 = xasprintf("X-Wrenn-Signature: %s", sig);
 	cleanup_free char *host = NULL, *port = NULL;
 	int fd = -1;
 	if ((r = control_parse_url(api_url, &host, &port, err)) < 0 ||
 	    (r = control_tcp_connect(host, port, &fd, err)) < 0)
 		return wr_err_prefix(err, r, "host %s", host_id);
-	const char *hdrs[] = {hdr, NULL};
+	const char *hdrs[] = {h1, h2, h3, h4, h5, NULL};
 	struct http_client *cl = http_client_new(fd, true);
 	http_client_set_timeout(cl, timeout_ms);
 	http_client_set_deadline(cl, timeout_ms);
@@ -341,7 +356,6 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 			       .body = body,
 			       .body_len = len};
 	r = http_client_do(cl, &rq, FORWARD_MAX_BODY, ret_status, ret_body, ret_len, err);
-	explicit_bzero(hdr, strlen(hdr));
 	http_client_free(cl);
 	if (r < 0)
 		return wr_err_prefix(err, r, "host %s (%s)", host_id, api_url);

@@ -10,9 +10,10 @@
  * placement), and on proxy_listen the sandbox traffic (control-internal.h).  Every other route
  * answers 501 naming what is not there yet.  Returns the process exit code.
  *
- * heartbeat_start: `--role host --control URL --host-id ID --host-credential-file F`: the
- * ordinary agent plus a thread that posts a signed heartbeat with the host's capacity every
- * HEARTBEAT_INTERVAL_MS.
+ * heartbeat_start: `--role host --control URL[,URL...] --host-id ID --host-credential-file F`:
+ * the ordinary agent plus a thread that posts a signed heartbeat with the host's capacity every
+ * HEARTBEAT_INTERVAL_MS (to the replica that answered last, else the others in order), and
+ * signed calls from the control plane accepted (host-call.h).
  */
 #include "daemon/config.h"
 #include "store/store.h"
@@ -35,8 +36,8 @@ int control_parse_url(const char *url, char **ret_host, char **ret_port, struct 
 /* A blocking TCP connection (SOCK_CLOEXEC, 5 s send/connect timeout). */
 int control_tcp_connect(const char *host, const char *port, int *ret_fd, struct wr_err *err);
 /*
- * The API key the control plane uses on a host: derived from the host's signing key on both
- * sides (e2b_ + 40 hex of HMAC(key, label)), never sent by the host; the host agent imports
- * it as an operator key at start.
+ * The API key older releases derived from a host's signing key (e2b_ + 40 hex of HMAC(key,
+ * label)) for the control plane's calls, a bearer on the wire; calls are signed now
+ * (host-call.h) and a host agent revokes this key from its store at start.
  */
 void control_host_api_key(const uint8_t host_key[32], char out[STORE_KEY_LEN + 1]);

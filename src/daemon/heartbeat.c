@@ -2,6 +2,7 @@
 /* The host role's heartbeat thread (control.h): capacity, signed, every few seconds. */
 #include "daemon/agent.h"
 #include "daemon/control.h"
+#include "daemon/host-call.h"
 
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
@@ -25,11 +26,20 @@
 #include <unistd.h>
 
 #define HEARTBEAT_TIMEOUT_MS 5000
+/* `--control URL1,URL2,...`: control-plane replicas, tried in order */
+#define CONTROL_URLS_MAX 8
+
+struct control_url {
+	char *url, *host, *port;
+};
 
 struct heartbeat {
 	struct agent *a;
-	char *host, *port; /* the control plane's address */
-	char *target;	   /* /v1/hosts/<id>/heartbeat */
+	/* the control plane's replicas; a beat goes to `cur` (the one that answered last) first,
+	 * then to the others in list order */
+	struct control_url urls[CONTROL_URLS_MAX];
+	size_t nurls, cur;
+	char *target; /* /v1/hosts/<id>/heartbeat */
 	char *api_url, *proxy_url;
 	uint8_t key[32];
 	int64_t last_ts;
@@ -125,6 +135,8 @@ static void meminfo(int64_t *ret_total_mb, int64_t *ret_avail_mb)
 		*ret_avail_mb = strtoll(p + 13, NULL, 10) / 1024;
 }
 
+/* The bearer key older releases derived for the control plane's calls; only computed now to
+ * revoke it from a host's store (heartbeat_start), since calls are signed instead. */
 void control_host_api_key(const uint8_t host_key[32], char out[STORE_KEY_LEN + 1])
 {
 	static const char label[] = "wrenn control plane API key v1";
@@ -175,16 +187,13 @@ static json_t *capacity(struct heartbeat *hb, json_t **ret_ids)
 			 (json_int_t)runtime_warm_ready(a->rt));
 }
 
-/* One heartbeat; the HTTP status (or -errno). */
-static int beat(struct heartbeat *hb, struct wr_err *err)
+/* One heartbeat to one replica; the HTTP status (or -errno).  Each attempt is signed anew with a
+ * newer timestamp: replicas share the replay guard (the host's last accepted timestamp in the
+ * database), so a beat that reached one replica but whose answer was lost is not refused by the
+ * next as a replay. */
+static int beat_to(struct heartbeat *hb, const struct control_url *u, const char *text,
+		   struct wr_err *err)
 {
-	json_t *ids = NULL;
-	json_t *cap = capacity(hb, &ids);
-	cleanup_json json_t *body = json_pack("{s:s,s:s,s:o}", "apiUrl", hb->api_url, "proxyUrl",
-					      hb->proxy_url, "capacity", cap);
-	if (ids)
-		json_object_set_new(body, "sandboxIds", ids);
-	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
 	int64_t ts = real_ms();
 	if (ts <= hb->last_ts)
 		ts = hb->last_ts + 1;
@@ -196,14 +205,14 @@ static int beat(struct heartbeat *hb, struct wr_err *err)
 	cleanup_free char *h3 = xasprintf("X-Wrenn-Signature: %s", sig);
 	const char *hdrs[] = {h1, h2, h3, NULL};
 	int fd = -1;
-	int r = control_tcp_connect(hb->host, hb->port, &fd, err);
+	int r = control_tcp_connect(u->host, u->port, &fd, err);
 	if (r < 0)
 		return r;
 	struct http_client *cl = http_client_new(fd, true);
 	http_client_set_deadline(cl, HEARTBEAT_TIMEOUT_MS);
 	struct http_creq rq = {.method = "POST",
 			       .target = hb->target,
-			       .host = hb->host,
+			       .host = u->host,
 			       .headers = hdrs,
 			       .content_type = "application/json",
 			       .body = text,
@@ -215,7 +224,7 @@ static int beat(struct heartbeat *hb, struct wr_err *err)
 	if (r < 0)
 		return r;
 	if (status != 200) {
-		wr_err_set(err, EPROTO, "control plane answered %d: %.200s", status,
+		wr_err_set(err, EPROTO, "control plane %s answered %d: %.200s", u->url, status,
 			   resp ? resp : "");
 		return status;
 	}
@@ -225,6 +234,37 @@ static int beat(struct heartbeat *hb, struct wr_err *err)
 		log_info("control plane: this host is %s", draining ? "draining" : "not draining");
 	hb->draining = draining;
 	return status;
+}
+
+/*
+ * One heartbeat: to the replica that answered last, else to each other one in list order until
+ * one answers 200 (an unreachable replica, or one whose database is down, answers 5xx or not at
+ * all).  A 4xx (refused signature, unknown host) is the same on every replica: not retried.
+ */
+static int beat(struct heartbeat *hb, struct wr_err *err)
+{
+	json_t *ids = NULL;
+	json_t *cap = capacity(hb, &ids);
+	cleanup_json json_t *body = json_pack("{s:s,s:s,s:o}", "apiUrl", hb->api_url, "proxyUrl",
+					      hb->proxy_url, "capacity", cap);
+	if (ids)
+		json_object_set_new(body, "sandboxIds", ids);
+	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
+	int r = -EHOSTUNREACH;
+	for (size_t k = 0; k < hb->nurls; k++) {
+		size_t i = k == 0 ? hb->cur : (k <= hb->cur ? k - 1 : k);
+		wr_err_clear(err);
+		r = beat_to(hb, &hb->urls[i], text, err);
+		if (r == 200 || (r >= 400 && r < 500)) {
+			if (r == 200 && i != hb->cur)
+				log_info("heartbeat: control plane %s answers (%s did not)",
+					 hb->urls[i].url, hb->urls[hb->cur].url);
+			if (r == 200)
+				hb->cur = i;
+			return r;
+		}
+	}
+	return r;
 }
 
 static void *run(void *arg)
@@ -267,14 +307,40 @@ static void heartbeat_free(struct heartbeat *hb)
 	if (!hb)
 		return;
 	explicit_bzero(hb->key, sizeof(hb->key));
-	free(hb->host);
-	free(hb->port);
+	for (size_t i = 0; i < hb->nurls; i++) {
+		free(hb->urls[i].url);
+		free(hb->urls[i].host);
+		free(hb->urls[i].port);
+	}
 	free(hb->target);
 	free(hb->api_url);
 	free(hb->proxy_url);
 	pthread_cond_destroy(&hb->cond);
 	pthread_mutex_destroy(&hb->lock);
 	free(hb);
+}
+
+/* "URL1,URL2,...": each http://HOST:PORT, at most CONTROL_URLS_MAX. */
+static int parse_control_urls(struct heartbeat *hb, const char *list, struct wr_err *err)
+{
+	for (const char *p = list;;) {
+		size_t n = strcspn(p, ",");
+		if (n == 0)
+			return wr_err_set(err, EINVAL, "control %s: an empty URL in the list",
+					  list);
+		if (hb->nurls == CONTROL_URLS_MAX)
+			return wr_err_set(err, EINVAL, "control: at most %d URLs",
+					  CONTROL_URLS_MAX);
+		struct control_url *u = &hb->urls[hb->nurls];
+		u->url = xstrndup(p, n);
+		int r = control_parse_url(u->url, &u->host, &u->port, err);
+		hb->nurls++;
+		if (r < 0)
+			return r;
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
 }
 
 int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err)
@@ -301,27 +367,35 @@ int heartbeat_start(struct agent *a, struct heartbeat **ret, struct wr_err *err)
 	/* the signing key is the credential's SHA-256, what the control plane stores */
 	sha256_digest(cred, n, hb->key);
 	explicit_bzero(cred, strlen(cred));
-	r = control_parse_url(c->control, &hb->host, &hb->port, err);
+	r = parse_control_urls(hb, c->control, err);
 	if (r < 0) {
 		heartbeat_free(hb);
 		return r;
 	}
-	/* the control plane's key on this host, derived from the shared key on both sides */
+	/* Releases before signed calls made the control plane a bearer key derived from this key
+	 * and imported it here; it would still open this host to whoever saw one forwarded
+	 * request, so it goes. */
 	char cpkey[STORE_KEY_LEN + 1];
 	control_host_api_key(hb->key, cpkey);
 	cleanup_free char *kid = NULL;
-	if (store_key_verify(a->st, cpkey, &kid, NULL) < 0)
-		r = store_key_import(a->st, "control-plane", cpkey, err);
+	if (store_key_verify(a->st, cpkey, &kid, NULL) == 0) {
+		r = store_key_delete(a->st, kid, err);
+		if (r == 0)
+			log_info(
+				"revoked the control plane's derived API key (calls are signed now)");
+	}
 	explicit_bzero(cpkey, sizeof(cpkey));
 	if (r < 0) {
 		heartbeat_free(hb);
-		return wr_err_prefix(err, r, "control plane API key");
+		return wr_err_prefix(err, r, "revoke the control plane's old API key");
 	}
+	host_call_enable(c->host_id, hb->key);
 	hb->target = xasprintf("/v1/hosts/%s/heartbeat", c->host_id);
 	hb->api_url = c->advertise_api ? xstrdup(c->advertise_api) : url_of_listen(c->api_listen);
 	hb->proxy_url =
 		c->advertise_proxy ? xstrdup(c->advertise_proxy) : url_of_listen(c->proxy_listen);
 	if (pthread_create(&hb->th, NULL, run, hb) != 0) {
+		host_call_disable();
 		heartbeat_free(hb);
 		return wr_err_set(err, EAGAIN, "cannot start the heartbeat thread");
 	}
@@ -338,5 +412,6 @@ void heartbeat_stop(struct heartbeat *hb)
 	pthread_cond_signal(&hb->cond);
 	pthread_mutex_unlock(&hb->lock);
 	pthread_join(hb->th, NULL);
+	host_call_disable();
 	heartbeat_free(hb);
 }

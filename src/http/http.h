@@ -133,6 +133,10 @@ ssize_t http_req_read(struct http_req *req, void *buf, size_t n);
 /* Read the whole body (<= max bytes, else -EFBIG) into a NUL-terminated
  * malloc'd buffer. */
 int http_req_read_all(struct http_req *req, size_t max, char **ret_buf, size_t *ret_len);
+/* Read the whole body (<= max, else -EFBIG) and keep it: later http_req_read/_read_all calls
+ * read it again from the start (an authentication layer that must hash the body before the
+ * handler reads it).  The buffer lives as long as the request; a second call returns it. */
+int http_req_buffer_body(struct http_req *req, size_t max, const char **ret_buf, size_t *ret_len);
 
 /* ------------------------------------------------------------------ response */
 

@@ -46,6 +46,10 @@ struct http_req {
 	int status;
 	bool write_failed;
 	void *ctx; /* the handler's per-request context (borrowed) */
+	/* http_req_buffer_body: the whole body, read once, served again to later reads */
+	char *pre;
+	size_t pre_len, pre_off;
+	bool pre_done;
 };
 
 void http_req_set_ctx(struct http_req *req, void *ctx)
@@ -170,6 +174,13 @@ ssize_t http_req_read(struct http_req *req, void *buf, size_t n)
 {
 	if (req->taken)
 		return -EBADF;
+	if (req->pre_done) {
+		size_t k = req->pre_len - req->pre_off < n ? req->pre_len - req->pre_off : n;
+		if (k)
+			memcpy(buf, req->pre + req->pre_off, k);
+		req->pre_off += k;
+		return (ssize_t)k;
+	}
 	if (req->expect_continue && !req->continue_sent && !req->started) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		req->continue_sent = true;
@@ -202,6 +213,20 @@ int http_req_read_all(struct http_req *req, size_t max, char **ret_buf, size_t *
 		return -EFBIG;
 	}
 	return r;
+}
+
+int http_req_buffer_body(struct http_req *req, size_t max, const char **ret_buf, size_t *ret_len)
+{
+	if (!req->pre_done) {
+		int r = http_req_read_all(req, max, &req->pre, &req->pre_len);
+		if (r < 0)
+			return r;
+		req->pre_done = true;
+		req->pre_off = 0;
+	}
+	*ret_buf = req->pre ? req->pre : "";
+	*ret_len = req->pre_len;
+	return 0;
 }
 
 /* --------------------------------------------------------------- response */
@@ -412,6 +437,7 @@ int http_req_take_socket(struct http_req *req, int *ret_fd, char **ret_buf, size
 
 static void req_done(struct http_req *req)
 {
+	free(req->pre);
 	free(req->path);
 	for (size_t i = 0; i < req->nq; i++) {
 		free(req->q[i].name);

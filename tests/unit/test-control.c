@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Multiple hosts: request signing (basic/hmac.c) and the scheduler's choice (control-sched.c). */
+/* Multiple hosts: request signing (basic/hmac.c), the replay cache of signed calls
+ * (basic/nonce-cache.c) and the scheduler's choice (control-sched.c). */
+#include "basic/hex.h"
 #include "basic/hmac.h"
+#include "basic/nonce-cache.h"
 #include "daemon/config.h"
 #include "daemon/control-sched.h"
 
@@ -10,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +254,157 @@ static void test_config_roles(void **state)
 	unsetenv("WRENN_CONFIG");
 }
 
+/* Calls from the control plane to a host: the canonical string is the documented one. */
+#define CT "/v2/sandboxes?state=running&limit=2"
+#define NONCE "0123456789abcdef0123456789abcdef"
+static const char cbody[] = "{\"templateID\":\"base\"}";
+
+static void test_call_canonical(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX], bh[HMAC_SHA256_HEX], want[HMAC_SHA256_HEX];
+	hmac_call_sign(key, "GET", CT, "host-1", NOW, NONCE, cbody, strlen(cbody), sig);
+	sha256_hex(cbody, strlen(cbody), bh);
+	char canon[512];
+	snprintf(canon, sizeof(canon), "WRENN-CALL-HMAC-SHA256\nGET\n%s\nhost-1\n%lld\n%s\n%s", CT,
+		 (long long)NOW, NONCE, bh);
+	uint8_t mac[32];
+	hmac_sha256(key, 32, canon, strlen(canon), mac);
+	hex_encode(mac, sizeof(mac), want);
+	assert_string_equal(sig, want);
+	/* the heartbeat's signature over the same fields is another one: one is never the other */
+	char hsig[HMAC_SHA256_HEX];
+	hmac_req_sign(key, "GET", CT, "host-1", NOW, cbody, strlen(cbody), hsig);
+	assert_string_not_equal(sig, hsig);
+	assert_int_equal(hmac_call_verify(key, "GET", CT, "host-1", NOW, NONCE, cbody,
+					  strlen(cbody), hsig, NOW),
+			 -EACCES);
+	/* an empty body hashes as "" (NULL or zero length alike) */
+	char s1[HMAC_SHA256_HEX], s2[HMAC_SHA256_HEX];
+	hmac_call_sign(key, "DELETE", "/sandboxes/x", "host-1", NOW, NONCE, NULL, 0, s1);
+	hmac_call_sign(key, "DELETE", "/sandboxes/x", "host-1", NOW, NONCE, "", 0, s2);
+	assert_string_equal(s1, s2);
+}
+
+static void test_call_tampering(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX];
+	size_t bl = strlen(cbody);
+	hmac_call_sign(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW), 0);
+	/* method, path, query, host, timestamp, nonce, body, key: each changes the signature */
+	assert_int_equal(
+		hmac_call_verify(key, "PUT", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", "/v2/sandboxes?state=paused&limit=2",
+					  "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", "/v2/sandboxes", "host-1", NOW, NONCE, cbody,
+					  bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", "/sandboxes/other?state=running&limit=2",
+					  "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-2", NOW, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW + 1, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", CT, "host-1", NOW,
+					  "0123456789abcdef0123456789abcdee", cbody, bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE,
+					  "{\"templateID\":\"evil\"}", bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl - 1, sig, NOW),
+		-EACCES);
+	uint8_t other[32] = {9};
+	assert_int_equal(
+		hmac_call_verify(other, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	/* malformed: signature, nonce (short, upper case, a newline splicing fields) */
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, "zz", NOW),
+		-EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, NULL, NOW),
+		-EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, "0123", cbody, bl, sig, NOW),
+		-EACCES);
+	assert_int_equal(hmac_call_verify(key, "POST", CT, "host-1", NOW,
+					  "0123456789ABCDEF0123456789ABCDEF", cbody, bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT "\nx", "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	assert_false(hmac_nonce_well_formed(NULL));
+	assert_true(hmac_nonce_well_formed(NONCE));
+	char n1[HMAC_NONCE_HEX], n2[HMAC_NONCE_HEX];
+	assert_int_equal(hmac_nonce(n1), 0);
+	assert_int_equal(hmac_nonce(n2), 0);
+	assert_true(hmac_nonce_well_formed(n1));
+	assert_string_not_equal(n1, n2);
+}
+
+static void test_call_window(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX];
+	size_t bl = strlen(cbody);
+	hmac_call_sign(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig);
+	int64_t w = HMAC_CALL_WINDOW_MS;
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW + w),
+		0);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW - w),
+		0);
+	assert_int_equal(hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig,
+					  NOW + w + 1),
+			 -ETIME);
+	assert_int_equal(hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig,
+					  NOW - w - 1),
+			 -ETIME);
+}
+
+static void test_nonce_replay(void **state)
+{
+	(void)state;
+	int64_t w = HMAC_CALL_WINDOW_MS;
+	struct nonce_cache *nc = nonce_cache_new(3, w);
+	assert_int_equal(nonce_cache_add(nc, "a", NOW, NOW), 0);
+	assert_int_equal(nonce_cache_add(nc, "a", NOW, NOW + 1), -EALREADY); /* replay */
+	/* the same nonce with another timestamp is still a replay (a forger cannot re-sign) */
+	assert_int_equal(nonce_cache_add(nc, "a", NOW + 5, NOW + 5), -EALREADY);
+	assert_int_equal(nonce_cache_add(nc, "b", NOW + 10, NOW + 10), 0);
+	assert_int_equal(nonce_cache_add(nc, "c", NOW + 20, NOW + 20), 0);
+	/* full of live nonces: refuse rather than forget one */
+	assert_int_equal(nonce_cache_add(nc, "d", NOW + 30, NOW + 30), -ENOBUFS);
+	assert_int_equal(nonce_cache_size(nc), 3);
+	/* still remembered at the window's edge (the call would still pass the clock check) */
+	assert_int_equal(nonce_cache_add(nc, "a", NOW, NOW + w), -EALREADY);
+	/* past it, "a" is dropped: its call fails the clock check whatever its nonce */
+	assert_int_equal(nonce_cache_add(nc, "d", NOW + w + 1, NOW + w + 1), 0);
+	assert_int_equal(nonce_cache_size(nc), 3);
+	/* later still, b and c are gone too: room again */
+	assert_int_equal(nonce_cache_add(nc, "e", NOW + 2 * w, NOW + 2 * w), 0);
+	assert_int_equal(nonce_cache_size(nc), 2);
+	/* a call stamped in the future is remembered until its own timestamp is old */
+	nonce_cache_free(nc);
+	nc = nonce_cache_new(8, w);
+	assert_int_equal(nonce_cache_add(nc, "f", NOW + w, NOW), 0);
+	assert_int_equal(nonce_cache_add(nc, "f", NOW + w, NOW + 2 * w), -EALREADY);
+	assert_int_equal(nonce_cache_add(nc, "f", NOW + w, NOW + 2 * w + 1), 0);
+	assert_int_equal(nonce_cache_add(nc, "", NOW, NOW), -EINVAL);
+	assert_int_equal(nonce_cache_add(nc, NULL, NOW, NOW), -EINVAL);
+	nonce_cache_free(nc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +412,10 @@ int main(void)
 		cmocka_unit_test(test_sign_verify),
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_window_and_replay),
+		cmocka_unit_test(test_call_canonical),
+		cmocka_unit_test(test_call_tampering),
+		cmocka_unit_test(test_call_window),
+		cmocka_unit_test(test_nonce_replay),
 		cmocka_unit_test(test_sched_least_loaded),
 		cmocka_unit_test(test_sched_locality),
 		cmocka_unit_test(test_sched_eligibility_and_retry),
