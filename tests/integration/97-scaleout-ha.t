@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Multiple hosts, highly available (issue #15's topology): a throwaway PostgreSQL cluster
+# (tests/lib/pg.sh), three host agents each in its own network namespace joined by a test bridge
+# (10.97.0.0/24, made and removed here), two control-plane replicas on the same database; hosts
+# heartbeat to `--control URL1,URL2` (the replica that answered last first, then the others in
+# order).  The control plane calls hosts with signed requests only (timestamp, nonce, body digest;
+# no secret on the wire): forged, tampered, stale and replayed calls are refused by the host.  The
+# npm E2B SDK creates and runs a command through replica 1 and through replica 2; creates spread
+# over the three hosts; after kill -9 of replica 1, replica 2 serves, lists and kills every
+# sandbox (nothing lost, no double placement); replica 1 restarted serves again.  At the end
+# nothing is left: no namespace, bridge, veth or process.
+set -u
+cd "$(dirname "$0")/../.."
+N=31
+echo "1..$N"
+. tests/lib/agent.sh
+. tests/lib/pg.sh
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
+
+T=ha97 BR=br-ha97 SUB=10.97.0
+CPIDS=() HPIDS=() DIRS=()
+net_down() {
+	local i ns
+	for i in 1 2 3; do ip link del "${T}v$i" 2>/dev/null; done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T"); do ip netns del "$ns"; done
+	ip link del "$BR" 2>/dev/null
+	return 0
+}
+stop_all() {
+	local p d
+	for p in "${HPIDS[@]}" "${CPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${HPIDS[@]}" "${CPIDS[@]}"; do
+		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for d in "${DIRS[@]}"; do pkill -KILL -f "$d/" 2>/dev/null; done
+	HPIDS=() CPIDS=()
+}
+cleanup() {
+	stop_all
+	local d
+	for d in "${DIRS[@]}"; do
+		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
+			echo "# --- $d log (tail) ---"; tail -25 "$d/agent.err" | sed 's/^/# /'
+		fi
+	done
+	net_down
+	for d in "${DIRS[@]}"; do rm -rf "$d"; done
+	pg_stop
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+[ -x "$AGENT" ] || skip_rest "$AGENT not built"
+command -v nsenter >/dev/null || skip_rest "needs nsenter (util-linux)"
+bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
+pg_start
+rc=$?
+if [ $rc -eq 1 ]; then
+	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
+		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
+	fi
+	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
+fi
+[ $rc -eq 0 ] || bail "pg_start failed"
+ok "throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
+SDK_OK=
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	(e2b_npm_ci so97) >/dev/null 2>&1
+	[ -d tests/e2b/node_modules/e2b ] && SDK_OK=1
+fi
+if [ -z "$SDK_OK" ]; then
+	e2b_ci && bail "node or tests/e2b/node_modules missing under CI"
+	skip_rest "node or the npm e2b package missing"
+fi
+PSQL() { psql "$PGURL" -qAtX -c "$1"; }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# the test network: a bridge in this namespace (10.97.0.1) and one namespace per host
+# (10.97.0.11-13), each joined to it by a veth pair; nothing routes beyond the /24
+net_down
+ip link add "$BR" type bridge && ip addr add "$SUB.1/24" dev "$BR" && ip link set "$BR" up || bail "bridge"
+for i in 1 2 3; do
+	ip netns add "$T-n$i" &&
+		ip link add "${T}v$i" type veth peer name "${T}p$i" &&
+		ip link set "${T}p$i" netns "$T-n$i" &&
+		ip link set "${T}v$i" master "$BR" up &&
+		ip -n "$T-n$i" addr add "$SUB.1$i/24" dev "${T}p$i" &&
+		ip -n "$T-n$i" link set "${T}p$i" up &&
+		ip -n "$T-n$i" link set lo up || bail "namespace $T-n$i"
+done
+for _ in $(seq 1 30); do ip netns exec "$T-n3" ping -c1 -W1 "$SUB.1" >/dev/null 2>&1 && break; sleep 0.2; done
+is "three host namespaces on a test bridge" \
+	"$(ip netns list | grep -c "^$T-n") $(ip netns exec "$T-n2" ping -c1 -W2 "$SUB.1" >/dev/null 2>&1 && echo reach)" "3 reach"
+
+# two control-plane replicas on the same database: API on the bridge (the hosts' side), sandbox
+# traffic on loopback (the SDK's side)
+PORT1=$(freeport) PORT2=$(freeport) PX1=$(freeport) PX2=$(freeport)
+CP1=http://$SUB.1:$PORT1 CP2=http://$SUB.1:$PORT2
+CDIR1=$(mktemp -d /tmp/wrenn-${T}c1.XXXXXX) CDIR2=$(mktemp -d /tmp/wrenn-${T}c2.XXXXXX)
+DIRS+=("$CDIR1" "$CDIR2")
+start_control() { # 1|2
+	local d port px
+	d=$(eval echo "\$CDIR$1") port=$(eval echo "\$PORT$1") px=$(eval echo "\$PX$1")
+	"$AGENT" --role control --database "$PGURL" --api-listen "$SUB.1:$port" \
+		--proxy-listen "127.0.0.1:$px" --data-dir "$d" >>"$d/agent.out" 2>>"$d/agent.err" &
+	CPIDS+=($!)
+	eval "CPID$1=$!"
+	for _ in $(seq 1 100); do curl -sf "http://$SUB.1:$port/health" >/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+start_control 1 || bail "replica 1 did not start"
+AK=$(cat "$CDIR1/admin-key")
+printf '%s\n' "$AK" >"$CDIR2/admin-key"; chmod 600 "$CDIR2/admin-key"
+start_control 2 || bail "replica 2 did not start"
+H=(-H "X-API-Key: $AK")
+is "two replicas, one database, one admin key" \
+	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(PSQL 'SELECT count(*) FROM admin_keys')" "0 0 1"
+
+declare -A ID CRED HAPI HDIR
+for i in 1 2 3; do
+	c=$CP1; [ $((i % 2)) -eq 0 ] && c=$CP2 # either replica registers
+	j=$(curl -s "${H[@]}" -d "{\"name\":\"$T-h$i\"}" "$c/v1/hosts")
+	ID[$i]=$(jq -r .id <<<"$j"); CRED[$i]=$(jq -r .credential <<<"$j")
+	printf '%s\n' "${CRED[$i]}" >"$CDIR1/cred-$i"; chmod 600 "$CDIR1/cred-$i"
+done
+# host agents, each in its namespace, heartbeating to both replicas (replica 1 first)
+start_host() { # i [existing data dir]
+	local i=$1 d
+	if [ -n "${2:-}" ]; then d=$2; else d=$(mktemp -d "/tmp/wrenn-${T}h$i.XXXXXX"); DIRS+=("$d"); fi
+	agent_net_args "${T}h$i"
+	nsenter --net="/run/netns/$T-n$i" timeout 900 "$AGENT" --role host --control "$CP1,$CP2" \
+		--host-id "${ID[$i]}" --host-credential-file "$CDIR1/cred-$i" \
+		--data-dir "$d" --images-dir "$IMAGES" --api-listen "$SUB.1$i:3000" \
+		--proxy-listen "$SUB.1$i:3001" "${AGENT_NET[@]}" \
+		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
+	HPIDS+=($!)
+	HAPI[$i]=http://$SUB.1$i:3000 HDIR[$i]=$d
+}
+for i in 1 2 3; do start_host "$i"; done
+states=
+for _ in $(seq 1 300); do
+	states=$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq -r '[.[] | .state] | sort | join(",")')
+	[ "$states" = "ready,ready,ready" ] && break
+	sleep 0.2
+done
+is "three hosts ready, each heartbeating from its own namespace" "$states" "ready,ready,ready"
+[ "$states" = "ready,ready,ready" ] || bail "hosts did not report"
+is "hosts advertise their namespace addresses" \
+	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq -r '[.[] | .apiUrl] | sort | join(" ")')" \
+	"http://$SUB.11:3000 http://$SUB.12:3000 http://$SUB.13:3000"
+
+# signed calls, made here as the control plane would for host 1
+KEYHEX=$(printf '%s' "${CRED[1]}" | sha256sum | cut -d' ' -f1)
+csign() { # method target ts nonce body [host id]
+	local bh
+	bh=$(printf '%s' "$5" | sha256sum | cut -d' ' -f1)
+	printf 'WRENN-CALL-HMAC-SHA256\n%s\n%s\n%s\n%s\n%s\n%s' "$1" "$2" "${6:-${ID[1]}}" "$3" "$4" "$bh" |
+		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEYHEX" -r | cut -d' ' -f1
+}
+ccall() { # method target ts nonce body sig [host id] -> status
+	local b=()
+	[ -n "$5" ] && b=(-H 'Content-Type: application/json' --data-binary "$5")
+	curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "X-Wrenn-Host: ${7:-${ID[1]}}" \
+		-H "X-Wrenn-Timestamp: $3" -H "X-Wrenn-Nonce: $4" -H "X-Wrenn-Signature: $6" "${b[@]}" \
+		"${HAPI[1]}$2"
+}
+nonce() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+TS=$(date +%s%3N) NC=$(nonce) Q='/sandboxes?state=running'
+SIG=$(csign GET "$Q" "$TS" "$NC" "")
+is "host: a signed call is accepted, the same call replayed is refused" \
+	"$(ccall GET "$Q" "$TS" "$NC" "" "$SIG") $(ccall GET "$Q" "$TS" "$NC" "" "$SIG")" "200 401"
+NC=$(nonce); SIG=$(csign GET "$Q" "$TS" "$NC" "")
+is "host: a signed call with its path or query changed is refused" \
+	"$(ccall GET '/sandboxes?state=paused' "$TS" "$NC" "" "$SIG") $(ccall GET '/v2/sandboxes?state=running' "$TS" "$NC" "" "$SIG")" "401 401"
+NC=$(nonce); BODY='{"timeout":30}'; TP=/sandboxes/nosuch/timeout
+SIG=$(csign POST "$TP" "$TS" "$NC" "$BODY")
+is "host: a signed call with its body changed is refused, the genuine one reaches the handler" \
+	"$(ccall POST "$TP" "$TS" "$NC" '{"timeout":86400}' "$SIG") $(ccall POST "$TP" "$TS" "$NC" "$BODY" "$SIG")" "401 404"
+OLD=$((TS - 45000)) NC=$(nonce)
+is "host: a call stamped outside the 30 s window is refused" \
+	"$(ccall GET "$Q" "$OLD" "$NC" "" "$(csign GET "$Q" "$OLD" "$NC" "")")" 401
+NC=$(nonce)
+is "host: a call signed for another host id is refused" \
+	"$(ccall GET "$Q" "$TS" "$NC" "" "$(csign GET "$Q" "$TS" "$NC" "" "${ID[2]}")" "${ID[2]}")" 401
+# the key older releases derived for the control plane (a bearer) is not a key here
+LEGACY=e2b_$(printf '%s' 'wrenn control plane API key v1' |
+	openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEYHEX" -r | cut -c1-40)
+is "host: no bearer key for the control plane (the derived key answers 401, no such key stored)" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $LEGACY" "${HAPI[1]}/sandboxes") $(curl -s -H "X-API-Key: $(cat "${HDIR[1]}/admin-key")" "${HAPI[1]}/v1/keys" | jq -r '[.. | objects | select(.name? == "control-plane")] | length')" \
+	"401 0"
+if grep -q "signed call .* refused: nonce already used (replay)" "${HDIR[1]}/agent.err"; then
+	ok "host logs why a call was refused"
+else
+	nok "host logs why a call was refused" "$(grep 'signed call' "${HDIR[1]}/agent.err" | tail -3)"
+fi
+
+# the npm E2B SDK, unmodified: create + a command through replica 1, then through replica 2
+sdk_create() { # api-url proxy-url tag -> "<id> <stdout>"
+	(cd tests/e2b && E2B_API_URL=$1 E2B_SANDBOX_URL=$2 E2B_API_KEY=$AK TAGV=$3 timeout 240 \
+		node --input-type=module -e "
+import { Sandbox } from 'e2b'
+const sbx = await Sandbox.create('minimal', { timeoutMs: 900_000 })
+const r = await sbx.commands.run('echo via-' + process.env.TAGV)
+console.log(sbx.sandboxId + ' ' + r.stdout.trim())
+" 2>&1 | tail -1)
+}
+place_of() { PSQL "SELECT host_id FROM placements WHERE sandbox_id='$1'"; }
+out1=$(sdk_create "$CP1" "http://127.0.0.1:$PX1" r1); S1=${out1%% *}
+is "E2B SDK through replica 1: create + commands.run" "${out1#* }" via-r1
+out2=$(sdk_create "$CP2" "http://127.0.0.1:$PX2" r2); S2=${out2%% *}
+is "E2B SDK through replica 2: create + commands.run" "${out2#* }" via-r2
+S3=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":900}' \
+	"$CP1/sandboxes" | jq -r '.sandboxID // empty')
+SBS=("$S1" "$S2" "$S3")
+is "three creates spread over the three hosts" \
+	"$(for s in "${SBS[@]}"; do place_of "$s"; done | sort -u | wc -l)" 3
+
+# kill -9 replica 1: replica 2 takes the heartbeats and serves everything
+tk=$(date +%s%3N)
+kill -KILL "$CPID1"; wait "$CPID1" 2>/dev/null
+CPIDS=("$CPID2")
+resumed=
+for _ in $(seq 1 60); do
+	resumed=$(curl -s "${H[@]}" "$CP2/v1/hosts" |
+		jq -r --argjson t "$tk" '[.[] | select(.state == "ready" and .lastHeartbeatMs > $t)] | length')
+	[ "$resumed" = 3 ] && break
+	sleep 0.25
+done
+is "replica 1 kill -9'd: every host heartbeats to replica 2, all ready" "$resumed" 3
+if grep -q "heartbeat: control plane $CP2 answers ($CP1 did not)" "${HDIR[2]}/agent.err"; then
+	ok "hosts fall over to the next URL of --control"
+else
+	nok "hosts fall over to the next URL of --control" "$(grep heartbeat "${HDIR[2]}/agent.err" | tail -3)"
+fi
+is "replica 2 serves every sandbox (state running)" \
+	"$(for s in "${SBS[@]}"; do curl -s "${H[@]}" "$CP2/sandboxes/$s" | jq -r .state; done | sort | uniq -c | awk '{print $1, $2}')" \
+	"3 running"
+v1=$(curl -s "${H[@]}" "$CP2/v1/sandboxes")
+want=$(printf '%s\n' "${SBS[@]}" | sort | tr '\n' ' ')
+is "replica 2 lists every sandbox with its host" \
+	"$(jq -r '.sandboxes[] | .id' <<<"$v1" | sort | tr '\n' ' ')|$(jq -r '.sandboxes[] | .id + "=" + .hostId' <<<"$v1" | sort | tr '\n' ' ')" \
+	"$want|$(PSQL "SELECT sandbox_id || '=' || host_id FROM placements ORDER BY 1" | tr '\n' ' ')"
+is "E2B list through replica 2: the same sandboxes" \
+	"$(curl -s "${H[@]}" "$CP2/sandboxes" | jq -r '.[].sandboxID' | sort | tr '\n' ' ')" "$want"
+# nothing lost, nothing twice: the hosts' own lists together hold each sandbox exactly once
+onhosts=$(for i in 1 2 3; do
+	curl -s -H "X-API-Key: $(cat "${HDIR[$i]}/admin-key")" "${HAPI[$i]}/sandboxes" | jq -r '.[].sandboxID'
+done | sort | tr '\n' ' ')
+is "no sandbox lost, none placed twice (hosts' own lists, placements)" \
+	"$onhosts|$(PSQL 'SELECT count(*), count(DISTINCT sandbox_id) FROM placements')" "$want|3|3"
+out=$(sdk_create "$CP2" "http://127.0.0.1:$PX2" r2b); S4=${out%% *}
+is "E2B SDK through replica 2 after the kill: create + commands.run" "${out#* }" via-r2b
+SBS+=("$S4")
+codes=$(for s in "${SBS[@]}"; do curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${H[@]}" "$CP2/sandboxes/$s"; done)
+is "replica 2 kills every sandbox" "$codes" "204 204 204 204 "
+left=$(for i in 1 2 3; do
+	curl -s -H "X-API-Key: $(cat "${HDIR[$i]}/admin-key")" "${HAPI[$i]}/sandboxes" | jq length
+done | tr '\n' ' ')
+is "gone everywhere: hosts, placements, lists" \
+	"$left$(PSQL 'SELECT count(*) FROM placements') $(curl -s "${H[@]}" "$CP2/sandboxes" | jq length)" "0 0 0 0 0"
+
+# replica 1 restarted: it serves again (same database, nothing to recover)
+start_control 1 || true # the next check tells
+is "replica 1 restarted: sees the three hosts ready" \
+	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq -r '[.[] | .state] | sort | join(",")')" "ready,ready,ready"
+out=$(cd tests/e2b && E2B_API_URL=$CP1 E2B_SANDBOX_URL=http://127.0.0.1:$PX1 E2B_API_KEY=$AK timeout 240 \
+	node --input-type=module -e "
+import { Sandbox } from 'e2b'
+const sbx = await Sandbox.create('minimal', { timeoutMs: 300_000 })
+const r = await sbx.commands.run('echo back')
+const id = sbx.sandboxId
+await sbx.kill()
+const gone = await Sandbox.getInfo(id).then(() => 'alive', () => 'gone')
+console.log(r.stdout.trim() + ' ' + gone)
+" 2>&1 | tail -1)
+is "E2B SDK through the restarted replica 1: create, run, kill" "$out" "back gone"
+is "no placement left" "$(PSQL 'SELECT count(*) FROM placements')" 0
+if grep -qF "${CRED[1]}" "$CDIR1/agent.err" "$CDIR2/agent.err" "${HDIR[1]}/agent.err" 2>/dev/null; then
+	nok "a host credential never appears in a log"
+else
+	ok "a host credential never appears in a log"
+fi
+if grep -q "control-plane call refused" "${HDIR[2]}/agent.err" "${HDIR[3]}/agent.err"; then
+	nok "every call of the replicas was accepted by hosts 2 and 3" "$(grep 'refused' "${HDIR[2]}/agent.err" | tail -3)"
+else
+	ok "every call of the replicas was accepted by hosts 2 and 3"
+fi
+
+# teardown, then nothing may be left
+stop_all
+net_down
+is "cleanup: no namespace, bridge or veth of this test left" \
+	"$(ip netns list | grep -c "^$T") $(ip -o link show | grep -c "$T")" "0 0"
+pids=
+for d in "${DIRS[@]}"; do pids+=$(pgrep -f "$d/" | tr '\n' ' '); done
+is "cleanup: no agent, QEMU or helper process left" "$pids" ""
+exit $fail
