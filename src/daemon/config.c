@@ -494,6 +494,13 @@ void agent_config_export(const struct agent_config *c)
 		env_name(opts[i].name, env, sizeof(env));
 		setenv(env, v, 1);
 	}
+	/* The runtime also reads WRENN_JAIL and WRENN_AUTO_SNAPSHOT itself (for rtctl), and only
+	 * "0" turns either off there.  The agent has already resolved both through its own layers
+	 * (file, environment, flags), so it writes its answer back: otherwise an inherited
+	 * WRENN_JAIL=0 would outvote --jail=true and leave the VMMs unconfined, and
+	 * WRENN_JAIL=false, off here, would leave them jailed. */
+	setenv("WRENN_JAIL", c->jail ? "1" : "0", 1);
+	setenv("WRENN_AUTO_SNAPSHOT", c->auto_snapshot ? "1" : "0", 1);
 }
 
 int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_err *err)

@@ -93,7 +93,9 @@ int agent_config_load(struct agent_config *c, int argc, char **argv, struct wr_e
  * (-EINVAL, naming the setting). */
 int agent_config_check(struct agent_config *c, struct wr_err *err);
 /* Put the settings lower layers read from the environment (tcg_cpu, nft, qemu_img, volfs)
- * there, under their WRENN_ names, so a flag or file line reaches them like the variable does.
+ * there, under their WRENN_ names, so a flag or file line reaches them like the variable does;
+ * WRENN_JAIL and WRENN_AUTO_SNAPSHOT, which the runtime also reads, are always set ("1"/"0")
+ * to the agent's own answer, so an inherited variable cannot outvote a flag.
  * Call once at start, before any thread (setenv). */
 void agent_config_export(const struct agent_config *c);
 /* Usage text for --help. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm/ch-api.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 #include "http/http.h"
@@ -120,7 +121,7 @@ static char *error_text(const char *resp, size_t len)
 {
 	if (!resp || !len)
 		return xstrdup("(no body)");
-	json_t *j = json_loadb(resp, len, 0, NULL);
+	cleanup_json json_t *j = json_loadb(resp, len, 0, NULL);
 	if (json_is_array(j) && json_array_size(j) > 0) {
 		size_t cap = 1, i;
 		json_t *m;
@@ -136,10 +137,8 @@ static char *error_text(const char *resp, size_t len)
 				strcat(out, ": ");
 			strcat(out, json_string_value(m));
 		}
-		json_decref(j);
 		return out;
 	}
-	json_decref(j);
 	char *out = xstrndup(resp, len);
 	for (char *p = out; *p; p++)
 		if (*p == '\n' || *p == '\r')
@@ -156,8 +155,8 @@ int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint
 int ch_api_call_fds(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
 		    const int *fds, size_t nfds, json_t **ret, struct wr_err *err)
 {
-	cleanup_free char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
+	cleanup_json json_t *owned_body = body; /* ours from here on, whatever happens */
+	cleanup_free char *payload = owned_body ? json_dumps(owned_body, JSON_COMPACT) : NULL;
 	int fd = -1;
 	int r = connect_unix(a->socket_path, &fd, err);
 	if (r < 0)
@@ -187,26 +186,25 @@ int ch_api_call_fds(const struct ch_api *a, const char *method, const char *endp
 				  status, why);
 	}
 	if (ret) {
-		*ret = NULL;
+		cleanup_json json_t *reply = NULL;
 		if (len > 0) {
 			json_error_t je;
-			*ret = json_loadb(resp, len, 0, &je);
-			if (!*ret)
+			reply = json_loadb(resp, len, 0, &je);
+			if (!reply)
 				return wr_err_set(err, EPROTO, "cloud-hypervisor %s: bad JSON: %s",
 						  endpoint, je.text);
 		}
+		*ret = TAKE_PTR(reply);
 	}
 	return 0;
 }
 
 int ch_api_ping(const struct ch_api *a, struct ch_version *ret_ver, struct wr_err *err)
 {
-	json_t *j = NULL;
+	cleanup_json json_t *j = NULL;
 	int r = ch_api_call(a, "GET", "vmm.ping", NULL, &j, err);
-	if (r < 0 || !ret_ver) {
-		json_decref(j);
+	if (r < 0 || !ret_ver)
 		return r;
-	}
 	const char *v = json_string_value(json_object_get(j, "version"));
 	const char *bv = json_string_value(json_object_get(j, "build_version"));
 	if (ch_version_parse(v, bv, ret_ver) < 0)
@@ -214,7 +212,6 @@ int ch_api_ping(const struct ch_api *a, struct ch_version *ret_ver, struct wr_er
 			       "cloud-hypervisor vmm.ping: no version in reply "
 			       "(version \"%s\", build_version \"%s\")",
 			       v ?: "", bv ?: "");
-	json_decref(j);
 	return r;
 }
 
@@ -246,7 +243,7 @@ int ch_api_restore(const struct ch_api *a, const char *dir, const struct ch_rest
 		   struct wr_err *err)
 {
 	cleanup_free char *url = xasprintf("file://%s", dir);
-	json_t *body = json_pack("{s:s}", "source_url", url);
+	cleanup_json json_t *body = json_pack("{s:s}", "source_url", url);
 	bool fd = o->net_id && o->tap_fd >= 0;
 	/* RestoreConfig.net_fds (v51+): the NIC's new fds, num_fds of them, in order. */
 	if (fd)
@@ -258,8 +255,8 @@ int ch_api_restore(const struct ch_api *a, const char *dir, const struct ch_rest
 				    json_string(o->on_demand ? "OnDemand" : "Copy"));
 		json_object_set_new(body, "resume", json_boolean(o->resume));
 	}
-	int r = ch_api_call_fds(a, "PUT", "vm.restore", body, fd ? &o->tap_fd : NULL, fd ? 1 : 0,
-				NULL, err);
+	int r = ch_api_call_fds(a, "PUT", "vm.restore", TAKE_PTR(body), fd ? &o->tap_fd : NULL,
+				fd ? 1 : 0, NULL, err);
 	/* Older: the fields would be ignored; copy restore, then resume. */
 	if (r < 0 || opts || !o->resume)
 		return r;
@@ -268,16 +265,13 @@ int ch_api_restore(const struct ch_api *a, const char *dir, const struct ch_rest
 
 int ch_api_state(const struct ch_api *a, char **ret_state, struct wr_err *err)
 {
-	json_t *j = NULL;
+	cleanup_json json_t *j = NULL;
 	int r = ch_api_call(a, "GET", "vm.info", NULL, &j, err);
 	if (r < 0)
 		return r;
 	const char *s = json_string_value(json_object_get(j, "state"));
-	if (!s) {
-		json_decref(j);
+	if (!s)
 		return wr_err_set(err, EPROTO, "cloud-hypervisor vm.info: no \"state\" in reply");
-	}
 	*ret_state = xstrdup(s);
-	json_decref(j);
 	return 0;
 }

@@ -83,8 +83,8 @@ int ch_version_parse(const char *version, const char *build_version, struct ch_v
 /* -ENOTSUP naming the version and the minimum when we cannot drive it. */
 int ch_version_check(const struct ch_version *v, struct wr_err *err);
 
-/* method + "vm.boot" etc.; body stolen (NULL = none); *ret gets a parsed 200
- * body (NULL for 204 or when ret is NULL). Non-2xx: -EIO with CH's error
+/* method + "vm.boot" etc.; body stolen (NULL = none), on every path; *ret gets a
+ * parsed 200 body (NULL for 204), written only on success. Non-2xx: -EIO with CH's error
  * (its JSON array of messages joined with ": "). */
 int ch_api_call(const struct ch_api *a, const char *method, const char *endpoint, json_t *body,
 		json_t **ret, struct wr_err *err);

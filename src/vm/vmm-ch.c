@@ -60,6 +60,7 @@
  *   neither of which a jailed CH has, so a jailed restore copies the memory
  *   (memory_restore_mode Copy); unjailed keeps OnDemand.
  */
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -349,13 +350,11 @@ static int ch_snapshot(struct vmm *v, const char *dir, struct wr_err *err)
 	} else if ((r = ch_api_snapshot(&a, dir, err)) < 0) {
 		return r;
 	}
-	json_t *meta =
+	cleanup_json json_t *meta =
 		json_pack("{s:s, s:s, s:i, s:i, s:s}", "backend", "cloud-hypervisor", "accel",
 			  "kvm", "memory_mb", v->p.cfg->memory_mb, "vcpus", v->p.cfg->vcpus,
 			  "rootfs_format", v->p.rootfs_format ? v->p.rootfs_format : "raw");
-	r = vmm_write_meta(dir, meta, err);
-	json_decref(meta);
-	return r;
+	return vmm_write_meta(dir, meta, err);
 }
 
 /* The snapshot's NIC: *ret_id (malloc'd) when it is fd-backed (ours since the
@@ -364,14 +363,13 @@ static int snapshot_net(const char *dir, char **ret_id, struct wr_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/config.json", dir);
 	json_error_t je;
-	json_t *cfg = json_load_file(path, 0, &je);
+	cleanup_json json_t *cfg = json_load_file(path, 0, &je);
 	if (!cfg)
 		return wr_err_set(err, access(path, F_OK) < 0 ? ENOENT : EINVAL, "snapshot %s: %s",
 				  path, je.text);
 	json_t *net = json_array_get(json_object_get(cfg, "net"), 0);
 	const char *id = json_string_value(json_object_get(net, "id"));
 	*ret_id = net && json_object_get(net, "fds") && id ? xstrdup(id) : NULL;
-	json_decref(cfg);
 	return 0;
 }
 
@@ -394,18 +392,14 @@ static int snapshot_files(const char *dir, char **ret, size_t max, struct wr_err
 
 static int ch_restore(struct vmm *v, const char *dir, bool resume, struct wr_err *err)
 {
-	json_t *meta = NULL;
+	cleanup_json json_t *meta = NULL;
 	int r = vmm_read_meta(dir, &meta, err);
 	if (r < 0)
 		return r;
 	const char *b = json_string_value(json_object_get(meta, "backend"));
-	bool ok = b && !strcmp(b, "cloud-hypervisor");
-	r = ok ? 0
-	       : wr_err_set(err, EINVAL, "snapshot was taken by %s, not cloud-hypervisor",
-			    b ?: "an unknown VMM");
-	json_decref(meta);
-	if (r < 0)
-		return r;
+	if (!b || strcmp(b, "cloud-hypervisor"))
+		return wr_err_set(err, EINVAL, "snapshot was taken by %s, not cloud-hypervisor",
+				  b ?: "an unknown VMM");
 	cleanup_free char *net_id = NULL;
 	if ((r = snapshot_net(dir, &net_id, err)) < 0)
 		return r;

@@ -28,7 +28,9 @@
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct fixture {
@@ -663,13 +665,35 @@ static void test_no_server(void **state)
 
 /* --- the backend (vmm-ch.c) on a VMM it re-attaches to ------------------------ */
 
+/* The forked fake CH of the running test, until the backend has reaped it (0 then).  A failed
+ * assertion leaves the test by longjmp, past vmm_stop/vmm_free: reap_fake, the test's teardown
+ * (cmocka runs it after a failure too), kills and reaps it, so the binary fails instead of
+ * waiting on a server that serves forever with our stdout and stderr.  PR_SET_PDEATHSIG covers
+ * the test binary itself dying (a signal, a harness timeout). */
+static pid_t fake_pid;
+
+static int reap_fake(void **state)
+{
+	(void)state;
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+	}
+	fake_pid = 0;
+	return 0;
+}
+
 static pid_t fork_fake(const char *sock, const char *version)
 {
 	int p[2];
-	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* the parent may have died before the prctl: then nobody would send the signal */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(3);
 		setpgid(0, 0);
 		close(p[0]);
 		struct fake_ch *f = fake_ch_new(sock, version, NULL);
@@ -681,6 +705,7 @@ static pid_t fork_fake(const char *sock, const char *version)
 		fake_ch_serve(f);
 		_exit(0);
 	}
+	fake_pid = pid;
 	close(p[1]);
 	char c = 0;
 	assert_int_equal(read(p[0], &c, 1), 1);
@@ -734,6 +759,7 @@ static void test_backend_reattach_snapshot_stop(void **state)
 	/* 0: it exited by itself on vmm.shutdown (and was reaped) */
 	assert_int_equal(vmm_stop(v, 5000, &err), 0);
 	assert_int_equal(kill(pid, 0), -1);
+	fake_pid = 0; /* reaped: its pid may be reused */
 	/* the socket and CH >= v53's lock file go with the VMM */
 	assert_int_equal(access(x.sock, F_OK), -1);
 	assert_int_equal(access(lock, F_OK), -1);
@@ -746,6 +772,7 @@ static void test_backend_reattach_snapshot_stop(void **state)
 	assert_msg(&err, "cloud-hypervisor v50.0 is too old: wrenn needs v51.0 or newer");
 	vmm_free(v); /* stops and reaps it */
 	assert_int_equal(kill(pid, 0), -1);
+	fake_pid = 0;
 	vm_config_done(&c);
 	teardown(&x);
 }
@@ -787,7 +814,7 @@ int main(void)
 		cmocka_unit_test(test_nic_needs_add_net),
 		cmocka_unit_test(test_restore_needs_net_fds),
 		cmocka_unit_test(test_no_server),
-		cmocka_unit_test(test_backend_reattach_snapshot_stop),
+		cmocka_unit_test_teardown(test_backend_reattach_snapshot_stop, reap_fake),
 		cmocka_unit_test(test_qemu_refuses_net_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

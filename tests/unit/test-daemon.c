@@ -884,9 +884,13 @@ static void test_config_every_setting_a_flag(void **state)
 	assert_string_equal(getenv("WRENN_NFT"), want_nft);
 	assert_string_equal(getenv("WRENN_QEMU_IMG"), "/opt/qemu-img");
 	assert_null(getenv("WRENN_VOLFS")); /* not set: left to its default */
+	/* --jail=false reaches the runtime, which reads the variable itself */
+	assert_string_equal(getenv("WRENN_JAIL"), "0");
 	unsetenv("WRENN_TCG_CPU");
 	unsetenv("WRENN_NFT");
 	unsetenv("WRENN_QEMU_IMG");
+	unsetenv("WRENN_JAIL");
+	unsetenv("WRENN_AUTO_SNAPSHOT");
 	agent_config_done(&c);
 
 	/* defaults, and the variable still works */
@@ -922,6 +926,61 @@ static void test_config_every_setting_a_flag(void **state)
 			fail_msg("%s: got \"%s\"", bad[i].arg, wr_err_msg(&err));
 		agent_config_done(&c);
 	}
+}
+
+/* The runtime reads WRENN_JAIL and WRENN_AUTO_SNAPSHOT itself (runtime_open: only "0" turns
+ * either off).  A flag beats the inherited variable in the agent's layers, and the agent's
+ * answer is what the runtime then sees: the variable is rewritten at start. */
+static void test_config_flag_beats_runtime_env(void **state)
+{
+	(void)state;
+	struct agent_config c;
+	struct wr_err err = {0};
+
+	/* inherited "off", flag "on": on, and the runtime is told so */
+	setenv("WRENN_JAIL", "0", 1);
+	setenv("WRENN_AUTO_SNAPSHOT", "0", 1);
+	char *on[] = {"wrenn-agent", "--jail=true", "--auto-snapshot=true", NULL};
+	assert_int_equal(agent_config_load(&c, 3, on, &err), 0);
+	assert_true(c.jail);
+	assert_true(c.auto_snapshot);
+	agent_config_export(&c);
+	assert_string_equal(getenv("WRENN_JAIL"), "1");
+	assert_string_equal(getenv("WRENN_AUTO_SNAPSHOT"), "1");
+	agent_config_done(&c);
+
+	/* inherited "false" (off for the agent, which the runtime would not have seen as "0") */
+	setenv("WRENN_JAIL", "false", 1);
+	setenv("WRENN_AUTO_SNAPSHOT", "no", 1);
+	char *none[] = {"wrenn-agent", NULL};
+	assert_int_equal(agent_config_load(&c, 1, none, &err), 0);
+	assert_false(c.jail);
+	assert_false(c.auto_snapshot);
+	agent_config_export(&c);
+	assert_string_equal(getenv("WRENN_JAIL"), "0");
+	assert_string_equal(getenv("WRENN_AUTO_SNAPSHOT"), "0");
+	agent_config_done(&c);
+
+	/* nothing inherited, flags "off" */
+	unsetenv("WRENN_JAIL");
+	unsetenv("WRENN_AUTO_SNAPSHOT");
+	char *off[] = {"wrenn-agent", "--jail=false", "--auto-snapshot=false", NULL};
+	assert_int_equal(agent_config_load(&c, 3, off, &err), 0);
+	agent_config_export(&c);
+	assert_string_equal(getenv("WRENN_JAIL"), "0");
+	assert_string_equal(getenv("WRENN_AUTO_SNAPSHOT"), "0");
+	agent_config_done(&c);
+
+	/* nothing inherited, defaults: both on */
+	unsetenv("WRENN_JAIL");
+	unsetenv("WRENN_AUTO_SNAPSHOT");
+	assert_int_equal(agent_config_load(&c, 1, none, &err), 0);
+	agent_config_export(&c);
+	assert_string_equal(getenv("WRENN_JAIL"), "1");
+	assert_string_equal(getenv("WRENN_AUTO_SNAPSHOT"), "1");
+	agent_config_done(&c);
+	unsetenv("WRENN_JAIL");
+	unsetenv("WRENN_AUTO_SNAPSHOT");
 }
 
 /* ------------------------------------------------------------------ the API server, no runtime */
@@ -1133,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_every_setting_a_flag),
+		cmocka_unit_test(test_config_flag_beats_runtime_env),
 		cmocka_unit_test_setup_teardown(test_api_errors, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_api_keys, srv_setup, srv_teardown),
 	};
