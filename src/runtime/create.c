@@ -300,6 +300,10 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		  const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err)
 {
+	/* The log line's phases start here: "prep" includes a wait for a warm entry being built. */
+	struct phases ph = {0};
+	clock_gettime(CLOCK_MONOTONIC, &ph.t0);
+	ph.last = ph.t0;
 	int vcpus, mem, r;
 	if ((r = validate(rt, spec, &vcpus, &mem, err)) < 0)
 		return r;
@@ -335,6 +339,8 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		}
 		vcpus = t.vcpus;
 		mem = t.memory_mb;
+		if (!o->mem_file)
+			rt_warm_register_built(rt, &t);
 	} else if (!o->mem_file && !spec->n_volumes && rt_auto_enabled(rt) &&
 		   rt_template_builtin(rt, t.name)) {
 		struct rt_template a = {0};
@@ -416,9 +422,6 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	}
 
 	struct undo_stack u = {0};
-	struct phases ph = {0};
-	clock_gettime(CLOCK_MONOTONIC, &ph.t0);
-	ph.last = ph.t0;
 	bool from_warm = s->warm;
 	r = steps(s, spec, o, &u, &ph, err);
 	s->warm = false;

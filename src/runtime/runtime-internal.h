@@ -36,6 +36,10 @@ struct rt_template {
 /* File in a snapshot template's dir: envd there holds its own default user/workdir (a custom
  * build), so /init does not send E2B's defaults. */
 #define RT_BUILD_DEFAULTS_MARK "envd-defaults"
+/* File in a snapshot template's dir: a built template, whose creates the warm pool serves
+ * like a built-in's (written at the end of its build, so it holds across restarts; snapshots,
+ * forks and build-step checkpoints have none). */
+#define RT_WARM_MARK "warm-pool"
 
 /* Internal create variants (template build). */
 struct rt_create_opts {
@@ -198,6 +202,8 @@ struct runtime {
 	pthread_mutex_t reaper_lock;
 	pthread_cond_t reaper_cond;
 	struct rt_metrics *metrics; /* metrics.c */
+	pthread_t probe_thread;	    /* QEMU's RAM-mapping probe, run at open (runtime.c) */
+	bool probe_started;
 };
 
 /* metrics and console logs in memory (metrics.c); the sampler runs with the reaper */
@@ -286,7 +292,10 @@ void rt_auto_warm(struct runtime *rt, const char *from, int vcpus, int mem);
 void rt_warm_init(struct runtime *rt, unsigned floor, const struct wp_cfg *c, unsigned par);
 /* Keep warm entries of snapshot template t (vcpus/mem) from now on (floor, more on demand). */
 void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus, int mem);
-/* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL. */
+/* rt_warm_register for a snapshot template with RT_WARM_MARK (a built one); no-op otherwise. */
+void rt_warm_register_built(struct runtime *rt, const struct rt_template *t);
+/* A ready entry (its VM paused, id minted, slot/disk/VMM held) or NULL.  With none ready but one
+ * being built that no other create waits for, waits for it (bounded). */
 struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem);
 /* Free one slot held by the pool for a create: release a ready entry (any template), else cancel
  * the builds in flight and wait until one has let its slot go; false if the pool held none. */

@@ -348,6 +348,30 @@ struct store *runtime_store(struct runtime *rt)
 	return rt->store;
 }
 
+/* vmm_qemu_ro_private runs the QEMU binary once per process (~15-25 ms under TCG) and a
+ * restore needs its answer to build the command line: asked here, at open, it runs while
+ * the runtime loads and sweeps, and the first restore finds it cached instead of paying for
+ * it (every create of a short-lived process such as wrenn-rtctl did).  A restore that comes
+ * first waits for it on the probe's own lock. */
+static void *probe_qemu(void *arg)
+{
+	vmm_qemu_ro_private(arg);
+	free(arg);
+	return NULL;
+}
+
+static void probe_start(struct runtime *rt)
+{
+	if (rt->vmm.kind != VMM_KIND_QEMU)
+		return;
+	/* the binary rt_sbx_vmm_new hands the QEMU backend (vmm.h: NULL = qemu-system-x86_64) */
+	char *bin = xstrdup(rt->vmm_bin ? rt->vmm_bin : "qemu-system-x86_64");
+	if (pthread_create(&rt->probe_thread, NULL, probe_qemu, bin) == 0)
+		rt->probe_started = true;
+	else
+		free(bin);
+}
+
 int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct wr_err *err)
 {
 	struct runtime_config none = {0};
@@ -493,6 +517,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 			"limiter)");
 		goto fail;
 	}
+	probe_start(rt);
 	if ((r = disk_detect(rt->data_dir, cfg->disk_backend, &rt->disk_ops, err)) < 0)
 		goto fail;
 	struct slot_pool_config pc = {
@@ -552,6 +577,9 @@ void runtime_close(struct runtime *rt)
 	pthread_mutex_unlock(&rt->lock);
 	rt_auto_stop(rt);
 	rt_warm_stop(rt);
+	if (rt->probe_started)
+		pthread_join(rt->probe_thread, NULL);
+	rt->probe_started = false;
 	for (;;) {
 		pthread_mutex_lock(&rt->lock);
 		struct sbx *s = NULL;

@@ -111,6 +111,10 @@ int runtime_template_build_with(struct runtime *rt, const char *name, const char
 					   .allow_internet = hook && hook->allow_internet};
 	struct rt_create_opts o = {.mem_file = mem, .no_init = true};
 	char id[RUNTIME_ID_MAX];
+	/* A template built for creates: the warm pool serves it (an automatic snapshot's pool is
+	 * registered under its built-in's name by autosnap.c instead). */
+	bool warm = strncmp(name, "auto-", 5) != 0;
+	struct rt_template wt = {0}; /* what the pool needs of it, once it is published */
 	r = rt_create(rt, &spec, &o, id, err);
 	if (r < 0) {
 		rm_rf(dir);
@@ -145,6 +149,13 @@ int runtime_template_build_with(struct runtime *rt, const char *name, const char
 			goto out;
 		}
 	}
+	if (warm) {
+		cleanup_free char *mark = xasprintf("%s/" RT_WARM_MARK, dir);
+		if ((r = write_file_atomic(mark, "", 0, 0640)) < 0) {
+			r = wr_err_errno(err, -r, "write %s", mark);
+			goto out;
+		}
+	}
 	struct store_template t = {
 		.name = (char *)name,
 		.kind = STORE_TPL_SNAPSHOT,
@@ -161,6 +172,13 @@ int runtime_template_build_with(struct runtime *rt, const char *name, const char
 	int64_t app = 0;
 	rt_dir_sizes(dir, &app, &t.size_bytes);
 	r = store_template_put(rt->store, &t, err);
+	if (r >= 0 && warm)
+		wt = (struct rt_template){.name = xstrdup(name),
+					  .rootfs = xstrdup(img),
+					  .kernel = xstrdup(s->kernel),
+					  .snapshot_dir = xstrdup(dir),
+					  .vcpus = s->vcpus,
+					  .memory_mb = s->memory_mb};
 out:
 	/* The build sandbox is an artefact: remove it and its row. */
 	rt_sbx_release(s, false);
@@ -173,6 +191,11 @@ out:
 		return wr_err_prefix(err, r, "build template %s", name);
 	}
 	store_event_add(rt->store, NULL, "template_built", name, NULL);
+	/* Its pool fills now, while nothing else runs: the first create after the build takes a
+	 * ready entry or waits for the one being built (rt_warm_take) instead of restoring a VM
+	 * of its own. */
+	rt_warm_register_built(rt, &wt);
+	rt_template_done(&wt);
 	return 0;
 }
 

@@ -11,6 +11,14 @@
  * A create from that template claims one (rt_warm_take): resume, /init with
  * the sandbox's own ids, token, env, entropy and clock, done.
  *
+ * Which templates: a built-in's automatic snapshot (registered when it is built or first
+ * created from) and a template built through runtime_template_build* (its RT_WARM_MARK:
+ * registered when the build ends, so its pool fills before the first create, and after a
+ * restart at its first create).  User snapshots, forks and build-step checkpoints get none:
+ * they are restored once or a few times.  A create that finds no ready entry while one is
+ * being built that no other create waits for takes that one (bounded, WARM_JOIN_MS) rather
+ * than restoring a second VM beside it on the same cores.
+ *
  * Entries are named like sandboxes (cl-xxxxxxxx, minted here; the claim
  * keeps the id), so a crashed agent's pool is swept like its sandboxes: the
  * VMM (its argv names the sandbox dir), the dir and disk (runtime.json), the
@@ -41,6 +49,10 @@
 #include <unistd.h>
 
 #define WARM_MAX_FAILS 3 /* a key whose builds keep failing is given up */
+/* How long a create waits for an entry being built for its template instead of restoring a
+ * VM of its own: a build (restore, warm-up, pause) takes ~300 ms under TCG here, and a
+ * second restore beside it competes for the same cores. */
+#define WARM_JOIN_MS 2000
 
 struct rt_warm_key {
 	char *snapshot_dir, *template, *rootfs, *kernel;
@@ -50,6 +62,7 @@ struct rt_warm_key {
 	size_t nready;
 	uint64_t serial;    /* identifies the key across a forget + register */
 	unsigned nbuilding; /* entries being built now */
+	unsigned njoined;   /* creates waiting for one of them (rt_warm_take) */
 	unsigned target;    /* current target (retarget) */
 	enum wp_reason why;
 	struct wp_hist hist; /* arrivals of creates asking for an entry */
@@ -155,9 +168,19 @@ static struct rt_warm_key *key_find(struct runtime *rt, const char *dir, int vcp
 	return NULL;
 }
 
+/* A create waits for an entry of this key that no ready one serves (rt_warm_take). */
+static bool wanted(struct runtime *rt, uint64_t serial)
+{
+	pthread_mutex_lock(&rt->warm_lock);
+	struct rt_warm_key *k = key_by_serial(rt, serial);
+	bool w = k && k->njoined > k->nready;
+	pthread_mutex_unlock(&rt->warm_lock);
+	return w;
+}
+
 /* Restore, wait for envd, exercise the paths a create and a first command
  * take, pause.  The entry holds everything a sandbox holds except a row. */
-static int build(struct runtime *rt, struct sbx *s, struct wr_err *err)
+static int build(struct runtime *rt, struct sbx *s, uint64_t serial, struct wr_err *err)
 {
 	int r;
 	if (mkdir(s->dir, 0750) < 0)
@@ -182,14 +205,21 @@ static int build(struct runtime *rt, struct sbx *s, struct wr_err *err)
 	s->pid = vmm_pid(s->vmm);
 	if ((r = rt_sbx_write_state(s, err)) < 0 || (r = rt_envd_wait(s, 30000, err)) < 0)
 		return r;
-	/* Best effort: a failed warm-up only leaves some paths cold. */
-	static const char *const args[] = {"warm", NULL};
-	struct wr_err e = {0};
-	if (rt_envd_run(s, "/bin/echo", args, 5000, &e) < 0)
-		log_debug("warm %s: exec warm-up: %s", s->id, wr_err_msg(&e));
-	wr_err_clear(&e);
-	if (rt_envd_init(s, NULL, true, &e) < 0)
-		log_debug("warm %s: /init warm-up: %s", s->id, wr_err_msg(&e));
+	/* Best effort: a failed warm-up only leaves some paths cold.  Skipped when a create
+	 * already waits for this entry: it sends its own /init next, and the warm-up (~150 ms of
+	 * translating guest code under TCG) would only delay it; its first command then warms the
+	 * paths, as after a restore of its own. */
+	if (wanted(rt, serial)) {
+		log_debug("warm %s: a create waits for it, no warm-up", s->id);
+	} else {
+		static const char *const args[] = {"warm", NULL};
+		struct wr_err e = {0};
+		if (rt_envd_run(s, "/bin/echo", args, 5000, &e) < 0)
+			log_debug("warm %s: exec warm-up: %s", s->id, wr_err_msg(&e));
+		wr_err_clear(&e);
+		if (rt_envd_init(s, NULL, true, &e) < 0)
+			log_debug("warm %s: /init warm-up: %s", s->id, wr_err_msg(&e));
+	}
 	if (atomic_load(&s->cancel))
 		return wr_err_set(err, ECANCELED, "warm pool stopping");
 	return vmm_pause(s->vmm, err);
@@ -264,7 +294,7 @@ static void *filler(void *arg)
 		pthread_mutex_unlock(&rt->warm_lock);
 
 		struct wr_err e = {0};
-		int r = build(rt, s, &e);
+		int r = build(rt, s, serial, &e);
 		uint64_t cost = r >= 0 ? entry_cost_mb(s->pid) : 0;
 
 		pthread_mutex_lock(&rt->warm_lock);
@@ -346,6 +376,42 @@ void rt_warm_register(struct runtime *rt, const struct rt_template *t, int vcpus
 	pthread_mutex_unlock(&rt->warm_lock);
 }
 
+/* Wait (warm_lock held) until k has a ready entry, its builds are over, or WARM_JOIN_MS passed;
+ * k again, or NULL when it was forgotten meanwhile. */
+static struct rt_warm_key *join_build(struct runtime *rt, struct rt_warm_key *k)
+{
+	uint64_t serial = k->serial;
+	int64_t t0 = rt_now_ms();
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += WARM_JOIN_MS / 1000;
+	until.tv_nsec += (long)(WARM_JOIN_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	k->njoined++;
+	while (!rt->warm_stop && (k = key_by_serial(rt, serial)) && !k->nready && k->nbuilding &&
+	       pthread_cond_timedwait(&rt->warm_cond, &rt->warm_lock, &until) == 0)
+		;
+	if ((k = key_by_serial(rt, serial))) {
+		k->njoined--;
+		log_debug("warm pool %s: a create waited %lld ms for an entry being built (%s)",
+			  k->template, (long long)(rt_now_ms() - t0),
+			  k->nready ? "took it" : "none came");
+	}
+	return k;
+}
+
+void rt_warm_register_built(struct runtime *rt, const struct rt_template *t)
+{
+	if (!rt->warm_target || !t->snapshot_dir)
+		return;
+	cleanup_free char *mark = xasprintf("%s/" RT_WARM_MARK, t->snapshot_dir);
+	if (access(mark, F_OK) == 0)
+		rt_warm_register(rt, t, t->vcpus, t->memory_mb);
+}
+
 struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus, int mem)
 {
 	struct sbx *s = NULL;
@@ -353,6 +419,11 @@ struct sbx *rt_warm_take(struct runtime *rt, const char *snapshot_dir, int vcpus
 	struct rt_warm_key *k = rt->nwarm ? key_find(rt, snapshot_dir, vcpus, mem) : NULL;
 	if (k) /* demand, served or not; the fillers retarget when the creates end */
 		wp_hist_add(&k->hist, rt_now_ms());
+	/* None ready, but an entry is being built that no other create waits for (the first
+	 * create after a template's build, or after its pool ran dry): take that one when it is
+	 * ready rather than restore a second VM beside it. */
+	if (k && !k->nready && k->nbuilding > k->njoined)
+		k = join_build(rt, k);
 	if (k && k->nready) {
 		s = k->ready[0];
 		memmove(k->ready, k->ready + 1, --k->nready * sizeof(*k->ready));
@@ -454,6 +525,14 @@ void rt_warm_forget(struct runtime *rt, const char *snapshot_dir)
 	for (size_t i = 0; i < n; i++)
 		entry_drop(v[i]);
 	free(v);
+	if (n) {
+		/* Their slots are free: a filler waiting for room (another template's build that
+		 * just replaced this one) starts now, not at its next timed look. */
+		pthread_mutex_lock(&rt->warm_lock);
+		rt->warm_gen++;
+		pthread_cond_broadcast(&rt->warm_cond);
+		pthread_mutex_unlock(&rt->warm_lock);
+	}
 }
 
 void rt_warm_stop(struct runtime *rt)

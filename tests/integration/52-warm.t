@@ -6,10 +6,12 @@
 # pool leaves nothing behind: not at close, not after kill -9 + the next
 # runtime's sweep.  The pool adapts: a burst of creates raises the template's
 # target above the floor and refills it, idle time (--warm-idle-s) lowers it
-# back and releases the extra VMs.
+# back and releases the extra VMs.  A built template gets a pool at the end of its build (kept
+# across restarts by its "warm-pool" mark); a create right after the build waits for the entry
+# being built instead of restoring a VM of its own.
 set -u
 cd "$(dirname "$0")/../.."
-PLAN=12
+PLAN=14
 # shellcheck source=tests/lib/rt.sh
 . tests/lib/rt.sh
 rt_init "wt52$$" 52warm data
@@ -123,4 +125,24 @@ else
 fi
 ids=$(awk '/^cl-/ {print $1}' "$OUT")
 [ -n "$ids" ] && timeout 120 $RT destroy $ids >/dev/null 2>&1
+# 13: a built template: its pool starts filling when the build ends, and the create that follows at
+# once takes the entry being built (a pool hit, no second restore).
+if WRENN_LOG=debug timeout 300 $RT --warm 1 template-build wtpl minimal + create -t wtpl \
+	+ exec @ /bin/echo built-ok + warm-stat + destroy @ >"$OUT" 2>"$ERR" &&
+	grep -qx built-ok "$OUT" && grep -q 'created cl-.* from wtpl (.*snapshot path, warm pool)' "$ERR" &&
+	grep -q 'waited [0-9]* ms for an entry being built (took it)' "$ERR" &&
+	grep -q '^warm-pool wtpl 1c ' "$OUT" && [ -e "$DATA/templates/wtpl/warm-pool" ]; then
+	ok "the create right after a template build takes the warm entry being built"
+else
+	nok "build fills the pool" "$(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
+# 14: after a restart the mark registers the pool at the first create; deleting the template
+# releases it and leaves nothing behind.
+if timeout 300 $RT --warm 1 create -t wtpl + destroy @ + warm-wait 1 120 + create -t wtpl + destroy @ \
+	+ template-delete wtpl >"$OUT" 2>"$ERR" && [ "$(grep -c '^cl-.* snapshot$' "$OUT")" = 2 ] &&
+	grep -q '^warm 1 ' "$OUT" && [ ! -e "$DATA/templates/wtpl" ] && [ -z "$(leftovers)" ]; then
+	ok "a built template's pool after a restart; template-delete releases it"
+else
+	nok "built template pool after restart" "left: $(leftovers); $(cat "$OUT"; grep -v debug "$ERR" | tail -5)"
+fi
 exit $fail
