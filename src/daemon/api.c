@@ -5,6 +5,7 @@
 #include "daemon/reply.h"
 #include "daemon/route.h"
 #include "daemon/static.h"
+#include "daemon/tplxfer.h"
 
 #include "basic/log.h"
 #include "store/store.h"
@@ -127,6 +128,8 @@ void api_handle(struct http_req *req, void *userdata)
 		e2b_volume_content(a, req);
 		return;
 	}
+	if (tplxfer_handle(a, req)) /* a fetch token, or the control plane's call */
+		return;
 	int r = dispatch(a, req, agent_v1_routes);
 	if (r < 0)
 		r = dispatch(a, req, agent_e2b_routes);

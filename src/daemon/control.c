@@ -9,6 +9,7 @@
 #include "daemon/proxy-route.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
+#include "daemon/tplmanifest.h"
 
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
@@ -39,6 +40,9 @@
 /* A placement younger than this is kept even when a heartbeat does not list it: the host may
  * have made its list before the create reached it (a heartbeat takes at most 5 s). */
 #define PLACEMENT_GRACE_MS 15000
+/* A template fetch between hosts: the token's life, and how long a create waits for it. */
+#define FETCH_TOKEN_MS (10 * 60 * 1000)
+#define FETCH_TIMEOUT_MS (5 * 60 * 1000)
 
 static int64_t now_ms(void)
 {
@@ -402,6 +406,66 @@ static void send_host_reply(struct control *c, struct http_req *req, const char 
 	http_resp_send(req, status, rlen ? "application/json" : NULL, resp ? resp : "", rlen);
 }
 
+/*
+ * Templates across hosts: when the chosen host lacks tpl and another host (ready or draining)
+ * reports it, the chosen host fetches it from there before the create is forwarded (the create
+ * waits; the host shares one fetch among concurrent creates).  The control plane mints the fetch
+ * token with the source's key (tplmanifest.h) and sends it to the destination in its own
+ * authenticated call to that host; it never handles template bytes.  0 when there was nothing to fetch or the
+ * host has it now; < 0 with msg filled when the fetch failed (the placement then fails too).
+ */
+static int template_to_host(struct control *c, const struct pg_host *rows, size_t n, size_t k,
+			    const char *tpl, char *msg, size_t msglen)
+{
+	const struct pg_host *h = &rows[k], *src = NULL;
+	for (size_t i = 0; i < n && !src; i++)
+		if (i != k && *rows[i].api_url &&
+		    (!strcmp(rows[i].state, "ready") || !strcmp(rows[i].state, "draining")) &&
+		    cap_has_template(rows[i].capacity, tpl))
+			src = &rows[i];
+	if (!src)
+		return 0; /* nowhere else: the host answers as it would alone */
+	uint8_t key[32];
+	int64_t last = 0;
+	struct wr_err err = {0};
+	int r = pg_host_key(c->db, src->id, key, &last, &err);
+	if (r < 0) {
+		snprintf(msg, msglen, "%s", wr_err_msg(&err));
+		return r;
+	}
+	int64_t exp = now_ms() + FETCH_TOKEN_MS;
+	char tok[TPLM_HEX];
+	tplm_token(key, tpl, h->id, exp, tok);
+	explicit_bzero(key, sizeof(key));
+	cleanup_json json_t *body =
+		json_pack("{s:s,s:s,s:s,s:I,s:s}", "template", tpl, "source", src->api_url,
+			  "sourceHost", src->id, "expires", (json_int_t)exp, "token", tok);
+	explicit_bzero(tok, sizeof(tok));
+	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
+	log_info("template %s: host %s lacks it, fetching from host %s", tpl, h->id, src->id);
+	int status = 0;
+	cleanup_free char *resp = NULL;
+	size_t rlen = 0;
+	double t0 = mono_ms();
+	r = control_forward(c, h->id, h->api_url, "POST", "/v1/host/template-fetch", text,
+			    strlen(text), FETCH_TIMEOUT_MS, &status, &resp, &rlen, &err);
+	explicit_bzero(text, strlen(text));
+	if (r < 0) {
+		snprintf(msg, msglen, "template %s to host %s: %s", tpl, h->id, wr_err_msg(&err));
+		return r;
+	}
+	cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
+	if (status != 200) {
+		const char *m = json_string_value(json_object_get(jr, "message"));
+		snprintf(msg, msglen, "%s", m ? m : (resp ? resp : "no answer"));
+		return -EIO;
+	}
+	log_info("template %s on host %s: %s in %.0f ms (digest %s)", tpl, h->id,
+		 json_is_true(json_object_get(jr, "present")) ? "present" : "fetched",
+		 mono_ms() - t0, json_string_value(json_object_get(jr, "digest")) ?: "-");
+	return 0;
+}
+
 /* E2B POST /sandboxes (and /v2/sandboxes, forwarded as such): pick a host, forward, record the placement; one retry elsewhere. */
 static void sandboxes_create(struct control *c, struct http_req *req)
 {
@@ -446,10 +510,20 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 			.warm_vms = cap_int(cap, "warmVms"),
 		};
 	}
+	/* an operator's pin (admin key only, like every create here): only that host is eligible */
+	const char *pin = http_req_header(req, "X-Wrenn-Place-On");
+	for (size_t i = 0; pin && i < n; i++)
+		if (strcmp(rows[i].id, pin) != 0)
+			sh[i].ready = false;
+	char fetch_err[512] = "";
 	const char *exclude = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char why[512];
 		int k = sched_pick(sh, n, exclude, SCHED_MEMORY_MB, why, sizeof(why));
+		if (k < 0 && *fetch_err) {
+			reply_error(req, 502, "%s", fetch_err);
+			break;
+		}
 		if (k < 0) {
 			log_warn("placement of a %s sandbox refused: %s", tpl, why);
 			reply_error(req, 503, "no host can take the sandbox: %s", why);
@@ -457,6 +531,15 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		}
 		const struct pg_host *h = &rows[k];
 		log_info("placement of a %s sandbox (attempt %d): %s", tpl, attempt + 1, why);
+		if (!sh[k].has_template && template_to_host(c, rows, n, (size_t)k, tpl, fetch_err,
+							    sizeof(fetch_err)) < 0) {
+			log_warn("placement on host %s failed: %s", h->id, fetch_err);
+			exclude = h->id;
+			if (attempt == 0)
+				continue;
+			reply_error(req, 502, "%s", fetch_err);
+			break;
+		}
 		int status = 0;
 		cleanup_free char *resp = NULL;
 		size_t rlen = 0;

@@ -178,6 +178,14 @@ static json_t *capacity(struct heartbeat *hb, json_t **ret_ids)
 			json_array_append_new(tpls, json_string(t[i].name));
 		store_template_list_free(t, nt);
 	}
+	/* built templates are created by their published names (and name:tag): the control plane
+	 * finds where a template lives, for locality and for fetching it, by those too */
+	struct store_alias *al = NULL;
+	size_t na = 0;
+	if (store_alias_list(a->st, NULL, &al, &na, NULL) >= 0)
+		for (size_t i = 0; i < na; i++)
+			json_array_append_new(tpls, json_string(al[i].alias));
+	store_alias_list_free(al, na);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "maxSandboxes", (json_int_t)max,
 			 "sandboxes", (json_int_t)n, "freeSlots",

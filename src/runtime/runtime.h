@@ -282,6 +282,10 @@ size_t runtime_warm_stats(struct runtime *rt, struct runtime_warm_stat **ret);
  * store's); "base" is listed as its own alias row. */
 int runtime_template_list(struct runtime *rt, struct store_template **ret_rows, size_t *ret_n,
 			  struct wr_err *err);
+/* What a snapshot taken here depends on (backend, accel, qemuVersion, kernelSha256 of
+ * kernel_path or the default kernel, hostCpu): templates across hosts compare it
+ * (daemon/tplmanifest.h).  New reference. */
+json_t *runtime_host_compat(struct runtime *rt, const char *kernel_path);
 /* Resolve a template name ("base" alias included): -ENOENT with a message
  * listing the known names when unknown.  *ret_name (optional) is malloc'd. */
 int runtime_template_resolve(struct runtime *rt, const char *name, char **ret_name,

@@ -5,10 +5,12 @@
 # are registered (credential shown once, stored hashed), heartbeat with signed requests, a kill
 # -9'd host turns lost within 20 s, drain and remove work, forged / stale / replayed heartbeats are
 # refused; the npm E2B SDK creates, runs commands and moves files through the control plane
-# alone; lists merge the hosts' sandboxes (lost ones in /v1).
+# alone; lists merge the hosts' sandboxes (lost ones in /v1); a snapshot template made on host a
+# starts sandboxes on host b (fetched host to host, one fetch for concurrent creates, a partial or
+# tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=74
+N=83
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -281,6 +283,88 @@ is "GET /v1/sandboxes: every sandbox with the host it runs on" \
 	"$union|$(PSQL "SELECT sandbox_id || '=' || host_id FROM placements WHERE host_id IN ('${ID[a]}','${ID[b]}') ORDER BY 1" | tr '\n' ' ')"
 is "fork is not forwarded yet: 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
+
+# templates across hosts: a snapshot template made on host a (its own API) starts sandboxes on host b
+# through the control plane (pinned there with X-Wrenn-Place-On): b fetches it from a by content
+# digest with a token the control plane minted, two concurrent creates share one fetch; a
+# tampered or partial transfer is refused and leaves nothing on b
+KA=$(cat "$HDIR_a/admin-key"); KB=$(cat "$HDIR_b/admin-key")
+run_in() { # proxy-url sandbox token shell-command -> its stdout
+	local req='{"process":{"cmd":"/bin/sh","args":["-c","'"$4"'"]}}'
+	perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
+		curl -s -m 60 -N -H "E2b-Sandbox-Id: $2" -H "X-Access-Token: $3" -H 'Content-Type: application/connect+json' \
+			--data-binary @- "$1/process.Process/Start" | grep -ao '"stdout":"[^"]*"' | head -1 | cut -d'"' -f4 | base64 -d
+}
+has_tpl() { # host-id template -> waits until the host's heartbeat lists it
+	for _ in $(seq 1 40); do
+		curl -s "${H[@]}" "$CP/v1/hosts/$1" | jq -e --arg t "$2" '.capacity.templates | index($t)' >/dev/null && return 0
+		sleep 0.25
+	done
+	return 1
+}
+out=$(curl -s -H "X-API-Key: $KA" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$HAPI_a/sandboxes")
+TS_ID=$(jq -r '.sandboxID // empty' <<<"$out"); TS_TOK=$(jq -r '.envdAccessToken // empty' <<<"$out")
+run_in "$HPROXY_a" "$TS_ID" "$TS_TOK" 'echo made-on-a > /tmp/so96-tpl.txt' >/dev/null
+snap() { curl -s -H "X-API-Key: $KA" -H 'Content-Type: application/json' -d '{}' "$HAPI_a/sandboxes/$TS_ID/snapshots" | jq -r '.snapshotID // empty'; }
+T1=$(snap); T2=$(snap)
+CR=()
+if [ -n "$T1" ] && [ -n "$T2" ] && has_tpl "${ID[a]}" "$T2" && ! curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -e --arg t "$T1" '.capacity.templates | index($t)' >/dev/null; then
+	ok "two snapshot templates made on host a, host b has neither"
+else
+	nok "snapshot templates on host a" "sandbox '$TS_ID' snapshots '$T1' '$T2': $out"
+fi
+for i in 1 2; do
+	curl -s -D "$CDIR/tx-h$i" -o "$CDIR/tx-b$i" "${H[@]}" -H "X-Wrenn-Place-On: ${ID[b]}" -H 'Content-Type: application/json' \
+		-d "{\"templateID\":\"$T1\",\"timeout\":300}" "$CP/sandboxes" &
+	CR+=($!)
+done
+wait "${CR[@]}" # only the creates: the agents are children of this shell too
+TXS=() both=
+for i in 1 2; do
+	sid=$(jq -r '.sandboxID // empty' "$CDIR/tx-b$i" 2>/dev/null)
+	[ -n "$sid" ] || echo "# create $i from $T1: $(cat "$CDIR/tx-b$i")"
+	TXS+=("$sid")
+	hid=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$CDIR/tx-h$i" | tr -d '\r')
+	both+="$hid:$(run_in "$CPX" "$sid" "$(jq -r '.envdAccessToken // empty' "$CDIR/tx-b$i")" 'cat /tmp/so96-tpl.txt') "
+done
+is "a template made on host a starts two sandboxes on host b through the control plane, with its files" \
+	"$both" "${ID[b]}:made-on-a ${ID[b]}:made-on-a "
+nf=$(grep -c "template $T1: fetching from host ${ID[a]}" "$HDIR_b/agent.err")
+nj=$(grep -c "template $T1: joining the fetch in flight" "$HDIR_b/agent.err")
+is "two concurrent creates on host b: one fetch (the other joined it or found the template)" \
+	"$nf $(grep -c "template $T1: fetched from host ${ID[a]}, .* digest [0-9a-f]\{64\} verified" "$HDIR_b/agent.err")" "1 1"
+echo "# $T1: $nj create(s) joined the fetch in flight"
+is "the fetched template is registered on b, no partial directory left" \
+	"$([ -f "$HDIR_b/templates/$T1/rootfs.img" ] && [ -f "$HDIR_b/templates/$T1/wrenn-vmm.json" ] && echo dir) $(ls -a "$HDIR_b/templates" | grep -c '^\.fetch-')" "dir 0"
+for sid in "${TXS[@]}"; do curl -s -o /dev/null -X DELETE "${H[@]}" "$CP/sandboxes/$sid"; done
+# the source's routes: only with a fetch token for that template and host, minted with a's key
+KEYA=$(printf '%s' "${CRED[a]}" | sha256sum | cut -d' ' -f1)
+EXP=$(($(date +%s%3N) + 60000))
+TOKA=$(printf 'wrenn template fetch v1\n%s\n%s\n%s' "$T2" "${ID[b]}" "$EXP" |
+	openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEYA" -r | cut -d' ' -f1)
+mf() { curl -s -o /dev/null -w '%{http_code}' -H "X-Wrenn-Fetch-Host: ${ID[b]}" -H "X-Wrenn-Fetch-Expires: $1" -H "X-Wrenn-Fetch-Token: $2" "$HAPI_a/v1/host/templates/$3/manifest"; }
+is "template routes: no token 401, wrong token 401, another template's token 401, API key 401, token 200" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$HAPI_a/v1/host/templates/$T2/manifest") $(mf "$EXP" "$(tr 0-9a-f 1-9a-f0 <<<"$TOKA")" "$T2") $(mf "$EXP" "$TOKA" "$T1") $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $KA" "$HAPI_a/v1/host/templates/$T2/manifest") $(mf "$EXP" "$TOKA" "$T2")" \
+	"401 401 401 401 200"
+is "only the control plane may order a fetch: an operator key is 403" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $KB" -d '{}' "$HAPI_b/v1/host/template-fetch")" 403
+# a partial transfer (a's file shorter than its manifest says), then a tampered one (same size,
+# other bytes): b refuses both, keeps nothing, and the create fails naming the cause
+TD=$HDIR_a/templates/$T2
+cp "$TD/state" "$CDIR/state.bak"
+truncate -s $(($(stat -c %s "$TD/state") / 2)) "$TD/state"
+pin_create() { curl -s "${H[@]}" -H "X-Wrenn-Place-On: ${ID[b]}" -H 'Content-Type: application/json' -d "{\"templateID\":\"$T2\"}" "$CP/sandboxes"; }
+out=$(pin_create)
+is "a partial transfer is refused" "$(grep -o 'state: partial transfer' <<<"$out")" "state: partial transfer"
+cp "$CDIR/state.bak" "$TD/state"
+printf 'tampered!' | dd of="$TD/rootfs.img" bs=1 seek=4096 conv=notrunc status=none
+out=$(pin_create)
+is "a tampered transfer is refused (sha256 differs from the manifest)" \
+	"$(grep -o 'rootfs.img: sha256 [0-9a-f]* differs' <<<"$out" | sed 's/sha256 [0-9a-f]*/sha256 X/')" "rootfs.img: sha256 X differs"
+is "nothing of a refused template is left on b (no directory, no partial, not registered)" \
+	"$([ -e "$HDIR_b/templates/$T2" ] && echo dir) $(ls -a "$HDIR_b/templates" | grep -c '^\.fetch-') $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $KB" -H 'Content-Type: application/json' -d "{\"templateID\":\"$T2\"}" "$HAPI_b/sandboxes")" \
+	" 0 404"
+curl -s -o /dev/null -X DELETE -H "X-API-Key: $KA" "$HAPI_a/sandboxes/$TS_ID"
 
 # the control plane is stateless apart from PostgreSQL: a second replica serves the same hosts and
 # sandboxes, and the first one survives kill -9 and a restart
