@@ -125,7 +125,7 @@ const char *agent_config_usage(void)
 	       "  --pool-size N           network slots prepared ahead (runtime default)\n"
 	       "  --max-conns N           connections per listener (256)\n"
 	       "  --max-upload-bytes N    file uploads through /v1 (1 GiB)\n"
-	       "  --warm-pool N           paused VMs kept ready per automatic template (default 2,\n"
+	       "  --warm-pool N           paused VMs kept ready per automatic or built template (2,\n"
 	       "                          0 = off, at most 64); the floor of an adaptive pool:\n"
 	       "  --warm-pool-max N       a burst of creates raises a template's pool up to N (32)\n"
 	       "  --warm-pool-memory-mb N host memory for all warm VMs (default 1/8 of RAM)\n"

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The runtime's cap on the warm pool (per automatic template). */
+/* The runtime's cap on the warm pool (per automatic or built template). */
 #define AGENT_WARM_POOL_MAX 64
 
 struct agent_config {
