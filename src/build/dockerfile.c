@@ -14,6 +14,7 @@
  * Docker, without persisting into the template's environment.
  */
 #include "build/dockerfile.h"
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 
@@ -24,12 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void json_decref_fn(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json cleanup_(json_decref_fn)
 
 /* A growable NUL-terminated string. */
 struct sbuf {
@@ -294,21 +289,19 @@ static int df_words(struct df *d, const char *text, bool subst, bool meta, json_
 /* JSON exec form ["a", "b"]: an array of strings, or NULL (shell form). */
 static json_t *exec_form(const char *rest)
 {
-	json_t *v, *e;
+	json_t *e;
 	size_t i;
 	if (*rest != '[')
 		return NULL;
-	v = json_loads(rest, JSON_DECODE_ANY, NULL);
-	if (!json_is_array(v)) {
-		json_decref(v);
+	cleanup_json json_t *v = json_loads(rest, JSON_DECODE_ANY, NULL);
+	if (!json_is_array(v))
 		return NULL;
-	}
-	json_array_foreach(v, i, e) if (!json_is_string(e))
+	json_array_foreach(v, i, e)
 	{
-		json_decref(v);
-		return NULL;
+		if (!json_is_string(e))
+			return NULL;
 	}
-	return v;
+	return TAKE_PTR(v);
 }
 
 static void add_step(struct df *d, const char *type, json_t *args)
@@ -706,7 +699,7 @@ static int do_cmd(struct df *d, const char *keyword, const char *rest)
 			return df_fail(d, "%s needs a command", keyword);
 		v = json_string(rest);
 	}
-	json_decref(*slot);
+	cleanup_json json_t *prev = *slot; /* a later CMD/ENTRYPOINT replaces an earlier one */
 	*slot = v;
 	return 0;
 }
@@ -998,14 +991,14 @@ int dockerfile_parse(const char *text, size_t len, const json_t *build_args, jso
 			d.notes,
 			json_sprintf("build arg %s is not declared by an ARG: not used", k));
 
-	json_t *build = json_object();
+	cleanup_json json_t *build = json_object();
 	json_object_set(build, json_string_value(d.from_key), d.from_val);
 	json_object_set(build, "steps", d.steps);
 	json_object_set_new(build, "force", json_false());
 	cleanup_free char *start = start_cmd(&d);
 	if (start)
 		json_object_set_new(build, "startCmd", json_string(start));
-	*ret_build = build;
+	*ret_build = TAKE_PTR(build);
 	if (ret_notes)
 		*ret_notes = json_incref(d.notes);
 	df_done(&d);

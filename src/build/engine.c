@@ -5,6 +5,7 @@
  */
 #include "build/build-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -512,7 +513,7 @@ static int validate(struct build_engine *e, struct build_run *b, const json_t *b
 
 static char *cache_key(const struct build_run *b)
 {
-	json_t *steps = json_array();
+	cleanup_json json_t *steps = json_array();
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(b->body, "steps"), i, s)
@@ -527,8 +528,9 @@ static char *cache_key(const struct build_run *b)
 			json_object_set(c, "filesHash", json_object_get(s, "filesHash"));
 		json_array_append_new(steps, c);
 	}
-	json_t *k = json_pack("{s:s, s:o, s:i, s:i}", "from", b->from, "steps", steps, "vcpus",
-			      b->vcpus, "memoryMB", b->memory_mb);
+	cleanup_json json_t *k =
+		json_pack("{s:s, s:o, s:i, s:i}", "from", b->from, "steps", TAKE_PTR(steps),
+			  "vcpus", b->vcpus, "memoryMB", b->memory_mb);
 	json_t *sc = json_object_get(b->body, "startCmd"),
 	       *rc = json_object_get(b->body, "readyCmd");
 	if (json_is_string(sc))
@@ -542,7 +544,6 @@ static char *cache_key(const struct build_run *b)
 		store_alias_done(&al);
 	}
 	cleanup_free char *txt = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(k);
 	unsigned char md[32];
 	unsigned int mdl = 0;
 	EVP_Digest(txt, strlen(txt), md, &mdl, EVP_sha256(), NULL);
@@ -732,7 +733,7 @@ static int step_run(struct build_run *b, const char *sid, size_t idx, const json
 
 static void fail_reason(struct build_run *b, const char *step, const char *msg)
 {
-	json_t *tail = json_array();
+	cleanup_json json_t *tail = json_array();
 	int64_t now = build_now_ms();
 	char ts[40];
 	iso_time(now, ts);
@@ -744,8 +745,8 @@ static void fail_reason(struct build_run *b, const char *step, const char *msg)
 	b->reason = xstrdup(msg);
 	free(b->reason_step);
 	b->reason_step = step ? xstrdup(step) : NULL;
-	json_decref(b->reason_logs);
-	b->reason_logs = tail;
+	cleanup_json json_t *prev = b->reason_logs; /* released after the unlock */
+	b->reason_logs = TAKE_PTR(tail);
 	pthread_mutex_unlock(&b->e->lock);
 }
 
@@ -768,8 +769,9 @@ static void checkpoint(struct build_run *b, const char *sid, size_t idx, const j
 	const char *type = json_string_value(json_object_get(s, "type"));
 	if (b->e->cache_max <= 0 || (strcmp(type, "RUN") && strcmp(type, "COPY")))
 		return;
-	json_t *state = json_pack("{s:O, s:s, s:s, s:I}", "env", b->env, "user", b->user, "workdir",
-				  b->workdir ? b->workdir : "", "step", (json_int_t)idx);
+	cleanup_json json_t *state =
+		json_pack("{s:O, s:s, s:s, s:I}", "env", b->env, "user", b->user, "workdir",
+			  b->workdir ? b->workdir : "", "step", (json_int_t)idx);
 	struct wr_err err = {0};
 	int64_t t0 = build_now_ms();
 	/* flushed here, without the runtime's short quiesce deadline */
@@ -784,7 +786,6 @@ static void checkpoint(struct build_run *b, const char *sid, size_t idx, const j
 	else
 		blog(b, "debug", "step %zu checkpointed in %.1f s", idx,
 		     (double)(build_now_ms() - t0) / 1000.0);
-	json_decref(state);
 	/* The VM was paused for the capture: under load its guest may take a moment to answer
 	 * again; the next step must not fail on that. */
 	for (int i = 0; i < 12 && !atomic_load(&b->e->closing); i++) {
@@ -868,13 +869,9 @@ static int hook_run(struct runtime *rt, const char *sid, void *ud, struct wr_err
 	}
 	if (b->resume_state) {
 		/* the engine state the cached steps ended with */
-		json_t *st = b->resume_state;
-		json_decref(b->env);
-		b->env = json_deep_copy(json_object_get(st, "env"));
-		if (!json_is_object(b->env)) {
-			json_decref(b->env);
-			b->env = json_object();
-		}
+		json_t *st = b->resume_state, *env = json_object_get(st, "env");
+		cleanup_json json_t *prev = b->env; /* the environment before the cached steps */
+		b->env = json_is_object(env) ? json_deep_copy(env) : json_object();
 		const char *u = json_string_value(json_object_get(st, "user"));
 		const char *w = json_string_value(json_object_get(st, "workdir"));
 		free(b->user);
@@ -1081,7 +1078,7 @@ static int prepare_image(struct build_run *b, struct wr_err *err)
 	if (r >= 0) {
 		free(b->from);
 		b->from = TAKE_PTR(name);
-		json_decref(b->image_config);
+		cleanup_json json_t *prev = b->image_config;
 		b->image_config = img.config ? json_incref(img.config) : json_object();
 	}
 	oci_image_done(&img);
@@ -1130,6 +1127,12 @@ static char *apply_image_config(struct build_run *b)
 			cmd = n;
 		}
 	return cmd;
+}
+
+/* The build is over: the request goes now; the run stays (for status queries) without it. */
+static void run_drop_body(struct build_run *b)
+{
+	cleanup_json json_t *body = TAKE_PTR(b->body);
 }
 
 static void *build_thread(void *arg)
@@ -1259,8 +1262,7 @@ out:
 	free(resume_tpl);
 	pthread_mutex_lock(&e->lock);
 	e->active--;
-	json_decref(b->body);
-	b->body = NULL;
+	run_drop_body(b);
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -1334,8 +1336,8 @@ int build_status(struct build_engine *e, const char *template_id, const char *bu
 	int min = 0;
 	if (level && *level && (min = level_rank(level)) < 0)
 		return wr_err_set(err, EINVAL, "level must be debug, info, warn or error");
-	json_t *entries = json_array(), *logs = json_array();
-	json_t *j = NULL;
+	cleanup_json json_t *entries = json_array(), *logs = json_array();
+	cleanup_json json_t *j = NULL;
 	pthread_mutex_lock(&e->lock);
 	struct build_run *b = find_run(e, build_id ? build_id : "");
 	if (b && !strcmp(b->template_id, template_id ? template_id : "")) {
@@ -1352,10 +1354,13 @@ int build_status(struct build_engine *e, const char *template_id, const char *bu
 			json_array_append_new(logs, json_sprintf("[%s] %s", ts, b->logs[i].msg));
 		}
 		j = json_pack("{s:s, s:s, s:s, s:o, s:o}", "templateID", b->template_id, "buildID",
-			      b->id, "status", b->status, "logEntries", entries, "logs", logs);
+			      b->id, "status", b->status, "logEntries", TAKE_PTR(entries), "logs",
+			      TAKE_PTR(logs));
 		if (b->reason && !strcmp(b->status, "error")) {
-			json_t *rs = json_pack("{s:s, s:O}", "message", b->reason, "logEntries",
-					       b->reason_logs ? b->reason_logs : json_array());
+			/* a build abandoned before it started has a reason and no log tail */
+			json_t *rs = json_pack("{s:s, s:o}", "message", b->reason, "logEntries",
+					       b->reason_logs ? json_incref(b->reason_logs)
+							      : json_array());
 			if (b->reason_step)
 				json_object_set_new(rs, "step", json_string(b->reason_step));
 			json_object_set_new(j, "reason", rs);
@@ -1363,7 +1368,7 @@ int build_status(struct build_engine *e, const char *template_id, const char *bu
 	}
 	pthread_mutex_unlock(&e->lock);
 	if (j) {
-		*ret = j;
+		*ret = TAKE_PTR(j);
 		return 0;
 	}
 	/* a build of an earlier agent run: status and reason from the store */
@@ -1371,13 +1376,12 @@ int build_status(struct build_engine *e, const char *template_id, const char *bu
 	if (store_build_get(e->st, build_id, &row, NULL) < 0 ||
 	    strcmp(row.template_id, template_id ? template_id : "")) {
 		store_build_done(&row);
-		json_decref(entries);
-		json_decref(logs);
 		return wr_err_set(err, ENOENT, "build %s of template %s not found",
 				  build_id ? build_id : "", template_id ? template_id : "");
 	}
 	j = json_pack("{s:s, s:s, s:s, s:o, s:o}", "templateID", row.template_id, "buildID", row.id,
-		      "status", row.status, "logEntries", entries, "logs", logs);
+		      "status", row.status, "logEntries", TAKE_PTR(entries), "logs",
+		      TAKE_PTR(logs));
 	if (row.reason)
 		json_object_set_new(
 			j, "reason",
@@ -1385,7 +1389,7 @@ int build_status(struct build_engine *e, const char *template_id, const char *bu
 					     row.step, "logEntries")
 				 : json_pack("{s:s, s:[]}", "message", row.reason, "logEntries"));
 	store_build_done(&row);
-	*ret = j;
+	*ret = TAKE_PTR(j);
 	return 0;
 }
 
@@ -1421,7 +1425,7 @@ int build_template_list(struct build_engine *e, json_t **ret, struct wr_err *err
 	int r = store_alias_list(e->st, NULL, &rows, &n, err);
 	if (r < 0)
 		return r;
-	json_t *arr = json_array();
+	cleanup_json json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		if (strchr(rows[i].alias, ':'))
 			continue;
@@ -1448,7 +1452,7 @@ int build_template_list(struct build_engine *e, json_t **ret, struct wr_err *err
 		store_template_done(&t);
 	}
 	store_alias_list_free(rows, n);
-	*ret = arr;
+	*ret = TAKE_PTR(arr);
 	return 0;
 }
 
@@ -1559,7 +1563,7 @@ int build_tags_list(struct build_engine *e, const char *template_id, json_t **re
 	size_t n = 0;
 	if ((r = store_alias_list(e->st, NULL, &rows, &n, err)) < 0)
 		return r;
-	json_t *arr = json_array();
+	cleanup_json json_t *arr = json_array();
 	size_t l = strlen(template_id);
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(rows[i].alias, template_id, l) || rows[i].alias[l] != ':')
@@ -1571,7 +1575,7 @@ int build_tags_list(struct build_engine *e, const char *template_id, json_t **re
 				       rows[i].build_id ? rows[i].build_id : "", "createdAt", ca));
 	}
 	store_alias_list_free(rows, n);
-	*ret = arr;
+	*ret = TAKE_PTR(arr);
 	return 0;
 }
 

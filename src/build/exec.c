@@ -2,6 +2,7 @@
 /* Running build steps in the build VM: envd's Connect process service and /files, /init. */
 #include "build/build-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/xalloc.h"
 #include "http/connect.h"
@@ -97,16 +98,15 @@ int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct buil
 		   int *ret_exit, struct wr_err *err)
 {
 	/* bash as E2B runs it where the image has bash, else /bin/sh (busybox images) */
-	json_t *proc =
+	cleanup_json json_t *proc =
 		json_pack("{s:s, s:[s,s,s,s]}", "cmd", "/bin/sh", "args", "-c",
 			  "[ -x /bin/bash ] && exec /bin/bash -l -c \"$1\"; exec /bin/sh -c \"$1\"",
 			  "sh", x->cmd);
 	json_object_set_new(proc, "envs", x->envs ? json_deep_copy(x->envs) : json_object());
 	if (x->cwd && *x->cwd)
 		json_object_set_new(proc, "cwd", json_string(x->cwd));
-	json_t *msg = json_pack("{s:o}", "process", proc);
+	cleanup_json json_t *msg = json_pack("{s:o}", "process", TAKE_PTR(proc));
 	cleanup_free char *js = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
 	size_t jl = strlen(js);
 	cleanup_free char *body = xmalloc(jl + CONNECT_ENV_HDR);
 	connect_env_header((uint8_t *)body, 0, (uint32_t)jl);
@@ -185,7 +185,7 @@ int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct buil
 				break;
 			}
 			off += (size_t)k;
-			json_t *m = json_loadb((const char *)pl, plen, 0, NULL);
+			cleanup_json json_t *m = json_loadb((const char *)pl, plen, 0, NULL);
 			if (flags & CONNECT_FLAG_END) {
 				json_t *e = json_object_get(m, "error");
 				if (e)
@@ -195,7 +195,6 @@ int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct buil
 							?: "process failed");
 				else if (code < 0)
 					r = wr_err_set(err, EPROTO, "process stream ended early");
-				json_decref(m);
 				ended = true;
 				break;
 			}
@@ -225,7 +224,6 @@ int build_exec_run(struct runtime *rt, const char *sandbox_id, const struct buil
 					code = 137;
 				ended = true;
 			}
-			json_decref(m);
 		}
 		memmove(buf, buf + off, len - off);
 		len -= off;
@@ -296,14 +294,13 @@ out:
 int build_exec_init(struct runtime *rt, const char *sandbox_id, json_t *envs, const char *user,
 		    const char *workdir, struct wr_err *err)
 {
-	json_t *j = json_object();
+	cleanup_json json_t *j = json_object();
 	json_object_set_new(j, "envVars", envs ? json_deep_copy(envs) : json_object());
 	if (user)
 		json_object_set_new(j, "defaultUser", json_string(user));
 	if (workdir)
 		json_object_set_new(j, "defaultWorkdir", json_string(workdir));
 	cleanup_free char *body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
 	struct http_creq rq = {.method = "POST",
 			       .target = "/init",
 			       .content_type = "application/json",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* OCI layout reading and root filesystem preparation (see oci-rootfs.h). */
 #include "build/oci-rootfs.h"
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
@@ -22,12 +23,6 @@
 #define E2B_UID 1000
 #define E2B_GID 1000
 #define LAYOUT_JSON_MAX (4u << 20)
-
-static void json_decref_fn(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json cleanup_(json_decref_fn)
 
 char *oci_ref_registry(const char *ref)
 {
@@ -68,10 +63,10 @@ static int load_json(const char *path, json_t **ret, struct wr_err *err)
 	int r = read_file(path, LAYOUT_JSON_MAX, &buf, &len);
 	if (r < 0)
 		return wr_err_errno(err, -r, "read %s", path);
-	json_t *v = json_loadb(buf, len, 0, &jerr);
+	cleanup_json json_t *v = json_loadb(buf, len, 0, &jerr);
 	if (!v)
 		return wr_err_set(err, EINVAL, "%s: %s", path, jerr.text);
-	*ret = v;
+	*ret = TAKE_PTR(v);
 	return 0;
 }
 

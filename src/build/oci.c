@@ -18,6 +18,7 @@
 #include "build/oci.h"
 #include "build/oci-rootfs.h"
 #include "basic/base64.h"
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/spawn.h"
@@ -38,12 +39,6 @@
 #include <unistd.h>
 
 #define OUT_MAX 4096
-
-static void json_decref_fn(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json cleanup_(json_decref_fn)
 
 /* Temp dirs of prepares that died (crash, kill -9): nobody holds their lock any more. */
 static void sweep_stale(const char *cache_dir)
@@ -183,13 +178,13 @@ static int load_entry(const char *entry, const char *digest, struct oci_image *r
 {
 	cleanup_free char *cfg_path = xasprintf("%s/config.json", entry);
 	json_error_t jerr;
-	json_t *cfg = json_load_file(cfg_path, 0, &jerr);
+	cleanup_json json_t *cfg = json_load_file(cfg_path, 0, &jerr);
 	if (!cfg)
 		return wr_err_set(err, EIO, "image cache %s: %s", cfg_path, jerr.text);
 	*ret = (struct oci_image){
 		.rootfs_path = xasprintf("%s/image.ext4", entry),
 		.digest = xstrdup(digest),
-		.config = cfg,
+		.config = TAKE_PTR(cfg),
 	};
 	return 0;
 }
@@ -286,9 +281,9 @@ int oci_image_prepare(const struct oci_source *src, const char *cache_dir,
 	if (src->username) {
 		cleanup_free char *pair = xasprintf("%s:%s", src->username, src->password);
 		cleanup_free char *b64 = base64_encode(pair, strlen(pair));
-		json_t *auth = json_pack("{s:{s:{s:s}}}", "auths", registry, "auth", b64);
+		cleanup_json json_t *auth =
+			json_pack("{s:{s:{s:s}}}", "auths", registry, "auth", b64);
 		cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
-		json_decref(auth);
 		authfile = xasprintf("%s/auth.json", work);
 		r = write_file_atomic(authfile, text, strlen(text), 0600);
 		explicit_bzero(pair, strlen(pair));

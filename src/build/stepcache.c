@@ -14,6 +14,7 @@
  */
 #include "build/build-internal.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/log.h"
@@ -42,17 +43,16 @@ static char *sha256_hex(const char *txt)
 	return hex;
 }
 
-static char *key_of(json_t *k)
+static char *key_of(const json_t *k)
 {
 	cleanup_free char *txt = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(k);
 	return sha256_hex(txt);
 }
 
 char *build_cache_base_key(struct build_engine *e, const char *from, int vcpus, int memory_mb)
 {
-	json_t *k = json_pack("{s:s, s:s, s:i, s:i}", "v", "step-cache-1", "from", from, "vcpus",
-			      vcpus, "memoryMB", memory_mb);
+	cleanup_json json_t *k = json_pack("{s:s, s:s, s:i, s:i}", "v", "step-cache-1", "from",
+					   from, "vcpus", vcpus, "memoryMB", memory_mb);
 	/* a rebuilt base (a new build of a template, a new guest image) changes every key */
 	struct store_alias al = {0};
 	if (store_alias_get(e->st, from, &al, NULL) == 0) {
@@ -72,9 +72,9 @@ char *build_cache_base_key(struct build_engine *e, const char *from, int vcpus, 
 char *build_cache_step_key(const char *parent, const json_t *step)
 {
 	json_t *args = json_object_get(step, "args");
-	json_t *k = json_pack("{s:s, s:O, s:o}", "parent", parent, "type",
-			      json_object_get(step, "type"), "args",
-			      args ? json_deep_copy(args) : json_array());
+	cleanup_json json_t *k = json_pack("{s:s, s:O, s:o}", "parent", parent, "type",
+					   json_object_get(step, "type"), "args",
+					   args ? json_deep_copy(args) : json_array());
 	json_t *h = json_object_get(step, "filesHash");
 	if (h)
 		json_object_set(k, "filesHash", h);
@@ -106,15 +106,13 @@ int build_cache_lookup(struct build_engine *e, const char *key, json_t **ret_met
 	size_t len = 0;
 	if (read_file(mp, META_MAX, &txt, &len) < 0)
 		return 0;
-	json_t *m = json_loadb(txt, len, 0, NULL);
+	cleanup_json json_t *m = json_loadb(txt, len, 0, NULL);
 	const char *mk = json_string_value(json_object_get(m, "key"));
-	if (!json_is_object(m) || !mk || strcmp(mk, key)) {
-		json_decref(m);
+	if (!json_is_object(m) || !mk || strcmp(mk, key))
 		return 0;
-	}
 	/* recently used: eviction goes by the meta file's mtime */
 	utimensat(AT_FDCWD, mp, NULL, 0);
-	*ret_meta = m;
+	*ret_meta = TAKE_PTR(m);
 	*ret_template = TAKE_PTR(name);
 	return 1;
 }
@@ -143,10 +141,9 @@ int build_cache_store(struct build_engine *e, const char *sandbox_id, const char
 	}
 	store_template_done(&t);
 	if (r == 0) {
-		json_t *m = json_deep_copy(state);
+		cleanup_json json_t *m = json_deep_copy(state);
 		json_object_set_new(m, "key", json_string(key));
 		cleanup_free char *txt = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-		json_decref(m);
 		cleanup_free char *mp = meta_path(e, name);
 		r = write_file_atomic(mp, txt, strlen(txt), 0640);
 		if (r < 0) {
