@@ -4,7 +4,8 @@
  * Copy-on-write root disks: one interface, three backends.
  *   reflink  FICLONE on xfs/btrfs; the clone is a raw file.
  *   qcow2    `qemu-img create -f qcow2 -F raw -b <template>`; the VMM reads
- *            the template through the overlay.
+ *            the template through the overlay.  Only a template's first clone
+ *            runs qemu-img; later ones copy its bytes (qcow2-template.h).
  *   dm       the seed's dm-snapshot: read-only loop on the template, rw loop
  *            on a sparse CoW file, `snapshot <origin> <cow> P 8`.
  * Auto-detection order: dm (only when enabled and /dev/mapper/control

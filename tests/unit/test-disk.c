@@ -5,6 +5,7 @@
 #include "basic/xalloc.h"
 #include "disk/disk.h"
 #include "disk/dm-table.h"
+#include "disk/qcow2-template.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,79 @@ static void test_clone_errors_leave_nothing(void **state)
 	assert_int_equal(rm_rf(d), 0);
 }
 
+static void qemu_img_create(const char *backing, const char *dest)
+{
+	cleanup_free char *cmd =
+		xasprintf("/usr/bin/qemu-img create -q -f qcow2 -F raw -b %s %s", backing, dest);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	cleanup_free char *x = NULL, *y = NULL;
+	size_t xn = 0, yn = 0;
+	assert_int_equal(read_file(a, 1u << 20, &x, &xn), 0);
+	assert_int_equal(read_file(b, 1u << 20, &y, &yn), 0);
+	assert_int_equal(xn, yn);
+	assert_memory_equal(x, y, xn);
+}
+
+/* Only the first clone of a (template, size) runs qemu-img; the others copy its bytes and
+ * are the file qemu-img would have made (qemu-img check/info agree). */
+static void test_qcow2_overlay_copy(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/qemu-img", X_OK) < 0)
+		skip();
+	qcow2_tpl_flush();
+	cleanup_free char *d = xstrdup("/tmp/test-disk-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	cleanup_free char *tpl = xasprintf("%s/tpl.raw", d);
+	cleanup_free char *rel = xasprintf("%s/./tpl.raw", d);
+	cleanup_free char *a = xasprintf("%s/a.qcow2", d);
+	cleanup_free char *b = xasprintf("%s/b.qcow2", d);
+	cleanup_free char *c = xasprintf("%s/c.qcow2", d);
+	cleanup_free char *ref = xasprintf("%s/ref.qcow2", d);
+	assert_int_equal(write_file_atomic(tpl, "x", 1, 0644), 0);
+	assert_int_equal(truncate(tpl, 64 << 20), 0);
+	struct disk_result r;
+	struct wr_err e = {0};
+	assert_int_equal(disk_qcow2_ops.clone(tpl, a, &r, &e), 0);
+	assert_int_equal(r.format, DISK_FORMAT_QCOW2);
+	/* no qemu-img any more: the second clone is the cached copy, under another name of
+	 * the same template */
+	setenv("WRENN_QEMU_IMG", "/nonexistent/qemu-img", 1);
+	assert_int_equal(disk_qcow2_ops.clone(rel, b, &r, &e), 0);
+	assert_string_equal(r.path, b);
+	unsetenv("WRENN_QEMU_IMG");
+	qemu_img_create(tpl, ref);
+	assert_same_file(a, ref);
+	assert_same_file(b, ref);
+	cleanup_free char *check = xasprintf("/usr/bin/qemu-img check -q %s", b);
+	assert_int_equal(system(check), 0);
+	cleanup_free char *info =
+		xasprintf("/usr/bin/qemu-img info %s | grep -qx 'backing file: %s' && "
+			  "/usr/bin/qemu-img info %s | grep -q '(67108864 bytes)'",
+			  b, tpl, b);
+	assert_int_equal(system(info), 0);
+	/* a template that grew is another overlay (its virtual size), made by qemu-img again */
+	assert_int_equal(truncate(tpl, 96 << 20), 0);
+	setenv("WRENN_QEMU_IMG", "/nonexistent/qemu-img", 1);
+	assert_true(disk_qcow2_ops.clone(tpl, c, &r, &e) < 0);
+	assert_int_equal(access(c, F_OK), -1);
+	unsetenv("WRENN_QEMU_IMG");
+	assert_int_equal(disk_qcow2_ops.clone(tpl, c, &r, &e), 0);
+	assert_int_equal(unlink(ref), 0);
+	qemu_img_create(tpl, ref);
+	assert_same_file(c, ref);
+	/* an existing destination is still never overwritten by a copy */
+	assert_int_equal(disk_qcow2_ops.clone(tpl, a, &r, &e), -EEXIST);
+	/* what does not look like qcow2 is never kept */
+	assert_int_equal(qcow2_tpl_put(tpl, 1, "not a qcow2 image at all", 24), -EINVAL);
+	qcow2_tpl_flush();
+	assert_int_equal(rm_rf(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_detect_errors),
 		cmocka_unit_test(test_clone_errors_leave_nothing),
+		cmocka_unit_test(test_qcow2_overlay_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
