@@ -113,41 +113,60 @@ void sha256_hex(const void *data, size_t len, char out[HMAC_SHA256_HEX])
 	hex_encode(h, sizeof(h), out);
 }
 
+/* A team (a call made for a team's API key, X-Wrenn-Team) is one more line after the body digest;
+ * the digest has a fixed length, so a call with a team and one without never share a canonical
+ * string, and the team can be neither added, removed nor changed. */
 static void call_raw(const uint8_t key[32], const char *method, const char *target,
-		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
-		     size_t body_len, uint8_t out[32])
+		     const char *host_id, int64_t ts_ms, const char *nonce, const char *team,
+		     const void *body, size_t body_len, uint8_t out[32])
 {
 	char bhex[HMAC_SHA256_HEX];
 	sha256_hex(body, body_len, bhex);
+	bool t = team && *team;
 	cleanup_free char *canon =
-		xasprintf("WRENN-CALL-HMAC-SHA256\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s", method, target,
-			  host_id, ts_ms, nonce, bhex);
+		xasprintf("WRENN-CALL-HMAC-SHA256\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s%s%s", method,
+			  target, host_id, ts_ms, nonce, bhex, t ? "\n" : "", t ? team : "");
 	hmac_sha256(key, 32, canon, strlen(canon), out);
+}
+
+void hmac_call_sign_team(const uint8_t key[32], const char *method, const char *target,
+			 const char *host_id, int64_t ts_ms, const char *nonce, const char *team,
+			 const void *body, size_t body_len, char out[HMAC_SHA256_HEX])
+{
+	uint8_t mac[32];
+	call_raw(key, method, target, host_id, ts_ms, nonce, team, body, body_len, mac);
+	hex_encode(mac, sizeof(mac), out);
 }
 
 void hmac_call_sign(const uint8_t key[32], const char *method, const char *target,
 		    const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
 		    size_t body_len, char out[HMAC_SHA256_HEX])
 {
-	uint8_t mac[32];
-	call_raw(key, method, target, host_id, ts_ms, nonce, body, body_len, mac);
-	hex_encode(mac, sizeof(mac), out);
+	hmac_call_sign_team(key, method, target, host_id, ts_ms, nonce, NULL, body, body_len, out);
 }
 
-int hmac_call_verify(const uint8_t key[32], const char *method, const char *target,
-		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
-		     size_t body_len, const char *sig_hex, int64_t now_ms)
+int hmac_call_verify_team(const uint8_t key[32], const char *method, const char *target,
+			  const char *host_id, int64_t ts_ms, const char *nonce, const char *team,
+			  const void *body, size_t body_len, const char *sig_hex, int64_t now_ms)
 {
 	uint8_t want[32], got[32];
 	/* a nonce with a newline would let two different calls share a canonical string */
 	if (!parse_mac(sig_hex, got) || !hmac_nonce_well_formed(nonce) || strchr(method, '\n') ||
-	    strchr(target, '\n') || strchr(host_id, '\n'))
+	    strchr(target, '\n') || strchr(host_id, '\n') || (team && strchr(team, '\n')))
 		return -EACCES;
-	call_raw(key, method, target, host_id, ts_ms, nonce, body, body_len, want);
+	call_raw(key, method, target, host_id, ts_ms, nonce, team, body, body_len, want);
 	if (CRYPTO_memcmp(want, got, sizeof(want)) != 0)
 		return -EACCES;
 	/* only a genuine call tells about the clock */
 	if (ts_ms < now_ms - HMAC_CALL_WINDOW_MS || ts_ms > now_ms + HMAC_CALL_WINDOW_MS)
 		return -ETIME;
 	return 0;
+}
+
+int hmac_call_verify(const uint8_t key[32], const char *method, const char *target,
+		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
+		     size_t body_len, const char *sig_hex, int64_t now_ms)
+{
+	return hmac_call_verify_team(key, method, target, host_id, ts_ms, nonce, NULL, body,
+				     body_len, sig_hex, now_ms);
 }

@@ -57,6 +57,11 @@ int hmac_req_verify(const uint8_t key[32], const char *method, const char *path,
  * TARGET is the request target as sent, path and query.  The host accepts a timestamp within
  * HMAC_CALL_WINDOW_MS of its clock and a nonce it has not seen in that window (nonce-cache.h):
  * a captured call cannot be replayed, nor its method, target, body or host changed.
+ *
+ * A call the control plane makes for a team's API key also carries X-Wrenn-Team: <team>, and
+ * the canonical string then ends with "\n" TEAM after the body digest (hmac_call_*_team; team
+ * NULL or "" = the canonical string above, an operator's call).  The host acts as that team
+ * (tenancy, daemon/auth.c); the header cannot be added, removed or changed without the key.
  */
 #define HMAC_CALL_WINDOW_MS 30000
 #define HMAC_NONCE_HEX (32 + 1)
@@ -79,3 +84,10 @@ void hmac_call_sign(const uint8_t key[32], const char *method, const char *targe
 int hmac_call_verify(const uint8_t key[32], const char *method, const char *target,
 		     const char *host_id, int64_t ts_ms, const char *nonce, const void *body,
 		     size_t body_len, const char *sig_hex, int64_t now_ms);
+/* The same for a call made as `team` (NULL or "" = as the operator). */
+void hmac_call_sign_team(const uint8_t key[32], const char *method, const char *target,
+			 const char *host_id, int64_t ts_ms, const char *nonce, const char *team,
+			 const void *body, size_t body_len, char out[HMAC_SHA256_HEX]);
+int hmac_call_verify_team(const uint8_t key[32], const char *method, const char *target,
+			  const char *host_id, int64_t ts_ms, const char *nonce, const char *team,
+			  const void *body, size_t body_len, const char *sig_hex, int64_t now_ms);

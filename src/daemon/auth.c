@@ -95,12 +95,15 @@ bool auth_may_see(const struct http_req *req, const char *owner_team)
 int auth_check(struct store *st, struct http_req *req, struct auth_caller *ret)
 {
 	/* The control plane calls a host with signed requests, never with a key (host-call.h): a
-	 * genuine call acts as an operator, like the API key it replaces. */
+	 * genuine call acts as an operator, like the API key it replaces, or as the team named by
+	 * X-Wrenn-Team, which the signature covers (the control plane's caller had that team's
+	 * key): tenancy then holds on the host as for a team key of its own. */
 	if (http_req_header(req, "X-Wrenn-Signature")) {
 		int r = host_call_check(req);
+		const char *team = http_req_header(req, "X-Wrenn-Team");
 		if (r == 0 && ret)
 			*ret = (struct auth_caller){.key_id = xstrdup("control-plane"),
-						    .team = xstrdup("")};
+						    .team = xstrdup(team ? team : "")};
 		return r;
 	}
 	size_t n = 0;

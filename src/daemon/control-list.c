@@ -19,6 +19,7 @@
  */
 #include "daemon/agent.h"
 #include "daemon/control-internal.h"
+#include "daemon/control-team.h"
 #include "daemon/reply.h"
 #include "daemon/view.h"
 
@@ -173,7 +174,7 @@ static bool in_list(const json_t *arr, const char *s)
 	return false;
 }
 
-void control_list(struct control *c, struct http_req *req)
+void control_list(struct control *c, struct http_req *req, const char *team)
 {
 	const char *path = http_req_path(req);
 	enum list_kind kind = !strcmp(path, "/v1/sandboxes")   ? LIST_V1
@@ -221,8 +222,9 @@ void control_list(struct control *c, struct http_req *req)
 		cleanup_free char *resp = NULL;
 		size_t rlen = 0, got = 0;
 		wr_err_clear(&err);
-		r = control_forward(c, h->id, h->api_url, "GET", target, NULL, 0, LIST_TIMEOUT_MS,
-				    &status, &resp, &rlen, &err);
+		/* as the caller's team: the host filters its list as for a team key of its own */
+		r = control_forward(c, h->id, h->api_url, team, "GET", target, NULL, 0,
+				    LIST_TIMEOUT_MS, &status, &resp, &rlen, &err);
 		if (r >= 0 && status / 100 == 4) {
 			/* a bad query: every host would say the same; the first one's answer */
 			http_resp_send(req, status, "application/json", resp ? resp : "", rlen);
@@ -253,7 +255,7 @@ void control_list(struct control *c, struct http_req *req)
 			bool lost = !strcmp(pl[i].host_state, "lost") ||
 				    !strcmp(pl[i].host_state, "removed") ||
 				    in_list(unreachable, pl[i].host_id);
-			if (!lost)
+			if (!lost || !control_may_see(team, pl[i].team))
 				continue;
 			/* the page after the cursor: older rows only (ids break ties) */
 			if (cursor_ms > 0 && (pl[i].created_at > cursor_ms ||

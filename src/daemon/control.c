@@ -6,6 +6,7 @@
 #include "daemon/auth.h"
 #include "daemon/control-internal.h"
 #include "daemon/control-sched.h"
+#include "daemon/control-team.h"
 #include "daemon/proxy-route.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
@@ -58,7 +59,7 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void reply_pg_error(struct http_req *req, int r, const struct wr_err *err)
+void control_reply_pg_error(struct http_req *req, int r, const struct wr_err *err)
 {
 	int st = r == -ECONNREFUSED ? 503 : reply_status_for_errno(r);
 	if (st >= 500)
@@ -75,31 +76,6 @@ static json_t *host_json(const struct pg_host *h)
 	json_object_set_new(o, "lastHeartbeatMs",
 			    h->last_heartbeat ? json_integer(h->last_heartbeat) : json_null());
 	return o;
-}
-
-/* The admin key of the request; answers 401 itself (< 0). */
-static int admin_or_reply(struct control *c, struct http_req *req)
-{
-	size_t n = 0;
-	const char *k = auth_key_from_headers(http_req_header(req, "X-API-Key"),
-					      http_req_header(req, "Authorization"), &n);
-	if (!k || !auth_key_well_formed(k, n)) {
-		reply_error(req, 401, "missing API key: send header X-API-Key: e2b_<40 hex>");
-		return -EACCES;
-	}
-	uint8_t h[32];
-	sha256_digest(k, n, h);
-	struct wr_err err = {0};
-	int r = pg_admin_key_check(c->db, h, &err);
-	if (r == -EACCES) {
-		reply_error(req, 401, "invalid API key");
-		return r;
-	}
-	if (r < 0) {
-		reply_pg_error(req, r, &err);
-		return r;
-	}
-	return 0;
 }
 
 static void hosts_create(struct control *c, struct http_req *req)
@@ -139,7 +115,7 @@ static void hosts_create(struct control *c, struct http_req *req)
 	const char *name = jn ? json_string_value(jn) : "";
 	int r = pg_host_create(c->db, id, name, keyh, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	log_info("host %s (%s) registered", id, name);
@@ -158,7 +134,7 @@ static void hosts_list(struct control *c, struct http_req *req)
 	struct wr_err err = {0};
 	int r = pg_host_list(c->db, &rows, &n, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	json_t *arr = json_array();
@@ -174,7 +150,7 @@ static void hosts_get(struct control *c, struct http_req *req, const char *id)
 	struct wr_err err = {0};
 	int r = pg_host_get(c->db, id, &h, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	reply_json_new(req, 200, host_json(&h));
@@ -186,7 +162,7 @@ static void hosts_drain(struct control *c, struct http_req *req, const char *id)
 	struct wr_err err = {0};
 	int r = pg_host_drain(c->db, id, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	log_info("host %s: draining (admin request): no new sandboxes go there", id);
@@ -198,7 +174,7 @@ static void hosts_delete(struct control *c, struct http_req *req, const char *id
 	struct wr_err err = {0};
 	int r = pg_host_delete(c->db, id, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	log_info("host %s removed", id);
@@ -250,7 +226,7 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		return;
 	}
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	r = hmac_req_verify(key, http_req_method(req), http_req_target(req), id, ts, raw, len, sig,
@@ -292,7 +268,7 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		return;
 	}
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	int released = 0, adopted = 0;
@@ -306,7 +282,7 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 		log_info("host %s: adopted %d sandbox(es) it has without a placement", id, adopted);
 	struct pg_host h = {0};
 	if (pg_host_get(c->db, id, &h, &err) < 0) {
-		reply_pg_error(req, -EIO, &err);
+		control_reply_pg_error(req, -EIO, &err);
 		return;
 	}
 	log_debug("heartbeat of host %s: %s", id, h.state);
@@ -320,9 +296,10 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
  * after its nonce is used or its 30 s window is past.  Calls are plain HTTP: they are
  * authenticated, not encrypted (docs/SECURITY.md).
  */
-int control_forward(struct control *c, const char *host_id, const char *api_url, const char *method,
-		    const char *target, const char *body, size_t len, unsigned timeout_ms,
-		    int *ret_status, char **ret_body, size_t *ret_len, struct wr_err *err)
+int control_forward(struct control *c, const char *host_id, const char *api_url, const char *team,
+		    const char *method, const char *target, const char *body, size_t len,
+		    unsigned timeout_ms, int *ret_status, char **ret_body, size_t *ret_len,
+		    struct wr_err *err)
 {
 	uint8_t key[32];
 	int64_t last = 0;
@@ -335,7 +312,7 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 		return wr_err_errno(err, -r, "nonce for a call to host %s", host_id);
 	}
 	int64_t ts = now_ms();
-	hmac_call_sign(key, method, target, host_id, ts, nonce, body, len, sig);
+	hmac_call_sign_team(key, method, target, host_id, ts, nonce, team, body, len, sig);
 	explicit_bzero(key, sizeof(key));
 	sha256_hex(body, len, digest);
 	cleanup_free char *h1 = xasprintf("X-Wrenn-Host: %s", host_id);
@@ -343,12 +320,13 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 	cleanup_free char *h3 = xasprintf("X-Wrenn-Nonce: %s", nonce);
 	cleanup_free char *h4 = xasprintf("X-Wrenn-Content-SHA256: %s", digest);
 	cleanup_free char *h5 = xasprintf("X-Wrenn-Signature: %s", sig);
+	cleanup_free char *h6 = team && *team ? xasprintf("X-Wrenn-Team: %s", team) : NULL;
 	cleanup_free char *host = NULL, *port = NULL;
 	int fd = -1;
 	if ((r = control_parse_url(api_url, &host, &port, err)) < 0 ||
 	    (r = control_tcp_connect(host, port, &fd, err)) < 0)
 		return wr_err_prefix(err, r, "host %s", host_id);
-	const char *hdrs[] = {h1, h2, h3, h4, h5, NULL};
+	const char *hdrs[] = {h1, h2, h3, h4, h5, h6, NULL};
 	struct http_client *cl = http_client_new(fd, true);
 	http_client_set_timeout(cl, timeout_ms);
 	http_client_set_deadline(cl, timeout_ms);
@@ -447,7 +425,7 @@ static int template_to_host(struct control *c, const struct pg_host *rows, size_
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
 	double t0 = mono_ms();
-	r = control_forward(c, h->id, h->api_url, "POST", "/v1/host/template-fetch", text,
+	r = control_forward(c, h->id, h->api_url, NULL, "POST", "/v1/host/template-fetch", text,
 			    strlen(text), FETCH_TIMEOUT_MS, &status, &resp, &rlen, &err);
 	explicit_bzero(text, strlen(text));
 	if (r < 0) {
@@ -467,7 +445,7 @@ static int template_to_host(struct control *c, const struct pg_host *rows, size_
 }
 
 /* E2B POST /sandboxes (and /v2/sandboxes, forwarded as such): pick a host, forward, record the placement; one retry elsewhere. */
-static void sandboxes_create(struct control *c, struct http_req *req)
+static void sandboxes_create(struct control *c, struct http_req *req, const char *team)
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
@@ -492,7 +470,7 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 	size_t n = 0;
 	r = pg_host_list(c->db, &rows, &n, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
 		return;
 	}
 	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
@@ -510,8 +488,14 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 			.warm_vms = cap_int(cap, "warmVms"),
 		};
 	}
-	/* an operator's pin (admin key only, like every create here): only that host is eligible */
+	/* an operator's pin: only that host is eligible (a team key may not choose hosts) */
 	const char *pin = http_req_header(req, "X-Wrenn-Place-On");
+	if (pin && team && *team) {
+		reply_error(req, 403, "X-Wrenn-Place-On needs an operator key");
+		free(sh);
+		pg_host_list_free(rows, n);
+		return;
+	}
 	for (size_t i = 0; pin && i < n; i++)
 		if (strcmp(rows[i].id, pin) != 0)
 			sh[i].ready = false;
@@ -546,8 +530,8 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		wr_err_clear(&err);
 		/* a create under load takes long */
 		double t0 = mono_ms();
-		r = control_forward(c, h->id, h->api_url, "POST", http_req_target(req), raw, len,
-				    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
+		r = control_forward(c, h->id, h->api_url, team, "POST", http_req_target(req), raw,
+				    len, FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 		double host_ms = mono_ms() - t0;
 		if (r == -ETIMEDOUT) {
 			/* the host may still be creating it: a second host would make a twin */
@@ -572,7 +556,7 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 		cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
 		const char *sid = json_string_value(json_object_get(jr, "sandboxID"));
 		if (status / 100 == 2 && sid) {
-			r = pg_placement_put(c->db, sid, h->id, tpl, &err);
+			r = pg_placement_put(c->db, sid, h->id, tpl, team, &err);
 			if (r < 0) /* the sandbox runs but cannot be found through us: undo it */
 				log_error("placement of %s on %s not recorded: %s", sid, h->id,
 					  wr_err_msg(&err));
@@ -583,9 +567,9 @@ static void sandboxes_create(struct control *c, struct http_req *req)
 			cleanup_free char *t = xasprintf("/sandboxes/%s", sid);
 			int st2 = 0;
 			struct wr_err e2 = {0};
-			control_forward(c, h->id, h->api_url, "DELETE", t, NULL, 0,
+			control_forward(c, h->id, h->api_url, NULL, "DELETE", t, NULL, 0,
 					FORWARD_TIMEOUT_MS, &st2, NULL, NULL, &e2);
-			reply_pg_error(req, r, &err);
+			control_reply_pg_error(req, r, &err);
 			break;
 		}
 		send_host_reply(c, req, h->id, host_ms, status, resp, rlen);
@@ -629,7 +613,8 @@ static const char *sandbox_op(const char *method, const char *path, struct route
 }
 
 /* One of sandbox_ops: forwarded with its body to the host the placement names. */
-static void sandbox_forward(struct control *c, struct http_req *req, const char *id)
+static void sandbox_forward(struct control *c, struct http_req *req, const char *id,
+			    const char *team)
 {
 	struct wr_err err = {0};
 	cleanup_free char *hid = NULL, *body = NULL;
@@ -639,9 +624,16 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
 		return;
 	}
-	r = pg_placement_get(c->db, id, &hid, &err);
+	cleanup_free char *owner = NULL;
+	r = pg_placement_get(c->db, id, &hid, &owner, &err);
 	if (r < 0) {
-		reply_pg_error(req, r, &err);
+		control_reply_pg_error(req, r, &err);
+		return;
+	}
+	/* another team's sandbox answers as one that does not exist (ids cannot be probed); the
+	 * call below goes as the caller's team too, so the host would refuse it the same way */
+	if (!control_may_see(team, owner)) {
+		reply_error(req, 404, "sandbox %s not found", id);
 		return;
 	}
 	struct pg_host h = {0};
@@ -672,7 +664,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
 	double t0 = mono_ms();
-	r = control_forward(c, h.id, h.api_url, method, http_req_target(req), body, blen,
+	r = control_forward(c, h.id, h.api_url, team, method, http_req_target(req), body, blen,
 			    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 	double host_ms = mono_ms() - t0;
 	if (r < 0) {
@@ -713,43 +705,48 @@ static void control_handle(struct http_req *req, void *userdata)
 		return;
 	}
 	if (route_match("/v1/hosts", path, &caps)) {
-		if ((get || post) && admin_or_reply(c, req) == 0)
+		if ((get || post) && control_admin(c, req) == 0)
 			get ? hosts_list(c, req) : hosts_create(c, req);
 		else if (!get && !post)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
 	} else if (route_match("/v1/hosts/*/drain", path, &caps)) {
 		if (!post)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
-		else if (admin_or_reply(c, req) == 0)
+		else if (control_admin(c, req) == 0)
 			hosts_drain(c, req, caps.v[0]);
 	} else if (route_match("/v1/hosts/*", path, &caps)) {
 		bool del = !strcmp(method, "DELETE");
 		if (!get && !del)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
-		else if (admin_or_reply(c, req) == 0)
+		else if (control_admin(c, req) == 0)
 			del ? hosts_delete(c, req, caps.v[0]) : hosts_get(c, req, caps.v[0]);
+	} else if (control_keys_handle(c, req)) {
+		/* answered */
 	} else if ((route_match("/sandboxes", path, &caps) ||
 		    route_match("/v2/sandboxes", path, &caps)) &&
 		   post) {
-		if (admin_or_reply(c, req) == 0)
-			sandboxes_create(c, req);
+		cleanup_free char *team = NULL;
+		if (control_caller(c, req, &team) == 0)
+			sandboxes_create(c, req, team);
 	} else if (get && (route_match("/sandboxes", path, &caps) ||
 			   route_match("/v2/sandboxes", path, &caps) ||
 			   route_match("/v1/sandboxes", path, &caps))) {
-		if (admin_or_reply(c, req) == 0)
-			control_list(c, req);
+		cleanup_free char *team = NULL;
+		if (control_caller(c, req, &team) == 0)
+			control_list(c, req, team);
 	} else if (sandbox_op(method, path, &caps)) {
-		if (admin_or_reply(c, req) == 0)
-			sandbox_forward(c, req, caps.v[0]);
+		cleanup_free char *team = NULL;
+		if (control_caller(c, req, &team) == 0)
+			sandbox_forward(c, req, caps.v[0], team);
 	} else {
-		reply_error(
-			req, 501,
-			"%s %s is not served by the control plane yet: this release has "
-			"/health, the host registry (/v1/hosts), E2B POST /sandboxes, the lists "
-			"(GET /sandboxes, /v2/sandboxes, /v1/sandboxes) and, by placement, "
-			"GET/DELETE /sandboxes/{id} and its connect, resume, timeout, network, "
-			"refreshes, pause, metrics and logs; sandbox traffic on the proxy port",
-			method, path);
+		reply_error(req, 501,
+			    "%s %s is not served by the control plane yet: this release has "
+			    "/health, the host registry (/v1/hosts), API keys and teams (/v1/keys, "
+			    "/v1/teams), E2B POST /sandboxes, the lists "
+			    "(GET /sandboxes, /v2/sandboxes, /v1/sandboxes) and, by placement, "
+			    "GET/DELETE /sandboxes/{id} and its connect, resume, timeout, network, "
+			    "refreshes, pause, metrics and logs; sandbox traffic on the proxy port",
+			    method, path);
 	}
 	route_caps_done(&caps);
 }

@@ -88,6 +88,9 @@ int host_call_check(struct http_req *req)
 	const char *nonce = http_req_header(req, "X-Wrenn-Nonce");
 	const char *sig = http_req_header(req, "X-Wrenn-Signature");
 	const char *digest = http_req_header(req, "X-Wrenn-Content-SHA256");
+	/* a call made for a team's key: covered by the signature (hmac.h), so the team is the
+	 * control plane's word, never a client's */
+	const char *team = http_req_header(req, "X-Wrenn-Team");
 	int64_t ts = 0;
 	if (!hid || !nonce || !sig || !parse_ts(http_req_header(req, "X-Wrenn-Timestamp"), &ts))
 		return refuse(req, 401,
@@ -113,8 +116,8 @@ int host_call_check(struct http_req *req)
 		why = "this agent is not a host of a control plane (--role host)";
 	else if (strcmp(hid, st.host_id) != 0)
 		why = "X-Wrenn-Host names another host";
-	else if ((r = hmac_call_verify(st.key, http_req_method(req), http_req_target(req), hid, ts,
-				       nonce, body, len, sig, now)) == -ETIME)
+	else if ((r = hmac_call_verify_team(st.key, http_req_method(req), http_req_target(req), hid,
+					    ts, nonce, team, body, len, sig, now)) == -ETIME)
 		why = "timestamp outside the ±30 s clock window";
 	else if (r < 0)
 		why = "bad signature";

@@ -21,7 +21,8 @@ void host_call_enable(const char *host_id, const uint8_t key[32]);
 /* Forget the key and the nonces; signed calls are refused again. */
 void host_call_disable(void);
 
-/* Check the signed call req (method, target, body, X-Wrenn-* headers).  Returns 0 when it is
+/* Check the signed call req (method, target, body, X-Wrenn-* headers, X-Wrenn-Team when the
+ * control plane calls for a team's key: then the signature covers it).  Returns 0 when it is
  * genuine, fresh and new; else answers 401 (413 for a body over HOST_CALL_MAX_BODY, 503 when
  * the replay cache is full) and returns < 0.  The body stays readable by the handler. */
 int host_call_check(struct http_req *req);

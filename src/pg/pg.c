@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "pg/pg.h"
+#include "pg/pg-internal.h"
 
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
@@ -14,17 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pg {
-	PGconn *conn;
-	pthread_mutex_t lock;
-};
-
-static void pq_clear(PGresult **r)
+void pq_clear(PGresult **r)
 {
 	if (*r)
 		PQclear(*r);
 }
-#define cleanup_pq __attribute__((cleanup(pq_clear)))
 
 /* libpq's messages end with a newline */
 static const char *pq_msg(const char *m)
@@ -52,8 +47,8 @@ static int ensure_conn(struct pg *db, struct wr_err *err)
 /* Run one statement with text parameters; *ret holds the result (tuples or command).  A
  * unique violation is -EEXIST, a broken connection -ECONNREFUSED, anything else -EIO.
  * Called with the lock held. */
-static int run(struct pg *db, const char *sql, int n, const char *const *params, PGresult **ret,
-	       struct wr_err *err)
+int pg_run(struct pg *db, const char *sql, int n, const char *const *params, PGresult **ret,
+	   struct wr_err *err)
 {
 	int r = ensure_conn(db, err);
 	if (r < 0)
@@ -79,12 +74,12 @@ static int run(struct pg *db, const char *sql, int n, const char *const *params,
 	return -code;
 }
 
-static int run_simple(struct pg *db, const char *sql, struct wr_err *err)
+int pg_run_simple(struct pg *db, const char *sql, struct wr_err *err)
 {
-	return run(db, sql, 0, NULL, NULL, err);
+	return pg_run(db, sql, 0, NULL, NULL, err);
 }
 
-static void rollback(struct pg *db)
+void pg_rollback(struct pg *db)
 {
 	PGresult *res = PQexec(db->conn, "ROLLBACK");
 	PQclear(res);
@@ -104,6 +99,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX placements_host ON placements (host_id, created_at);",
 	/* the sandboxes the last heartbeat listed (NULL: the host did not list them) */
 	"ALTER TABLE hosts ADD COLUMN sandbox_ids jsonb;",
+	/* teams and their API keys (pg/keys.c; SHA-256 of the key only, as in the SQLite store),
+	 * and the team each placement was made for ('' = an operator's) */
+	"CREATE TABLE teams (name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE api_keys (id text PRIMARY KEY, name text NOT NULL DEFAULT '',"
+	" prefix text NOT NULL, hash bytea NOT NULL UNIQUE, team text NOT NULL DEFAULT '',"
+	" created_at timestamptz NOT NULL DEFAULT now(), last_used timestamptz);"
+	"ALTER TABLE placements ADD COLUMN team text NOT NULL DEFAULT '';",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
@@ -111,18 +113,18 @@ static const char *const migrations[] = {
 
 static int migrate(struct pg *db, struct wr_err *err)
 {
-	int r = run_simple(db, "BEGIN", err);
+	int r = pg_run_simple(db, "BEGIN", err);
 	if (r < 0)
 		return r;
-	if ((r = run_simple(db, "SELECT pg_advisory_xact_lock(x'" MIGRATION_LOCK "'::bigint)",
-			    err)) < 0 ||
-	    (r = run_simple(db,
-			    "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);",
-			    err)) < 0)
+	if ((r = pg_run_simple(db, "SELECT pg_advisory_xact_lock(x'" MIGRATION_LOCK "'::bigint)",
+			       err)) < 0 ||
+	    (r = pg_run_simple(
+		     db, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);",
+		     err)) < 0)
 		goto fail;
 	cleanup_pq PGresult *res = NULL;
-	if ((r = run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
-		     err)) < 0)
+	if ((r = pg_run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
+			err)) < 0)
 		goto fail;
 	int have = atoi(PQgetvalue(res, 0, 0));
 	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -134,7 +136,7 @@ static int migrate(struct pg *db, struct wr_err *err)
 		goto fail;
 	}
 	for (int v = have; v < want; v++) {
-		if ((r = run_simple(db, migrations[v], err)) < 0) {
+		if ((r = pg_run_simple(db, migrations[v], err)) < 0) {
 			wr_err_prefix(err, r, "migration %d", v + 1);
 			goto fail;
 		}
@@ -143,14 +145,14 @@ static int migrate(struct pg *db, struct wr_err *err)
 		char vbuf[16];
 		snprintf(vbuf, sizeof(vbuf), "%d", want);
 		const char *p[] = {vbuf};
-		if ((r = run_simple(db, "DELETE FROM schema_version", err)) < 0 ||
-		    (r = run(db, "INSERT INTO schema_version VALUES ($1::integer)", 1, p, NULL,
-			     err)) < 0)
+		if ((r = pg_run_simple(db, "DELETE FROM schema_version", err)) < 0 ||
+		    (r = pg_run(db, "INSERT INTO schema_version VALUES ($1::integer)", 1, p, NULL,
+				err)) < 0)
 			goto fail;
 	}
-	return run_simple(db, "COMMIT", err);
+	return pg_run_simple(db, "COMMIT", err);
 fail:
-	rollback(db);
+	pg_rollback(db);
 	return r;
 }
 
@@ -165,7 +167,7 @@ int pg_open(const char *url, struct pg **ret, struct wr_err *err)
 		pg_close(db);
 		return r;
 	}
-	int r = run_simple(db, "SET client_min_messages = warning", err);
+	int r = pg_run_simple(db, "SET client_min_messages = warning", err);
 	if (r >= 0)
 		r = migrate(db, err);
 	if (r < 0) {
@@ -185,14 +187,10 @@ void pg_close(struct pg *db)
 	free(db);
 }
 
-#define LOCKED(db)                                                                                 \
-	for (int _once = (pthread_mutex_lock(&(db)->lock), 1); _once;                              \
-	     _once = (pthread_mutex_unlock(&(db)->lock), 0))
-
 int pg_ping(struct pg *db, struct wr_err *err)
 {
 	int r;
-	LOCKED(db) r = run_simple(db, "SELECT 1", err);
+	LOCKED(db) r = pg_run_simple(db, "SELECT 1", err);
 	return r;
 }
 
@@ -202,15 +200,15 @@ int pg_schema_version(struct pg *db, int *ret, struct wr_err *err)
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
-			err);
+		r = pg_run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL,
+			   &res, err);
 		if (r >= 0)
 			*ret = atoi(PQgetvalue(res, 0, 0));
 	}
 	return r;
 }
 
-static void hex32(const uint8_t h[32], char out[65])
+void pg_hex32(const uint8_t h[32], char out[65])
 {
 	hex_encode(h, 32, out);
 }
@@ -219,29 +217,30 @@ int pg_admin_key_ensure(struct pg *db, const uint8_t hash[32], bool *ret_created
 			struct wr_err *err)
 {
 	char hx[65];
-	hex32(hash, hx);
+	pg_hex32(hash, hx);
 	const char *p[] = {hx};
 	int r;
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
 		bool created = false;
-		if ((r = run_simple(db, "BEGIN", err)) < 0)
+		if ((r = pg_run_simple(db, "BEGIN", err)) < 0)
 			continue;
-		if ((r = run_simple(db, "LOCK TABLE admin_keys IN EXCLUSIVE MODE", err)) < 0 ||
-		    (r = run(db, "SELECT count(*) FROM admin_keys", 0, NULL, &res, err)) < 0) {
-			rollback(db);
+		if ((r = pg_run_simple(db, "LOCK TABLE admin_keys IN EXCLUSIVE MODE", err)) < 0 ||
+		    (r = pg_run(db, "SELECT count(*) FROM admin_keys", 0, NULL, &res, err)) < 0) {
+			pg_rollback(db);
 			continue;
 		}
 		if (atoll(PQgetvalue(res, 0, 0)) == 0) {
-			if ((r = run(db, "INSERT INTO admin_keys (hash) VALUES (decode($1, 'hex'))",
-				     1, p, NULL, err)) < 0) {
-				rollback(db);
+			if ((r = pg_run(db,
+					"INSERT INTO admin_keys (hash) VALUES (decode($1, 'hex'))",
+					1, p, NULL, err)) < 0) {
+				pg_rollback(db);
 				continue;
 			}
 			created = true;
 		}
-		if ((r = run_simple(db, "COMMIT", err)) >= 0)
+		if ((r = pg_run_simple(db, "COMMIT", err)) >= 0)
 			*ret_created = created;
 	}
 	return r;
@@ -250,14 +249,14 @@ int pg_admin_key_ensure(struct pg *db, const uint8_t hash[32], bool *ret_created
 int pg_admin_key_check(struct pg *db, const uint8_t hash[32], struct wr_err *err)
 {
 	char hx[65];
-	hex32(hash, hx);
+	pg_hex32(hash, hx);
 	const char *p[] = {hx};
 	int r;
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT 1 FROM admin_keys WHERE hash = decode($1, 'hex')", 1, p, &res,
-			err);
+		r = pg_run(db, "SELECT 1 FROM admin_keys WHERE hash = decode($1, 'hex')", 1, p,
+			   &res, err);
 		if (r >= 0 && PQntuples(res) == 0)
 			r = wr_err_set(err, EACCES, "unknown API key");
 	}
@@ -321,12 +320,12 @@ int pg_host_create(struct pg *db, const char *id, const char *name, const uint8_
 		   struct wr_err *err)
 {
 	char hx[65];
-	hex32(key, hx);
+	pg_hex32(key, hx);
 	const char *p[] = {id, name ? name : "", hx};
 	int r;
 	LOCKED(db)
-	r = run(db, "INSERT INTO hosts (id, name, key_hash) VALUES ($1, $2, decode($3, 'hex'))", 3,
-		p, NULL, err);
+	r = pg_run(db, "INSERT INTO hosts (id, name, key_hash) VALUES ($1, $2, decode($3, 'hex'))",
+		   3, p, NULL, err);
 	if (r == -EEXIST)
 		return wr_err_set(err, EEXIST, "host %s exists", id);
 	return r;
@@ -339,8 +338,8 @@ int pg_host_list(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT " HOST_COLS " FROM hosts ORDER BY created_at, id", 1, p, &res,
-			err);
+		r = pg_run(db, "SELECT " HOST_COLS " FROM hosts ORDER BY created_at, id", 1, p,
+			   &res, err);
 		if (r < 0)
 			continue;
 		size_t n = (size_t)PQntuples(res);
@@ -360,7 +359,7 @@ int pg_host_get(struct pg *db, const char *id, struct pg_host *ret, struct wr_er
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT " HOST_COLS " FROM hosts WHERE id = $2", 2, p, &res, err);
+		r = pg_run(db, "SELECT " HOST_COLS " FROM hosts WHERE id = $2", 2, p, &res, err);
 		if (r < 0)
 			continue;
 		if (PQntuples(res) == 0)
@@ -379,8 +378,9 @@ int pg_host_key(struct pg *db, const char *id, uint8_t ret_key[32], int64_t *ret
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT encode(key_hash, 'hex'), last_sig_ts FROM hosts WHERE id = $1",
-			1, p, &res, err);
+		r = pg_run(db,
+			   "SELECT encode(key_hash, 'hex'), last_sig_ts FROM hosts WHERE id = $1",
+			   1, p, &res, err);
 		if (r < 0)
 			continue;
 		if (PQntuples(res) == 0) {
@@ -413,7 +413,8 @@ int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db,
+		r = pg_run(
+			db,
 			"UPDATE hosts SET last_heartbeat = now(), last_sig_ts = $2::bigint,"
 			" api_url = $3, proxy_url = $4, capacity = $5::jsonb, sandbox_ids = $6::jsonb"
 			" WHERE id = $1 AND last_sig_ts < $2::bigint",
@@ -434,7 +435,7 @@ static int update_one(struct pg *db, const char *sql, const char *id, struct wr_
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, sql, 1, p, &res, err);
+		r = pg_run(db, sql, 1, p, &res, err);
 		if (r >= 0 && atoi(PQcmdTuples(res)) == 0)
 			r = wr_err_set(err, ENOENT, "host %s not found", id);
 	}
@@ -452,34 +453,39 @@ int pg_host_delete(struct pg *db, const char *id, struct wr_err *err)
 }
 
 int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
-		     const char *template, struct wr_err *err)
+		     const char *template, const char *team, struct wr_err *err)
 {
-	const char *p[] = {sandbox_id, host_id, template ? template : ""};
+	const char *p[] = {sandbox_id, host_id, template ? template : "", team ? team : ""};
 	int r;
 	LOCKED(db)
-	r = run(db,
-		"INSERT INTO placements (sandbox_id, host_id, template) VALUES ($1, $2, $3)"
-		" ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
-		" template = excluded.template",
-		3, p, NULL, err);
+	r = pg_run(db,
+		   "INSERT INTO placements (sandbox_id, host_id, template, team)"
+		   " VALUES ($1, $2, $3, $4)"
+		   " ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
+		   " template = excluded.template, team = excluded.team",
+		   4, p, NULL, err);
 	return r;
 }
 
-int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err)
+int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, char **ret_team,
+		     struct wr_err *err)
 {
 	const char *p[] = {sandbox_id};
 	int r;
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db, "SELECT host_id FROM placements WHERE sandbox_id = $1", 1, p, &res,
-			err);
+		r = pg_run(db, "SELECT host_id, team FROM placements WHERE sandbox_id = $1", 1, p,
+			   &res, err);
 		if (r < 0)
 			continue;
-		if (PQntuples(res) == 0)
+		if (PQntuples(res) == 0) {
 			r = wr_err_set(err, ENOENT, "sandbox %s not found", sandbox_id);
-		else
-			*ret_host_id = xstrdup(PQgetvalue(res, 0, 0));
+			continue;
+		}
+		*ret_host_id = xstrdup(PQgetvalue(res, 0, 0));
+		if (ret_team)
+			*ret_team = xstrdup(PQgetvalue(res, 0, 1));
 	}
 	return r;
 }
@@ -488,7 +494,7 @@ int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *er
 {
 	const char *p[] = {sandbox_id};
 	int r;
-	LOCKED(db) r = run(db, "DELETE FROM placements WHERE sandbox_id = $1", 1, p, NULL, err);
+	LOCKED(db) r = pg_run(db, "DELETE FROM placements WHERE sandbox_id = $1", 1, p, NULL, err);
 	return r;
 }
 
@@ -503,21 +509,23 @@ int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL, *ins = NULL;
-		if ((r = run_simple(db, "BEGIN", err)) < 0)
+		if ((r = pg_run_simple(db, "BEGIN", err)) < 0)
 			continue;
-		if ((r = run(db,
+		if ((r = pg_run(
+			     db,
 			     "DELETE FROM placements WHERE host_id = $1 AND NOT ($2::jsonb ? sandbox_id)"
 			     " AND created_at < now() - make_interval(secs => $3::double precision "
 			     "/ 1000)",
 			     3, p, &res, err)) < 0 ||
-		    (r = run(db,
+		    (r = pg_run(
+			     db,
 			     "INSERT INTO placements (sandbox_id, host_id)"
 			     " SELECT jsonb_array_elements_text($2::jsonb), $1 ON CONFLICT DO NOTHING",
 			     2, p, &ins, err)) < 0) {
-			rollback(db);
+			pg_rollback(db);
 			continue;
 		}
-		if ((r = run_simple(db, "COMMIT", err)) < 0)
+		if ((r = pg_run_simple(db, "COMMIT", err)) < 0)
 			continue;
 		*ret_released = atoi(PQcmdTuples(res));
 		*ret_adopted = atoi(PQcmdTuples(ins));
@@ -539,12 +547,12 @@ int pg_placement_route(struct pg *db, const char *sandbox_id, char **ret_host_id
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db,
-			"SELECT p.host_id, " HOST_STATE_OF(
-				"h") ", coalesce(h.proxy_url, '')"
-				     " FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
-				     " WHERE p.sandbox_id = $2",
-			2, p, &res, err);
+		r = pg_run(db,
+			   "SELECT p.host_id, " HOST_STATE_OF(
+				   "h") ", coalesce(h.proxy_url, '')"
+					" FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
+					" WHERE p.sandbox_id = $2",
+			   2, p, &res, err);
 		if (r < 0)
 			continue;
 		if (PQntuples(res) == 0) {
@@ -565,6 +573,7 @@ void pg_placement_list_free(struct pg_placement *rows, size_t n)
 		free(rows[i].host_id);
 		free(rows[i].template);
 		free(rows[i].host_state);
+		free(rows[i].team);
 	}
 	free(rows);
 }
@@ -577,13 +586,13 @@ int pg_placement_list(struct pg *db, struct pg_placement **ret_rows, size_t *ret
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
-		r = run(db,
-			"SELECT p.sandbox_id, p.host_id, p.template, " HOST_STATE_OF(
-				"h") ","
-				     " (extract(epoch FROM p.created_at) * 1000)::bigint"
-				     " FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
-				     " ORDER BY p.created_at DESC, p.sandbox_id",
-			1, p, &res, err);
+		r = pg_run(db,
+			   "SELECT p.sandbox_id, p.host_id, p.template, " HOST_STATE_OF(
+				   "h") ","
+					" (extract(epoch FROM p.created_at) * 1000)::bigint, p.team"
+					" FROM placements p LEFT JOIN hosts h ON h.id = p.host_id"
+					" ORDER BY p.created_at DESC, p.sandbox_id",
+			   1, p, &res, err);
 		if (r < 0)
 			continue;
 		size_t n = (size_t)PQntuples(res);
@@ -596,6 +605,7 @@ int pg_placement_list(struct pg *db, struct pg_placement **ret_rows, size_t *ret
 				.template = xstrdup(PQgetvalue(res, k, 2)),
 				.host_state = xstrdup(PQgetvalue(res, k, 3)),
 				.created_at = strtoll(PQgetvalue(res, k, 4), NULL, 10),
+				.team = xstrdup(PQgetvalue(res, k, 5)),
 			};
 		}
 		*ret_rows = rows;

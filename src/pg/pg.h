@@ -71,10 +71,13 @@ int pg_host_delete(struct pg *db, const char *id, struct wr_err *err);
 
 /* Placements: which host a sandbox was created on (the control plane forwards by it).  put
  * replaces a row a heartbeat adopted while the create was still running. */
+/* team: the team the create was made for ("" or NULL = an operator's; a placement a heartbeat
+ * adopted has "" until the create's own put replaces it). */
 int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
-		     const char *template, struct wr_err *err);
-/* -ENOENT for an unknown sandbox. */
-int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, struct wr_err *err);
+		     const char *template, const char *team, struct wr_err *err);
+/* -ENOENT for an unknown sandbox.  ret_team (optional): its team, "" for an operator's. */
+int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, char **ret_team,
+		     struct wr_err *err);
 int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err);
 /* A host's heartbeat listed the sandboxes it has (ids: array of strings), in one transaction:
  * placements on it of other sandboxes, older than grace_ms (so a create that raced the list is
@@ -94,8 +97,40 @@ struct pg_placement {
 	char *sandbox_id, *host_id, *template;
 	char *host_state;   /* as in pg_placement_route */
 	int64_t created_at; /* unix ms */
+	char *team;	    /* "" = an operator's */
 };
 void pg_placement_list_free(struct pg_placement *rows, size_t n);
 /* Every placement, newest first, with its host's state. */
 int pg_placement_list(struct pg *db, struct pg_placement **ret_rows, size_t *ret_n,
 		      struct wr_err *err);
+
+/*
+ * Teams and API keys (pg/keys.c), the control plane's counterpart of the SQLite store's
+ * (store.h "API keys"): only the SHA-256 of a key is stored, with its display prefix; a key of
+ * team "" is an operator key.  The admin keys above are operator keys too.
+ */
+struct pg_key {
+	char *id, *name, *prefix, *team;
+	int64_t created_at, last_used; /* unix ms, last_used 0 = never */
+};
+void pg_key_list_free(struct pg_key *rows, size_t n);
+/* Store a minted key (its hash and prefix) for team ("" = operator), creating the team in the
+ * same transaction.  -EEXIST when the id or the hash is taken. */
+int pg_key_insert(struct pg *db, const char *id, const char *name, const char *prefix,
+		  const uint8_t hash[32], const char *team, int64_t *ret_created_at,
+		  struct wr_err *err);
+/* The key whose SHA-256 is hash: its id ("admin" for an admin key) and team ("" = operator);
+ * -EACCES when unknown.  Refreshes last_used at most once a minute. */
+int pg_key_lookup(struct pg *db, const uint8_t hash[32], char **ret_id, char **ret_team,
+		  struct wr_err *err);
+int pg_key_list(struct pg *db, struct pg_key **ret_rows, size_t *ret_n, struct wr_err *err);
+/* -ENOENT for an unknown id. */
+int pg_key_delete(struct pg *db, const char *id, struct wr_err *err);
+
+struct pg_team {
+	char *name;
+	int64_t created_at;
+	int keys, sandboxes; /* sandboxes: placements made for the team */
+};
+void pg_team_list_free(struct pg_team *rows, size_t n);
+int pg_team_list(struct pg *db, struct pg_team **ret_rows, size_t *ret_n, struct wr_err *err);

@@ -7,11 +7,14 @@
 # no secret on the wire): forged, tampered, stale and replayed calls are refused by the host.  The
 # npm E2B SDK creates and runs a command through replica 1 and through replica 2; creates spread
 # over the three hosts; after kill -9 of replica 1, replica 2 serves, lists and kills every
-# sandbox (nothing lost, no double placement); replica 1 restarted serves again.  At the end
+# sandbox (nothing lost, no double placement); replica 1 restarted serves again.  Teams: API
+# keys live in PostgreSQL (a key made on replica 1 works on replica 2); a team key's creates are
+# placed for its team and forwarded as that team (X-Wrenn-Team under the call's signature), it
+# lists only its team's sandboxes and another team's id answers 404.  At the end
 # nothing is left: no namespace, bridge, veth or process.
 set -u
 cd "$(dirname "$0")/../.."
-N=31
+N=43
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -217,6 +220,55 @@ S3=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"mi
 SBS=("$S1" "$S2" "$S3")
 is "three creates spread over the three hosts" \
 	"$(for s in "${SBS[@]}"; do place_of "$s"; done | sort -u | wc -l)" 3
+
+# teams: keys in PostgreSQL, made on one replica and used on the other
+mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$2\",\"name\":\"$2-k\"}" "$1/v1/keys"; }
+ja=$(mkkey "$CP1" ta97) jb=$(mkkey "$CP2" tb97)
+KA=$(jq -r .key <<<"$ja") KB=$(jq -r .key <<<"$jb") KAID=$(jq -r .id <<<"$ja")
+is "team keys made on either replica, stored hashed" \
+	"$(jq -r .team <<<"$ja") $(jq -r .team <<<"$jb") $(PSQL "SELECT count(*) FROM api_keys WHERE team IN ('ta97','tb97') AND hash IN (sha256('$KA'::bytea), sha256('$KB'::bytea))") $(PSQL "SELECT count(*) FROM api_keys WHERE position('$KA' IN id || name || prefix || team) > 0")" \
+	"ta97 tb97 2 0"
+A=(-H "X-API-Key: $KA") B=(-H "X-API-Key: $KB")
+is "a team key manages neither keys, teams nor hosts (403 on both replicas)" \
+	"$(for u in "$CP1/v1/keys" "$CP2/v1/teams" "$CP1/v1/hosts"; do curl -s -o /dev/null -w '%{http_code} ' "${A[@]}" "$u"; done)" \
+	"403 403 403 "
+# team A creates through replica 2 with the key replica 1 made, team B through replica 1
+SA=$(curl -s "${A[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":900}' \
+	"$CP2/sandboxes" | jq -r '.sandboxID // empty')
+SB=$(curl -s "${B[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":900}' \
+	"$CP1/sandboxes" | jq -r '.sandboxID // empty')
+is "team creates placed for their team" \
+	"$(PSQL "SELECT team FROM placements WHERE sandbox_id='$SA'") $(PSQL "SELECT team FROM placements WHERE sandbox_id='$SB'")" \
+	"ta97 tb97"
+# the hosts filter the list by the team the signed call carries: a team sees only its own
+is "a team key lists only its team's sandboxes (E2B list via replica 1, /v1 via replica 2)" \
+	"$(curl -s "${A[@]}" "$CP1/sandboxes" | jq -r '[.[].sandboxID] | join(",")') $(curl -s "${B[@]}" "$CP2/v1/sandboxes" | jq -r '[.sandboxes[].id] | join(",")')" \
+	"$SA $SB"
+is "the admin key lists every team's sandboxes" \
+	"$(curl -s "${H[@]}" "$CP1/sandboxes" | jq -r --arg a "$SA" --arg b "$SB" '[.[] | select(.sandboxID == $a or .sandboxID == $b)] | length')" 2
+is "another team's sandbox answers 404 (GET, DELETE, timeout, connect) on both replicas" \
+	"$(curl -s -o /dev/null -w '%{http_code} ' "${A[@]}" "$CP1/sandboxes/$SB")$(curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${A[@]}" "$CP2/sandboxes/$SB")$(curl -s -o /dev/null -w '%{http_code} ' "${B[@]}" -H 'Content-Type: application/json' -d '{"timeout":60}' "$CP2/sandboxes/$SA/timeout")$(curl -s -o /dev/null -w '%{http_code}' "${B[@]}" -H 'Content-Type: application/json' -d '{"timeout":60}' "$CP1/sandboxes/$SA/connect")" \
+	"404 404 404 404"
+is "its own sandbox answers (GET through the other replica)" \
+	"$(curl -s "${A[@]}" "$CP1/sandboxes/$SA" | jq -r .state) $(curl -s "${B[@]}" "$CP2/sandboxes/$SB" | jq -r .state)" \
+	"running running"
+is "admin lists teams with their keys and sandboxes" \
+	"$(curl -s "${H[@]}" "$CP2/v1/teams" | jq -r '[.teams[] | select(.name | endswith("97")) | "\(.name)=\(.keys)/\(.sandboxes)"] | join(" ")')" \
+	"ta97=1/1 tb97=1/1"
+# a signed call's team is covered by its signature: added to an operator's call, it is refused
+TS=$(date +%s%3N) NC=$(nonce); SIG=$(csign GET "$Q" "$TS" "$NC" "")
+is "host: X-Wrenn-Team added to a signed call is refused" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-Wrenn-Host: ${ID[1]}" -H "X-Wrenn-Timestamp: $TS" \
+		-H "X-Wrenn-Nonce: $NC" -H "X-Wrenn-Signature: $SIG" -H 'X-Wrenn-Team: tb97' "${HAPI[1]}$Q")" 401
+is "team keys delete their own sandboxes" \
+	"$(curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${A[@]}" "$CP2/sandboxes/$SA")$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${B[@]}" "$CP1/sandboxes/$SB")" \
+	"204 204"
+is "a key revoked on replica 2 is refused by replica 1" \
+	"$(curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${H[@]}" "$CP2/v1/keys/$KAID")$(curl -s -o /dev/null -w '%{http_code}' "${A[@]}" "$CP1/sandboxes")" \
+	"204 401"
+is "key and team rows in PostgreSQL" \
+	"$(PSQL "SELECT count(*) FROM api_keys WHERE team = 'tb97'") $(PSQL "SELECT count(*) FROM teams WHERE name IN ('ta97','tb97')") $(PSQL 'SELECT count(*) FROM placements')" \
+	"1 2 3"
 
 # kill -9 replica 1: replica 2 takes the heartbeats and serves everything
 tk=$(date +%s%3N)

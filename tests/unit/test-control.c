@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Multiple hosts: request signing (basic/hmac.c), the replay cache of signed calls
- * (basic/nonce-cache.c) and the scheduler's choice (control-sched.c). */
+ * (basic/nonce-cache.c), the scheduler's choice (control-sched.c) and the control plane's
+ * tenancy decisions (control-team.c). */
 #include "basic/hex.h"
 #include "basic/hmac.h"
 #include "basic/nonce-cache.h"
 #include "daemon/config.h"
 #include "daemon/control-sched.h"
+#include "daemon/control-team.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -405,6 +407,78 @@ static void test_nonce_replay(void **state)
 	nonce_cache_free(nc);
 }
 
+/* A call made for a team's key: the team is the canonical string's last line, covered by the
+ * signature; it can be neither added, removed nor changed, and "" or NULL is no team at all. */
+static void test_call_team(void **state)
+{
+	(void)state;
+	char sig[HMAC_SHA256_HEX], bh[HMAC_SHA256_HEX], want[HMAC_SHA256_HEX];
+	size_t bl = strlen(cbody);
+	hmac_call_sign_team(key, "POST", CT, "host-1", NOW, NONCE, "acme", cbody, bl, sig);
+	sha256_hex(cbody, bl, bh);
+	char canon[512];
+	snprintf(canon, sizeof(canon),
+		 "WRENN-CALL-HMAC-SHA256\nPOST\n%s\nhost-1\n%lld\n%s\n%s\nacme", CT, (long long)NOW,
+		 NONCE, bh);
+	uint8_t mac[32];
+	hmac_sha256(key, 32, canon, strlen(canon), mac);
+	hex_encode(mac, sizeof(mac), want);
+	assert_string_equal(sig, want);
+	assert_int_equal(hmac_call_verify_team(key, "POST", CT, "host-1", NOW, NONCE, "acme", cbody,
+					       bl, sig, NOW),
+			 0);
+	/* the team changed, removed (an operator's call), or with a line of its own added */
+	assert_int_equal(hmac_call_verify_team(key, "POST", CT, "host-1", NOW, NONCE, "other",
+					       cbody, bl, sig, NOW),
+			 -EACCES);
+	assert_int_equal(
+		hmac_call_verify(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, sig, NOW),
+		-EACCES);
+	assert_int_equal(hmac_call_verify_team(key, "POST", CT, "host-1", NOW, NONCE, "acme\nx",
+					       cbody, bl, sig, NOW),
+			 -EACCES);
+	/* an operator's call does not verify as a team's */
+	char osig[HMAC_SHA256_HEX], esig[HMAC_SHA256_HEX];
+	hmac_call_sign(key, "POST", CT, "host-1", NOW, NONCE, cbody, bl, osig);
+	assert_int_equal(hmac_call_verify_team(key, "POST", CT, "host-1", NOW, NONCE, "acme", cbody,
+					       bl, osig, NOW),
+			 -EACCES);
+	/* "" and NULL are the operator's canonical string, unchanged */
+	hmac_call_sign_team(key, "POST", CT, "host-1", NOW, NONCE, "", cbody, bl, esig);
+	assert_string_equal(esig, osig);
+	assert_int_equal(hmac_call_verify_team(key, "POST", CT, "host-1", NOW, NONCE, NULL, cbody,
+					       bl, osig, NOW),
+			 0);
+}
+
+static void test_team_rules(void **state)
+{
+	(void)state;
+	assert_true(control_team_name_ok("acme"));
+	assert_true(control_team_name_ok("a.b_c-D9"));
+	char long64[65], long65[66];
+	memset(long64, 'a', 64);
+	long64[64] = '\0';
+	memset(long65, 'a', 65);
+	long65[65] = '\0';
+	assert_true(control_team_name_ok(long64));
+	assert_false(control_team_name_ok(long65));
+	assert_false(control_team_name_ok(""));
+	assert_false(control_team_name_ok(NULL));
+	assert_false(control_team_name_ok("a b"));
+	assert_false(control_team_name_ok("a\nb"));
+	assert_false(control_team_name_ok("a:b"));
+	/* an operator (NULL or "") sees everything; a team only its own */
+	assert_true(control_may_see(NULL, "acme"));
+	assert_true(control_may_see("", "acme"));
+	assert_true(control_may_see("", ""));
+	assert_true(control_may_see("acme", "acme"));
+	assert_false(control_may_see("acme", "other"));
+	assert_false(control_may_see("acme", ""));
+	assert_false(control_may_see("acme", NULL));
+	assert_false(control_may_see("acme", "acme2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +489,8 @@ int main(void)
 		cmocka_unit_test(test_call_canonical),
 		cmocka_unit_test(test_call_tampering),
 		cmocka_unit_test(test_call_window),
+		cmocka_unit_test(test_call_team),
+		cmocka_unit_test(test_team_rules),
 		cmocka_unit_test(test_nonce_replay),
 		cmocka_unit_test(test_sched_least_loaded),
 		cmocka_unit_test(test_sched_locality),
