@@ -74,7 +74,7 @@ bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
 [ $fail -eq 0 ] || bail "control plane did not start"
 AK=$(cat "$CDIR/admin-key" 2>/dev/null)
 is "admin key written once, 0600" "$(stat -c %a "$CDIR/admin-key" 2>/dev/null) ${#AK}" "600 44"
-is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 3
+is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 4
 is "admin key stored as its SHA-256 only" \
 	"$(PSQL "SELECT encode(hash,'hex') FROM admin_keys")" "$(printf '%s' "$AK" | sha256sum | cut -d' ' -f1)"
 if [ ! -e "$CDIR/wrenn.db" ]; then ok "control plane keeps no SQLite"; else nok "control plane keeps no SQLite"; fi
