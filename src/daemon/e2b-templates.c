@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static void reply_build_error(struct http_req *req, int r, const struct wr_err *err)
@@ -157,7 +158,12 @@ void e2b_template_files(struct agent *a, struct http_req *req, char **caps)
 	}
 	cleanup_free char *tok = build_files_token(a->builds, hash);
 	const char *host = http_req_header(req, "Host");
-	cleanup_free char *url = xasprintf("http://%s/build-files/%s?token=%s",
+	/* Behind a TLS front (docs/DOMAIN.md) the SDK must PUT to https://: the front says so with
+	 * X-Forwarded-Proto. Only the exact scheme names count; the link goes back to the client
+	 * that sent the header, so trusting it gives nobody else anything. */
+	const char *fwd = http_req_header(req, "X-Forwarded-Proto");
+	const char *scheme = fwd && !strcasecmp(fwd, "https") ? "https" : "http";
+	cleanup_free char *url = xasprintf("%s://%s/build-files/%s?token=%s", scheme,
 					   host && *host ? host : "localhost", hash, tok);
 	reply_json_new(req, 200, json_pack("{s:b, s:s}", "present", 0, "url", url));
 }

@@ -10,7 +10,7 @@
 # WRENN_BUILD_CACHE_ENTRIES, half-written entries swept at start.
 set -u
 cd "$(dirname "$0")/../.."
-N=88
+N=89
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -61,6 +61,8 @@ is "second request of the same name while waiting -> 409" "$(code "${H[@]}" -d '
 is "files link -> 200" "$(code "${H[@]}" "$API/templates/$TID/files/$HASH")" 200
 URL=$(jq -r .url "$DATA/body")
 is "files not present yet; an upload url is given" "$(jq -r '.present' "$DATA/body") ${URL%%\?*}" "false $API/build-files/$HASH"
+code "${H[@]}" -H 'X-Forwarded-Proto: https' "$API/templates/$TID/files/$HASH" >/dev/null
+is "behind a TLS front (X-Forwarded-Proto: https) the upload url is https" "$(jq -r .url "$DATA/body" | cut -d/ -f1-3)" "https://${API#http://}"
 is "upload with a wrong token -> 403" "$(code -X PUT --data-binary @"$DATA/app.tgz" "$API/build-files/$HASH?token=nope")" 403
 is "upload (no API key, the token authorises) -> 200" "$(code -X PUT -H 'Expect:' --data-binary @"$DATA/app.tgz" "$URL")" 200
 is "the token is single-use -> 403" "$(code -X PUT --data-binary @"$DATA/app.tgz" "$URL")" 403
