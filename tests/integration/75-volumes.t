@@ -107,7 +107,10 @@ timeout 200 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" --api-listen "127
 	--proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" --warm-pool 0 --auto-snapshot=false \
 	>>"$DATA/agent.out" 2>>"$DATA/agent.err" &
 APID=$!
-for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
+# a CI run under load saw no answer within 10 s (its agent.err went with the data dir): wait up
+# to 60 s while the agent lives, and say why when it does not answer
+for _ in $(seq 1 600); do curl -sf "$API/health" >/dev/null && break; kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+curl -sf "$API/health" >/dev/null || echo "# restarted agent not answering; agent.err: $(tail -5 "$DATA/agent.err" | tr "\n" " ")"
 is "after kill -9 and restart: the dead sandbox is gone and its volume free" \
 	"$(curl -s "${H[@]}" "$API/v1/sandboxes/$B2" | jq -r .state) $(curl -s "${H[@]}" "$API/volumes/$V" | jq -r '.sandboxID // "free"')" "error free"
 
