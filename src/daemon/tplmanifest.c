@@ -2,6 +2,7 @@
 /* Template manifests, content digests, fetch tokens, snapshot compatibility (tplmanifest.h). */
 #include "daemon/tplmanifest.h"
 
+#include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
 #include "basic/hex.h"
 #include "basic/hmac.h"
@@ -132,7 +133,7 @@ int tplm_build(const char *dir, json_t **ret, struct wr_err *err)
 		names[n++] = xstrdup(e->d_name);
 	}
 	qsort(names, n, sizeof(*names), cmp_str);
-	json_t *files = json_array();
+	cleanup_json json_t *files = json_array();
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		cleanup_free char *p = xasprintf("%s/%s", dir, names[i]);
 		char hx[TPLM_HEX];
@@ -148,11 +149,9 @@ int tplm_build(const char *dir, json_t **ret, struct wr_err *err)
 	char digest[TPLM_HEX];
 	if (r == 0)
 		r = tplm_digest(files, digest, err);
-	if (r < 0) {
-		json_decref(files);
+	if (r < 0)
 		return r;
-	}
-	*ret = json_pack("{s:o,s:s}", "files", files, "digest", digest);
+	*ret = json_pack("{s:o,s:s}", "files", TAKE_PTR(files), "digest", digest);
 	return 0;
 }
 

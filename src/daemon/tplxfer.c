@@ -119,11 +119,10 @@ static int files_manifest(const struct store_template *t, json_t **ret, struct w
 {
 	cleanup_free char *cache = xasprintf("%s/" TPLM_CACHE_FILE, t->snapshot_dir);
 	pthread_mutex_lock(&manifest_lock);
-	json_t *m = json_load_file(cache, 0, NULL);
+	cleanup_json json_t *m = json_load_file(cache, 0, NULL);
 	int r = 0;
 	if (!m || tplm_check(m, NULL) < 0) {
-		json_decref(m);
-		m = NULL;
+		json_decref(TAKE_PTR(m));
 		double t0 = mono_ms();
 		r = tplm_build(t->snapshot_dir, &m, err);
 		if (r == 0) {
@@ -136,7 +135,7 @@ static int files_manifest(const struct store_template *t, json_t **ret, struct w
 	}
 	pthread_mutex_unlock(&manifest_lock);
 	if (r == 0)
-		*ret = m;
+		*ret = TAKE_PTR(m);
 	return r;
 }
 
@@ -199,7 +198,7 @@ static void serve_manifest(struct agent *a, struct http_req *req, const char *na
 		reply_error(req, 404, "%s", wr_err_msg(&err));
 		return;
 	}
-	json_t *m = NULL;
+	cleanup_json json_t *m = NULL;
 	if (files_manifest(&t, &m, &err) < 0) {
 		reply_error(req, 500, "template %s: %s", t.name, wr_err_msg(&err));
 		store_template_done(&t);
@@ -225,7 +224,6 @@ static void serve_manifest(struct agent *a, struct http_req *req, const char *na
 	json_object_set_new(m, "memoryMb", json_integer(t.memory_mb));
 	json_object_set_new(m, "compat", compat);
 	cleanup_free char *body = json_dumps(m, JSON_COMPACT);
-	json_decref(m);
 	char sig[TPLM_HEX];
 	tplm_sign(tok, body, strlen(body), sig);
 	http_resp_header(req, "X-Wrenn-Manifest-Signature", sig);
@@ -247,7 +245,7 @@ static void serve_file(struct agent *a, struct http_req *req, const char *name, 
 		return;
 	}
 	/* only a name the manifest lists: never a path, a dotfile or anything else */
-	json_t *m = NULL;
+	cleanup_json json_t *m = NULL;
 	bool listed = false;
 	if (tplm_name_ok(file) && files_manifest(&t, &m, &err) == 0) {
 		size_t i;
@@ -258,7 +256,6 @@ static void serve_file(struct agent *a, struct http_req *req, const char *name, 
 				listed = true;
 		}
 	}
-	json_decref(m);
 	cleanup_free char *p = xasprintf("%s/%s", t.snapshot_dir, file);
 	store_template_done(&t);
 	if (!listed) {
@@ -443,13 +440,11 @@ static int fetch_verified(const struct fetch_req *fr, struct xfer *x, const char
 			return r;
 	}
 	/* the whole content once more, as it lies on this disk now */
-	json_t *mine = NULL;
+	cleanup_json json_t *mine = NULL;
 	int r = tplm_build(tmp, &mine, err);
 	if (r < 0)
 		return r;
-	bool same = json_equal(json_object_get(mine, "files"), files);
-	json_decref(mine);
-	if (!same)
+	if (!json_equal(json_object_get(mine, "files"), files))
 		return wr_err_set(err, EBADMSG, "the fetched files differ from the manifest");
 	return 0;
 }
