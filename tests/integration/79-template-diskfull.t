@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 N=10
 # shellcheck source=tests/lib/agent.sh
-. tests/lib/agent.sh # B AGENT IMAGES, ok/nok/is/skip_rest, agent_net_args (not agent_start:
+. tests/lib/agent.sh # B AGENT IMAGES, ok/nok/is/skip_rest, agent_net_args, agent_ports, agent_stop (not agent_start:
 #                      the data directory here is a mount)
 echo "1..$N"
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -20,17 +20,9 @@ for c in jq curl python3; do command -v $c >/dev/null || skip_rest "needs $c"; d
 T=wt79$$
 DATA=$(mktemp -d "/tmp/wrenn-$T.XXXXXX")
 LOGS=$(mktemp -d "/tmp/wrenn-$T-logs.XXXXXX")
+AGENT_LOGS=$LOGS # the data dir is a tmpfs that fills up: the log lives beside it
 cleanup() {
-	if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then
-		kill -TERM "$APID"
-		for _ in $(seq 1 150); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$APID" 2>/dev/null
-	fi
-	pkill -KILL -f "$DATA/" 2>/dev/null # VMMs of this test only (their argv names our data dir)
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T-"); do ip netns del "$ns"; done
-	if [ "$fail" -ne 0 ] && [ -f "$LOGS/agent.err" ]; then
-		echo "# --- agent log (tail) ---"; tail -40 "$LOGS/agent.err" | sed 's/^/# /'
-	fi
+	agent_stop
 	for _ in $(seq 1 50); do mountpoint -q "$DATA" || break; umount "$DATA" 2>/dev/null || sleep 0.2; done
 	mountpoint -q "$DATA" && umount -l "$DATA"
 	rmdir "$DATA"
@@ -42,12 +34,7 @@ trap 'exit 1' INT TERM
 # the guest touches, the flattened template disk; nothing else (no automatic snapshots, no cache)
 mount -t tmpfs -o size=640m,mode=0700 "wrenn-$T" "$DATA" || skip_rest "cannot mount a tmpfs on $DATA"
 
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-read -r PA PP <<<"$ports"
-API=http://127.0.0.1:$PA
+agent_ports
 agent_net_args "$T"
 WRENN_BUILD_CACHE_ENTRIES=0 timeout 1200 "$AGENT" --data-dir "$DATA" --images-dir "$IMAGES" \
 	--api-listen "127.0.0.1:$PA" --proxy-listen "127.0.0.1:$PP" "${AGENT_NET[@]}" --pool-size 1 \
