@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /*
- * What the control plane's files share (control.c: routes, hosts, creates and per-sandbox
- * forwarding; control-proxy.c: the sandbox-traffic port; control-list.c: lists across hosts).
+ * What the control plane's files share (control.c: routes, hosts, creates and the E2B
+ * per-sandbox forwarding; control-v1.c: the native per-sandbox routes; control-call.c: signed
+ * calls to hosts; control-proxy.c: the sandbox-traffic port; control-list.c: lists across hosts).
  */
 #include "daemon/config.h"
 #include "http/http.h"
@@ -11,6 +12,10 @@
 #include <stddef.h>
 
 struct pg;
+struct pg_host;
+
+/* How long a call to a host may take (a create under load takes long). */
+#define CONTROL_FORWARD_TIMEOUT_MS 120000
 
 struct control {
 	const struct agent_config *cfg;
@@ -28,6 +33,34 @@ int control_forward(struct control *c, const char *host_id, const char *api_url,
 		    const char *method, const char *target, const char *body, size_t len,
 		    unsigned timeout_ms, int *ret_status, char **ret_body, size_t *ret_len,
 		    struct wr_err *err);
+
+/* One signed call (control-call.c).  team: as in control_forward; content_type NULL = JSON when
+ * there is a body. */
+struct control_call {
+	const char *host_id, *api_url, *team;
+	const char *method, *target, *content_type;
+	const char *body;
+	size_t len;
+	unsigned timeout_ms; /* until the answer's head; its body then streams unbounded */
+};
+/* Send cc (with req's upgrade handshake headers when req asks for an Upgrade, else
+ * Connection: close) and read the host's answer head: *ret is the client, the body unread
+ * (release with http_client_free).  -ETIMEDOUT when no head came in cc->timeout_ms. */
+int control_call_open(struct control *c, const struct control_call *cc, struct http_req *req,
+		      struct http_client **ret, struct wr_err *err);
+/* The host's answer to the client: status, end-to-end headers, the body as it arrives. */
+void control_call_relay(struct http_req *req, struct http_client *cl, bool head_only);
+/* After control_call_open of an Upgrade: a 101 becomes a byte relay between the client and the
+ * host (until both ends close); any other answer is relayed and the connection closed. */
+void control_call_upgrade(struct http_req *req, struct http_client *cl);
+
+/* The native per-sandbox routes (/v1/sandboxes/{id}[/...]; control-v1.c), forwarded to the
+ * placement's host: true when path was one of them (answered). */
+bool control_v1_handle(struct control *c, struct http_req *req);
+/* The host of sandbox id for a caller of team (tenancy decided here: another team's sandbox is
+ * 404 like an unknown one); *ret filled (pg_host_done), or answered (404, 500) and < 0. */
+int control_sandbox_host(struct control *c, struct http_req *req, const char *id, const char *team,
+			 struct pg_host *ret);
 
 /* The sandbox-traffic port: the agent's proxy routing (Host <port>-<id>.<domain> or the
  * E2b-Sandbox-Id/-Port headers), relayed to the proxy of the host the placement names. */

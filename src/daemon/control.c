@@ -18,6 +18,7 @@
 #include "basic/hex.h"
 #include "basic/hmac.h"
 #include "basic/log.h"
+#include "basic/parse.h"
 #include "basic/xalloc.h"
 #include "pg/pg.h"
 #include "store/store.h"
@@ -34,8 +35,6 @@
 
 #define GRACE_MS 10000
 #define HEARTBEAT_MAX_BODY (256 * 1024)
-#define FORWARD_TIMEOUT_MS 120000
-#define FORWARD_MAX_BODY (16 * 1024 * 1024)
 /* E2B creates name no memory size (the template has one): what the scheduler reserves. */
 #define SCHED_MEMORY_MB 512
 /* A placement younger than this is kept even when a heartbeat does not list it: the host may
@@ -181,25 +180,12 @@ static void hosts_delete(struct control *c, struct http_req *req, const char *id
 	reply_empty(req, 204);
 }
 
-static bool parse_i64(const char *s, int64_t *ret)
-{
-	if (!s || !*s)
-		return false;
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
-		return false;
-	*ret = v;
-	return true;
-}
-
 static void hosts_heartbeat(struct control *c, struct http_req *req, const char *id)
 {
 	const char *hid = http_req_header(req, "X-Wrenn-Host");
 	const char *sig = http_req_header(req, "X-Wrenn-Signature");
 	int64_t ts = 0;
-	if (!hid || !sig || !parse_i64(http_req_header(req, "X-Wrenn-Timestamp"), &ts)) {
+	if (!hid || !sig || !parse_positive_i64(http_req_header(req, "X-Wrenn-Timestamp"), &ts)) {
 		reply_error(req, 401,
 			    "heartbeat must be signed: X-Wrenn-Host, X-Wrenn-Timestamp, "
 			    "X-Wrenn-Signature");
@@ -288,60 +274,6 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	log_debug("heartbeat of host %s: %s", id, h.state);
 	reply_json_new(req, 200, json_pack("{s:s,s:b}", "state", h.state, "draining", h.draining));
 	pg_host_done(&h);
-}
-
-/*
- * Every call to a host is signed (basic/hmac.h "Calls from the control plane to a host"): the
- * host's key never leaves the database and this process, and a captured call is worth nothing
- * after its nonce is used or its 30 s window is past.  Calls are plain HTTP: they are
- * authenticated, not encrypted (docs/SECURITY.md).
- */
-int control_forward(struct control *c, const char *host_id, const char *api_url, const char *team,
-		    const char *method, const char *target, const char *body, size_t len,
-		    unsigned timeout_ms, int *ret_status, char **ret_body, size_t *ret_len,
-		    struct wr_err *err)
-{
-	uint8_t key[32];
-	int64_t last = 0;
-	int r = pg_host_key(c->db, host_id, key, &last, err);
-	if (r < 0)
-		return r;
-	char nonce[HMAC_NONCE_HEX], sig[HMAC_SHA256_HEX], digest[HMAC_SHA256_HEX];
-	if ((r = hmac_nonce(nonce)) < 0) {
-		explicit_bzero(key, sizeof(key));
-		return wr_err_errno(err, -r, "nonce for a call to host %s", host_id);
-	}
-	int64_t ts = now_ms();
-	hmac_call_sign_team(key, method, target, host_id, ts, nonce, team, body, len, sig);
-	explicit_bzero(key, sizeof(key));
-	sha256_hex(body, len, digest);
-	cleanup_free char *h1 = xasprintf("X-Wrenn-Host: %s", host_id);
-	cleanup_free char *h2 = xasprintf("X-Wrenn-Timestamp: %" PRId64, ts);
-	cleanup_free char *h3 = xasprintf("X-Wrenn-Nonce: %s", nonce);
-	cleanup_free char *h4 = xasprintf("X-Wrenn-Content-SHA256: %s", digest);
-	cleanup_free char *h5 = xasprintf("X-Wrenn-Signature: %s", sig);
-	cleanup_free char *h6 = team && *team ? xasprintf("X-Wrenn-Team: %s", team) : NULL;
-	cleanup_free char *host = NULL, *port = NULL;
-	int fd = -1;
-	if ((r = control_parse_url(api_url, &host, &port, err)) < 0 ||
-	    (r = control_tcp_connect(host, port, &fd, err)) < 0)
-		return wr_err_prefix(err, r, "host %s", host_id);
-	const char *hdrs[] = {h1, h2, h3, h4, h5, h6, NULL};
-	struct http_client *cl = http_client_new(fd, true);
-	http_client_set_timeout(cl, timeout_ms);
-	http_client_set_deadline(cl, timeout_ms);
-	struct http_creq rq = {.method = method,
-			       .target = target,
-			       .host = host,
-			       .headers = hdrs,
-			       .content_type = len ? "application/json" : NULL,
-			       .body = body,
-			       .body_len = len};
-	r = http_client_do(cl, &rq, FORWARD_MAX_BODY, ret_status, ret_body, ret_len, err);
-	http_client_free(cl);
-	if (r < 0)
-		return wr_err_prefix(err, r, "host %s (%s)", host_id, api_url);
-	return 0;
 }
 
 static int64_t cap_int(const json_t *cap, const char *name)
@@ -444,8 +376,30 @@ static int template_to_host(struct control *c, const struct pg_host *rows, size_
 	return 0;
 }
 
-/* E2B POST /sandboxes (and /v2/sandboxes, forwarded as such): pick a host, forward, record the placement; one retry elsewhere. */
-static void sandboxes_create(struct control *c, struct http_req *req, const char *team)
+/*
+ * The memory a create reserves on its host for the scheduler: the body's memoryMB when given (the
+ * native /v1 create's field, which E2B creates accept too), else SCHED_MEMORY_MB (E2B creates name
+ * no size: the template has one).  -EINVAL for a memoryMB that is not a positive integer.
+ */
+static int create_memory_mb(const json_t *body, int64_t *ret)
+{
+	const json_t *m = json_object_get(body, "memoryMB");
+	if (!m || json_is_null(m)) {
+		*ret = SCHED_MEMORY_MB;
+		return 0;
+	}
+	if (!json_is_integer(m) || json_integer_value(m) <= 0)
+		return -EINVAL;
+	*ret = (int64_t)json_integer_value(m);
+	return 0;
+}
+
+/*
+ * POST /sandboxes, /v2/sandboxes (E2B) and /v1/sandboxes (native; v1 set), forwarded as such:
+ * pick a host, forward, record the placement; one retry elsewhere.  The flavours differ only in
+ * field names (templateID / template in the body, sandboxID / id in the answer).
+ */
+static void sandboxes_create(struct control *c, struct http_req *req, const char *team, bool v1)
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
@@ -459,12 +413,18 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 		reply_error(req, 400, "body: a JSON object");
 		return;
 	}
-	json_t *jt = json_object_get(body, "templateID");
-	if (jt && !json_is_string(jt)) {
-		reply_error(req, 400, "templateID: a string");
+	const char *tpl_field = v1 ? "template" : "templateID";
+	json_t *jt = json_object_get(body, tpl_field);
+	if (jt && !json_is_null(jt) && !json_is_string(jt)) {
+		reply_error(req, 400, "%s: a string", tpl_field);
 		return;
 	}
-	const char *tpl = jt ? json_string_value(jt) : "base";
+	const char *tpl = json_is_string(jt) ? json_string_value(jt) : "base";
+	int64_t mem_mb = 0;
+	if (create_memory_mb(body, &mem_mb) < 0) {
+		reply_error(req, 400, "memoryMB: a positive integer (MiB)");
+		return;
+	}
 	struct wr_err err = {0};
 	struct pg_host *rows = NULL;
 	size_t n = 0;
@@ -503,7 +463,7 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 	const char *exclude = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char why[512];
-		int k = sched_pick(sh, n, exclude, SCHED_MEMORY_MB, why, sizeof(why));
+		int k = sched_pick(sh, n, exclude, mem_mb, why, sizeof(why));
 		if (k < 0 && *fetch_err) {
 			reply_error(req, 502, "%s", fetch_err);
 			break;
@@ -531,14 +491,14 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 		/* a create under load takes long */
 		double t0 = mono_ms();
 		r = control_forward(c, h->id, h->api_url, team, "POST", http_req_target(req), raw,
-				    len, FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
+				    len, CONTROL_FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 		double host_ms = mono_ms() - t0;
 		if (r == -ETIMEDOUT) {
 			/* the host may still be creating it: a second host would make a twin */
 			log_warn(
 				"placement on host %s: no answer in %d s; not retried elsewhere (if "
 				"the sandbox comes up there, the host's heartbeat adopts it)",
-				h->id, FORWARD_TIMEOUT_MS / 1000);
+				h->id, CONTROL_FORWARD_TIMEOUT_MS / 1000);
 			reply_error(req, 504, "host %s did not answer the create in time", h->id);
 			break;
 		}
@@ -554,7 +514,7 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 			break;
 		}
 		cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
-		const char *sid = json_string_value(json_object_get(jr, "sandboxID"));
+		const char *sid = json_string_value(json_object_get(jr, v1 ? "id" : "sandboxID"));
 		if (status / 100 == 2 && sid) {
 			r = pg_placement_put(c->db, sid, h->id, tpl, team, &err);
 			if (r < 0) /* the sandbox runs but cannot be found through us: undo it */
@@ -564,11 +524,11 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 				log_info("sandbox %s placed on host %s", sid, h->id);
 		}
 		if (r < 0 && status / 100 == 2 && sid) {
-			cleanup_free char *t = xasprintf("/sandboxes/%s", sid);
+			cleanup_free char *t = xasprintf("%s/sandboxes/%s", v1 ? "/v1" : "", sid);
 			int st2 = 0;
 			struct wr_err e2 = {0};
 			control_forward(c, h->id, h->api_url, NULL, "DELETE", t, NULL, 0,
-					FORWARD_TIMEOUT_MS, &st2, NULL, NULL, &e2);
+					CONTROL_FORWARD_TIMEOUT_MS, &st2, NULL, NULL, &e2);
 			control_reply_pg_error(req, r, &err);
 			break;
 		}
@@ -612,37 +572,47 @@ static const char *sandbox_op(const char *method, const char *path, struct route
 	return NULL;
 }
 
+int control_sandbox_host(struct control *c, struct http_req *req, const char *id, const char *team,
+			 struct pg_host *ret)
+{
+	struct wr_err err = {0};
+	cleanup_free char *hid = NULL, *owner = NULL;
+	int r = pg_placement_get(c->db, id, &hid, &owner, &err);
+	if (r < 0) {
+		control_reply_pg_error(req, r, &err);
+		return r;
+	}
+	/* another team's sandbox answers as one that does not exist (ids cannot be probed); the
+	 * call goes as the caller's team too, so the host would refuse it the same way */
+	if (!control_may_see(team, owner)) {
+		reply_error(req, 404, "sandbox %s not found", id);
+		return -ENOENT;
+	}
+	r = pg_host_get(c->db, hid, ret, &err);
+	if (r < 0) {
+		reply_error(req, r == -ENOENT ? 404 : 500, "sandbox %s: its host %s: %s", id, hid,
+			    wr_err_msg(&err));
+		return r;
+	}
+	return 0;
+}
+
 /* One of sandbox_ops: forwarded with its body to the host the placement names. */
 static void sandbox_forward(struct control *c, struct http_req *req, const char *id,
 			    const char *team)
 {
 	struct wr_err err = {0};
-	cleanup_free char *hid = NULL, *body = NULL;
+	cleanup_free char *body = NULL;
 	size_t blen = 0;
 	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &body, &blen);
 	if (r < 0) {
 		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
 		return;
 	}
-	cleanup_free char *owner = NULL;
-	r = pg_placement_get(c->db, id, &hid, &owner, &err);
-	if (r < 0) {
-		control_reply_pg_error(req, r, &err);
-		return;
-	}
-	/* another team's sandbox answers as one that does not exist (ids cannot be probed); the
-	 * call below goes as the caller's team too, so the host would refuse it the same way */
-	if (!control_may_see(team, owner)) {
-		reply_error(req, 404, "sandbox %s not found", id);
-		return;
-	}
 	struct pg_host h = {0};
-	r = pg_host_get(c->db, hid, &h, &err);
-	if (r < 0) {
-		reply_error(req, r == -ENOENT ? 404 : 500, "sandbox %s: its host %s: %s", id, hid,
-			    wr_err_msg(&err));
+	if (control_sandbox_host(c, req, id, team, &h) < 0)
 		return;
-	}
+	const char *hid = h.id;
 	const char *method = http_req_method(req);
 	cleanup_free char *info_path = xasprintf("/sandboxes/%s", id);
 	if (!strcmp(h.state, "lost") && !strcmp(method, "GET") &&
@@ -665,7 +635,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 	size_t rlen = 0;
 	double t0 = mono_ms();
 	r = control_forward(c, h.id, h.api_url, team, method, http_req_target(req), body, blen,
-			    FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
+			    CONTROL_FORWARD_TIMEOUT_MS, &status, &resp, &rlen, &err);
 	double host_ms = mono_ms() - t0;
 	if (r < 0) {
 		log_warn("sandbox %s: %s", id, wr_err_msg(&err));
@@ -723,11 +693,12 @@ static void control_handle(struct http_req *req, void *userdata)
 	} else if (control_keys_handle(c, req)) {
 		/* answered */
 	} else if ((route_match("/sandboxes", path, &caps) ||
-		    route_match("/v2/sandboxes", path, &caps)) &&
+		    route_match("/v2/sandboxes", path, &caps) ||
+		    route_match("/v1/sandboxes", path, &caps)) &&
 		   post) {
 		cleanup_free char *team = NULL;
 		if (control_caller(c, req, &team) == 0)
-			sandboxes_create(c, req, team);
+			sandboxes_create(c, req, team, !strncmp(path, "/v1/", 4));
 	} else if (get && (route_match("/sandboxes", path, &caps) ||
 			   route_match("/v2/sandboxes", path, &caps) ||
 			   route_match("/v1/sandboxes", path, &caps))) {
@@ -738,15 +709,20 @@ static void control_handle(struct http_req *req, void *userdata)
 		cleanup_free char *team = NULL;
 		if (control_caller(c, req, &team) == 0)
 			sandbox_forward(c, req, caps.v[0], team);
+	} else if (control_v1_handle(c, req)) {
+		/* answered */
 	} else {
-		reply_error(req, 501,
-			    "%s %s is not served by the control plane yet: this release has "
-			    "/health, the host registry (/v1/hosts), API keys and teams (/v1/keys, "
-			    "/v1/teams), E2B POST /sandboxes, the lists "
-			    "(GET /sandboxes, /v2/sandboxes, /v1/sandboxes) and, by placement, "
-			    "GET/DELETE /sandboxes/{id} and its connect, resume, timeout, network, "
-			    "refreshes, pause, metrics and logs; sandbox traffic on the proxy port",
-			    method, path);
+		reply_error(
+			req, 501,
+			"%s %s is not served by the control plane yet: this release has "
+			"/health, the host registry (/v1/hosts), API keys and teams (/v1/keys, "
+			"/v1/teams), creates (E2B POST /sandboxes and /v2/sandboxes, native POST "
+			"/v1/sandboxes), the lists (GET /sandboxes, /v2/sandboxes, /v1/sandboxes) "
+			"and, by placement, GET/DELETE /sandboxes/{id} and its connect, resume, "
+			"timeout, network, refreshes, pause, metrics and logs, GET/DELETE "
+			"/v1/sandboxes/{id} and its timeout, pause, resume, logs, snapshots, exec, "
+			"files and pty; sandbox traffic on the proxy port",
+			method, path);
 	}
 	route_caps_done(&caps);
 }

@@ -7,6 +7,7 @@
 #include "basic/hmac.h"
 #include "basic/log.h"
 #include "basic/nonce-cache.h"
+#include "basic/parse.h"
 #include "basic/xalloc.h"
 
 #include <errno.h>
@@ -61,19 +62,6 @@ void host_call_disable(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static bool parse_ts(const char *s, int64_t *ret)
-{
-	if (!s || !*s)
-		return false;
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
-		return false;
-	*ret = v;
-	return true;
-}
-
 static int refuse(struct http_req *req, int status, const char *why)
 {
 	log_warn("signed call %s %s from %s refused: %s", http_req_method(req),
@@ -92,7 +80,8 @@ int host_call_check(struct http_req *req)
 	 * control plane's word, never a client's */
 	const char *team = http_req_header(req, "X-Wrenn-Team");
 	int64_t ts = 0;
-	if (!hid || !nonce || !sig || !parse_ts(http_req_header(req, "X-Wrenn-Timestamp"), &ts))
+	if (!hid || !nonce || !sig ||
+	    !parse_positive_i64(http_req_header(req, "X-Wrenn-Timestamp"), &ts))
 		return refuse(req, 401,
 			      "a signed call needs X-Wrenn-Host, X-Wrenn-Timestamp, X-Wrenn-Nonce "
 			      "and X-Wrenn-Signature");

@@ -10,7 +10,7 @@
 # tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=83
+N=97
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -284,6 +284,80 @@ is "GET /v1/sandboxes: every sandbox with the host it runs on" \
 is "fork is not forwarded yet: 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
 
+# the native /v1 API through the control plane (the wrenn CLI pointed at it): create (placed by the
+# same scheduler, memoryMB reserved), ls, info, exec (streamed), cp both ways, logs, timeout, pause,
+# resume, a pty, kill; each per-sandbox call forwarded by placement as a signed call
+W=$B/bin/wrenn
+WC=("$W" --api-url "$CP" --api-key "$AK")
+V1=$("${WC[@]}" create -t minimal --timeout 300 2>"$CDIR/cli.err"); rc=$?
+V1H=$(PSQL "SELECT host_id FROM placements WHERE sandbox_id='$V1'")
+is "wrenn create through the control plane: placed on a host, placement recorded" \
+	"$rc $([[ -n $V1 && ($V1H == "${ID[a]}" || $V1H == "${ID[b]}") ]] && echo placed)" "0 placed"
+[ -n "$V1" ] || echo "# wrenn create: $(cat "$CDIR/cli.err")"
+if grep -q "sandbox $V1 placed on host $V1H" "$CDIR/agent.err"; then ok "the /v1 create's decision is logged"; else nok "the /v1 create's decision is logged"; fi
+out=$(curl -s -w ' %{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"template":"minimal","memoryMB":50000000}' "$CP/v1/sandboxes")
+is "POST /v1/sandboxes: the body's memoryMB is what the scheduler reserves" \
+	"$(grep -o 'without 50000000 MB free' <<<"$out") ${out##* }" "without 50000000 MB free 503"
+is "wrenn ls and info through the control plane" \
+	"$("${WC[@]}" ls --json | jq -r --arg s "$V1" '.[] | select(.id == $s) | .hostId') $("${WC[@]}" info --json "$V1" | jq -r '.id + " " + .state')" \
+	"$V1H $V1 running"
+out=$("${WC[@]}" exec "$V1" sh -c 'echo v1-$((6 * 7)); exit 3' 2>"$CDIR/cli.err"); rc=$?
+is "wrenn exec: output streamed through the control plane, the command's exit code" "$out $rc" "v1-42 3"
+printf 'copied-%s\n' "$V1" >"$CDIR/cp-in"
+"${WC[@]}" cp "$CDIR/cp-in" "$V1:/tmp/v1-cp.txt" 2>"$CDIR/cli.err"; rc=$?
+is "wrenn cp both ways through the control plane" \
+	"$rc $("${WC[@]}" cp "$V1:/tmp/v1-cp.txt" - 2>>"$CDIR/cli.err")" "0 copied-$V1"
+is "files list/stat/mkdir through the control plane" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"path":"/tmp/v1dir"}' "$CP/v1/sandboxes/$V1/files/mkdir") $(curl -s "${H[@]}" "$CP/v1/sandboxes/$V1/files/stat?path=/tmp/v1-cp.txt" | jq -r .size) $(curl -s "${H[@]}" "$CP/v1/sandboxes/$V1/files/list?path=/tmp" | jq -r '[.entries[].name | select(. == "v1dir" or . == "v1-cp.txt")] | sort | join(",")')" \
+	"201 $(wc -c <"$CDIR/cp-in") v1-cp.txt,v1dir"
+hdr=$(mktemp)
+curl -s -D "$hdr" -o /dev/null "${H[@]}" "$CP/v1/sandboxes/$V1/logs?tail=100"
+is "logs forwarded with the host's X-Next-Token and X-Wrenn-Host" \
+	"$(grep -ci '^x-next-token: [0-9]' "$hdr") $(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "1 $V1H"
+rm -f "$hdr"
+pty=$(python3 - "$PC" "$AK" "$V1" <<'PY'
+import socket, struct, sys, time
+port, key, sid = sys.argv[1:4]
+s = socket.create_connection(("127.0.0.1", int(port)), timeout=30)
+s.sendall(("POST /v1/sandboxes/%s/pty?cmd=/bin/sh HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+           "Connection: Upgrade\r\nUpgrade: wrenn-pty\r\nContent-Length: 0\r\n\r\n" % (sid, key)).encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    c = s.recv(4096)
+    if not c: break
+    data += c
+status = data.split(b"\r\n", 1)[0].decode(errors="replace")
+cmd = b"echo pty-$((40 + 2)); exit\n"
+s.sendall(struct.pack(">BI", 0, len(cmd)) + cmd)
+end = time.time() + 30
+while time.time() < end:
+    try:
+        c = s.recv(65536)
+    except socket.timeout:
+        break
+    if not c: break
+    data += c
+print(status.split(" ")[1] if " " in status else status, "pty-42" if b"pty-42" in data else "no-output")
+PY
+)
+is "pty (wrenn-pty upgrade) relayed to the host: 101, a command's output" "$pty" "101 pty-42"
+is "wrenn timeout, pause, resume through the control plane" \
+	"$("${WC[@]}" timeout "$V1" 600 >/dev/null 2>&1; echo $?) $("${WC[@]}" pause "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state) $("${WC[@]}" resume "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state)" \
+	"0 0 paused 0 running"
+is "an unknown method on a /v1 sandbox route: 405; an unserved one: 501" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${H[@]}" "$CP/v1/sandboxes/$V1") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/snapshots")" "405 501"
+# tenancy on the /v1 routes: a team's sandbox is 404 to another team before any host is called
+TK1=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t1"}' "$CP/v1/keys" | jq -r .key)
+TK2=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t2"}' "$CP/v1/keys" | jq -r .key)
+V1T=$(curl -s -H "X-API-Key: $TK1" -H 'Content-Type: application/json' -d '{"template":"minimal","timeout":300}' "$CP/v1/sandboxes" | jq -r '.id // empty')
+t2() { curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $TK2" "$@"; }
+is "a team's /v1 create is placed for the team; another team gets 404 (info, exec, files, kill)" \
+	"$(PSQL "SELECT team FROM placements WHERE sandbox_id='$V1T'") $(t2 "$CP/v1/sandboxes/$V1T") $(t2 -H 'Content-Type: application/json' -d '{"cmd":["true"]}' "$CP/v1/sandboxes/$V1T/exec") $(t2 "$CP/v1/sandboxes/$V1T/files?path=/etc/hostname") $(t2 -X DELETE "$CP/v1/sandboxes/$V1T") $(curl -s -H "X-API-Key: $TK1" "$CP/v1/sandboxes/$V1T" | jq -r .state)" \
+	"so96-t1 404 404 404 404 running"
+is "wrenn kill through the control plane: gone, placement removed" \
+	"$("${WC[@]}" kill "$V1" "$V1T" >/dev/null 2>&1; echo $?) $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/sandboxes/$V1") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$V1','$V1T')")" \
+	"0 404 0"
+
 # templates across hosts: a snapshot template made on host a (its own API) starts sandboxes on host b
 # through the control plane (pinned there with X-Wrenn-Place-On): b fetches it from a by content
 # digest with a token the control plane minted, two concurrent creates share one fetch; a
@@ -427,6 +501,9 @@ is "E2B lists leave it out and name the host that did not answer" \
 rm -f "$hdr"
 is "deleting it answers 503 naming the lost host" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA")" 503
+is "/v1: the lost host's sandbox reports state lost; kill and exec answer 503" \
+	"$(curl -s "${H[@]}" "$CP/v1/sandboxes/$SA" | jq -r '.state + " " + .hostId') $(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/sandboxes/$SA") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"cmd":["true"]}' "$CP/v1/sandboxes/$SA/exec")" \
+	"lost ${ID[a]} 503 503"
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
 is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
 # the host comes back (same data dir): ready again, and what still runs is re-adopted

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Multiple hosts: request signing (basic/hmac.c), the replay cache of signed calls
  * (basic/nonce-cache.c), the scheduler's choice (control-sched.c) and the control plane's
- * tenancy decisions (control-team.c). */
+ * tenancy decisions (control-team.c), the signed requests' timestamp parser (basic/parse.c). */
 #include "basic/hex.h"
 #include "basic/hmac.h"
 #include "basic/nonce-cache.h"
+#include "basic/parse.h"
 #include "daemon/config.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
@@ -479,6 +480,24 @@ static void test_team_rules(void **state)
 	assert_false(control_may_see("acme", "acme2"));
 }
 
+/* X-Wrenn-Timestamp of heartbeats and signed calls: a positive decimal integer, nothing else */
+static void test_parse_ts(void **state)
+{
+	(void)state;
+	int64_t v = 0;
+	assert_true(parse_positive_i64("1800000000000", &v));
+	assert_int_equal(v, INT64_C(1800000000000));
+	assert_true(parse_positive_i64("1", &v));
+	assert_int_equal(v, 1);
+	v = 7;
+	static const char *const bad[] = {
+		"", "0", "-5", "12a", "1 ", " 1", "0x10", "99999999999999999999", "1.5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(parse_positive_i64(bad[i], &v));
+	assert_false(parse_positive_i64(NULL, &v));
+	assert_int_equal(v, 7); /* untouched when refused */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_sched_locality),
 		cmocka_unit_test(test_sched_eligibility_and_retry),
 		cmocka_unit_test(test_config_roles),
+		cmocka_unit_test(test_parse_ts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
