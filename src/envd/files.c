@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /files (download, Range) and POST /files (multipart or raw upload). */
+#include "envd/dio.h"
 #include "envd/envd.h"
 #include "envd/multipart.h"
 
@@ -220,6 +221,7 @@ struct upload {
 	const char *qpath;
 	json_t *result;
 	int fd;
+	struct dio dio; /* writes fd: O_DIRECT where the filesystem takes it (envd/dio.h) */
 	char *path;
 	/* An existing file is only touched once the part is complete: the body is
 	 * staged in an unnamed O_TMPFILE on the same filesystem, then copied into
@@ -276,28 +278,39 @@ static int open_target(struct upload *up, const char *target)
 		snprintf(up->errmsg, sizeof(up->errmsg), "path '%s' is a directory", up->path);
 		return -EISDIR;
 	}
-	bool exists = stat(up->path, &st) == 0 && S_ISREG(st.st_mode);
+	bool found = stat(up->path, &st) == 0;
+	bool exists = found && S_ISREG(st.st_mode);
 	up->staged = up->created = false;
+	bool direct = false;
 	if (exists) {
 		cleanup_free char *dir = xstrdup(up->path);
 		char *sl = strrchr(dir, '/');
 		if (sl)
 			sl[sl == dir ? 1 : 0] = '\0';
-		up->fd = open(sl ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		up->fd = dio_open(sl ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600, &direct);
 		up->staged = up->fd >= 0;
 	}
-	if (!up->staged) {
-		/* new file, or a filesystem without O_TMPFILE: write in place */
+	if (!up->staged && found && !exists) {
+		/* a device, a FIFO: as it is, no O_DIRECT */
 		up->fd = open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+		up->fd = up->fd < 0 ? -errno : up->fd;
+		direct = false;
+	} else if (!up->staged) {
+		/* new file, or a filesystem without O_TMPFILE: write in place */
+		up->fd = dio_open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY,
+				  0644, &direct);
 		up->created = up->fd >= 0 && !exists;
 	}
 	if (up->fd < 0) {
+		errno = -up->fd;
+		up->fd = -1;
 		up->err = errno;
 		up->status = errno == ENOSPC ? 507 : errno == EACCES ? 403 : 400;
 		snprintf(up->errmsg, sizeof(up->errmsg), "cannot open '%s': %s", up->path,
 			 strerror(errno));
 		return -up->err;
 	}
+	dio_init(&up->dio, up->fd, direct);
 	if (up->created)
 		envd_chown(up->path, up->u);
 	return 0;
@@ -307,6 +320,7 @@ static int open_target(struct upload *up, const char *target)
  * this part created is removed, an existing target was never touched. */
 static void discard_target(struct upload *up)
 {
+	dio_done(&up->dio);
 	if (up->fd >= 0)
 		close(up->fd);
 	up->fd = -1;
@@ -315,14 +329,27 @@ static void discard_target(struct upload *up)
 	up->staged = up->created = false;
 }
 
-/* Copy the staged body into the target (opened O_TRUNC: same inode). */
+/* Copy the staged body into the target (opened O_TRUNC: same inode).  A body staged with
+ * O_DIRECT is copied with O_DIRECT too: copy_file_range on ext4 (no reflink) goes through the
+ * page cache on both sides, 50 MiB in ~500 ms in a TCG guest, this in ~80-270 ms. */
 static int commit_staged(struct upload *up)
 {
-	cleanup_close int out = open(up->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-	if (out < 0)
-		return -errno;
 	off_t len = lseek(up->fd, 0, SEEK_END);
 	if (len < 0)
+		return -errno;
+	if (up->dio.at_off) {
+		bool direct;
+		cleanup_close int out =
+			dio_open(up->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0, &direct);
+		if (out < 0)
+			return out;
+		int r = dio_copy(up->fd, out, direct, len);
+		if (r < 0)
+			return r;
+		return close(TAKE_FD(out)) < 0 ? -errno : 0;
+	}
+	cleanup_close int out = open(up->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (out < 0)
 		return -errno;
 	off_t in_off = 0;
 	while (in_off < len) {
@@ -346,15 +373,19 @@ static int commit_staged(struct upload *up)
 	return 0;
 }
 
-static int write_out(struct upload *up, const void *d, size_t n)
+static int write_fail(struct upload *up, int r)
 {
-	int r = write_full(up->fd, d, n);
 	if (r < 0) {
 		up->err = -r;
 		up->status = r == -ENOSPC || r == -EDQUOT ? 507 : 500;
 		snprintf(up->errmsg, sizeof(up->errmsg), "write '%s': %s", up->path, strerror(-r));
 	}
 	return r;
+}
+
+static int write_out(struct upload *up, const void *d, size_t n)
+{
+	return write_fail(up, dio_write(&up->dio, d, n));
 }
 
 /* E2B's contract: each upload replaces the file's user.e2b.* attributes with exactly the
@@ -386,10 +417,11 @@ static int replace_metadata(struct upload *up)
 
 static int close_target(struct upload *up)
 {
-	int r = 0;
+	int r = write_fail(up, dio_flush(&up->dio));
+	dio_done(&up->dio);
 	/* a staged body stays open until it is copied; a file written in place is
 	 * closed here so its close error (delayed ENOSPC) is seen */
-	if (!up->staged && up->fd >= 0) {
+	if (r == 0 && !up->staged && up->fd >= 0) {
 		int fd = up->fd;
 		up->fd = -1;
 		if (close(fd) < 0 && !up->err) {

@@ -11,11 +11,13 @@
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
+#include "envd/dio.h"
 #include "envd/envd.h"
 #include "envd/multipart.h"
 #include "envd/proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +357,98 @@ static void test_multipart(void **state)
 	assert_string_equal(d.log, "[n|b:x]");
 }
 
+/* --------------------------------------------------------------------- dio */
+
+/* A file written through dio in pieces of `step` bytes (0: one write) holds exactly the data,
+ * whatever the length against the block and chunk sizes; dio_copy copies it byte for byte. */
+static void check_dio(const char *dir, const unsigned char *data, size_t len, size_t step)
+{
+	cleanup_free char *a = xasprintf("%s/a", dir), *b = xasprintf("%s/b", dir);
+	bool direct;
+	int fd = dio_open(a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600, &direct);
+	assert_true(fd >= 0);
+	struct dio w;
+	dio_init(&w, fd, direct);
+	for (size_t o = 0; o < len;) {
+		size_t k = step && step < len - o ? step : len - o;
+		assert_int_equal(dio_write(&w, data + o, k), 0);
+		o += k;
+	}
+	assert_int_equal(dio_flush(&w), 0);
+	dio_done(&w);
+	assert_int_equal(close(fd), 0);
+	cleanup_free char *got = NULL;
+	size_t n = 0;
+	assert_int_equal(read_file(a, len + 1, &got, &n), 0);
+	assert_int_equal(n, len);
+	assert_memory_equal(got, data, len);
+
+	/* copy: from an O_DIRECT reader when the filesystem has it, into a file that was longer */
+	bool din, dout;
+	int in = dio_open(a, O_RDONLY | O_CLOEXEC, 0, &din);
+	assert_true(in >= 0);
+	assert_int_equal(
+		write_file_atomic(b, "previous content, longer than a tiny body", 41, 0600), 0);
+	int out = dio_open(b, O_WRONLY | O_TRUNC | O_CLOEXEC, 0, &dout);
+	assert_true(out >= 0);
+	assert_int_equal(dio_copy(in, out, dout, (off_t)len), 0);
+	close(in);
+	close(out);
+	cleanup_free char *got2 = NULL;
+	assert_int_equal(read_file(b, len + 1, &got2, &n), 0);
+	assert_int_equal(n, len);
+	assert_memory_equal(got2, data, len);
+	/* a source shorter than asked for is an error, not a silently short copy */
+	in = open(a, O_RDONLY | O_CLOEXEC);
+	out = open(b, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_int_equal(dio_copy(in, out, false, (off_t)len + 1), -EIO);
+	close(in);
+	close(out);
+	unlink(a);
+	unlink(b);
+}
+
+static void test_dio(void **state)
+{
+	(void)state;
+	size_t max = 3 * DIO_CHUNK + 12345;
+	unsigned char *data = xmalloc(max);
+	for (size_t i = 0; i < max; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13);
+	char dir[] = "/tmp/wrenn-test-dio.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const size_t lens[] = {0,
+			       1,
+			       DIO_ALIGN - 1,
+			       DIO_ALIGN,
+			       DIO_ALIGN + 1,
+			       DIO_CHUNK - 1,
+			       DIO_CHUNK,
+			       DIO_CHUNK + 1,
+			       max};
+	const size_t steps[] = {0, 1000, 65536, DIO_CHUNK + 7};
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(steps); j++)
+			if (steps[j] != 1000 || lens[i] <= DIO_CHUNK + 1) /* keep it quick */
+				check_dio(dir, data, lens[i], steps[j]);
+
+	/* a writer on an fd without O_DIRECT (a pipe: no offsets) writes it as it comes */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct dio w;
+	dio_init(&w, p[1], false);
+	assert_int_equal(dio_write(&w, "abc", 3), 0);
+	assert_int_equal(dio_flush(&w), 0);
+	dio_done(&w);
+	char got[4] = {0};
+	assert_int_equal(read(p[0], got, sizeof(got)), 3);
+	assert_string_equal(got, "abc");
+	close(p[0]);
+	close(p[1]);
+	rmdir(dir);
+	free(data);
+}
+
 /* ------------------------------------------------------------------- users */
 
 static void test_user_lookup(void **state)
@@ -496,7 +590,7 @@ int main(void)
 		cmocka_unit_test(test_env_layering), cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_pick_coding),  cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_user_lookup),  cmocka_unit_test(test_hex_decode),
-		cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_token_file),   cmocka_unit_test(test_dio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Aligned O_DIRECT writing of upload bodies (see dio.h for why). */
+#include "envd/dio.h"
+
+#include "basic/fdio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int dio_open(const char *path, int flags, mode_t mode, bool *ret_direct)
+{
+	int fd = open(path, flags | O_DIRECT, mode);
+	*ret_direct = fd >= 0;
+	if (fd < 0 && errno == EINVAL) /* no O_DIRECT here (tmpfs before 6.6, ...) */
+		fd = open(path, flags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+void dio_init(struct dio *w, int fd, bool direct)
+{
+	*w = (struct dio){.fd = fd, .direct = direct, .at_off = direct};
+}
+
+void dio_done(struct dio *w)
+{
+	free(w->buf);
+	w->buf = NULL;
+	w->len = 0;
+}
+
+/* Clear O_DIRECT: the writes from here on are buffered. */
+static int plain(struct dio *w)
+{
+	int fl = fcntl(w->fd, F_GETFL);
+	if (fl < 0 || fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+		return -errno;
+	w->direct = false;
+	return 0;
+}
+
+/* pwrite all n bytes at w->off.  A direct write the filesystem refuses (EINVAL: an alignment
+ * it does not take) is retried buffered rather than failing the upload. */
+static int put(struct dio *w, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = pwrite(w->fd, p, n, w->off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EINVAL && w->direct) {
+			int r = plain(w);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO;
+		p += k;
+		n -= (size_t)k;
+		w->off += k;
+	}
+	return 0;
+}
+
+static int alloc_buf(struct dio *w)
+{
+	if (w->buf)
+		return 0;
+	void *b = NULL;
+	int r = posix_memalign(&b, DIO_ALIGN, DIO_CHUNK);
+	if (r)
+		return -r;
+	w->buf = b;
+	return 0;
+}
+
+int dio_write(struct dio *w, const void *data, size_t n)
+{
+	if (!w->direct) /* buffered from the start (any fd), or after a fallback (at off) */
+		return w->at_off ? put(w, data, n) : write_full(w->fd, data, n);
+	int r = alloc_buf(w);
+	if (r < 0)
+		return r;
+	const char *p = data;
+	while (n) {
+		size_t k = DIO_CHUNK - w->len < n ? DIO_CHUNK - w->len : n;
+		memcpy(w->buf + w->len, p, k);
+		w->len += k;
+		p += k;
+		n -= k;
+		if (w->len == DIO_CHUNK) {
+			w->len = 0; /* put() moves off past it, or the upload fails */
+			if ((r = put(w, w->buf, DIO_CHUNK)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int dio_flush(struct dio *w)
+{
+	if (!w->len)
+		return 0;
+	size_t whole = w->len & ~(size_t)(DIO_ALIGN - 1), tail = w->len - whole;
+	w->len = 0;
+	int r = whole ? put(w, w->buf, whole) : 0;
+	if (r == 0 && tail && w->direct)
+		r = plain(w);
+	if (r == 0 && tail)
+		r = put(w, w->buf + whole, tail);
+	return r;
+}
+
+int dio_copy(int in, int out, bool out_direct, off_t len)
+{
+	struct dio w;
+	dio_init(&w, out, out_direct);
+	int r = alloc_buf(&w);
+	/* in is read at aligned offsets into the aligned buffer, so its O_DIRECT (if any) holds */
+	off_t at = 0;
+	while (r == 0 && at < len) {
+		size_t want = len - at < DIO_CHUNK ? (size_t)(len - at) : DIO_CHUNK;
+		size_t ask = (want + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1);
+		ssize_t k = pread(in, w.buf, ask, at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EINVAL) { /* in's O_DIRECT refused: read it buffered */
+			int fl = fcntl(in, F_GETFL);
+			if (fl < 0 || !(fl & O_DIRECT) || fcntl(in, F_SETFL, fl & ~O_DIRECT) < 0)
+				r = fl < 0 || (fl & O_DIRECT) ? -errno : -EINVAL;
+			continue;
+		}
+		if (k < 0) {
+			r = -errno;
+			break;
+		}
+		if (k == 0) {
+			r = -EIO; /* in shrank under us */
+			break;
+		}
+		if ((size_t)k > want)
+			k = (ssize_t)want;
+		at += k;
+		w.len = (size_t)k;
+		/* a full chunk goes out whole; a short one (the end, or a short read) is flushed,
+		 * which makes out buffered from then on if it was not block-sized */
+		if (w.len == DIO_CHUNK) {
+			w.len = 0;
+			r = put(&w, w.buf, DIO_CHUNK);
+		} else {
+			r = dio_flush(&w);
+		}
+	}
+	dio_done(&w);
+	return r;
+}
