@@ -20,3 +20,6 @@ LDLIBS_test-guestint := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive
 # runtime/metrics.c (rings, windows, envd range checks) and daemon/prom.c (the text format).
 LIBDEPS_test-metrics := daemon build runtime vm net disk store http basic
 LDLIBS_test-metrics := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -lm
+# The relay both sandbox-traffic proxies share, against a hand-played upstream on loopback.
+LIBDEPS_test-proxy-relay := daemon http basic
+LDLIBS_test-proxy-relay := -ljansson -lcrypto
