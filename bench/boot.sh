@@ -1,10 +1,14 @@
 #!/bin/bash
 # Boot time of the minimal image under TCG: wall time from starting QEMU to the serial line
-# "wrenn-init: ready", median and p95 of N boots (the seed's kernel command line, tap0 in a
-# private netns so that ip= finds its device).
+# "wrenn-init: ready", median and p95 of N boots (the seed's kernel command line plus what the
+# QEMU backend appends under TCG, the backend's CPU model; tap0 in a private netns so that ip=
+# finds its device).
 #   BENCH boot_to_init_tcg <median> ms p95=<x> n=<N>            machine with acpi=off (what tests use)
 #   BENCH boot_to_init_tcg_acpi <median> ms p95=<x> n=<N> hangs=<k>   QEMU's default ACPI tables
-# Env: WRENN_GUEST (default build/guest), BENCH_RUNS (10), BENCH_ACPI=0 to skip the second line.
+# Env: WRENN_GUEST (default build/guest), BENCH_RUNS (10), BENCH_ACPI=0 to skip the second line,
+# WRENN_BUILD (build/release: its wrenn-vmctl prints the TCG arguments, host TSC rate included;
+# without it the fixed part from src/vm/vmm.h), BENCH_KERNEL_EXTRA to override those arguments
+# (set and empty: none), WRENN_TCG_CPU (Nehalem, the backend's default).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 guest=${WRENN_GUEST:-build/guest}
@@ -16,6 +20,17 @@ done
 command -v qemu-system-x86_64 >/dev/null || { echo "bench/boot.sh: qemu-system-x86_64 missing" >&2; exit 1; }
 
 CMDLINE="console=ttyS0 root=/dev/vda rw reboot=k panic=1 quiet loglevel=1 init_on_free=1 clocksource=kvm-clock init=/usr/local/bin/wrenn-init ip=169.254.0.21::169.254.0.22:255.255.255.252:capsule:eth0:off"
+vmctl=${WRENN_BUILD:-build/release}/bin/wrenn-vmctl
+if [ -n "${BENCH_KERNEL_EXTRA+set}" ]; then
+	extra=$BENCH_KERNEL_EXTRA
+elif [ -x "$vmctl" ]; then
+	extra=$("$vmctl" tcg-kernel-args)
+else
+	extra=$(sed -n 's/^#define VMM_TCG_KERNEL_ARGS "\(.*\)"$/\1/p' src/vm/vmm.h)
+fi
+CMDLINE="$CMDLINE${extra:+ $extra}"
+cpu=${WRENN_TCG_CPU:-Nehalem}
+echo "# kernel command line: $CMDLINE; -cpu $cpu"
 ns=wrenn-bench-$$
 scratch=$(mktemp -d /tmp/wrenn-bench.XXXXXX)
 . tests/lib/guest-vm.sh
@@ -30,7 +45,7 @@ one_boot() {
 	rm -f "$log"
 	local t0
 	t0=$(now_ms)
-	ip netns exec "$ns" qemu-system-x86_64 -M "$1" -cpu max -accel tcg -m 256 -smp 1 \
+	ip netns exec "$ns" qemu-system-x86_64 -M "$1" -cpu "$cpu" -accel tcg -m 256 -smp 1 \
 		-nodefaults -no-user-config -nographic -display none -serial "file:$log" \
 		-kernel "$guest/vmlinux" -append "$CMDLINE" \
 		-drive "id=root,file=$scratch/disk.ext4,format=raw,if=none" \

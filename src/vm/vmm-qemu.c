@@ -29,6 +29,7 @@
 #include "basic/xalloc.h"
 #include "vm/memfile.h"
 #include "vm/qmp.h"
+#include "vm/tsc.h"
 #include "vm/vmm.h"
 
 #include <endian.h>
@@ -92,6 +93,13 @@ static struct qemu *Q(struct vmm *v)
 	return v->priv;
 }
 
+char *vmm_tcg_kernel_args(const char *seed, unsigned tsc_khz)
+{
+	if (!tsc_khz)
+		return xasprintf("%s " VMM_TCG_KERNEL_ARGS, seed);
+	return xasprintf("%s " VMM_TCG_KERNEL_ARGS " tsc_early_khz=%u", seed, tsc_khz);
+}
+
 /* The command line; identical for start and restore except -incoming, the
  * memory file's path and share mode, and the kernel: a restore gets none. */
 static void build_argv(struct vmm *v, const char *mem_path, bool share, bool incoming,
@@ -152,7 +160,7 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 		if (!kvm) {
 			/* The seed's command line, plus VMM_TCG_KERNEL_ARGS (see vmm.h). */
 			char *args = a->v[a->n];
-			a->v[a->n] = xasprintf("%s " VMM_TCG_KERNEL_ARGS, args);
+			a->v[a->n] = vmm_tcg_kernel_args(args, vm_host_tsc_khz());
 			free(args);
 		}
 		a->v[++a->n] = NULL;

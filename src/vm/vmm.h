@@ -184,9 +184,19 @@ bool vmm_qemu_ro_private(const char *bin);
  *   needs the periodic 250 Hz tick: every idle sandbox burned ~1.2% of a host core (1255 local
  *   timer interrupts in 5 s).  QEMU's emulated TSC follows the host clock, so it is kept, and
  *   NO_HZ_IDLE stops the tick of an idle guest.
+ * - pty.legacy_count=0: the kernel (CONFIG_LEGACY_PTYS) registers 256 BSD pty pairs at boot,
+ *   ~50 ms of a TCG boot (pty_init, initcall_debug); nothing in a sandbox opens /dev/ptyXX
+ *   (envd and every userland use /dev/ptmx), which stays as it was.
+ * - tsc_early_khz=<host kHz> (vmm_tcg_kernel_args, when vm_host_tsc_khz() knows it): the guest's
+ *   TSC is the host's under TCG (vm/tsc.h); without it the guest calibrates against the emulated
+ *   PIT, which on a loaded host often fails and leaves it on jiffies (3-12 s boots).  Host
+ *   specific, so not part of the snapshot key: a restore keeps what its boot had.
  * Part of the automatic snapshot key: snapshots of guests booted without them are rebuilt.
  */
-#define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable"
+#define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable pty.legacy_count=0"
+/* The seed's command line `seed` plus VMM_TCG_KERNEL_ARGS and, with tsc_khz > 0,
+ * tsc_early_khz=; malloc'd. */
+char *vmm_tcg_kernel_args(const char *seed, unsigned tsc_khz);
 const char *vmm_qemu_cpu(enum vm_accel accel);
 
 /* Cloud Hypervisor's snapshot staging directory: <socket path> + this (vmm-ch.c). */

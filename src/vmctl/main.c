@@ -19,6 +19,7 @@
 #include "basic/log.h"
 #include "basic/xalloc.h"
 #include "vm/kvm.h"
+#include "vm/tsc.h"
 #include "vm/vmm.h"
 
 #include <errno.h>
@@ -55,6 +56,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: wrenn-vmctl probe\n"
+		"       wrenn-vmctl tcg-kernel-args\n"
 		"       wrenn-vmctl --id ID --kernel PATH --rootfs PATH --netns NS --log PATH\n"
 		"                   [--socket PATH] [--sandbox-dir PATH] [--memory MB] [--vcpus N]\n"
 		"                   [--mem-file PATH] [--restore-mem-file PATH] [--format raw|qcow2]\n"
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("%s %s %s\n", vmm_kind_name(ch.kind), vm_accel_name(ch.accel), ch.reason);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "tcg-kernel-args")) {
+		/* what the QEMU backend appends to the seed's command line under TCG (bench/boot.sh) */
+		cleanup_free char *a = vmm_tcg_kernel_args("", vm_host_tsc_khz());
+		printf("%s\n", a + 1);
 		return 0;
 	}
 	struct vm_config cfg = {0};

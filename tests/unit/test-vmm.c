@@ -4,6 +4,7 @@
 #include "basic/fdio.h"
 #include "basic/xalloc.h"
 #include "vm/kvm.h"
+#include "vm/tsc.h"
 #include "vm/vmm.h"
 
 #include <errno.h>
@@ -188,6 +189,40 @@ static void test_qemu_ro_private_probe(void **state)
 	rmdir(dir);
 }
 
+static void test_tcg_kernel_args(void **state)
+{
+	(void)state;
+	cleanup_free char *plain = vmm_tcg_kernel_args("console=ttyS0 quiet", 0);
+	assert_string_equal(plain,
+			    "console=ttyS0 quiet no_timer_check tsc=reliable pty.legacy_count=0");
+	cleanup_free char *tsc = vmm_tcg_kernel_args("console=ttyS0 quiet", 2600000);
+	assert_string_equal(tsc, "console=ttyS0 quiet no_timer_check tsc=reliable "
+				 "pty.legacy_count=0 tsc_early_khz=2600000");
+}
+
+static void test_host_tsc(void **state)
+{
+	(void)state;
+	const char *good = "processor\t: 0\nflags\t\t: fpu tsc constant_tsc nonstop_tsc rdtscp\n"
+			   "flags\t\t: fpu\n";
+	assert_true(vm_cpuinfo_tsc_stable(good));
+	assert_false(vm_cpuinfo_tsc_stable("flags\t\t: fpu tsc constant_tsc\n"));
+	assert_false(vm_cpuinfo_tsc_stable("flags\t\t: nonstop_tsc_x constant_tsc\n"));
+	assert_true(vm_cpuinfo_tsc_stable("flags\t: nonstop_tsc constant_tsc"));
+	assert_false(vm_cpuinfo_tsc_stable("vendor_id: x\n"));
+	assert_false(vm_cpuinfo_tsc_stable(""));
+	/* 26,000,000 ticks in 10 ms: 2.6 GHz */
+	assert_int_equal(vm_tsc_khz_from(1000, 5000000, 26001000, 15000000), 2600000);
+	assert_int_equal(vm_tsc_khz_from(1000, 5000, 1000, 6000), 0);	 /* no ticks */
+	assert_int_equal(vm_tsc_khz_from(1000, 5000, 2000, 5000), 0);	 /* no time */
+	assert_int_equal(vm_tsc_khz_from(0, 0, 1000, 1000000000), 0);	 /* 1 kHz: not a TSC */
+	assert_int_equal(vm_tsc_khz_from(0, 0, 1ULL << 62, 1000000), 0); /* absurdly fast */
+	/* the live measurement: 0 (not measurable here) or a plausible rate, stable per process */
+	unsigned k = vm_host_tsc_khz();
+	assert_true(k == 0 || (k >= 100000 && k <= 20000000));
+	assert_int_equal(vm_host_tsc_khz(), k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +232,8 @@ int main(void)
 		cmocka_unit_test(test_new_checks),
 		cmocka_unit_test(test_restore_rejects_bad_snapshots),
 		cmocka_unit_test(test_qemu_ro_private_probe),
+		cmocka_unit_test(test_tcg_kernel_args),
+		cmocka_unit_test(test_host_tsc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
