@@ -147,23 +147,45 @@ static void send_str(int fd, const char *s)
 	assert_int_equal(write_full(fd, s, strlen(s)), 0);
 }
 
+/* A client sends request to the proxy; the upstream's side of the connection the relay makes in
+ * *ret_u, what it received up to `until` in buf.  Returns the client's socket. */
+static int exchange(struct fixture *f, const char *request, const char *until, int *ret_u,
+		    char *buf, size_t cap)
+{
+	int c = tcp_dial(f->port);
+	assert_true(c >= 0);
+	send_str(c, request);
+	*ret_u = upstream_accept(f);
+	read_until(*ret_u, buf, cap, until);
+	return c;
+}
+
+/* The upstream answers response (NULL: nothing) and closes; what the client then gets, up to
+ * its EOF, in buf. */
+static void answer(int u, const char *response, int c, char *buf, size_t cap)
+{
+	if (response)
+		send_str(u, response);
+	close(u);
+	read_until(c, buf, cap, NULL);
+}
+
 static void test_forward_length(void **state)
 {
 	struct fixture *f = *state;
-	int c = tcp_dial(f->port);
-	send_str(c, "POST /x?y=1 HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n"
-		    "E2b-Sandbox-Id: forged\r\nX-Keep: 1\r\nContent-Length: 5\r\n\r\nhello");
-	int u = upstream_accept(f);
 	char buf[4096];
-	read_until(u, buf, sizeof(buf), "hello");
+	int u, c = exchange(f,
+			    "POST /x?y=1 HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n"
+			    "E2b-Sandbox-Id: forged\r\nX-Keep: 1\r\nContent-Length: 5\r\n\r\nhello",
+			    "hello", &u, buf, sizeof(buf));
 	/* routing and hop-by-hop headers gone, the hop's own after the Host, framing redone */
 	assert_string_equal(buf,
 			    "POST /x?y=1 HTTP/1.1\r\nHost: h.example\r\nX-Keep: 1\r\n"
 			    "X-Routed: yes\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
-	send_str(u, "HTTP/1.1 201 Created\r\nServer: up\r\nDate: x\r\nX-Up: 1\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
-	close(u);
-	read_until(c, buf, sizeof(buf), NULL);
+	answer(u,
+	       "HTTP/1.1 201 Created\r\nServer: up\r\nDate: x\r\nX-Up: 1\r\n"
+	       "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
+	       c, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 201 "));
 	assert_non_null(strstr(buf, "\r\nX-Up: 1\r\n"));
 	assert_non_null(strstr(buf, "\r\nContent-Type: text/plain\r\n"));
@@ -176,20 +198,18 @@ static void test_forward_length(void **state)
 static void test_forward_chunked(void **state)
 {
 	struct fixture *f = *state;
-	int c = tcp_dial(f->port);
-	send_str(c, "PUT /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-		    "5\r\nhello\r\n0\r\n\r\n");
-	int u = upstream_accept(f);
 	char buf[4096];
-	read_until(u, buf, sizeof(buf), "0\r\n\r\n");
+	int u, c = exchange(
+		       f,
+		       "PUT /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		       "5\r\nhello\r\n0\r\n\r\n",
+		       "0\r\n\r\n", &u, buf, sizeof(buf));
 	/* no Host from the client: localhost */
 	assert_string_equal(buf, "PUT /up HTTP/1.1\r\nHost: localhost\r\nX-Routed: yes\r\n"
 				 "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
 				 "5\r\nhello\r\n0\r\n\r\n");
 	/* an answer without a length is relayed chunked */
-	send_str(u, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstreamed");
-	close(u);
-	read_until(c, buf, sizeof(buf), NULL);
+	answer(u, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstreamed", c, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "Transfer-Encoding: chunked\r\n"));
 	assert_non_null(strstr(buf, "\r\n8\r\nstreamed\r\n0\r\n\r\n"));
 	close(c);
@@ -198,13 +218,10 @@ static void test_forward_chunked(void **state)
 static void test_upstream_silent_502(void **state)
 {
 	struct fixture *f = *state;
-	int c = tcp_dial(f->port);
-	send_str(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-	int u = upstream_accept(f);
 	char buf[4096];
-	read_until(u, buf, sizeof(buf), "\r\n\r\n");
-	close(u);
-	read_until(c, buf, sizeof(buf), NULL);
+	int u, c = exchange(f, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "\r\n\r\n",
+			    &u, buf, sizeof(buf));
+	answer(u, NULL, c, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 502 "));
 	assert_non_null(strstr(buf, "port 8080 of sb-1: "));
 	close(c);
@@ -215,12 +232,12 @@ static void test_upstream_silent_502(void **state)
 static void test_upgrade(void **state)
 {
 	struct fixture *f = *state;
-	int c = tcp_dial(f->port);
-	send_str(c, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		    "Content-Length: 0\r\n\r\nPIPELINED");
-	int u = upstream_accept(f);
 	char buf[4096];
-	read_until(u, buf, sizeof(buf), "\r\n\r\n");
+	int u, c = exchange(
+		       f,
+		       "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		       "Content-Length: 0\r\n\r\nPIPELINED",
+		       "\r\n\r\n", &u, buf, sizeof(buf));
 	/* the handshake headers stay, no framing added */
 	assert_string_equal(buf,
 			    "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
@@ -251,15 +268,14 @@ static void test_upgrade(void **state)
 static void test_upgrade_refused(void **state)
 {
 	struct fixture *f = *state;
-	int c = tcp_dial(f->port);
-	send_str(c, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		    "\r\nGET /init HTTP/1.1\r\n\r\n");
-	int u = upstream_accept(f);
 	char buf[4096];
-	read_until(u, buf, sizeof(buf), "\r\n\r\n");
-	send_str(u, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
-	close(u);
-	read_until(c, buf, sizeof(buf), NULL); /* EOF: the pipelined request is never served */
+	int u, c = exchange(
+		       f,
+		       "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		       "\r\nGET /init HTTP/1.1\r\n\r\n",
+		       "\r\n\r\n", &u, buf, sizeof(buf));
+	answer(u, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno", c, buf,
+	       sizeof(buf)); /* EOF: the pipelined request is never served */
 	assert_non_null(strstr(buf, "HTTP/1.1 403 "));
 	assert_non_null(strstr(buf, "Connection: close\r\n"));
 	assert_non_null(strstr(buf, "\r\n\r\nno"));
