@@ -93,26 +93,33 @@ static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
  * body that does not compress (binaries, archives, random data) is sent stored after the first
  * GZIP_PROBE_BYTES: still gzip for the client, no deflate work for the guest.
  */
-static void send_gzip(struct http_req *req, int fd)
+static void send_gzip(struct http_req *req, int fd, off_t size)
 {
+	struct dio_reader rd;
+	if (dio_reader_init(&rd, fd, size) < 0)
+		return envd_http_error(req, 500, "out of memory");
 	z_stream zs = {0};
 	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
+	    Z_OK) {
+		dio_reader_done(&rd);
 		return envd_http_error(req, 500, "zlib init failed");
+	}
 	http_resp_header(req, "Content-Encoding", "gzip");
-	cleanup_free char *in = xmalloc(IO_CHUNK);
 	cleanup_free char *out = xmalloc(IO_CHUNK);
 	int r = http_resp_begin(req, 200, "application/octet-stream", HTTP_CHUNKED);
 	int flush = Z_NO_FLUSH;
 	bool stored = false;
+	off_t off = 0;
 	while (r == 0 && flush != Z_FINISH) {
-		ssize_t n = read(fd, in, IO_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
+		const char *in;
+		/* the probe's bytes in small reads: they are deflated at level 1 */
+		size_t max = stored || zs.total_in >= GZIP_PROBE_BYTES ? DIO_CHUNK : IO_CHUNK;
+		ssize_t n = dio_reader_read(&rd, off, max, &in);
 		if (n < 0) {
-			r = -errno;
+			r = (int)n;
 			break;
 		}
+		off += n;
 		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
 		zs.next_in = (Bytef *)in;
 		zs.avail_in = (uInt)n;
@@ -137,6 +144,7 @@ static void send_gzip(struct http_req *req, int fd)
 		}
 	}
 	deflateEnd(&zs);
+	dio_reader_done(&rd);
 	if (r == 0)
 		http_resp_end(req);
 	else /* the head is out: only a cut body can say it broke */
@@ -181,7 +189,7 @@ void envd_files_get(struct envd *e, struct http_req *req)
 		return envd_http_error(req, 406,
 				       "no acceptable encoding (supported: gzip, identity)");
 	if (coding == ENVD_CODING_GZIP)
-		return send_gzip(req, fd);
+		return send_gzip(req, fd, st.st_size);
 	int rr = parse_range(range, st.st_size, &from, &to);
 	if (rr < 0) {
 		http_resp_headerf(req, "Content-Range", "bytes */%" PRId64, (int64_t)st.st_size);
@@ -195,21 +203,26 @@ void envd_files_get(struct envd *e, struct http_req *req)
 	int64_t len = st.st_size ? to - from + 1 : 0;
 	if (http_resp_begin(req, status, "application/octet-stream", len) < 0)
 		return;
-	cleanup_free char *buf = xmalloc(IO_CHUNK);
+	struct dio_reader rd;
+	if (dio_reader_init(&rd, fd, st.st_size) < 0) {
+		http_resp_abort(req);
+		return;
+	}
 	int64_t off = from;
-	while (len > 0) {
-		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
-		ssize_t n = pread(fd, buf, want, off);
-		if (n < 0 && errno == EINTR)
-			continue;
+	bool cut = false;
+	while (len > 0 && !cut) {
+		size_t want = len < DIO_CHUNK ? (size_t)len : DIO_CHUNK;
+		const char *buf;
+		ssize_t n = dio_reader_read(&rd, off, want, &buf);
 		if (n <= 0)
 			break; /* file shrank: the short body makes the server close */
-		if (http_resp_write(req, buf, (size_t)n) < 0)
-			return;
+		cut = http_resp_write(req, buf, (size_t)n) < 0;
 		off += n;
 		len -= n;
 	}
-	http_resp_end(req);
+	dio_reader_done(&rd);
+	if (!cut)
+		http_resp_end(req);
 }
 
 /* ------------------------------------------------------------------ upload */
