@@ -20,9 +20,13 @@
 #include "basic/log.h"
 #include "basic/xalloc.h"
 #include "pg/pg.h"
+#include "pg/quota.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -173,6 +177,45 @@ static void keys_delete(struct control *c, struct http_req *req, const char *id)
 	reply_empty(req, 204);
 }
 
+static json_t *limit_json(int64_t v)
+{
+	return v > 0 ? json_integer(v) : json_null();
+}
+
+/* The single host's team row plus the control plane's quota: maxSandboxes and maxMemoryMB
+ * (null = no limit) and the memory the team's sandboxes reserved. */
+static json_t *team_json(const struct pg_team *t)
+{
+	char cbuf[40];
+	view_rfc3339(t->created_at, cbuf, sizeof(cbuf));
+	return json_pack("{s:s,s:s,s:i,s:i,s:I,s:o,s:o}", "name", t->name, "createdAt", cbuf,
+			 "keys", t->keys, "sandboxes", t->sandboxes, "memoryMB",
+			 (json_int_t)t->memory_mb, "maxSandboxes", limit_json(t->max_sandboxes),
+			 "maxMemoryMB", limit_json(t->max_memory_mb));
+}
+
+/* name's row of the team list (one shape for GET /v1/teams and PATCH); NULL when it has none */
+static void reply_team(struct control *c, struct http_req *req, const char *name)
+{
+	struct pg_team *rows = NULL;
+	size_t n = 0;
+	struct wr_err err = {0};
+	int r = pg_team_list(c->db, &rows, &n, &err);
+	if (r < 0) {
+		control_reply_pg_error(req, r, &err);
+		return;
+	}
+	json_t *o = NULL;
+	for (size_t i = 0; i < n && !o; i++)
+		if (!strcmp(rows[i].name, name))
+			o = team_json(&rows[i]);
+	pg_team_list_free(rows, n);
+	if (!o)
+		reply_error(req, 404, "team %s not found", name);
+	else
+		reply_json_new(req, 200, o);
+}
+
 static void teams_list(struct control *c, struct http_req *req)
 {
 	struct pg_team *rows = NULL;
@@ -184,15 +227,79 @@ static void teams_list(struct control *c, struct http_req *req)
 		return;
 	}
 	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		char cbuf[40];
-		view_rfc3339(rows[i].created_at, cbuf, sizeof(cbuf));
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:i}", "name", rows[i].name,
-						     "createdAt", cbuf, "keys", rows[i].keys,
-						     "sandboxes", rows[i].sandboxes));
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, team_json(&rows[i]));
 	pg_team_list_free(rows, n);
 	reply_json_new(req, 200, json_pack("{s:o}", "teams", arr));
+}
+
+/* maxSandboxes / maxMemoryMB of a PATCH: absent = unchanged (*set false), null or 0 = no limit */
+static int read_limit(struct http_req *req, const json_t *body, const char *name, int64_t *ret,
+		      bool *set)
+{
+	const json_t *v = json_object_get(body, name);
+	*set = v != NULL;
+	*ret = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > INT64_C(1) << 40) {
+		reply_error(req, 400, "%s: a non-negative integer (0 or null = no limit)", name);
+		return -EINVAL;
+	}
+	*ret = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/*
+ * PATCH /v1/teams/{name} {maxSandboxes, maxMemoryMB}: the team's quota (pg/quota.h), enforced at
+ * every replica's next create of the team; a team without keys yet is created.  Lowering a limit
+ * under the team's use stops no sandbox: only new creates are refused until it is under again.
+ */
+static void teams_patch(struct control *c, struct http_req *req, const char *name)
+{
+	if (!control_team_name_ok(name)) {
+		reply_error(req, 400, "team name: 1..64 characters of A-Z a-z 0-9 . _ -");
+		return;
+	}
+	cleanup_json json_t *body = NULL;
+	if (reply_read_json(req, REPLY_MAX_JSON_BODY, true, &body) < 0)
+		return;
+	const char *k;
+	json_t *v;
+	json_object_foreach(body, k, v)
+	{
+		if (strcmp(k, "maxSandboxes") != 0 && strcmp(k, "maxMemoryMB") != 0) {
+			reply_error(
+				req, 400,
+				"unknown field \"%s\" (a team's quota: maxSandboxes, maxMemoryMB)",
+				k);
+			return;
+		}
+	}
+	int64_t ms = 0, mm = 0;
+	bool ms_set = false, mm_set = false;
+	if (read_limit(req, body, "maxSandboxes", &ms, &ms_set) < 0 ||
+	    read_limit(req, body, "maxMemoryMB", &mm, &mm_set) < 0)
+		return;
+	if (!ms_set && !mm_set) {
+		reply_error(req, 400, "nothing to change: give maxSandboxes and/or maxMemoryMB");
+		return;
+	}
+	struct wr_err err = {0};
+	int r = pg_team_set_quota(c->db, name, ms_set ? &ms : NULL, mm_set ? &mm : NULL, NULL,
+				  &err);
+	if (r < 0) {
+		control_reply_pg_error(req, r, &err);
+		return;
+	}
+	char a[24] = "unchanged", b[24] = "unchanged";
+	if (ms_set)
+		snprintf(a, sizeof(a), ms ? "%" PRId64 : "none", ms);
+	if (mm_set)
+		snprintf(b, sizeof(b), mm ? "%" PRId64 : "none", mm);
+	log_info("team %s: quota maxSandboxes %s, maxMemoryMB %s", name, a, b);
+	reply_team(c, req, name);
 }
 
 bool control_keys_handle(struct control *c, struct http_req *req)
@@ -216,6 +323,12 @@ bool control_keys_handle(struct control *c, struct http_req *req)
 			reply_error(req, 405, "method %s not allowed on %s", method, path);
 		else if (control_admin(c, req) == 0)
 			teams_list(c, req);
+	} else if (route_match("/v1/teams/*", path, &caps)) {
+		bool patch = !strcmp(method, "PATCH");
+		if (!get && !patch)
+			reply_error(req, 405, "method %s not allowed on %s", method, path);
+		else if (control_admin(c, req) == 0)
+			patch ? teams_patch(c, req, caps.v[0]) : reply_team(c, req, caps.v[0]);
 	} else {
 		return false;
 	}

@@ -2,6 +2,11 @@
 /* Tenancy decisions of the control plane (control-team.h). */
 #include "daemon/control-team.h"
 
+#include "pg/quota.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 bool control_team_name_ok(const char *team)
@@ -21,4 +26,26 @@ bool control_may_see(const char *caller, const char *owner)
 	if (!caller || !*caller)
 		return true;
 	return !strcmp(caller, owner ? owner : "");
+}
+
+int control_quota_admit(const char *team, const struct pg_quota *q, int64_t want_memory_mb,
+			char *why, size_t why_len)
+{
+	if (q->max_sandboxes > 0 && q->sandboxes >= q->max_sandboxes) {
+		snprintf(why, why_len,
+			 "team %s has reached its maximum of %" PRId64
+			 " concurrent sandboxes (%" PRId64
+			 " running, paused or being created); kill one or ask an operator to raise "
+			 "the team's maxSandboxes",
+			 team, q->max_sandboxes, q->sandboxes);
+		return -EDQUOT;
+	}
+	if (q->max_memory_mb > 0 && q->memory_mb + want_memory_mb > q->max_memory_mb) {
+		snprintf(why, why_len,
+			 "team %s would exceed its memory quota: %" PRId64 " MiB in use + %" PRId64
+			 " MiB for this sandbox > maxMemoryMB %" PRId64,
+			 team, q->memory_mb, want_memory_mb, q->max_memory_mb);
+		return -EDQUOT;
+	}
+	return 0;
 }

@@ -21,6 +21,7 @@
 #include "basic/parse.h"
 #include "basic/xalloc.h"
 #include "pg/pg.h"
+#include "pg/quota.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -394,37 +395,12 @@ static int create_memory_mb(const json_t *body, int64_t *ret)
 	return 0;
 }
 
-/*
- * POST /sandboxes, /v2/sandboxes (E2B) and /v1/sandboxes (native; v1 set), forwarded as such:
- * pick a host, forward, record the placement; one retry elsewhere.  The flavours differ only in
- * field names (templateID / template in the body, sandboxID / id in the answer).
- */
-static void sandboxes_create(struct control *c, struct http_req *req, const char *team, bool v1)
+/* Pick a host, forward, record the placement (replacing the quota hold, *hold then 0); one retry
+ * elsewhere.  Answers the client in every case. */
+static void place(struct control *c, struct http_req *req, const char *team, bool v1,
+		  const char *tpl, int64_t mem_mb, const char *raw, size_t len, int64_t *hold)
 {
-	cleanup_free char *raw = NULL;
-	size_t len = 0;
-	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &raw, &len);
-	if (r < 0) {
-		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
-		return;
-	}
-	cleanup_json json_t *body = len ? json_loadb(raw, len, 0, NULL) : json_object();
-	if (!json_is_object(body)) {
-		reply_error(req, 400, "body: a JSON object");
-		return;
-	}
-	const char *tpl_field = v1 ? "template" : "templateID";
-	json_t *jt = json_object_get(body, tpl_field);
-	if (jt && !json_is_null(jt) && !json_is_string(jt)) {
-		reply_error(req, 400, "%s: a string", tpl_field);
-		return;
-	}
-	const char *tpl = json_is_string(jt) ? json_string_value(jt) : "base";
-	int64_t mem_mb = 0;
-	if (create_memory_mb(body, &mem_mb) < 0) {
-		reply_error(req, 400, "memoryMB: a positive integer (MiB)");
-		return;
-	}
+	int r;
 	struct wr_err err = {0};
 	struct pg_host *rows = NULL;
 	size_t n = 0;
@@ -516,7 +492,10 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 		cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
 		const char *sid = json_string_value(json_object_get(jr, v1 ? "id" : "sandboxID"));
 		if (status / 100 == 2 && sid) {
-			r = pg_placement_put(c->db, sid, h->id, tpl, team, &err);
+			r = pg_placement_put_held(c->db, sid, h->id, tpl, team, mem_mb, *hold,
+						  &err);
+			if (r >= 0)
+				*hold = 0; /* the placement counts for the team now */
 			if (r < 0) /* the sandbox runs but cannot be found through us: undo it */
 				log_error("placement of %s on %s not recorded: %s", sid, h->id,
 					  wr_err_msg(&err));
@@ -537,6 +516,66 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 	}
 	free(sh);
 	pg_host_list_free(rows, n);
+}
+
+/*
+ * POST /sandboxes, /v2/sandboxes (E2B) and /v1/sandboxes (native; v1 set), forwarded as such:
+ * the team's quota, then place().  The flavours differ only in field names (templateID /
+ * template in the body, sandboxID / id in the answer).
+ */
+static void sandboxes_create(struct control *c, struct http_req *req, const char *team, bool v1)
+{
+	cleanup_free char *raw = NULL;
+	size_t len = 0;
+	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &raw, &len);
+	if (r < 0) {
+		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+		return;
+	}
+	cleanup_json json_t *body = len ? json_loadb(raw, len, 0, NULL) : json_object();
+	if (!json_is_object(body)) {
+		reply_error(req, 400, "body: a JSON object");
+		return;
+	}
+	const char *tpl_field = v1 ? "template" : "templateID";
+	json_t *jt = json_object_get(body, tpl_field);
+	if (jt && !json_is_null(jt) && !json_is_string(jt)) {
+		reply_error(req, 400, "%s: a string", tpl_field);
+		return;
+	}
+	const char *tpl = json_is_string(jt) ? json_string_value(jt) : "base";
+	int64_t mem_mb = 0;
+	if (create_memory_mb(body, &mem_mb) < 0) {
+		reply_error(req, 400, "memoryMB: a positive integer (MiB)");
+		return;
+	}
+	/* a team's quota, admitted and held before the create leaves (pg/quota.h): atomic across
+	 * replicas; operators have none */
+	int64_t hold = 0;
+	if (team && *team) {
+		struct wr_err err = {0};
+		char why[512] = "";
+		r = pg_quota_hold(c->db, team, mem_mb, control_quota_admit, &hold, why, sizeof(why),
+				  &err);
+		if (r == -EDQUOT) {
+			log_info("create for team %s refused: %s", team, why);
+			/* E2B's concurrency limit is a 429 too; no Retry-After: the SDK would retry
+			 * a quota that frees only when a sandbox ends */
+			reply_error(req, 429, "%s", why);
+			return;
+		}
+		if (r < 0) {
+			control_reply_pg_error(req, r, &err);
+			return;
+		}
+	}
+	place(c, req, team, v1, tpl, mem_mb, raw, len, &hold);
+	struct wr_err err = {0};
+	/* a create that made no placement gives its slot back (if this fails too, the hold
+	 * expires after PG_QUOTA_HOLD_MS) */
+	if (hold && pg_quota_release(c->db, hold, &err) < 0)
+		log_error("team %s: quota hold %" PRId64 " not released: %s", team, hold,
+			  wr_err_msg(&err));
 }
 
 /* E2B operations on one sandbox that stay on its host, forwarded by placement (fork and

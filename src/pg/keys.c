@@ -158,7 +158,9 @@ int pg_team_list(struct pg *db, struct pg_team **ret_rows, size_t *ret_n, struct
 		r = pg_run(db,
 			   "SELECT t.name, (extract(epoch FROM t.created_at) * 1000)::bigint,"
 			   " (SELECT count(*) FROM api_keys k WHERE k.team = t.name),"
-			   " (SELECT count(*) FROM placements p WHERE p.team = t.name)"
+			   " (SELECT count(*) FROM placements p WHERE p.team = t.name),"
+			   " (SELECT coalesce(sum(memory_mb), 0) FROM placements p"
+			   " WHERE p.team = t.name), t.max_sandboxes, t.max_memory_mb"
 			   " FROM teams t ORDER BY t.name",
 			   0, NULL, &res, err);
 		if (r < 0)
@@ -172,6 +174,9 @@ int pg_team_list(struct pg *db, struct pg_team **ret_rows, size_t *ret_n, struct
 				.created_at = strtoll(PQgetvalue(res, k, 1), NULL, 10),
 				.keys = atoi(PQgetvalue(res, k, 2)),
 				.sandboxes = atoi(PQgetvalue(res, k, 3)),
+				.memory_mb = strtoll(PQgetvalue(res, k, 4), NULL, 10),
+				.max_sandboxes = strtoll(PQgetvalue(res, k, 5), NULL, 10),
+				.max_memory_mb = strtoll(PQgetvalue(res, k, 6), NULL, 10),
 			};
 		}
 		*ret_rows = rows;

@@ -106,6 +106,15 @@ static const char *const migrations[] = {
 	" prefix text NOT NULL, hash bytea NOT NULL UNIQUE, team text NOT NULL DEFAULT '',"
 	" created_at timestamptz NOT NULL DEFAULT now(), last_used timestamptz);"
 	"ALTER TABLE placements ADD COLUMN team text NOT NULL DEFAULT '';",
+	/* team quotas (pg/quota.c): limits per team (0 = none), the memory each placement's create
+	 * reserved, and the holds of creates admitted but not placed yet */
+	"ALTER TABLE teams ADD COLUMN max_sandboxes bigint NOT NULL DEFAULT 0,"
+	" ADD COLUMN max_memory_mb bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE placements ADD COLUMN memory_mb bigint NOT NULL DEFAULT 0;"
+	"CREATE INDEX placements_team ON placements (team);"
+	"CREATE TABLE quota_holds (id bigserial PRIMARY KEY, team text NOT NULL,"
+	" memory_mb bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX quota_holds_team ON quota_holds (team);",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */

@@ -130,7 +130,9 @@ int pg_key_delete(struct pg *db, const char *id, struct wr_err *err);
 struct pg_team {
 	char *name;
 	int64_t created_at;
-	int keys, sandboxes; /* sandboxes: placements made for the team */
+	int keys, sandboxes;		      /* sandboxes: placements made for the team */
+	int64_t memory_mb;		      /* the memory their creates reserved (pg/quota.h) */
+	int64_t max_sandboxes, max_memory_mb; /* the team's quota, 0 = no limit */
 };
 void pg_team_list_free(struct pg_team *rows, size_t n);
 int pg_team_list(struct pg *db, struct pg_team **ret_rows, size_t *ret_n, struct wr_err *err);

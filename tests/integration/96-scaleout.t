@@ -10,7 +10,7 @@
 # tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=97
+N=106
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -74,7 +74,8 @@ bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
 [ $fail -eq 0 ] || bail "control plane did not start"
 AK=$(cat "$CDIR/admin-key" 2>/dev/null)
 is "admin key written once, 0600" "$(stat -c %a "$CDIR/admin-key" 2>/dev/null) ${#AK}" "600 44"
-is "migrations recorded in schema_version" "$(PSQL 'SELECT max(version) FROM schema_version')" 4
+is "migrations recorded in schema_version (5: team quotas)" \
+	"$(PSQL 'SELECT max(version) >= 5 FROM schema_version') $(PSQL "SELECT count(*) FROM information_schema.tables WHERE table_name = 'quota_holds'")" "t 1"
 is "admin key stored as its SHA-256 only" \
 	"$(PSQL "SELECT encode(hash,'hex') FROM admin_keys")" "$(printf '%s' "$AK" | sha256sum | cut -d' ' -f1)"
 if [ ! -e "$CDIR/wrenn.db" ]; then ok "control plane keeps no SQLite"; else nok "control plane keeps no SQLite"; fi
@@ -451,6 +452,66 @@ for _ in $(seq 1 100); do curl -sf "$CP2/health" >/dev/null && break; sleep 0.1;
 is "a second replica serves the same hosts and sandboxes with the same admin key" \
 	"$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/sandboxes/$S1" | jq -r .state) $([ -e "$CDIR2/admin-key" ] && echo minted || echo shared)" \
 	"3 running shared"
+
+# team quotas (operator's PATCH /v1/teams/{name}), enforced at placement for E2B and /v1 creates,
+# atomically across the two replicas: with one slot left, four concurrent creates through both
+# replicas admit exactly one; 429 with E2B's concurrency-limit shape, no Retry-After
+TQ=$(curl -s "${H[@]}" -d '{"name":"q","team":"so96-q"}' "$CP/v1/keys" | jq -r .key)
+tpatch() { curl -s -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/json' "$@"; }
+is "PATCH /v1/teams/{name}: team key 403, unknown field 400, negative 400, operator 200 with the quota" \
+	"$(tpatch -H "X-API-Key: $TQ" -d '{"maxSandboxes":1}' "$CP/v1/teams/so96-q") $(tpatch "${H[@]}" -d '{"maxSandbox":1}' "$CP/v1/teams/so96-q") $(tpatch "${H[@]}" -d '{"maxSandboxes":-1}' "$CP/v1/teams/so96-q") $(curl -s -X PATCH "${H[@]}" -H 'Content-Type: application/json' -d '{"maxSandboxes":1}' "$CP/v1/teams/so96-q" | jq -r '[.name, .maxSandboxes, .maxMemoryMB, .sandboxes] | map(tostring) | join(" ")')" \
+	"403 400 400 so96-q 1 null 0"
+is "the quota is in PostgreSQL: the other replica sees it" \
+	"$(curl -s "${H[@]}" "$CP2/v1/teams" | jq -r '.teams[] | select(.name == "so96-q") | .maxSandboxes')" 1
+qcreate() { # api-url body path n -> status (answer in q-n.out)
+	curl -s -o "$CDIR/q-$4.out" -w '%{http_code}\n' -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d "$2" "$1$3"
+}
+out=$(curl -s -w ' %{http_code}' -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d '{"templateID":"nosuch"}' "$CP/sandboxes")
+is "a create that fails on the host gives its slot back (no hold left)" \
+	"${out##* } $(PSQL "SELECT count(*) FROM quota_holds")" "404 0"
+QR=()
+for i in 1 2 3 4; do
+	api=$CP; [ $((i % 2)) -eq 0 ] && api=$CP2
+	path=/sandboxes body='{"templateID":"minimal","timeout":300}'
+	[ "$i" -gt 2 ] && path=/v1/sandboxes body='{"template":"minimal","timeout":300}'
+	qcreate "$api" "$body" "$path" "$i" >"$CDIR/q-st$i" &
+	QR+=($!)
+done
+wait "${QR[@]}"
+codes=$(cat "$CDIR"/q-st* | sort | tr '\n' ' ')
+QS=$(PSQL "SELECT sandbox_id FROM placements WHERE team='so96-q'")
+is "four concurrent creates through both replicas for the last slot: one admitted, three 429" \
+	"$codes$(wc -w <<<"$QS") $(PSQL "SELECT count(*) FROM quota_holds")" "201 429 429 429 1 0"
+msg=$(cat "$CDIR"/q-*.out | jq -r 'select(.code == 429) | .message' | head -1)
+is "the 429 names the team and its limit" \
+	"$(grep -c 'team so96-q has reached its maximum of 1 concurrent sandboxes' <<<"$msg")" 1
+hdr=$(mktemp)
+curl -s -D "$hdr" -o /dev/null -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d '{"templateID":"minimal"}' "$CP/sandboxes"
+is "no Retry-After on a quota's 429 (the SDK would retry it)" "$(grep -ci '^retry-after' "$hdr")" 0
+rm -f "$hdr"
+if [ -n "$SDK_OK" ]; then
+	sdk=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$TQ timeout 60 node --input-type=module -e "
+import { Sandbox } from 'e2b'
+try { await Sandbox.create('minimal'); console.log('created') } catch (e) { console.log(e.name, e.message.includes('maximum of 1 concurrent')) }
+" 2>&1 | tail -1)
+	is "E2B SDK: a create over the quota is a RateLimitError with the message" "$sdk" "RateLimitError true"
+elif e2b_ci; then
+	nok "E2B SDK over the quota" "node or tests/e2b/node_modules missing under CI"
+else
+	n=$((n + 1)); echo "ok $n # skip node or the npm e2b package missing"
+fi
+# memory: the running one reserved 512 (an E2B create names no size); 512 + 600 > 1000
+tpatch "${H[@]}" -d '{"maxSandboxes":null,"maxMemoryMB":1000}' "$CP/v1/teams/so96-q" >/dev/null
+out=$(curl -s -w ' %{http_code}' -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d '{"template":"minimal","memoryMB":600}' "$CP2/v1/sandboxes")
+is "maxMemoryMB: the team's reserved memory plus the create's memoryMB, 429 over it" \
+	"$(curl -s "${H[@]}" "$CP/v1/teams/so96-q" | jq -r '[.maxSandboxes, .maxMemoryMB, .memoryMB] | map(tostring) | join(" ")') $(grep -o '512 MiB in use + 600 MiB for this sandbox > maxMemoryMB 1000' <<<"$out") ${out##* }" \
+	"null 1000 512 512 MiB in use + 600 MiB for this sandbox > maxMemoryMB 1000 429"
+for s in $QS; do curl -s -o /dev/null -X DELETE -H "X-API-Key: $TQ" "$CP/sandboxes/$s"; done
+tpatch "${H[@]}" -d '{"maxSandboxes":1,"maxMemoryMB":0}' "$CP/v1/teams/so96-q" >/dev/null
+out=$(curl -s -w ' %{http_code}' -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d '{"template":"minimal","timeout":300}' "$CP2/v1/sandboxes")
+QS=$(jq -r '.id // empty' <<<"${out% *}")
+is "a killed sandbox frees its slot" "${out##* } $(PSQL "SELECT count(*) FROM placements WHERE team='so96-q'")" "201 1"
+curl -s -o /dev/null -X DELETE -H "X-API-Key: $TQ" "$CP/v1/sandboxes/$QS"
 kill -KILL "$CPID"; { wait "$CPID"; } 2>/dev/null
 "$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
 	--data-dir "$CDIR" >>"$CDIR/agent.out" 2>>"$CDIR/agent.err" &

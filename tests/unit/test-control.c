@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Multiple hosts: request signing (basic/hmac.c), the replay cache of signed calls
  * (basic/nonce-cache.c), the scheduler's choice (control-sched.c) and the control plane's
- * tenancy decisions (control-team.c), the signed requests' timestamp parser (basic/parse.c). */
+ * tenancy and quota decisions (control-team.c), the signed requests' timestamp parser (basic/parse.c). */
 #include "basic/hex.h"
 #include "basic/hmac.h"
 #include "basic/nonce-cache.h"
@@ -9,6 +9,7 @@
 #include "daemon/config.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
+#include "pg/quota.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -498,6 +499,39 @@ static void test_parse_ts(void **state)
 	assert_int_equal(v, 7); /* untouched when refused */
 }
 
+/* team quotas: the last slot is admitted, the one after it refused; memory counts what is in use
+ * plus what the create asks; 0 = no limit; the message names the team and the limit */
+static void test_quota_admit(void **state)
+{
+	(void)state;
+	char why[256];
+	struct pg_quota q = {.max_sandboxes = 3, .sandboxes = 2};
+	assert_int_equal(control_quota_admit("t1", &q, 512, why, sizeof(why)), 0);
+	q.sandboxes = 3;
+	assert_int_equal(control_quota_admit("t1", &q, 512, why, sizeof(why)), -EDQUOT);
+	assert_non_null(strstr(why, "team t1 has reached its maximum of 3 concurrent sandboxes"));
+	q.sandboxes = 7; /* lowered under the use: still refused, nothing stopped */
+	assert_int_equal(control_quota_admit("t1", &q, 512, why, sizeof(why)), -EDQUOT);
+	/* no limits at all (an operator sets none): anything goes */
+	q = (struct pg_quota){.sandboxes = 1000, .memory_mb = INT64_C(1) << 30};
+	assert_int_equal(control_quota_admit("t1", &q, 1 << 20, why, sizeof(why)), 0);
+	/* memory: in use + asked, against the limit; exactly at the limit is admitted */
+	q = (struct pg_quota){.max_memory_mb = 2048, .memory_mb = 1536, .sandboxes = 3};
+	assert_int_equal(control_quota_admit("t2", &q, 512, why, sizeof(why)), 0);
+	assert_int_equal(control_quota_admit("t2", &q, 513, why, sizeof(why)), -EDQUOT);
+	assert_non_null(strstr(why, "team t2 would exceed its memory quota: 1536 MiB in use + "
+				    "513 MiB for this sandbox > maxMemoryMB 2048"));
+	/* both limits: the count is checked first */
+	q = (struct pg_quota){
+		.max_sandboxes = 1, .max_memory_mb = 100, .sandboxes = 1, .memory_mb = 999};
+	assert_int_equal(control_quota_admit("t3", &q, 1, why, sizeof(why)), -EDQUOT);
+	assert_non_null(strstr(why, "maximum of 1 concurrent"));
+	/* a short buffer is cut, not overrun */
+	char tiny[8];
+	assert_int_equal(control_quota_admit("t3", &q, 1, tiny, sizeof(tiny)), -EDQUOT);
+	assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_sched_eligibility_and_retry),
 		cmocka_unit_test(test_config_roles),
 		cmocka_unit_test(test_parse_ts),
+		cmocka_unit_test(test_quota_admit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
