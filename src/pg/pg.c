@@ -115,6 +115,22 @@ static const char *const migrations[] = {
 	"CREATE TABLE quota_holds (id bigserial PRIMARY KEY, team text NOT NULL,"
 	" memory_mb bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
 	"CREATE INDEX quota_holds_team ON quota_holds (team);",
+	/* templates built through the control plane, their builds and upload links
+	 * (pg/templates.c) */
+	"CREATE TABLE templates (id text PRIMARY KEY, team text NOT NULL DEFAULT '',"
+	" host_id text NOT NULL, aliases jsonb NOT NULL DEFAULT '[]',"
+	" created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX templates_team ON templates (team, created_at);"
+	"CREATE TABLE template_builds (build_id text PRIMARY KEY,"
+	" template_id text NOT NULL REFERENCES templates (id) ON DELETE CASCADE,"
+	" host_id text NOT NULL, status text NOT NULL DEFAULT 'waiting',"
+	" cpu_count integer NOT NULL DEFAULT 0, memory_mb integer NOT NULL DEFAULT 0,"
+	" created_at timestamptz NOT NULL DEFAULT now(),"
+	" updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX template_builds_template ON template_builds (template_id, created_at);"
+	"CREATE TABLE template_uploads (token_hash bytea PRIMARY KEY, files_hash text NOT NULL,"
+	" template_id text NOT NULL REFERENCES templates (id) ON DELETE CASCADE,"
+	" host_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
