@@ -26,41 +26,20 @@ static void cap_num(json_t *h, const char *k, char buf[24])
 		snprintf(buf, 24, "-");
 }
 
-static int hosts_ls(struct cli *c, struct api *a)
+static void host_row(struct table *t, json_t *h, int64_t now)
 {
-	struct wr_err err = {0};
-	cleanup_json json_t *arr = NULL;
-	if (api_json(a, "GET", "/v1/hosts", NULL, &arr, NULL, &err) < 0)
-		return cli_fail(&err);
-	if (c->json) {
-		print_json(arr);
-		return CLI_EXIT_OK;
+	char sbx[24], slots[24], mem[24], beat[24] = "never";
+	cap_num(h, "sandboxes", sbx);
+	cap_num(h, "freeSlots", slots);
+	cap_num(h, "memoryAvailableMb", mem);
+	json_t *lh = json_object_get(h, "lastHeartbeatMs");
+	if (json_is_integer(lh)) {
+		fmt_duration(now - json_integer_value(lh) / 1000, beat, sizeof(beat));
+		strncat(beat, " ago", sizeof(beat) - strlen(beat) - 1);
 	}
-	static const char *const hdr[] = {"ID",		"NAME",	       "STATE",	    "SANDBOXES",
-					  "FREE SLOTS", "FREE MEM MB", "HEARTBEAT", "API"};
-	struct table t;
-	table_init(&t, 8, hdr);
-	size_t i;
-	json_t *h;
-	int64_t now = (int64_t)time(NULL);
-	json_array_foreach(arr, i, h)
-	{
-		char sbx[24], slots[24], mem[24], beat[24] = "never";
-		cap_num(h, "sandboxes", sbx);
-		cap_num(h, "freeSlots", slots);
-		cap_num(h, "memoryAvailableMb", mem);
-		json_t *lh = json_object_get(h, "lastHeartbeatMs");
-		if (json_is_integer(lh)) {
-			fmt_duration(now - json_integer_value(lh) / 1000, beat, sizeof(beat));
-			strncat(beat, " ago", sizeof(beat) - strlen(beat) - 1);
-		}
-		const char *row[] = {s(h, "id"), s(h, "name"), s(h, "state"), sbx,
-				     slots,	 mem,	       beat,	      s(h, "apiUrl")};
-		table_add(&t, row);
-	}
-	table_print(&t, stdout);
-	table_done(&t);
-	return CLI_EXIT_OK;
+	const char *row[] = {s(h, "id"), s(h, "name"), s(h, "state"), sbx,
+			     slots,	 mem,	       beat,	      s(h, "apiUrl")};
+	table_add(t, row);
 }
 
 /* Open the API, run one request on /v1/hosts[/ID[suffix]], close. */
@@ -81,16 +60,11 @@ static int hosts_call(struct cli *c, const char *method, const char *id, const c
 
 int cmd_hosts_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	int rc;
-	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
-		return rc;
-	struct api a;
-	struct wr_err err = {0};
-	if (api_open(&a, c, &err) < 0)
-		return cli_fail(&err);
-	rc = hosts_ls(c, &a);
-	api_close(&a);
-	return rc;
+	static const char *const hdr[] = {"ID",		"NAME",	       "STATE",	    "SANDBOXES",
+					  "FREE SLOTS", "FREE MEM MB", "HEARTBEAT", "API"};
+	static const struct list_cmd l = {
+		.path = "/v1/hosts", .ncols = 8, .headers = hdr, .row = host_row};
+	return list_cmd_run(c, cmd, argc, argv, &l);
 }
 
 int cmd_hosts_add(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)

@@ -25,41 +25,32 @@ static void ago(const char *rfc3339, int64_t now, char buf[24], const char *none
 	}
 }
 
-static int keys_ls(struct cli *c, struct api *a)
+static void key_row(struct table *t, json_t *k, int64_t now)
 {
-	struct wr_err err = {0};
-	cleanup_json json_t *resp = NULL;
-	if (api_json(a, "GET", "/v1/keys", NULL, &resp, NULL, &err) < 0)
-		return cli_fail(&err);
-	json_t *arr = json_object_get(resp, "keys");
-	if (c->json) {
-		print_json(arr ? arr : resp);
-		return CLI_EXIT_OK;
-	}
-	static const char *const hdr[] = {"ID", "NAME", "TEAM", "PREFIX", "CREATED", "LAST USED"};
-	struct table t;
-	table_init(&t, 6, hdr);
-	size_t i;
-	json_t *k;
-	int64_t now = (int64_t)time(NULL);
-	json_array_foreach(arr, i, k)
-	{
-		char created[24], used[24];
-		ago(s(k, "createdAt"), now, created, "-");
-		ago(s(k, "lastUsed"), now, used, "never");
-		const char *name = s(k, "name");
-		const char *team = s(k, "team");
-		const char *row[] = {s(k, "id"),
-				     name && *name ? name : "-",
-				     team && *team ? team : "(operator)",
-				     s(k, "prefix"),
-				     created,
-				     used};
-		table_add(&t, row);
-	}
-	table_print(&t, stdout);
-	table_done(&t);
-	return CLI_EXIT_OK;
+	char created[24], used[24];
+	ago(s(k, "createdAt"), now, created, "-");
+	ago(s(k, "lastUsed"), now, used, "never");
+	const char *name = s(k, "name");
+	const char *team = s(k, "team");
+	const char *row[] = {s(k, "id"),
+			     name && *name ? name : "-",
+			     team && *team ? team : "(operator)",
+			     s(k, "prefix"),
+			     created,
+			     used};
+	table_add(t, row);
+}
+
+static void team_row(struct table *t, json_t *tm, int64_t now)
+{
+	char keys[16], sbx[16], created[24];
+	snprintf(keys, sizeof(keys), "%lld",
+		 (long long)json_integer_value(json_object_get(tm, "keys")));
+	snprintf(sbx, sizeof(sbx), "%lld",
+		 (long long)json_integer_value(json_object_get(tm, "sandboxes")));
+	ago(s(tm, "createdAt"), now, created, "-");
+	const char *row[] = {s(tm, "name"), keys, sbx, created};
+	table_add(t, row);
 }
 
 static int keys_create(struct cli *c, struct api *a, const char *name, const char *team)
@@ -88,16 +79,10 @@ static int keys_create(struct cli *c, struct api *a, const char *name, const cha
 
 int cmd_keys_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	int rc;
-	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
-		return rc;
-	struct api a;
-	struct wr_err err = {0};
-	if (api_open(&a, c, &err) < 0)
-		return cli_fail(&err);
-	rc = keys_ls(c, &a);
-	api_close(&a);
-	return rc;
+	static const char *const hdr[] = {"ID", "NAME", "TEAM", "PREFIX", "CREATED", "LAST USED"};
+	static const struct list_cmd l = {
+		.path = "/v1/keys", .member = "keys", .ncols = 6, .headers = hdr, .row = key_row};
+	return list_cmd_run(c, cmd, argc, argv, &l);
 }
 
 int cmd_keys_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
@@ -144,42 +129,11 @@ int cmd_keys_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 
 int cmd_teams_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	int rc;
-	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
-		return rc;
-	struct api a;
-	struct wr_err err = {0};
-	if (api_open(&a, c, &err) < 0)
-		return cli_fail(&err);
-	cleanup_json json_t *resp = NULL;
-	rc = api_json(&a, "GET", "/v1/teams", NULL, &resp, NULL, &err) < 0 ? cli_fail(&err)
-									   : CLI_EXIT_OK;
-	api_close(&a);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	json_t *arr = json_object_get(resp, "teams");
-	if (c->json) {
-		print_json(arr ? arr : resp);
-		return CLI_EXIT_OK;
-	}
 	static const char *const hdr[] = {"TEAM", "KEYS", "SANDBOXES", "CREATED"};
-	struct table t;
-	table_init(&t, 4, hdr);
-	size_t i;
-	json_t *tm;
-	int64_t now = (int64_t)time(NULL);
-	json_array_foreach(arr, i, tm)
-	{
-		char keys[16], sbx[16], created[24];
-		snprintf(keys, sizeof(keys), "%lld",
-			 (long long)json_integer_value(json_object_get(tm, "keys")));
-		snprintf(sbx, sizeof(sbx), "%lld",
-			 (long long)json_integer_value(json_object_get(tm, "sandboxes")));
-		ago(s(tm, "createdAt"), now, created, "-");
-		const char *row[] = {s(tm, "name"), keys, sbx, created};
-		table_add(&t, row);
-	}
-	table_print(&t, stdout);
-	table_done(&t);
-	return CLI_EXIT_OK;
+	static const struct list_cmd l = {.path = "/v1/teams",
+					  .member = "teams",
+					  .ncols = 4,
+					  .headers = hdr,
+					  .row = team_row};
+	return list_cmd_run(c, cmd, argc, argv, &l);
 }

@@ -92,6 +92,40 @@ void print_json(json_t *j)
 	free(s);
 }
 
+int list_cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+		 const struct list_cmd *l)
+{
+	int rc;
+	if (json_opts_parse(c, cmd, argc, argv, 0, 0, &rc) < 0)
+		return rc;
+	struct api a;
+	struct wr_err err = {0};
+	if (api_open(&a, c, &err) < 0)
+		return cli_fail(&err);
+	cleanup_json json_t *resp = NULL;
+	int r = api_json(&a, "GET", l->path, NULL, &resp, NULL, &err);
+	api_close(&a);
+	if (r < 0)
+		return cli_fail(&err);
+	json_t *arr = l->member ? json_object_get(resp, l->member) : resp;
+	if (c->json) {
+		print_json(arr ? arr : resp);
+		return CLI_EXIT_OK;
+	}
+	struct table t;
+	table_init(&t, l->ncols, l->headers);
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+	{
+		l->row(&t, e, now);
+	}
+	table_print(&t, stdout);
+	table_done(&t);
+	return CLI_EXIT_OK;
+}
+
 static const char *str(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));

@@ -7,6 +7,7 @@
 #include "basic/cleanup-json.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 /* Parse the options of `run` and `create` (argv[0] = command name, cmd's option table) into a
  * NewSandbox body and run_opts.  Returns the index of the first operand, or -1 after printing
@@ -21,6 +22,21 @@ int sandbox_opts_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char 
 
 /* Pretty JSON on stdout. */
 void print_json(json_t *j);
+/* A listing command (hosts ls, keys ls, teams ls): --json and no operands; GET path, then its
+ * array (the answer's member `member`, or the answer itself when member is NULL) printed as JSON
+ * with --json (the whole answer when the member is missing), else as a table of ncols columns
+ * under headers, row() adding one row an element (now: time(NULL), for ages). */
+struct table;
+struct list_cmd {
+	const char *path;
+	const char *member;
+	int ncols;
+	const char *const *headers;
+	void (*row)(struct table *t, json_t *elem, int64_t now);
+};
+/* Runs l's command; returns the exit code. */
+int list_cmd_run(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+		 const struct list_cmd *l);
 /* Human table of a JSON array of Sandbox objects. */
 void print_sandbox_table(json_t *arr);
 /* "/v1/sandboxes/<escaped id><suffix>" */
