@@ -7,6 +7,7 @@
 #include "daemon/control-internal.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
+#include "daemon/control-templates.h"
 #include "daemon/proxy-route.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
@@ -749,6 +750,8 @@ static void control_handle(struct http_req *req, void *userdata)
 		if (control_caller(c, req, &team) == 0)
 			sandbox_forward(c, req, caps.v[0], team);
 	} else if (control_v1_handle(c, req)) {
+		/* answered */
+	} else if (control_templates_handle(c, req)) {
 		/* answered */
 	} else {
 		reply_error(

@@ -651,7 +651,7 @@ done
 is "PostgreSQL restart: the control plane reconnects, heartbeats resume" \
 	"$code $([ "${hb_after:-0}" -gt "$tb" ] 2>/dev/null && echo resumed)" "200 resumed"
 is "routes not in this slice answer 501" \
-	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/templates")" 501
+	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/templates")" 501
 is "a draining host takes no new sandbox" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 503
 exit $fail
