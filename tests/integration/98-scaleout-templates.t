@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Templates through the control plane (issue #15): a throwaway PostgreSQL cluster, a control plane
+# (API and sandbox-traffic ports) and two host agents on loopback, as 96-scaleout.t.  The
+# unmodified npm SDK's Template.build with a team key and the control plane as its only address:
+# the request goes to a build host (least loaded), the template row and its builds are in
+# PostgreSQL for the team, the COPY's upload link points at the control plane, which relays the
+# upload to the build host; the status polls go there too.  Then Sandbox.create(name) through the
+# control plane, and an operator's create pinned on the OTHER host (it fetches the built template
+# from the build host by its name, which heartbeats list).  Another team sees nothing of it: 404
+# before any host is called (no X-Wrenn-Host in the answer), its name is taken (409).  Upload
+# links: one use, a wrong or missing token 403, tens of MB streamed, over the control plane's
+# --max-upload-bytes 413 (declared length or a chunked body), X-Forwarded-Proto; tags, aliases,
+# list, delete; routes not served answer 501 naming themselves.
+set -u
+cd "$(dirname "$0")/../.."
+N=45
+echo "1..$N"
+. tests/lib/agent.sh
+. tests/lib/pg.sh
+# shellcheck source=tests/lib/e2b.sh
+. tests/lib/e2b.sh
+
+CPID= HPIDS=() DIRS=()
+cleanup() {
+	local p
+	for p in "${HPIDS[@]}" $CPID; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${HPIDS[@]}" $CPID; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	local d
+	for d in "${DIRS[@]}"; do
+		pkill -KILL -f "$d/" 2>/dev/null
+		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
+			echo "# --- $d log (tail) ---"; tail -30 "$d/agent.err" | sed 's/^/# /'
+		fi
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^so98[ab]-'); do ip netns del "$ns"; done
+	for d in "${DIRS[@]}"; do rm -rf "$d"; done
+	pg_stop
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+[ -x "$AGENT" ] || skip_rest "$AGENT not built"
+[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/debian.ext4" ] ||
+	skip_rest "no debian guest image in $IMAGES (make guest, or set WRENN_GUEST)"
+command -v node >/dev/null && command -v npm >/dev/null || e2b_missing "needs node and npm"
+(e2b_npm_ci so98) >/dev/null 2>&1
+[ -d tests/e2b/node_modules/e2b ] || e2b_missing "npm ci in tests/e2b failed"
+pg_start
+rc=$?
+if [ $rc -eq 1 ]; then
+	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
+		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
+	fi
+	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
+fi
+[ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
+PSQL() { psql "$PGURL" -qAtX -c "$1"; }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
+
+# the control plane, its uploads capped at 64 MiB
+MAXUP=$((64 * 1024 * 1024))
+CDIR=$(mktemp -d /tmp/wrenn-so98c.XXXXXX); DIRS+=("$CDIR")
+PC=$(freeport); CP=http://127.0.0.1:$PC
+PCX=$(freeport); CPX=http://127.0.0.1:$PCX
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
+	--data-dir "$CDIR" --max-upload-bytes "$MAXUP" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
+CPID=$!
+for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
+AK=$(cat "$CDIR/admin-key" 2>/dev/null)
+[ -n "$AK" ] || bail "control plane did not start"
+H=(-H "X-API-Key: $AK")
+is "the template tables are a migration of their own" \
+	"$(PSQL "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('templates','template_builds','template_uploads')") $(PSQL 'SELECT max(version) >= 5 FROM schema_version')" \
+	"3 t"
+
+declare -A ID
+for h in a b; do
+	j=$(curl -s "${H[@]}" -d "{\"name\":\"so98-$h\"}" "$CP/v1/hosts")
+	ID[$h]=$(jq -r .id <<<"$j")
+	jq -r .credential <<<"$j" >"$CDIR/cred-$h"; chmod 600 "$CDIR/cred-$h"
+done
+start_host() { # tag
+	local d pa pp
+	d=$(mktemp -d "/tmp/wrenn-so98$1.XXXXXX"); DIRS+=("$d")
+	pa=$(freeport); pp=$(freeport)
+	agent_net_args "so98$1"
+	timeout 1500 "$AGENT" --role host --control "$CP" --host-id "${ID[$1]}" --host-credential-file "$CDIR/cred-$1" \
+		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
+		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" --build-internet=false \
+		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
+	HPIDS+=($!)
+	eval "HAPI_$1=http://127.0.0.1:$pa HDIR_$1=$d"
+}
+start_host a
+start_host b
+both=
+for _ in $(seq 1 150); do
+	both=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r '[.[] | .state] | join(",")')
+	[ "$both" = "ready,ready" ] && break
+	sleep 0.2
+done
+is "two hosts ready" "$both" "ready,ready"
+[ "$both" = "ready,ready" ] || bail "hosts did not report"
+
+mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" "$CP/v1/keys" | jq -r .key; }
+KA=$(mkkey ta98) KB=$(mkkey tb98)
+A=(-H "X-API-Key: $KA") B=(-H "X-API-Key: $KB")
+code() { curl -s -o "$CDIR/body" -w '%{http_code}' "$@"; }
+# status and whether a host answered (the control plane names it in X-Wrenn-Host)
+code_host() { curl -s -o "$CDIR/body" -D "$CDIR/hdr" -w '%{http_code}' "$@"; grep -qi '^x-wrenn-host:' "$CDIR/hdr" && printf ' host' || printf ' -'; }
+
+is "a template request without a name: 400 before any host" "$(code_host "${A[@]}" -d '{"cpuCount":1}' "$CP/v3/templates")" "400 -"
+
+# --- the npm SDK's Template.build through the control plane, team ta98 ------------------------------
+NAME=tpl98-$$
+CTX=$CDIR/ctx
+mkdir -p "$CTX/app"
+echo "hello from 98" >"$CTX/app/hello.txt"
+cat >"$CDIR/build.mjs" <<'EOF'
+import { Template } from 'e2b'
+const logs = []
+const tpl = Template({ fileContextPath: process.env.CTX })
+	.fromTemplate('base')
+	.copy('app', '/home/user/app')
+	.runCmd('echo "built by $(id -un)" > /home/user/app/built.txt')
+	.setEnvs({ GREETING: 'hi-98' })
+	.setWorkdir('/home/user/app')
+	.setUser('user')
+try {
+	const info = await Template.build(tpl, process.env.NAME, {
+		cpuCount: 1, memoryMB: 512, onBuildLogs: (e) => logs.push(String(e.message ?? e)),
+	})
+	console.log(JSON.stringify({ templateId: info.templateId, buildId: info.buildId,
+		copy: logs.some((l) => l.includes('COPY app /home/user/app')),
+		base: await Template.exists('base'), exists: await Template.exists(process.env.NAME) }))
+} catch (e) {
+	console.log(JSON.stringify({ error: String(e), logs: logs.slice(-10) }))
+}
+EOF
+t0=$(date +%s)
+# run from tests/e2b, where the npm packages are
+out=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$KA CTX=$CTX NAME=$NAME \
+	timeout 900 node --input-type=module -e "$(cat "$CDIR/build.mjs")" 2>"$CDIR/node.err" | tail -1)
+echo "# Template.build through the control plane: $(($(date +%s) - t0)) s"
+is "SDK Template.build through the control plane (team key): ready, COPY uploaded, exists, base exists" \
+	"$(jq -r '[.templateId, .copy, .exists, .base] | map(tostring) | join(" ")' <<<"$out" 2>/dev/null)" \
+	"$NAME true true true"
+[ "$(jq -r .templateId <<<"$out" 2>/dev/null)" = "$NAME" ] || echo "# $out $(tail -5 "$CDIR/node.err")"
+BID=$(jq -r '.buildId // empty' <<<"$out" 2>/dev/null)
+BH=$(PSQL "SELECT host_id FROM templates WHERE id='$NAME'")
+OTHER=${ID[a]}; [ "$BH" = "${ID[a]}" ] && OTHER=${ID[b]}
+is "the template row: the team, a build host, the build seen ready" \
+	"$(PSQL "SELECT t.team || ' ' || (t.host_id IN ('${ID[a]}','${ID[b]}')) || ' ' || b.status || ' ' || (b.build_id = '$BID') FROM templates t JOIN template_builds b ON b.template_id = t.id WHERE t.id='$NAME'")" \
+	"ta98 true ready true"
+if grep -q "build host for template $NAME: host-.*least loaded" "$CDIR/agent.err"; then
+	ok "the build host decision is logged with its reason"
+else
+	nok "the build host decision is logged" "$(grep 'build host' "$CDIR/agent.err" | tail -2)"
+fi
+if grep -q "build files [0-9a-f]\{64\}: [0-9]* bytes relayed to host $BH (200)" "$CDIR/agent.err" &&
+	[ "$(PSQL 'SELECT count(*) FROM template_uploads')" = 0 ]; then
+	ok "the SDK's upload went through the control plane to the build host, its link used up"
+else
+	nok "upload relayed" "$(grep 'build files' "$CDIR/agent.err" | tail -2)"
+fi
+HDIR_BH=$HDIR_a; [ "$BH" = "${ID[b]}" ] && HDIR_BH=$HDIR_b
+HAPI_BH=$HAPI_a; [ "$BH" = "${ID[b]}" ] && HAPI_BH=$HAPI_b
+is "the build ran on the build host (its store has the build)" \
+	"$(curl -s -H "X-API-Key: $(cat "$HDIR_BH/admin-key")" "$HAPI_BH/templates/$NAME/builds/$BID/status" | jq -r .status)" ready
+has_tpl=
+for _ in $(seq 1 40); do
+	curl -s "${H[@]}" "$CP/v1/hosts/$BH" | jq -e --arg t "$NAME" '.capacity.templates | index($t)' >/dev/null && { has_tpl=1; break; }
+	sleep 0.25
+done
+is "the build host's heartbeat lists the template's name" "${has_tpl:-0}" 1
+
+# --- sandboxes of it through the control plane: the team's SDK create, an operator's on the other host
+cat >"$CDIR/run.mjs" <<'EOF'
+import { Sandbox } from 'e2b'
+try {
+	const sbx = await Sandbox.create(process.env.NAME, { timeoutMs: 300_000 })
+	const r = await sbx.commands.run('cat hello.txt built.txt; echo "$GREETING"; pwd; whoami')
+	console.log(JSON.stringify({ id: sbx.sandboxId, out: r.stdout }))
+} catch (e) {
+	console.log(JSON.stringify({ error: String(e) }))
+}
+EOF
+out=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$KA NAME=$NAME \
+	timeout 300 node --input-type=module -e "$(cat "$CDIR/run.mjs")" 2>>"$CDIR/node.err" | tail -1)
+S1=$(jq -r '.id // empty' <<<"$out" 2>/dev/null)
+is "SDK Sandbox.create(name) through the control plane: files, RUN output, env, workdir, user" \
+	"$(jq -j '.out // .error' <<<"$out" 2>/dev/null | tr '\n' '|')" "hello from 98|built by user|hi-98|/home/user/app|user|"
+run_in() { # sandbox token shell-command -> stdout, through the control plane's proxy
+	local req='{"process":{"cmd":"/bin/sh","args":["-c","'"$3"'"]}}'
+	perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
+		curl -s -m 60 -N -H "E2b-Sandbox-Id: $1" -H "X-Access-Token: $2" -H 'Content-Type: application/connect+json' \
+			--data-binary @- "$CPX/process.Process/Start" | grep -ao '"stdout":"[^"]*"' | head -1 | cut -d'"' -f4 | base64 -d
+}
+hdr=$(mktemp)
+cr=$(curl -s -D "$hdr" "${H[@]}" -H "X-Wrenn-Place-On: $OTHER" -H 'Content-Type: application/json' \
+	-d "{\"templateID\":\"$NAME\",\"timeout\":300}" "$CP/sandboxes")
+on=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r'); rm -f "$hdr"
+S2=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
+[ -n "$S2" ] || echo "# pinned create: $cr"
+is "a create pinned on the other host starts from the built template (fetched from the build host)" \
+	"$([ "$on" = "$OTHER" ] && echo other) $(run_in "$S2" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'echo $(cat /home/user/app/hello.txt /home/user/app/built.txt)')" \
+	"other hello from 98 built by user"
+HDIR_O=$HDIR_a; [ "$OTHER" = "${ID[b]}" ] && HDIR_O=$HDIR_b
+is "the other host fetched it from the build host by digest" \
+	"$(grep -c "template $NAME\.b[0-9a-f]*: fetched from host $BH, .* digest [0-9a-f]\{64\} verified" "$HDIR_O/agent.err")" 1
+
+# --- the team's routes through the control plane ------------------------------------------------------
+is "GET /templates (team): its template, ready, from its build host" \
+	"$(curl -s "${A[@]}" "$CP/templates" | jq -r '[.[] | .templateID + " " + .buildStatus + " " + .names[0]] | join(",")')" \
+	"$NAME ready $NAME"
+is "GET /templates/aliases/{name} (team): 200 from the build host" "$(code_host "${A[@]}" "$CP/templates/aliases/$NAME")" "200 host"
+is "GET .../builds/{id}/status (team): ready" \
+	"$(curl -s "${A[@]}" "$CP/templates/$NAME/builds/$BID/status?logsOffset=0" | jq -r '.status + " " + (.logEntries | length > 0 | tostring)')" "ready true"
+is "POST /templates/tags, GET /templates/{id}/tags (team)" \
+	"$(code "${A[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
+	'201 ["v1"] t'
+is "a tag resolves through the control plane" "$(code "${A[@]}" "$CP/templates/aliases/$NAME:v1")" 200
+is "DELETE /templates/tags (team)" \
+	"$(code "${A[@]}" -X DELETE -d "{\"name\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
+	'204 [] f'
+is "an operator lists every team's templates" "$(curl -s "${H[@]}" "$CP/templates" | jq -r '[.[].templateID] | join(",")')" "$NAME"
+
+# --- another team: nothing of it, decided before any host is called -----------------------------------
+is "team B: GET /templates is empty" "$(curl -s "${B[@]}" "$CP/templates" | jq -c .)" "[]"
+is "team B: alias 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/aliases/$NAME")" "404 -"
+is "team B: build status 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/$NAME/builds/$BID/status")" "404 -"
+is "team B: files link 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/$NAME/files/$(printf '%064d' 7)")" "404 -"
+is "team B: build start 404 (no host asked)" "$(code_host "${B[@]}" -d '{"fromTemplate":"base"}' "$CP/v2/templates/$NAME/builds/$BID")" "404 -"
+is "team B: tags 404 (no host asked)" \
+	"$(code_host "${B[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"x\"]}" "$CP/templates/tags") $(code_host "${B[@]}" "$CP/templates/$NAME/tags")" "404 - 404 -"
+is "team B: DELETE 404 (no host asked), the template is still there" \
+	"$(code_host "${B[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")" "404 - 1"
+is "team B: the name is taken (409, no host asked)" "$(code_host "${B[@]}" -d "{\"name\":\"$NAME\"}" "$CP/v3/templates")" "409 -"
+is "a team key may not pin a build host" "$(code "${A[@]}" -H "X-Wrenn-Place-On: $OTHER" -d '{"name":"tpl98-pin"}' "$CP/v3/templates")" 403
+
+# --- upload links through the control plane -------------------------------------------------------------
+# a second template of team A, pinned by nobody: a request registers it (waiting) on a build host
+is "POST /v2/templates {alias} (older SDKs) through the control plane" \
+	"$(code_host "${A[@]}" -d '{"alias":"tpl98-up","cpuCount":1,"memoryMB":512}' "$CP/v2/templates")" "202 host"
+is "... answered with E2B's Template object, recorded waiting" \
+	"$(jq -r '.templateID + " " + .buildStatus' "$CDIR/body") $(PSQL "SELECT b.status FROM template_builds b WHERE b.template_id='tpl98-up'")" \
+	"tpl98-up waiting waiting"
+is "a second request of the name while it waits: the host's 409" "$(code_host "${A[@]}" -d '{"name":"tpl98-up"}' "$CP/v3/templates")" "409 host"
+UBH=$(PSQL "SELECT host_id FROM templates WHERE id='tpl98-up'")
+HASH=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
+link() { curl -s "${A[@]}" "$@" "$CP/templates/tpl98-up/files/$HASH" | jq -r '.url // empty'; }
+URL=$(link)
+is "the upload link points at the control plane" "${URL%%\?*}" "$CP/build-files/$HASH"
+is "behind a TLS front (X-Forwarded-Proto: https) it is https" "$(link -H 'X-Forwarded-Proto: https' | cut -d/ -f1-3)" "https://127.0.0.1:$PC"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$CDIR/big.bin"
+is "upload with a wrong token 403, without one 403 (no host asked)" \
+	"$(code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH?token=nope") $(code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH")" "403 - 403 -"
+t0=$(date +%s%N)
+is "a 24 MiB upload streams through the control plane to the build host" \
+	"$(code_host -X PUT -H 'Expect:' --data-binary @"$CDIR/big.bin" "$URL")" "200 host"
+echo "# 24 MiB relayed in $((($(date +%s%N) - t0) / 1000000)) ms"
+is "the token is single-use" "$(code -X PUT --data-binary 'x' "$URL")" 403
+UHDIR=$HDIR_a; [ "$UBH" = "${ID[b]}" ] && UHDIR=$HDIR_b
+is "the build host stored it whole; the files link now says present" \
+	"$(cmp -s "$CDIR/big.bin" "$UHDIR/build-files/$HASH" && echo same) $(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH" | jq -c .)" \
+	'same {"present":true}'
+HASH2=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
+URL2=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH2" | jq -r '.url // empty')
+truncate -s $((MAXUP + 1)) "$CDIR/over.bin"
+is "over --max-upload-bytes with its length declared: 413 before any host" \
+	"$(code_host -X PUT --data-binary @"$CDIR/over.bin" "$URL2")" "413 -"
+URL3=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH2" | jq -r '.url // empty')
+is "over the limit as a chunked body: 413, the host keeps nothing" \
+	"$(code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$CDIR/over.bin" "$URL3") $(ls "$UHDIR/build-files/" | grep -c "^$HASH2")" "413 0"
+rm -f "$CDIR/big.bin" "$CDIR/over.bin"
+
+# --- routes not served, delete -------------------------------------------------------------------------
+is "GET /templates/{id} and GET /v2/templates: 501 naming the route" \
+	"$(code "${A[@]}" "$CP/templates/$NAME"; jq -r '.message | test("GET /templates/'"$NAME"' is not served by the control plane")' "$CDIR/body") $(code "${A[@]}" "$CP/v2/templates")" \
+	"501true 501"
+is "DELETE while its sandboxes run: the build host's 409" "$(code_host "${A[@]}" -X DELETE "$CP/templates/$NAME")" "409 host"
+for s in $S1 $S2; do curl -s -o /dev/null -X DELETE "${H[@]}" "$CP/sandboxes/$s"; done
+is "DELETE /templates/{name} (team): 204, the row and its builds gone, the alias 404" \
+	"$(code "${A[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")$(PSQL "SELECT count(*) FROM template_builds WHERE template_id='$NAME'") $(code "${A[@]}" "$CP/templates/aliases/$NAME")" \
+	"204 00 404"
+HAPI_O=$HAPI_a; [ "$OTHER" = "${ID[b]}" ] && HAPI_O=$HAPI_b
+is "the copy the other host fetched is deleted with it" \
+	"$(grep -c "template $NAME: its copy on host $OTHER deleted" "$CDIR/agent.err") $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $(cat "$HDIR_O/admin-key")" "$HAPI_O/templates/aliases/$NAME")" \
+	"1 404"
+is "a template whose build never started is deleted too (204)" \
+	"$(code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(PSQL "SELECT count(*) FROM templates")" "204 0"
+if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err"; then
+	nok "no sanitizer report" "$(grep -h -A5 'AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err" | head -20)"
+else
+	ok "no sanitizer report in the control plane's or the hosts' logs"
+fi
+exit $fail
