@@ -351,6 +351,11 @@ static int commit_staged(struct upload *up)
 	if (len < 0)
 		return -errno;
 	if (up->dio.at_off) {
+		/* the body's last partial block was written after O_DIRECT was cleared: read the
+		 * staged body back with it again (the kernel writes that block out first) */
+		int fl = fcntl(up->fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(up->fd, F_SETFL, fl | O_DIRECT);
 		bool direct;
 		cleanup_close int out =
 			dio_open(up->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0, &direct);
