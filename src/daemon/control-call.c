@@ -5,7 +5,8 @@
  * (creates, the E2B per-sandbox routes, lists, template fetches); control_call_open +
  * control_call_relay stream it to the client as it comes (the native /v1 per-sandbox routes:
  * exec output, file downloads, logs with their X-Next-Token), and control_call_upgrade turns the
- * host's 101 into a byte relay (the /v1 pty, wrenn-pty or WebSocket).
+ * host's 101 into a byte relay (the /v1 pty, wrenn-pty or WebSocket) with the sandbox-traffic
+ * proxies' primitives (proxy-relay.h).
  *
  * Request bodies are read whole before the call: the signature covers the body's SHA-256, known
  * only once the body is read, and the host buffers a signed call's body to check it anyway
@@ -19,28 +20,21 @@
  */
 #include "daemon/control-internal.h"
 #include "daemon/control.h"
-#include "daemon/reply.h"
+#include "daemon/proxy-relay.h"
 
 #include "basic/cleanup.h"
-#include "basic/fdio.h"
 #include "basic/hmac.h"
-#include "basic/log.h"
 #include "basic/xalloc.h"
 #include "pg/pg.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #define FORWARD_MAX_BODY (16 * 1024 * 1024)
-#define CHUNK 65536
 #define MAX_EXTRA 6
 
 static int64_t now_ms(void)
@@ -183,17 +177,6 @@ int control_call_open(struct control *c, const struct control_call *cc, struct h
 	return 0;
 }
 
-static bool resp_header_dropped(const char *n)
-{
-	static const char *const drop[] = {"Connection",     "Keep-Alive", "Transfer-Encoding",
-					   "Content-Length", "Date",	   "Proxy-Connection",
-					   "Trailer",	     "Upgrade",	   "Server"};
-	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (!strcasecmp(n, drop[i]))
-			return true;
-	return false;
-}
-
 /* True when the client closed its end (polled while the host's stream is idle). */
 static bool client_gone(struct http_req *req)
 {
@@ -210,7 +193,7 @@ void control_call_relay(struct http_req *req, struct http_client *cl, bool head_
 		http_client_header_at(cl, i, &n, &v);
 		if (!strcasecmp(n, "Content-Type"))
 			ctype = v;
-		else if (!resp_header_dropped(n))
+		else if (!proxy_resp_header_dropped(n))
 			http_resp_header(req, n, v);
 	}
 	int status = http_client_status(cl);
@@ -218,10 +201,10 @@ void control_call_relay(struct http_req *req, struct http_client *cl, bool head_
 	bool bodyless = head_only || status == 204 || status == 304 || status / 100 == 1;
 	if (http_resp_begin(req, status, ctype, bodyless ? 0 : rlen >= 0 ? rlen : HTTP_CHUNKED) < 0)
 		return;
-	cleanup_free char *buf = xmalloc(CHUNK);
+	cleanup_free char *buf = xmalloc(PROXY_RELAY_CHUNK);
 	http_client_set_timeout(cl, 1000);
 	while (!bodyless) {
-		ssize_t n = http_client_read(cl, buf, CHUNK);
+		ssize_t n = http_client_read(cl, buf, PROXY_RELAY_CHUNK);
 		if (n == -ETIMEDOUT) {
 			/* an idle stream (a command that prints nothing yet) is kept while the
 			 * client waits; the host ends it when the command or the guest does */
@@ -241,34 +224,6 @@ void control_call_relay(struct http_req *req, struct http_client *cl, bool head_
 	http_resp_end(req);
 }
 
-/* Copy bytes both ways until both directions have ended (or the server stops). */
-static void relay_bytes(int a, int b, struct http_server *srv)
-{
-	bool open_ab = true, open_ba = true;
-	cleanup_free char *buf = xmalloc(CHUNK);
-	while (open_ab || open_ba) {
-		struct pollfd pf[2] = {{.fd = open_ab ? a : -1, .events = POLLIN},
-				       {.fd = open_ba ? b : -1, .events = POLLIN}};
-		int r = poll(pf, 2, 1000);
-		if ((r < 0 && errno != EINTR) || http_server_stopping(srv))
-			return;
-		for (int i = 0; i < 2; i++) {
-			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			int from = i ? b : a, to = i ? a : b;
-			ssize_t n = read(from, buf, CHUNK);
-			if (n > 0 && write_full(to, buf, (size_t)n) == 0)
-				continue;
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n != 0) /* error, or the peer stopped reading */
-				return;
-			shutdown(to, SHUT_WR);
-			*(i ? &open_ba : &open_ab) = false;
-		}
-	}
-}
-
 void control_call_upgrade(struct http_req *req, struct http_client *cl)
 {
 	if (http_client_status(cl) != 101) { /* refused: an ordinary answer, then close */
@@ -276,36 +231,10 @@ void control_call_upgrade(struct http_req *req, struct http_client *cl)
 		control_call_relay(req, cl, false);
 		return;
 	}
-	int cfd = -1;
-	cleanup_free char *pre = NULL;
-	size_t pre_len = 0;
-	if (http_req_take_socket(req, &cfd, &pre, &pre_len) < 0) {
-		reply_error(req, 500, "cannot take over the connection");
+	/* the 101 as the host sent it, then bytes both ways (proxy-relay.h, as the proxies do) */
+	int ufd = http_client_fd(cl), cfd = -1;
+	if (proxy_relay_switch(req, cl, ufd, &cfd) < 0)
 		return;
-	}
 	cleanup_close int client = cfd;
-	/* the 101 head as the host sent it, the bytes it sent behind it, the client's pipelined
-	 * bytes (already the new protocol's) */
-	size_t nh = http_client_header_count(cl), cap = 128, o = 0;
-	for (size_t i = 0; i < nh; i++) {
-		const char *n, *v;
-		http_client_header_at(cl, i, &n, &v);
-		cap += strlen(n) + strlen(v) + 4;
-	}
-	cleanup_free char *head = xmalloc(cap);
-	o += (size_t)snprintf(head + o, cap - o, "HTTP/1.1 101 Switching Protocols\r\n");
-	for (size_t i = 0; i < nh; i++) {
-		const char *n, *v;
-		http_client_header_at(cl, i, &n, &v);
-		o += (size_t)snprintf(head + o, cap - o, "%s: %s\r\n", n, v);
-	}
-	o += (size_t)snprintf(head + o, cap - o, "\r\n");
-	const char *extra = NULL;
-	size_t extra_len = http_client_buffered(cl, &extra);
-	int ufd = http_client_fd(cl);
-	bool ok = write_full(client, head, o) == 0 &&
-		  (!extra_len || write_full(client, extra, extra_len) == 0) &&
-		  (!pre_len || write_full(ufd, pre, pre_len) == 0);
-	if (ok)
-		relay_bytes(client, ufd, http_req_server(req));
+	proxy_relay_bytes(client, ufd, http_req_server(req));
 }
