@@ -7,17 +7,11 @@
  *                         goes to its build host; a new name to a ready host, least loaded:
  *                         control-sched.h), the template row is claimed in PostgreSQL for the
  *                         caller's team, the request forwarded, the build recorded.
- *   GET /templates/{id}/files/{hash}         forwarded; an upload link the host gives is rewritten
- *                         to point at the control plane (the client's Host and
- *                         X-Forwarded-Proto, as on one host) and its token's SHA-256 recorded
- *                         with the host, so that
- *   PUT|POST /build-files/{hash}?token=      is relayed, streamed, to that host (no API key: the
- *                         one-time token is the authorisation, checked here and by the host).
  *   POST /v2/templates/{id}/builds/{build}, GET .../builds/{build}/status (the status seen is
  *   recorded) and .../logs, GET /templates/aliases/{alias}, POST and DELETE /templates/tags,
  *   GET /templates/{id}/tags, DELETE /templates/{id}: forwarded to the template's build host.
- *   GET /templates       the caller's rows, each with its build host's answer for it (or, when
- *                         that host does not list it or does not answer, what the row knows).
+ *   GET /templates/{id}/files/{hash} and the upload it links: control-tpl-files.c.
+ *   GET /templates: control-tpl-list.c.
  *
  * Tenancy: a template belongs to the team whose key created it; another team's template is 404
  * like one that does not exist, decided from the row before any host is called, and every call
@@ -27,39 +21,24 @@
  */
 #include "daemon/control-templates.h"
 
-#include "daemon/control-internal.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
-#include "daemon/control.h"
+#include "daemon/control-templates-internal.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
-#include "daemon/view.h"
 
 #include "basic/cleanup-json.h"
 #include "basic/cleanup.h"
-#include "basic/hmac.h"
 #include "basic/log.h"
 #include "basic/xalloc.h"
-#include "pg/pg.h"
-#include "pg/templates.h"
-#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-/* A call to the build host (a request registers a row: quick; a build start validates the body). */
-#define TPL_TIMEOUT_MS 120000
-/* A list must not hang on one slow host. */
-#define TPL_LIST_TIMEOUT_MS 10000
 /* A build start's body: its steps (as the host's e2b-templates.c allows). */
 #define TPL_MAX_BODY (8 * REPLY_MAX_JSON_BODY)
-/* What a build is scheduled with when the request names no size (the host's default). */
-#define TPL_DEFAULT_MEMORY_MB 512
-/* An upload's relay: the longest wait for the host to take or answer a piece. */
-#define UPLOAD_IO_TIMEOUT_MS 120000
 
 /* The template id of a name or "name:tag" (malloc'd). */
 static char *id_of(const char *name)
@@ -82,8 +61,8 @@ static bool name_plausible(const char *n)
 }
 
 /* The host's answer, as it is (E2B's JSON shapes are the host's). */
-static void relay(struct http_req *req, const char *host_id, int status, const char *resp,
-		  size_t rlen)
+void ctpl_relay(struct http_req *req, const char *host_id, int status, const char *resp,
+		size_t rlen)
 {
 	http_resp_header(req, "X-Wrenn-Host", host_id);
 	http_resp_send(req, status, rlen ? "application/json" : NULL, resp ? resp : "", rlen);
@@ -93,8 +72,8 @@ static void relay(struct http_req *req, const char *host_id, int status, const c
  * The row of template id as the caller may see it: another team's answers exactly as one that
  * does not exist (ids cannot be probed).  0 and *ret filled, or answered and < 0.
  */
-static int template_of(struct control *c, struct http_req *req, const char *id, const char *team,
-		       struct pg_template *ret)
+int ctpl_template_of(struct control *c, struct http_req *req, const char *id, const char *team,
+		     struct pg_template *ret)
 {
 	struct wr_err err = {0};
 	int r = pg_template_get(c->db, id, ret, &err);
@@ -111,8 +90,8 @@ static int template_of(struct control *c, struct http_req *req, const char *id, 
 
 /* The host a call about `what` (a template id, an upload) goes to, while it can take calls: 0
  * and *ret filled, or answered (503: lost, pending or removed) and < 0. */
-static int host_of(struct control *c, struct http_req *req, const char *what, const char *host_id,
-		   struct pg_host *ret)
+int ctpl_host_of(struct control *c, struct http_req *req, const char *what, const char *host_id,
+		 struct pg_host *ret)
 {
 	struct wr_err err = {0};
 	int r = pg_host_get(c->db, host_id, ret, &err);
@@ -134,9 +113,9 @@ static int host_of(struct control *c, struct http_req *req, const char *what, co
 
 /* The request (its raw target and body) to h for team: 0 with the answer, or answered (502) and
  * < 0. */
-static int forward(struct control *c, struct http_req *req, const struct pg_host *h,
-		   const char *team, const char *body, size_t len, unsigned timeout_ms,
-		   int *ret_status, char **ret_body, size_t *ret_len)
+int ctpl_forward(struct control *c, struct http_req *req, const struct pg_host *h, const char *team,
+		 const char *body, size_t len, unsigned timeout_ms, int *ret_status,
+		 char **ret_body, size_t *ret_len)
 {
 	struct wr_err err = {0};
 	int r = control_forward(c, h->id, h->api_url, team, http_req_method(req),
@@ -240,7 +219,7 @@ static int build_host(struct control *c, struct http_req *req, const char *team,
 		return r;
 	}
 	pg_host_done(ret);
-	return host_of(c, req, t->id, t->host_id, ret);
+	return ctpl_host_of(c, req, t->id, t->host_id, ret);
 }
 
 /* POST /v3/templates {name, tags, cpuCount, memoryMB, ...}, POST /v2/templates {alias, ...}. */
@@ -299,7 +278,7 @@ static void template_request(struct control *c, struct http_req *req, const char
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	if (forward(c, req, &h, team, raw, len, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0) {
+	if (ctpl_forward(c, req, &h, team, raw, len, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0) {
 		if (created)
 			pg_template_delete(c->db, id, true, NULL);
 		pg_template_done(&t);
@@ -330,221 +309,22 @@ static void template_request(struct control *c, struct http_req *req, const char
 		/* the host refused it (a bad name, a built-in's): the name is not taken here */
 		pg_template_delete(c->db, id, true, NULL);
 	}
-	relay(req, h.id, status, resp, rlen);
+	ctpl_relay(req, h.id, status, resp, rlen);
 	pg_template_done(&t);
 	pg_host_done(&h);
 }
 
 /* A route on one template (its id the first capture): the row checked for the caller's team,
  * the host it builds on; 0 with both, or answered and < 0. */
-static int template_route(struct control *c, struct http_req *req, const char *id, const char *team,
-			  struct pg_template *t, struct pg_host *h)
+int ctpl_route(struct control *c, struct http_req *req, const char *id, const char *team,
+	       struct pg_template *t, struct pg_host *h)
 {
-	int r = template_of(c, req, id, team, t);
+	int r = ctpl_template_of(c, req, id, team, t);
 	if (r < 0)
 		return r;
-	if ((r = host_of(c, req, id, t->host_id, h)) < 0)
+	if ((r = ctpl_host_of(c, req, id, t->host_id, h)) < 0)
 		pg_template_done(t);
 	return r;
-}
-
-/* The token of an upload link "scheme://host/build-files/<hash>?token=<tok>[&...]" (malloc'd),
- * NULL when url is not one for hash. */
-static char *link_token(const char *url, const char *hash)
-{
-	cleanup_free char *want = xasprintf("/build-files/%s?", hash);
-	const char *p = strstr(url, want);
-	if (!p)
-		return NULL;
-	const char *q = strstr(p, "token=");
-	if (!q || (q[-1] != '?' && q[-1] != '&'))
-		return NULL;
-	q += strlen("token=");
-	size_t n = strcspn(q, "&#");
-	return n ? xstrndup(q, n) : NULL;
-}
-
-/* GET /templates/{id}/files/{hash} -> {present} or {present: false, url} */
-static void template_files(struct control *c, struct http_req *req, const char *team,
-			   const char *id, const char *hash)
-{
-	struct pg_template t = {0};
-	struct pg_host h = {0};
-	if (template_route(c, req, id, team, &t, &h) < 0)
-		return;
-	int status = 0;
-	cleanup_free char *resp = NULL, *tok = NULL, *link = NULL;
-	cleanup_json json_t *jr = NULL;
-	size_t rlen = 0;
-	if (forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
-		goto out;
-	jr = status == 200 ? json_loadb(resp, rlen, 0, NULL) : NULL;
-	const char *url = json_string_value(json_object_get(jr, "url"));
-	tok = url ? link_token(url, hash) : NULL;
-	if (!tok) { /* present, or an error: as the host said */
-		relay(req, h.id, status, resp, rlen);
-		goto out;
-	}
-	/*
-	 * The link points at the control plane, which relays the upload to this host.  Only the
-	 * token's SHA-256 is kept; the upload must show the token itself, for this hash.  Host and
-	 * scheme come from the request, as on one host (e2b-templates.c): the link goes back to
-	 * the client that sent them, so trusting them gives nobody else anything.
-	 */
-	uint8_t th[32];
-	sha256_digest(tok, strlen(tok), th);
-	struct wr_err err = {0};
-	if (pg_upload_put(c->db, th, hash, id, h.id, &err) < 0) {
-		control_reply_pg_error(req, -EIO, &err);
-		goto out;
-	}
-	const char *host = http_req_header(req, "Host");
-	const char *fwd = http_req_header(req, "X-Forwarded-Proto");
-	const char *scheme = fwd && !strcasecmp(fwd, "https") ? "https" : "http";
-	link = xasprintf("%s://%s/build-files/%s?token=%s", scheme,
-			 host && *host ? host : "localhost", hash, tok);
-	explicit_bzero(tok, strlen(tok));
-	http_resp_header(req, "X-Wrenn-Host", h.id);
-	reply_json_new(req, 200, json_pack("{s:b, s:s}", "present", 0, "url", link));
-	explicit_bzero(link, strlen(link));
-out:
-	pg_template_done(&t);
-	pg_host_done(&h);
-}
-
-static bool hash_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n != 64)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
-/* The rest of the client's body after an answer was decided: the connection cannot be reused. */
-static void upload_answer(struct http_req *req, int status, const char *fmt, const char *a)
-{
-	http_resp_close_after(req);
-	reply_error(req, status, fmt, a);
-}
-
-/*
- * PUT|POST /build-files/{hash}?token= (no API key: the link's one-time token authorises, as on
- * one host).  The token's row names the host; it is taken (deleted) here, so a link works once
- * through any replica.  The body streams to the host's own /build-files route (chunked: no
- * length is promised the host that the client might not keep), bounded here by
- * max_upload_bytes; the host checks the token again and applies its own limit.
- */
-static void build_files_upload(struct control *c, struct http_req *req)
-{
-	const char *method = http_req_method(req), *path = http_req_path(req);
-	const char *hash = path + strlen("/build-files/");
-	if (strcmp(method, "PUT") && strcmp(method, "POST")) {
-		reply_error(req, 405, "method %s not allowed on %s", method, path);
-		return;
-	}
-	if (!hash_ok(hash)) {
-		reply_error(req, 400, "invalid files hash \"%s\" (64 lowercase hex characters)",
-			    hash);
-		return;
-	}
-	const char *tok = http_req_query(req, "token");
-	uint64_t max = c->cfg->max_upload_bytes;
-	int64_t clen = http_req_content_length(req);
-	if (clen >= 0 && (uint64_t)clen > max) {
-		http_resp_close_after(req);
-		reply_error(req, 413, "upload of %lld bytes is over the limit of %llu",
-			    (long long)clen, (unsigned long long)max);
-		return;
-	}
-	uint8_t th[32];
-	sha256_digest(tok ? tok : "", tok ? strlen(tok) : 0, th);
-	struct wr_err err = {0};
-	cleanup_free char *hid = NULL;
-	int r = tok && *tok ? pg_upload_take(c->db, th, hash, &hid, &err)
-			    : wr_err_set(&err, EACCES, "no upload token for %s", hash);
-	if (r == -EACCES) {
-		log_warn("build files %s from %s: %s", hash, http_req_peer(req), wr_err_msg(&err));
-		upload_answer(req, 403, "%s", wr_err_msg(&err));
-		return;
-	}
-	if (r < 0) {
-		http_resp_close_after(req);
-		control_reply_pg_error(req, r, &err);
-		return;
-	}
-	struct pg_host h = {0};
-	if (host_of(c, req, "upload", hid, &h) < 0)
-		return;
-	cleanup_free char *host = NULL, *port = NULL;
-	int fd = -1;
-	if ((r = control_parse_url(h.api_url, &host, &port, &err)) < 0 ||
-	    (r = control_tcp_connect(host, port, &fd, &err)) < 0) {
-		upload_answer(req, 502, "%s", wr_err_msg(&err));
-		pg_host_done(&h);
-		return;
-	}
-	struct http_client *cl = http_client_new(fd, true);
-	http_client_set_timeout(cl, UPLOAD_IO_TIMEOUT_MS);
-	/* the raw target: /build-files/<hash>?token=<tok>, what the host's link named */
-	struct http_creq rq = {.method = method,
-			       .target = http_req_target(req),
-			       .host = host,
-			       .content_type = "application/octet-stream",
-			       .chunked = true};
-	http_req_set_body_limit(req, max);
-	uint64_t total = 0;
-	int in_err = 0;
-	r = http_client_send(cl, &rq, &err);
-	static const size_t BUF = 256 * 1024;
-	cleanup_free char *buf = xmalloc(BUF);
-	while (r >= 0) {
-		ssize_t n = http_req_read(req, buf, BUF);
-		if (n <= 0) {
-			in_err = (int)n;
-			break;
-		}
-		total += (uint64_t)n;
-		r = http_client_write(cl, buf, (size_t)n, &err);
-	}
-	if (r >= 0 && in_err == 0)
-		r = http_client_end(cl, &err);
-	if (in_err < 0) {
-		/* the chunked body is cut without its end: the host discards its partial file */
-		log_warn("build files %s: client upload failed after %llu bytes: %s", hash,
-			 (unsigned long long)total, strerror(-in_err));
-		http_client_free(cl);
-		upload_answer(req, in_err == -EFBIG ? 413 : 400, "upload: %s",
-			      in_err == -EFBIG ? "over the upload limit" : strerror(-in_err));
-		pg_host_done(&h);
-		return;
-	}
-	/* the host may have answered early (and stopped reading): its answer counts */
-	int st = 0;
-	cleanup_free char *resp = NULL;
-	size_t rlen = 0;
-	struct wr_err e2 = {0};
-	if (http_client_read_head(cl, false, &e2) >= 0) {
-		st = http_client_status(cl);
-		if (http_client_read_all(cl, 64 * 1024, &resp, &rlen, &e2) < 0)
-			rlen = 0;
-	}
-	http_client_free(cl);
-	if (!st) {
-		log_warn("build files %s to host %s: %s", hash, h.id,
-			 wr_err_msg(r < 0 ? &err : &e2));
-		upload_answer(req, 502, "%s", wr_err_msg(r < 0 ? &err : &e2));
-		pg_host_done(&h);
-		return;
-	}
-	if (r < 0 || st / 100 != 2)
-		http_resp_close_after(req);
-	log_info("build files %s: %llu bytes relayed to host %s (%d)", hash,
-		 (unsigned long long)total, h.id, st);
-	relay(req, h.id, st, resp, rlen);
-	pg_host_done(&h);
 }
 
 /* A build of template id: the row (caller's team) and the build's host, the build known to be
@@ -552,7 +332,7 @@ static void build_files_upload(struct control *c, struct http_req *req)
 static int build_route(struct control *c, struct http_req *req, const char *id, const char *bid,
 		       const char *team, struct pg_template *t, struct pg_host *h)
 {
-	int r = template_of(c, req, id, team, t);
+	int r = ctpl_template_of(c, req, id, team, t);
 	if (r < 0)
 		return r;
 	cleanup_free char *tid = NULL, *hid = NULL;
@@ -564,7 +344,7 @@ static int build_route(struct control *c, struct http_req *req, const char *id, 
 	} else if (r < 0) {
 		control_reply_pg_error(req, r, &err);
 	} else {
-		r = host_of(c, req, id, hid, h);
+		r = ctpl_host_of(c, req, id, hid, h);
 	}
 	if (r < 0)
 		pg_template_done(t);
@@ -586,7 +366,7 @@ static void template_build(struct control *c, struct http_req *req, const char *
 	int status = 0;
 	if (start && read_body(req, TPL_MAX_BODY, &body, &blen) < 0)
 		goto out;
-	if (forward(c, req, &h, team, body, blen, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
+	if (ctpl_forward(c, req, &h, team, body, blen, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
 		goto out;
 	const char *seen = NULL;
 	if (start && status == 202) {
@@ -598,7 +378,7 @@ static void template_build(struct control *c, struct http_req *req, const char *
 	struct wr_err err = {0};
 	if (seen && pg_build_set_status(c->db, bid, seen, &err) < 0)
 		log_warn("build %s: status not recorded: %s", bid, wr_err_msg(&err));
-	relay(req, h.id, status, resp, rlen);
+	ctpl_relay(req, h.id, status, resp, rlen);
 out:
 	pg_template_done(&t);
 	pg_host_done(&h);
@@ -626,7 +406,7 @@ static void template_alias(struct control *c, struct http_req *req, const char *
 		return;
 	}
 	if (r == 0) {
-		if (host_of(c, req, id, t.host_id, &h) < 0)
+		if (ctpl_host_of(c, req, id, t.host_id, &h) < 0)
 			goto out;
 	} else {
 		struct pg_host *rows = NULL;
@@ -646,8 +426,8 @@ static void template_alias(struct control *c, struct http_req *req, const char *
 			return;
 		}
 	}
-	if (forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) == 0)
-		relay(req, h.id, status, resp, rlen);
+	if (ctpl_forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) == 0)
+		ctpl_relay(req, h.id, status, resp, rlen);
 out:
 	pg_template_done(&t);
 	pg_host_done(&h);
@@ -673,12 +453,12 @@ static void template_tags(struct control *c, struct http_req *req, const char *t
 	cleanup_free char *id = id_of(target);
 	struct pg_template t = {0};
 	struct pg_host h = {0};
-	if (template_route(c, req, id, team, &t, &h) < 0)
+	if (ctpl_route(c, req, id, team, &t, &h) < 0)
 		return;
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	if (forward(c, req, &h, team, raw, len, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
+	if (ctpl_forward(c, req, &h, team, raw, len, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
 		goto out;
 	if (status / 100 == 2) {
 		size_t i;
@@ -694,7 +474,7 @@ static void template_tags(struct control *c, struct http_req *req, const char *t
 					 wr_err_msg(&err));
 		}
 	}
-	relay(req, h.id, status, resp, rlen);
+	ctpl_relay(req, h.id, status, resp, rlen);
 out:
 	pg_template_done(&t);
 	pg_host_done(&h);
@@ -706,13 +486,13 @@ static void template_tags_list(struct control *c, struct http_req *req, const ch
 {
 	struct pg_template t = {0};
 	struct pg_host h = {0};
-	if (template_route(c, req, id, team, &t, &h) < 0)
+	if (ctpl_route(c, req, id, team, &t, &h) < 0)
 		return;
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	if (forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) == 0)
-		relay(req, h.id, status, resp, rlen);
+	if (ctpl_forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) == 0)
+		ctpl_relay(req, h.id, status, resp, rlen);
 	pg_template_done(&t);
 	pg_host_done(&h);
 }
@@ -777,7 +557,7 @@ static void template_delete(struct control *c, struct http_req *req, const char 
 			    const char *id)
 {
 	struct pg_template t = {0};
-	if (template_of(c, req, id, team, &t) < 0)
+	if (ctpl_template_of(c, req, id, team, &t) < 0)
 		return;
 	struct wr_err err = {0};
 	struct pg_host h = {0};
@@ -793,14 +573,14 @@ static void template_delete(struct control *c, struct http_req *req, const char 
 		return;
 	}
 	pg_host_done(&h);
-	if (host_of(c, req, id, t.host_id, &h) < 0) {
+	if (ctpl_host_of(c, req, id, t.host_id, &h) < 0) {
 		pg_template_done(&t);
 		return;
 	}
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
-	if (forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
+	if (ctpl_forward(c, req, &h, team, NULL, 0, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0)
 		goto out;
 	/* 404: the host has no such template (a build that never finished): the row goes too */
 	if ((status / 100 == 2 || status == 404) &&
@@ -815,100 +595,10 @@ static void template_delete(struct control *c, struct http_req *req, const char 
 	if (status == 404)
 		reply_empty(req, 204);
 	else
-		relay(req, h.id, status, resp, rlen);
+		ctpl_relay(req, h.id, status, resp, rlen);
 out:
 	pg_template_done(&t);
 	pg_host_done(&h);
-}
-
-/* An E2B Template object from what the row knows (its host does not list it, or did not
- * answer): the sizes asked for, the last seen status. */
-static json_t *row_item(const struct pg_template *t)
-{
-	char ca[40];
-	view_rfc3339(t->build_created_at ? t->build_created_at : t->created_at, ca, sizeof(ca));
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:[s], s:[s], s:s, s:s, s:n, s:n, s:i, "
-			 "s:i, s:s, s:s}",
-			 "templateID", t->id, "buildID", t->build_id, "cpuCount",
-			 t->cpu_count > 0 ? t->cpu_count : 1, "memoryMB",
-			 t->memory_mb > 0 ? t->memory_mb : TPL_DEFAULT_MEMORY_MB, "diskSizeMB", 0,
-			 "public", 0, "aliases", t->id, "names", t->id, "createdAt", ca,
-			 "updatedAt", ca, "createdBy", "lastSpawnedAt", "spawnCount", 0,
-			 "buildCount", 1, "buildStatus",
-			 *t->build_status ? t->build_status : "waiting", "envdVersion",
-			 RUNTIME_ENVD_VERSION);
-}
-
-/* The templates one host lists, by templateID (NULL when it did not answer). */
-static json_t *host_templates(struct control *c, struct http_req *req, const char *host_id,
-			      const char *team)
-{
-	struct pg_host h = {0};
-	struct wr_err err = {0};
-	if (pg_host_get(c->db, host_id, &h, &err) < 0)
-		return NULL;
-	json_t *by_id = NULL;
-	int status = 0;
-	cleanup_free char *resp = NULL;
-	size_t rlen = 0;
-	if (!strcmp(h.state, "lost") || !*h.api_url ||
-	    control_forward(c, h.id, h.api_url, team, "GET", http_req_target(req), NULL, 0,
-			    TPL_LIST_TIMEOUT_MS, &status, &resp, &rlen, &err) < 0 ||
-	    status != 200) {
-		log_warn("GET /templates: host %s: %s", host_id,
-			 status ? "answered an error" : wr_err_msg(&err));
-		pg_host_done(&h);
-		return NULL;
-	}
-	cleanup_json json_t *arr = json_loadb(resp, rlen, 0, NULL);
-	by_id = json_object();
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v)
-	{
-		const char *tid = json_string_value(json_object_get(v, "templateID"));
-		if (tid)
-			json_object_set(by_id, tid, v);
-	}
-	pg_host_done(&h);
-	return by_id;
-}
-
-/* GET /templates: the caller's templates (an operator's: every team's), oldest first. */
-static void template_list(struct control *c, struct http_req *req, const char *team)
-{
-	struct pg_template *rows = NULL;
-	size_t n = 0;
-	struct wr_err err = {0};
-	int r = pg_template_list(c->db, team, &rows, &n, &err);
-	if (r < 0) {
-		control_reply_pg_error(req, r, &err);
-		return;
-	}
-	/* each build host asked once: host id -> its list by templateID, or null */
-	cleanup_json json_t *hosts = json_object();
-	cleanup_json json_t *out = json_array();
-	cleanup_free char *silent = xstrdup("");
-	for (size_t i = 0; i < n; i++) {
-		const char *hid = rows[i].host_id;
-		json_t *got = json_object_get(hosts, hid);
-		if (!got) {
-			got = host_templates(c, req, hid, team);
-			if (!got) {
-				got = json_null();
-				char *s = xasprintf("%s%s%s", silent, *silent ? "," : "", hid);
-				free(silent);
-				silent = s;
-			}
-			json_object_set_new(hosts, hid, got);
-		}
-		json_t *item = json_object_get(got, rows[i].id);
-		json_array_append_new(out, item ? json_incref(item) : row_item(&rows[i]));
-	}
-	pg_template_list_free(rows, n);
-	if (*silent)
-		http_resp_header(req, "X-Wrenn-Unreachable-Hosts", silent);
-	reply_json_new(req, 200, TAKE_PTR(out));
 }
 
 /* Is path under one of the template prefixes (the prefix itself or below it)? */
@@ -928,7 +618,7 @@ bool control_templates_handle(struct control *c, struct http_req *req)
 {
 	const char *method = http_req_method(req), *path = http_req_path(req);
 	if (!strncmp(path, "/build-files/", 13)) { /* the upload link: its token, no API key */
-		build_files_upload(c, req);
+		ctpl_files_upload(c, req);
 		return true;
 	}
 	if (!template_path(path))
@@ -994,7 +684,7 @@ bool control_templates_handle(struct control *c, struct http_req *req)
 		template_request(c, req, team);
 		break;
 	case FILES:
-		template_files(c, req, team, k.v[0], k.v[1]);
+		ctpl_files_link(c, req, team, k.v[0], k.v[1]);
 		break;
 	case BUILD_START:
 	case BUILD_STATUS:
@@ -1012,7 +702,7 @@ bool control_templates_handle(struct control *c, struct http_req *req)
 		template_tags_list(c, req, team, k.v[0]);
 		break;
 	case LIST:
-		template_list(c, req, team);
+		ctpl_list(c, req, team);
 		break;
 	case DELETE:
 		template_delete(c, req, team, k.v[0]);
