@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/envd.sh
-TESTS=141
+TESTS=146
 echo "1..$TESTS"
 envd_tools_ok || tools_missing "envd binary ($ENVD), curl, jq, perl or python3 missing"
 TMP=$(mktemp -d /tmp/envd-test.XXXXXX)
@@ -132,9 +132,18 @@ cmp -s "$TMP/big.bin" "$TMP/up/gz.bin"; ok $? "gzip-encoded upload is inflated"
 "${C[@]}" -o "$TMP/down.bin" "$F?path=$TMP/up/big.bin"
 cmp -s "$TMP/big.bin" "$TMP/down.bin"; ok $? "download intact"
 is "$("${C[@]}" -H 'Range: bytes=10-19' "$F?path=$TMP/up/big.bin" | wc -c)" 10 "Range request"
-# gzip download: only when accepted; ranges and empty files stay identity
+# gzip download: only when accepted; ranges and empty files stay identity, and so does a body
+# that does not compress (big.bin: random) when the client also takes identity
 "${C[@]}" --compressed -D "$TMP/gz.h" -o "$TMP/down.gz.bin" "$F?path=$TMP/up/big.bin"
-cmp -s "$TMP/big.bin" "$TMP/down.gz.bin"; ok $? "gzip download (curl --compressed) intact"
+cmp -s "$TMP/big.bin" "$TMP/down.gz.bin"; ok $? "gzip-accepted download of random bytes (curl --compressed) intact"
+hasnt "$(tr -d '\r' <"$TMP/gz.h")" "Content-Encoding" "random bytes with gzip accepted: identity"
+has "$(tr -d '\r' <"$TMP/gz.h")" "Content-Length: 3000000" "random bytes with gzip accepted: Content-Length"
+"${C[@]}" -H 'Accept-Encoding: gzip, identity;q=0' -D "$TMP/gzonly.h" "$F?path=$TMP/up/big.bin" | gunzip >"$TMP/down.gzonly.bin"
+cmp -s "$TMP/big.bin" "$TMP/down.gzonly.bin"; ok $? "random bytes, identity refused: gzip (stored), intact"
+has "$(tr -d '\r' <"$TMP/gzonly.h")" "Content-Encoding: gzip" "random bytes, identity refused: Content-Encoding: gzip"
+seq 1 300000 >"$TMP/text2.txt"
+"${C[@]}" --compressed -D "$TMP/gz.h" -o "$TMP/down.gz.txt" "$F?path=$TMP/text2.txt"
+cmp -s "$TMP/text2.txt" "$TMP/down.gz.txt"; ok $? "gzip download (curl --compressed) intact"
 has "$(tr -d '\r' <"$TMP/gz.h")" "Content-Encoding: gzip" "gzip download has Content-Encoding: gzip"
 has "$(tr -d '\r' <"$TMP/gz.h")" "Transfer-Encoding: chunked" "gzip download is chunked"
 seq 1 20000 >"$TMP/text.txt"
@@ -142,7 +151,6 @@ is "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | gunzip | cm
 [ "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text.txt" | wc -c)" -lt "$(wc -c <"$TMP/text.txt")" ]; ok $? "gzip body is smaller than the text file"
 # past the 256 KiB probe: a compressible body stays deflated, an incompressible one (big.bin,
 # random) goes on stored and still round-trips (checked above)
-seq 1 300000 >"$TMP/text2.txt"
 [ "$("${C[@]}" -H 'Accept-Encoding: gzip' "$F?path=$TMP/text2.txt" | wc -c)" -lt "$(($(wc -c <"$TMP/text2.txt") / 2))" ]; ok $? "a 2 MB text file is still deflated past the probe"
 hasnt "$("${C[@]}" -D - -o /dev/null "$F?path=$TMP/text.txt" | tr -d '\r')" "Content-Encoding" "no Accept-Encoding: identity"
 is "$("${C[@]}" -H 'Accept-Encoding: gzip' -H 'Range: bytes=0-4' "$F?path=$TMP/text.txt" | od -An -c | tr -d ' \n')" '1\n2\n3' "Range with gzip accepted is served identity"
