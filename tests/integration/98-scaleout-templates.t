@@ -9,11 +9,12 @@
 # from the build host by its name, which heartbeats list).  Another team sees nothing of it: 404
 # before any host is called (no X-Wrenn-Host in the answer), its name is taken (409).  Upload
 # links: one use, a wrong or missing token 403, tens of MB streamed, over the control plane's
-# --max-upload-bytes 413 (declared length or a chunked body), X-Forwarded-Proto; tags, aliases,
-# list, delete; routes not served answer 501 naming themselves.
+# --max-upload-bytes 413 (declared length or a chunked body), X-Forwarded-Proto, a link from one
+# replica used through another; tags, aliases, list, delete; routes not served answer 501 naming
+# themselves.
 set -u
 cd "$(dirname "$0")/../.."
-N=45
+N=47
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -277,6 +278,21 @@ URL3=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH2" | jq -r '.url // 
 is "over the limit as a chunked body: 413, the host keeps nothing" \
 	"$(code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$CDIR/over.bin" "$URL3") $(ls "$UHDIR/build-files/" | grep -c "^$HASH2")" "413 0"
 rm -f "$CDIR/big.bin" "$CDIR/over.bin"
+# replicas share nothing but the database: a link one gave works once through another
+CDIR2=$(mktemp -d /tmp/wrenn-so98d.XXXXXX); DIRS+=("$CDIR2")
+PC2=$(freeport); CP2=http://127.0.0.1:$PC2
+"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC2" --proxy-listen "" \
+	--data-dir "$CDIR2" >"$CDIR2/agent.out" 2>"$CDIR2/agent.err" &
+HPIDS+=($!)
+for _ in $(seq 1 100); do curl -sf "$CP2/health" >/dev/null && break; sleep 0.1; done
+HASH3=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
+URL4=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH3" | jq -r '.url // empty')
+is "a link from replica 1 uploads once through replica 2, then 403 on either" \
+	"$(code_host -X PUT --data-binary 'replica' "${URL4/$CP/$CP2}") $(code -X PUT --data-binary 'x' "$URL4") $(cat "$UHDIR/build-files/$HASH3" 2>/dev/null)" \
+	"200 host 403 replica"
+is "replica 2 lists team A's templates, team B still sees none" \
+	"$(curl -s "${A[@]}" "$CP2/templates" | jq -r '[.[].templateID] | sort | join(",")') $(curl -s "${B[@]}" "$CP2/templates" | jq -c .)" \
+	"$NAME,tpl98-up []"
 
 # --- routes not served, delete -------------------------------------------------------------------------
 is "GET /templates/{id} and GET /v2/templates: 501 naming the route" \
