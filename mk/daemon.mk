@@ -23,3 +23,6 @@ LDLIBS_test-metrics := -ljansson -lsqlite3 -lmnl -lcrypto -lpthread -larchive -l
 # The relay both sandbox-traffic proxies share, against a hand-played upstream on loopback.
 LIBDEPS_test-proxy-relay := daemon http basic
 LDLIBS_test-proxy-relay := -ljansson -lcrypto
+# GET /v1/events: the query and the answer's shape both roles share (daemon/events-view.c).
+LIBDEPS_test-events := daemon net store http basic
+LDLIBS_test-events := -ljansson -lsqlite3 -lmnl -lcrypto

@@ -4,6 +4,7 @@
 
 #include "daemon/agent.h"
 #include "daemon/auth.h"
+#include "daemon/control-events.h"
 #include "daemon/control-internal.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
@@ -21,6 +22,7 @@
 #include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/xalloc.h"
+#include "pg/events.h"
 #include "pg/pg.h"
 #include "pg/quota.h"
 #include "store/store.h"
@@ -396,6 +398,16 @@ static int create_memory_mb(const json_t *body, int64_t *ret)
 	return 0;
 }
 
+/* A placement that failed, with its reason, as an event (a decision: no row changes).  attempt
+ * 0 is retried on another host, the second is not. */
+static void placement_failed(struct control *c, const char *host_id, const char *team,
+			     int attempt, const char *why)
+{
+	cleanup_free char *d =
+		xasprintf("%s; %s", why, attempt == 0 ? "retried on another host" : "not retried");
+	pg_event_add(c->db, "placement_failed", NULL, host_id, team, d, NULL);
+}
+
 /* Pick a host, forward, record the placement (replacing the quota hold, *hold then 0); one retry
  * elsewhere.  Answers the client in every case. */
 static void place(struct control *c, struct http_req *req, const char *team, bool v1,
@@ -447,6 +459,7 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		}
 		if (k < 0) {
 			log_warn("placement of a %s sandbox refused: %s", tpl, why);
+			pg_event_add(c->db, "placement_refused", NULL, NULL, team, why, NULL);
 			reply_error(req, 503, "no host can take the sandbox: %s", why);
 			break;
 		}
@@ -455,6 +468,7 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		if (!sh[k].has_template && template_to_host(c, rows, n, (size_t)k, tpl, fetch_err,
 							    sizeof(fetch_err)) < 0) {
 			log_warn("placement on host %s failed: %s", h->id, fetch_err);
+			placement_failed(c, h->id, team, attempt, fetch_err);
 			exclude = h->id;
 			if (attempt == 0)
 				continue;
@@ -476,13 +490,16 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 				"placement on host %s: no answer in %d s; not retried elsewhere (if "
 				"the sandbox comes up there, the host's heartbeat adopts it)",
 				h->id, CONTROL_FORWARD_TIMEOUT_MS / 1000);
+			placement_failed(c, h->id, team, 1, "no answer in time (may still be creating)");
 			reply_error(req, 504, "host %s did not answer the create in time", h->id);
 			break;
 		}
 		if (r < 0 || status >= 500) {
-			log_warn("placement on host %s failed: %s%s", h->id,
-				 r < 0 ? wr_err_msg(&err) : "host answered ",
-				 r < 0 ? "" : (resp ? resp : ""));
+			cleanup_free char *fail =
+				xasprintf("%s%s", r < 0 ? wr_err_msg(&err) : "host answered ",
+					  r < 0 ? "" : (resp ? resp : ""));
+			log_warn("placement on host %s failed: %s", h->id, fail);
+			placement_failed(c, h->id, team, attempt, fail);
 			exclude = h->id;
 			if (attempt == 0)
 				continue;
@@ -493,8 +510,10 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		cleanup_json json_t *jr = json_loadb(resp ? resp : "", rlen, 0, NULL);
 		const char *sid = json_string_value(json_object_get(jr, v1 ? "id" : "sandboxID"));
 		if (status / 100 == 2 && sid) {
+			cleanup_free char *decision =
+				xasprintf("template %s, attempt %d: %s", tpl, attempt + 1, why);
 			r = pg_placement_put_held(c->db, sid, h->id, tpl, team, mem_mb, *hold,
-						  &err);
+						  decision, &err);
 			if (r >= 0)
 				*hold = 0; /* the placement counts for the team now */
 			if (r < 0) /* the sandbox runs but cannot be found through us: undo it */
@@ -753,6 +772,8 @@ static void control_handle(struct http_req *req, void *userdata)
 		/* answered */
 	} else if (control_templates_handle(c, req)) {
 		/* answered */
+	} else if (control_events_handle(c, req)) {
+		/* answered */
 	} else {
 		reply_error(
 			req, 501,
@@ -851,6 +872,7 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 	}
 	int rc = 1, port = 0, pport = 0;
 	struct serve_arg s = {.fd = -1}, px = {.fd = -1};
+	struct control_sweeper *sweeper = NULL;
 	if (cfg->unix_socket) {
 		log_error("unix_socket: the control plane serves TCP (api_listen) only");
 		goto out;
@@ -895,6 +917,8 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 		log_info("sandbox proxy listening on %s (port %d), sandbox domain \"%s\"",
 			 cfg->proxy_listen, pport, c.public_domain);
 	}
+	if (control_sweeper_start(&c, &sweeper) < 0)
+		log_error("cannot start the host-lost check: host_lost events are not recorded");
 	log_info("wrenn-agent %s control plane ready on %s (port %d), hosts lost after %d ms "
 		 "without a heartbeat",
 		 AGENT_VERSION, cfg->api_listen, port, PG_HOST_LOST_MS);
@@ -911,6 +935,7 @@ int control_run(const struct agent_config *cfg, const sigset_t *sigs)
 	}
 	rc = 0;
 stop:
+	control_sweeper_stop(sweeper);
 	serve_stop(&s);
 	serve_stop(&px);
 out:

@@ -28,3 +28,7 @@ int pg_run_simple(struct pg *db, const char *sql, struct wr_err *err);
 void pg_rollback(struct pg *db);
 /* 64 lower-case hex digits and a NUL */
 void pg_hex32(const uint8_t h[32], char out[65]);
+/* One event (pg/events.h) inside the caller's statement sequence, lock held: in its
+ * transaction when one is open.  NULL or "" = none. */
+int pg_event_insert(struct pg *db, const char *kind, const char *sandbox_id, const char *host_id,
+		    const char *team, const char *detail, struct wr_err *err);

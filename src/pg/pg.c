@@ -131,6 +131,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE template_uploads (token_hash bytea PRIMARY KEY, files_hash text NOT NULL,"
 	" template_id text NOT NULL REFERENCES templates (id) ON DELETE CASCADE,"
 	" host_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());",
+	/* the control plane's event log (pg/events.h), and the mark that makes host_lost one
+	 * event per loss (pg_host_lost_sweep) */
+	"CREATE TABLE events (seq bigserial PRIMARY KEY, time timestamptz NOT NULL DEFAULT now(),"
+	" kind text NOT NULL, sandbox_id text, host_id text, team text, detail text);"
+	"CREATE INDEX events_sandbox ON events (sandbox_id, seq);"
+	"CREATE INDEX events_host ON events (host_id, seq);"
+	"CREATE INDEX events_team ON events (team, seq);"
+	"ALTER TABLE hosts ADD COLUMN lost_noted boolean NOT NULL DEFAULT false;",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
@@ -348,8 +356,13 @@ int pg_host_create(struct pg *db, const char *id, const char *name, const uint8_
 	pg_hex32(key, hx);
 	const char *p[] = {id, name ? name : "", hx};
 	int r;
+	/* the row and its event in one statement (one transaction) */
 	LOCKED(db)
-	r = pg_run(db, "INSERT INTO hosts (id, name, key_hash) VALUES ($1, $2, decode($3, 'hex'))",
+	r = pg_run(db,
+		   "WITH h AS (INSERT INTO hosts (id, name, key_hash)"
+		   " VALUES ($1, $2, decode($3, 'hex')) RETURNING id, name)"
+		   " INSERT INTO events (kind, host_id, detail)"
+		   " SELECT 'host_registered', id, 'name \"' || name || '\"' FROM h",
 		   3, p, NULL, err);
 	if (r == -EEXIST)
 		return wr_err_set(err, EEXIST, "host %s exists", id);
@@ -438,13 +451,25 @@ int pg_host_heartbeat(struct pg *db, const char *id, int64_t ts_ms, const char *
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
+		/* the first heartbeat after a host_lost (the row locked first, so the mark read
+		 * is the committed one) clears the mark and records host_returned, in the same
+		 * statement as the heartbeat */
 		r = pg_run(
 			db,
-			"UPDATE hosts SET last_heartbeat = now(), last_sig_ts = $2::bigint,"
-			" api_url = $3, proxy_url = $4, capacity = $5::jsonb, sandbox_ids = $6::jsonb"
-			" WHERE id = $1 AND last_sig_ts < $2::bigint",
+			"WITH o AS (SELECT id, lost_noted, last_heartbeat FROM hosts WHERE id = $1"
+			" FOR UPDATE),"
+			" u AS (UPDATE hosts h SET last_heartbeat = now(), last_sig_ts = $2::bigint,"
+			" api_url = $3, proxy_url = $4, capacity = $5::jsonb, sandbox_ids = $6::jsonb,"
+			" lost_noted = false FROM o WHERE h.id = o.id AND h.last_sig_ts < $2::bigint"
+			" RETURNING h.id, o.lost_noted AS was,"
+			" extract(epoch FROM now() - o.last_heartbeat)::integer AS quiet),"
+			" e AS (INSERT INTO events (kind, host_id, detail)"
+			" SELECT 'host_returned', id, 'heartbeat again after ' || quiet ||"
+			" ' s without one: what still runs there is re-adopted, the rest released'"
+			" FROM u WHERE was)"
+			" SELECT count(*) FROM u",
 			6, p, &res, err);
-		if (r >= 0 && atoi(PQcmdTuples(res)) == 0)
+		if (r >= 0 && atoi(PQgetvalue(res, 0, 0)) == 0)
 			r = wr_err_set(err, EALREADY,
 				       "host %s: signature timestamp not newer than the last one "
 				       "(replay) or host removed",
@@ -469,12 +494,38 @@ static int update_one(struct pg *db, const char *sql, const char *id, struct wr_
 
 int pg_host_drain(struct pg *db, const char *id, struct wr_err *err)
 {
-	return update_one(db, "UPDATE hosts SET draining = true WHERE id = $1", id, err);
+	const char *p[] = {id};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		/* the event only when this call set the flag (a concurrent drain through another
+		 * replica re-reads NOT draining after the first commits); the final SELECT sees
+		 * the row as it was before the statement: whether the host exists */
+		r = pg_run(db,
+			   "WITH u AS (UPDATE hosts SET draining = true WHERE id = $1 AND NOT draining"
+			   " RETURNING id),"
+			   " e AS (INSERT INTO events (kind, host_id, detail)"
+			   " SELECT 'host_draining', id, 'drained by an operator: no new sandboxes go"
+			   " there, its sandboxes run on' FROM u)"
+			   " SELECT count(*) FROM hosts WHERE id = $1",
+			   1, p, &res, err);
+		if (r >= 0 && atoi(PQgetvalue(res, 0, 0)) == 0)
+			r = wr_err_set(err, ENOENT, "host %s not found", id);
+	}
+	return r;
 }
 
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err)
 {
-	return update_one(db, "DELETE FROM hosts WHERE id = $1", id, err);
+	/* the INSERT's row count is the DELETE's: one event per removed host */
+	return update_one(db,
+			  "WITH d AS (DELETE FROM hosts WHERE id = $1 RETURNING id,"
+			  " (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id) AS placed)"
+			  " INSERT INTO events (kind, host_id, detail)"
+			  " SELECT 'host_removed', id, 'removed by an operator; ' || placed ||"
+			  " ' placement(s) on it are kept and listed as lost' FROM d",
+			  id, err);
 }
 
 int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
@@ -484,10 +535,14 @@ int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 	int r;
 	LOCKED(db)
 	r = pg_run(db,
-		   "INSERT INTO placements (sandbox_id, host_id, template, team)"
+		   "WITH p AS (INSERT INTO placements (sandbox_id, host_id, template, team)"
 		   " VALUES ($1, $2, $3, $4)"
 		   " ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
-		   " template = excluded.template, team = excluded.team",
+		   " template = excluded.template, team = excluded.team"
+		   " RETURNING sandbox_id, host_id, team)"
+		   " INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
+		   " SELECT 'placed', sandbox_id, host_id, nullif(team, ''), 'template ' || $3::text"
+		   " FROM p",
 		   4, p, NULL, err);
 	return r;
 }
@@ -519,7 +574,14 @@ int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *er
 {
 	const char *p[] = {sandbox_id};
 	int r;
-	LOCKED(db) r = pg_run(db, "DELETE FROM placements WHERE sandbox_id = $1", 1, p, NULL, err);
+	LOCKED(db)
+	r = pg_run(db,
+		   "WITH d AS (DELETE FROM placements WHERE sandbox_id = $1"
+		   " RETURNING sandbox_id, host_id, team)"
+		   " INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
+		   " SELECT 'released', sandbox_id, host_id, nullif(team, ''),"
+		   " 'killed through the control plane' FROM d",
+		   1, p, NULL, err);
 	return r;
 }
 
@@ -536,17 +598,26 @@ int pg_placement_reconcile(struct pg *db, const char *host_id, const json_t *ids
 		cleanup_pq PGresult *res = NULL, *ins = NULL;
 		if ((r = pg_run_simple(db, "BEGIN", err)) < 0)
 			continue;
+		/* each released or adopted placement with its event: the INSERTs' row counts are
+		 * the DELETE's and the adoption's */
 		if ((r = pg_run(
 			     db,
-			     "DELETE FROM placements WHERE host_id = $1 AND NOT ($2::jsonb ? sandbox_id)"
-			     " AND created_at < now() - make_interval(secs => $3::double precision "
-			     "/ 1000)",
+			     "WITH d AS (DELETE FROM placements WHERE host_id = $1"
+			     " AND NOT ($2::jsonb ? sandbox_id)"
+			     " AND created_at < now() - make_interval(secs => $3::double precision"
+			     " / 1000) RETURNING sandbox_id, host_id, team)"
+			     " INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
+			     " SELECT 'released', sandbox_id, host_id, nullif(team, ''),"
+			     " 'its host''s heartbeat no longer lists it' FROM d",
 			     3, p, &res, err)) < 0 ||
-		    (r = pg_run(
-			     db,
-			     "INSERT INTO placements (sandbox_id, host_id)"
-			     " SELECT jsonb_array_elements_text($2::jsonb), $1 ON CONFLICT DO NOTHING",
-			     2, p, &ins, err)) < 0) {
+		    (r = pg_run(db,
+				"WITH a AS (INSERT INTO placements (sandbox_id, host_id)"
+				" SELECT jsonb_array_elements_text($2::jsonb), $1"
+				" ON CONFLICT DO NOTHING RETURNING sandbox_id, host_id)"
+				" INSERT INTO events (kind, sandbox_id, host_id, detail)"
+				" SELECT 'adopted', sandbox_id, host_id,"
+				" 'its host''s heartbeat lists it and it had no placement' FROM a",
+				2, p, &ins, err)) < 0) {
 			pg_rollback(db);
 			continue;
 		}

@@ -82,6 +82,15 @@ int pg_quota_hold(struct pg *db, const char *team, int64_t want_memory_mb, pg_qu
 		if ((r = pg_run_simple(db, "BEGIN", err)) < 0)
 			continue;
 		r = hold_tx(db, team, want_memory_mb, admit, ret_hold, why, why_len, err);
+		if (r == -EDQUOT) {
+			/* the refusal is a decision worth its event, committed with nothing else */
+			*ret_hold = 0;
+			struct wr_err e2 = {0};
+			if (pg_event_insert(db, "create_refused", NULL, NULL, team, why, &e2) < 0 ||
+			    pg_run_simple(db, "COMMIT", &e2) < 0)
+				pg_rollback(db);
+			continue;
+		}
 		if (r < 0) {
 			pg_rollback(db);
 			*ret_hold = 0;
@@ -108,7 +117,7 @@ int pg_quota_release(struct pg *db, int64_t hold, struct wr_err *err)
 
 int pg_placement_put_held(struct pg *db, const char *sandbox_id, const char *host_id,
 			  const char *template, const char *team, int64_t memory_mb, int64_t hold,
-			  struct wr_err *err)
+			  const char *why, struct wr_err *err)
 {
 	char mem[24], id[24];
 	snprintf(mem, sizeof(mem), "%" PRId64, memory_mb);
@@ -128,6 +137,7 @@ int pg_placement_put_held(struct pg *db, const char *sandbox_id, const char *hos
 			     " template = excluded.template, team = excluded.team,"
 			     " memory_mb = excluded.memory_mb",
 			     5, p, NULL, err)) < 0 ||
+		    (r = pg_event_insert(db, "placed", sandbox_id, host_id, team, why, err)) < 0 ||
 		    (hold > 0 && (r = pg_run(db, "DELETE FROM quota_holds WHERE id = $1::bigint", 1,
 					     ph, NULL, err)) < 0)) {
 			pg_rollback(db);

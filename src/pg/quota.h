@@ -13,6 +13,7 @@
  * sees what committed before it), so two replicas cannot both admit the last slot.  The create's
  * placement replaces its hold in one transaction (pg_placement_put_held); a failed create drops
  * it (pg_quota_release).  A hold whose replica died mid-create expires after PG_QUOTA_HOLD_MS.
+ * A refusal commits a create_refused event for the team (pg/events.h) and nothing else.
  * Every placement of the team counts, running or paused (a paused sandbox keeps its disk and can
  * resume at any time), and with the memory its create reserved.
  */
@@ -39,11 +40,11 @@ int pg_quota_hold(struct pg *db, const char *team, int64_t want_memory_mb, pg_qu
 		  int64_t *ret_hold, char *why, size_t why_len, struct wr_err *err);
 /* Drop a hold (a create that failed); 0 is nothing to drop. */
 int pg_quota_release(struct pg *db, int64_t hold, struct wr_err *err);
-/* pg_placement_put with the memory the create reserved, and its hold (0 = none) dropped in the
- * same transaction. */
+/* pg_placement_put with the memory the create reserved, and its hold (0 = none) dropped and its
+ * "placed" event (detail why: the scheduler's decision) recorded in the same transaction. */
 int pg_placement_put_held(struct pg *db, const char *sandbox_id, const char *host_id,
 			  const char *template, const char *team, int64_t memory_mb, int64_t hold,
-			  struct wr_err *err);
+			  const char *why, struct wr_err *err);
 
 /* Set a team's limits (NULL = unchanged, 0 = no limit), creating the team when it has no key
  * yet; *ret the team's limits and use after the change. */
