@@ -102,6 +102,7 @@ void v1_files_list(struct agent *a, struct http_req *req, char **caps);
 void v1_files_stat(struct agent *a, struct http_req *req, char **caps);
 void v1_files_mkdir(struct agent *a, struct http_req *req, char **caps);
 void v1_files_move(struct agent *a, struct http_req *req, char **caps);
+void v1_events(struct agent *a, struct http_req *req, char **caps);
 /* envd EntryInfo -> native Entry.  Pure. */
 json_t *v1_entry_from_envd(const json_t *e);
 extern const struct agent_route agent_e2b_routes[];

@@ -401,5 +401,6 @@ const struct agent_route agent_v1_routes[] = {
 	{"GET", "/v1/keys", keys_list},
 	{"DELETE", "/v1/keys/*", keys_delete},
 	{"GET", "/v1/teams", teams_list},
+	{"GET", "/v1/events", v1_events},
 	{NULL, NULL, NULL},
 };

@@ -427,9 +427,10 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 	s->warm = false;
 	if (r < 0) {
 		wr_err_prefix(err, r, "create %s", s->id);
+		/* before the undo removes the row: the event keeps the sandbox's team */
+		store_event_add(rt->store, s->id, "create_failed", wr_err_msg(err), NULL);
 		undo_run(&u, s);
 		undo_done(&u);
-		store_event_add(rt->store, s->id, "create_failed", wr_err_msg(err), NULL);
 		s->state = STORE_SB_KILLED;
 		atomic_store(&s->creating, false);
 		/* Unlisted before unlocking: a waiting destroy must see it gone. */

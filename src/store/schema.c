@@ -121,6 +121,13 @@ static const char *const migrations[] = {
 	"  UNIQUE (team, name)"
 	") STRICT;"
 	"CREATE INDEX volumes_holder ON volumes(holder);",
+	/* 5 -> 6: an event's team (GET /v1/events shows a team key its sandboxes' events), kept
+	 * with the event so that it outlives the sandbox's row; older events take their
+	 * sandbox's */
+	"ALTER TABLE events ADD COLUMN team TEXT;"
+	"UPDATE events SET team = (SELECT team FROM sandboxes s WHERE s.id = events.sandbox_id)"
+	"  WHERE sandbox_id IS NOT NULL;"
+	"CREATE INDEX events_team ON events(team, seq);",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100
@@ -206,18 +206,32 @@ int store_key_count(struct store *s, struct wr_err *err);
 
 /* --- events --------------------------------------------------------------------------------- */
 
+/* The store keeps the newest STORE_EVENTS_MAX events: each insert deletes those beyond (one
+ * range delete on the primary key). */
+#define STORE_EVENTS_MAX 100000
+
 struct store_event {
 	int64_t seq;
 	char *sandbox_id; /* may be NULL for agent-wide events */
 	int64_t time;
 	char *kind;
 	char *detail; /* may be NULL */
+	char *team;   /* the sandbox's team when the event was recorded; NULL without a sandbox */
 };
 void store_event_list_free(struct store_event *rows, size_t n);
+/* The event's team is its sandbox's (read from the sandboxes row in the same statement). */
 int store_event_add(struct store *s, const char *sandbox_id, const char *kind, const char *detail,
 		    struct wr_err *err);
-/* The newest `limit` events (oldest first), of one sandbox or (sandbox_id NULL) all. */
-int store_event_list(struct store *s, const char *sandbox_id, int limit,
+struct store_event_filter {
+	const char *sandbox_id, *kind; /* NULL = any */
+	/* NULL = every event; else only events of this team's sandboxes (agent-wide events,
+	 * which have no sandbox, are an operator's) */
+	const char *team;
+	int64_t before; /* only seq < before; 0 = from the newest */
+	int limit;	/* 1.. */
+};
+/* Newest first. */
+int store_event_list(struct store *s, const struct store_event_filter *f,
 		     struct store_event **ret_rows, size_t *ret_n, struct wr_err *err);
 
 /* --- helpers -------------------------------------------------------------------------------- */

@@ -670,27 +670,68 @@ static void test_events(void **state)
 {
 	struct fix *f = *state;
 	struct wr_err err = {0};
+	/* cl-a is team t1's, cl-b the operator's */
+	struct store_sandbox a = {.id = "cl-a", .template = "t", .state = STORE_SB_RUNNING,
+				  .team = (char *)"t1"};
+	assert_int_equal(store_sandbox_put(f->s, &a, &err), 0);
 	for (int i = 0; i < 5; i++) {
 		char d[16];
 		snprintf(d, sizeof(d), "%d", i);
-		assert_int_equal(store_event_add(f->s, i % 2 ? "cl-a" : "cl-b", "state", d, &err),
+		assert_int_equal(store_event_add(f->s, i % 2 ? "cl-a" : "cl-b",
+						 i == 4 ? "killed" : "state", d, &err),
 				 0);
 	}
 	assert_int_equal(store_event_add(f->s, NULL, "agent.start", NULL, &err), 0);
 	assert_int_equal(store_event_add(f->s, "cl-a", "", NULL, &err), -EINVAL);
 	struct store_event *ev = NULL;
 	size_t n = 0;
-	assert_int_equal(store_event_list(f->s, "cl-a", 0, &ev, &n, &err), 0);
+	struct store_event_filter q = {.sandbox_id = "cl-a", .limit = 100};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 2); /* newest first, with the sandbox's team */
+	assert_string_equal(ev[0].detail, "3");
+	assert_string_equal(ev[1].detail, "1");
+	assert_string_equal(ev[0].team, "t1");
+	store_event_list_free(ev, n);
+	q = (struct store_event_filter){.limit = 2};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 2); /* the newest two */
+	assert_null(ev[0].sandbox_id);
+	assert_null(ev[0].team);
+	assert_string_equal(ev[0].kind, "agent.start");
+	assert_string_equal(ev[1].detail, "4");
+	int64_t cursor = ev[1].seq;
+	store_event_list_free(ev, n);
+	/* the next page: older than the cursor */
+	q = (struct store_event_filter){.before = cursor, .limit = 10};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(ev[0].detail, "3");
+	assert_string_equal(ev[3].detail, "0");
+	store_event_list_free(ev, n);
+	/* a team sees its sandboxes' events only, not the agent's nor the operator's */
+	q = (struct store_event_filter){.team = "t1", .limit = 10};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
 	assert_int_equal(n, 2);
-	assert_string_equal(ev[0].detail, "1");
-	assert_string_equal(ev[1].detail, "3");
+	assert_string_equal(ev[0].sandbox_id, "cl-a");
+	assert_string_equal(ev[1].sandbox_id, "cl-a");
 	store_event_list_free(ev, n);
-	assert_int_equal(store_event_list(f->s, NULL, 2, &ev, &n, &err), 0);
-	assert_int_equal(n, 2); /* the newest two, oldest first */
-	assert_string_equal(ev[0].detail, "4");
-	assert_null(ev[1].sandbox_id);
-	assert_string_equal(ev[1].kind, "agent.start");
+	q = (struct store_event_filter){.team = "t2", .limit = 10};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 0);
 	store_event_list_free(ev, n);
+	q = (struct store_event_filter){.kind = "killed", .limit = 10};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ev[0].sandbox_id, "cl-b");
+	store_event_list_free(ev, n);
+	/* the team outlives the sandbox's row (a failed create's row is removed by its undo) */
+	assert_int_equal(store_sandbox_delete(f->s, "cl-a", &err), 0);
+	q = (struct store_event_filter){.team = "t1", .limit = 10};
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), 0);
+	assert_int_equal(n, 2);
+	store_event_list_free(ev, n);
+	q.limit = 0;
+	assert_int_equal(store_event_list(f->s, &q, &ev, &n, &err), -EINVAL);
 }
 
 struct thr {
