@@ -124,6 +124,14 @@ static const struct option opts_snap_create[] = {
 	{"name", required_argument, NULL, OPT_NAME}, O_JSON, OPT_END};
 static const struct option opts_snap_ls[] = {
 	{"sandbox", required_argument, NULL, OPT_SANDBOX}, O_JSON, OPT_END};
+static const struct option opts_events[] = {
+	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"kind", required_argument, NULL, OPT_KIND},
+	{"limit", required_argument, NULL, 'n'},
+	O_JSON,
+	OPT_END,
+};
 
 static const struct cli_cmd subs_templates[] = {
 	{"templates ls", cmd_templates_ls, "[--json]", "list templates", NULL, "", opts_json, NULL,
@@ -273,6 +281,13 @@ const struct cli_cmd cli_cmds[] = {
 	 subs_volumes, CLI_ARG_NONE},
 	{"hosts", cmd_hosts, "[ls | add NAME | drain ID | rm ID]",
 	 "hosts of a control plane (several hosts)", NULL, "", opts_json, subs_hosts, CLI_ARG_NONE},
+	{"events", cmd_events, "[--sandbox ID] [--host ID] [--kind KIND] [-n N] [--json]",
+	 "what changed and why: sandboxes, placements, hosts (newest N, oldest first)",
+	 "  --sandbox ID   one sandbox's events\n"
+	 "  --host ID      one host's (control plane)\n"
+	 "  --kind KIND    one kind (created, killed, placed, host_lost, ...)\n"
+	 "  -n, --limit N  the newest N events (1..1000, default 100)\n",
+	 "n:", opts_events, NULL, CLI_ARG_NONE},
 	{"completion", cmd_completion, "bash | zsh",
 	 "print a shell completion script (e.g. source <(wrenn completion bash))", NULL, "", NULL,
 	 NULL, CLI_ARG_OTHER},

@@ -48,6 +48,8 @@ enum cli_opt {
 	OPT_SIZE,
 	OPT_START_TIME,
 	OPT_END_TIME,
+	OPT_HOST,
+	OPT_KIND,
 };
 
 /* What a command's operands are (for shell completion). */
@@ -144,5 +146,6 @@ int cmd_hosts_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv
 int cmd_snapshot_create(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_snapshot_ls(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_snapshot_rm(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_events(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_completion(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_version(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);

@@ -2,10 +2,10 @@
 # GET /v1/events on one host (issue 15 item 5): a sandbox created, paused, resumed and killed
 # leaves those events in order (newest first), with its team; a team key sees only its
 # sandboxes' events, another team none, agent-wide events are an operator's; filters (sandboxId,
-# kind, hostId), paging with nextCursor/before, and bad values (400).
+# kind, hostId), paging with nextCursor/before, and bad values (400); wrenn events.
 set -u
 cd "$(dirname "$0")/../.."
-N=14
+N=16
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -65,6 +65,13 @@ is "bad values: 400 (limit 0, 1001, x; before 0, x; a filter with a quote)" \
 	"400 400 400 400 400 400 "
 is "hostId of another host matches nothing on a single host" \
 	"$(curl -s "${H[@]}" "$API/v1/events?hostId=host-00000000" | jq '.events | length')" 0
+W=$B/bin/wrenn
+is "wrenn events --sandbox: a table, oldest first" \
+	"$("$W" --api-url "$API" --api-key "$K" events --sandbox "$S" | awk 'NR > 1 {print $2}' | tr '\n' ' ')" \
+	"created paused resumed killed "
+is "wrenn events --json with a team key; -n; completion knows events" \
+	"$("$W" --api-url "$API" --api-key "$K1" events --json | jq -r '[.[].sandboxId] | unique | join(",")') $("$W" --api-url "$API" --api-key "$K" events -n 2 --json | jq length) $("$W" completion bash | grep -c -- '--kind')" \
+	"$S 2 1"
 is "no key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/events")" 401
 is "the events table holds the team (SQLite schema 6)" \
 	"$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("PRAGMA user_version").fetchone()[0], c.execute("SELECT count(*) FROM events WHERE team = ?", ("ev-t1",)).fetchone()[0])' "$DATA/wrenn.db")" \
