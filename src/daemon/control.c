@@ -400,8 +400,8 @@ static int create_memory_mb(const json_t *body, int64_t *ret)
 
 /* A placement that failed, with its reason, as an event (a decision: no row changes).  attempt
  * 0 is retried on another host, the second is not. */
-static void placement_failed(struct control *c, const char *host_id, const char *team,
-			     int attempt, const char *why)
+static void placement_failed(struct control *c, const char *host_id, const char *team, int attempt,
+			     const char *why)
 {
 	cleanup_free char *d =
 		xasprintf("%s; %s", why, attempt == 0 ? "retried on another host" : "not retried");
@@ -490,7 +490,8 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 				"placement on host %s: no answer in %d s; not retried elsewhere (if "
 				"the sandbox comes up there, the host's heartbeat adopts it)",
 				h->id, CONTROL_FORWARD_TIMEOUT_MS / 1000);
-			placement_failed(c, h->id, team, 1, "no answer in time (may still be creating)");
+			placement_failed(c, h->id, team, 1,
+					 "no answer in time (may still be creating)");
 			reply_error(req, 504, "host %s did not answer the create in time", h->id);
 			break;
 		}

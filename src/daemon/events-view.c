@@ -61,7 +61,8 @@ int events_query_parse(const char *sandbox_id, const char *host_id, const char *
 	int64_t v = 0;
 	if (limit) {
 		if (parse_i64(limit, EVENTS_LIMIT_MAX, &v) < 0)
-			return wr_err_set(err, EINVAL, "limit must be an integer 1..%d (default %d)",
+			return wr_err_set(err, EINVAL,
+					  "limit must be an integer 1..%d (default %d)",
 					  EVENTS_LIMIT_MAX, EVENTS_LIMIT_DEFAULT);
 		q.limit = (int)v;
 	}

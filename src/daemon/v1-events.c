@@ -49,9 +49,9 @@ void v1_events(struct agent *a, struct http_req *req, char **caps)
 	for (size_t i = 0; i < shown; i++) {
 		const struct store_event *e = &rows[i];
 		/* an operator's sandbox has team "": null, as on the control plane */
-		json_array_append_new(arr, events_json(e->seq, e->time, e->kind, e->sandbox_id,
-						       self, e->team && *e->team ? e->team : NULL,
-						       e->detail));
+		json_array_append_new(arr,
+				      events_json(e->seq, e->time, e->kind, e->sandbox_id, self,
+						  e->team && *e->team ? e->team : NULL, e->detail));
 	}
 	int64_t next = n > shown ? rows[shown - 1].seq : 0;
 	store_event_list_free(rows, n);

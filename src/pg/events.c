@@ -66,24 +66,29 @@ int pg_event_list(struct pg *db, const struct pg_event_filter *f, struct pg_even
 	char before[24], limit[16];
 	snprintf(before, sizeof(before), "%" PRId64, f->before > 0 ? f->before : 0);
 	snprintf(limit, sizeof(limit), "%d", f->limit);
-	const char *p[] = {or_null(f->sandbox_id), or_null(f->host_id), or_null(f->kind),
-			   f->team, before, limit};
+	const char *p[] = {or_null(f->sandbox_id),
+			   or_null(f->host_id),
+			   or_null(f->kind),
+			   f->team,
+			   before,
+			   limit};
 	int r;
 	LOCKED(db)
 	{
 		cleanup_pq PGresult *res = NULL;
 		/* an unnamed statement is planned with its parameters: the NULL tests fold away and
 		 * the (sandbox_id|host_id|team, seq) indexes serve the filters */
-		r = pg_run(db,
-			   "SELECT seq, (extract(epoch FROM time) * 1000)::bigint, kind, sandbox_id,"
-			   " host_id, team, detail FROM events"
-			   " WHERE ($1::text IS NULL OR sandbox_id = $1)"
-			   " AND ($2::text IS NULL OR host_id = $2)"
-			   " AND ($3::text IS NULL OR kind = $3)"
-			   " AND ($4::text IS NULL OR team = $4)"
-			   " AND ($5::bigint = 0 OR seq < $5::bigint)"
-			   " ORDER BY seq DESC LIMIT $6::integer",
-			   6, p, &res, err);
+		r = pg_run(
+			db,
+			"SELECT seq, (extract(epoch FROM time) * 1000)::bigint, kind, sandbox_id,"
+			" host_id, team, detail FROM events"
+			" WHERE ($1::text IS NULL OR sandbox_id = $1)"
+			" AND ($2::text IS NULL OR host_id = $2)"
+			" AND ($3::text IS NULL OR kind = $3)"
+			" AND ($4::text IS NULL OR team = $4)"
+			" AND ($5::bigint = 0 OR seq < $5::bigint)"
+			" ORDER BY seq DESC LIMIT $6::integer",
+			6, p, &res, err);
 		if (r < 0)
 			continue;
 		size_t n = (size_t)PQntuples(res);
@@ -114,18 +119,19 @@ int pg_host_lost_sweep(struct pg *db, int *ret_n, struct wr_err *err)
 	{
 		cleanup_pq PGresult *res = NULL;
 		/* one statement, one transaction: the mark and its event commit together */
-		r = pg_run(db,
-			   "WITH l AS (UPDATE hosts SET lost_noted = true"
-			   " WHERE last_heartbeat IS NOT NULL AND NOT lost_noted"
-			   " AND now() - last_heartbeat > make_interval(secs => $1::double precision"
-			   " / 1000)"
-			   " RETURNING id, extract(epoch FROM now() - last_heartbeat)::integer AS quiet,"
-			   " (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id) AS placed)"
-			   " INSERT INTO events (kind, host_id, detail)"
-			   " SELECT 'host_lost', id, 'no heartbeat for ' || quiet || ' s (lost after '"
-			   " || ($1::integer / 1000) || ' s): no create goes there, its ' || placed"
-			   " || ' sandbox(es) are reported lost' FROM l",
-			   1, p, &res, err);
+		r = pg_run(
+			db,
+			"WITH l AS (UPDATE hosts SET lost_noted = true"
+			" WHERE last_heartbeat IS NOT NULL AND NOT lost_noted"
+			" AND now() - last_heartbeat > make_interval(secs => $1::double precision"
+			" / 1000)"
+			" RETURNING id, extract(epoch FROM now() - last_heartbeat)::integer AS quiet,"
+			" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id) AS placed)"
+			" INSERT INTO events (kind, host_id, detail)"
+			" SELECT 'host_lost', id, 'no heartbeat for ' || quiet || ' s (lost after '"
+			" || ($1::integer / 1000) || ' s): no create goes there, its ' || placed"
+			" || ' sandbox(es) are reported lost' FROM l",
+			1, p, &res, err);
 		if (r >= 0 && ret_n)
 			*ret_n = atoi(PQcmdTuples(res));
 	}
@@ -141,10 +147,11 @@ int pg_event_trim(struct pg *db, int *ret_n, struct wr_err *err)
 		cleanup_pq PGresult *res = NULL;
 		/* seq has gaps (a rolled-back insert takes a number): the range of the newest
 		 * PG_EVENTS_MAX_ROWS numbers holds at most that many rows */
-		r = pg_run(db,
-			   "DELETE FROM events WHERE time < now() - make_interval(days => $1::integer)"
-			   " OR seq <= (SELECT max(seq) FROM events) - $2::bigint",
-			   2, p, &res, err);
+		r = pg_run(
+			db,
+			"DELETE FROM events WHERE time < now() - make_interval(days => $1::integer)"
+			" OR seq <= (SELECT max(seq) FROM events) - $2::bigint",
+			2, p, &res, err);
 		if (r >= 0 && ret_n)
 			*ret_n = atoi(PQcmdTuples(res));
 	}

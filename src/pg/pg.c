@@ -502,14 +502,15 @@ int pg_host_drain(struct pg *db, const char *id, struct wr_err *err)
 		/* the event only when this call set the flag (a concurrent drain through another
 		 * replica re-reads NOT draining after the first commits); the final SELECT sees
 		 * the row as it was before the statement: whether the host exists */
-		r = pg_run(db,
-			   "WITH u AS (UPDATE hosts SET draining = true WHERE id = $1 AND NOT draining"
-			   " RETURNING id),"
-			   " e AS (INSERT INTO events (kind, host_id, detail)"
-			   " SELECT 'host_draining', id, 'drained by an operator: no new sandboxes go"
-			   " there, its sandboxes run on' FROM u)"
-			   " SELECT count(*) FROM hosts WHERE id = $1",
-			   1, p, &res, err);
+		r = pg_run(
+			db,
+			"WITH u AS (UPDATE hosts SET draining = true WHERE id = $1 AND NOT draining"
+			" RETURNING id),"
+			" e AS (INSERT INTO events (kind, host_id, detail)"
+			" SELECT 'host_draining', id, 'drained by an operator: no new sandboxes go"
+			" there, its sandboxes run on' FROM u)"
+			" SELECT count(*) FROM hosts WHERE id = $1",
+			1, p, &res, err);
 		if (r >= 0 && atoi(PQgetvalue(res, 0, 0)) == 0)
 			r = wr_err_set(err, ENOENT, "host %s not found", id);
 	}
@@ -519,13 +520,14 @@ int pg_host_drain(struct pg *db, const char *id, struct wr_err *err)
 int pg_host_delete(struct pg *db, const char *id, struct wr_err *err)
 {
 	/* the INSERT's row count is the DELETE's: one event per removed host */
-	return update_one(db,
-			  "WITH d AS (DELETE FROM hosts WHERE id = $1 RETURNING id,"
-			  " (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id) AS placed)"
-			  " INSERT INTO events (kind, host_id, detail)"
-			  " SELECT 'host_removed', id, 'removed by an operator; ' || placed ||"
-			  " ' placement(s) on it are kept and listed as lost' FROM d",
-			  id, err);
+	return update_one(
+		db,
+		"WITH d AS (DELETE FROM hosts WHERE id = $1 RETURNING id,"
+		" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id) AS placed)"
+		" INSERT INTO events (kind, host_id, detail)"
+		" SELECT 'host_removed', id, 'removed by an operator; ' || placed ||"
+		" ' placement(s) on it are kept and listed as lost' FROM d",
+		id, err);
 }
 
 int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
@@ -534,16 +536,17 @@ int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 	const char *p[] = {sandbox_id, host_id, template ? template : "", team ? team : ""};
 	int r;
 	LOCKED(db)
-	r = pg_run(db,
-		   "WITH p AS (INSERT INTO placements (sandbox_id, host_id, template, team)"
-		   " VALUES ($1, $2, $3, $4)"
-		   " ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
-		   " template = excluded.template, team = excluded.team"
-		   " RETURNING sandbox_id, host_id, team)"
-		   " INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
-		   " SELECT 'placed', sandbox_id, host_id, nullif(team, ''), 'template ' || $3::text"
-		   " FROM p",
-		   4, p, NULL, err);
+	r = pg_run(
+		db,
+		"WITH p AS (INSERT INTO placements (sandbox_id, host_id, template, team)"
+		" VALUES ($1, $2, $3, $4)"
+		" ON CONFLICT (sandbox_id) DO UPDATE SET host_id = excluded.host_id,"
+		" template = excluded.template, team = excluded.team"
+		" RETURNING sandbox_id, host_id, team)"
+		" INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
+		" SELECT 'placed', sandbox_id, host_id, nullif(team, ''), 'template ' || $3::text"
+		" FROM p",
+		4, p, NULL, err);
 	return r;
 }
 

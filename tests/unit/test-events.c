@@ -48,7 +48,8 @@ static void test_bad_values(void **state)
 {
 	(void)state;
 	struct events_query q = {.limit = 7};
-	const char *bad_limits[] = {"0", "1001", "-1", "+5", "", "abc", "10x", "99999999999999999999"};
+	const char *bad_limits[] = {"0", "1001", "-1",	"+5",
+				    "",	 "abc",	 "10x", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++)
 		assert_int_equal(parse(NULL, NULL, NULL, bad_limits[i], NULL, &q), -EINVAL);
 	const char *bad_before[] = {"0", "-3", "", "1.5", "x"};
@@ -70,8 +71,8 @@ static void test_bad_values(void **state)
 static void test_json_shape(void **state)
 {
 	(void)state;
-	cleanup_json json_t *o = events_json(17, 1700000000123, "placed", "cl-1", "host-2", NULL,
-					     "least loaded");
+	cleanup_json json_t *o =
+		events_json(17, 1700000000123, "placed", "cl-1", "host-2", NULL, "least loaded");
 	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 17);
 	assert_string_equal(json_string_value(json_object_get(o, "time")),
 			    "2023-11-14T22:13:20.123Z");

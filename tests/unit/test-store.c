@@ -671,8 +671,8 @@ static void test_events(void **state)
 	struct fix *f = *state;
 	struct wr_err err = {0};
 	/* cl-a is team t1's, cl-b the operator's */
-	struct store_sandbox a = {.id = "cl-a", .template = "t", .state = STORE_SB_RUNNING,
-				  .team = (char *)"t1"};
+	struct store_sandbox a = {
+		.id = "cl-a", .template = "t", .state = STORE_SB_RUNNING, .team = (char *)"t1"};
 	assert_int_equal(store_sandbox_put(f->s, &a, &err), 0);
 	for (int i = 0; i < 5; i++) {
 		char d[16];
