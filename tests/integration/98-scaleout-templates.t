@@ -14,7 +14,7 @@
 # themselves.
 set -u
 cd "$(dirname "$0")/../.."
-N=47
+N=48
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -122,7 +122,7 @@ CTX=$CDIR/ctx
 mkdir -p "$CTX/app"
 echo "hello from 98" >"$CTX/app/hello.txt"
 cat >"$CDIR/build.mjs" <<'EOF'
-import { Template } from 'e2b'
+const { Template } = await import(process.env.SDK || 'e2b')
 const logs = []
 const tpl = Template({ fileContextPath: process.env.CTX })
 	.fromTemplate('base')
@@ -178,6 +178,12 @@ for _ in $(seq 1 40); do
 	sleep 0.25
 done
 is "the build host's heartbeat lists the template's name" "${has_tpl:-0}" 1
+# the other pinned SDK version (2.49.1) the same way, another name
+out=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$KA CTX=$CTX NAME=$NAME-v24 SDK=e2b-v24 \
+	timeout 900 node --input-type=module -e "$(cat "$CDIR/build.mjs")" 2>>"$CDIR/node.err" | tail -1)
+# (on the same host its steps are a cache hit: no step logs, no upload)
+is "SDK 2.49.1 Template.build through the control plane too" \
+	"$(jq -r '[.templateId, .exists] | map(tostring) | join(" ")' <<<"$out" 2>/dev/null)" "$NAME-v24 true"
 
 # --- sandboxes of it through the control plane: the team's SDK create, an operator's on the other host
 cat >"$CDIR/run.mjs" <<'EOF'
@@ -215,9 +221,9 @@ is "the other host fetched it from the build host by digest" \
 	"$(grep -c "template $NAME\.b[0-9a-f]*: fetched from host $BH, .* digest [0-9a-f]\{64\} verified" "$HDIR_O/agent.err")" 1
 
 # --- the team's routes through the control plane ------------------------------------------------------
-is "GET /templates (team): its template, ready, from its build host" \
+is "GET /templates (team): its templates, ready, from their build hosts" \
 	"$(curl -s "${A[@]}" "$CP/templates" | jq -r '[.[] | .templateID + " " + .buildStatus + " " + .names[0]] | join(",")')" \
-	"$NAME ready $NAME"
+	"$NAME ready $NAME,$NAME-v24 ready $NAME-v24"
 is "GET /templates/aliases/{name} (team): 200 from the build host" "$(code_host "${A[@]}" "$CP/templates/aliases/$NAME")" "200 host"
 is "GET .../builds/{id}/status (team): ready" \
 	"$(curl -s "${A[@]}" "$CP/templates/$NAME/builds/$BID/status?logsOffset=0" | jq -r '.status + " " + (.logEntries | length > 0 | tostring)')" "ready true"
@@ -228,7 +234,7 @@ is "a tag resolves through the control plane" "$(code "${A[@]}" "$CP/templates/a
 is "DELETE /templates/tags (team)" \
 	"$(code "${A[@]}" -X DELETE -d "{\"name\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
 	'204 [] f'
-is "an operator lists every team's templates" "$(curl -s "${H[@]}" "$CP/templates" | jq -r '[.[].templateID] | join(",")')" "$NAME"
+is "an operator lists every team's templates" "$(curl -s "${H[@]}" "$CP/templates" | jq -r '[.[].templateID] | join(",")')" "$NAME,$NAME-v24"
 
 # --- another team: nothing of it, decided before any host is called -----------------------------------
 is "team B: GET /templates is empty" "$(curl -s "${B[@]}" "$CP/templates" | jq -c .)" "[]"
@@ -292,7 +298,7 @@ is "a link from replica 1 uploads once through replica 2, then 403 on either" \
 	"200 host 403 replica"
 is "replica 2 lists team A's templates, team B still sees none" \
 	"$(curl -s "${A[@]}" "$CP2/templates" | jq -r '[.[].templateID] | sort | join(",")') $(curl -s "${B[@]}" "$CP2/templates" | jq -c .)" \
-	"$NAME,tpl98-up []"
+	"$NAME,$NAME-v24,tpl98-up []"
 
 # --- routes not served, delete -------------------------------------------------------------------------
 is "GET /templates/{id} and GET /v2/templates: 501 naming the route" \
@@ -308,7 +314,7 @@ is "the copy the other host fetched is deleted with it" \
 	"$(grep -c "template $NAME: its copy on host $OTHER deleted" "$CDIR/agent.err") $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $(cat "$HDIR_O/admin-key")" "$HAPI_O/templates/aliases/$NAME")" \
 	"1 404"
 is "a template whose build never started is deleted too (204)" \
-	"$(code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(PSQL "SELECT count(*) FROM templates")" "204 0"
+	"$(code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(code "${A[@]}" -X DELETE "$CP/templates/$NAME-v24") $(PSQL "SELECT count(*) FROM templates")" "204 204 0"
 if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err"; then
 	nok "no sanitizer report" "$(grep -h -A5 'AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err" | head -20)"
 else
