@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/control-sched.h"
 
+#include "pg/pg.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,4 +67,44 @@ int sched_pick(const struct sched_host *hosts, size_t n, const char *exclude, in
 		 h->id, tiers[tier(h)], h->sandboxes, h->free_slots, h->memory_available_mb,
 		 n - not_ready - full - no_mem - excluded);
 	return best;
+}
+
+bool sched_cap_has_template(const json_t *cap, const char *tpl)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(cap, "templates"), i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), tpl))
+			return true;
+	}
+	return false;
+}
+
+static int64_t cap_int(const json_t *cap, const char *name)
+{
+	return (int64_t)json_integer_value(json_object_get(cap, name));
+}
+
+void sched_host_of(const struct pg_host *h, const char *tpl, int64_t placement_mb,
+		   struct sched_host *ret)
+{
+	const json_t *cap = h->capacity;
+	int64_t res = h->reserved > 0 ? h->reserved : 0;
+	int64_t listed = h->reserved_listed < res ? h->reserved_listed : res;
+	if (listed < 0)
+		listed = 0;
+	/* the memory of the reservations the capacity does not count yet, pro rata */
+	int64_t res_mb = res ? h->reserved_memory_mb * (res - listed) / res : 0;
+	int64_t pending = h->recent_placements + res - listed;
+	*ret = (struct sched_host){
+		.id = h->id,
+		.ready = h->state && !strcmp(h->state, "ready"),
+		.sandboxes = cap_int(cap, "sandboxes") + pending,
+		.free_slots = cap_int(cap, "freeSlots") - pending,
+		.memory_available_mb = cap_int(cap, "memoryAvailableMb") -
+				       h->recent_placements * placement_mb - res_mb,
+		.has_template = tpl && sched_cap_has_template(cap, tpl),
+		.warm_vms = cap_int(cap, "warmVms"),
+	};
 }

@@ -25,6 +25,7 @@
 #include "pg/events.h"
 #include "pg/pg.h"
 #include "pg/quota.h"
+#include "pg/reserve.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -47,6 +48,8 @@
 /* A template fetch between hosts: the token's life, and how long a create waits for it. */
 #define FETCH_TOKEN_MS (10 * 60 * 1000)
 #define FETCH_TIMEOUT_MS (5 * 60 * 1000)
+/* A host reservation outlives its create's forward (and fetch) by this much (pg/reserve.h). */
+#define RESERVE_MARGIN_MS 30000
 
 static int64_t now_ms(void)
 {
@@ -280,23 +283,6 @@ static void hosts_heartbeat(struct control *c, struct http_req *req, const char 
 	pg_host_done(&h);
 }
 
-static int64_t cap_int(const json_t *cap, const char *name)
-{
-	return (int64_t)json_integer_value(json_object_get(cap, name));
-}
-
-static bool cap_has_template(const json_t *cap, const char *tpl)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(cap, "templates"), i, v)
-	{
-		if (json_is_string(v) && !strcmp(json_string_value(v), tpl))
-			return true;
-	}
-	return false;
-}
-
 /*
  * A host's answer about a sandbox, relayed.  When the control plane serves the sandbox traffic,
  * the `domain` of a sandbox reply (what the SDK's getHost(port) and, without E2B_SANDBOX_URL,
@@ -335,7 +321,7 @@ static int template_to_host(struct control *c, const struct pg_host *rows, size_
 	for (size_t i = 0; i < n && !src; i++)
 		if (i != k && *rows[i].api_url &&
 		    (!strcmp(rows[i].state, "ready") || !strcmp(rows[i].state, "draining")) &&
-		    cap_has_template(rows[i].capacity, tpl))
+		    sched_cap_has_template(rows[i].capacity, tpl))
 			src = &rows[i];
 	if (!src)
 		return 0; /* nowhere else: the host answers as it would alone */
@@ -408,51 +394,68 @@ static void placement_failed(struct control *c, const char *host_id, const char 
 	pg_event_add(c->db, "placement_failed", NULL, host_id, team, d, NULL);
 }
 
-/* Pick a host, forward, record the placement (replacing the quota hold, *hold then 0); one retry
- * elsewhere.  Answers the client in every case. */
+/* The scheduler's choice, inside pg_host_reserve's transaction (pg/reserve.h). */
+struct pick {
+	const char *tpl, *pin, *exclude;
+	int64_t mem_mb;
+	bool has_template; /* of the chosen host */
+	char why[512];
+};
+
+static int pick_host(const struct pg_host *rows, size_t n, void *arg, int64_t *ret_ttl_ms)
+{
+	struct pick *p = arg;
+	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
+	for (size_t i = 0; i < n; i++) {
+		sched_host_of(&rows[i], p->tpl, SCHED_MEMORY_MB, &sh[i]);
+		/* an operator's pin: only that host is eligible */
+		if (p->pin && strcmp(rows[i].id, p->pin) != 0)
+			sh[i].ready = false;
+	}
+	int k = sched_pick(sh, n, p->exclude, p->mem_mb, p->why, sizeof(p->why));
+	if (k >= 0) {
+		p->has_template = sh[k].has_template;
+		/* the create's forward, after the template's fetch when the host lacks it */
+		*ret_ttl_ms = CONTROL_FORWARD_TIMEOUT_MS + RESERVE_MARGIN_MS +
+			      (p->has_template ? 0 : FETCH_TIMEOUT_MS);
+	}
+	free(sh);
+	return k;
+}
+
+/* Pick a host and reserve it for this create, forward, record the placement (replacing the
+ * create's hold and reservation, *hold then 0); one retry elsewhere.  Answers the client in
+ * every case. */
 static void place(struct control *c, struct http_req *req, const char *team, bool v1,
 		  const char *tpl, int64_t mem_mb, const char *raw, size_t len, int64_t *hold)
 {
 	int r;
 	struct wr_err err = {0};
-	struct pg_host *rows = NULL;
-	size_t n = 0;
-	r = pg_host_list(c->db, &rows, &n, &err);
-	if (r < 0) {
-		control_reply_pg_error(req, r, &err);
-		return;
-	}
-	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *cap = rows[i].capacity;
-		int64_t recent = rows[i].recent_placements;
-		sh[i] = (struct sched_host){
-			.id = rows[i].id,
-			.ready = !strcmp(rows[i].state, "ready"),
-			.sandboxes = cap_int(cap, "sandboxes") + recent,
-			.free_slots = cap_int(cap, "freeSlots") - recent,
-			.memory_available_mb =
-				cap_int(cap, "memoryAvailableMb") - recent * SCHED_MEMORY_MB,
-			.has_template = cap_has_template(cap, tpl),
-			.warm_vms = cap_int(cap, "warmVms"),
-		};
-	}
 	/* an operator's pin: only that host is eligible (a team key may not choose hosts) */
 	const char *pin = http_req_header(req, "X-Wrenn-Place-On");
 	if (pin && team && *team) {
 		reply_error(req, 403, "X-Wrenn-Place-On needs an operator key");
-		free(sh);
-		pg_host_list_free(rows, n);
 		return;
 	}
-	for (size_t i = 0; pin && i < n; i++)
-		if (strcmp(rows[i].id, pin) != 0)
-			sh[i].ready = false;
+	struct pick pk = {.tpl = tpl, .pin = pin, .mem_mb = mem_mb};
+	struct pg_host *rows = NULL;
+	size_t n = 0;
 	char fetch_err[512] = "";
-	const char *exclude = NULL;
+	cleanup_free char *exclude = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		char why[512];
-		int k = sched_pick(sh, n, exclude, mem_mb, why, sizeof(why));
+		/* the pick and the host's reservation in one transaction: every create in flight,
+		 * on any replica, counts (a retry's too, off the host that failed) */
+		pg_host_list_free(rows, n);
+		rows = NULL;
+		n = 0;
+		pk.exclude = exclude;
+		int k = -1;
+		r = pg_host_reserve(c->db, team, mem_mb, pick_host, &pk, hold, &rows, &n, &k, &err);
+		if (r < 0) {
+			control_reply_pg_error(req, r, &err);
+			break;
+		}
+		const char *why = pk.why;
 		if (k < 0 && *fetch_err) {
 			reply_error(req, 502, "%s", fetch_err);
 			break;
@@ -465,11 +468,12 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		}
 		const struct pg_host *h = &rows[k];
 		log_info("placement of a %s sandbox (attempt %d): %s", tpl, attempt + 1, why);
-		if (!sh[k].has_template && template_to_host(c, rows, n, (size_t)k, tpl, fetch_err,
-							    sizeof(fetch_err)) < 0) {
+		if (!pk.has_template && template_to_host(c, rows, n, (size_t)k, tpl, fetch_err,
+							 sizeof(fetch_err)) < 0) {
 			log_warn("placement on host %s failed: %s", h->id, fetch_err);
 			placement_failed(c, h->id, team, attempt, fetch_err);
-			exclude = h->id;
+			free(exclude);
+			exclude = xstrdup(h->id);
 			if (attempt == 0)
 				continue;
 			reply_error(req, 502, "%s", fetch_err);
@@ -501,7 +505,8 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 					  r < 0 ? "" : (resp ? resp : ""));
 			log_warn("placement on host %s failed: %s", h->id, fail);
 			placement_failed(c, h->id, team, attempt, fail);
-			exclude = h->id;
+			free(exclude);
+			exclude = xstrdup(h->id);
 			if (attempt == 0)
 				continue;
 			reply_error(req, 502, "placement failed on two hosts; last: host %s",
@@ -535,7 +540,6 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		send_host_reply(c, req, h->id, host_ms, status, resp, rlen);
 		break;
 	}
-	free(sh);
 	pg_host_list_free(rows, n);
 }
 
@@ -592,10 +596,10 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 	}
 	place(c, req, team, v1, tpl, mem_mb, raw, len, &hold);
 	struct wr_err err = {0};
-	/* a create that made no placement gives its slot back (if this fails too, the hold
-	 * expires after PG_QUOTA_HOLD_MS) */
+	/* a create that made no placement gives its slot and its host's reservation back (if this
+	 * fails too, the reservation expires with its forward and the hold after PG_QUOTA_HOLD_MS) */
 	if (hold && pg_quota_release(c->db, hold, &err) < 0)
-		log_error("team %s: quota hold %" PRId64 " not released: %s", team, hold,
+		log_error("team %s: hold %" PRId64 " not released: %s", team ? team : "", hold,
 			  wr_err_msg(&err));
 }
 

@@ -26,6 +26,9 @@ int pg_run(struct pg *db, const char *sql, int n, const char *const *params, PGr
 	   struct wr_err *err);
 int pg_run_simple(struct pg *db, const char *sql, struct wr_err *err);
 void pg_rollback(struct pg *db);
+/* pg_host_list with the lock held (inside the caller's transaction, pg/reserve.c). */
+int pg_host_list_locked(struct pg *db, struct pg_host **ret_rows, size_t *ret_n,
+			struct wr_err *err);
 /* 64 lower-case hex digits and a NUL */
 void pg_hex32(const uint8_t h[32], char out[65]);
 /* One event (pg/events.h) inside the caller's statement sequence, lock held: in its

@@ -139,6 +139,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_host ON events (host_id, seq);"
 	"CREATE INDEX events_team ON events (team, seq);"
 	"ALTER TABLE hosts ADD COLUMN lost_noted boolean NOT NULL DEFAULT false;",
+	/* a create's hold is also its host's reservation while it is in flight (pg/reserve.h) */
+	"ALTER TABLE quota_holds ADD COLUMN host_id text, ADD COLUMN reserved_at timestamptz,"
+	" ADD COLUMN host_until timestamptz;"
+	"CREATE INDEX quota_holds_host ON quota_holds (host_id, host_until);",
 };
 
 /* An arbitrary constant naming wrenn's migration lock among advisory locks. */
@@ -326,7 +330,16 @@ void pg_host_list_free(struct pg_host *rows, size_t n)
 	" (SELECT count(*) FROM placements p WHERE p.host_id = hosts.id AND"                       \
 	" CASE WHEN hosts.sandbox_ids IS NULL"                                                     \
 	" THEN p.created_at >= coalesce(hosts.last_heartbeat, 'epoch')"                            \
-	" ELSE NOT (hosts.sandbox_ids ? p.sandbox_id) END)"
+	" ELSE NOT (hosts.sandbox_ids ? p.sandbox_id) END),"                                       \
+	" (SELECT count(*) FROM quota_holds q"                                                     \
+	" WHERE q.host_id = hosts.id AND q.host_until > now()),"                                   \
+	" (SELECT coalesce(sum(q.memory_mb), 0) FROM quota_holds q"                                \
+	" WHERE q.host_id = hosts.id AND q.host_until > now()),"                                   \
+	" (SELECT count(*) FROM jsonb_array_elements_text(coalesce(hosts.sandbox_ids, '[]'))"      \
+	" AS s(id) LEFT JOIN placements p ON p.sandbox_id = s.id WHERE p.sandbox_id IS NULL OR"    \
+	" (p.host_id = hosts.id AND p.template = '' AND p.created_at >="                           \
+	" (SELECT min(q.reserved_at) FROM quota_holds q"                                           \
+	" WHERE q.host_id = hosts.id AND q.host_until > now())))"
 
 static void read_host(PGresult *res, int i, struct pg_host *h)
 {
@@ -343,6 +356,9 @@ static void read_host(PGresult *res, int i, struct pg_host *h)
 		.created_at = strtoll(PQgetvalue(res, i, 7), NULL, 10),
 		.last_heartbeat = strtoll(PQgetvalue(res, i, 8), NULL, 10),
 		.recent_placements = strtoll(PQgetvalue(res, i, 9), NULL, 10),
+		.reserved = strtoll(PQgetvalue(res, i, 10), NULL, 10),
+		.reserved_memory_mb = strtoll(PQgetvalue(res, i, 11), NULL, 10),
+		.reserved_listed = strtoll(PQgetvalue(res, i, 12), NULL, 10),
 	};
 }
 
@@ -369,24 +385,27 @@ int pg_host_create(struct pg *db, const char *id, const char *name, const uint8_
 	return r;
 }
 
-int pg_host_list(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct wr_err *err)
+int pg_host_list_locked(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct wr_err *err)
 {
 	const char *p[] = {STR(PG_HOST_LOST_MS)};
+	cleanup_pq PGresult *res = NULL;
+	int r = pg_run(db, "SELECT " HOST_COLS " FROM hosts ORDER BY created_at, id", 1, p, &res,
+		       err);
+	if (r < 0)
+		return r;
+	size_t n = (size_t)PQntuples(res);
+	struct pg_host *rows = xcalloc(n ? n : 1, sizeof(*rows));
+	for (size_t i = 0; i < n; i++)
+		read_host(res, (int)i, &rows[i]);
+	*ret_rows = rows;
+	*ret_n = n;
+	return 0;
+}
+
+int pg_host_list(struct pg *db, struct pg_host **ret_rows, size_t *ret_n, struct wr_err *err)
+{
 	int r;
-	LOCKED(db)
-	{
-		cleanup_pq PGresult *res = NULL;
-		r = pg_run(db, "SELECT " HOST_COLS " FROM hosts ORDER BY created_at, id", 1, p,
-			   &res, err);
-		if (r < 0)
-			continue;
-		size_t n = (size_t)PQntuples(res);
-		struct pg_host *rows = xcalloc(n ? n : 1, sizeof(*rows));
-		for (size_t i = 0; i < n; i++)
-			read_host(res, (int)i, &rows[i]);
-		*ret_rows = rows;
-		*ret_n = n;
-	}
+	LOCKED(db) r = pg_host_list_locked(db, ret_rows, ret_n, err);
 	return r;
 }
 

@@ -48,6 +48,11 @@ struct pg_host {
 	/* placements not in its last heartbeat's sandbox list (so not in capacity yet); for a
 	 * host that sends no list, those made since its last heartbeat */
 	int64_t recent_placements;
+	/* creates in flight on it (live reservations, pg/reserve.h) and their memory; of its last
+	 * heartbeat's sandboxes, those that may be such creates already (listed without a
+	 * placement, or adopted since its oldest live reservation): counted once, see
+	 * sched_host_of */
+	int64_t reserved, reserved_memory_mb, reserved_listed;
 };
 void pg_host_done(struct pg_host *h);
 void pg_host_list_free(struct pg_host *rows, size_t n);

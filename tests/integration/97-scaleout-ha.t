@@ -10,11 +10,14 @@
 # sandbox (nothing lost, no double placement); replica 1 restarted serves again.  Teams: API
 # keys live in PostgreSQL (a key made on replica 1 works on replica 2); a team key's creates are
 # placed for its team and forwarded as that team (X-Wrenn-Team under the call's signature), it
-# lists only its team's sandboxes and another team's id answers 404.  At the end
-# nothing is left: no namespace, bridge, veth or process.
+# lists only its team's sandboxes and another team's id answers 404.  Creates in flight count
+# (issue #15): the scheduler's pick and the host's reservation are one transaction, so live
+# reservations fill a host and expired ones (a replica killed mid-create) do not, and 6
+# concurrent creates through both replicas over three idle 4-slot hosts all succeed, 2 per host.
+# At the end nothing is left: no namespace, bridge, veth or process.
 set -u
 cd "$(dirname "$0")/../.."
-N=43
+N=51
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -138,7 +141,7 @@ start_host() { # i [existing data dir]
 		--host-id "${ID[$i]}" --host-credential-file "$CDIR1/cred-$i" \
 		--data-dir "$d" --images-dir "$IMAGES" --api-listen "$SUB.1$i:3000" \
 		--proxy-listen "$SUB.1$i:3001" "${AGENT_NET[@]}" \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
+		--auto-snapshot=false --warm-pool 0 --pool-size 1 --max-sandboxes 4 >>"$d/agent.out" 2>>"$d/agent.err" &
 	HPIDS+=($!)
 	HAPI[$i]=http://$SUB.1$i:3000 HDIR[$i]=$d
 }
@@ -330,6 +333,66 @@ console.log(r.stdout.trim() + ' ' + gone)
 " 2>&1 | tail -1)
 is "E2B SDK through the restarted replica 1: create, run, kill" "$out" "back gone"
 is "no placement left" "$(PSQL 'SELECT count(*) FROM placements')" 0
+
+# creates in flight count (issue #15).  Hosts idle first: a killed sandbox leaves its host's
+# count at the host's next heartbeat.
+wait_idle() {
+	local idle=
+	for _ in $(seq 1 80); do
+		idle=$(curl -s "${H[@]}" "$CP1/v1/hosts" |
+			jq -r '[.[] | select(.state == "ready" and .capacity.sandboxes == 0 and .capacity.freeSlots == 4)] | length')
+		[ "$idle" = 3 ] && break
+		sleep 0.25
+	done
+	echo "$idle"
+}
+is "three idle hosts, 4 slots each" "$(wait_idle)" 3
+# reservations as another replica's creates in flight leave them: hosts 1 and 2 full, host 3
+# with four whose replica was killed mid-create (expired)
+resv() { # host live|expired
+	local until="now() + interval '1 minute'"
+	[ "$2" = expired ] && until="now() - interval '1 second'"
+	PSQL "INSERT INTO quota_holds (team, memory_mb, host_id, reserved_at, host_until) SELECT '', 512, '$1', now() - interval '2 seconds', $until FROM generate_series(1, 4)"
+}
+resv "${ID[1]}" live; resv "${ID[2]}" live; resv "${ID[3]}" expired
+hdr=$(curl -s -D - -o /dev/null "${H[@]}" -H 'Content-Type: application/json' \
+	-d '{"templateID":"minimal","timeout":120}' "$CP2/sandboxes" | tr -d '\r')
+sx=$(PSQL "SELECT sandbox_id FROM placements WHERE host_id = '${ID[3]}'")
+is "live reservations fill a host, expired ones do not: the create goes to host 3" \
+	"$(sed -n 's/^[Xx]-[Ww]renn-[Hh]ost: //p' <<<"$hdr") $(wc -w <<<"$sx")" "${ID[3]} 1"
+[ -n "$sx" ] && curl -s -o /dev/null -X DELETE "${H[@]}" "$CP1/sandboxes/$sx"
+PSQL "UPDATE quota_holds SET host_until = now() + interval '1 minute' WHERE host_id = '${ID[3]}'"
+out=$(curl -s -w ' %{http_code}' "${H[@]}" -H 'Content-Type: application/json' \
+	-d '{"templateID":"minimal","timeout":120}' "$CP1/sandboxes")
+is "every host full of creates in flight: 503, no host can take it" \
+	"$(grep -o 'no host can take the sandbox.*3 without free slots' <<<"$out" | wc -l) ${out##* }" "1 503"
+PSQL "DELETE FROM quota_holds WHERE team = ''"
+is "idle again" "$(wait_idle)" 3
+# 6 concurrent creates, alternately through replica 1 and replica 2: each pick counts the
+# reservations committed before it (whichever replica made them), so 2 per host, none refused
+BD=$(mktemp -d /tmp/wrenn-${T}b.XXXXXX)
+DIRS+=("$BD")
+bp=()
+for k in 1 2 3 4 5 6; do
+	c=$CP1; [ $((k % 2)) -eq 0 ] && c=$CP2
+	curl -s -m 240 -D "$BD/h$k" -o "$BD/b$k" -w '%{http_code}' "${H[@]}" \
+		-H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' \
+		"$c/sandboxes" >"$BD/c$k" &
+	bp+=($!)
+done
+wait "${bp[@]}"
+codes=$(for k in 1 2 3 4 5 6; do printf '%s ' "$(cat "$BD/c$k")"; done)
+is "6 concurrent creates through both replicas over three 4-slot hosts: all 201" "$codes" \
+	"201 201 201 201 201 201 "
+spread=$(for i in 1 2 3; do PSQL "SELECT count(*) FROM placements WHERE host_id = '${ID[$i]}'"; done | tr '\n' ' ')
+is "spread evenly: 2 per host (placements per host)" "$spread" "2 2 2 "
+is "no reservation left once the creates are placed" "$(PSQL 'SELECT count(*) FROM quota_holds')" 0
+codes=$(for k in 1 2 3 4 5 6; do
+	s=$(jq -r '.sandboxID // empty' "$BD/b$k" 2>/dev/null)
+	[ -n "$s" ] && curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${H[@]}" "$CP2/sandboxes/$s"
+done)
+is "the burst's sandboxes killed" "$codes$(PSQL 'SELECT count(*) FROM placements')" \
+	"204 204 204 204 204 204 0"
 if grep -qF "${CRED[1]}" "$CDIR1/agent.err" "$CDIR2/agent.err" "${HDIR[1]}/agent.err" 2>/dev/null; then
 	nok "a host credential never appears in a log"
 else

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Multiple hosts: request signing (basic/hmac.c), the replay cache of signed calls
- * (basic/nonce-cache.c), the scheduler's choice (control-sched.c) and the control plane's
+ * (basic/nonce-cache.c), the scheduler's choice and its count of a host, creates in flight
+ * included (control-sched.c), and the control plane's
  * tenancy and quota decisions (control-team.c), the signed requests' timestamp parser (basic/parse.c). */
 #include "basic/hex.h"
 #include "basic/hmac.h"
@@ -9,6 +10,7 @@
 #include "daemon/config.h"
 #include "daemon/control-sched.h"
 #include "daemon/control-team.h"
+#include "pg/pg.h"
 #include "pg/quota.h"
 
 #include <errno.h>
@@ -197,6 +199,136 @@ static void test_sched_eligibility_and_retry(void **state)
 	assert_string_equal(why, "no eligible host among 5: 2 not ready, 1 without free slots, 1 "
 				 "without 512 MB free, 1 excluded after a failed placement");
 	assert_int_equal(sched_pick(NULL, 0, NULL, 512, why, sizeof(why)), -ENOSPC);
+}
+
+/* A host row as pg_host_list reads it: last capacity, placements and reservations not in it. */
+static struct pg_host row(const char *id, const char *state, int64_t sandboxes, int64_t free_slots,
+			  int64_t mem_mb)
+{
+	return (struct pg_host){
+		.id = (char *)id,
+		.state = (char *)state,
+		.capacity = json_pack("{s:I,s:I,s:I,s:[s],s:I}", "sandboxes", (json_int_t)sandboxes,
+				      "freeSlots", (json_int_t)free_slots, "memoryAvailableMb",
+				      (json_int_t)mem_mb, "templates", "minimal", "warmVms",
+				      (json_int_t)0),
+	};
+}
+
+static void test_sched_host_of(void **state)
+{
+	(void)state;
+	struct pg_host h = row("h", "ready", 1, 3, 8000);
+	struct sched_host s;
+	sched_host_of(&h, "minimal", 512, &s);
+	assert_true(s.ready && s.has_template);
+	assert_int_equal(s.sandboxes, 1);
+	assert_int_equal(s.free_slots, 3);
+	assert_int_equal(s.memory_available_mb, 8000);
+	/* a placement its heartbeat did not list yet, two creates in flight (1024 MiB) */
+	h.recent_placements = 1;
+	h.reserved = 2;
+	h.reserved_memory_mb = 1024;
+	sched_host_of(&h, "base", 512, &s);
+	assert_false(s.has_template);
+	assert_int_equal(s.sandboxes, 4);
+	assert_int_equal(s.free_slots, 0);
+	assert_int_equal(s.memory_available_mb, 8000 - 512 - 1024);
+	/* a heartbeat taken while one of them ran on the host lists it (its capacity counts it):
+	 * counted once */
+	h.reserved_listed = 1;
+	sched_host_of(&h, NULL, 512, &s);
+	assert_int_equal(s.sandboxes, 3);
+	assert_int_equal(s.free_slots, 1);
+	assert_int_equal(s.memory_available_mb, 8000 - 512 - 512);
+	/* listed sandboxes beyond the reservations are the capacity's alone */
+	h.reserved_listed = 5;
+	sched_host_of(&h, NULL, 512, &s);
+	assert_int_equal(s.sandboxes, 2);
+	assert_int_equal(s.free_slots, 2);
+	json_decref(h.capacity);
+	h = row("l", "lost", 0, 4, 8000);
+	sched_host_of(&h, "minimal", 512, &s);
+	assert_false(s.ready);
+	json_decref(h.capacity);
+}
+
+/* n picks in a row as pg_host_reserve makes them (one at a time, each seeing the reservations
+ * before it); counts[i] += the picks of host i, the last pick's answer returned */
+static int picks(struct pg_host *rows, size_t nh, int n, const char *exclude, int counts[])
+{
+	int k = -1;
+	for (int j = 0; j < n; j++) {
+		struct sched_host sh[4];
+		char why[256];
+		for (size_t i = 0; i < nh; i++)
+			sched_host_of(&rows[i], "minimal", 512, &sh[i]);
+		k = sched_pick(sh, nh, exclude, 512, why, sizeof(why));
+		if (k < 0)
+			return k;
+		rows[k].reserved++;
+		rows[k].reserved_memory_mb += 512;
+		counts[k]++;
+	}
+	return k;
+}
+
+static void test_sched_reservations_spread(void **state)
+{
+	(void)state;
+	/* issue #15: 9 concurrent creates over three idle 4-slot hosts went 9/0/0 when each pick
+	 * saw the same loads; with each create's reservation counted they spread evenly */
+	struct pg_host rows[3] = {row("a", "ready", 0, 4, 8100), row("b", "ready", 0, 4, 8000),
+				  row("c", "ready", 0, 4, 7900)};
+	int counts[3] = {0};
+	assert_true(picks(rows, 3, 9, NULL, counts) >= 0);
+	assert_int_equal(counts[0], 3);
+	assert_int_equal(counts[1], 3);
+	assert_int_equal(counts[2], 3);
+	/* a heartbeat now lists two of a's creates (already running there): same count */
+	json_object_set_new(rows[0].capacity, "sandboxes", json_integer(2));
+	json_object_set_new(rows[0].capacity, "freeSlots", json_integer(2));
+	rows[0].reserved_listed = 2;
+	/* a burst beyond one host's slots fills every host, then no host has room */
+	assert_true(picks(rows, 3, 3, NULL, counts) >= 0);
+	assert_int_equal(counts[0] + counts[1] + counts[2], 12);
+	assert_true(counts[0] == 4 && counts[1] == 4 && counts[2] == 4);
+	assert_int_equal(picks(rows, 3, 1, NULL, counts), -ENOSPC);
+	for (int i = 0; i < 3; i++)
+		json_decref(rows[i].capacity);
+}
+
+static void test_sched_retry_sees_reservations(void **state)
+{
+	(void)state;
+	/* a refused 507 on a: each retry drops its reservation there and picks again with every
+	 * other create in flight counted, so the retries spread over b and c instead of all going
+	 * to the one host the stale view showed least loaded */
+	struct pg_host rows[3] = {row("a", "ready", 0, 4, 9000), row("b", "ready", 0, 4, 8000),
+				  row("c", "ready", 0, 4, 8000)};
+	rows[0].reserved = 4;
+	rows[1].reserved = rows[2].reserved = 1;
+	int counts[3] = {0};
+	for (int j = 0; j < 4; j++) {
+		rows[0].reserved--;
+		assert_true(picks(rows, 3, 1, "a", counts) > 0);
+	}
+	assert_int_equal(counts[0], 0);
+	assert_int_equal(counts[1], 2);
+	assert_int_equal(counts[2], 2);
+	/* without reservations (the old order: pick, forward, then record) all four had gone to
+	 * the same host */
+	struct sched_host sh[3];
+	char why[256];
+	for (int i = 0; i < 3; i++) {
+		rows[i].reserved = 0;
+		sched_host_of(&rows[i], "minimal", 512, &sh[i]);
+	}
+	int first = sched_pick(sh, 3, "a", 512, why, sizeof(why));
+	for (int j = 0; j < 3; j++)
+		assert_int_equal(sched_pick(sh, 3, "a", 512, why, sizeof(why)), first);
+	for (int i = 0; i < 3; i++)
+		json_decref(rows[i].capacity);
 }
 
 /* --role and its settings: the default stays the single host; each role's needs are checked */
@@ -548,6 +680,9 @@ int main(void)
 		cmocka_unit_test(test_sched_least_loaded),
 		cmocka_unit_test(test_sched_locality),
 		cmocka_unit_test(test_sched_eligibility_and_retry),
+		cmocka_unit_test(test_sched_host_of),
+		cmocka_unit_test(test_sched_reservations_spread),
+		cmocka_unit_test(test_sched_retry_sees_reservations),
 		cmocka_unit_test(test_config_roles),
 		cmocka_unit_test(test_parse_ts),
 		cmocka_unit_test(test_quota_admit),
