@@ -10,7 +10,7 @@
 # tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=106
+N=117
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -58,6 +58,9 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 	[ -d tests/e2b/node_modules/e2b ] && SDK_OK=1
 fi
 PSQL() { psql "$PGURL" -qAtX -c "$1"; }
+EV() { # [key] query -> GET /v1/events?query (the admin key unless a key is given)
+	if [ $# -eq 2 ]; then curl -s -H "X-API-Key: $1" "$CP/v1/events?$2"; else curl -s "${H[@]}" "$CP/v1/events?$1"; fi
+}
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -191,6 +194,20 @@ else
 fi
 is "placements recorded in PostgreSQL" \
 	"$(PSQL "SELECT count(*) FROM placements WHERE host_id IN ('${ID[a]}','${ID[b]}')")" 4
+# events (issue 15 item 5): each placement with the scheduler's decision, the failed one with
+# its reason, the hosts' registration, all in PostgreSQL and through GET /v1/events
+placed=0
+for sid in "${SB[@]}"; do
+	EV "sandboxId=$sid&kind=placed" | jq -e --arg h "${ON[$sid]}" \
+		'.events | length == 1 and (.[0].hostId == $h) and (.[0].detail | test("^template minimal, attempt [12]: host-[0-9a-f]+: template present.*least loaded of [0-9]+ eligible"))' >/dev/null &&
+		placed=$((placed + 1))
+done
+is "GET /v1/events: a placed event per create, on its host, with the scheduler's reason" "$placed" 4
+is "the failed placement on host c is an event with its reason, retried elsewhere" \
+	"$(EV "hostId=${ID[c]}&kind=placement_failed" | jq -r '[.events[] | select(.detail | test("retried on another host$"))] | length > 0')" true
+is "host_registered events for the three hosts" \
+	"$(EV "kind=host_registered" | jq -r '[.events[].hostId] | sort | join(" ")')" \
+	"$(printf '%s\n' "${ID[a]}" "${ID[b]}" "${ID[c]}" | sort | tr '\n' ' ' | sed 's/ $//')"
 S0=${SB[0]}
 is "GET /sandboxes/{id} forwarded to its host" \
 	"$(curl -s "${H[@]}" "$CP/sandboxes/$S0" | jq -r '.sandboxID + " " + .state')" "$S0 running"
@@ -201,6 +218,10 @@ is "the sandbox runs on the host it was placed on" \
 is "DELETE forwarded, placement removed" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$S0") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$S0") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$S0'")" \
 	"204 404 0"
+# (older: possibly "adopted", when the host's heartbeat listed it before the create's answer)
+is "its placement's release is an event (newest first: released, placed)" \
+	"$(EV "sandboxId=$S0" | jq -r '[.events[:2][] | .kind + ":" + (.detail | split(" ")[0])] | join(" ")')" \
+	"released:killed placed:template"
 # per-sandbox operations forwarded by placement: timeout, pause, connect (resume), logs
 S1=${SB[1]}
 is "timeout and pause through the control plane" \
@@ -358,6 +379,10 @@ is "a team's /v1 create is placed for the team; another team gets 404 (info, exe
 is "wrenn kill through the control plane: gone, placement removed" \
 	"$("${WC[@]}" kill "$V1" "$V1T" >/dev/null 2>&1; echo $?) $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/sandboxes/$V1") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$V1','$V1T')")" \
 	"0 404 0"
+t1ev=$(EV "$TK1" "limit=1000")
+is "GET /v1/events with a team key: its sandbox's events only (no host's, no operator's), another team none" \
+	"$(jq -r '[.events[] | .kind + "/" + .sandboxId + "/" + .team] | join(" ")' <<<"$t1ev") $(EV "$TK2" "sandboxId=$V1T" | jq '.events | length') $(EV "$TK1" "hostId=${ID[c]}" | jq '.events | length')" \
+	"released/$V1T/so96-t1 placed/$V1T/so96-t1 0 0"
 
 # templates across hosts: a snapshot template made on host a (its own API) starts sandboxes on host b
 # through the control plane (pinned there with X-Wrenn-Place-On): b fetches it from a by content
@@ -485,6 +510,10 @@ is "four concurrent creates through both replicas for the last slot: one admitte
 msg=$(cat "$CDIR"/q-*.out | jq -r 'select(.code == 429) | .message' | head -1)
 is "the 429 names the team and its limit" \
 	"$(grep -c 'team so96-q has reached its maximum of 1 concurrent sandboxes' <<<"$msg")" 1
+qev=$(EV "$TQ" "kind=create_refused")
+is "each quota refusal is a create_refused event the team sees, with the reason" \
+	"$(jq -r '[.events[] | select(.team == "so96-q" and (.detail | test("maximum of 1 concurrent")))] | length' <<<"$qev") $(PSQL "SELECT count(*) FROM events WHERE kind = 'create_refused' AND team = 'so96-q'")" \
+	"3 3"
 hdr=$(mktemp)
 curl -s -D "$hdr" -o /dev/null -H "X-API-Key: $TQ" -H 'Content-Type: application/json' -d '{"templateID":"minimal"}' "$CP/sandboxes"
 is "no Retry-After on a quota's 429 (the SDK would retry it)" "$(grep -ci '^retry-after' "$hdr")" 0
@@ -547,6 +576,17 @@ while [ $(($(date +%s) - t0)) -lt 20 ]; do
 	sleep 0.5
 done
 is "kill -9'd host is lost within 20 s" "$st" lost
+# host_lost is computed from the clock; both replicas check every 2 s, one records it
+nl=0
+for _ in $(seq 1 30); do
+	nl=$(PSQL "SELECT count(*) FROM events WHERE kind = 'host_lost' AND host_id = '${ID[a]}'")
+	[ "$nl" -ge 1 ] && break
+	sleep 0.25
+done
+sleep 4.5 # two more checks of each replica
+is "host_lost recorded exactly once with two replicas checking" \
+	"$(PSQL "SELECT count(*) FROM events WHERE kind = 'host_lost' AND host_id = '${ID[a]}'") $(EV "hostId=${ID[a]}&kind=host_lost" | jq -r '.events[0].detail | test("^no heartbeat for [0-9]+ s \\(lost after 15 s\\)")')" \
+	"1 true"
 is "the other host stays ready" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .state)" ready
 is "a sandbox on the lost host is reported lost" \
 	"$(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r '.state + " " + .hostID')" "lost ${ID[a]}"
@@ -577,6 +617,8 @@ for _ in $(seq 1 100); do
 done
 is "a returning host is ready again, its sandbox running" \
 	"$st $(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r .state)" "ready running"
+is "its return is one host_returned event" \
+	"$(EV "hostId=${ID[a]}&kind=host_returned" | jq '.events | length')" 1
 
 # the wrenn CLI against the control plane (60-cli.t style): hosts ls / add / drain / rm
 W=$B/bin/wrenn
@@ -634,6 +676,21 @@ for _ in $(seq 1 40); do
 done
 is "a sandbox made on a host's own API is adopted from its heartbeat" \
 	"$st $(PSQL "SELECT host_id FROM placements WHERE sandbox_id='$SD'")" "running ${ID[b]}"
+is "events: b draining once, a removed, a placement released by a heartbeat, one adopted" \
+	"$(EV "hostId=${ID[b]}&kind=host_draining" | jq '.events | length') $(EV "hostId=${ID[a]}&kind=host_removed" | jq '.events | length') $(EV "sandboxId=$SBD&kind=released" | jq -r '.events[0].detail') $(EV "sandboxId=$SD&kind=adopted" | jq -r '.events[0].hostId')" \
+	"1 1 its host's heartbeat no longer lists it ${ID[b]}"
+pages= cur= np=0
+while :; do
+	pg=$(EV "limit=7${cur:+&before=$cur}")
+	pages+="$(jq -r '.events[].seq' <<<"$pg" | tr '\n' ' ')"
+	cur=$(jq -r '.nextCursor // empty' <<<"$pg"); np=$((np + 1))
+	[ -n "$cur" ] && [ $np -lt 200 ] || break
+done
+is "GET /v1/events pages (limit=7, before=nextCursor): every event once, newest first" \
+	"$pages" "$(PSQL "SELECT seq FROM events ORDER BY seq DESC" | tr '\n' ' ')"
+is "GET /v1/events: bad values 400, on both replicas the same events" \
+	"$(for q in limit=0 limit=1001 before=x 'kind=a%27'; do curl -s -o /dev/null -w '%{http_code} ' "${H[@]}" "$CP/v1/events?$q"; done)|$(curl -s "${H[@]}" "$CP2/v1/events?limit=5" | jq -c '[.events[].seq]')" \
+	"400 400 400 400 |$(EV "limit=5" | jq -c '[.events[].seq]')"
 # the database restarts under the control plane: it reconnects, heartbeats go on
 pg_restart
 code=
