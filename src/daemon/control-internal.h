@@ -3,10 +3,13 @@
 /*
  * What the control plane's files share (control.c: routes, hosts, creates and the E2B
  * per-sandbox forwarding; control-v1.c: the native per-sandbox routes; control-call.c: signed
- * calls to hosts; control-proxy.c: the sandbox-traffic port; control-list.c: lists across hosts).
+ * calls to hosts; control-proxy.c: the sandbox-traffic port; control-list.c: lists across hosts;
+ * control-snapshots.c: snapshots, forks, the native snapshot and template lists).
  */
 #include "daemon/config.h"
 #include "http/http.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +72,25 @@ void control_proxy_handle(struct http_req *req, void *userdata);
 /* GET /sandboxes, GET /v2/sandboxes (E2B) and GET /v1/sandboxes (native), merged over the hosts;
  * the caller checked the key: team is its team (NULL or "" = an operator's, who sees all). */
 void control_list(struct control *c, struct http_req *req, const char *team);
+
+/* A host's 200 answer to a fan-out (control_fanout): < 0 counts the host as not answering. */
+typedef int (*control_take_fn)(const struct pg_host *h, const char *resp, size_t rlen, void *arg);
+/* GET to every ready or draining host as team (control-list.c; 10 s bound each): target_of(h,
+ * targ) is the target for h (malloc'd; NULL = nothing to ask it), each 200 answer goes to take.
+ * Hosts that are lost, did not answer or answered something else are appended to unreachable (a
+ * JSON array of ids).  A host's 4xx (a bad query: every host would say the same) stops the
+ * fan-out: *ret_status, *ret_body (caller frees), *ret_len to relay; else *ret_status is 0.
+ * < 0 only when the host list could not be read. */
+int control_fanout(struct control *c, const char *team,
+		   char *(*target_of)(const struct pg_host *h, void *targ), void *targ,
+		   control_take_fn take, void *arg, json_t *unreachable, int *ret_status,
+		   char **ret_body, size_t *ret_len, struct wr_err *err);
+/* X-Wrenn-Unreachable-Hosts: the ids of unreachable, comma-separated (nothing when empty). */
+void control_reply_unreachable(struct http_req *req, const json_t *unreachable);
+
+/* Snapshots, forks and the native snapshot and template lists (control-snapshots.c): true when
+ * the request was one of their routes (answered). */
+bool control_snapshots_handle(struct control *c, struct http_req *req);
 
 /* The key of the request (an admin key or a key of the api_keys table): 0 and its team ("" =
  * operator, caller frees); answers 401 (503 without the database) itself and returns < 0. */

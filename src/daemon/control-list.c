@@ -16,6 +16,9 @@
  * E2B knows only running and paused: its lists leave out what a host that does not answer has
  * (GET /sandboxes/{id} reports such a sandbox as "lost").  Hosts that did not answer are named
  * in the X-Wrenn-Unreachable-Hosts header.
+ *
+ * The fan-out itself (control_fanout: every serving host asked as the caller's team, 4xx relayed,
+ * the silent ones collected) serves the snapshot and template lists too (control-snapshots.c).
  */
 #include "daemon/agent.h"
 #include "daemon/control-internal.h"
@@ -150,6 +153,91 @@ static int take_rows(const char *resp, size_t rlen, enum list_kind kind, const c
 	return 0;
 }
 
+/* control_fanout's target for every host: the same one (arg). */
+static char *fixed_target(const struct pg_host *h, void *arg)
+{
+	(void)h;
+	return xstrdup(arg);
+}
+
+struct take_arg {
+	enum list_kind kind;
+	json_t *all;
+	int limit; /* paged: a host that filled its page may have more */
+	bool more;
+};
+
+static int take_hosts_rows(const struct pg_host *h, const char *resp, size_t rlen, void *arg)
+{
+	struct take_arg *ta = arg;
+	size_t got = 0;
+	int r = take_rows(resp, rlen, ta->kind, h->id, ta->all, &got);
+	if (r >= 0 && ta->limit > 0 && got >= (size_t)ta->limit)
+		ta->more = true; /* that host may have more beyond its page */
+	return r;
+}
+
+int control_fanout(struct control *c, const char *team,
+		   char *(*target_of)(const struct pg_host *h, void *targ), void *targ,
+		   control_take_fn take, void *arg, json_t *unreachable, int *ret_status,
+		   char **ret_body, size_t *ret_len, struct wr_err *err)
+{
+	struct pg_host *hosts = NULL;
+	size_t nh = 0;
+	*ret_status = 0;
+	int r = pg_host_list(c->db, &hosts, &nh, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nh; i++) {
+		const struct pg_host *h = &hosts[i];
+		bool serving = !strcmp(h->state, "ready") || !strcmp(h->state, "draining");
+		if (!serving || !*h->api_url) {
+			if (!strcmp(h->state, "lost"))
+				json_array_append_new(unreachable, json_string(h->id));
+			continue;
+		}
+		cleanup_free char *target = target_of(h, targ);
+		if (!target)
+			continue; /* nothing to ask that host (its pages are done) */
+		int status = 0;
+		cleanup_free char *resp = NULL;
+		size_t rlen = 0;
+		struct wr_err e = {0};
+		/* as the caller's team: the host filters its list as for a team key of its own */
+		r = control_forward(c, h->id, h->api_url, team, "GET", target, NULL, 0,
+				    LIST_TIMEOUT_MS, &status, &resp, &rlen, &e);
+		if (r >= 0 && status / 100 == 4) {
+			*ret_status = status;
+			*ret_body = TAKE_PTR(resp);
+			*ret_len = rlen;
+			break;
+		}
+		if (r < 0 || status != 200 || take(h, resp, rlen, arg) < 0) {
+			log_warn("list %s: host %s: %s", target, h->id,
+				 r < 0 ? wr_err_msg(&e) : "unexpected answer");
+			json_array_append_new(unreachable, json_string(h->id));
+		}
+	}
+	pg_host_list_free(hosts, nh);
+	return 0;
+}
+
+void control_reply_unreachable(struct http_req *req, const json_t *unreachable)
+{
+	if (json_array_size(unreachable) == 0)
+		return;
+	cleanup_free char *names = xstrdup("");
+	size_t i;
+	json_t *v;
+	json_array_foreach(unreachable, i, v)
+	{
+		char *s = xasprintf("%s%s%s", names, i ? "," : "", json_string_value(v));
+		free(names);
+		names = s;
+	}
+	http_resp_header(req, "X-Wrenn-Unreachable-Hosts", names);
+}
+
 /* What the native list says about a sandbox whose host cannot tell. */
 static json_t *lost_row(const struct pg_placement *p)
 {
@@ -201,46 +289,25 @@ void control_list(struct control *c, struct http_req *req, const char *team)
 		target = xstrdup(http_req_target(req));
 
 	struct wr_err err = {0};
-	struct pg_host *hosts = NULL;
-	size_t nh = 0;
-	int r = pg_host_list(c->db, &hosts, &nh, &err);
+	cleanup_json json_t *all = json_array(), *unreachable = json_array();
+	struct take_arg ta = {.kind = kind, .all = all, .limit = paged ? limit : 0};
+	int st4 = 0;
+	cleanup_free char *resp4 = NULL;
+	size_t len4 = 0;
+	int r = 0;
+	if (ask_hosts)
+		r = control_fanout(c, team, fixed_target, target, take_hosts_rows, &ta, unreachable,
+				   &st4, &resp4, &len4, &err);
 	if (r < 0) {
 		reply_error(req, r == -ECONNREFUSED ? 503 : 500, "%s", wr_err_msg(&err));
 		return;
 	}
-	cleanup_json json_t *all = json_array(), *unreachable = json_array();
-	bool more = false;
-	for (size_t i = 0; ask_hosts && i < nh; i++) {
-		const struct pg_host *h = &hosts[i];
-		bool serving = !strcmp(h->state, "ready") || !strcmp(h->state, "draining");
-		if (!serving || !*h->api_url) {
-			if (!strcmp(h->state, "lost"))
-				json_array_append_new(unreachable, json_string(h->id));
-			continue;
-		}
-		int status = 0;
-		cleanup_free char *resp = NULL;
-		size_t rlen = 0, got = 0;
-		wr_err_clear(&err);
-		/* as the caller's team: the host filters its list as for a team key of its own */
-		r = control_forward(c, h->id, h->api_url, team, "GET", target, NULL, 0,
-				    LIST_TIMEOUT_MS, &status, &resp, &rlen, &err);
-		if (r >= 0 && status / 100 == 4) {
-			/* a bad query: every host would say the same; the first one's answer */
-			http_resp_send(req, status, "application/json", resp ? resp : "", rlen);
-			pg_host_list_free(hosts, nh);
-			return;
-		}
-		if (r < 0 || status != 200 || take_rows(resp, rlen, kind, h->id, all, &got) < 0) {
-			log_warn("list: host %s: %s", h->id,
-				 r < 0 ? wr_err_msg(&err) : "unexpected answer");
-			json_array_append_new(unreachable, json_string(h->id));
-			continue;
-		}
-		if (paged && got >= (size_t)limit)
-			more = true; /* that host may have more beyond its page */
+	if (st4) {
+		/* a bad query: every host would say the same; the first one's answer */
+		http_resp_send(req, st4, "application/json", resp4 ? resp4 : "", len4);
+		return;
 	}
-	pg_host_list_free(hosts, nh);
+	bool more = ta.more;
 
 	if (want_lost) {
 		struct pg_placement *pl = NULL;
@@ -283,18 +350,7 @@ void control_list(struct control *c, struct http_req *req, const char *team)
 				 item_id(items[take - 1], kind));
 	free(items);
 
-	if (json_array_size(unreachable) > 0) {
-		cleanup_free char *names = xstrdup("");
-		size_t i;
-		json_t *v;
-		json_array_foreach(unreachable, i, v)
-		{
-			char *s = xasprintf("%s%s%s", names, i ? "," : "", json_string_value(v));
-			free(names);
-			names = s;
-		}
-		http_resp_header(req, "X-Wrenn-Unreachable-Hosts", names);
-	}
+	control_reply_unreachable(req, unreachable);
 	if (next)
 		http_resp_header(req, "X-Next-Token", next);
 	if (kind != LIST_V1) {

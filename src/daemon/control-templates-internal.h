@@ -42,5 +42,9 @@ void ctpl_files_link(struct control *c, struct http_req *req, const char *team, 
 		     const char *hash);
 /* PUT|POST /build-files/{hash}?token= (no API key; control-tpl-files.c). */
 void ctpl_files_upload(struct control *c, struct http_req *req);
+/* The copies of template id that hosts other than build_host_id fetched (their heartbeats list
+ * it): DELETE /templates/{id} there as the operator; a copy a sandbox still uses is kept and
+ * logged (control-templates.c). */
+void ctpl_delete_copies(struct control *c, const char *id, const char *build_host_id);
 /* GET /templates (control-tpl-list.c). */
 void ctpl_list(struct control *c, struct http_req *req, const char *team);

@@ -516,9 +516,9 @@ static bool host_lists(const struct pg_host *h, const char *name)
  * team on its host), so that no create or alias finds the name any more.  A copy a sandbox
  * still uses stays (that host answers 409) and is logged.
  */
-static void delete_copies(struct control *c, struct http_req *req, const char *id,
-			  const char *build_host_id)
+void ctpl_delete_copies(struct control *c, const char *id, const char *build_host_id)
 {
+	cleanup_free char *target = xasprintf("/templates/%s", id);
 	struct pg_host *rows = NULL;
 	size_t n = 0;
 	struct wr_err err = {0};
@@ -534,8 +534,8 @@ static void delete_copies(struct control *c, struct http_req *req, const char *i
 			continue;
 		int status = 0;
 		wr_err_clear(&err);
-		int r = control_forward(c, h->id, h->api_url, NULL, "DELETE", http_req_target(req),
-					NULL, 0, TPL_TIMEOUT_MS, &status, NULL, NULL, &err);
+		int r = control_forward(c, h->id, h->api_url, NULL, "DELETE", target, NULL, 0,
+					TPL_TIMEOUT_MS, &status, NULL, NULL, &err);
 		if (r < 0)
 			log_warn("template %s: its copy on host %s is kept: %s", id, h->id,
 				 wr_err_msg(&err));
@@ -566,7 +566,7 @@ static void template_delete(struct control *c, struct http_req *req, const char 
 		if ((r = pg_template_delete(c->db, id, false, &err)) < 0) {
 			control_reply_pg_error(req, r, &err);
 		} else {
-			delete_copies(c, req, id, t.host_id);
+			ctpl_delete_copies(c, id, t.host_id);
 			reply_empty(req, 204);
 		}
 		pg_template_done(&t);
@@ -590,7 +590,7 @@ static void template_delete(struct control *c, struct http_req *req, const char 
 	}
 	if (status / 100 == 2 || status == 404) {
 		log_info("template %s deleted on host %s", id, h.id);
-		delete_copies(c, req, id, h.id);
+		ctpl_delete_copies(c, id, h.id);
 	}
 	if (status == 404)
 		reply_empty(req, 204);

@@ -94,6 +94,10 @@ void ctpl_list(struct control *c, struct http_req *req, const char *team)
 	cleanup_free char *silent = xstrdup("");
 	for (size_t i = 0; i < n; i++) {
 		const char *hid = rows[i].host_id;
+		/* snapshots (control-snapshots.c) are rows too: E2B lists them at GET /snapshots,
+		 * one host's GET /templates does not */
+		if (!strcmp(rows[i].build_status, "snapshot"))
+			continue;
 		json_t *got = json_object_get(hosts, hid);
 		if (!got) {
 			got = host_templates(c, req, hid, team);

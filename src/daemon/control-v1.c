@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The native per-sandbox routes on the control plane (control-internal.h): /v1/sandboxes/{id}
- * and its timeout, pause, resume, logs, snapshots, exec, files and pty, each forwarded to the host
+ * and its timeout, pause, resume, logs, exec, files and pty, each forwarded to the host
  * its placement names as a signed call for the caller's team (the host applies its own tenancy
  * too), the answer streamed back as it comes (control-call.c): exec output and file downloads
  * flow chunk by chunk, logs keep their X-Next-Token, the pty's 101 becomes a byte relay.
@@ -45,7 +45,6 @@ static const char *const v1_ops[] = {
 	"POST",	  "/v1/sandboxes/*/pause",
 	"POST",	  "/v1/sandboxes/*/resume",
 	"GET",	  "/v1/sandboxes/*/logs",
-	"POST",	  "/v1/sandboxes/*/snapshots",
 	"POST",	  "/v1/sandboxes/*/exec",
 	"POST",	  "/v1/sandboxes/*/pty",
 	"GET",	  "/v1/sandboxes/*/pty",

@@ -604,7 +604,7 @@ static void sandboxes_create(struct control *c, struct http_req *req, const char
 }
 
 /* E2B operations on one sandbox that stay on its host, forwarded by placement (fork and
- * snapshots make new sandboxes or templates: not yet). */
+ * snapshots make new sandboxes or templates: control-snapshots.c). */
 static const char *const sandbox_ops[] = {
 	"GET",	  "/sandboxes/*",
 	"DELETE", "/sandboxes/*",
@@ -773,6 +773,8 @@ static void control_handle(struct http_req *req, void *userdata)
 		cleanup_free char *team = NULL;
 		if (control_caller(c, req, &team) == 0)
 			sandbox_forward(c, req, caps.v[0], team);
+	} else if (control_snapshots_handle(c, req)) {
+		/* answered */
 	} else if (control_v1_handle(c, req)) {
 		/* answered */
 	} else if (control_templates_handle(c, req)) {
@@ -789,7 +791,9 @@ static void control_handle(struct http_req *req, void *userdata)
 			"and, by placement, GET/DELETE /sandboxes/{id} and its connect, resume, "
 			"timeout, network, refreshes, pause, metrics and logs, GET/DELETE "
 			"/v1/sandboxes/{id} and its timeout, pause, resume, logs, snapshots, exec, "
-			"files and pty; sandbox traffic on the proxy port",
+			"files and pty, E2B snapshots and forks (POST /sandboxes/{id}/snapshots, "
+			"/fork, GET /snapshots), GET /v1/snapshots, DELETE /v1/snapshots/{id}, "
+			"GET /v1/templates; sandbox traffic on the proxy port",
 			method, path);
 	}
 	route_caps_done(&caps);
