@@ -21,7 +21,7 @@
 
 #define HEAD_TIMEOUT_MS 300000 /* a request head in flight to a busy service may take long */
 #define UPGRADE_TIMEOUT_MS 30000
-#define IDLE_POLL_MS 1000 /* how often an idle response stream asks proxy_hop_ops.idle */
+#define IDLE_POLL_MS 1000 /* how often a wait for the upstream asks proxy_hop_ops.idle */
 
 static void client_freep(struct http_client **c)
 {
@@ -208,6 +208,33 @@ static void relay_response(struct http_req *req, struct http_client *c, const st
 	http_resp_end(req);
 }
 
+/*
+ * Until the answer's first byte (or the upstream's end) is there, in IDLE_POLL_MS slices, asking
+ * hop->ops->idle between them: a guest killed or paused after the request went out never answers
+ * nor closes its end (its namespace is gone, no FIN or RST comes), so without this the request,
+ * the client's call (an SDK's isRunning() racing its sandbox's timeout) and a server stopping
+ * behind it would wait HEAD_TIMEOUT_MS.  0: something to read (or an error http_client_read_head
+ * reports); -ECANCELED: the hop gave up, req answered here.
+ */
+static int wait_answer(struct http_req *req, struct http_client *c, const struct proxy_hop *hop)
+{
+	struct pollfd pf = {.fd = http_client_fd(c), .events = POLLIN};
+	for (unsigned waited = 0; waited < HEAD_TIMEOUT_MS; waited += IDLE_POLL_MS) {
+		int r = poll(&pf, 1, IDLE_POLL_MS);
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return 0;
+		enum proxy_idle next = r < 0 ? PROXY_IDLE_WAIT : hop->ops->idle(hop, req);
+		if (next == PROXY_IDLE_WAIT)
+			continue;
+		http_resp_close_after(req);
+		proxy_reply_gone(req, hop->t, 0,
+				 next == PROXY_IDLE_END ? "The proxy is stopping"
+							: "The sandbox stopped before it answered");
+		return -ECANCELED;
+	}
+	return 0; /* http_client_read_head times out */
+}
+
 /* One request: its head and body upstream, then the upstream's answer back. */
 static void relay_forward(struct http_req *req, const struct proxy_hop *hop)
 {
@@ -250,7 +277,10 @@ static void relay_forward(struct http_req *req, const struct proxy_hop *hop)
 	}
 	struct wr_err err = {0};
 	bool head_only = !strcmp(http_req_method(req), "HEAD");
-	http_client_set_timeout(c, HEAD_TIMEOUT_MS); /* bodies are polled in relay_response */
+	if (wait_answer(req, c, hop) < 0)
+		return;
+	/* the answer has begun: its head is read whole (bodies are polled in relay_response) */
+	http_client_set_timeout(c, HEAD_TIMEOUT_MS);
 	if (http_client_read_head(c, head_only, &err) < 0) {
 		if (w < 0 && hop->send_error_is_reason)
 			wr_err_errno(&err, -w, "send request");

@@ -48,7 +48,7 @@ struct proxy_hop_ops {
 	 * clen as proxy_relay_head takes them. */
 	char *(*head)(const struct proxy_hop *hop, struct http_req *req, bool upgrade,
 		      int64_t clen);
-	/* Called each second a response body stream is idle. */
+	/* Called each second an answer's first byte, or more of its body, is awaited. */
 	enum proxy_idle (*idle)(const struct proxy_hop *hop, struct http_req *req);
 };
 

@@ -28,8 +28,9 @@
 struct fixture {
 	struct http_server *srv;
 	pthread_t thr;
-	int lfd, port;	 /* the proxy */
-	int ulfd, uport; /* the upstream's listening socket */
+	int lfd, port;	      /* the proxy */
+	int ulfd, uport;      /* the upstream's listening socket */
+	volatile int stopped; /* the "sandbox" stopped: the hop's idle says cut */
 };
 
 static int tcp_dial(int port)
@@ -64,8 +65,9 @@ static char *hop_head(const struct proxy_hop *hop, struct http_req *req, bool up
 
 static enum proxy_idle hop_idle(const struct proxy_hop *hop, struct http_req *req)
 {
-	(void)hop;
-	return http_server_stopping(http_req_server(req)) ? PROXY_IDLE_CUT : PROXY_IDLE_WAIT;
+	const struct fixture *f = hop->userdata;
+	return http_server_stopping(http_req_server(req)) || f->stopped ? PROXY_IDLE_CUT
+									: PROXY_IDLE_WAIT;
 }
 
 static const struct proxy_hop_ops test_hop = {
@@ -227,6 +229,24 @@ static void test_upstream_silent_502(void **state)
 	close(c);
 }
 
+/* An upstream that got the request and then neither answers nor closes (a guest killed under
+ * it): the wait for the answer asks the hop each second, and its cut is a 502 within seconds. */
+static void test_upstream_stopped_before_answer(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	int u, c = exchange(f, "GET /health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+			    "\r\n\r\n", &u, buf, sizeof(buf));
+	struct pollfd pf = {.fd = c, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 1500), 0); /* still waiting while the hop says wait */
+	f->stopped = 1;
+	read_until(c, buf, sizeof(buf), NULL);
+	assert_non_null(strstr(buf, "HTTP/1.1 502 "));
+	assert_non_null(strstr(buf, "stopped before it answered"));
+	close(u);
+	close(c);
+}
+
 /* The client's pipelined bytes reach the upstream only after its 101; then bytes flow both ways
  * and each side's end reaches the other. */
 static void test_upgrade(void **state)
@@ -308,6 +328,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forward_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward_chunked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_silent_502, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upstream_stopped_before_answer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_refused, setup, teardown),
 	};
