@@ -37,15 +37,9 @@ PA=${API##*:} PP=${PX##*:} KEY=$K
 
 # --- the suite: its flat lines become numbered TAP lines ---------------------------------------
 t0=$(date +%s)
-(
-	cd tests/e2b &&
-		exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-			E2B_API_URL="http://127.0.0.1:$PA" E2B_SANDBOX_URL="http://127.0.0.1:$PP" E2B_API_KEY="$KEY" \
-			WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" \
-			timeout 360 node --test --test-concurrency=1 --test-reporter=./lib/tap-flat.mjs \
-			test/latest.test.mjs test/v24.test.mjs
-) >"$DATA/suite.out" 2>"$DATA/suite.err" &
-SUITE=$!
+e2b_suite_run "$DATA/suite.out" "$DATA/suite.err" "http://127.0.0.1:$PA" "http://127.0.0.1:$PP" "$KEY" \
+	test/latest.test.mjs test/v24.test.mjs
+SUITE=$E2B_SUITE_PID
 wait $SUITE; src=$?
 SUITE=
 e2b_tap e2b "$DATA/suite.out" "$DATA/suite.err" $src "$t0" $((2 * its))

@@ -1,6 +1,6 @@
 # Shared by the tests that run the npm e2b SDK suites of tests/e2b (source it after the TAP
 # helpers ok/skip_rest and the counters n/fail/N exist).  Functions: nok (multi-line details),
-# e2b_ci, e2b_missing, e2b_need_tools, e2b_npm_ci, e2b_tap.
+# e2b_ci, e2b_missing, e2b_need_tools, e2b_npm_ci, e2b_suite_run, e2b_tap.
 nok() { # multi-line details, each line a TAP comment
 	n=$((n + 1)); fail=1; echo "not ok $n - $1"
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/# /'
@@ -43,6 +43,24 @@ e2b_npm_ci() {
 		e2b_missing "npm ci in $dir failed (registry unreachable?): $msg"
 	fi
 	rm -f "$npmlog"
+}
+
+# e2b_suite_run OUT ERR API_URL SANDBOX_URL KEY TEST_FILE...: the SDK suite's files (node --test,
+# one after another, tap-flat lines in OUT) from tests/e2b in the background, with only the E2B_*
+# variables and WRENN_E2B_TEMPLATE (default minimal) set; killed after E2B_SUITE_TIMEOUT seconds
+# (default 360).  Sets E2B_SUITE_PID.
+e2b_suite_run() {
+	local out=$1 err=$2 api=$3 px=$4 key=$5
+	shift 5
+	(
+		cd tests/e2b &&
+			exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
+				E2B_API_URL="$api" E2B_SANDBOX_URL="$px" E2B_API_KEY="$key" \
+				WRENN_E2B_TEMPLATE="${WRENN_E2B_TEMPLATE:-minimal}" \
+				timeout "${E2B_SUITE_TIMEOUT:-360}" node --test --test-concurrency=1 \
+				--test-reporter=./lib/tap-flat.mjs "$@"
+	) >"$out" 2>"$err" &
+	E2B_SUITE_PID=$!
 }
 
 # e2b_tap NAME OUT ERR SRC T0 WANT: the suite's flat lines in OUT become numbered TAP lines
