@@ -303,8 +303,8 @@ v1=$(curl -s "${H[@]}" "$CP/v1/sandboxes")
 is "GET /v1/sandboxes: every sandbox with the host it runs on" \
 	"$(ids_of <<<"$v1")|$(jq -r '.sandboxes[] | .id + "=" + .hostId' <<<"$v1" | sort | tr '\n' ' ')" \
 	"$union|$(PSQL "SELECT sandbox_id || '=' || host_id FROM placements WHERE host_id IN ('${ID[a]}','${ID[b]}') ORDER BY 1" | tr '\n' ' ')"
-is "fork is not forwarded yet: 501" \
-	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/$S1/fork")" 501
+is "fork is forwarded by placement: an unknown sandbox 404 (forks: 99-scaleout-snapshots.t)" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/sandboxes/so96-none/fork")" 404
 
 # the native /v1 API through the control plane (the wrenn CLI pointed at it): create (placed by the
 # same scheduler, memoryMB reserved), ls, info, exec (streamed), cp both ways, logs, timeout, pause,
@@ -367,7 +367,7 @@ is "wrenn timeout, pause, resume through the control plane" \
 	"$("${WC[@]}" timeout "$V1" 600 >/dev/null 2>&1; echo $?) $("${WC[@]}" pause "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state) $("${WC[@]}" resume "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state)" \
 	"0 0 paused 0 running"
 is "an unknown method on a /v1 sandbox route: 405; an unserved one: 501" \
-	"$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${H[@]}" "$CP/v1/sandboxes/$V1") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v1/snapshots")" "405 501"
+	"$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${H[@]}" "$CP/v1/sandboxes/$V1") $(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/v1/templates/so96/build")" "405 501"
 # tenancy on the /v1 routes: a team's sandbox is 404 to another team before any host is called
 TK1=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t1"}' "$CP/v1/keys" | jq -r .key)
 TK2=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t2"}' "$CP/v1/keys" | jq -r .key)
