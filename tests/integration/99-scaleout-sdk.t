@@ -61,6 +61,12 @@ echo "# through replica 1 ($CP1, proxy $CPX1):"
 e2b_tap "e2b via replica 1" "$CDIR1/suite.out" "$CDIR1/suite.err" $r1 "$t0" "$its"
 echo "# through replica 2 ($CP2, proxy $CPX2):"
 e2b_tap "e2b via replica 2" "$CDIR2/suite.out" "$CDIR2/suite.err" $r2 "$t0" "$its"
+# where each snapshot was taken and where the create from it was placed (the scheduler's reason):
+# a create placed on a host without the snapshot, while no heartbeat lists it yet, gets the
+# host's 404 (the snapshot test fails with "404: template 'snap-...' not found")
+echo "# snapshots taken and the creates from them:"
+grep -h "snapshot snap-[a-z0-9]* of .* on host \|placement of a snap-" "$CDIR1/agent.err" "$CDIR2/agent.err" |
+	sort | sed 's/^/# /'
 echo "# creates placed per host: $(psql "$PGURL" -qAtX -c "SELECT string_agg(e, ', ') FROM (SELECT count(*) || ' on ' || host_id AS e FROM events WHERE kind = 'placed' GROUP BY host_id ORDER BY host_id) x" 2>/dev/null)"
 
 # --- nothing left ------------------------------------------------------------------------------------
