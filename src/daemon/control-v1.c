@@ -136,7 +136,7 @@ static void forward(struct control *c, struct http_req *req, int op, const char 
 	}
 	int status = http_client_status(cl);
 	if (op == 1 && (status / 100 == 2 || status == 404) &&
-	    pg_placement_delete(c->db, id, &err) < 0)
+	    pg_placement_delete(c->db, id, "killed through the control plane", &err) < 0)
 		log_error("sandbox %s: placement not removed: %s", id, wr_err_msg(&err));
 	http_resp_header(req, "X-Wrenn-Host", h.id);
 	http_resp_headerf(req, "Server-Timing", "host;dur=%.2f", host_ms);

@@ -636,6 +636,38 @@ static const char *sandbox_op(const char *method, const char *path, struct route
 	return NULL;
 }
 
+/* A placement whose host an operator removed (`wrenn hosts rm`): the sandbox is out of reach
+ * for good and listed as lost.  GET of the sandbox says so; DELETE of it releases the placement
+ * (204, a `released` event), so such rows do not stay forever: there is no host left to ask, and
+ * if the machine still runs the VM, its agent's heartbeats are refused as an unknown host's and
+ * it is that host's own business (its TTL reaper, its API).  Anything else answers 410. */
+static int removed_host_sandbox(struct control *c, struct http_req *req, const char *id,
+				const char *hid)
+{
+	const char *method = http_req_method(req), *path = http_req_path(req);
+	cleanup_free char *e2b = xasprintf("/sandboxes/%s", id);
+	cleanup_free char *v1 = xasprintf("/v1/sandboxes/%s", id);
+	bool self = !strcmp(path, e2b) || !strcmp(path, v1);
+	struct wr_err err = {0};
+	if (self && !strcmp(method, "GET")) {
+		reply_json_new(req, 200,
+			       json_pack("{s:s,s:s,s:s,s:s}", !strcmp(path, v1) ? "id" : "sandboxID",
+					 id, "state", "lost", !strcmp(path, v1) ? "hostId" : "hostID",
+					 hid, "message", "its host was removed"));
+	} else if (self && !strcmp(method, "DELETE")) {
+		int r = pg_placement_delete(c->db, id, "its host was removed; released by DELETE",
+					    &err);
+		if (r < 0)
+			control_reply_pg_error(req, r, &err);
+		else
+			reply_empty(req, 204);
+	} else {
+		reply_error(req, 410, "sandbox %s: its host %s was removed (DELETE it to release it)",
+			    id, hid);
+	}
+	return -ENOENT;
+}
+
 int control_sandbox_host(struct control *c, struct http_req *req, const char *id, const char *team,
 			 struct pg_host *ret)
 {
@@ -653,9 +685,10 @@ int control_sandbox_host(struct control *c, struct http_req *req, const char *id
 		return -ENOENT;
 	}
 	r = pg_host_get(c->db, hid, ret, &err);
+	if (r == -ENOENT)
+		return removed_host_sandbox(c, req, id, hid);
 	if (r < 0) {
-		reply_error(req, r == -ENOENT ? 404 : 500, "sandbox %s: its host %s: %s", id, hid,
-			    wr_err_msg(&err));
+		reply_error(req, 500, "sandbox %s: its host %s: %s", id, hid, wr_err_msg(&err));
 		return r;
 	}
 	return 0;
@@ -706,7 +739,7 @@ static void sandbox_forward(struct control *c, struct http_req *req, const char 
 		reply_error(req, 502, "sandbox %s: %s", id, wr_err_msg(&err));
 	} else {
 		if (!strcmp(method, "DELETE") && (status / 100 == 2 || status == 404) &&
-		    pg_placement_delete(c->db, id, &err) < 0)
+		    pg_placement_delete(c->db, id, "killed through the control plane", &err) < 0)
 			log_error("sandbox %s: placement not removed: %s", id, wr_err_msg(&err));
 		send_host_reply(c, req, h.id, host_ms, status, resp, rlen);
 	}

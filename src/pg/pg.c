@@ -592,18 +592,18 @@ int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, 
 	return r;
 }
 
-int pg_placement_delete(struct pg *db, const char *sandbox_id, struct wr_err *err)
+int pg_placement_delete(struct pg *db, const char *sandbox_id, const char *why,
+			struct wr_err *err)
 {
-	const char *p[] = {sandbox_id};
+	const char *p[] = {sandbox_id, why};
 	int r;
 	LOCKED(db)
 	r = pg_run(db,
 		   "WITH d AS (DELETE FROM placements WHERE sandbox_id = $1"
 		   " RETURNING sandbox_id, host_id, team)"
 		   " INSERT INTO events (kind, sandbox_id, host_id, team, detail)"
-		   " SELECT 'released', sandbox_id, host_id, nullif(team, ''),"
-		   " 'killed through the control plane' FROM d",
-		   1, p, NULL, err);
+		   " SELECT 'released', sandbox_id, host_id, nullif(team, ''), $2::text FROM d",
+		   2, p, NULL, err);
 	return r;
 }
 

@@ -10,7 +10,7 @@
 # tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=117
+N=118
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -666,6 +666,9 @@ done
 is "a placement whose sandbox its host no longer has is released" "$left" 0
 is "placements of sandboxes that still run are kept" \
 	"$(PSQL "SELECT count(*) FROM placements WHERE sandbox_id IN ('$S1','$SA')")" 2
+is "a removed host's sandbox: GET says lost (E2B and /v1), an exec 410, DELETE releases its placement" \
+	"$(curl -s "${H[@]}" "$CP/sandboxes/$SA" | jq -r '.state + " " + .hostID + " " + .message') $(curl -s "${H[@]}" "$CP/v1/sandboxes/$SA" | jq -r '.state + " " + .hostId') $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' -d '{"cmd":["true"]}' "$CP/v1/sandboxes/$SA/exec") $(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/sandboxes/$SA") $(PSQL "SELECT count(*) FROM placements WHERE sandbox_id='$SA'") $(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/sandboxes/$SA") $(EV "sandboxId=$SA&kind=released" | jq -r '.events[0].detail')" \
+	"lost ${ID[a]} its host was removed lost ${ID[a]} 410 204 0 404 its host was removed; released by DELETE"
 SD=$(curl -s -H "X-API-Key: $(cat "$HDIR_b/admin-key")" -H 'Content-Type: application/json' \
 	-d '{"templateID":"minimal","timeout":300}' "$HAPI_b/sandboxes" | jq -r .sandboxID)
 st=
