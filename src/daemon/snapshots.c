@@ -243,6 +243,11 @@ void v1_snapshot_list(struct agent *a, struct http_req *req, char **caps)
 
 void v1_snapshot_delete(struct agent *a, struct http_req *req, char **caps)
 {
+	/* another team's snapshot answers as one that does not exist, as the list and E2B's delete do */
+	if (!agent_snapshot_visible(a, req, caps[0])) {
+		reply_error(req, 404, "snapshot %s not found", caps[0]);
+		return;
+	}
 	struct wr_err err = {0};
 	int r = runtime_snapshot_delete(a->rt, caps[0], &err);
 	if (r < 0) {

@@ -7,7 +7,7 @@
 # own namespace prefix, so it can run next to other agents.
 set -u
 cd "$(dirname "$0")/../.."
-N=85
+N=86
 echo "1..$N"
 . tests/lib/agent.sh
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
@@ -167,6 +167,10 @@ is "operator sees every team's sandbox" "$(curl -s "${H[@]}" "$API/v2/sandboxes"
 is "team key: keys are the operator's -> 403" "$(code "${HA[@]}" "$API/v1/keys")" 403
 is "GET /v1/teams (operator)" "$(curl -s "${H[@]}" "$API/v1/teams" | jq -c '[.teams[]|[.name,.keys,.sandboxes]]')" '[["team-a",1,1],["team-b",1,0]]'
 is "bad team name -> 400" "$(code "${H[@]}" -d '{"team":"a b"}' "$API/v1/keys")" 400
+SNA=$(curl -s "${HA[@]}" -H 'Content-Type: application/json' -d '{"name":"snap80a"}' "$API/v1/sandboxes/$TA/snapshots" | jq -r .id)
+is "DELETE /v1/snapshots of another team's snapshot -> 404 by id and by name, it stays; its team's -> 204" \
+	"$(code "${HB[@]}" -X DELETE "$API/v1/snapshots/$SNA")/$(code "${HB[@]}" -X DELETE "$API/v1/snapshots/snap80a")/$(curl -s "${H[@]}" "$API/v1/snapshots" | jq -r --arg s "$SNA" '[.snapshots[]|select(.id==$s)]|length')/$(code "${HA[@]}" -X DELETE "$API/v1/snapshots/$SNA")" \
+	"404/404/1/204"
 is "team key: kill its own sandbox -> 204" "$(code "${HA[@]}" -X DELETE "$API/sandboxes/$TA")" 204
 
 # --- envd proxy ---------------------------------------------------------------------
