@@ -26,6 +26,7 @@
 #include "pg/pg.h"
 #include "pg/quota.h"
 #include "pg/reserve.h"
+#include "pg/templates.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -315,13 +316,14 @@ static void send_host_reply(struct control *c, struct http_req *req, const char 
  * host has it now; < 0 with msg filled when the fetch failed (the placement then fails too).
  */
 static int template_to_host(struct control *c, const struct pg_host *rows, size_t n, size_t k,
-			    const char *tpl, char *msg, size_t msglen)
+			    const char *tpl, const char *holder, char *msg, size_t msglen)
 {
 	const struct pg_host *h = &rows[k], *src = NULL;
 	for (size_t i = 0; i < n && !src; i++)
 		if (i != k && *rows[i].api_url &&
 		    (!strcmp(rows[i].state, "ready") || !strcmp(rows[i].state, "draining")) &&
-		    sched_cap_has_template(rows[i].capacity, tpl))
+		    (sched_cap_has_template(rows[i].capacity, tpl) ||
+		     (holder && !strcmp(rows[i].id, holder))))
 			src = &rows[i];
 	if (!src)
 		return 0; /* nowhere else: the host answers as it would alone */
@@ -397,6 +399,7 @@ static void placement_failed(struct control *c, const char *host_id, const char 
 /* The scheduler's choice, inside pg_host_reserve's transaction (pg/reserve.h). */
 struct pick {
 	const char *tpl, *pin, *exclude;
+	const char *holder; /* the template row's build host (NULL: no row), see place() */
 	int64_t mem_mb;
 	bool has_template; /* of the chosen host */
 	char why[512];
@@ -408,6 +411,8 @@ static int pick_host(const struct pg_host *rows, size_t n, void *arg, int64_t *r
 	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
 	for (size_t i = 0; i < n; i++) {
 		sched_host_of(&rows[i], p->tpl, SCHED_MEMORY_MB, &sh[i]);
+		if (p->holder && !strcmp(rows[i].id, p->holder))
+			sh[i].has_template = true;
 		/* an operator's pin: only that host is eligible */
 		if (p->pin && strcmp(rows[i].id, p->pin) != 0)
 			sh[i].ready = false;
@@ -437,7 +442,14 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		reply_error(req, 403, "X-Wrenn-Place-On needs an operator key");
 		return;
 	}
-	struct pick pk = {.tpl = tpl, .pin = pin, .mem_mb = mem_mb};
+	/* A template made through the control plane (a build, a snapshot) has a row naming the host
+	 * that holds it: that host counts as having it, and is a fetch source, before its heartbeat
+	 * lists it (a create from a snapshot taken a moment ago would otherwise go anywhere and find
+	 * no source).  No row: the heartbeats alone say where it is. */
+	cleanup_free char *holder = NULL;
+	if (tpl && pg_template_holder(c->db, tpl, &holder, NULL) < 0)
+		holder = NULL;
+	struct pick pk = {.tpl = tpl, .pin = pin, .mem_mb = mem_mb, .holder = holder};
 	struct pg_host *rows = NULL;
 	size_t n = 0;
 	char fetch_err[512] = "";
@@ -468,7 +480,7 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		}
 		const struct pg_host *h = &rows[k];
 		log_info("placement of a %s sandbox (attempt %d): %s", tpl, attempt + 1, why);
-		if (!pk.has_template && template_to_host(c, rows, n, (size_t)k, tpl, fetch_err,
+		if (!pk.has_template && template_to_host(c, rows, n, (size_t)k, tpl, holder, fetch_err,
 							 sizeof(fetch_err)) < 0) {
 			log_warn("placement on host %s failed: %s", h->id, fetch_err);
 			placement_failed(c, h->id, team, attempt, fetch_err);

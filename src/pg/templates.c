@@ -104,6 +104,25 @@ int pg_template_get(struct pg *db, const char *id, struct pg_template *ret, stru
 	return r;
 }
 
+int pg_template_holder(struct pg *db, const char *name, char **ret_host_id, struct wr_err *err)
+{
+	const char *p[] = {name};
+	int r;
+	LOCKED(db)
+	{
+		cleanup_pq PGresult *res = NULL;
+		r = pg_run(db,
+			   "SELECT host_id FROM templates WHERE id = $1 OR aliases ? $1"
+			   " ORDER BY id = $1 DESC LIMIT 1",
+			   1, p, &res, err);
+		if (r >= 0 && PQntuples(res) == 0)
+			r = wr_err_set(err, ENOENT, "template %s has no row", name);
+		else if (r >= 0)
+			*ret_host_id = xstrdup(PQgetvalue(res, 0, 0));
+	}
+	return r;
+}
+
 int pg_template_list(struct pg *db, const char *team, struct pg_template **ret_rows, size_t *ret_n,
 		     struct wr_err *err)
 {

@@ -44,6 +44,10 @@ int pg_template_claim(struct pg *db, const char *id, const char *team, const cha
 		      struct pg_template *ret, bool *ret_created, struct wr_err *err);
 /* -ENOENT for an unknown id. */
 int pg_template_get(struct pg *db, const char *id, struct pg_template *ret, struct wr_err *err);
+/* The build host of the template named name (its id or one of its aliases): the host known to
+ * hold it even before a heartbeat lists it (a snapshot taken a moment ago).  -ENOENT when no row
+ * names it (built on a host's own API, or a host's own image). */
+int pg_template_holder(struct pg *db, const char *name, char **ret_host_id, struct wr_err *err);
 /* Every template of team (NULL or "" = every team's), oldest first. */
 int pg_template_list(struct pg *db, const char *team, struct pg_template **ret_rows, size_t *ret_n,
 		     struct wr_err *err);
