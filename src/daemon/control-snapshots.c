@@ -29,8 +29,7 @@
  *       whose row belongs to another team is left out for a team key.
  *
  * The native template builds (POST /v1/templates/{name}/build, .../builds, GET
- * .../builds/{id}) answer 501 naming themselves: E2B's build API (control-templates.c) is the
- * one served.
+ * .../builds/{id}) are control-tpl-native.c's.
  */
 #include "daemon/agent.h"
 #include "daemon/control-internal.h"
@@ -659,14 +658,9 @@ bool control_snapshots_handle(struct control *c, struct http_req *req)
 		route_caps_done(&k);
 		return false;
 	}
-	if (op == BUILDS) {
+	if (op == BUILDS) { /* the native template builds: control-tpl-native.c */
 		route_caps_done(&k);
-		reply_error(req, 501,
-			    "%s %s is not served by the control plane: the native template builds "
-			    "(POST /v1/templates/{name}/build, POST /v1/templates/{name}/builds, "
-			    "GET /v1/templates/{name}/builds/{id}) are not; E2B's build API "
-			    "(POST /v3/templates ...) is",
-			    method, path);
+		ctpl_native(c, req);
 		return true;
 	}
 	cleanup_free char *team = NULL;

@@ -37,6 +37,25 @@ int ctpl_forward(struct control *c, struct http_req *req, const struct pg_host *
 int ctpl_route(struct control *c, struct http_req *req, const char *id, const char *team,
 	       struct pg_template *t, struct pg_host *h);
 
+/*
+ * The template row of id for a build by team, and its build host (control-templates.c): an
+ * existing row's build host (moved when that host was removed); a new name is claimed for team
+ * on near_host (NULL: a ready host, least loaded counting creates in flight: control-sched.h).
+ * Another team's name answers 409 (names are one namespace).  0 with *t, *h and *ret_created
+ * (this call made the row: undo it with pg_template_delete(only_unbuilt) when the host refuses),
+ * or answered and < 0.
+ */
+int ctpl_claim(struct control *c, struct http_req *req, const char *team, const char *id,
+	       int64_t memory_mb, const char *near_host, struct pg_template *t, struct pg_host *h,
+	       bool *ret_created);
+/* A build's status (the request's raw target) from the build's host, its status recorded as
+ * last seen; another team's template or a build not of it is 404 (control-templates.c). */
+void ctpl_build_poll(struct control *c, struct http_req *req, const char *team, const char *id,
+		     const char *build_id);
+/* POST /v1/templates/{name}/build, POST /v1/templates/{name}/builds, GET
+ * /v1/templates/{name}/builds/{id}; other /v1/templates/... routes 501 (control-tpl-native.c). */
+void ctpl_native(struct control *c, struct http_req *req);
+
 /* GET /templates/{id}/files/{hash} (control-tpl-files.c). */
 void ctpl_files_link(struct control *c, struct http_req *req, const char *team, const char *id,
 		     const char *hash);

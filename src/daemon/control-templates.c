@@ -160,21 +160,12 @@ static int pick_build_host(struct control *c, struct http_req *req, const char *
 	}
 	struct sched_host *sh = xcalloc(n ? n : 1, sizeof(*sh));
 	for (size_t i = 0; i < n; i++) {
-		const json_t *cap = rows[i].capacity;
-		int64_t recent = rows[i].recent_placements;
-		/* as creates count a host (control.c): its last capacity plus the placements its
-		 * last heartbeat did not list yet */
-		sh[i] = (struct sched_host){
-			.id = rows[i].id,
-			.ready = !strcmp(rows[i].state, "ready") &&
-				 (!pin || !strcmp(rows[i].id, pin)),
-			.sandboxes = json_integer_value(json_object_get(cap, "sandboxes")) + recent,
-			.free_slots =
-				json_integer_value(json_object_get(cap, "freeSlots")) - recent,
-			.memory_available_mb =
-				json_integer_value(json_object_get(cap, "memoryAvailableMb")) -
-				recent * TPL_DEFAULT_MEMORY_MB,
-		};
+		/* as creates count a host (control.c pick_host): its last capacity plus the
+		 * placements its last heartbeat did not list yet and the creates in flight on it
+		 * (their reservations), so a burst of creates is not ignored by a build */
+		sched_host_of(&rows[i], NULL, TPL_DEFAULT_MEMORY_MB, &sh[i]);
+		if (pin && strcmp(rows[i].id, pin) != 0)
+			sh[i].ready = false;
 	}
 	char why[512];
 	int k = sched_pick(sh, n, NULL, memory_mb, why, sizeof(why));
@@ -382,6 +373,49 @@ static void template_build(struct control *c, struct http_req *req, const char *
 out:
 	pg_template_done(&t);
 	pg_host_done(&h);
+}
+
+/* --- shared with the native builds (control-tpl-native.c) ------------------------------- */
+
+int ctpl_claim(struct control *c, struct http_req *req, const char *team, const char *id,
+	       int64_t memory_mb, const char *near_host, struct pg_template *t, struct pg_host *h,
+	       bool *ret_created)
+{
+	struct wr_err err = {0};
+	*ret_created = false;
+	int r = pg_template_get(c->db, id, t, &err);
+	if (r == -ENOENT) {
+		r = near_host ? ctpl_host_of(c, req, id, near_host, h)
+			      : pick_build_host(c, req, team, id, memory_mb, h);
+		if (r < 0)
+			return r;
+		r = pg_template_claim(c->db, id, team, h->id, t, ret_created, &err);
+		if (r == 0 && !*ret_created) /* another request claimed it first: its host */
+			pg_host_done(h);
+	}
+	if (r < 0) {
+		control_reply_pg_error(req, r, &err);
+		pg_host_done(h);
+		return r;
+	}
+	if (!control_may_see(team, t->team)) {
+		/* names are one namespace (a host's template names): taken is all it says */
+		reply_error(req, 409, "template name %s is taken", id);
+		pg_template_done(t);
+		pg_host_done(h);
+		return -EEXIST;
+	}
+	if (!*ret_created && (r = build_host(c, req, team, t, memory_mb, h)) < 0) {
+		pg_template_done(t);
+		return r;
+	}
+	return 0;
+}
+
+void ctpl_build_poll(struct control *c, struct http_req *req, const char *team, const char *id,
+		     const char *build_id)
+{
+	template_build(c, req, team, id, build_id, false);
 }
 
 /* GET /templates/aliases/{alias}: a template of the caller's team on its build host; a name

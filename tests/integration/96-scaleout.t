@@ -367,7 +367,7 @@ is "wrenn timeout, pause, resume through the control plane" \
 	"$("${WC[@]}" timeout "$V1" 600 >/dev/null 2>&1; echo $?) $("${WC[@]}" pause "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state) $("${WC[@]}" resume "$V1" >/dev/null 2>&1; echo $?) $("${WC[@]}" info --json "$V1" | jq -r .state)" \
 	"0 0 paused 0 running"
 is "an unknown method on a /v1 sandbox route: 405; an unserved one: 501" \
-	"$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${H[@]}" "$CP/v1/sandboxes/$V1") $(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" "$CP/v1/templates/so96/build")" "405 501"
+	"$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${H[@]}" "$CP/v1/sandboxes/$V1") $(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${H[@]}" "$CP/v1/templates/so96")" "405 501"
 # tenancy on the /v1 routes: a team's sandbox is 404 to another team before any host is called
 TK1=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t1"}' "$CP/v1/keys" | jq -r .key)
 TK2=$(curl -s "${H[@]}" -d '{"name":"v1","team":"so96-t2"}' "$CP/v1/keys" | jq -r .key)

@@ -9,10 +9,13 @@
 # routes: POST /v1/sandboxes/{id}/snapshots, GET /v1/snapshots (hostId, paging across hosts),
 # DELETE /v1/snapshots/{id}, GET /v1/templates (merged, hostIds).  Another team: 404 before any
 # host, lists without the snapshot.  Delete through the SDK removes the row and the other host's
-# copy.  A lost host: 503 for its sandbox's snapshot and fork, named in X-Wrenn-Unreachable-Hosts.
+# copy.  The native template builds (the CLI's `wrenn templates build NAME --from base` and
+# `-f Dockerfile -t NAME`, its status polls recorded) for team A, a sandbox of the built template;
+# team B: the name taken (409), A's build 404, a build from A's template 404.  A lost host: 503 for
+# its sandbox's snapshot and fork, named in X-Wrenn-Unreachable-Hosts.
 set -u
 cd "$(dirname "$0")/../.."
-N=30
+N=36
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
@@ -237,9 +240,39 @@ is "the copy the other host fetched is deleted with it" \
 	"$(grep -c "template $SNAP: its copy on host $OTHER deleted" "$CDIR/agent.err")" 1
 is "no placement left of the sandboxes, forks included" "$(PSQL 'SELECT count(*) FROM placements')" 0
 
-# --- routes not served ------------------------------------------------------------------------------------
-is "POST /v1/templates/{name}/build: 501 naming the route" \
-	"$(code "${H[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/v1/templates/x99/build"; jq -r '.message | test("POST /v1/templates/x99/build is not served by the control plane")' "$CDIR/body")" \
+# --- the native template builds through the control plane: the CLI's `wrenn templates build` ----------------
+W=$(dirname "$AGENT")/wrenn # (B is team B's key here)
+t0=$(date +%s)
+WRENN_API_URL=$CP WRENN_API_KEY=$KA timeout 900 "$W" templates build --from base --memory 512 nt99 >"$CDIR/cli.out" 2>"$CDIR/cli.err"; rc=$?
+echo "# wrenn templates build nt99 --from base through the control plane: $(($(date +%s) - t0)) s"
+is "wrenn templates build NAME --from base (team A key): exit 0, the row the team's, on a host" \
+	"$rc $(PSQL "SELECT team || ' ' || (host_id IN ('${ID[a]}', '${ID[b]}')) FROM templates WHERE id='nt99'")" "0 ta99 true"
+[ $rc -eq 0 ] || sed 's/^/#   /' "$CDIR/cli.err" | head -5
+mkdir -p "$CDIR/bctx"
+printf 'FROM base\nRUN echo native-$((9*11)) >/opt/n99.txt\n' >"$CDIR/bctx/Dockerfile"
+t0=$(date +%s)
+WRENN_API_URL=$CP WRENN_API_KEY=$KA timeout 900 "$W" templates build -f "$CDIR/bctx/Dockerfile" -t df99 "$CDIR/bctx" >"$CDIR/cli.out" 2>"$CDIR/cli.err"; rc=$?
+echo "# wrenn templates build -f Dockerfile -t df99 through the control plane: $(($(date +%s) - t0)) s"
+is "wrenn templates build -f -t (team A key): exit 0, the build row the team's, its status polled to ready" \
+	"$rc $(PSQL "SELECT t.team || ' ' || b.status FROM templates t JOIN template_builds b ON b.template_id = t.id WHERE t.id='df99'")" "0 ta99 ready"
+[ $rc -eq 0 ] || sed 's/^/#   /' "$CDIR/cli.err" | head -5
+DFB=$(PSQL "SELECT build_id FROM template_builds WHERE template_id='df99'")
+cr=$(curl -s "${A[@]}" -H 'Content-Type: application/json' -d '{"templateID":"df99","timeout":300}' "$CP/sandboxes")
+S4=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
+is "a sandbox of the built template through the control plane (team A) sees its RUN" \
+	"$(run_in "$S4" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'cat /opt/n99.txt')" "native-99"
+[ -n "$S4" ] && curl -s -o /dev/null -X DELETE "${A[@]}" "$CP/sandboxes/$S4"
+is "team B: the name is taken (409), A's build status 404, no host asked" \
+	"$(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"base"}' "$CP/v1/templates/nt99/build") $(code_host "${B[@]}" "$CP/v1/templates/df99/builds/$DFB")" \
+	"409 - 404 -"
+is "team B: GET /v1/templates leaves A's templates out; a build from A's template 404, no row" \
+	"$(curl -s "${B[@]}" "$CP/v1/templates" | jq -r '[.templates[] | select(.name == "nt99" or .name == "df99")] | length') $(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"nt99"}' "$CP/v1/templates/nb99/build") $(PSQL "SELECT count(*) FROM templates WHERE id='nb99'")" \
+	"0 404 - 0"
+is "a build the host refuses (no Dockerfile in the context): its 400, the name not kept" \
+	"$(code_host "${A[@]}" --data-binary '' "$CP/v1/templates/bad99/builds") $(PSQL "SELECT count(*) FROM templates WHERE id='bad99'")" \
+	"400 host 0"
+is "other /v1/templates/... routes: 501 naming the route" \
+	"$(code "${A[@]}" -X DELETE "$CP/v1/templates/nt99"; jq -r '.message | test("DELETE /v1/templates/nt99 is not served by the control plane")' "$CDIR/body")" \
 	"501true"
 
 # --- a lost host: 503 for its sandbox, named in the lists ------------------------------------------------------
