@@ -292,7 +292,11 @@ int rt_create(struct runtime *rt, const struct runtime_create_spec *spec,
 	      const struct rt_create_opts *o, char ret_id[RUNTIME_ID_MAX], struct wr_err *err)
 {
 	rt_warm_create_begin(rt);
+	/* Shared for the whole create, from the template's lookup to its sandbox row: a fetched
+	 * template is removed only under the exclusive side (template-gc.c). */
+	pthread_rwlock_rdlock(&rt->tpl_gc_lock);
 	int r = create(rt, spec, o, ret_id, err);
+	pthread_rwlock_unlock(&rt->tpl_gc_lock);
 	rt_warm_create_end(rt);
 	return r;
 }
@@ -450,6 +454,7 @@ static int create(struct runtime *rt, const struct runtime_create_spec *spec,
 		store_sandbox_done(&row);
 	}
 	store_event_add(rt->store, s->id, "created", s->template, NULL);
+	store_template_touch(rt->store, s->template, now, NULL); /* last use (template-gc.c) */
 	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	/* "start" is the VMM's launch: restore (snapshot path), resume (warm pool) or boot. */

@@ -204,6 +204,8 @@ struct runtime {
 	struct rt_metrics *metrics; /* metrics.c */
 	pthread_t probe_thread;	    /* QEMU's RAM-mapping probe, run at open (runtime.c) */
 	bool probe_started;
+	/* creates hold it shared, the removal of a fetched template (template-gc.c) exclusive */
+	pthread_rwlock_t tpl_gc_lock;
 };
 
 /* metrics and console logs in memory (metrics.c); the sampler runs with the reaper */

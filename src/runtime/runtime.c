@@ -383,6 +383,7 @@ int runtime_open(const struct runtime_config *cfg, struct runtime **ret, struct 
 	pthread_cond_init(&rt->cond, NULL);
 	pthread_mutex_init(&rt->reaper_lock, NULL);
 	pthread_mutex_init(&rt->auto_lock, NULL);
+	pthread_rwlock_init(&rt->tpl_gc_lock, NULL);
 	rt_metrics_init(rt);
 	pthread_cond_init(&rt->reaper_cond, NULL);
 	rt->data_dir = xstrdup(cfg->data_dir ? cfg->data_dir : RUNTIME_DATA_DIR_DEFAULT);
@@ -632,6 +633,7 @@ void runtime_close(struct runtime *rt)
 	rt_warm_done(rt);
 	rt_metrics_free(rt);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_rwlock_destroy(&rt->tpl_gc_lock);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->reaper_lock);
 	pthread_mutex_destroy(&rt->auto_lock);

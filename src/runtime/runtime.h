@@ -329,6 +329,9 @@ int runtime_template_prewarm(struct runtime *rt, const char *template, int vcpus
 /* Delete a snapshot template and its files; -EBUSY while sandboxes use it,
  * -EINVAL for built-in templates. */
 int runtime_template_delete(struct runtime *rt, const char *name, struct wr_err *err);
+/* runtime_template_delete for the garbage collection of fetched templates: -EBUSY (nothing
+ * done) while a create is in flight or a sandbox or template uses it (template-gc.c). */
+int runtime_template_gc_remove(struct runtime *rt, const char *name, struct wr_err *err);
 
 /*
  * Snapshots of running sandboxes.  A snapshot is also a template (its id is

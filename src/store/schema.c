@@ -128,6 +128,12 @@ static const char *const migrations[] = {
 	"UPDATE events SET team = (SELECT team FROM sandboxes s WHERE s.id = events.sandbox_id)"
 	"  WHERE sandbox_id IS NOT NULL;"
 	"CREATE INDEX events_team ON events(team, seq);",
+	/* 6 -> 7: a template fetched from another host (daemon/tplxfer.c) records that host, and
+	 * every template its last use (a sandbox created from it): the garbage collection of
+	 * fetched copies (daemon/tplgc.c) removes only rows with fetched_from set, least recently
+	 * used first.  Rows from before stay unmarked and are never collected. */
+	"ALTER TABLE templates ADD COLUMN fetched_from TEXT;"
+	"ALTER TABLE templates ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int read_int_pragma(struct store *s, const char *sql, int *ret, struct wr_err *err)

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_KEY_LEN 44 /* "e2b_" + 40 hex */
 #define STORE_KEY_PREFIX_LEN 8
 #define STORE_PAGE_MAX 100
@@ -122,6 +122,8 @@ struct store_template {
 	int memory_mb;
 	int64_t size_bytes;
 	int64_t created_at;
+	char *fetched_from;   /* the host it was fetched from (tplxfer); NULL = made here */
+	int64_t last_used_at; /* ms: the last create from it (0 = never) */
 };
 void store_template_done(struct store_template *t);
 void store_template_list_free(struct store_template *rows, size_t n);
@@ -134,6 +136,11 @@ int store_template_list(struct store *s, struct store_template **ret_rows, size_
 			struct wr_err *err);
 /* -EBUSY while a creating/running/paused sandbox or another template was made from it. */
 int store_template_delete(struct store *s, const char *name, struct wr_err *err);
+/* Record a use of template name at time ms (never moves it back); no such row is not an
+ * error. */
+int store_template_touch(struct store *s, const char *name, int64_t ms, struct wr_err *err);
+/* Whether a creating/running/paused sandbox or another template (its parent) uses name. */
+int store_template_in_use(struct store *s, const char *name, bool *ret, struct wr_err *err);
 
 /* --- snapshots ------------------------------------------------------------------------------ */
 

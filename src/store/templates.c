@@ -17,6 +17,7 @@ void store_template_done(struct store_template *t)
 	free(t->kernel_path);
 	free(t->snapshot_dir);
 	free(t->parent);
+	free(t->fetched_from);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -29,7 +30,7 @@ void store_template_list_free(struct store_template *rows, size_t n)
 
 #define TPL_COLS                                                                                   \
 	"name, kind, rootfs_path, kernel_path, snapshot_dir, parent, vcpus, memory_mb, "           \
-	"size_bytes, created_at"
+	"size_bytes, created_at, fetched_from, last_used_at"
 
 static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 {
@@ -46,6 +47,8 @@ static void read_row(sqlite3_stmt *st, void *row, int64_t *ret_seq)
 	t->memory_mb = sqlite3_column_int(st, 7);
 	t->size_bytes = sqlite3_column_int64(st, 8);
 	t->created_at = sqlite3_column_int64(st, 9);
+	t->fetched_from = store_col_strdup(st, 10);
+	t->last_used_at = sqlite3_column_int64(st, 11);
 }
 
 static void done_row(void *row)
@@ -65,7 +68,7 @@ int store_template_put(struct store *s, const struct store_template *t, struct w
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = store_prepare(s,
 			      "INSERT OR REPLACE INTO templates (" TPL_COLS ") "
-			      "VALUES (?,?,?,?,?,?,?,?,?,?)",
+			      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 			      &st, err);
 	if (r < 0)
 		return r;
@@ -79,6 +82,8 @@ int store_template_put(struct store *s, const struct store_template *t, struct w
 	sqlite3_bind_int(st, 8, t->memory_mb);
 	sqlite3_bind_int64(st, 9, t->size_bytes);
 	sqlite3_bind_int64(st, 10, t->created_at ? t->created_at : store_now_ms());
+	store_bind_text(st, 11, t->fetched_from);
+	sqlite3_bind_int64(st, 12, t->last_used_at);
 	return store_step_done(s, st, "put template", err);
 }
 
@@ -118,6 +123,12 @@ int store_template_list(struct store *s, struct store_template **ret_rows, size_
 	return 0;
 }
 
+/* Live sandboxes made from ?1, templates made from it. */
+#define USE_SQL                                                                                    \
+	"SELECT (SELECT count(*) FROM sandboxes WHERE template = ?1 AND "                          \
+	"state IN ('creating','running','paused')), "                                              \
+	"(SELECT count(*) FROM templates WHERE parent = ?1)"
+
 int store_template_delete(struct store *s, const char *name, struct wr_err *err)
 {
 	if (!name)
@@ -128,11 +139,7 @@ int store_template_delete(struct store *s, const char *name, struct wr_err *err)
 		return r;
 	{
 		cleanup_stmt sqlite3_stmt *st = NULL;
-		r = store_prepare(s,
-				  "SELECT (SELECT count(*) FROM sandboxes WHERE template = ?1 AND "
-				  "state IN ('creating','running','paused')), "
-				  "(SELECT count(*) FROM templates WHERE parent = ?1)",
-				  &st, err);
+		r = store_prepare(s, USE_SQL, &st, err);
 		if (r < 0)
 			goto out;
 		store_bind_text(st, 1, name);
@@ -158,4 +165,37 @@ int store_template_delete(struct store *s, const char *name, struct wr_err *err)
 	}
 out:
 	return store_tx_end(s, r, err);
+}
+
+int store_template_touch(struct store *s, const char *name, int64_t ms, struct wr_err *err)
+{
+	if (!name)
+		return wr_err_set(err, EINVAL, "no template name");
+	STORE_LOCKED(s);
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s,
+			      "UPDATE templates SET last_used_at = max(last_used_at, ?) "
+			      "WHERE name = ?",
+			      &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, ms);
+	store_bind_text(st, 2, name);
+	return store_step_done(s, st, "touch template", err);
+}
+
+int store_template_in_use(struct store *s, const char *name, bool *ret, struct wr_err *err)
+{
+	if (!name)
+		return wr_err_set(err, EINVAL, "no template name");
+	STORE_LOCKED(s);
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = store_prepare(s, USE_SQL, &st, err);
+	if (r < 0)
+		return r;
+	store_bind_text(st, 1, name);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return store_db_err(s, err, "check template use");
+	*ret = sqlite3_column_int(st, 0) > 0 || sqlite3_column_int(st, 1) > 0;
+	return 0;
 }
