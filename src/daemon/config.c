@@ -86,6 +86,8 @@ static const struct opt opts[] = {
 	O(host_credential_file, K_STR),
 	O(advertise_api, K_STR),
 	O(advertise_proxy, K_STR),
+	O(fetched_template_ttl, K_UINT), /* garbage collection of fetched templates */
+	O(fetched_template_max_gb, K_UINT),
 	O(help, K_BOOL),
 	O(version, K_BOOL),
 };
@@ -152,6 +154,11 @@ const char *agent_config_usage(void)
 	       "  --control URL --host-id ID --host-credential-file F  host: where to heartbeat,\n"
 	       "                          as which host, with the credential POST /v1/hosts issued\n"
 	       "  --advertise-api URL  --advertise-proxy URL  host: URLs told to the control plane\n"
+	       "  --fetched-template-ttl S  host: a template fetched from another host is removed\n"
+	       "                          S s after its last use, when no sandbox uses it (86400;\n"
+	       "                          0 = kept)\n"
+	       "  --fetched-template-max-gb N  host: fetched templates beyond N GB on disk are\n"
+	       "                          removed, least recently used first (20; 0 = no cap)\n"
 	       "  --help  --version\n"
 	       "Every setting also reads from WRENN_<NAME> (e.g. WRENN_DATA_DIR, WRENN_WARM_POOL).\n"
 	       "Relative paths are taken from the working directory at start.\n"
@@ -175,6 +182,8 @@ void agent_config_init(struct agent_config *c)
 	c->max_volumes_per_team = 64;
 	c->jail = true;
 	c->build_cache_entries = -1;
+	c->fetched_template_ttl = 86400;
+	c->fetched_template_max_gb = 20;
 }
 
 void agent_config_done(struct agent_config *c)

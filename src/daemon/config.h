@@ -43,6 +43,9 @@ struct agent_config {
 	 * MiB for all pools (0 = 1/8 of RAM), idle seconds back to the floor (300), builds at
 	 * once (2, <= 4); 0 = default */
 	unsigned warm_pool_max, warm_pool_memory_mb, warm_pool_idle_s, warm_pool_parallel;
+	/* host: fetched templates (tplgc.c) removed S s after their last use (0 = kept) and
+	 * beyond N GB on disk, least recently used first (0 = no cap) */
+	unsigned fetched_template_ttl, fetched_template_max_gb;
 	uint64_t max_upload_bytes; /* file uploads through /v1; default 1 GiB */
 	bool resume_on_traffic;	   /* proxy resumes a paused sandbox instead of 409 */
 	bool keep_sandboxes;	   /* SIGTERM leaves running VMMs for the next start to re-attach */

@@ -9,6 +9,7 @@
 #include "daemon/control.h"
 #include "daemon/proxy-route.h"
 #include "daemon/setup.h"
+#include "daemon/tplgc.h"
 
 #include "basic/cleanup.h"
 #include "basic/fdio.h"
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
 
 	int rc = 1;
 	struct heartbeat *hb = NULL;
+	struct tplgc *gc = NULL; /* fetched templates' garbage collection (host role) */
 	struct listener ls[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
 	size_t nls = 0;
 	cleanup_free char *images = NULL, *dbpath = NULL;
@@ -263,6 +265,10 @@ int main(int argc, char **argv)
 		log_error("host role: %s", wr_err_msg(&err));
 		goto stop;
 	}
+	if (a.cfg.role && !strcmp(a.cfg.role, "host") && tplgc_start(&a, &gc, &err) < 0) {
+		log_error("host role: %s", wr_err_msg(&err));
+		goto stop;
+	}
 	log_info("wrenn-agent %s ready (data %s)", AGENT_VERSION, a.cfg.data_dir);
 	for (;;) {
 		int sig = 0;
@@ -281,6 +287,7 @@ int main(int argc, char **argv)
 fail_listen:
 	log_error("%s", wr_err_msg(&err));
 stop:
+	tplgc_stop(gc);
 	heartbeat_stop(hb);
 	for (size_t i = 0; i < nls; i++)
 		if (ls[i].srv)

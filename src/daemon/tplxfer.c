@@ -19,6 +19,7 @@
 #include "daemon/control.h"
 #include "daemon/reply.h"
 #include "daemon/route.h"
+#include "daemon/tplgc.h"
 #include "daemon/tplmanifest.h"
 
 #include "basic/cleanup-json.h"
@@ -570,6 +571,10 @@ static int fetch_one(struct agent *a, const struct fetch_req *fr, json_t **ret_i
 		.vcpus = (int)json_integer_value(jv),
 		.memory_mb = (int)json_integer_value(jm),
 		.size_bytes = total,
+		/* the origin: only such copies are garbage-collected (tplgc.c), and the fetch
+		 * counts as a use (the create that asked for it follows) */
+		.fetched_from = (char *)fr->source_host,
+		.last_used_at = store_now_ms(),
 	};
 	if ((r = store_template_put(a->st, &t, err)) < 0) {
 		rm_rf(dir);
@@ -589,6 +594,7 @@ static int fetch_one(struct agent *a, const struct fetch_req *fr, json_t **ret_i
 		 " bytes, digest %s verified, in %.0f ms",
 		 name, fr->source_host, json_array_size(json_object_get(m, "files")), total, digest,
 		 ms);
+	tplgc_kick(); /* the new copy may put the fetched ones over --fetched-template-max-gb */
 	*ret_info = json_pack("{s:s,s:s,s:b,s:I,s:f}", "template", name, "digest", digest,
 			      "present", false, "bytes", (json_int_t)total, "ms", ms);
 out:

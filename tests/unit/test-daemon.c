@@ -831,6 +831,8 @@ static void test_config_every_setting_a_flag(void **state)
 		"BUILD_CACHE_ENTRIES",
 		"VMM",
 		"ACCEL",
+		"FETCHED_TEMPLATE_TTL",
+		"FETCHED_TEMPLATE_MAX_GB",
 	};
 	const char *usage = agent_config_usage();
 	struct agent_config c;
