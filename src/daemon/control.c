@@ -480,8 +480,8 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 		}
 		const struct pg_host *h = &rows[k];
 		log_info("placement of a %s sandbox (attempt %d): %s", tpl, attempt + 1, why);
-		if (!pk.has_template && template_to_host(c, rows, n, (size_t)k, tpl, holder, fetch_err,
-							 sizeof(fetch_err)) < 0) {
+		if (!pk.has_template && template_to_host(c, rows, n, (size_t)k, tpl, holder,
+							 fetch_err, sizeof(fetch_err)) < 0) {
 			log_warn("placement on host %s failed: %s", h->id, fetch_err);
 			placement_failed(c, h->id, team, attempt, fetch_err);
 			free(exclude);
@@ -663,9 +663,10 @@ static int removed_host_sandbox(struct control *c, struct http_req *req, const c
 	struct wr_err err = {0};
 	if (self && !strcmp(method, "GET")) {
 		reply_json_new(req, 200,
-			       json_pack("{s:s,s:s,s:s,s:s}", !strcmp(path, v1) ? "id" : "sandboxID",
-					 id, "state", "lost", !strcmp(path, v1) ? "hostId" : "hostID",
-					 hid, "message", "its host was removed"));
+			       json_pack("{s:s,s:s,s:s,s:s}",
+					 !strcmp(path, v1) ? "id" : "sandboxID", id, "state",
+					 "lost", !strcmp(path, v1) ? "hostId" : "hostID", hid,
+					 "message", "its host was removed"));
 	} else if (self && !strcmp(method, "DELETE")) {
 		int r = pg_placement_delete(c->db, id, "its host was removed; released by DELETE",
 					    &err);
@@ -674,8 +675,9 @@ static int removed_host_sandbox(struct control *c, struct http_req *req, const c
 		else
 			reply_empty(req, 204);
 	} else {
-		reply_error(req, 410, "sandbox %s: its host %s was removed (DELETE it to release it)",
-			    id, hid);
+		reply_error(req, 410,
+			    "sandbox %s: its host %s was removed (DELETE it to release it)", id,
+			    hid);
 	}
 	return -ENOENT;
 }

@@ -592,8 +592,7 @@ int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, 
 	return r;
 }
 
-int pg_placement_delete(struct pg *db, const char *sandbox_id, const char *why,
-			struct wr_err *err)
+int pg_placement_delete(struct pg *db, const char *sandbox_id, const char *why, struct wr_err *err)
 {
 	const char *p[] = {sandbox_id, why};
 	int r;

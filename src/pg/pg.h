@@ -84,8 +84,7 @@ int pg_placement_put(struct pg *db, const char *sandbox_id, const char *host_id,
 int pg_placement_get(struct pg *db, const char *sandbox_id, char **ret_host_id, char **ret_team,
 		     struct wr_err *err);
 /* Release a placement; why (the event's detail) says how, e.g. "killed through the control plane". */
-int pg_placement_delete(struct pg *db, const char *sandbox_id, const char *why,
-			struct wr_err *err);
+int pg_placement_delete(struct pg *db, const char *sandbox_id, const char *why, struct wr_err *err);
 /* A host's heartbeat listed the sandboxes it has (ids: array of strings), in one transaction:
  * placements on it of other sandboxes, older than grace_ms (so a create that raced the list is
  * kept), are released, and listed sandboxes without a placement are adopted (a placement whose
