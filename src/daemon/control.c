@@ -511,7 +511,11 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 			reply_error(req, 504, "host %s did not answer the create in time", h->id);
 			break;
 		}
-		if (r < 0 || status >= 500) {
+		/* the host was counted as having the template (its heartbeat or the template's row
+		 * said so) and answers 404: its copy went since (a fetched copy collected, tplgc.c,
+		 * before its next heartbeat): once more elsewhere, where a holder or a fetch has it */
+		bool gone = r >= 0 && status == 404 && pk.has_template && attempt == 0;
+		if (r < 0 || status >= 500 || gone) {
 			cleanup_free char *fail =
 				xasprintf("%s%s", r < 0 ? wr_err_msg(&err) : "host answered ",
 					  r < 0 ? "" : (resp ? resp : ""));
