@@ -145,10 +145,11 @@ static int download(struct cli *c, const char *id, const char *rpath, const char
 	if (fd < 0)
 		return wr_err_errno(err, errno, "create %s", to_stdout ? "stdout" : tmp);
 	struct api a;
+	cleanup_free char *path = NULL; /* before the goto: its cleanup runs at fail too */
 	int r = api_open(&a, c, err);
 	if (r < 0)
 		goto fail;
-	cleanup_free char *path = files_path(&a, id, rpath);
+	path = files_path(&a, id, rpath);
 	struct api_req rq = API_REQ_INIT;
 	rq.method = "GET";
 	rq.path = path;

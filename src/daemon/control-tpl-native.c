@@ -155,12 +155,14 @@ static void dockerfile_build(struct control *c, struct http_req *req, const char
 	int status = 0;
 	cleanup_free char *resp = NULL;
 	size_t rlen = 0;
+	cleanup_json json_t *jr = NULL; /* before the goto: its cleanup runs at out too */
 	if (ctpl_forward(c, req, &h, team, raw, len, TPL_TIMEOUT_MS, &status, &resp, &rlen) < 0) {
 		if (created)
 			pg_template_delete(c->db, name, true, NULL);
 		goto out;
 	}
-	cleanup_json json_t *jr = status / 100 == 2 ? json_loadb(resp, rlen, 0, NULL) : NULL;
+	if (status / 100 == 2)
+		jr = json_loadb(resp, rlen, 0, NULL);
 	const char *bid = json_string_value(json_object_get(jr, "buildID"));
 	struct wr_err err = {0};
 	if (bid) {

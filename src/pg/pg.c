@@ -150,6 +150,7 @@ static const char *const migrations[] = {
 
 static int migrate(struct pg *db, struct wr_err *err)
 {
+	cleanup_pq PGresult *res = NULL; /* before the gotos: its cleanup runs at fail too */
 	int r = pg_run_simple(db, "BEGIN", err);
 	if (r < 0)
 		return r;
@@ -159,7 +160,6 @@ static int migrate(struct pg *db, struct wr_err *err)
 		     db, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);",
 		     err)) < 0)
 		goto fail;
-	cleanup_pq PGresult *res = NULL;
 	if ((r = pg_run(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &res,
 			err)) < 0)
 		goto fail;
