@@ -73,7 +73,7 @@ is "wrenn events --json with a team key; -n; completion knows events" \
 	"$("$W" --api-url "$API" --api-key "$K1" events --json | jq -r '[.[].sandboxId] | unique | join(",")') $("$W" --api-url "$API" --api-key "$K" events -n 2 --json | jq length) $("$W" completion bash | grep -c -- '--kind')" \
 	"$S 2 1"
 is "no key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/events")" 401
-is "the events table holds the team (SQLite schema 6)" \
-	"$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("PRAGMA user_version").fetchone()[0], c.execute("SELECT count(*) FROM events WHERE team = ?", ("ev-t1",)).fetchone()[0])' "$DATA/wrenn.db")" \
-	"6 4"
+is "the events table holds the team (SQLite schema 6 or later)" \
+	"$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("PRAGMA user_version").fetchone()[0] >= 6, c.execute("SELECT count(*) FROM events WHERE team = ?", ("ev-t1",)).fetchone()[0])' "$DATA/wrenn.db")" \
+	"True 4"
 exit $fail
