@@ -531,22 +531,9 @@ static void template_tags_list(struct control *c, struct http_req *req, const ch
 	pg_host_done(&h);
 }
 
-/* Whether a host's last heartbeat lists the name among its templates. */
-static bool host_lists(const struct pg_host *h, const char *name)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(h->capacity, "templates"), i, v)
-	{
-		if (json_is_string(v) && !strcmp(json_string_value(v), name))
-			return true;
-	}
-	return false;
-}
-
 /*
- * The copies of a deleted template that other hosts fetched to start sandboxes (their
- * heartbeats list its name): deleted there too, as the operator (a fetched copy belongs to no
+ * The copies of a deleted template that other hosts fetched to start sandboxes: deleted there
+ * too (every ready or draining host is asked), as the operator (a fetched copy belongs to no
  * team on its host), so that no create or alias finds the name any more.  A copy a sandbox
  * still uses stays (that host answers 409) and is logged.
  */
@@ -563,8 +550,9 @@ void ctpl_delete_copies(struct control *c, const char *id, const char *build_hos
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pg_host *h = &rows[i];
-		if (!strcmp(h->id, build_host_id) || !strcmp(h->state, "lost") || !*h->api_url ||
-		    !host_lists(h, id))
+		/* every host that may hold a copy is asked, not only those whose last heartbeat listed
+		 * it: a copy fetched in the last seconds is not listed yet (a 404 is no copy) */
+		if (!strcmp(h->id, build_host_id) || !strcmp(h->state, "lost") || !*h->api_url)
 			continue;
 		int status = 0;
 		wr_err_clear(&err);
@@ -573,7 +561,9 @@ void ctpl_delete_copies(struct control *c, const char *id, const char *build_hos
 		if (r < 0)
 			log_warn("template %s: its copy on host %s is kept: %s", id, h->id,
 				 wr_err_msg(&err));
-		else if (status / 100 != 2 && status != 404)
+		else if (status == 404)
+			log_debug("template %s: no copy on host %s", id, h->id);
+		else if (status / 100 != 2)
 			log_warn("template %s: its copy on host %s is kept: the host answered %d",
 				 id, h->id, status);
 		else
