@@ -102,3 +102,6 @@ int control_admin(struct control *c, struct http_req *req);
 bool control_keys_handle(struct control *c, struct http_req *req);
 /* An answer for a PostgreSQL failure: 503 when the database is unreachable. */
 void control_reply_pg_error(struct http_req *req, int r, const struct wr_err *err);
+/* A request's body read whole (it is forwarded as sent, at most REPLY_MAX_JSON_BODY) and parsed
+ * as a JSON object ({} when empty); < 0 once it has answered 413 or 400 itself. */
+int control_read_json(struct http_req *req, char **ret_raw, size_t *ret_len, json_t **ret_body);

@@ -67,16 +67,10 @@ static void snapshot_build(struct control *c, struct http_req *req, const char *
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
-	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &raw, &len);
-	if (r < 0) {
-		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+	cleanup_json json_t *body = NULL;
+	int r = 0;
+	if (control_read_json(req, &raw, &len, &body) < 0)
 		return;
-	}
-	cleanup_json json_t *body = len ? json_loadb(raw, len, 0, NULL) : json_object();
-	if (!json_is_object(body)) {
-		reply_error(req, 400, "body: a JSON object");
-		return;
-	}
 	json_t *jm = json_object_get(body, "memoryMB");
 	int64_t mem = json_is_integer(jm) && json_integer_value(jm) > 0 ? json_integer_value(jm)
 									: TPL_DEFAULT_MEMORY_MB;

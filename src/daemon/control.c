@@ -564,20 +564,29 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
  * the team's quota, then place().  The flavours differ only in field names (templateID /
  * template in the body, sandboxID / id in the answer).
  */
+int control_read_json(struct http_req *req, char **ret_raw, size_t *ret_len, json_t **ret_body)
+{
+	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, ret_raw, ret_len);
+	if (r < 0) {
+		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+		return r;
+	}
+	*ret_body = *ret_len ? json_loadb(*ret_raw, *ret_len, 0, NULL) : json_object();
+	if (!json_is_object(*ret_body)) {
+		reply_error(req, 400, "body: a JSON object");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void sandboxes_create(struct control *c, struct http_req *req, const char *team, bool v1)
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
-	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, &raw, &len);
-	if (r < 0) {
-		reply_error(req, r == -EFBIG ? 413 : 400, "body: %s", strerror(-r));
+	cleanup_json json_t *body = NULL;
+	int r = 0;
+	if (control_read_json(req, &raw, &len, &body) < 0)
 		return;
-	}
-	cleanup_json json_t *body = len ? json_loadb(raw, len, 0, NULL) : json_object();
-	if (!json_is_object(body)) {
-		reply_error(req, 400, "body: a JSON object");
-		return;
-	}
 	const char *tpl_field = v1 ? "template" : "templateID";
 	json_t *jt = json_object_get(body, tpl_field);
 	if (jt && !json_is_null(jt) && !json_is_string(jt)) {
