@@ -18,7 +18,7 @@ PKGS=(
 	# custom templates: OCI images (pull, unpack), the local test registry and its htpasswd
 	skopeo umoci docker-registry apache2-utils
 	# guest image: kernel build + root filesystems
-	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
+	linux-source-6.1 patch bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
 	busybox-static bash-static debootstrap
 )
 # E2B SDK end-to-end suite: Node.js and npm (the machine's own, else Debian's)

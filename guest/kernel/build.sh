@@ -1,11 +1,12 @@
 #!/bin/bash
 # Build the wrenn guest kernel (uncompressed PVH vmlinux) from Debian's linux-source-6.1
-# plus guest/kernel/wrenn.config, cached by content.
+# plus guest/kernel/patches/*.patch (ours, each says why) and guest/kernel/wrenn.config,
+# cached by content.
 #
 #   guest/kernel/build.sh OUTDIR      -> OUTDIR/vmlinux, OUTDIR/vmlinux.version
 #
 # Cache: ${WRENN_CACHE:-/var/cache/wrenn}/kernel/<key>/ where key = sha256 of (fragment,
-# source package version, this script, compiler version). An entry counts only if its
+# patches, source package version, this script, compiler version). An entry counts only if its
 # .complete marker exists; entries are assembled in a temp dir and renamed into place, so a
 # killed build never leaves a half-written entry that looks valid.
 set -euo pipefail
@@ -16,6 +17,9 @@ cache=${WRENN_CACHE:-/var/cache/wrenn}/kernel
 jobs=${WRENN_KERNEL_JOBS:-2}
 src_tar=/usr/src/linux-source-6.1.tar.xz
 fragment=$here/wrenn.config
+shopt -s nullglob
+patches=("$here"/patches/*.patch)
+shopt -u nullglob
 
 log() { printf '[kernel] %s\n' "$*" >&2; }
 die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
@@ -24,7 +28,8 @@ die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
 pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
 	die "linux-source-6.1 is not installed (dpkg-query)"
 ccver=$(${CC:-gcc} --version | head -1)
-key=$( { cat "$fragment" "$0"; printf '%s\n%s\n' "$pkgver" "$ccver"; } | sha256sum | cut -c1-16)
+patch_key=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
+key=$( { cat "$fragment" "$0" "${patches[@]}"; printf '%s\n%s\n' "$pkgver" "$ccver"; } | sha256sum | cut -c1-16)
 entry=$cache/$key
 
 install_out() {
@@ -49,14 +54,19 @@ if [ -f "$entry/.complete" ]; then
 fi
 rm -rf "$entry"
 
-# Extracted source tree, shared by all keys of the same package version (read-only use:
-# every build is out-of-tree with O=).
-srcdir=$cache/src-$pkgver
+# Extracted and patched source tree, shared by all keys of the same package version and
+# patch set (read-only use: every build is out-of-tree with O=).
+srcdir=$cache/src-$pkgver-$patch_key
 if [ ! -f "$srcdir/.complete" ]; then
 	log "extracting $src_tar (package $pkgver)"
 	rm -rf "$srcdir" "$srcdir.tmp"
 	mkdir -p "$srcdir.tmp"
 	tar -xf "$src_tar" -C "$srcdir.tmp" --strip-components=1
+	for p in "${patches[@]}"; do
+		log "applying $(basename "$p")"
+		patch -d "$srcdir.tmp" -p1 --forward --batch --quiet <"$p" >&2 ||
+			die "$(basename "$p") does not apply to linux-source-6.1 $pkgver"
+	done
 	touch "$srcdir.tmp/.complete"
 	mv "$srcdir.tmp" "$srcdir"
 fi

@@ -184,6 +184,14 @@ bool vmm_qemu_ro_private(const char *bin);
  *   needs the periodic 250 Hz tick: every idle sandbox burned ~1.2% of a host core (1255 local
  *   timer interrupts in 5 s).  QEMU's emulated TSC follows the host clock, so it is kept, and
  *   NO_HZ_IDLE stops the tick of an idle guest.
+ * - lapic_timer_khz=1000000: QEMU's emulated local APIC timer counts at 1 GHz and TCG has no
+ *   TSC-deadline timer, so the kernel calibrated the APIC timer against PIT jiffies at every boot
+ *   (100 ms counting + 100 ms verifying, apic=verbose).  The parameter is ours
+ *   (guest/kernel/patches/0001-x86-apic-lapic_timer_khz.patch) and takes the kernel's "already
+ *   calibrated" path; boot_to_init_tcg 912 -> ~720 ms (bench/boot.sh, interleaved).  A kernel
+ *   without the patch hands it to init as an environment variable and calibrates as before.
+ *   (noapictimer was measured too: the same boot gain, but an idle guest then wakes every
+ *   55 ms on the PIT's 16-bit counter: 0.4-0.5% of a host core instead of 0.1%.)
  * - pty.legacy_count=0: the kernel (CONFIG_LEGACY_PTYS) registers 256 BSD pty pairs at boot,
  *   ~50 ms of a TCG boot (pty_init, initcall_debug); nothing in a sandbox opens /dev/ptyXX
  *   (envd and every userland use /dev/ptmx), which stays as it was.
@@ -193,7 +201,7 @@ bool vmm_qemu_ro_private(const char *bin);
  *   specific, so not part of the snapshot key: a restore keeps what its boot had.
  * Part of the automatic snapshot key: snapshots of guests booted without them are rebuilt.
  */
-#define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable pty.legacy_count=0"
+#define VMM_TCG_KERNEL_ARGS "no_timer_check tsc=reliable lapic_timer_khz=1000000 pty.legacy_count=0"
 /* The seed's command line `seed` plus VMM_TCG_KERNEL_ARGS and, with tsc_khz > 0,
  * tsc_early_khz=; malloc'd. */
 char *vmm_tcg_kernel_args(const char *seed, unsigned tsc_khz);

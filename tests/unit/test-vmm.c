@@ -193,11 +193,13 @@ static void test_tcg_kernel_args(void **state)
 {
 	(void)state;
 	cleanup_free char *plain = vmm_tcg_kernel_args("console=ttyS0 quiet", 0);
-	assert_string_equal(plain,
-			    "console=ttyS0 quiet no_timer_check tsc=reliable pty.legacy_count=0");
+	assert_string_equal(
+		plain, "console=ttyS0 quiet no_timer_check tsc=reliable lapic_timer_khz=1000000 "
+		       "pty.legacy_count=0");
 	cleanup_free char *tsc = vmm_tcg_kernel_args("console=ttyS0 quiet", 2600000);
-	assert_string_equal(tsc, "console=ttyS0 quiet no_timer_check tsc=reliable "
-				 "pty.legacy_count=0 tsc_early_khz=2600000");
+	assert_string_equal(tsc,
+			    "console=ttyS0 quiet no_timer_check tsc=reliable "
+			    "lapic_timer_khz=1000000 pty.legacy_count=0 tsc_early_khz=2600000");
 }
 
 static void test_host_tsc(void **state)
