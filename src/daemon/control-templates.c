@@ -218,13 +218,9 @@ static void template_request(struct control *c, struct http_req *req, const char
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
-	if (read_body(req, REPLY_MAX_JSON_BODY, &raw, &len) < 0)
+	cleanup_json json_t *body = NULL;
+	if (control_read_json(req, &raw, &len, &body) < 0)
 		return;
-	cleanup_json json_t *body = json_loadb(raw, len, 0, NULL);
-	if (!json_is_object(body)) {
-		reply_error(req, 400, "body: a JSON object");
-		return;
-	}
 	/* the host reads name, else alias, from both (e2b-templates.c) */
 	const char *name = json_string_value(json_object_get(body, "name"));
 	if (!name)
@@ -475,9 +471,9 @@ static void template_tags(struct control *c, struct http_req *req, const char *t
 {
 	cleanup_free char *raw = NULL;
 	size_t len = 0;
-	if (read_body(req, REPLY_MAX_JSON_BODY, &raw, &len) < 0)
+	cleanup_json json_t *body = NULL;
+	if (control_read_json(req, &raw, &len, &body) < 0)
 		return;
-	cleanup_json json_t *body = json_loadb(raw, len, 0, NULL);
 	const char *field = add ? "target" : "name";
 	const char *target = json_string_value(json_object_get(body, field));
 	if (!target || !*target) {

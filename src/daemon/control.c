@@ -559,11 +559,6 @@ static void place(struct control *c, struct http_req *req, const char *team, boo
 	pg_host_list_free(rows, n);
 }
 
-/*
- * POST /sandboxes, /v2/sandboxes (E2B) and /v1/sandboxes (native; v1 set), forwarded as such:
- * the team's quota, then place().  The flavours differ only in field names (templateID /
- * template in the body, sandboxID / id in the answer).
- */
 int control_read_json(struct http_req *req, char **ret_raw, size_t *ret_len, json_t **ret_body)
 {
 	int r = http_req_read_all(req, REPLY_MAX_JSON_BODY, ret_raw, ret_len);
@@ -579,6 +574,11 @@ int control_read_json(struct http_req *req, char **ret_raw, size_t *ret_len, jso
 	return 0;
 }
 
+/*
+ * POST /sandboxes, /v2/sandboxes (E2B) and /v1/sandboxes (native; v1 set), forwarded as such:
+ * the team's quota, then place().  The flavours differ only in field names (templateID /
+ * template in the body, sandboxID / id in the answer).
+ */
 static void sandboxes_create(struct control *c, struct http_req *req, const char *team, bool v1)
 {
 	cleanup_free char *raw = NULL;
