@@ -15,33 +15,18 @@
 # its sandbox's snapshot and fork, named in X-Wrenn-Unreachable-Hosts.
 set -u
 cd "$(dirname "$0")/../.."
-N=36
+N=37
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 
-CPID= HPIDS=() DIRS=()
-cleanup() {
-	local p
-	for p in "${HPIDS[@]}" $CPID; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${HPIDS[@]}" $CPID; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	local d
-	for d in "${DIRS[@]}"; do
-		pkill -KILL -f "$d/" 2>/dev/null
-		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
-			echo "# --- $d log (tail) ---"; tail -30 "$d/agent.err" | sed 's/^/# /'
-		fi
-	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^so99[ab]-'); do ip netns del "$ns"; done
-	for d in "${DIRS[@]}"; do rm -rf "$d"; done
-	pg_stop
-}
-trap cleanup EXIT
+SO_TAG=so99 SO_TIMEOUT=1500
+# shellcheck source=tests/lib/scaleout.sh
+. tests/lib/scaleout.sh
+
+trap so_cleanup EXIT
 trap 'exit 1' INT TERM
 [ "$(id -u)" -eq 0 ] || skip_rest "needs root"
 [ -x "$AGENT" ] || skip_rest "$AGENT not built"
@@ -50,58 +35,14 @@ trap 'exit 1' INT TERM
 command -v node >/dev/null && command -v npm >/dev/null || e2b_missing "needs node and npm"
 (e2b_npm_ci so99) >/dev/null 2>&1
 [ -d tests/e2b/node_modules/e2b ] || e2b_missing "npm ci in tests/e2b failed"
-pg_start
-rc=$?
-if [ $rc -eq 1 ]; then
-	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
-		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
-	fi
-	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
-fi
-[ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
+so_pg
 PSQL() { psql "$PGURL" -qAtX -c "$1"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
 
-# the control plane
-CDIR=$(mktemp -d /tmp/wrenn-so99c.XXXXXX); DIRS+=("$CDIR")
-PC=$(freeport); CP=http://127.0.0.1:$PC
-PCX=$(freeport); CPX=http://127.0.0.1:$PCX
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
-	--data-dir "$CDIR" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
-CPID=$!
-for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
-AK=$(cat "$CDIR/admin-key" 2>/dev/null)
-[ -n "$AK" ] || bail "control plane did not start"
-H=(-H "X-API-Key: $AK")
-declare -A ID
-for h in a b; do
-	j=$(curl -s "${H[@]}" -d "{\"name\":\"so99-$h\"}" "$CP/v1/hosts")
-	ID[$h]=$(jq -r .id <<<"$j")
-	jq -r .credential <<<"$j" >"$CDIR/cred-$h"; chmod 600 "$CDIR/cred-$h"
-done
-start_host() { # tag
-	local d pa pp
-	d=$(mktemp -d "/tmp/wrenn-so99$1.XXXXXX"); DIRS+=("$d")
-	pa=$(freeport); pp=$(freeport)
-	agent_net_args "so99$1"
-	timeout 1500 "$AGENT" --role host --control "$CP" --host-id "${ID[$1]}" --host-credential-file "$CDIR/cred-$1" \
-		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" --build-internet=false \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
-	HPIDS+=($!)
-	eval "HAPI_$1=http://127.0.0.1:$pa HDIR_$1=$d"
-}
-start_host a
-start_host b
-both=
-for _ in $(seq 1 150); do
-	both=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r '[.[] | .state] | join(",")')
-	[ "$both" = "ready,ready" ] && break
-	sleep 0.2
-done
-is "two hosts ready" "$both" "ready,ready"
-[ "$both" = "ready,ready" ] || bail "hosts did not report"
+# the control plane, two hosts
+so_control
+SO_HOST_ARGS=(--build-internet=false --auto-snapshot=false --warm-pool 0 --pool-size 1)
+so_hosts a b
+is "two hosts ready" "$SO_STATES" "ready,ready"
 
 mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" "$CP/v1/keys" | jq -r .key; }
 KA=$(mkkey ta99) KB=$(mkkey tb99)
@@ -279,9 +220,9 @@ is "other /v1/templates/... routes: 501 naming the route" \
 cr=$(curl -s "${H[@]}" -H "X-Wrenn-Place-On: $OTHER" -H 'Content-Type: application/json' \
 	-d '{"templateID":"base","timeout":600}' "$CP/sandboxes")
 S3=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
-OPID=${HPIDS[0]}; [ "$OTHER" = "${ID[b]}" ] && OPID=${HPIDS[1]}
-# the agent itself (HPIDS holds its `timeout` wrapper); its VMs are cleaned up at exit
-for p in $(pgrep -P "$OPID"); do kill -KILL "$p"; done
+OH=a; [ "$OTHER" = "${ID[b]}" ] && OH=b
+# its sandbox runs on: so_stop starts the agent again, which re-attaches and then stops it
+so_kill9 "${HPID[$OH]}"
 st=
 for _ in $(seq 1 100); do
 	st=$(curl -s "${H[@]}" "$CP/v1/hosts/$OTHER" | jq -r .state)
@@ -295,6 +236,9 @@ is "snapshot and template lists name the lost host in X-Wrenn-Unreachable-Hosts"
 	"$(curl -s -D "$CDIR/hdr" -o /dev/null "${H[@]}" "$CP/v1/snapshots"; awk -F': ' 'tolower($1)=="x-wrenn-unreachable-hosts"{print $2}' "$CDIR/hdr" | tr -d '\r') $(curl -s -D "$CDIR/hdr" -o /dev/null "${H[@]}" "$CP/v1/templates"; awk -F': ' 'tolower($1)=="x-wrenn-unreachable-hosts"{print $2}' "$CDIR/hdr" | tr -d '\r')" \
 	"$OTHER $OTHER"
 
+# everything stopped (the killed host's sandbox too): no cgroup of any sandbox of this run left
+so_stop
+is "nothing left: no cgroup of a sandbox of this run (the killed host's included)" "$(so_cgroups_left)" ""
 if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err"; then
 	nok "no sanitizer report" "$(grep -h -A5 'AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err" | head -20)"
 else

@@ -1,44 +1,99 @@
+# shellcheck shell=bash
 # A control plane and host agents on loopback, as the scale-out suites run them (source it after
 # tests/lib/agent.sh, tests/lib/pg.sh and tests/lib/e2b.sh).  Everything it starts is named
 # by TAG (data dirs /tmp/wrenn-TAG*, namespaces TAG<host>-), so so_cleanup removes exactly that.
 #   so_pg              the throwaway PostgreSQL cluster (skips without it; fails under CI)
 #   so_control [ARGS]  one control-plane replica (API and sandbox-traffic ports); the first
-#                      writes the admin key.  Sets CP CPX CDIR of the last one started, AK, H.
-#   so_hosts H...      registers hosts H (names TAG-H) and starts their agents, waits until all
-#                      are ready; sets ID[H], HAPI_H, HDIR_H.  Extra agent args: SO_HOST_ARGS.
-#   so_cleanup         hosts, then control planes (TERM, KILL after 5 s), the VMMs and
-#                      namespaces of this TAG, the data dirs, PostgreSQL; idempotent.
+#                      writes the admin key.  Sets CP CPX CDIR CPID of the last one started, AK, H.
+#   so_register H...   registers hosts H (names TAG-H) through $CP; sets ID[H], CRED[H]
+#   so_start_host H [DIR]  starts the agent of registered host H (DIR: its data dir again, a
+#                      restart); sets HAPI[H] HPROXY[H] HDIR[H] HPID[H] and HAPI_H HPROXY_H HDIR_H.
+#                      Extra agent args: SO_HOST_ARGS
+#   so_wait_ready H... waits until $CP lists each of H ready (SO_STATES: their states, comma
+#                      joined); 1 if they are not within 60 s
+#   so_hosts H...      so_register, so_start_host and so_wait_ready (bails if not ready)
+#   so_kill9 PID       kill -9 of the agent a so_control / so_start_host wrapper PID runs
+#   so_stop            stops everything this TAG runs: a host whose agent was killed while its
+#                      sandboxes ran is started once more first (its startup sweep re-attaches
+#                      them, so its exit stops them and removes their cgroups), then hosts and
+#                      control planes (TERM, KILL of the agent after 15 s), the VMMs and
+#                      namespaces of this TAG; idempotent
+#   so_cleanup         so_stop, the data dirs, PostgreSQL; idempotent
+#   so_cgroups_left    the cgroups left of this TAG's sandboxes (after so_stop; empty: none)
 SO_TAG=${SO_TAG:-so}
-SO_CPIDS=() SO_HPIDS=() SO_DIRS=() SO_HOST_ARGS=()
-declare -A ID
+SO_CPIDS=() SO_HPIDS=() SO_DIRS=() SO_HOST_ARGS=() SO_NSPFX=() SO_SBX=()
+SO_STATES=''
+declare -A ID CRED HAPI HPROXY HDIR HPID
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
+
+# so_kill9 PID: the agent itself (PID is its timeout(1) wrapper, which a KILL would not pass on)
+so_kill9() {
+	local c
+	for c in $(pgrep -P "$1" -x wrenn-agent); do kill -KILL "$c"; done
+	kill -KILL "$1" 2>/dev/null
+	{ wait "$1"; } 2>/dev/null
+}
 
 so_stop_pids() {
 	local p
 	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "$@"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$p" 2>/dev/null && so_kill9 "$p"
 		wait "$p" 2>/dev/null
 	done
 }
 
-so_cleanup() {
+# A host whose agent was kill -9'd and never restarted may still run VMMs: nobody would remove
+# their cgroups once they are killed.  Its agent, started again on its data dir, re-attaches
+# them in its startup sweep (before it answers /health); its TERM then stops them properly.
+so_readopt() {
+	local h u
+	for h in "${!HPID[@]}"; do
+		kill -0 "${HPID[$h]}" 2>/dev/null && continue
+		pgrep -f "${HDIR[$h]}/sandboxes/" >/dev/null || continue
+		echo "# host $h: its agent is gone, its sandboxes run: started again to stop them"
+		so_start_host "$h" "${HDIR[$h]}"
+		u=${HAPI[$h]}
+		for _ in $(seq 1 100); do curl -sf "$u/health" >/dev/null && break; sleep 0.1; done
+	done
+}
+
+so_stop() {
 	local d ns
+	[ ${#HPID[@]} -gt 0 ] && so_readopt
+	for d in "${SO_DIRS[@]}"; do # the sandboxes this run's hosts still have, for so_cgroups_left
+		for ns in "$d"/sandboxes/cl-*; do [ -e "$ns" ] && SO_SBX+=("${ns##*/}"); done
+	done
 	so_stop_pids "${SO_HPIDS[@]}"
 	so_stop_pids "${SO_CPIDS[@]}"
-	SO_HPIDS=() SO_CPIDS=()
+	SO_HPIDS=() SO_CPIDS=() HPID=()
 	for d in "${SO_DIRS[@]}"; do
 		pkill -KILL -f "$d/" 2>/dev/null
-		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
+		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ] && [ ! -e "$d/.tail-shown" ]; then
 			echo "# --- $d log (tail) ---"; tail -25 "$d/agent.err" | sed 's/^/# /'
+			: >"$d/.tail-shown"
 		fi
 	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${SO_TAG}[a-z]-"); do ip netns del "$ns"; done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		for d in "${SO_NSPFX[@]}"; do [[ $ns == "$d"* ]] && ip netns del "$ns" && break; done
+	done
+}
+
+so_cleanup() {
+	local d
+	so_stop
 	for d in "${SO_DIRS[@]}"; do rm -rf "$d"; done
 	SO_DIRS=()
 	pg_stop
+}
+
+# so_cgroups_left: the cgroup dirs (any hierarchy) named after a sandbox of this TAG's hosts
+so_cgroups_left() {
+	[ ${#SO_SBX[@]} -gt 0 ] || return 0
+	find /sys/fs/cgroup -maxdepth 6 -type d -name 'cl-*' 2>/dev/null |
+		awk -F/ 'NR == FNR { id[$0] = 1; next } $NF in id' <(printf '%s\n' "${SO_SBX[@]}") -
 }
 
 so_pg() {
@@ -61,34 +116,54 @@ so_control() {
 	timeout "${SO_TIMEOUT:-1200}" "$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$pc" \
 		--proxy-listen "127.0.0.1:$pcx" --data-dir "$d" "$@" >"$d/agent.out" 2>"$d/agent.err" &
 	SO_CPIDS+=($!)
-	CDIR=$d CP=http://127.0.0.1:$pc CPX=http://127.0.0.1:$pcx
+	CPID=$! CDIR=$d CP=http://127.0.0.1:$pc CPX=http://127.0.0.1:$pcx
 	for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
 	[ -n "${AK:-}" ] || AK=$(cat "$d/admin-key" 2>/dev/null)
 	[ -n "$AK" ] && curl -sf "$CP/health" >/dev/null || bail "control plane did not start"
 	H=(-H "X-API-Key: $AK")
 }
 
-so_hosts() {
-	local h d pa pp j want='' got=''
+so_register() {
+	local h j
 	for h in "$@"; do
 		j=$(curl -s "${H[@]}" -d "{\"name\":\"$SO_TAG-$h\"}" "$CP/v1/hosts")
-		ID[$h]=$(jq -r .id <<<"$j")
-		d=$(mktemp -d "/tmp/wrenn-$SO_TAG$h.XXXXXX"); SO_DIRS+=("$d")
-		jq -r .credential <<<"$j" >"$d/cred"; chmod 600 "$d/cred"
-		pa=$(freeport) pp=$(freeport)
-		agent_net_args "$SO_TAG$h"
-		timeout "${SO_TIMEOUT:-1200}" "$AGENT" --role host --control "$CP" --host-id "${ID[$h]}" \
-			--host-credential-file "$d/cred" --data-dir "$d" --images-dir "$IMAGES" \
-			--api-listen "127.0.0.1:$pa" --proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" \
-			"${SO_HOST_ARGS[@]}" >>"$d/agent.out" 2>>"$d/agent.err" &
-		SO_HPIDS+=($!)
-		eval "HAPI_$h=http://127.0.0.1:$pa HDIR_$h=$d"
-		want+=${want:+,}ready
+		ID[$h]=$(jq -r .id <<<"$j") CRED[$h]=$(jq -r .credential <<<"$j")
 	done
-	for _ in $(seq 1 150); do
-		got=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r '[.[] | .state] | join(",")')
-		[ "$got" = "$want" ] && return 0
+}
+
+so_start_host() {
+	local h=$1 d=${2:-} pa pp
+	if [ -z "$d" ]; then
+		d=$(mktemp -d "/tmp/wrenn-$SO_TAG$h.XXXXXX"); SO_DIRS+=("$d")
+		printf '%s\n' "${CRED[$h]}" >"$d/cred"; chmod 600 "$d/cred"
+	fi
+	pa=$(freeport) pp=$(freeport)
+	agent_net_args "$SO_TAG$h"
+	SO_NSPFX+=("$SO_TAG$h-")
+	timeout "${SO_TIMEOUT:-1200}" "$AGENT" --role host --control "$CP" --host-id "${ID[$h]}" \
+		--host-credential-file "$d/cred" --data-dir "$d" --images-dir "$IMAGES" \
+		--api-listen "127.0.0.1:$pa" --proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" \
+		"${SO_HOST_ARGS[@]}" >>"$d/agent.out" 2>>"$d/agent.err" &
+	SO_HPIDS+=($!)
+	HPID[$h]=$! HAPI[$h]=http://127.0.0.1:$pa HPROXY[$h]=http://127.0.0.1:$pp HDIR[$h]=$d
+	eval "HAPI_$h=http://127.0.0.1:$pa HPROXY_$h=http://127.0.0.1:$pp HDIR_$h=$d"
+}
+
+so_wait_ready() {
+	local h ids='' want=''
+	for h in "$@"; do ids+=${ids:+,}\"${ID[$h]}\" want+=${want:+,}ready; done
+	for _ in $(seq 1 300); do
+		SO_STATES=$(curl -s "${H[@]}" "$CP/v1/hosts" |
+			jq -r "[.[] | select(.id | IN($ids)) | .state] | join(\",\")")
+		[ "$SO_STATES" = "$want" ] && return 0
 		sleep 0.2
 	done
-	bail "hosts did not report ready ($got)"
+	return 1
+}
+
+so_hosts() {
+	local h
+	so_register "$@"
+	for h in "$@"; do so_start_host "$h"; done
+	so_wait_ready "$@" || bail "hosts did not report ready ($SO_STATES)"
 }
