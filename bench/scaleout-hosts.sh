@@ -42,6 +42,7 @@ N=${BENCH_N:-9} ROUNDS=${BENCH_ROUNDS:-6} SLOTS=${BENCH_SLOTS:-16} WARM=${BENCH_
 POOL=${BENCH_POOL:-$N} SETTLE=${BENCH_SETTLE:-3}
 . tests/lib/pg.sh
 . tests/lib/agent-net.sh
+. tests/lib/testnet.sh
 na() {
 	echo "# scaleout-hosts.sh: $1" >&2
 	echo "BENCH scaleout_creates_per_s_3hosts NaN creates/s n=0"
@@ -52,15 +53,14 @@ na() {
 	na "needs root, $A and $IMAGES/minimal.ext4"
 for c in ip nsenter curl jq python3; do command -v $c >/dev/null || na "needs $c"; done
 
-T=bsh BR=br-bsh SUB=10.94.0
+T=bsh SUB=10.94.0
 W=
 CPID='' HPIDS=() WPIDS=()
 net_down() {
-	local i ns
-	for i in 0 1 2 3; do ip link del "${T}v$i" 2>/dev/null; done
-	# the host namespaces (bsh-n0..3) and the sandbox namespaces the hosts made (bshh1-...)
+	local ns
+	testnet_down "$T" 0 1 2 3
+	# the sandbox namespaces the hosts made (bshh1-...)
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T"); do ip netns del "$ns"; done
-	ip link del "$BR" 2>/dev/null
 	return 0
 }
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -87,16 +87,7 @@ trap 'exit 143' TERM
 W=$(mktemp -d /tmp/wrenn-bsh.XXXXXX)
 net_down # a previous run killed with -9
 pg_start || na "no PostgreSQL (scripts/install-deps.sh installs it)"
-ip link add "$BR" type bridge && ip addr add "$SUB.1/24" dev "$BR" && ip link set "$BR" up || na "bridge"
-for i in 0 1 2 3; do
-	ip netns add "$T-n$i" &&
-		ip link add "${T}v$i" type veth peer name "${T}p$i" &&
-		ip link set "${T}p$i" netns "$T-n$i" &&
-		ip link set "${T}v$i" master "$BR" up &&
-		ip -n "$T-n$i" addr add "$SUB.1$i/24" dev "${T}p$i" &&
-		ip -n "$T-n$i" link set "${T}p$i" up &&
-		ip -n "$T-n$i" link set lo up || na "namespace $T-n$i"
-done
+testnet_up "$T" "$SUB" 0 1 2 3 || na "$TESTNET_ERR"
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PC=$(freeport) PCX=$(freeport)
 CP=http://$SUB.1:$PC

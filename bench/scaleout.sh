@@ -16,11 +16,9 @@
 # Env: WRENN_BUILD (build/release), WRENN_GUEST, BENCH_RUNS (creates, 6), BENCH_GETS (50).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-B=${WRENN_BUILD:-build/release}
-A=$B/bin/wrenn-agent
-IMAGES=${WRENN_GUEST:-$(dirname "$B")/guest}
 runs=${BENCH_RUNS:-6} gets=${BENCH_GETS:-50}
-. tests/lib/pg.sh
+# shellcheck source=bench/scaleout-lib.sh
+. bench/scaleout-lib.sh
 na() {
 	for x in get_direct get_via_control create_direct create_via_control create_overhead_ms \
 		envd_direct envd_via_control proxy_overhead_ms; do
@@ -28,53 +26,7 @@ na() {
 	done
 	exit 0
 }
-if [ "$(id -u)" != 0 ] || [ ! -x "$A" ] || [ ! -r "$IMAGES/minimal.ext4" ]; then
-	echo "# scaleout.sh: needs root, $A and $IMAGES/minimal.ext4" >&2
-	na
-fi
-W=$(mktemp -d /tmp/wrenn-bso.XXXXXX)
-CPID= HPID=
-cleanup() {
-	for p in $HPID $CPID; do kill -TERM "$p" 2>/dev/null; done
-	for p in $HPID $CPID; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	pkill -KILL -f "$W/" 2>/dev/null
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^bso-'); do ip netns del "$ns"; done
-	rm -rf "$W"
-	pg_stop
-}
-trap cleanup EXIT
-pg_start || { echo "# scaleout.sh: no PostgreSQL" >&2; na; }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PC=$(port) PCX=$(port) PA=$(port) PP=$(port)
-CP=http://127.0.0.1:$PC HA=http://127.0.0.1:$PA
-mkdir -p "$W/c" "$W/h"
-"$A" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
-	--data-dir "$W/c" --log-level warn >/dev/null 2>"$W/c/err" &
-CPID=$!
-for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
-AK=$(cat "$W/c/admin-key")
-j=$(curl -s -H "X-API-Key: $AK" -d '{"name":"bench"}' "$CP/v1/hosts")
-ID=$(jq -r .id <<<"$j"); jq -r .credential <<<"$j" >"$W/cred"
-"$A" --role host --control "$CP" --host-id "$ID" --host-credential-file "$W/cred" --data-dir "$W/h" \
-	--images-dir "$IMAGES" --api-listen "127.0.0.1:$PA" --proxy-listen "127.0.0.1:$PP" \
-	--ns-prefix bso- --veth-prefix bsov- --nft-table bso --egress-base 10.199.0.0 \
-	--default-internet=false --auto-snapshot=false --warm-pool 0 --log-level warn \
-	>/dev/null 2>"$W/h/err" &
-HPID=$!
-for _ in $(seq 1 100); do
-	[ "$(curl -s -H "X-API-Key: $AK" "$CP/v1/hosts/$ID" | jq -r .state)" = ready ] && break
-	sleep 0.2
-done
-HK=$(cat "$W/h/admin-key")
-stats() { # name file(ms per line)
-	sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
-		if (NR == 0) { printf "BENCH %s NaN ms p95=NaN n=0\n", name; exit }
-		p50 = v[int((NR + 1) / 2)]; i = int(NR * 0.95 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR
-		printf "BENCH %s %.2f ms p95=%.2f n=%d\n", name, p50, v[i], NR }'
-}
+bso_setup scaleout.sh bso 10.199.0.0 yes
 create() { # api key file-for-ms [file-for-overhead-ms] -> sandbox id
 	local t host
 	t=$(curl -s -o "$W/out" -D "$W/hdr" -w '%{time_total}' -H "X-API-Key: $2" -H 'Content-Type: application/json' \

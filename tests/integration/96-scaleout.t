@@ -10,45 +10,21 @@
 # tampered transfer refused and nothing left behind).
 set -u
 cd "$(dirname "$0")/../.."
-N=118
+N=119
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 
-CPID= HPIDS=() DIRS=()
-cleanup() {
-	local p
-	for p in "${HPIDS[@]}" $CPID; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${HPIDS[@]}" $CPID; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	local d
-	for d in "${DIRS[@]}"; do
-		pkill -KILL -f "$d/" 2>/dev/null
-		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
-			echo "# --- $d log (tail) ---"; tail -25 "$d/agent.err" | sed 's/^/# /'
-		fi
-	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^so96[ab]-'); do ip netns del "$ns"; done
-	for d in "${DIRS[@]}"; do rm -rf "$d"; done
-	pg_stop
-}
-trap cleanup EXIT
+SO_TAG=so96 SO_TIMEOUT=600
+# shellcheck source=tests/lib/scaleout.sh
+. tests/lib/scaleout.sh
+
+trap so_cleanup EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
-pg_start
-rc=$?
-if [ $rc -eq 1 ]; then
-	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
-		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
-	fi
-	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
-fi
-[ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
+so_need
+so_pg
 ok "throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
 # the npm e2b SDK for the one-entry-point check (tests/lib/e2b.sh; in a subshell: a failed npm ci
 # skips, or under CI fails, that check only, not the whole file)
@@ -57,25 +33,14 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 	(e2b_npm_ci so96) >/dev/null 2>&1
 	[ -d tests/e2b/node_modules/e2b ] && SDK_OK=1
 fi
-PSQL() { psql "$PGURL" -qAtX -c "$1"; }
 EV() { # [key] query -> GET /v1/events?query (the admin key unless a key is given)
 	if [ $# -eq 2 ]; then curl -s -H "X-API-Key: $1" "$CP/v1/events?$2"; else curl -s "${H[@]}" "$CP/v1/events?$1"; fi
 }
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# the control plane: no runtime, no VMs, state in PostgreSQL
-CDIR=$(mktemp -d /tmp/wrenn-so96c.XXXXXX); DIRS+=("$CDIR")
-PC=$(freeport); CP=http://127.0.0.1:$PC
-PCX=$(freeport); CPX=http://127.0.0.1:$PCX # its sandbox-traffic port
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
-	--data-dir "$CDIR" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
-CPID=$!
-for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
+# the control plane: no runtime, no VMs, state in PostgreSQL (and a sandbox-traffic port)
+so_control
+PC=${CP##*:}
 is "control plane /health" "$(curl -s "$CP/health" | jq -r '.status + " " + .role')" "ok control"
-bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
-[ $fail -eq 0 ] || bail "control plane did not start"
-AK=$(cat "$CDIR/admin-key" 2>/dev/null)
 is "admin key written once, 0600" "$(stat -c %a "$CDIR/admin-key" 2>/dev/null) ${#AK}" "600 44"
 is "migrations recorded in schema_version (5: team quotas)" \
 	"$(PSQL 'SELECT max(version) >= 5 FROM schema_version') $(PSQL "SELECT count(*) FROM information_schema.tables WHERE table_name = 'quota_holds'")" "t 1"
@@ -83,18 +48,12 @@ is "admin key stored as its SHA-256 only" \
 	"$(PSQL "SELECT encode(hash,'hex') FROM admin_keys")" "$(printf '%s' "$AK" | sha256sum | cut -d' ' -f1)"
 if [ ! -e "$CDIR/wrenn.db" ]; then ok "control plane keeps no SQLite"; else nok "control plane keeps no SQLite"; fi
 
-H=(-H "X-API-Key: $AK")
 is "GET /v1/hosts without a key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$CP/v1/hosts")" 401
 is "GET /v1/hosts with a wrong key: 401" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: e2b_$(printf '0%.0s' $(seq 40))" "$CP/v1/hosts")" 401
 is "unknown field refused" "$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"nme":"x"}' "$CP/v1/hosts")" 400
 
-declare -A ID CRED
-for h in a b c; do
-	j=$(curl -s "${H[@]}" -d "{\"name\":\"so96-$h\"}" "$CP/v1/hosts")
-	ID[$h]=$(jq -r .id <<<"$j"); CRED[$h]=$(jq -r .credential <<<"$j")
-	printf '%s\n' "${CRED[$h]}" >"$CDIR/cred-$h"; chmod 600 "$CDIR/cred-$h"
-done
+so_register a b c
 if [[ ${ID[a]} == host-* && ${CRED[a]} == whc_* && ${ID[a]} != "${ID[b]}" ]]; then
 	ok "hosts registered, credential issued"
 else
@@ -105,31 +64,14 @@ is "credential stored as SHA-256, never in plain" \
 	"$(printf '%s' "${CRED[a]}" | sha256sum | cut -d' ' -f1) 0"
 is "a new host is pending" "$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)" pending
 
-# host agents: the ordinary agent plus the heartbeat
-start_host() { # tag credential-file host-id [existing data dir: a restart]
-	local d pa pp
-	if [ -n "${4:-}" ]; then d=$4; else d=$(mktemp -d "/tmp/wrenn-so96$1.XXXXXX"); DIRS+=("$d"); fi
-	pa=$(freeport); pp=$(freeport)
-	agent_net_args "so96$1" # the host-network objects of its own, as every test agent (agent.sh)
-	timeout 600 "$AGENT" --role host --control "$CP" --host-id "$3" --host-credential-file "$2" \
-		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
-	HPIDS+=($!)
-	eval "HAPI_$1=http://127.0.0.1:$pa HPROXY_$1=http://127.0.0.1:$pp HDIR_$1=$d"
-}
-start_host a "$CDIR/cred-a" "${ID[a]}"
-start_host b "$CDIR/cred-b" "${ID[b]}"
-PA=${HPIDS[0]}
-both=
-for _ in $(seq 1 150); do
-	both=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r --arg a "${ID[a]}" --arg b "${ID[b]}" \
-		'[.[] | select(.id == $a or .id == $b) | .state] | join(",")')
-	[ "$both" = "ready,ready" ] && break
-	sleep 0.2
-done
-is "both hosts ready after their first heartbeat" "$both" "ready,ready"
-[ "$both" = "ready,ready" ] || bail "hosts did not report"
+# host agents (a and b; c is only signed requests from the shell): the ordinary agent plus the
+# heartbeat, each with its own ports, namespace prefix and egress objects (agent_net_args)
+SO_HOST_ARGS=(--auto-snapshot=false --warm-pool 0 --pool-size 1)
+so_start_host a
+so_start_host b
+so_wait_ready a b
+is "both hosts ready after their first heartbeat" "$SO_STATES" "ready,ready"
+[ "$SO_STATES" = "ready,ready" ] || bail "hosts did not report"
 ja=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}")
 is "host reports its API URL" "$(jq -r .apiUrl <<<"$ja")" "$HAPI_a"
 is "capacity: free slots, memory, templates, warm VMs" \
@@ -468,12 +410,8 @@ curl -s -o /dev/null -X DELETE -H "X-API-Key: $KA" "$HAPI_a/sandboxes/$TS_ID"
 
 # the control plane is stateless apart from PostgreSQL: a second replica serves the same hosts and
 # sandboxes, and the first one survives kill -9 and a restart
-CDIR2=$(mktemp -d /tmp/wrenn-so96d.XXXXXX); DIRS+=("$CDIR2")
-PC2=$(freeport); CP2=http://127.0.0.1:$PC2
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC2" --proxy-listen "" \
-	--data-dir "$CDIR2" >"$CDIR2/agent.out" 2>"$CDIR2/agent.err" &
-HPIDS+=($!)
-for _ in $(seq 1 100); do curl -sf "$CP2/health" >/dev/null && break; sleep 0.1; done
+SO_CP_PROXY=none so_control
+so_use 1
 is "a second replica serves the same hosts and sandboxes with the same admin key" \
 	"$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/sandboxes/$S1" | jq -r .state) $([ -e "$CDIR2/admin-key" ] && echo minted || echo shared)" \
 	"3 running shared"
@@ -541,11 +479,8 @@ out=$(curl -s -w ' %{http_code}' -H "X-API-Key: $TQ" -H 'Content-Type: applicati
 QS=$(jq -r '.id // empty' <<<"${out% *}")
 is "a killed sandbox frees its slot" "${out##* } $(PSQL "SELECT count(*) FROM placements WHERE team='so96-q'")" "201 1"
 curl -s -o /dev/null -X DELETE -H "X-API-Key: $TQ" "$CP/v1/sandboxes/$QS"
-kill -KILL "$CPID"; { wait "$CPID"; } 2>/dev/null
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
-	--data-dir "$CDIR" >>"$CDIR/agent.out" 2>>"$CDIR/agent.err" &
-CPID=$!
-for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
+so_kill9 "$CPID"
+so_control_restart 1
 tb=$(date +%s%3N); hb_after=0
 for _ in $(seq 1 40); do
 	hb_after=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[b]}" | jq -r .lastHeartbeatMs)
@@ -567,8 +502,7 @@ is "a sandbox destroyed on its host directly" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "X-API-Key: $(cat "$HDIR_b/admin-key")" "$HAPI_b/sandboxes/$SBD")" 204
 
 # kill -9 a host: lost within 20 s, the other stays ready
-kill -KILL "$(pgrep -P "$PA" -x wrenn-agent)" # the agent itself, not its timeout(1)
-{ wait "$PA"; } 2>/dev/null
+so_kill9 "${HPID[a]}"
 t0=$(date +%s); st=
 while [ $(($(date +%s) - t0)) -lt 20 ]; do
 	st=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)
@@ -608,7 +542,7 @@ is "/v1: the lost host's sandbox reports state lost; kill and exec answer 503" \
 hdr=$(mktemp); curl -s -D "$hdr" -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":300}' "$CP/sandboxes"
 is "new creates avoid the lost host" "$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r')" "${ID[b]}"; rm -f "$hdr"
 # the host comes back (same data dir): ready again, and what still runs is re-adopted
-start_host a "$CDIR/cred-a" "${ID[a]}" "$HDIR_a"
+so_start_host a "$HDIR_a"
 st=
 for _ in $(seq 1 100); do
 	st=$(curl -s "${H[@]}" "$CP/v1/hosts/${ID[a]}" | jq -r .state)
@@ -714,4 +648,7 @@ is "routes not in this slice answer 501" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "$CP/v2/templates")" 501
 is "a draining host takes no new sandbox" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -d '{"templateID":"minimal"}' "$CP/sandboxes")" 503
+# everything stopped (host a's re-attached sandbox too): no cgroup of a sandbox of this run left
+so_stop
+is "nothing left: no cgroup of a sandbox of this run" "$(so_cgroups_left)" ""
 exit $fail

@@ -17,60 +17,23 @@
 # At the end nothing is left: no namespace, bridge, veth or process.
 set -u
 cd "$(dirname "$0")/../.."
-N=51
+N=52
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 
-T=ha97 BR=br-ha97 SUB=10.97.0
-CPIDS=() HPIDS=() DIRS=()
-net_down() {
-	local i ns
-	for i in 1 2 3; do ip link del "${T}v$i" 2>/dev/null; done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$T"); do ip netns del "$ns"; done
-	ip link del "$BR" 2>/dev/null
-	return 0
-}
-stop_all() {
-	local p d
-	for p in "${HPIDS[@]}" "${CPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${HPIDS[@]}" "${CPIDS[@]}"; do
-		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for d in "${DIRS[@]}"; do pkill -KILL -f "$d/" 2>/dev/null; done
-	HPIDS=() CPIDS=()
-}
-cleanup() {
-	stop_all
-	local d
-	for d in "${DIRS[@]}"; do
-		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
-			echo "# --- $d log (tail) ---"; tail -25 "$d/agent.err" | sed 's/^/# /'
-		fi
-	done
-	net_down
-	for d in "${DIRS[@]}"; do rm -rf "$d"; done
-	pg_stop
-}
-trap cleanup EXIT
+SO_TAG=ha97 SO_TIMEOUT=900
+# shellcheck source=tests/lib/scaleout.sh
+. tests/lib/scaleout.sh
+T=$SO_TAG SUB=10.97.0
+
+trap so_cleanup EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
+so_need
 command -v nsenter >/dev/null || skip_rest "needs nsenter (util-linux)"
-bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
-pg_start
-rc=$?
-if [ $rc -eq 1 ]; then
-	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
-		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
-	fi
-	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
-fi
-[ $rc -eq 0 ] || bail "pg_start failed"
+so_pg
 ok "throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
 SDK_OK=
 if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -81,79 +44,35 @@ if [ -z "$SDK_OK" ]; then
 	e2b_ci && bail "node or tests/e2b/node_modules missing under CI"
 	skip_rest "node or the npm e2b package missing"
 fi
-PSQL() { psql "$PGURL" -qAtX -c "$1"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # the test network: a bridge in this namespace (10.97.0.1) and one namespace per host
 # (10.97.0.11-13), each joined to it by a veth pair; nothing routes beyond the /24
-net_down
-ip link add "$BR" type bridge && ip addr add "$SUB.1/24" dev "$BR" && ip link set "$BR" up || bail "bridge"
-for i in 1 2 3; do
-	ip netns add "$T-n$i" &&
-		ip link add "${T}v$i" type veth peer name "${T}p$i" &&
-		ip link set "${T}p$i" netns "$T-n$i" &&
-		ip link set "${T}v$i" master "$BR" up &&
-		ip -n "$T-n$i" addr add "$SUB.1$i/24" dev "${T}p$i" &&
-		ip -n "$T-n$i" link set "${T}p$i" up &&
-		ip -n "$T-n$i" link set lo up || bail "namespace $T-n$i"
-done
+so_net "$SUB" 1 2 3
 for _ in $(seq 1 30); do ip netns exec "$T-n3" ping -c1 -W1 "$SUB.1" >/dev/null 2>&1 && break; sleep 0.2; done
 is "three host namespaces on a test bridge" \
 	"$(ip netns list | grep -c "^$T-n") $(ip netns exec "$T-n2" ping -c1 -W2 "$SUB.1" >/dev/null 2>&1 && echo reach)" "3 reach"
 
 # two control-plane replicas on the same database: API on the bridge (the hosts' side), sandbox
 # traffic on loopback (the SDK's side)
-PORT1=$(freeport) PORT2=$(freeport) PX1=$(freeport) PX2=$(freeport)
-CP1=http://$SUB.1:$PORT1 CP2=http://$SUB.1:$PORT2
-CDIR1=$(mktemp -d /tmp/wrenn-${T}c1.XXXXXX) CDIR2=$(mktemp -d /tmp/wrenn-${T}c2.XXXXXX)
-DIRS+=("$CDIR1" "$CDIR2")
-start_control() { # 1|2
-	local d port px
-	d=$(eval echo "\$CDIR$1") port=$(eval echo "\$PORT$1") px=$(eval echo "\$PX$1")
-	"$AGENT" --role control --database "$PGURL" --api-listen "$SUB.1:$port" \
-		--proxy-listen "127.0.0.1:$px" --data-dir "$d" >>"$d/agent.out" 2>>"$d/agent.err" &
-	CPIDS+=($!)
-	eval "CPID$1=$!"
-	for _ in $(seq 1 100); do curl -sf "http://$SUB.1:$port/health" >/dev/null && return 0; sleep 0.1; done
-	return 1
-}
-start_control 1 || bail "replica 1 did not start"
-AK=$(cat "$CDIR1/admin-key")
-printf '%s\n' "$AK" >"$CDIR2/admin-key"; chmod 600 "$CDIR2/admin-key"
-start_control 2 || bail "replica 2 did not start"
-H=(-H "X-API-Key: $AK")
+SO_CP_ADDR=$SUB.1
+so_control
+so_control
+CPID1=${SO_CP_PID[1]}
 is "two replicas, one database, one admin key" \
 	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq length) $(curl -s "${H[@]}" "$CP2/v1/hosts" | jq length) $(PSQL 'SELECT count(*) FROM admin_keys')" "0 0 1"
 
-declare -A ID CRED HAPI HDIR
 for i in 1 2 3; do
 	c=$CP1; [ $((i % 2)) -eq 0 ] && c=$CP2 # either replica registers
-	j=$(curl -s "${H[@]}" -d "{\"name\":\"$T-h$i\"}" "$c/v1/hosts")
-	ID[$i]=$(jq -r .id <<<"$j"); CRED[$i]=$(jq -r .credential <<<"$j")
-	printf '%s\n' "${CRED[$i]}" >"$CDIR1/cred-$i"; chmod 600 "$CDIR1/cred-$i"
+	CP=$c so_register "$i"
 done
 # host agents, each in its namespace, heartbeating to both replicas (replica 1 first)
-start_host() { # i [existing data dir]
-	local i=$1 d
-	if [ -n "${2:-}" ]; then d=$2; else d=$(mktemp -d "/tmp/wrenn-${T}h$i.XXXXXX"); DIRS+=("$d"); fi
-	agent_net_args "${T}h$i"
-	nsenter --net="/run/netns/$T-n$i" timeout 900 "$AGENT" --role host --control "$CP1,$CP2" \
-		--host-id "${ID[$i]}" --host-credential-file "$CDIR1/cred-$i" \
-		--data-dir "$d" --images-dir "$IMAGES" --api-listen "$SUB.1$i:3000" \
-		--proxy-listen "$SUB.1$i:3001" "${AGENT_NET[@]}" \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 --max-sandboxes 4 >>"$d/agent.out" 2>>"$d/agent.err" &
-	HPIDS+=($!)
-	HAPI[$i]=http://$SUB.1$i:3000 HDIR[$i]=$d
-}
-for i in 1 2 3; do start_host "$i"; done
-states=
-for _ in $(seq 1 300); do
-	states=$(curl -s "${H[@]}" "$CP2/v1/hosts" | jq -r '[.[] | .state] | sort | join(",")')
-	[ "$states" = "ready,ready,ready" ] && break
-	sleep 0.2
-done
-is "three hosts ready, each heartbeating from its own namespace" "$states" "ready,ready,ready"
-[ "$states" = "ready,ready,ready" ] || bail "hosts did not report"
+SO_CONTROL=$CP1,$CP2
+SO_HOST_ARGS=(--auto-snapshot=false --warm-pool 0 --pool-size 1 --max-sandboxes 4)
+for i in 1 2 3; do so_start_host "$i"; done
+so_use 2
+so_wait_ready 1 2 3
+is "three hosts ready, each heartbeating from its own namespace" "$SO_STATES" "ready,ready,ready"
+[ "$SO_STATES" = "ready,ready,ready" ] || bail "hosts did not report"
 is "hosts advertise their namespace addresses" \
 	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq -r '[.[] | .apiUrl] | sort | join(" ")')" \
 	"http://$SUB.11:3000 http://$SUB.12:3000 http://$SUB.13:3000"
@@ -214,9 +133,9 @@ console.log(sbx.sandboxId + ' ' + r.stdout.trim())
 " 2>&1 | tail -1)
 }
 place_of() { PSQL "SELECT host_id FROM placements WHERE sandbox_id='$1'"; }
-out1=$(sdk_create "$CP1" "http://127.0.0.1:$PX1" r1); S1=${out1%% *}
+out1=$(sdk_create "$CP1" "$CPX1" r1); S1=${out1%% *}
 is "E2B SDK through replica 1: create + commands.run" "${out1#* }" via-r1
-out2=$(sdk_create "$CP2" "http://127.0.0.1:$PX2" r2); S2=${out2%% *}
+out2=$(sdk_create "$CP2" "$CPX2" r2); S2=${out2%% *}
 is "E2B SDK through replica 2: create + commands.run" "${out2#* }" via-r2
 S3=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"templateID":"minimal","timeout":900}' \
 	"$CP1/sandboxes" | jq -r '.sandboxID // empty')
@@ -275,8 +194,7 @@ is "key and team rows in PostgreSQL" \
 
 # kill -9 replica 1: replica 2 takes the heartbeats and serves everything
 tk=$(date +%s%3N)
-kill -KILL "$CPID1"; wait "$CPID1" 2>/dev/null
-CPIDS=("$CPID2")
+so_kill9 "$CPID1"
 resumed=
 for _ in $(seq 1 60); do
 	resumed=$(curl -s "${H[@]}" "$CP2/v1/hosts" |
@@ -306,7 +224,7 @@ onhosts=$(for i in 1 2 3; do
 done | sort | tr '\n' ' ')
 is "no sandbox lost, none placed twice (hosts' own lists, placements)" \
 	"$onhosts|$(PSQL 'SELECT count(*), count(DISTINCT sandbox_id) FROM placements')" "$want|3|3"
-out=$(sdk_create "$CP2" "http://127.0.0.1:$PX2" r2b); S4=${out%% *}
+out=$(sdk_create "$CP2" "$CPX2" r2b); S4=${out%% *}
 is "E2B SDK through replica 2 after the kill: create + commands.run" "${out#* }" via-r2b
 SBS+=("$S4")
 codes=$(for s in "${SBS[@]}"; do curl -s -o /dev/null -w '%{http_code} ' -X DELETE "${H[@]}" "$CP2/sandboxes/$s"; done)
@@ -318,10 +236,10 @@ is "gone everywhere: hosts, placements, lists" \
 	"$left$(PSQL 'SELECT count(*) FROM placements') $(curl -s "${H[@]}" "$CP2/sandboxes" | jq length)" "0 0 0 0 0"
 
 # replica 1 restarted: it serves again (same database, nothing to recover)
-start_control 1 || true # the next check tells
+so_control_restart 1 || true # the next check tells
 is "replica 1 restarted: sees the three hosts ready" \
 	"$(curl -s "${H[@]}" "$CP1/v1/hosts" | jq -r '[.[] | .state] | sort | join(",")')" "ready,ready,ready"
-out=$(cd tests/e2b && E2B_API_URL=$CP1 E2B_SANDBOX_URL=http://127.0.0.1:$PX1 E2B_API_KEY=$AK timeout 240 \
+out=$(cd tests/e2b && E2B_API_URL=$CP1 E2B_SANDBOX_URL=$CPX1 E2B_API_KEY=$AK timeout 240 \
 	node --input-type=module -e "
 import { Sandbox } from 'e2b'
 const sbx = await Sandbox.create('minimal', { timeoutMs: 300_000 })
@@ -371,7 +289,7 @@ is "idle again" "$(wait_idle)" 3
 # 6 concurrent creates, alternately through replica 1 and replica 2: each pick counts the
 # reservations committed before it (whichever replica made them), so 2 per host, none refused
 BD=$(mktemp -d /tmp/wrenn-${T}b.XXXXXX)
-DIRS+=("$BD")
+SO_DIRS+=("$BD")
 bp=()
 for k in 1 2 3 4 5 6; do
 	c=$CP1; [ $((k % 2)) -eq 0 ] && c=$CP2
@@ -405,11 +323,11 @@ else
 fi
 
 # teardown, then nothing may be left
-stop_all
-net_down
+so_stop
 is "cleanup: no namespace, bridge or veth of this test left" \
 	"$(ip netns list | grep -c "^$T") $(ip -o link show | grep -c "$T")" "0 0"
 pids=
-for d in "${DIRS[@]}"; do pids+=$(pgrep -f "$d/" | tr '\n' ' '); done
+for d in "${SO_DIRS[@]}"; do pids+=$(pgrep -f "$d/" | tr '\n' ' '); done
 is "cleanup: no agent, QEMU or helper process left" "$pids" ""
+is "cleanup: no cgroup of a sandbox of this run left" "$(so_cgroups_left)" ""
 exit $fail

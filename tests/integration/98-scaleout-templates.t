@@ -14,98 +14,34 @@
 # themselves.
 set -u
 cd "$(dirname "$0")/../.."
-N=48
+N=49
 echo "1..$N"
 . tests/lib/agent.sh
 . tests/lib/pg.sh
 # shellcheck source=tests/lib/e2b.sh
 . tests/lib/e2b.sh
 
-CPID= HPIDS=() DIRS=()
-cleanup() {
-	local p
-	for p in "${HPIDS[@]}" $CPID; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${HPIDS[@]}" $CPID; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	local d
-	for d in "${DIRS[@]}"; do
-		pkill -KILL -f "$d/" 2>/dev/null
-		if [ "$fail" -ne 0 ] && [ -f "$d/agent.err" ]; then
-			echo "# --- $d log (tail) ---"; tail -30 "$d/agent.err" | sed 's/^/# /'
-		fi
-	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^so98[ab]-'); do ip netns del "$ns"; done
-	for d in "${DIRS[@]}"; do rm -rf "$d"; done
-	pg_stop
-}
-trap cleanup EXIT
+SO_TAG=so98 SO_TIMEOUT=1500
+# shellcheck source=tests/lib/scaleout.sh
+. tests/lib/scaleout.sh
+
+trap so_cleanup EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
-[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/debian.ext4" ] ||
-	skip_rest "no debian guest image in $IMAGES (make guest, or set WRENN_GUEST)"
-command -v node >/dev/null && command -v npm >/dev/null || e2b_missing "needs node and npm"
-(e2b_npm_ci so98) >/dev/null 2>&1
-[ -d tests/e2b/node_modules/e2b ] || e2b_missing "npm ci in tests/e2b failed"
-pg_start
-rc=$?
-if [ $rc -eq 1 ]; then
-	if [ -n "${CI:-}${WRENN_CI:-}" ]; then
-		nok "PostgreSQL available" "postgresql is not installed (scripts/install-deps.sh)"; exit 1
-	fi
-	skip_rest "PostgreSQL not installed (scripts/install-deps.sh installs it)"
-fi
-[ $rc -eq 0 ] || { nok "PostgreSQL cluster started" "pg_start failed"; exit 1; }
-PSQL() { psql "$PGURL" -qAtX -c "$1"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-bail() { while [ $n -lt "$N" ]; do nok "$1"; done; exit 1; }
+so_need debian
+so_sdk so98
+so_pg
 
 # the control plane, its uploads capped at 64 MiB
 MAXUP=$((64 * 1024 * 1024))
-CDIR=$(mktemp -d /tmp/wrenn-so98c.XXXXXX); DIRS+=("$CDIR")
-PC=$(freeport); CP=http://127.0.0.1:$PC
-PCX=$(freeport); CPX=http://127.0.0.1:$PCX
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC" --proxy-listen "127.0.0.1:$PCX" \
-	--data-dir "$CDIR" --max-upload-bytes "$MAXUP" >"$CDIR/agent.out" 2>"$CDIR/agent.err" &
-CPID=$!
-for _ in $(seq 1 100); do curl -sf "$CP/health" >/dev/null && break; sleep 0.1; done
-AK=$(cat "$CDIR/admin-key" 2>/dev/null)
-[ -n "$AK" ] || bail "control plane did not start"
-H=(-H "X-API-Key: $AK")
+so_control --max-upload-bytes "$MAXUP"
+PC=${CP##*:}
 is "the template tables are a migration of their own" \
 	"$(PSQL "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('templates','template_builds','template_uploads')") $(PSQL 'SELECT max(version) >= 5 FROM schema_version')" \
 	"3 t"
 
-declare -A ID
-for h in a b; do
-	j=$(curl -s "${H[@]}" -d "{\"name\":\"so98-$h\"}" "$CP/v1/hosts")
-	ID[$h]=$(jq -r .id <<<"$j")
-	jq -r .credential <<<"$j" >"$CDIR/cred-$h"; chmod 600 "$CDIR/cred-$h"
-done
-start_host() { # tag
-	local d pa pp
-	d=$(mktemp -d "/tmp/wrenn-so98$1.XXXXXX"); DIRS+=("$d")
-	pa=$(freeport); pp=$(freeport)
-	agent_net_args "so98$1"
-	timeout 1500 "$AGENT" --role host --control "$CP" --host-id "${ID[$1]}" --host-credential-file "$CDIR/cred-$1" \
-		--data-dir "$d" --images-dir "$IMAGES" --api-listen "127.0.0.1:$pa" \
-		--proxy-listen "127.0.0.1:$pp" "${AGENT_NET[@]}" --build-internet=false \
-		--auto-snapshot=false --warm-pool 0 --pool-size 1 >>"$d/agent.out" 2>>"$d/agent.err" &
-	HPIDS+=($!)
-	eval "HAPI_$1=http://127.0.0.1:$pa HDIR_$1=$d"
-}
-start_host a
-start_host b
-both=
-for _ in $(seq 1 150); do
-	both=$(curl -s "${H[@]}" "$CP/v1/hosts" | jq -r '[.[] | .state] | join(",")')
-	[ "$both" = "ready,ready" ] && break
-	sleep 0.2
-done
-is "two hosts ready" "$both" "ready,ready"
-[ "$both" = "ready,ready" ] || bail "hosts did not report"
+SO_HOST_ARGS=(--build-internet=false --auto-snapshot=false --warm-pool 0 --pool-size 1)
+so_hosts a b
+is "two hosts ready" "$SO_STATES" "ready,ready"
 
 mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" "$CP/v1/keys" | jq -r .key; }
 KA=$(mkkey ta98) KB=$(mkkey tb98)
@@ -285,12 +221,8 @@ is "over the limit as a chunked body: 413, the host keeps nothing" \
 	"$(code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$CDIR/over.bin" "$URL3") $(ls "$UHDIR/build-files/" | grep -c "^$HASH2")" "413 0"
 rm -f "$CDIR/big.bin" "$CDIR/over.bin"
 # replicas share nothing but the database: a link one gave works once through another
-CDIR2=$(mktemp -d /tmp/wrenn-so98d.XXXXXX); DIRS+=("$CDIR2")
-PC2=$(freeport); CP2=http://127.0.0.1:$PC2
-"$AGENT" --role control --database "$PGURL" --api-listen "127.0.0.1:$PC2" --proxy-listen "" \
-	--data-dir "$CDIR2" >"$CDIR2/agent.out" 2>"$CDIR2/agent.err" &
-HPIDS+=($!)
-for _ in $(seq 1 100); do curl -sf "$CP2/health" >/dev/null && break; sleep 0.1; done
+SO_CP_PROXY=none so_control
+so_use 1
 HASH3=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
 URL4=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH3" | jq -r '.url // empty')
 is "a link from replica 1 uploads once through replica 2, then 403 on either" \
@@ -315,6 +247,8 @@ is "the copy the other host fetched is deleted with it" \
 	"1 404"
 is "a template whose build never started is deleted too (204)" \
 	"$(code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(code "${A[@]}" -X DELETE "$CP/templates/$NAME-v24") $(PSQL "SELECT count(*) FROM templates")" "204 204 0"
+so_stop
+is "nothing left: no cgroup of a sandbox of this run" "$(so_cgroups_left)" ""
 if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err"; then
 	nok "no sanitizer report" "$(grep -h -A5 'AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err" | head -20)"
 else

@@ -25,19 +25,14 @@ SO_TAG=sd99
 S1='' S2=''
 trap '[ -n "$S1$S2" ] && kill -TERM $S1 $S2 2>/dev/null; so_cleanup' EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
-[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
-	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
+so_need minimal
 e2b_need_tools node npm curl jq python3 psql
 e2b_npm_ci sd99
 
 so_pg
 so_control
-CP1=$CP CPX1=$CPX CDIR1=$CDIR
 so_control
-CP2=$CP CPX2=$CPX CDIR2=$CDIR
-CP=$CP1
+so_use 1 # (the lib names them CP1 CPX1 CDIR1, CP2 ...)
 SO_HOST_ARGS=(--auto-snapshot=false --warm-pool 0 --pool-size 1 --max-sandboxes 8)
 so_hosts a b
 KEY=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"team":"t99","name":"t99-k"}' "$CP/v1/keys" | jq -r .key)
@@ -67,7 +62,7 @@ e2b_tap "e2b via replica 2" "$CDIR2/suite.out" "$CDIR2/suite.err" $r2 "$t0" "$it
 echo "# snapshots taken and the creates from them:"
 grep -h "snapshot snap-[a-z0-9]* of .* on host \|placement of a snap-" "$CDIR1/agent.err" "$CDIR2/agent.err" |
 	sort | sed 's/^/# /'
-echo "# creates placed per host: $(psql "$PGURL" -qAtX -c "SELECT string_agg(e, ', ') FROM (SELECT count(*) || ' on ' || host_id AS e FROM events WHERE kind = 'placed' GROUP BY host_id ORDER BY host_id) x" 2>/dev/null)"
+echo "# creates placed per host: $(PSQL "SELECT string_agg(e, ', ') FROM (SELECT count(*) || ' on ' || host_id AS e FROM events WHERE kind = 'placed' GROUP BY host_id ORDER BY host_id) x" 2>/dev/null)"
 
 # --- nothing left ------------------------------------------------------------------------------------
 # the sandboxes that expired on their host (the suite does not kill those) keep their placement
@@ -76,7 +71,7 @@ echo "# creates placed per host: $(psql "$PGURL" -qAtX -c "SELECT string_agg(e, 
 t1=$(date +%s)
 for _ in $(seq 1 60); do
 	left=$(curl -s "${H[@]}" "$CP/v1/sandboxes?state=creating,running,paused" | jq '.sandboxes | length')
-	places=$(psql "$PGURL" -qAtX -c 'SELECT count(*) FROM placements')
+	places=$(PSQL 'SELECT count(*) FROM placements')
 	[ "$left $places" = "0 0" ] && break
 	sleep 0.5
 done

@@ -28,15 +28,9 @@ SO_TAG=so99 SO_TIMEOUT=1500
 
 trap so_cleanup EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
-[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/debian.ext4" ] ||
-	skip_rest "no debian guest image in $IMAGES (make guest, or set WRENN_GUEST)"
-command -v node >/dev/null && command -v npm >/dev/null || e2b_missing "needs node and npm"
-(e2b_npm_ci so99) >/dev/null 2>&1
-[ -d tests/e2b/node_modules/e2b ] || e2b_missing "npm ci in tests/e2b failed"
+so_need debian
+so_sdk so99
 so_pg
-PSQL() { psql "$PGURL" -qAtX -c "$1"; }
 
 # the control plane, two hosts
 so_control

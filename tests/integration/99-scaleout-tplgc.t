@@ -21,10 +21,7 @@ SO_TAG=gc99
 
 trap so_cleanup EXIT
 trap 'exit 1' INT TERM
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
-[ -x "$AGENT" ] || skip_rest "$AGENT not built"
-[ -r "$IMAGES/vmlinux" ] && [ -r "$IMAGES/minimal.ext4" ] ||
-	skip_rest "no guest images in $IMAGES (make guest-minimal, or set WRENN_GUEST)"
+so_need minimal
 command -v sqlite3 >/dev/null || skip_rest "needs the sqlite3 CLI"
 
 so_pg
