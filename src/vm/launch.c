@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -69,6 +70,7 @@ struct child_ctx {
 	char *const *argv;
 	char *const *envp;
 	const struct jail_plan *jail;
+	bool no_thp;
 };
 
 /* TUNSETIFF on an open /dev/net/tun, waiting out EBUSY: the slot's previous VMM
@@ -115,6 +117,8 @@ static void __attribute__((noreturn)) child(const struct child_ctx *c)
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (write(c->procs_fd[i], "0", 1) != 1)
 			child_fail(report, errno, "join cgroup");
+	if (c->no_thp && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0)
+		child_fail(report, errno, "disable transparent huge pages");
 	if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0)
 		child_fail(report, errno, "setns network namespace");
 	int tap = -1;
@@ -404,6 +408,7 @@ int launch_vmm(const struct launch_spec *s, struct launched *ret, struct wr_err 
 		.argv = s->argv,
 		.envp = envp,
 		.jail = jp,
+		.no_thp = s->no_thp,
 	};
 	pid_t pid = fork();
 	if (pid < 0) {

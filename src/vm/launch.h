@@ -15,6 +15,8 @@
  * The child runs in its own process group with stdin /dev/null and
  * stdout/stderr appended to log_path, optionally in a cgroup of its own
  * (cgroup.h), joined before exec so no VMM instruction runs unlimited.
+ * With no_thp the VMM (and what it execs) gets no transparent huge pages
+ * (PR_SET_THP_DISABLE; vmm.c says when and why).
  * The parent holds a pidfd. An exec failure (or any setup step) comes back
  * through a CLOEXEC pipe as a clear error; the child is reaped.
  *
@@ -51,6 +53,7 @@ struct launch_spec {
 	const char *tap_name;	      /* TAP to open as LAUNCH_TAP_FD; NULL = none */
 	const char *api_socket;	      /* unix socket to bind as LAUNCH_API_FD; NULL = none */
 	const struct jail_spec *jail; /* NULL = not jailed (tests, tools) */
+	bool no_thp; /* PR_SET_THP_DISABLE before exec (kept across it): 4 KiB pages only */
 };
 
 #define LAUNCH_TAP_FD 3

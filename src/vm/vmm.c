@@ -113,6 +113,18 @@ static int launch_common(struct vmm *v, char *const *argv, bool tap, const char 
 		.tap_name = tap ? v->p.cfg->tap_device : NULL,
 		.api_socket = v->socket_path,
 		.jail = v->p.jail_uid ? &j : NULL,
+		/*
+		 * An emulated guest's RAM in 4 KiB pages.  QEMU asks for transparent huge pages
+		 * for guest RAM and its translation cache (MADV_HUGEPAGE).  Where wrenn runs
+		 * without KVM, the host is typically itself a VM, and there a fresh 2 MiB page
+		 * cost ~20 ms: touching 256 MiB took 2.6 s with huge pages against 0.09 s with
+		 * 4 KiB ones, always on this CI machine, and a cold boot clears all its RAM
+		 * (init_on_free=1): boots 8 s apart took 3.5-5.2 s, 0.72-0.74 s without
+		 * (bench/boot.sh, interleaved).  Under TCG the guest's memory goes through
+		 * QEMU's own software TLB, so the host's TLB gains little from huge pages.
+		 * Under KVM they back the guest's second-level page tables: kept there.
+		 */
+		.no_thp = v->p.accel != VM_ACCEL_KVM,
 	};
 	return launch_vmm(&s, &v->proc, err);
 }

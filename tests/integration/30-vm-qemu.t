@@ -40,10 +40,12 @@ cp --reflink=auto "$G/minimal.ext4" "$work/disk.ext4" && chmod u+w "$work/disk.e
 
 ping_guest="sh:ip netns exec $ns ping -c1 -W5 169.254.0.21 >/dev/null"
 juid=$((63000 + $$ % 900))
-# the running VMM: jail uid, no_new_privs, seccomp filter, no effective capability
+# the running VMM: jail uid, no_new_privs, seccomp filter, no effective capability; under TCG
+# no transparent huge pages (src/vm/vmm.c)
 jailed="sh:p=\$(pgrep -f '^qemu-system-x86_64 -name wrenn-$id '); grep -q '^Uid:.$juid' /proc/\$p/status \
 	&& grep -q '^NoNewPrivs:.1' /proc/\$p/status && grep -q '^Seccomp:.2' /proc/\$p/status \
-	&& grep -q '^CapEff:.0000000000000000' /proc/\$p/status && grep wrenn.slice/$id /proc/\$p/cgroup >$work/cgroups"
+	&& grep -q '^CapEff:.0000000000000000' /proc/\$p/status && grep wrenn.slice/$id /proc/\$p/cgroup >$work/cgroups \
+	&& { ! tr '\\0' ' ' </proc/\$p/cmdline | grep -q ' -accel tcg' || grep -q '^THP_enabled:.0' /proc/\$p/status; }"
 rm -rf "$work/snap" "$work/vmm.log"
 mkdir -p "$work/snap"
 timeout 300 "$VMCTL" --id "$id" --kernel "$G/vmlinux" --rootfs "$work/disk.ext4" --netns "$ns" \
@@ -68,7 +70,7 @@ desc="snapshot writes state, memory and metadata"
 report eval 'step "snapshot" && [ -s "$work/snap/state" ] && [ -s "$work/snap/memory" ] && [ -s "$work/snap/wrenn-vmm.json" ]'
 desc="restored VM runs and answers ping"
 report eval 'step "restore" && [ "$(grep -c "^step sh:ip netns exec .* ping .*ok" "$work/out")" -ge 3 ]'
-desc="VMM jailed (uid $juid, NoNewPrivs, Seccomp 2, CapEff 0, own cgroup) at boot and after restore"
+desc="VMM jailed (uid $juid, NoNewPrivs, Seccomp 2, CapEff 0, own cgroup; no THP under TCG) at boot and after restore"
 report eval '[ "$(grep -c "^step sh:p=.* ok" "$work/out")" = 2 ]'
 desc="driver exited 0"
 report test "$rc" = 0
