@@ -12,7 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define BUF (64 * 1024)
+/*
+ * A part's body is handed on in pieces of up to MP_PIECE bytes, each starting at an MP_ALIGN
+ * aligned address (the buffer's start): an O_DIRECT writer (envd/dio.h) writes them from here
+ * instead of copying them into an aligned buffer of its own.  The buffer holds one piece plus the
+ * bytes read past it to tell whether a delimiter starts in its last dl - 1 bytes; reads stop at
+ * that mark, so what is moved to the front after each piece is those dl - 1 bytes.
+ */
+#define BUF (MP_PIECE + 64 * 1024)
 #define MAX_PART_HEAD (16 * 1024)
 
 int multipart_boundary(const char *ct, char *out, size_t n)
@@ -52,20 +59,39 @@ struct mp {
 	bool eof;
 };
 
-/* Read more (compacting is done by callers consuming from the front). */
-static int more(struct mp *m)
+/* Read more, up to upto bytes in the buffer (compacting is done by callers consuming from the
+ * front). */
+static int more_upto(struct mp *m, size_t upto)
 {
 	if (m->eof)
 		return 0;
-	if (m->len == BUF)
+	if (m->len >= upto)
 		return -ENOBUFS;
-	ssize_t r = m->rd(m->ctx, m->buf + m->len, BUF - m->len);
+	ssize_t r = m->rd(m->ctx, m->buf + m->len, upto - m->len);
 	if (r < 0)
 		return (int)r;
 	if (r == 0)
 		m->eof = true;
 	m->len += (size_t)r;
 	return (int)r;
+}
+
+static int more(struct mp *m)
+{
+	return more_upto(m, BUF);
+}
+
+/* Body bytes [0, n) of the buffer to the part, in pieces of at most MP_PIECE. */
+static int deliver(struct mp *m, const struct mp_ops *ops, void *ud, size_t n)
+{
+	for (size_t at = 0; at < n;) {
+		size_t k = n - at < MP_PIECE ? n - at : MP_PIECE;
+		int r = ops->part_data(ud, m->buf + at, k);
+		if (r)
+			return r < 0 ? r : -ECANCELED;
+		at += k;
+	}
+	return 0;
 }
 
 static void consume(struct mp *m, size_t n)
@@ -127,7 +153,9 @@ int multipart_parse(const char *boundary, mp_read_fn rd, void *rdctx, const stru
 	cleanup_free char *delim = xasprintf("\r\n--%s", boundary);
 	size_t dl = strlen(delim);
 	struct mp m = {.rd = rd, .ctx = rdctx};
-	cleanup_free char *buf = xmalloc(BUF);
+	cleanup_free char *buf = NULL;
+	if (posix_memalign((void **)&buf, MP_ALIGN, BUF))
+		return wr_err_set(err, ENOMEM, "multipart: out of memory");
 	m.buf = buf;
 	/* A virtual CRLF in front lets the first boundary match the delimiter. */
 	memcpy(m.buf, "\r\n", 2);
@@ -196,23 +224,28 @@ int multipart_parse(const char *boundary, mp_read_fn rd, void *rdctx, const stru
 		if (r)
 			return r < 0 ? r : -ECANCELED;
 		parts++;
-		/* part body up to the next delimiter */
+		/* Part body up to the next delimiter; the body starts at m.buf[0] (aligned), each
+		 * MP_PIECE of it is handed on from there once the dl - 1 bytes after it are in
+		 * (no delimiter starts inside it). */
+		size_t clear = 0; /* no delimiter starts in m.buf[0, clear) */
 		for (;;) {
-			char *d = memmem(m.buf, m.len, delim, dl);
+			char *d = m.len >= dl ? memmem(m.buf + clear, m.len - clear, delim, dl)
+					      : NULL;
 			if (d) {
 				size_t n = (size_t)(d - m.buf);
-				if (n && (r = ops->part_data(ud, m.buf, n)))
-					return r < 0 ? r : -ECANCELED;
+				if ((r = deliver(&m, ops, ud, n)))
+					return r;
 				consume(&m, n + dl);
 				break;
 			}
-			if (m.len >= dl) {
-				size_t n = m.len - (dl - 1);
-				if ((r = ops->part_data(ud, m.buf, n)))
-					return r < 0 ? r : -ECANCELED;
-				consume(&m, n);
+			clear = m.len >= dl ? m.len - (dl - 1) : 0;
+			if (clear >= MP_PIECE) {
+				if ((r = deliver(&m, ops, ud, MP_PIECE)))
+					return r;
+				consume(&m, MP_PIECE);
+				clear -= MP_PIECE;
 			}
-			r = more(&m);
+			r = more_upto(&m, MP_PIECE + dl - 1);
 			if (r < 0)
 				return wr_err_set(err, -r, "multipart: read failed");
 			if (r == 0)

@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* part_data's pieces: at most MP_PIECE bytes each, every one starting at an MP_ALIGN aligned
+ * address, and all but a part's last exactly MP_PIECE long. */
+#define MP_PIECE (1024 * 1024)
+#define MP_ALIGN 4096
+
 struct mp_ops {
 	/* name / filename are NULL when absent.  Non-zero return aborts. */
 	int (*part_begin)(void *ud, const char *name, const char *filename);

@@ -136,6 +136,15 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 		return HPE_USER;
 	}
 	m->body_total += n;
+	if (m->dst && m->dst_len < m->dst_cap) {
+		size_t k = m->dst_cap - m->dst_len < n ? m->dst_cap - m->dst_len : n;
+		memcpy(m->dst + m->dst_len, at, k);
+		m->dst_len += k;
+		at += k;
+		n -= k;
+		if (!n)
+			return 0;
+	}
 	if (m->body_len + n > m->body_cap) {
 		m->body_cap = m->body_len + n;
 		m->body = xrealloc(m->body, m->body_cap);
@@ -380,7 +389,17 @@ ssize_t http_msg_read_body(struct http_msg *m, void *buf, size_t n)
 		}
 		if (m->msg_done || !m->head_done || m->upgrade)
 			return 0;
+		/* Body bytes are parsed straight into buf (on_body), not through m->body: a 50 MiB
+		 * upload is copied once less, ~30 ms of a TCG guest's CPU for envd.  Bytes that do not
+		 * fit wait in m->body for the next call. */
+		m->dst = buf;
+		m->dst_cap = n;
+		m->dst_len = 0;
 		int r = feed(m);
+		size_t got = m->dst_len;
+		m->dst = NULL;
+		if (got) /* an error after them is reported by the next call */
+			return (ssize_t)got;
 		if (r < 0)
 			return r;
 		if (r == 1 || m->body_len > 0)

@@ -59,6 +59,10 @@ struct http_msg {
 	/* body: decoded bytes delivered by llhttp, not yet read by the user */
 	char *body;
 	size_t body_cap, body_off, body_len;
+	/* the reader's buffer while http_msg_read_body parses: body bytes go there first (one
+	 * copy fewer), the rest to body */
+	char *dst;
+	size_t dst_cap, dst_len;
 	uint64_t body_total, body_limit;
 };
 

@@ -357,6 +357,99 @@ static void test_multipart(void **state)
 	assert_string_equal(d.log, "[n|b:x]");
 }
 
+/* Part bodies across MP_PIECE: every byte arrives, in order, in pieces that start aligned and
+ * are MP_PIECE long but for a part's last, whatever the read sizes and wherever a delimiter's
+ * prefix sits against the piece boundary. */
+struct big {
+	unsigned char *got;
+	size_t len, cap, pieces;
+	int parts;
+	bool short_seen; /* a piece under MP_PIECE came: it must be the part's last */
+};
+
+static int big_begin(void *ud, const char *name, const char *filename)
+{
+	(void)name;
+	(void)filename;
+	struct big *b = ud;
+	b->parts++;
+	b->short_seen = false;
+	return 0;
+}
+
+static int big_data(void *ud, const void *d, size_t n)
+{
+	struct big *b = ud;
+	assert_true(n > 0 && n <= MP_PIECE);
+	assert_int_equal((uintptr_t)d % MP_ALIGN, 0);
+	assert_false(b->short_seen);
+	b->short_seen = n < MP_PIECE;
+	assert_true(b->len + n <= b->cap);
+	memcpy(b->got + b->len, d, n);
+	b->len += n;
+	b->pieces++;
+	return 0;
+}
+
+static int big_end(void *ud)
+{
+	(void)ud;
+	return 0;
+}
+
+static void test_multipart_pieces(void **state)
+{
+	(void)state;
+	const char *bd = "----wrenn7MA4YWxkTrZu0gW", *pre = "\r\n------wrenn7MA4";
+	size_t dl = strlen(bd) + 4; /* CRLF "--" boundary */
+	const size_t lens[] = {0,
+			       1,
+			       MP_PIECE - dl,
+			       MP_PIECE - 1,
+			       MP_PIECE,
+			       MP_PIECE + 1,
+			       MP_PIECE + dl - 2,
+			       MP_PIECE + dl - 1,
+			       MP_PIECE + dl,
+			       2 * MP_PIECE + 5,
+			       3 * MP_PIECE + 12345};
+	const size_t steps[] = {0, 65536, 7777};
+	size_t max = 3 * MP_PIECE + 12345;
+	unsigned char *data = xmalloc(max);
+	for (size_t i = 0; i < max; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13);
+	/* a delimiter's prefix (not the whole of it) just before each piece boundary */
+	for (size_t at = MP_PIECE; at < max; at += MP_PIECE)
+		memcpy(data + at - 5, pre, strlen(pre));
+	char *body = xmalloc(max + 512);
+	struct big b = {.got = xmalloc(max + 16), .cap = max + 16};
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(steps); j++) {
+			size_t o = (size_t)sprintf(body,
+						   "--%s\r\nContent-Disposition: form-data; "
+						   "name=\"file\"; filename=\"x\"\r\n\r\n",
+						   bd);
+			memcpy(body + o, data, lens[i]);
+			o += lens[i];
+			o += (size_t)sprintf(body + o, "\r\n--%s\r\n\r\ntail\r\n--%s--\r\n", bd,
+					     bd);
+			struct body rd = {.p = body, .n = o, .step = steps[j]};
+			struct mp_ops ops = {big_begin, big_data, big_end};
+			struct wr_err err = {0};
+			b.len = b.pieces = 0;
+			b.parts = 0;
+			if (multipart_parse(bd, body_read, &rd, &ops, &b, &err) != 0)
+				fail_msg("len %zu step %zu: %s", lens[i], steps[j], err.msg);
+			assert_int_equal(b.parts, 2);
+			assert_int_equal(b.len, lens[i] + 4);
+			assert_memory_equal(b.got, data, lens[i]);
+			assert_memory_equal(b.got + lens[i], "tail", 4);
+		}
+	free(b.got);
+	free(body);
+	free(data);
+}
+
 /* --------------------------------------------------------------------- dio */
 
 /* A file written through dio in pieces of `step` bytes (0: one write) holds exactly the data,
@@ -431,6 +524,18 @@ static void test_dio(void **state)
 		for (size_t j = 0; j < ARRAY_SIZE(steps); j++)
 			if (steps[j] != 1000 || lens[i] <= DIO_CHUNK + 1) /* keep it quick */
 				check_dio(dir, data, lens[i], steps[j]);
+	/* from aligned memory, whole blocks are written from where they are (no copy): pieces
+	 * that keep the buffer empty (aligned, block multiples), pieces that fill it first, and
+	 * an unaligned piece between aligned ones */
+	unsigned char *adata = NULL;
+	assert_int_equal(posix_memalign((void **)&adata, DIO_ALIGN, max), 0);
+	memcpy(adata, data, max);
+	const size_t asteps[] = {0, DIO_ALIGN, 65536, DIO_CHUNK, 5000};
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(asteps); j++)
+			if (asteps[j] != DIO_ALIGN || lens[i] <= DIO_CHUNK + 1)
+				check_dio(dir, adata, lens[i], asteps[j]);
+	free(adata);
 
 	/* reads: a file dio wrote (not cached: O_DIRECT reads) and the same file once cached,
 	 * from unaligned offsets and in odd sizes, give back the bytes */
@@ -634,11 +739,17 @@ static void test_token_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resolve_path), cmocka_unit_test(test_signature),
-		cmocka_unit_test(test_env_layering), cmocka_unit_test(test_status_text),
-		cmocka_unit_test(test_pick_coding),  cmocka_unit_test(test_multipart),
-		cmocka_unit_test(test_user_lookup),  cmocka_unit_test(test_hex_decode),
-		cmocka_unit_test(test_token_file),   cmocka_unit_test(test_dio),
+		cmocka_unit_test(test_resolve_path),
+		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_env_layering),
+		cmocka_unit_test(test_status_text),
+		cmocka_unit_test(test_pick_coding),
+		cmocka_unit_test(test_multipart),
+		cmocka_unit_test(test_multipart_pieces),
+		cmocka_unit_test(test_user_lookup),
+		cmocka_unit_test(test_hex_decode),
+		cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_dio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

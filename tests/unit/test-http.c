@@ -63,6 +63,22 @@ static void handler(struct http_req *req, void *ud)
 		close(fd);
 		return;
 	}
+	if (!strcmp(path, "/sum")) { /* the body read in odd sizes: its length and FNV-1a hash */
+		http_req_set_body_limit(req, 0);
+		static const size_t sizes[] = {1, 7, 1000, 65536, 3, 200000};
+		char *buf = xmalloc(200000);
+		uint64_t h = 14695981039346656037ull, n = 0;
+		ssize_t k;
+		for (size_t i = 0; (k = http_req_read(req, buf, sizes[i % 6])) > 0; i++)
+			for (ssize_t j = 0; j < k; j++, n++)
+				h = (h ^ (unsigned char)buf[j]) * 1099511628211ull;
+		free(buf);
+		char out[96];
+		snprintf(out, sizeof(out), "%s n=%llu h=%016llx", k < 0 ? "error" : "ok",
+			 (unsigned long long)n, (unsigned long long)h);
+		http_resp_text(req, 200, "text/plain", out);
+		return;
+	}
 	if (!strcmp(path, "/noanswer"))
 		return;
 	if (!strcmp(path, "/deny")) { /* answers without reading the body */
@@ -341,6 +357,49 @@ static void test_client_stream_keepalive(void **state)
 	assert_int_equal(http_client_do(c, &hq, 1000, &status, NULL, NULL, &err), 0);
 	assert_int_equal(status, 200);
 	http_client_free(c);
+}
+
+/* Body bytes reach the reader in order and whole whatever its buffer sizes against what one
+ * parse delivers (http_msg_read_body parses into the reader's buffer and keeps the rest): a
+ * chunked body sent in odd pieces and a Content-Length one. */
+static void test_body_read_sizes(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 300000;
+	char *data = xmalloc(len);
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < len; i++) {
+		data[i] = (char)(i * 2654435761u >> 11);
+		h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
+	}
+	char want[96];
+	snprintf(want, sizeof(want), "ok n=%zu h=%016llx", len, (unsigned long long)h);
+	struct wr_err err = {0};
+	for (int chunked = 0; chunked < 2; chunked++) {
+		struct http_client *c = http_client_new(dial(f), true);
+		struct http_creq rq = {.method = "POST", .target = "/sum", .chunked = chunked};
+		if (!chunked) {
+			rq.body = data;
+			rq.body_len = len;
+		}
+		assert_int_equal(http_client_send(c, &rq, &err), 0);
+		static const size_t pieces[] = {1, 70000, 13, 4096, 100000, 5};
+		for (size_t o = 0, i = 0; chunked && o < len; i++) {
+			size_t k = pieces[i % 6] < len - o ? pieces[i % 6] : len - o;
+			assert_int_equal(http_client_write(c, data + o, k, &err), 0);
+			o += k;
+		}
+		if (chunked)
+			assert_int_equal(http_client_end(c, &err), 0);
+		assert_int_equal(http_client_read_head(c, false, &err), 0);
+		assert_int_equal(http_client_status(c), 200);
+		char *body = NULL;
+		assert_int_equal(http_client_read_all(c, 1000, &body, NULL, &err), 0);
+		assert_string_equal(body, want);
+		free(body);
+		http_client_free(c);
+	}
+	free(data);
 }
 
 static void test_upgrade_take_socket(void **state)
@@ -687,6 +746,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer_is_500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_stream_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_read_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_take_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
