@@ -135,15 +135,24 @@ int dio_flush(struct dio *w)
 	return r;
 }
 
+/*
+ * The copy goes in 4 MiB steps: each step is one read and one write request the guest waits for,
+ * and fewer, larger ones cost less.  50 MiB O_DIRECT tmpfile -> truncated file in a TCG guest
+ * (9 rounds, medians): 1 MiB 93 ms, 4 MiB 65, 8 MiB 61, 16 MiB 94 (two threads of 4 MiB: 59).
+ */
+#define COPY_CHUNK (4 * DIO_CHUNK)
+
 int dio_copy(int in, int out, bool out_direct, off_t len)
 {
 	struct dio w;
 	dio_init(&w, out, out_direct);
-	int r = alloc_buf(&w);
+	void *b = NULL;
+	int r = -posix_memalign(&b, DIO_ALIGN, COPY_CHUNK);
+	w.buf = b; /* dio_flush takes any len in it; dio_done frees it */
 	/* in is read at aligned offsets into the aligned buffer, so its O_DIRECT (if any) holds */
 	off_t at = 0;
 	while (r == 0 && at < len) {
-		size_t want = len - at < DIO_CHUNK ? (size_t)(len - at) : DIO_CHUNK;
+		size_t want = len - at < COPY_CHUNK ? (size_t)(len - at) : COPY_CHUNK;
 		size_t ask = (want + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1);
 		ssize_t k = pread(in, w.buf, ask, at);
 		if (k < 0 && errno == EINTR)
@@ -168,9 +177,9 @@ int dio_copy(int in, int out, bool out_direct, off_t len)
 		w.len = (size_t)k;
 		/* a full chunk goes out whole; a short one (the end, or a short read) is flushed,
 		 * which makes out buffered from then on if it was not block-sized */
-		if (w.len == DIO_CHUNK) {
+		if (w.len == COPY_CHUNK) {
 			w.len = 0;
-			r = put(&w, w.buf, DIO_CHUNK);
+			r = put(&w, w.buf, COPY_CHUNK);
 		} else {
 			r = dio_flush(&w);
 		}

@@ -536,6 +536,13 @@ static void test_dio(void **state)
 			if (asteps[j] != DIO_ALIGN || lens[i] <= DIO_CHUNK + 1)
 				check_dio(dir, adata, lens[i], asteps[j]);
 	free(adata);
+	/* a copy longer than dio_copy's 4 MiB step: whole steps, then the tail */
+	size_t blen = 9 * DIO_CHUNK + 12345;
+	unsigned char *bdata = xmalloc(blen);
+	for (size_t i = 0; i < blen; i++)
+		bdata[i] = (unsigned char)(i * 2246822519u >> 15);
+	check_dio(dir, bdata, blen, 0);
+	free(bdata);
 
 	/* reads: a file dio wrote (not cached: O_DIRECT reads) and the same file once cached,
 	 * from unaligned offsets and in odd sizes, give back the bytes */
