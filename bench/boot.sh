@@ -5,11 +5,20 @@
 # finds its device).
 #   BENCH boot_to_init_tcg <median> ms p95=<x> n=<N>            machine with acpi=off (what tests use)
 #   BENCH boot_to_init_tcg_acpi <median> ms p95=<x> n=<N> hangs=<k>   QEMU's default ACPI tables
+# QEMU runs without transparent huge pages, as the product's QEMU does under TCG.
 # Env: WRENN_GUEST (default build/guest), BENCH_RUNS (10), BENCH_ACPI=0 to skip the second line,
 # WRENN_BUILD (build/release: its wrenn-vmctl prints the TCG arguments, host TSC rate included;
 # without it the fixed part from src/vm/vmm.h), BENCH_KERNEL_EXTRA to override those arguments
 # (set and empty: none), WRENN_TCG_CPU (Nehalem, the backend's default).
 set -uo pipefail
+# As the product launches an emulated guest's VMM (src/vm/vmm.c): without transparent huge pages.
+# PR_SET_THP_DISABLE (41) is inherited by every QEMU this script starts.
+if [ -z "${WRENN_BENCH_NO_THP:-}" ]; then
+	exec env WRENN_BENCH_NO_THP=1 python3 -c 'import ctypes, os, sys
+if ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) != 0:
+    sys.exit("bench/boot.sh: prctl(PR_SET_THP_DISABLE) failed")
+os.execvp("bash", ["bash"] + sys.argv[1:])' "$0" "$@"
+fi
 cd "$(dirname "$0")/.." || exit 1
 guest=${WRENN_GUEST:-build/guest}
 runs=${BENCH_RUNS:-10}

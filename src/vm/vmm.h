@@ -188,7 +188,8 @@ bool vmm_qemu_ro_private(const char *bin);
  *   TSC-deadline timer, so the kernel calibrated the APIC timer against PIT jiffies at every boot
  *   (100 ms counting + 100 ms verifying, apic=verbose).  The parameter is ours
  *   (guest/kernel/patches/0001-x86-apic-lapic_timer_khz.patch) and takes the kernel's "already
- *   calibrated" path; boot_to_init_tcg 912 -> ~720 ms (bench/boot.sh, interleaved).  A kernel
+ *   calibrated" path; boot_to_init_tcg 1100 -> 845 ms (bench/boot.sh, interleaved, n=12 each,
+ *   load 1.4-2.5; 714 ms at load ~1.2).  A kernel
  *   without the patch hands it to init as an environment variable and calibrates as before.
  *   (noapictimer was measured too: the same boot gain, but an idle guest then wakes every
  *   55 ms on the PIT's 16-bit counter: 0.4-0.5% of a host core instead of 0.1%.)
