@@ -138,7 +138,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	m->body_total += n;
 	if (m->dst && m->dst_len < m->dst_cap) {
 		size_t k = m->dst_cap - m->dst_len < n ? m->dst_cap - m->dst_len : n;
-		memcpy(m->dst + m->dst_len, at, k);
+		if (at != m->dst + m->dst_len) /* equal: received in place (read_direct) */
+			memmove(m->dst + m->dst_len, at, k);
 		m->dst_len += k;
 		at += k;
 		n -= k;
@@ -151,6 +152,18 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	}
 	memcpy(m->body + m->body_len, at, n);
 	m->body_len += n;
+	return 0;
+}
+
+static int on_chunk_header(llhttp_t *p)
+{
+	msg_of(p)->in_chunk = p->content_length > 0;
+	return 0;
+}
+
+static int on_chunk_complete(llhttp_t *p)
+{
+	msg_of(p)->in_chunk = false;
 	return 0;
 }
 
@@ -177,6 +190,8 @@ void http_msg_init(struct http_msg *m, int fd, llhttp_type_t type)
 	m->st.on_header_value_complete = on_value_complete;
 	m->st.on_headers_complete = on_headers_complete;
 	m->st.on_body = on_body;
+	m->st.on_chunk_header = on_chunk_header;
+	m->st.on_chunk_complete = on_chunk_complete;
 	m->st.on_message_complete = on_message_complete;
 	llhttp_init(&m->p, type, &m->st);
 	m->p.data = m;
@@ -202,6 +217,7 @@ void http_msg_reset_head(struct http_msg *m)
 	m->head_done = m->msg_done = m->upgrade = false;
 	m->body_off = m->body_len = 0;
 	m->body_total = 0;
+	m->in_chunk = false;
 }
 
 void http_msg_done(struct http_msg *m)
@@ -273,7 +289,7 @@ ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n)
 
 /* Pull more bytes from the socket into in[]. 0 on EOF (m->eof set).
  * deadline: absolute monotonic ms, 0 = none beyond m->deadline_ms. */
-static ssize_t fill_until(struct http_msg *m, int64_t deadline)
+static ssize_t fill_max(struct http_msg *m, int64_t deadline, size_t max)
 {
 	if (m->off == m->len) {
 		m->off = m->len = 0;
@@ -288,7 +304,8 @@ static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 	}
 	if (m->deadline_ms && (!deadline || m->deadline_ms < deadline))
 		deadline = m->deadline_ms;
-	ssize_t r = recv_until(m, m->in + m->len, m->in_cap - m->len, deadline);
+	size_t want = m->in_cap - m->len;
+	ssize_t r = recv_until(m, m->in + m->len, max && max < want ? max : want, deadline);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -297,9 +314,9 @@ static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 	return r;
 }
 
-static ssize_t fill(struct http_msg *m)
+static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 {
-	return fill_until(m, 0);
+	return fill_max(m, deadline, 0);
 }
 
 /* Feed buffered bytes to llhttp.  Returns 1 when the parser paused (head or
@@ -374,6 +391,36 @@ int http_msg_read_head(struct http_msg *m)
 	return 0;
 }
 
+/*
+ * Nothing buffered and the parser inside body data (a Content-Length body, or a chunk's data)
+ * with p.content_length bytes of it to come: at most that many are received straight into buf
+ * (so never a byte of what follows the message) and parsed where they are, on_body seeing them
+ * in place.  The body's bytes are then copied by nobody but the kernel: in a TCG guest envd
+ * saves a 50 MiB memcpy (~30 ms of the emulated CPU) per 50 MiB uploaded.
+ */
+static ssize_t read_direct(struct http_msg *m, char *buf, size_t n)
+{
+	size_t want = n < m->p.content_length ? n : (size_t)m->p.content_length;
+	ssize_t k = recv_until(m, buf, want, m->deadline_ms);
+	if (k == 0)
+		m->eof = true; /* the caller's EOF handling says what that means */
+	if (k <= 0)
+		return k;
+	m->dst = buf;
+	m->dst_cap = n;
+	m->dst_len = 0;
+	llhttp_errno_t e = llhttp_execute(&m->p, buf, (size_t)k);
+	size_t got = m->dst_len;
+	m->dst = NULL;
+	if (e == HPE_PAUSED && llhttp_get_error_pos(&m->p) == buf + k) {
+		llhttp_resume(&m->p); /* the message is complete (on_message_complete) */
+		e = HPE_OK;
+	}
+	if (e != HPE_OK)
+		return m->limit_hit ? m->limit_hit : -EBADMSG;
+	return (ssize_t)got;
+}
+
 ssize_t http_msg_read_body(struct http_msg *m, void *buf, size_t n)
 {
 	for (;;) {
@@ -411,7 +458,16 @@ ssize_t http_msg_read_body(struct http_msg *m, void *buf, size_t n)
 			}
 			return -ECONNRESET;
 		}
-		ssize_t k = fill(m);
+		bool chunked = m->p.flags & F_CHUNKED;
+		if (n && m->p.content_length && (!chunked || m->in_chunk)) {
+			ssize_t d = read_direct(m, buf, n);
+			if (d) /* 0: EOF (handled above on the next turn) */
+				return d;
+			continue;
+		}
+		/* Between two chunks: a short read for the CRLF and the next size line, so the
+		 * chunk's data comes through read_direct rather than through in[]. */
+		ssize_t k = fill_max(m, 0, chunked ? 64 : 0);
 		if (k < 0)
 			return k;
 	}

@@ -63,6 +63,7 @@ struct http_msg {
 	 * copy fewer), the rest to body */
 	char *dst;
 	size_t dst_cap, dst_len;
+	bool in_chunk; /* inside a chunk's data (llhttp's content_length: what is left of it) */
 	uint64_t body_total, body_limit;
 };
 
