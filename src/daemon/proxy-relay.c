@@ -248,11 +248,11 @@ static void relay_forward(struct http_req *req, const struct proxy_hop *hop)
 	}
 	cleanup_client struct http_client *c = http_client_new(up, true);
 	cleanup_free char *head = hop->ops->head(hop, req, false, clen);
-	cleanup_free char *buf = xmalloc(PROXY_RELAY_CHUNK);
+	cleanup_free char *buf = xmalloc(PROXY_BODY_CHUNK); /* >= PROXY_RELAY_CHUNK, the answer's */
 	int w = write_full(up, head, strlen(head));
 	/* request body, as it arrives */
 	while (w >= 0 && clen != 0) {
-		ssize_t n = http_req_read(req, buf, PROXY_RELAY_CHUNK);
+		ssize_t n = http_req_read(req, buf, PROXY_BODY_CHUNK);
 		if (n < 0) {
 			http_resp_close_after(req);
 			reply_error(req, 400, "cannot read the request body: %s",
