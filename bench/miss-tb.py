@@ -13,7 +13,16 @@ health (GET /health), init (POST /init as the runtime sends it), bad (Process/St
 binary: envd's RPC, fork and the failed exec), echo1 (Process/Start /bin/echo), echo2 (again).
 Env: WRENN_GUEST (build/guest), WRENN_BUILD (build/release, for wrenn-vmctl tcg-kernel-args),
 ROUNDS (3), STEPS, IMG (a disk image instead of <guest>/minimal.ext4). Root, qemu-system-x86_64.
+SYMBOLS=N: the first restore also logs every block it translates (QEMU -d in_asm; times are then
+meaningless, counts are not) and each step prints its blocks' share in the guest kernel and in
+user space, and its N busiest functions (each block's first address in vmlinux's or envd's
+symbol table, nm): "# <step> kernel 83% user 17%: <count> <function> ...".  User blocks are
+named by envd's symbols: envd is static and not PIE, and so is the minimal image's busybox, at
+the same addresses, so a command's blocks there carry envd's names (told apart by process only).
+ENVD: the envd binary inside the image (<guest>/../static/bin/envd).
 """
+import bisect
+import collections
 import json
 import os
 import re
@@ -127,6 +136,47 @@ def start_body(cmd, args):
     return struct.pack('>BI', 0, len(j)) + j
 
 
+def symbols(path):
+    """(sorted addresses, names) of the text symbols of an ELF file, by nm."""
+    out = subprocess.run(['nm', '-n', path], capture_output=True, text=True, check=True).stdout
+    rows = [(int(a, 16), n) for a, t, n in (line.split() for line in out.splitlines()
+                                            if len(line.split()) == 3) if t in 'tTwW']
+    return [a for a, _ in rows], [n for _, n in rows]
+
+
+def block_starts(log, lo, hi):
+    """First guest address of each block QEMU logged (-d in_asm) between two file offsets."""
+    with open(log, 'rb') as f:
+        f.seek(lo)
+        text = f.read(hi - lo).decode(errors='replace')
+    for block in text.split('IN:')[1:]:
+        for line in block.splitlines():
+            if line.startswith('0x'):
+                yield int(line.split(':')[0], 16)
+                break
+
+
+def print_symbols(log, marks, top):
+    kern = symbols(f'{GUEST}/vmlinux')
+    envd_path = os.environ.get('ENVD', f'{GUEST}/../static/bin/envd')
+    envd = symbols(envd_path) if os.access(envd_path, os.R_OK) else ([], [])
+    ends = [off for _, off in marks[1:]] + [os.path.getsize(log)]
+    for (step, lo), hi in zip(marks, ends):
+        where = collections.Counter()
+        funcs = collections.Counter()
+        for a in block_starts(log, lo, hi):
+            table, part = (kern, 'kernel') if a >= 0xffffffff80000000 else (envd, 'user')
+            k = bisect.bisect_right(table[0], a) - 1
+            where[part] += 1
+            # past envd's last symbol by more than 1 MiB: a dynamic command's ld.so or libc
+            inside = k >= 0 and (part == 'kernel' or a <= table[0][-1] + (1 << 20))
+            funcs[table[1][k] if inside else '(user, not envd)'] += 1
+        total = sum(where.values()) or 1
+        shares = ' '.join(f'{p} {100 * where[p] // total}%' for p in ('kernel', 'user'))
+        busiest = ' '.join(f'{n} {f}' for f, n in funcs.most_common(top))
+        print(f'# {step} {shares}: {busiest}', flush=True)
+
+
 def main():
     if os.geteuid() != 0:
         raise SystemExit('miss-tb: needs root (netns, TAP)')
@@ -168,8 +218,11 @@ def main():
         }
         catalog['echo2'] = catalog['echo1']
         res = {s: ([], []) for s in steps}
+        top = int(os.environ.get('SYMBOLS', '0'))
+        asm, marks = f'{work}/asm.log', []
         for rnd in range(rounds):
-            q = Qemu(work, ['-incoming', 'defer'])
+            trace = ['-d', 'in_asm', '-D', asm] if top and rnd == 0 else []
+            q = Qemu(work, ['-incoming', 'defer'] + trace)
             q.hmp(f'migrate_incoming "exec:cat {work}/state"')
             while 'inmigrate' in q.hmp('info status'):
                 time.sleep(0.01)
@@ -177,6 +230,8 @@ def main():
             line = []
             for s in steps:
                 a = q.tbs()
+                if trace:
+                    marks.append((s, os.path.getsize(asm) if os.path.exists(asm) else 0))
                 if s == 'idle':
                     time.sleep(0.3)
                     st, ms = '-', 0.0
@@ -189,6 +244,8 @@ def main():
             print(f'# round {rnd}: ' + ', '.join(line), flush=True)
             q.stop()
             q = None
+            if trace:
+                print_symbols(asm, marks, top)
         for s in steps:
             print(f'BENCH miss_tb_{s} {statistics.median(res[s][0]):.0f} tbs '
                   f'ms={statistics.median(res[s][1]):.1f} n={rounds}')
