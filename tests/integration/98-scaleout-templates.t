@@ -43,14 +43,10 @@ SO_HOST_ARGS=(--build-internet=false --auto-snapshot=false --warm-pool 0 --pool-
 so_hosts a b
 is "two hosts ready" "$SO_STATES" "ready,ready"
 
-mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" "$CP/v1/keys" | jq -r .key; }
-KA=$(mkkey ta98) KB=$(mkkey tb98)
+KA=$(so_team_key ta98) KB=$(so_team_key tb98)
 A=(-H "X-API-Key: $KA") B=(-H "X-API-Key: $KB")
-code() { curl -s -o "$CDIR/body" -w '%{http_code}' "$@"; }
-# status and whether a host answered (the control plane names it in X-Wrenn-Host)
-code_host() { curl -s -o "$CDIR/body" -D "$CDIR/hdr" -w '%{http_code}' "$@"; grep -qi '^x-wrenn-host:' "$CDIR/hdr" && printf ' host' || printf ' -'; }
 
-is "a template request without a name: 400 before any host" "$(code_host "${A[@]}" -d '{"cpuCount":1}' "$CP/v3/templates")" "400 -"
+is "a template request without a name: 400 before any host" "$(so_code_host "${A[@]}" -d '{"cpuCount":1}' "$CP/v3/templates")" "400 -"
 
 # --- the npm SDK's Template.build through the control plane, team ta98 ------------------------------
 NAME=tpl98-$$
@@ -137,12 +133,6 @@ out=$(cd tests/e2b && E2B_API_URL=$CP E2B_SANDBOX_URL=$CPX E2B_API_KEY=$KA NAME=
 S1=$(jq -r '.id // empty' <<<"$out" 2>/dev/null)
 is "SDK Sandbox.create(name) through the control plane: files, RUN output, env, workdir, user" \
 	"$(jq -j '.out // .error' <<<"$out" 2>/dev/null | tr '\n' '|')" "hello from 98|built by user|hi-98|/home/user/app|user|"
-run_in() { # sandbox token shell-command -> stdout, through the control plane's proxy
-	local req='{"process":{"cmd":"/bin/sh","args":["-c","'"$3"'"]}}'
-	perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
-		curl -s -m 60 -N -H "E2b-Sandbox-Id: $1" -H "X-Access-Token: $2" -H 'Content-Type: application/connect+json' \
-			--data-binary @- "$CPX/process.Process/Start" | grep -ao '"stdout":"[^"]*"' | head -1 | cut -d'"' -f4 | base64 -d
-}
 hdr=$(mktemp)
 cr=$(curl -s -D "$hdr" "${H[@]}" -H "X-Wrenn-Place-On: $OTHER" -H 'Content-Type: application/json' \
 	-d "{\"templateID\":\"$NAME\",\"timeout\":300}" "$CP/sandboxes")
@@ -150,7 +140,7 @@ on=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r'); rm
 S2=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
 [ -n "$S2" ] || echo "# pinned create: $cr"
 is "a create pinned on the other host starts from the built template (fetched from the build host)" \
-	"$([ "$on" = "$OTHER" ] && echo other) $(run_in "$S2" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'echo $(cat /home/user/app/hello.txt /home/user/app/built.txt)')" \
+	"$([ "$on" = "$OTHER" ] && echo other) $(so_run_in "$S2" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'echo $(cat /home/user/app/hello.txt /home/user/app/built.txt)')" \
 	"other hello from 98 built by user"
 HDIR_O=$HDIR_a; [ "$OTHER" = "${ID[b]}" ] && HDIR_O=$HDIR_b
 is "the other host fetched it from the build host by digest" \
@@ -160,39 +150,39 @@ is "the other host fetched it from the build host by digest" \
 is "GET /templates (team): its templates, ready, from their build hosts" \
 	"$(curl -s "${A[@]}" "$CP/templates" | jq -r '[.[] | .templateID + " " + .buildStatus + " " + .names[0]] | join(",")')" \
 	"$NAME ready $NAME,$NAME-v24 ready $NAME-v24"
-is "GET /templates/aliases/{name} (team): 200 from the build host" "$(code_host "${A[@]}" "$CP/templates/aliases/$NAME")" "200 host"
+is "GET /templates/aliases/{name} (team): 200 from the build host" "$(so_code_host "${A[@]}" "$CP/templates/aliases/$NAME")" "200 host"
 is "GET .../builds/{id}/status (team): ready" \
 	"$(curl -s "${A[@]}" "$CP/templates/$NAME/builds/$BID/status?logsOffset=0" | jq -r '.status + " " + (.logEntries | length > 0 | tostring)')" "ready true"
 is "POST /templates/tags, GET /templates/{id}/tags (team)" \
-	"$(code "${A[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
+	"$(so_code "${A[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
 	'201 ["v1"] t'
-is "a tag resolves through the control plane" "$(code "${A[@]}" "$CP/templates/aliases/$NAME:v1")" 200
+is "a tag resolves through the control plane" "$(so_code "${A[@]}" "$CP/templates/aliases/$NAME:v1")" 200
 is "DELETE /templates/tags (team)" \
-	"$(code "${A[@]}" -X DELETE -d "{\"name\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
+	"$(so_code "${A[@]}" -X DELETE -d "{\"name\":\"$NAME\",\"tags\":[\"v1\"]}" "$CP/templates/tags") $(curl -s "${A[@]}" "$CP/templates/$NAME/tags" | jq -c '[.[].tag]') $(PSQL "SELECT aliases ? '$NAME:v1' FROM templates WHERE id='$NAME'")" \
 	'204 [] f'
 is "an operator lists every team's templates" "$(curl -s "${H[@]}" "$CP/templates" | jq -r '[.[].templateID] | join(",")')" "$NAME,$NAME-v24"
 
 # --- another team: nothing of it, decided before any host is called -----------------------------------
 is "team B: GET /templates is empty" "$(curl -s "${B[@]}" "$CP/templates" | jq -c .)" "[]"
-is "team B: alias 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/aliases/$NAME")" "404 -"
-is "team B: build status 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/$NAME/builds/$BID/status")" "404 -"
-is "team B: files link 404 (no host asked)" "$(code_host "${B[@]}" "$CP/templates/$NAME/files/$(printf '%064d' 7)")" "404 -"
-is "team B: build start 404 (no host asked)" "$(code_host "${B[@]}" -d '{"fromTemplate":"base"}' "$CP/v2/templates/$NAME/builds/$BID")" "404 -"
+is "team B: alias 404 (no host asked)" "$(so_code_host "${B[@]}" "$CP/templates/aliases/$NAME")" "404 -"
+is "team B: build status 404 (no host asked)" "$(so_code_host "${B[@]}" "$CP/templates/$NAME/builds/$BID/status")" "404 -"
+is "team B: files link 404 (no host asked)" "$(so_code_host "${B[@]}" "$CP/templates/$NAME/files/$(printf '%064d' 7)")" "404 -"
+is "team B: build start 404 (no host asked)" "$(so_code_host "${B[@]}" -d '{"fromTemplate":"base"}' "$CP/v2/templates/$NAME/builds/$BID")" "404 -"
 is "team B: tags 404 (no host asked)" \
-	"$(code_host "${B[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"x\"]}" "$CP/templates/tags") $(code_host "${B[@]}" "$CP/templates/$NAME/tags")" "404 - 404 -"
+	"$(so_code_host "${B[@]}" -d "{\"target\":\"$NAME\",\"tags\":[\"x\"]}" "$CP/templates/tags") $(so_code_host "${B[@]}" "$CP/templates/$NAME/tags")" "404 - 404 -"
 is "team B: DELETE 404 (no host asked), the template is still there" \
-	"$(code_host "${B[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")" "404 - 1"
-is "team B: the name is taken (409, no host asked)" "$(code_host "${B[@]}" -d "{\"name\":\"$NAME\"}" "$CP/v3/templates")" "409 -"
-is "a team key may not pin a build host" "$(code "${A[@]}" -H "X-Wrenn-Place-On: $OTHER" -d '{"name":"tpl98-pin"}' "$CP/v3/templates")" 403
+	"$(so_code_host "${B[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")" "404 - 1"
+is "team B: the name is taken (409, no host asked)" "$(so_code_host "${B[@]}" -d "{\"name\":\"$NAME\"}" "$CP/v3/templates")" "409 -"
+is "a team key may not pin a build host" "$(so_code "${A[@]}" -H "X-Wrenn-Place-On: $OTHER" -d '{"name":"tpl98-pin"}' "$CP/v3/templates")" 403
 
 # --- upload links through the control plane -------------------------------------------------------------
 # a second template of team A, pinned by nobody: a request registers it (waiting) on a build host
 is "POST /v2/templates {alias} (older SDKs) through the control plane" \
-	"$(code_host "${A[@]}" -d '{"alias":"tpl98-up","cpuCount":1,"memoryMB":512}' "$CP/v2/templates")" "202 host"
+	"$(so_code_host "${A[@]}" -d '{"alias":"tpl98-up","cpuCount":1,"memoryMB":512}' "$CP/v2/templates")" "202 host"
 is "... answered with E2B's Template object, recorded waiting" \
 	"$(jq -r '.templateID + " " + .buildStatus' "$CDIR/body") $(PSQL "SELECT b.status FROM template_builds b WHERE b.template_id='tpl98-up'")" \
 	"tpl98-up waiting waiting"
-is "a second request of the name while it waits: the host's 409" "$(code_host "${A[@]}" -d '{"name":"tpl98-up"}' "$CP/v3/templates")" "409 host"
+is "a second request of the name while it waits: the host's 409" "$(so_code_host "${A[@]}" -d '{"name":"tpl98-up"}' "$CP/v3/templates")" "409 host"
 UBH=$(PSQL "SELECT host_id FROM templates WHERE id='tpl98-up'")
 HASH=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
 link() { curl -s "${A[@]}" "$@" "$CP/templates/tpl98-up/files/$HASH" | jq -r '.url // empty'; }
@@ -201,12 +191,12 @@ is "the upload link points at the control plane" "${URL%%\?*}" "$CP/build-files/
 is "behind a TLS front (X-Forwarded-Proto: https) it is https" "$(link -H 'X-Forwarded-Proto: https' | cut -d/ -f1-3)" "https://127.0.0.1:$PC"
 head -c $((24 * 1024 * 1024)) /dev/urandom >"$CDIR/big.bin"
 is "upload with a wrong token 403, without one 403 (no host asked)" \
-	"$(code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH?token=nope") $(code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH")" "403 - 403 -"
+	"$(so_code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH?token=nope") $(so_code_host -X PUT --data-binary 'x' "$CP/build-files/$HASH")" "403 - 403 -"
 t0=$(date +%s%N)
 is "a 24 MiB upload streams through the control plane to the build host" \
-	"$(code_host -X PUT -H 'Expect:' --data-binary @"$CDIR/big.bin" "$URL")" "200 host"
+	"$(so_code_host -X PUT -H 'Expect:' --data-binary @"$CDIR/big.bin" "$URL")" "200 host"
 echo "# 24 MiB relayed in $((($(date +%s%N) - t0) / 1000000)) ms"
-is "the token is single-use" "$(code -X PUT --data-binary 'x' "$URL")" 403
+is "the token is single-use" "$(so_code -X PUT --data-binary 'x' "$URL")" 403
 UHDIR=$HDIR_a; [ "$UBH" = "${ID[b]}" ] && UHDIR=$HDIR_b
 is "the build host stored it whole; the files link now says present" \
 	"$(cmp -s "$CDIR/big.bin" "$UHDIR/build-files/$HASH" && echo same) $(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH" | jq -c .)" \
@@ -215,10 +205,10 @@ HASH2=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
 URL2=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH2" | jq -r '.url // empty')
 truncate -s $((MAXUP + 1)) "$CDIR/over.bin"
 is "over --max-upload-bytes with its length declared: 413 before any host" \
-	"$(code_host -X PUT --data-binary @"$CDIR/over.bin" "$URL2")" "413 -"
+	"$(so_code_host -X PUT --data-binary @"$CDIR/over.bin" "$URL2")" "413 -"
 URL3=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH2" | jq -r '.url // empty')
 is "over the limit as a chunked body: 413, the host keeps nothing" \
-	"$(code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$CDIR/over.bin" "$URL3") $(ls "$UHDIR/build-files/" | grep -c "^$HASH2")" "413 0"
+	"$(so_code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$CDIR/over.bin" "$URL3") $(ls "$UHDIR/build-files/" | grep -c "^$HASH2")" "413 0"
 rm -f "$CDIR/big.bin" "$CDIR/over.bin"
 # replicas share nothing but the database: a link one gave works once through another
 SO_CP_PROXY=none so_control
@@ -226,7 +216,7 @@ so_use 1
 HASH3=$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)
 URL4=$(curl -s "${A[@]}" "$CP/templates/tpl98-up/files/$HASH3" | jq -r '.url // empty')
 is "a link from replica 1 uploads once through replica 2, then 403 on either" \
-	"$(code_host -X PUT --data-binary 'replica' "${URL4/$CP/$CP2}") $(code -X PUT --data-binary 'x' "$URL4") $(cat "$UHDIR/build-files/$HASH3" 2>/dev/null)" \
+	"$(so_code_host -X PUT --data-binary 'replica' "${URL4/$CP/$CP2}") $(so_code -X PUT --data-binary 'x' "$URL4") $(cat "$UHDIR/build-files/$HASH3" 2>/dev/null)" \
 	"200 host 403 replica"
 is "replica 2 lists team A's templates, team B still sees none" \
 	"$(curl -s "${A[@]}" "$CP2/templates" | jq -r '[.[].templateID] | sort | join(",")') $(curl -s "${B[@]}" "$CP2/templates" | jq -c .)" \
@@ -234,19 +224,19 @@ is "replica 2 lists team A's templates, team B still sees none" \
 
 # --- routes not served, delete -------------------------------------------------------------------------
 is "GET /templates/{id} and GET /v2/templates: 501 naming the route" \
-	"$(code "${A[@]}" "$CP/templates/$NAME"; jq -r '.message | test("GET /templates/'"$NAME"' is not served by the control plane")' "$CDIR/body") $(code "${A[@]}" "$CP/v2/templates")" \
+	"$(so_code "${A[@]}" "$CP/templates/$NAME"; jq -r '.message | test("GET /templates/'"$NAME"' is not served by the control plane")' "$CDIR/body") $(so_code "${A[@]}" "$CP/v2/templates")" \
 	"501true 501"
-is "DELETE while its sandboxes run: the build host's 409" "$(code_host "${A[@]}" -X DELETE "$CP/templates/$NAME")" "409 host"
+is "DELETE while its sandboxes run: the build host's 409" "$(so_code_host "${A[@]}" -X DELETE "$CP/templates/$NAME")" "409 host"
 for s in $S1 $S2; do curl -s -o /dev/null -X DELETE "${H[@]}" "$CP/sandboxes/$s"; done
 is "DELETE /templates/{name} (team): 204, the row and its builds gone, the alias 404" \
-	"$(code "${A[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")$(PSQL "SELECT count(*) FROM template_builds WHERE template_id='$NAME'") $(code "${A[@]}" "$CP/templates/aliases/$NAME")" \
+	"$(so_code "${A[@]}" -X DELETE "$CP/templates/$NAME") $(PSQL "SELECT count(*) FROM templates WHERE id='$NAME'")$(PSQL "SELECT count(*) FROM template_builds WHERE template_id='$NAME'") $(so_code "${A[@]}" "$CP/templates/aliases/$NAME")" \
 	"204 00 404"
 HAPI_O=$HAPI_a; [ "$OTHER" = "${ID[b]}" ] && HAPI_O=$HAPI_b
 is "the copy the other host fetched is deleted with it" \
 	"$(grep -c "template $NAME: its copy on host $OTHER deleted" "$CDIR/agent.err") $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $(cat "$HDIR_O/admin-key")" "$HAPI_O/templates/aliases/$NAME")" \
 	"1 404"
 is "a template whose build never started is deleted too (204)" \
-	"$(code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(code "${A[@]}" -X DELETE "$CP/templates/$NAME-v24") $(PSQL "SELECT count(*) FROM templates")" "204 204 0"
+	"$(so_code "${A[@]}" -X DELETE "$CP/templates/tpl98-up") $(so_code "${A[@]}" -X DELETE "$CP/templates/$NAME-v24") $(PSQL "SELECT count(*) FROM templates")" "204 204 0"
 so_stop
 is "nothing left: no cgroup of a sandbox of this run" "$(so_cgroups_left)" ""
 if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CDIR/agent.err" "$HDIR_a/agent.err" "$HDIR_b/agent.err"; then

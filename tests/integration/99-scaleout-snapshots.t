@@ -38,19 +38,9 @@ SO_HOST_ARGS=(--build-internet=false --auto-snapshot=false --warm-pool 0 --pool-
 so_hosts a b
 is "two hosts ready" "$SO_STATES" "ready,ready"
 
-mkkey() { curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" "$CP/v1/keys" | jq -r .key; }
-KA=$(mkkey ta99) KB=$(mkkey tb99)
+KA=$(so_team_key ta99) KB=$(so_team_key tb99)
 A=(-H "X-API-Key: $KA") B=(-H "X-API-Key: $KB")
-code() { curl -s -o "$CDIR/body" -w '%{http_code}' "$@"; }
-# status and whether a host answered (the control plane names it in X-Wrenn-Host)
-code_host() { curl -s -o "$CDIR/body" -D "$CDIR/hdr" -w '%{http_code}' "$@"; grep -qi '^x-wrenn-host:' "$CDIR/hdr" && printf ' host' || printf ' -'; }
 
-run_in() { # sandbox token shell-command -> stdout, through the control plane's proxy
-	local req='{"process":{"cmd":"/bin/sh","args":["-c","'"$3"'"]}}'
-	perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
-		curl -s -m 60 -N -H "E2b-Sandbox-Id: $1" -H "X-Access-Token: $2" -H 'Content-Type: application/connect+json' \
-			--data-binary @- "$CPX/process.Process/Start" | grep -ao '"stdout":"[^"]*"' | head -1 | cut -d'"' -f4 | base64 -d
-}
 hostdir() { [ "$1" = "${ID[a]}" ] && echo "$HDIR_a" || echo "$HDIR_b"; }
 
 # --- the npm SDK through the control plane, team ta99: create, snapshot, fork, list ------------------
@@ -109,14 +99,14 @@ on=$(awk -F': ' 'tolower($1)=="x-wrenn-host"{print $2}' "$hdr" | tr -d '\r'); rm
 S2=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
 [ -n "$S2" ] || echo "# pinned create: $cr"
 is "a create from the snapshot pinned on the other host starts there with the snapshot's file" \
-	"$([ "$on" = "$OTHER" ] && echo other) $(run_in "$S2" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'cat /home/user/snap.txt')" \
+	"$([ "$on" = "$OTHER" ] && echo other) $(so_run_in "$S2" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'cat /home/user/snap.txt')" \
 	"other before the snapshot 99"
 is "the other host fetched it from the sandbox's host by digest" \
 	"$(grep -c "template $SNAP[^:]*: fetched from host $SH, .* digest [0-9a-f]\{64\} verified" "$(hostdir "$OTHER")/agent.err")" 1
 
 # --- the native routes -----------------------------------------------------------------------------------
 is "POST /v1/sandboxes/{id}/snapshots (team): 201 from the host, recorded" \
-	"$(code_host "${A[@]}" -H 'Content-Type: application/json' -d '{"name":"snap99-named"}' "$CP/v1/sandboxes/$S1/snapshots") $(jq -r .name "$CDIR/body")" \
+	"$(so_code_host "${A[@]}" -H 'Content-Type: application/json' -d '{"name":"snap99-named"}' "$CP/v1/sandboxes/$S1/snapshots") $(jq -r .name "$CDIR/body")" \
 	"201 host snap99-named"
 SNAP2=$(jq -r '.id // empty' "$CDIR/body")
 is "... its row has the name as an alias" "$(PSQL "SELECT team || ' ' || (aliases ? 'snap99-named') FROM templates WHERE id='$SNAP2'")" "ta99 true"
@@ -136,25 +126,25 @@ is "GET /v1/templates (team): merged by name, the snapshot on both hosts" \
 	"snapshot 2"
 is "E2B GET /templates (team) does not list snapshots (as one host's)" "$(curl -s "${A[@]}" "$CP/templates" | jq -c .)" "[]"
 is "DELETE /v1/snapshots/{id} (team): 204 from its host, the row gone, no longer listed" \
-	"$(code_host "${A[@]}" -X DELETE "$CP/v1/snapshots/$SNAP2") $(PSQL "SELECT count(*) FROM templates WHERE id='$SNAP2'") $(curl -s "${A[@]}" "$CP/v1/snapshots" | jq -r '[.snapshots[].id] | join(",")')" \
+	"$(so_code_host "${A[@]}" -X DELETE "$CP/v1/snapshots/$SNAP2") $(PSQL "SELECT count(*) FROM templates WHERE id='$SNAP2'") $(curl -s "${A[@]}" "$CP/v1/snapshots" | jq -r '[.snapshots[].id] | join(",")')" \
 	"204 host 0 $SNAP"
 
 # --- another team: nothing of it, decided before any host is called ---------------------------------------
 is "team B: snapshot and fork of team A's sandbox 404 (no host asked)" \
-	"$(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S1/snapshots") $(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/v1/sandboxes/$S1/snapshots") $(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"count":1}' "$CP/sandboxes/$S1/fork")" \
+	"$(so_code_host "${B[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S1/snapshots") $(so_code_host "${B[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/v1/sandboxes/$S1/snapshots") $(so_code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"count":1}' "$CP/sandboxes/$S1/fork")" \
 	"404 - 404 - 404 -"
 is "team B: the snapshot lists are empty" \
 	"$(curl -s "${B[@]}" "$CP/snapshots" | jq -c .) $(curl -s "${B[@]}" "$CP/v1/snapshots" | jq -c .snapshots)" "[] []"
 is "team B: GET /v1/templates leaves team A's snapshot out" \
 	"$(curl -s "${B[@]}" "$CP/v1/templates" | jq -r --arg s "$SNAP" '[.templates[] | select(.name == $s)] | length')" 0
 is "team B: DELETE /v1/snapshots/{id} and DELETE /templates/{id} 404 (no host asked), still there" \
-	"$(code_host "${B[@]}" -X DELETE "$CP/v1/snapshots/$SNAP") $(code_host "${B[@]}" -X DELETE "$CP/templates/$SNAP") $(PSQL "SELECT count(*) FROM templates WHERE id='$SNAP'")" \
+	"$(so_code_host "${B[@]}" -X DELETE "$CP/v1/snapshots/$SNAP") $(so_code_host "${B[@]}" -X DELETE "$CP/templates/$SNAP") $(PSQL "SELECT count(*) FROM templates WHERE id='$SNAP'")" \
 	"404 - 404 - 1"
 is "an operator lists every team's snapshots" \
 	"$(curl -s "${H[@]}" "$CP/v1/snapshots" | jq -r '[.snapshots[].id] | join(",")')" "$SNAP"
 
 is "a fork over the team's quota: 429 before any host, nothing placed" \
-	"$(code -X PATCH "${H[@]}" -H 'Content-Type: application/json' -d '{"maxSandboxes":2}' "$CP/v1/teams/ta99") $(code_host "${A[@]}" -H 'Content-Type: application/json' -d '{"count":1}' "$CP/sandboxes/$S1/fork") $(PSQL "SELECT count(*) FROM placements WHERE team='ta99'") $(code -X PATCH "${H[@]}" -H 'Content-Type: application/json' -d '{"maxSandboxes":0}' "$CP/v1/teams/ta99")" \
+	"$(so_code -X PATCH "${H[@]}" -H 'Content-Type: application/json' -d '{"maxSandboxes":2}' "$CP/v1/teams/ta99") $(so_code_host "${A[@]}" -H 'Content-Type: application/json' -d '{"count":1}' "$CP/sandboxes/$S1/fork") $(PSQL "SELECT count(*) FROM placements WHERE team='ta99'") $(so_code -X PATCH "${H[@]}" -H 'Content-Type: application/json' -d '{"maxSandboxes":0}' "$CP/v1/teams/ta99")" \
 	"200 429 - 2 200"
 
 # --- delete through the SDK: the row and the copy the other host fetched -----------------------------------
@@ -195,19 +185,19 @@ DFB=$(PSQL "SELECT build_id FROM template_builds WHERE template_id='df99'")
 cr=$(curl -s "${A[@]}" -H 'Content-Type: application/json' -d '{"templateID":"df99","timeout":300}' "$CP/sandboxes")
 S4=$(jq -r '.sandboxID // empty' <<<"$cr" 2>/dev/null)
 is "a sandbox of the built template through the control plane (team A) sees its RUN" \
-	"$(run_in "$S4" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'cat /opt/n99.txt')" "native-99"
+	"$(so_run_in "$S4" "$(jq -r '.envdAccessToken // empty' <<<"$cr")" 'cat /opt/n99.txt')" "native-99"
 [ -n "$S4" ] && curl -s -o /dev/null -X DELETE "${A[@]}" "$CP/sandboxes/$S4"
 is "team B: the name is taken (409), A's build status 404, no host asked" \
-	"$(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"base"}' "$CP/v1/templates/nt99/build") $(code_host "${B[@]}" "$CP/v1/templates/df99/builds/$DFB")" \
+	"$(so_code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"base"}' "$CP/v1/templates/nt99/build") $(so_code_host "${B[@]}" "$CP/v1/templates/df99/builds/$DFB")" \
 	"409 - 404 -"
 is "team B: GET /v1/templates leaves A's templates out; a build from A's template 404, no row" \
-	"$(curl -s "${B[@]}" "$CP/v1/templates" | jq -r '[.templates[] | select(.name == "nt99" or .name == "df99")] | length') $(code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"nt99"}' "$CP/v1/templates/nb99/build") $(PSQL "SELECT count(*) FROM templates WHERE id='nb99'")" \
+	"$(curl -s "${B[@]}" "$CP/v1/templates" | jq -r '[.templates[] | select(.name == "nt99" or .name == "df99")] | length') $(so_code_host "${B[@]}" -H 'Content-Type: application/json' -d '{"from":"nt99"}' "$CP/v1/templates/nb99/build") $(PSQL "SELECT count(*) FROM templates WHERE id='nb99'")" \
 	"0 404 - 0"
 is "a build the host refuses (no Dockerfile in the context): its 400, the name not kept" \
-	"$(code_host "${A[@]}" --data-binary '' "$CP/v1/templates/bad99/builds") $(PSQL "SELECT count(*) FROM templates WHERE id='bad99'")" \
+	"$(so_code_host "${A[@]}" --data-binary '' "$CP/v1/templates/bad99/builds") $(PSQL "SELECT count(*) FROM templates WHERE id='bad99'")" \
 	"400 host 0"
 is "other /v1/templates/... routes: 501 naming the route" \
-	"$(code "${A[@]}" -X DELETE "$CP/v1/templates/nt99"; jq -r '.message | test("DELETE /v1/templates/nt99 is not served by the control plane")' "$CDIR/body")" \
+	"$(so_code "${A[@]}" -X DELETE "$CP/v1/templates/nt99"; jq -r '.message | test("DELETE /v1/templates/nt99 is not served by the control plane")' "$CDIR/body")" \
 	"501true"
 
 # --- a lost host: 503 for its sandbox, named in the lists ------------------------------------------------------
@@ -225,7 +215,7 @@ for _ in $(seq 1 100); do
 done
 is "the killed host is lost" "$st" lost
 is "snapshot and fork of a sandbox on a lost host: 503" \
-	"$(code "${H[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S3/snapshots") $(code "${H[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S3/fork")" "503 503"
+	"$(so_code "${H[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S3/snapshots") $(so_code "${H[@]}" -H 'Content-Type: application/json' -d '{}' "$CP/sandboxes/$S3/fork")" "503 503"
 is "snapshot and template lists name the lost host in X-Wrenn-Unreachable-Hosts" \
 	"$(curl -s -D "$CDIR/hdr" -o /dev/null "${H[@]}" "$CP/v1/snapshots"; awk -F': ' 'tolower($1)=="x-wrenn-unreachable-hosts"{print $2}' "$CDIR/hdr" | tr -d '\r') $(curl -s -D "$CDIR/hdr" -o /dev/null "${H[@]}" "$CP/v1/templates"; awk -F': ' 'tolower($1)=="x-wrenn-unreachable-hosts"{print $2}' "$CDIR/hdr" | tr -d '\r')" \
 	"$OTHER $OTHER"

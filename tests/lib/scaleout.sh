@@ -240,3 +240,26 @@ so_net() {
 so_net_down() {
 	[ -z "$SO_SUB" ] || testnet_down "$SO_TAG" "${SO_NET_HOSTS[@]}"
 }
+
+# Requests the suites make of the replica in use (CP, CPX, CDIR; H the admin header):
+#   so_team_key TEAM             a new API key of TEAM (named TEAM-k)
+#   so_code CURL-ARGS            the status; the body in $CDIR/body
+#   so_code_host CURL-ARGS       the same and " host" when a host answered (the control plane
+#                                names it in X-Wrenn-Host), else " -"
+#   so_run_in SANDBOX TOKEN CMD  CMD's stdout (/bin/sh -c) through the control plane's proxy
+so_team_key() {
+	curl -s "${H[@]}" -H 'Content-Type: application/json' -d "{\"team\":\"$1\",\"name\":\"$1-k\"}" \
+		"$CP/v1/keys" | jq -r .key
+}
+so_code() { curl -s -o "$CDIR/body" -w '%{http_code}' "$@"; }
+so_code_host() {
+	curl -s -o "$CDIR/body" -D "$CDIR/hdr" -w '%{http_code}' "$@"
+	grep -qi '^x-wrenn-host:' "$CDIR/hdr" && printf ' host' || printf ' -'
+}
+so_run_in() {
+	local req='{"process":{"cmd":"/bin/sh","args":["-c","'"$3"'"]}}'
+	perl -e 'print pack("CN", 0, length $ARGV[0]), $ARGV[0]' "$req" |
+		curl -s -m 60 -N -H "E2b-Sandbox-Id: $1" -H "X-Access-Token: $2" \
+			-H 'Content-Type: application/connect+json' --data-binary @- "$CPX/process.Process/Start" |
+		grep -ao '"stdout":"[^"]*"' | head -1 | cut -d'"' -f4 | base64 -d
+}
