@@ -193,14 +193,11 @@ static void build_argv(struct vmm *v, const char *mem_path, bool share, bool inc
 		a->v[++a->n] = NULL;
 	}
 	sv_add(a, "-drive");
-	bool qcow2 = v->p.rootfs_format && !strcmp(v->p.rootfs_format, "qcow2");
-	if (root_direct_ok(c->rootfs_path))
-		sv_add(a, "id=root,file=%s,format=%s,if=none,cache=none%s,discard=unmap",
-		       v->rootfs_link, qcow2 ? "qcow2" : "raw",
-		       qcow2 ? ",backing.cache.direct=off" : "");
-	else
-		sv_add(a, "id=root,file=%s,format=%s,if=none,cache=writeback,discard=unmap",
-		       v->rootfs_link, qcow2 ? "qcow2" : "raw");
+	const char *fmt = v->p.rootfs_format ? v->p.rootfs_format : "raw";
+	bool direct = root_direct_ok(c->rootfs_path);
+	sv_add(a, "id=root,file=%s,format=%s,if=none,cache=%s%s,discard=unmap", v->rootfs_link, fmt,
+	       direct ? "none" : "writeback",
+	       direct && !strcmp(fmt, "qcow2") ? ",backing.cache.direct=off" : "");
 	sv_add(a, "-device");
 	sv_add(a, "virtio-blk-device,drive=root");
 	sv_add(a, "-netdev");
