@@ -289,7 +289,7 @@ ssize_t http_msg_recv(struct http_msg *m, void *buf, size_t n)
 
 /* Pull more bytes from the socket into in[]. 0 on EOF (m->eof set).
  * deadline: absolute monotonic ms, 0 = none beyond m->deadline_ms. */
-static ssize_t fill_until(struct http_msg *m, int64_t deadline)
+static ssize_t fill_max(struct http_msg *m, int64_t deadline, size_t max)
 {
 	if (m->off == m->len) {
 		m->off = m->len = 0;
@@ -304,7 +304,8 @@ static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 	}
 	if (m->deadline_ms && (!deadline || m->deadline_ms < deadline))
 		deadline = m->deadline_ms;
-	ssize_t r = recv_until(m, m->in + m->len, m->in_cap - m->len, deadline);
+	size_t want = m->in_cap - m->len;
+	ssize_t r = recv_until(m, m->in + m->len, max && max < want ? max : want, deadline);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -313,9 +314,9 @@ static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 	return r;
 }
 
-static ssize_t fill(struct http_msg *m)
+static ssize_t fill_until(struct http_msg *m, int64_t deadline)
 {
-	return fill_until(m, 0);
+	return fill_max(m, deadline, 0);
 }
 
 /* Feed buffered bytes to llhttp.  Returns 1 when the parser paused (head or
@@ -395,11 +396,8 @@ int http_msg_read_head(struct http_msg *m)
  * with p.content_length bytes of it to come: at most that many are received straight into buf
  * (so never a byte of what follows the message) and parsed where they are, on_body seeing them
  * in place.  The body's bytes are then copied by nobody but the kernel: in a TCG guest envd
- * saves a 50 MiB memcpy (~30 ms of the emulated CPU) per 50 MiB uploaded.  Only for reads of
- * at least HTTP_DIRECT_MIN: a smaller one is not worth a recv of its own.
+ * saves a 50 MiB memcpy (~30 ms of the emulated CPU) per 50 MiB uploaded.
  */
-#define HTTP_DIRECT_MIN (16 * 1024)
-
 static ssize_t read_direct(struct http_msg *m, char *buf, size_t n)
 {
 	size_t want = n < m->p.content_length ? n : (size_t)m->p.content_length;
@@ -460,18 +458,16 @@ ssize_t http_msg_read_body(struct http_msg *m, void *buf, size_t n)
 			}
 			return -ECONNRESET;
 		}
-		/* A large read inside body data is received in place; anything else (a small read,
-		 * the CRLF and size line between two chunks) fills in[] as a whole, so a stream of
-		 * small chunks or a reader taking a byte at a time costs one recv per in[], not
-		 * several per chunk. */
 		bool chunked = m->p.flags & F_CHUNKED;
-		if (n >= HTTP_DIRECT_MIN && m->p.content_length && (!chunked || m->in_chunk)) {
+		if (n && m->p.content_length && (!chunked || m->in_chunk)) {
 			ssize_t d = read_direct(m, buf, n);
 			if (d) /* 0: EOF (handled above on the next turn) */
 				return d;
 			continue;
 		}
-		ssize_t k = fill(m);
+		/* Between two chunks: a short read for the CRLF and the next size line, so the
+		 * chunk's data comes through read_direct rather than through in[]. */
+		ssize_t k = fill_max(m, 0, chunked ? 64 : 0);
 		if (k < 0)
 			return k;
 	}
